@@ -1,0 +1,250 @@
+/*
+ * autodiff/grad.c: reverse-mode differentiation that builds graphs (symbol to
+ * symbol, Deep Learning section 6.5). One reverse sweep over the nodes on a
+ * path from a wrt node to y calls each op's gradient rule, which appends
+ * ordinary nodes; contributions through several paths are summed with nb_add.
+ * Gradient nodes go into mirror scopes, so depth and DOT can tell the backward
+ * pass from the forward one.
+ */
+#include "../graph/internal.h"
+
+#include <stdio.h>
+
+nb_node *nbi_chain(nb_graph *g, nb_node *dy, nb_node *local)
+{
+    if (dy && local && dy->op == NBI_OP_CONST && dy->rank == 0) {
+        double one = dy->dtype == NB_DTYPE_F32 ? (double)*(float *)dy->data : *(double *)dy->data;
+        if (one == 1.0) {
+            return local;
+        }
+    }
+    return nb_mul(g, dy, local);
+}
+
+nb_node *nbi_unbroadcast(nb_graph *g, nb_node *dx, const nb_node *like)
+{
+    if (!dx || nbi_same_shape(dx, like)) {
+        return dx;
+    }
+    return nb_sum_to(g, dx, like->rank, like->shape);
+}
+
+nb_node *nbi_expand_reduced(nb_graph *g, nb_node *dy, nb_node *x, int axis, bool keepdims)
+{
+    if (!keepdims) {
+        int64_t shape[NB_MAX_RANK];
+        memcpy(shape, x->shape, (size_t)x->rank * sizeof *shape);
+        shape[axis] = 1;
+        dy = nb_reshape(g, dy, x->rank, shape);
+    }
+    if (dy && nbi_same_shape(dy, x)) {
+        return dy;
+    }
+    return nb_broadcast_to(g, dy, x->rank, x->shape);
+}
+
+/*
+ * Mirror of forward scope s for gradient nodes ("grad:<name>"), made on first
+ * use under the mirror of s's parent. Iterative: scopes may nest thousands deep.
+ */
+static uint32_t mirror_scope(nb_graph *g, uint32_t *mirror, uint32_t s)
+{
+    while (s != 0 && !mirror[s] && g->status == NB_OK) {
+        uint32_t t = s; /* the outermost ancestor of s without a mirror */
+        while (g->scopes[t].parent != 0 && !mirror[g->scopes[t].parent]) {
+            t = g->scopes[t].parent;
+        }
+        char name[256];
+        snprintf(name, sizeof name, "grad:%s", g->scopes[t].name);
+        mirror[t] = nbi_scope_new(g, name, mirror[g->scopes[t].parent]);
+    }
+    return s != 0 ? mirror[s] : 0;
+}
+
+/* Temporary per-node arrays for one nb_grad call, indexed by id up to y's. */
+typedef struct sweep {
+    uint8_t *mark;  /* ON_PATH_UP: y depends on it; ON_PATH_DOWN: it depends on a wrt */
+    nb_node **adj;  /* accumulated adjoint */
+    uint32_t *mirror;
+    size_t n, n_scopes;
+} sweep;
+
+enum { DEPENDS_ON_WRT = 1, NEEDED_BY_Y = 2 };
+
+static void sweep_free(nb_graph *g, sweep *s)
+{
+    nbi_mem_free(g, s->mark, s->n * sizeof *s->mark);
+    nbi_mem_free(g, s->adj, s->n * sizeof *s->adj);
+    nbi_mem_free(g, s->mirror, s->n_scopes * sizeof *s->mirror);
+}
+
+static bool record_pairs(nb_graph *g, size_t n, nb_node *const *wrt, nb_node **grads)
+{
+    uint32_t need = g->n_grad_pairs + 2 * (uint32_t)n;
+    if (!nbi_grow(g, (void **)&g->grad_pairs, &g->cap_grad_pairs, need, sizeof *g->grad_pairs)) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        g->grad_pairs[g->n_grad_pairs++] = wrt[i];
+        g->grad_pairs[g->n_grad_pairs++] = grads[i];
+    }
+    return true;
+}
+
+static bool check_args(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_node **grads)
+{
+    if (!nbi_check_inputs(g, "grad", 1, &y)) {
+        return false;
+    }
+    if (n > 0 && (!wrt || !grads)) {
+        nbi_fail(g, NB_ERR_ARG, "grad", 1, &y, "wrt or grads is NULL");
+        return false;
+    }
+    if (nbi_node_count(y) != 1 || y->dtype == NB_DTYPE_I32) {
+        nbi_fail(g, NB_ERR_SHAPE, "grad", 1, &y,
+                 "the output must be a floating scalar; reduce it first, e.g. with nb_sum");
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!wrt[i]) {
+            nbi_fail(g, NB_ERR_ARG, "grad", 1, &y, "wrt[%zu] is NULL", i);
+            return false;
+        }
+        nb_node *in[2] = { y, wrt[i] };
+        if (wrt[i]->g != g) {
+            nbi_fail(g, NB_ERR_GRAPH, "grad", 2, in, "wrt[%zu] belongs to another graph", i);
+            return false;
+        }
+        if (wrt[i]->dtype != y->dtype) {
+            nbi_fail(g, NB_ERR_DTYPE, "grad", 2, in, "wrt[%zu] is %s but the output is %s", i,
+                     nb_dtype_name(wrt[i]->dtype), nb_dtype_name(y->dtype));
+            return false;
+        }
+    }
+    return true;
+}
+
+nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_node **grads)
+{
+    if (grads) {
+        for (size_t i = 0; i < n; i++) {
+            grads[i] = NULL;
+        }
+    }
+    if (!check_args(g, y, n, wrt, grads)) {
+        return g ? (g->status != NB_OK ? g->status : NB_ERR_ARG) : NB_ERR_ARG;
+    }
+    if (n == 0) {
+        return NB_OK;
+    }
+    sweep s = { .n = (size_t)y->id + 1, .n_scopes = g->n_scopes };
+    s.mark = nbi_mem_alloc(g, s.n * sizeof *s.mark);
+    s.adj = nbi_mem_alloc(g, s.n * sizeof *s.adj);
+    s.mirror = s.n_scopes ? nbi_mem_alloc(g, s.n_scopes * sizeof *s.mirror) : NULL;
+    if (!s.mark || !s.adj || (s.n_scopes && !s.mirror)) {
+        sweep_free(g, &s);
+        nbi_fail_nomem(g, "grad");
+        return g->status;
+    }
+    memset(s.mark, 0, s.n * sizeof *s.mark);
+    memset(s.adj, 0, s.n * sizeof *s.adj);
+    if (s.mirror) {
+        memset(s.mirror, 0, s.n_scopes * sizeof *s.mirror);
+    }
+
+    /* On a path: y depends on it (downward sweep) and it depends on a wrt (upward). */
+    for (size_t i = 0; i < n; i++) {
+        if (wrt[i]->id < s.n) {
+            s.mark[wrt[i]->id] |= DEPENDS_ON_WRT;
+        }
+    }
+    for (uint32_t id = 0; id < s.n; id++) {
+        nb_node *v = g->nodes[id];
+        for (int i = 0; i < nbi_ops[v->op]->arity; i++) {
+            if (s.mark[v->in[i]->id] & DEPENDS_ON_WRT) {
+                s.mark[id] |= DEPENDS_ON_WRT;
+            }
+        }
+    }
+    s.mark[y->id] |= NEEDED_BY_Y;
+    for (uint32_t id = y->id + 1; id-- > 0;) {
+        nb_node *v = g->nodes[id];
+        if (!(s.mark[id] & NEEDED_BY_Y)) {
+            continue;
+        }
+        for (int i = 0; i < nbi_ops[v->op]->arity; i++) {
+            s.mark[v->in[i]->id] |= NEEDED_BY_Y;
+        }
+    }
+
+    uint32_t saved_scope = g->cur_scope;
+    bool saved_in_grad = g->in_grad;
+    g->in_grad = true;
+    uint32_t first_new = g->n_nodes;
+
+    if (s.mark[y->id] & DEPENDS_ON_WRT) {
+        g->cur_scope = mirror_scope(g, s.mirror, y->scope);
+        s.adj[y->id] = y->rank == 0 ? nbi_scalar_cached(g, y->dtype, 1.0)
+                                    : nb_fill(g, (nb_dtype)y->dtype, y->rank, y->shape, 1.0);
+    }
+    for (uint32_t id = y->id + 1; id-- > 0 && g->status == NB_OK;) {
+        nb_node *v = g->nodes[id];
+        const nbi_op *op = nbi_ops[v->op];
+        if (s.mark[id] != (DEPENDS_ON_WRT | NEEDED_BY_Y) || !s.adj[id] || !op->grad) {
+            continue;
+        }
+        bool need[NB_MAX_ARITY] = { false };
+        bool any = false;
+        for (int i = 0; i < op->arity; i++) {
+            need[i] = (s.mark[v->in[i]->id] & DEPENDS_ON_WRT) && v->in[i]->dtype != NB_DTYPE_I32;
+            any |= need[i];
+        }
+        if (!any) {
+            continue;
+        }
+        g->cur_scope = mirror_scope(g, s.mirror, v->scope);
+        nb_node *dx[NB_MAX_ARITY] = { NULL };
+        op->grad(g, v, s.adj[id], need, dx);
+        for (int i = 0; i < op->arity && g->status == NB_OK; i++) {
+            if (!need[i] || !dx[i]) {
+                continue;
+            }
+            nb_node *u = v->in[i];
+            NBI_ASSERT(nbi_same_shape(dx[i], u));
+            s.adj[u->id] = s.adj[u->id] ? nb_add(g, s.adj[u->id], dx[i]) : dx[i];
+        }
+    }
+
+    /* y does not depend on a wrt node: its gradient is zero, said as a fill node */
+    g->cur_scope = 0;
+    for (size_t i = 0; i < n && g->status == NB_OK; i++) {
+        nb_node *w = wrt[i];
+        nb_node *d = w->id < s.n ? s.adj[w->id] : NULL;
+        if (!d) {
+            d = nb_fill(g, (nb_dtype)w->dtype, w->rank, w->shape, 0.0);
+        }
+        grads[i] = d;
+    }
+    g->cur_scope = saved_scope;
+    g->in_grad = saved_in_grad;
+
+    /* name each result after its wrt node when the result is new and unnamed */
+    for (size_t i = 0; i < n && g->status == NB_OK; i++) {
+        nb_node *d = grads[i];
+        if (d->id >= first_new && !(d->flags & NBI_F_NAMED) && !nbi_is_leaf(d)) {
+            char name[200];
+            snprintf(name, sizeof name, "grad_%s", nb_node_name(wrt[i]));
+            nb_node_set_name(g, d, name);
+        }
+    }
+    if (g->status == NB_OK && !record_pairs(g, n, wrt, grads)) {
+        nbi_fail_nomem(g, "grad");
+    }
+    sweep_free(g, &s);
+    if (g->status != NB_OK) {
+        for (size_t i = 0; i < n; i++) {
+            grads[i] = NULL;
+        }
+    }
+    return g->status;
+}

@@ -1,0 +1,310 @@
+/*
+ * graph/dot.c: Graphviz DOT export. Scopes become nested clusters, leaves are
+ * drawn apart from ops (and parameters from inputs), gradient nodes are blue,
+ * and the longest path to a chosen node is red. Node ids are "n<id>", stable
+ * across runs, so output can be compared with golden files.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+
+nb_dot_options nb_dot_defaults(void)
+{
+    return (nb_dot_options){ .max_values = 8, .depth_level = NB_DEPTH_OPS };
+}
+
+/* Writes s as the inside of a DOT double-quoted string. */
+static void put_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            fputc('\\', f);
+        }
+        if (*s == '\n') {
+            fputs("\\n", f);
+            continue;
+        }
+        fputc(*s, f);
+    }
+}
+
+static double value_at(const nb_node *n, size_t i)
+{
+    switch (n->dtype) {
+    case NB_DTYPE_F32:
+        return ((const float *)n->data)[i];
+    case NB_DTYPE_F64:
+        return ((const double *)n->data)[i];
+    default:
+        return ((const int32_t *)n->data)[i];
+    }
+}
+
+/* Writes n's values as nested lists ("[[1, 2], [3, 4]]"), a scalar bare. */
+static void put_values(FILE *f, const nb_node *n)
+{
+    size_t count = nbi_node_count(n);
+    for (size_t i = 0; i < count; i++) {
+        /* open a bracket for each axis whose index just wrapped to 0 */
+        size_t stride = 1;
+        int opens = 0, closes = 0;
+        for (int a = n->rank - 1; a >= 0; a--) {
+            stride *= (size_t)n->shape[a];
+            opens += i % stride == 0;
+            closes += (i + 1) % stride == 0;
+        }
+        if (i > 0) {
+            fputs(", ", f);
+        }
+        for (int k = 0; k < opens; k++) {
+            fputc('[', f);
+        }
+        fprintf(f, "%.4g", value_at(n, i));
+        for (int k = 0; k < closes; k++) {
+            fputc(']', f);
+        }
+    }
+}
+
+/* The latest gradient recorded for n that has a value now, or NULL. */
+static const nb_node *grad_of(const nb_graph *g, const nb_node *n)
+{
+    for (uint32_t i = g->n_grad_pairs; i >= 2; i -= 2) {
+        const nb_node *w = g->grad_pairs[i - 2], *d = g->grad_pairs[i - 1];
+        if (w == n && nbi_has_value(d)) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+static const char *node_style(const nb_node *n)
+{
+    switch (n->op) {
+    case NBI_OP_INPUT:
+        return "shape=ellipse, style=filled, fillcolor=\"#d8f0d8\"";
+    case NBI_OP_PARAM:
+        return "shape=box, style=filled, fillcolor=\"#ffd9a8\"";
+    case NBI_OP_CONST:
+        return "shape=plaintext, fontcolor=\"#555555\"";
+    default:
+        return n->flags & NBI_F_GRAD ? "shape=box, style=\"rounded,filled\", fillcolor=\"#dce8ff\""
+                                     : "shape=box, style=\"rounded,filled\", fillcolor=white";
+    }
+}
+
+typedef struct dot_state {
+    FILE *f;
+    const nb_dot_options *o;
+    uint8_t *show;    /* by node id */
+    uint32_t *next;   /* by node id: the next node on the highlighted path, or UINT32_MAX */
+    size_t n;
+} dot_state;
+
+static void put_node(dot_state *st, nb_node *n, int indent)
+{
+    FILE *f = st->f;
+    char shape[96], attr[96] = "", name[64];
+    nbi_format_shape(n->rank, n->shape, shape, sizeof shape);
+    if (nbi_ops[n->op]->label) {
+        nbi_ops[n->op]->label(n, attr, sizeof attr);
+    }
+    fprintf(f, "%*sn%u [label=\"", indent, "", (unsigned)n->id);
+    put_escaped(f, nbi_name_into(n, name, sizeof name));
+    fputs("\\n", f);
+    put_escaped(f, nbi_ops[n->op]->name);
+    if (attr[0]) {
+        fputc(' ', f);
+        put_escaped(f, attr);
+    }
+    fprintf(f, " %s%s", shape, n->dtype == NB_DTYPE_F64 ? "" : n->dtype == NB_DTYPE_F32 ? " f32" : " i32");
+    if (st->o->values && nbi_has_value(n) && nbi_node_count(n) <= st->o->max_values) {
+        fputs("\\n= ", f);
+        put_values(f, n);
+        const nb_node *d = grad_of(n->g, n);
+        if (d && nbi_node_count(d) <= st->o->max_values) {
+            fputs("\\ngrad = ", f);
+            put_values(f, d);
+        }
+    }
+    fprintf(f, "\", %s", node_style(n));
+    if (st->next[n->id] != UINT32_MAX || (st->o->highlight && st->o->highlight == n)) {
+        fputs(", color=red, penwidth=2.5", f);
+    }
+    fputs("];\n", f);
+}
+
+/* Marks what to draw: what the outputs need (or everything), gradient nodes on request. */
+static void choose(nb_graph *g, const nb_dot_options *o, dot_state *st)
+{
+    if (o->outputs && o->n_outputs > 0) {
+        memset(st->show, 0, st->n);
+        for (size_t i = 0; i < o->n_outputs; i++) {
+            if (o->outputs[i] && o->outputs[i]->g == g) {
+                st->show[o->outputs[i]->id] = 1;
+            }
+        }
+        for (uint32_t id = (uint32_t)st->n; id-- > 0;) {
+            nb_node *v = g->nodes[id];
+            for (int i = 0; st->show[id] && i < nbi_ops[v->op]->arity; i++) {
+                st->show[v->in[i]->id] = 1;
+            }
+        }
+    } else {
+        memset(st->show, 1, st->n);
+    }
+    if (!o->grad) {
+        for (uint32_t id = 0; id < st->n; id++) {
+            st->show[id] &= !(g->nodes[id]->flags & NBI_F_GRAD);
+        }
+    }
+}
+
+/* Emits clusters depth first without recursion (scopes may nest thousands deep). */
+static bool put_clusters(nb_graph *g, dot_state *st)
+{
+    uint32_t ns = g->n_scopes ? g->n_scopes : 1; /* index 0, the root, always */
+    size_t bytes = (size_t)ns * sizeof(uint32_t);
+    uint32_t *first = nbi_mem_alloc(g, bytes), *sib = nbi_mem_alloc(g, bytes);
+    uint32_t *stack = nbi_mem_alloc(g, bytes), *used = nbi_mem_alloc(g, bytes);
+    uint32_t *head = nbi_mem_alloc(g, bytes), *link = nbi_mem_alloc(g, st->n * sizeof(uint32_t));
+    bool ok = first && sib && stack && used && head && link;
+    if (ok) {
+        for (uint32_t s = 0; s < ns; s++) {
+            first[s] = sib[s] = head[s] = UINT32_MAX;
+            used[s] = 0;
+        }
+        /* nodes bucketed by scope, in id order (built backwards, read forwards) */
+        for (uint32_t id = (uint32_t)st->n; id-- > 0;) {
+            if (st->show[id]) {
+                uint32_t s = g->nodes[id]->scope;
+                link[id] = head[s];
+                head[s] = id;
+                for (uint32_t a = s; a != 0 && !used[a]; a = g->scopes[a].parent) {
+                    used[a] = 1; /* drawn only if something inside is */
+                }
+            }
+        }
+        for (uint32_t s = ns; s-- > 1;) {
+            uint32_t p = g->scopes[s].parent;
+            sib[s] = first[p];
+            first[p] = s;
+        }
+        for (uint32_t id = head[0]; id != UINT32_MAX; id = link[id]) {
+            put_node(st, g->nodes[id], 2);
+        }
+        /* stack holds the path of open clusters; each entry's next child is first[] */
+        uint32_t top = 0, cur = first[0];
+        for (;;) {
+            while (cur != UINT32_MAX && !used[cur]) {
+                cur = sib[cur];
+            }
+            if (cur != UINT32_MAX) {
+                int ind = 2 * (int)top + 2;
+                fprintf(st->f, "%*ssubgraph cluster_%u {\n%*s  label=\"", ind, "", (unsigned)cur,
+                        ind, "");
+                put_escaped(st->f, g->scopes[cur].name);
+                fprintf(st->f, "\"; style=\"rounded,filled\"; fillcolor=\"%s\"; color=\"#8888aa\";\n",
+                        strncmp(g->scopes[cur].name, "grad:", 5) ? "#f3f3fa" : "#eef4ff");
+                for (uint32_t id = head[cur]; id != UINT32_MAX; id = link[id]) {
+                    put_node(st, g->nodes[id], ind + 2);
+                }
+                stack[top++] = cur;
+                cur = first[cur];
+                continue;
+            }
+            if (top == 0) {
+                break;
+            }
+            uint32_t done = stack[--top];
+            fprintf(st->f, "%*s}\n", 2 * (int)top + 2, "");
+            cur = sib[done];
+        }
+    }
+    nbi_mem_free(g, first, bytes);
+    nbi_mem_free(g, sib, bytes);
+    nbi_mem_free(g, stack, bytes);
+    nbi_mem_free(g, used, bytes);
+    nbi_mem_free(g, head, bytes);
+    nbi_mem_free(g, link, st->n * sizeof(uint32_t));
+    return ok;
+}
+
+nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts)
+{
+    if (!g || !f) {
+        return g ? nbi_report(g, NB_ERR_ARG, "write_dot", 0, NULL, "the file is NULL") : NB_ERR_ARG;
+    }
+    nb_dot_options o = opts ? *opts : nb_dot_defaults();
+    if (o.highlight && o.highlight->g != g) {
+        return nbi_report(g, NB_ERR_ARG, "write_dot", 1, &o.highlight,
+                          "the node to highlight belongs to another graph");
+    }
+    dot_state st = { .f = f, .o = &o, .n = g->n_nodes };
+    st.show = nbi_mem_alloc(g, st.n ? st.n : 1);
+    st.next = nbi_mem_alloc(g, (st.n ? st.n : 1) * sizeof *st.next);
+    nb_node **path = NULL;
+    size_t path_len = 0;
+    nb_status status = NB_OK;
+    if (!st.show || !st.next) {
+        status = nbi_report(g, NB_ERR_NOMEM, "write_dot", 0, NULL, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < st.n; i++) {
+        st.next[i] = UINT32_MAX;
+    }
+    if (st.n) {
+        choose(g, &o, &st);
+    }
+    if (o.highlight && g->status == NB_OK) {
+        path_len = nb_depth_path(g, o.highlight, o.depth_level, NULL, 0);
+        path = path_len ? nbi_mem_alloc(g, path_len * sizeof *path) : NULL;
+        if (path) {
+            nb_depth_path(g, o.highlight, o.depth_level, path, path_len);
+            for (size_t i = 0; i + 1 < path_len; i++) {
+                st.next[path[i]->id] = path[i + 1]->id;
+            }
+        }
+    }
+    fputs("digraph nabla {\n", f);
+    fprintf(f, "  graph [rankdir=%s, fontname=\"Helvetica\", newrank=true", o.left_to_right ? "LR" : "TB");
+    if (o.title) {
+        fputs(", labelloc=t, label=\"", f);
+        put_escaped(f, o.title);
+        fputc('"', f);
+    }
+    fputs("];\n  node [fontname=\"Helvetica\", fontsize=11];\n"
+          "  edge [color=\"#555555\", arrowsize=0.7];\n", f);
+    if (st.n && !put_clusters(g, &st)) {
+        status = nbi_report(g, NB_ERR_NOMEM, "write_dot", 0, NULL, "out of memory");
+        goto done;
+    }
+    for (uint32_t id = 0; id < st.n; id++) {
+        nb_node *v = g->nodes[id];
+        if (!st.show[id]) {
+            continue;
+        }
+        for (int i = 0; i < nbi_ops[v->op]->arity; i++) {
+            nb_node *u = v->in[i];
+            if (!st.show[u->id]) {
+                continue;
+            }
+            fprintf(f, "  n%u -> n%u", (unsigned)u->id, (unsigned)id);
+            if (st.next[u->id] == id) {
+                fputs(" [color=red, penwidth=2.5]", f);
+            } else if (v->flags & NBI_F_GRAD) {
+                fputs(" [color=\"#4a72c4\"]", f);
+            }
+            fputs(";\n", f);
+        }
+    }
+    fputs("}\n", f);
+    if (fflush(f) != 0 || ferror(f)) {
+        status = nbi_report(g, NB_ERR_IO, "write_dot", 0, NULL, "writing the DOT output failed");
+    }
+done:
+    nbi_mem_free(g, path, path_len * sizeof *path);
+    nbi_mem_free(g, st.show, st.n ? st.n : 1);
+    nbi_mem_free(g, st.next, (st.n ? st.n : 1) * sizeof *st.next);
+    return status;
+}

@@ -1,0 +1,477 @@
+/*
+ * graph/exec.c: the executor and its memory plan. The first run of a set of
+ * outputs plans it once: the op nodes it needs in id order (ids are a
+ * topological order, since a node's inputs always exist before it), and a byte
+ * offset for each value in one shared workspace, reusing a block as soon as
+ * every consumer of its value has run. Later runs of the same outputs only set
+ * data pointers and call kernels: no allocation, no graph walk.
+ *
+ * All plans of a graph share the workspace (only one runs at a time), so memory
+ * is the largest plan's, not the sum. Plans stay valid as the graph grows,
+ * because the graph is append-only.
+ */
+#include "internal.h"
+
+#define NO_OFFSET SIZE_MAX
+#define MAX_PLANS 16
+#define BLOCK_ALIGN 64
+
+struct nbi_plan {
+    nbi_plan *next;
+    uint32_t n_outs;
+    uint32_t *outs; /* ids, in the order the caller gave them: the cache key */
+    int flags;
+    uint32_t n_steps;
+    uint32_t *steps;  /* op node ids in run order */
+    size_t *offsets;  /* workspace offset per step, NO_OFFSET for views */
+    uint32_t n_kept;
+    uint32_t *kept;   /* op node ids whose values are readable after the run */
+    size_t workspace; /* bytes of workspace needed */
+    size_t bytes;     /* bytes held by this plan */
+};
+
+/* ---- free-list allocator over workspace offsets (plan time only) ---- */
+
+typedef struct block {
+    size_t off, size;
+} block;
+
+typedef struct freelist {
+    nb_graph *g;
+    block *b; /* sorted by offset, coalesced */
+    uint32_t n, cap;
+    size_t top; /* high-water mark: the workspace size */
+} freelist;
+
+static size_t round_block(size_t bytes)
+{
+    return (bytes + BLOCK_ALIGN - 1) & ~(size_t)(BLOCK_ALIGN - 1);
+}
+
+/* Best fit among free blocks; otherwise extend a free tail block or the top. */
+static size_t fl_alloc(freelist *fl, size_t size)
+{
+    uint32_t best = UINT32_MAX;
+    for (uint32_t i = 0; i < fl->n; i++) {
+        if (fl->b[i].size >= size && (best == UINT32_MAX || fl->b[i].size < fl->b[best].size)) {
+            best = i;
+        }
+    }
+    if (best != UINT32_MAX) {
+        size_t off = fl->b[best].off;
+        if (fl->b[best].size > size) {
+            fl->b[best].off += size;
+            fl->b[best].size -= size;
+        } else {
+            memmove(fl->b + best, fl->b + best + 1, (fl->n - best - 1) * sizeof *fl->b);
+            fl->n--;
+        }
+        return off;
+    }
+    if (fl->n > 0 && fl->b[fl->n - 1].off + fl->b[fl->n - 1].size == fl->top) {
+        size_t off = fl->b[--fl->n].off;
+        fl->top = off + size;
+        return off;
+    }
+    size_t off = fl->top;
+    fl->top += size;
+    return off;
+}
+
+static bool fl_free(freelist *fl, size_t off, size_t size)
+{
+    uint32_t i = 0;
+    while (i < fl->n && fl->b[i].off < off) {
+        i++;
+    }
+    bool merge_prev = i > 0 && fl->b[i - 1].off + fl->b[i - 1].size == off;
+    bool merge_next = i < fl->n && off + size == fl->b[i].off;
+    if (merge_prev && merge_next) {
+        fl->b[i - 1].size += size + fl->b[i].size;
+        memmove(fl->b + i, fl->b + i + 1, (fl->n - i - 1) * sizeof *fl->b);
+        fl->n--;
+    } else if (merge_prev) {
+        fl->b[i - 1].size += size;
+    } else if (merge_next) {
+        fl->b[i].off = off;
+        fl->b[i].size += size;
+    } else {
+        if (!nbi_grow(fl->g, (void **)&fl->b, &fl->cap, fl->n + 1, sizeof *fl->b)) {
+            return false;
+        }
+        memmove(fl->b + i + 1, fl->b + i, (fl->n - i) * sizeof *fl->b);
+        fl->b[i] = (block){ off, size };
+        fl->n++;
+    }
+    return true;
+}
+
+/* ---- planning ---- */
+
+static void plan_free(nb_graph *g, nbi_plan *p)
+{
+    nbi_mem_free(g, p->outs, p->n_outs * sizeof *p->outs);
+    nbi_mem_free(g, p->steps, p->n_steps * sizeof *p->steps);
+    nbi_mem_free(g, p->offsets, p->n_steps * sizeof *p->offsets);
+    nbi_mem_free(g, p->kept, p->n_kept * sizeof *p->kept);
+    nbi_mem_free(g, p, sizeof *p);
+}
+
+enum { NEEDED = 1, RELEASED = 2, OUTPUT = 4 };
+
+/* Temporary per-node arrays, indexed by id up to the highest output. */
+typedef struct scratch {
+    uint8_t *state;
+    uint32_t *last; /* index of the last step that reads the value; UINT32_MAX: kept */
+    uint32_t *root; /* node whose storage this value lives in (views share) */
+    size_t *off;    /* workspace offset of a root, NO_OFFSET for leaves */
+    size_t n;
+} scratch;
+
+static void scratch_free(nb_graph *g, scratch *s)
+{
+    nbi_mem_free(g, s->state, s->n * sizeof *s->state);
+    nbi_mem_free(g, s->last, s->n * sizeof *s->last);
+    nbi_mem_free(g, s->root, s->n * sizeof *s->root);
+    nbi_mem_free(g, s->off, s->n * sizeof *s->off);
+}
+
+static bool scratch_new(nb_graph *g, scratch *s, size_t n)
+{
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->state = nbi_mem_alloc(g, n * sizeof *s->state);
+    s->last = nbi_mem_alloc(g, n * sizeof *s->last);
+    s->root = nbi_mem_alloc(g, n * sizeof *s->root);
+    s->off = nbi_mem_alloc(g, n * sizeof *s->off);
+    if (!s->state || !s->last || !s->root || !s->off) {
+        scratch_free(g, s);
+        return false;
+    }
+    memset(s->state, 0, n * sizeof *s->state);
+    return true;
+}
+
+/* Offsets for every step, freeing each block after its last reader runs. */
+static bool assign_offsets(nb_graph *g, nbi_plan *p, scratch *s)
+{
+    freelist fl = { .g = g };
+    bool ok = true;
+    for (uint32_t k = 0; k < p->n_steps && ok; k++) {
+        nb_node *v = g->nodes[p->steps[k]];
+        const nbi_op *op = nbi_ops[v->op];
+        int arity = op->arity;
+        if (op->flags & NBI_OP_VIEW) {
+            p->offsets[k] = NO_OFFSET;
+            continue;
+        }
+        size_t size = round_block(nbi_node_bytes(v));
+        bool placed = false;
+        if (op->flags & NBI_OP_ELEMENTWISE) {
+            /* write over an input that dies here: same bytes, same shape (not broadcast) */
+            for (int i = 0; i < arity && !placed; i++) {
+                uint32_t r = s->root[v->in[i]->id];
+                if (s->off[r] != NO_OFFSET && s->last[r] == k && !(s->state[r] & RELEASED) &&
+                    round_block(nbi_node_bytes(g->nodes[r])) == size &&
+                    nbi_same_shape(v->in[i], v)) {
+                    s->off[v->id] = s->off[r];
+                    s->state[r] |= RELEASED; /* handed over, not freed */
+                    placed = true;
+                }
+            }
+        }
+        if (!placed) {
+            s->off[v->id] = fl_alloc(&fl, size);
+        }
+        p->offsets[k] = s->off[v->id];
+        for (int i = 0; i < arity; i++) {
+            uint32_t r = s->root[v->in[i]->id];
+            if (s->off[r] != NO_OFFSET && s->last[r] == k && !(s->state[r] & RELEASED)) {
+                s->state[r] |= RELEASED;
+                ok = fl_free(&fl, s->off[r], round_block(nbi_node_bytes(g->nodes[r])));
+            }
+        }
+    }
+    p->workspace = fl.top;
+    nbi_mem_free(g, fl.b, fl.cap * sizeof *fl.b);
+    return ok;
+}
+
+static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int flags)
+{
+    uint32_t top = 0;
+    for (size_t i = 0; i < n; i++) {
+        top = outs[i]->id > top ? outs[i]->id : top;
+    }
+    scratch s;
+    nbi_plan *p = nbi_mem_alloc(g, sizeof *p);
+    if (!p) {
+        return NULL;
+    }
+    memset(p, 0, sizeof *p);
+    if (!scratch_new(g, &s, (size_t)top + 1)) {
+        nbi_mem_free(g, p, sizeof *p);
+        return NULL;
+    }
+    p->flags = flags;
+
+    /* what the outputs need: a downward sweep, since inputs have lower ids */
+    for (size_t i = 0; i < n; i++) {
+        s.state[outs[i]->id] = NEEDED | OUTPUT;
+    }
+    uint32_t n_steps = 0;
+    for (uint32_t id = top + 1; id-- > 0;) {
+        nb_node *v = g->nodes[id];
+        if (!(s.state[id] & NEEDED) || nbi_is_leaf(v)) {
+            continue;
+        }
+        n_steps++;
+        for (int i = 0; i < nbi_ops[v->op]->arity; i++) {
+            s.state[v->in[i]->id] |= NEEDED;
+        }
+    }
+    p->n_outs = (uint32_t)n;
+    p->n_steps = n_steps;
+    p->outs = nbi_mem_alloc(g, n * sizeof *p->outs);
+    p->steps = nbi_mem_alloc(g, (size_t)n_steps * sizeof *p->steps);
+    p->offsets = nbi_mem_alloc(g, (size_t)n_steps * sizeof *p->offsets);
+    if (!p->outs || (n_steps && (!p->steps || !p->offsets))) {
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        p->outs[i] = outs[i]->id;
+    }
+    uint32_t k = 0;
+    for (uint32_t id = 0; id <= top; id++) {
+        nb_node *v = g->nodes[id];
+        s.last[id] = 0;
+        s.root[id] = id;
+        s.off[id] = NO_OFFSET;
+        if (!(s.state[id] & NEEDED) || nbi_is_leaf(v)) {
+            continue;
+        }
+        for (int i = 0; i < nbi_ops[v->op]->arity; i++) {
+            s.last[v->in[i]->id] = k;
+        }
+        p->steps[k++] = id;
+    }
+
+    /* kept values are never released */
+    bool keep_all = flags & NB_RUN_KEEP_ALL;
+    uint32_t n_kept;
+    for (uint32_t j = 0; j < n_steps; j++) {
+        uint32_t id = p->steps[j];
+        if (keep_all || (s.state[id] & OUTPUT)) {
+            s.last[id] = UINT32_MAX;
+        }
+    }
+    /* a view's readers keep its root alive: fold last uses down the view chains */
+    for (uint32_t j = n_steps; j-- > 0;) {
+        nb_node *v = g->nodes[p->steps[j]];
+        if (nbi_ops[v->op]->flags & NBI_OP_VIEW) {
+            uint32_t src = v->in[0]->id;
+            if (s.last[v->id] > s.last[src]) {
+                s.last[src] = s.last[v->id];
+            }
+        }
+    }
+    for (uint32_t j = 0; j < n_steps; j++) {
+        nb_node *v = g->nodes[p->steps[j]];
+        if (nbi_ops[v->op]->flags & NBI_OP_VIEW) {
+            s.root[v->id] = s.root[v->in[0]->id];
+        }
+    }
+    if (!assign_offsets(g, p, &s)) {
+        goto fail;
+    }
+
+    /* kept: outputs, and whatever a kept view keeps alive */
+    n_kept = 0;
+    for (uint32_t j = 0; j < n_steps; j++) {
+        n_kept += s.last[p->steps[j]] == UINT32_MAX;
+    }
+    p->n_kept = n_kept;
+    p->kept = n_kept ? nbi_mem_alloc(g, (size_t)n_kept * sizeof *p->kept) : NULL;
+    if (n_kept && !p->kept) {
+        goto fail;
+    }
+    n_kept = 0;
+    for (uint32_t j = 0; j < n_steps; j++) {
+        if (s.last[p->steps[j]] == UINT32_MAX) {
+            p->kept[n_kept++] = p->steps[j];
+        }
+    }
+    p->bytes = sizeof *p + n * sizeof *p->outs +
+               (size_t)n_steps * (sizeof *p->steps + sizeof *p->offsets) +
+               (size_t)p->n_kept * sizeof *p->kept;
+    scratch_free(g, &s);
+    return p;
+fail:
+    scratch_free(g, &s);
+    plan_free(g, p);
+    return NULL;
+}
+
+/* ---- the plan cache ---- */
+
+static void invalidate_values(nb_graph *g)
+{
+    nbi_plan *p = g->last_plan;
+    if (!p) {
+        return;
+    }
+    for (uint32_t i = 0; i < p->n_kept; i++) {
+        g->nodes[p->kept[i]]->flags &= (uint8_t)~NBI_F_VALID;
+    }
+    g->last_plan = NULL;
+}
+
+static nbi_plan *plan_find(nb_graph *g, size_t n, nb_node *const *outs, int flags)
+{
+    nbi_plan *prev = NULL;
+    for (nbi_plan *p = g->plans; p; prev = p, p = p->next) {
+        if (p->flags != flags || p->n_outs != n) {
+            continue;
+        }
+        size_t i = 0;
+        while (i < n && p->outs[i] == outs[i]->id) {
+            i++;
+        }
+        if (i == n) {
+            if (prev) { /* move to front: most recently used */
+                prev->next = p->next;
+                p->next = g->plans;
+                g->plans = p;
+            }
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static void plan_insert(nb_graph *g, nbi_plan *p)
+{
+    if (g->n_plans == MAX_PLANS) {
+        nbi_plan **pp = &g->plans;
+        while ((*pp)->next) {
+            pp = &(*pp)->next;
+        }
+        if (*pp == g->last_plan) {
+            invalidate_values(g);
+        }
+        plan_free(g, *pp);
+        *pp = NULL;
+        g->n_plans--;
+    }
+    p->next = g->plans;
+    g->plans = p;
+    g->n_plans++;
+}
+
+void nbi_plans_free(nb_graph *g)
+{
+    nbi_plan *p = g->plans;
+    while (p) {
+        nbi_plan *next = p->next;
+        plan_free(g, p);
+        p = next;
+    }
+    g->plans = NULL;
+    g->n_plans = 0;
+    g->last_plan = NULL;
+}
+
+size_t nbi_plans_bytes(const nb_graph *g)
+{
+    size_t b = 0;
+    for (const nbi_plan *p = g->plans; p; p = p->next) {
+        b += p->bytes;
+    }
+    return b;
+}
+
+static bool ensure_workspace(nb_graph *g, size_t size)
+{
+    if (size <= g->workspace_size) {
+        return true;
+    }
+    /* contents need not survive: every run rewrites what it reads */
+    nbi_mem_free(g, g->workspace_block, g->workspace_block_size);
+    g->workspace_block = NULL;
+    g->workspace_block_size = 0;
+    g->workspace = NULL;
+    g->workspace_size = 0;
+    size_t alloc = size + BLOCK_ALIGN;
+    unsigned char *b = nbi_mem_alloc(g, alloc);
+    if (!b) {
+        return false;
+    }
+    uintptr_t a = ((uintptr_t)b + BLOCK_ALIGN - 1) & ~(uintptr_t)(BLOCK_ALIGN - 1);
+    g->workspace_block = b;
+    g->workspace_block_size = alloc;
+    g->workspace = b + (a - (uintptr_t)b);
+    g->workspace_size = size;
+    return true;
+}
+
+/* ---- running ---- */
+
+nb_status nb_graph_run(nb_graph *g, size_t n, nb_node *const *outs)
+{
+    return nb_graph_run_ex(g, n, outs, 0);
+}
+
+nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags)
+{
+    if (!g) {
+        return NB_ERR_ARG;
+    }
+    if (g->status != NB_OK) {
+        return g->status; /* never run a graph in error; nb_graph_error says why */
+    }
+    g->run_err[0] = '\0';
+    if (n > 0 && !outs) {
+        return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "the output array is NULL");
+    }
+    if (flags & ~NB_RUN_KEEP_ALL) {
+        return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "unknown flags 0x%x", (unsigned)flags);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!outs[i]) {
+            return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "output %zu is NULL", i + 1);
+        }
+        if (outs[i]->g != g) {
+            return nbi_report(g, NB_ERR_ARG, "run", 1, &outs[i], "output %zu belongs to another graph",
+                              i + 1);
+        }
+    }
+    if (n == 0) {
+        return NB_OK;
+    }
+    nbi_plan *p = plan_find(g, n, outs, flags);
+    if (!p) {
+        p = plan_build(g, n, outs, flags);
+        if (!p) {
+            return nbi_report(g, NB_ERR_NOMEM, "run", 0, NULL, "out of memory while planning");
+        }
+        plan_insert(g, p);
+    }
+    invalidate_values(g);
+    if (!ensure_workspace(g, p->workspace)) {
+        return nbi_report(g, NB_ERR_NOMEM, "run", 0, NULL,
+                          "out of memory for a workspace of %zu bytes", p->workspace);
+    }
+    for (uint32_t k = 0; k < p->n_steps; k++) {
+        nb_node *v = g->nodes[p->steps[k]];
+        v->data = p->offsets[k] == NO_OFFSET ? v->in[0]->data : g->workspace + p->offsets[k];
+        nb_status st = nbi_ops[v->op]->forward(g, v);
+        if (st != NB_OK) {
+            return st;
+        }
+    }
+    for (uint32_t i = 0; i < p->n_kept; i++) {
+        g->nodes[p->kept[i]]->flags |= NBI_F_VALID;
+    }
+    g->last_plan = p;
+    return NB_OK;
+}

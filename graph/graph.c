@@ -1,0 +1,481 @@
+/*
+ * graph/graph.c: the graph object and its nodes: creation and release, node
+ * construction for every builder (nbi_node_new), input validation, names, and
+ * the node accessors and data calls of the public API.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static void *default_alloc(void *user, void *ptr, size_t old_size, size_t new_size)
+{
+    (void)user;
+    (void)old_size;
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, new_size);
+}
+
+nb_graph *nb_graph_new(void)
+{
+    return nb_graph_new_with_allocator(default_alloc, NULL);
+}
+
+nb_graph *nb_graph_new_with_allocator(nb_alloc_fn alloc, void *user)
+{
+    if (!alloc) {
+        return NULL;
+    }
+    nb_graph *g = alloc(user, NULL, 0, sizeof *g);
+    if (!g) {
+        return NULL;
+    }
+    memset(g, 0, sizeof *g);
+    g->alloc = alloc;
+    g->user = user;
+    nb_graph_seed(g, 0);
+    return g;
+}
+
+void nb_graph_free(nb_graph *g)
+{
+    if (!g) {
+        return;
+    }
+    nbi_plans_free(g);
+    nbi_mem_free(g, g->workspace_block, g->workspace_block_size);
+    nbi_mem_free(g, g->nodes, (size_t)g->cap_nodes * sizeof *g->nodes);
+    nbi_mem_free(g, g->names, (size_t)g->cap_names * sizeof *g->names);
+    nbi_mem_free(g, g->scopes, (size_t)g->cap_scopes * sizeof *g->scopes);
+    nbi_mem_free(g, g->grad_pairs, (size_t)g->cap_grad_pairs * sizeof *g->grad_pairs);
+    nbi_arena_free_all(g);
+    g->alloc(g->user, g, sizeof *g, 0);
+}
+
+size_t nb_graph_node_count(const nb_graph *g)
+{
+    return g ? g->n_nodes : 0;
+}
+
+nb_node *nb_graph_node(const nb_graph *g, size_t id)
+{
+    return g && id < g->n_nodes ? g->nodes[id] : NULL;
+}
+
+void nb_graph_memory(const nb_graph *g, nb_memory_stats *stats)
+{
+    if (!stats) {
+        return;
+    }
+    memset(stats, 0, sizeof *stats);
+    if (!g) {
+        return;
+    }
+    stats->nodes = g->n_nodes;
+    stats->arena_bytes = g->arena_bytes + (size_t)g->cap_nodes * sizeof *g->nodes +
+                         (size_t)g->cap_names * sizeof *g->names +
+                         (size_t)g->cap_scopes * sizeof *g->scopes;
+    stats->workspace_bytes = g->workspace_block_size;
+    stats->plan_bytes = nbi_plans_bytes(g);
+}
+
+/* ---- construction ---- */
+
+bool nbi_owns(const nb_graph *g, const nb_node *n)
+{
+    return n && n->g == g;
+}
+
+bool nbi_check_inputs(nb_graph *g, const char *op, int n, nb_node *const *in)
+{
+    if (!g || g->status != NB_OK) {
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!in[i]) {
+            nbi_fail(g, NB_ERR_ARG, op, n, in, "input %d is NULL", i + 1);
+            return false;
+        }
+        if (in[i]->g != g) {
+            char d[160];
+            nbi_describe(in[i], d, sizeof d);
+            nbi_fail(g, NB_ERR_GRAPH, op, n, in, "%s belongs to another graph", d);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool nbi_check_float(nb_graph *g, const char *op, int n, nb_node *const *in)
+{
+    for (int i = 0; i < n; i++) {
+        if (in[i]->dtype == NB_DTYPE_I32) {
+            nbi_fail(g, NB_ERR_DTYPE, op, n, in,
+                     "input %d is i32; this op needs f32 or f64 inputs", i + 1);
+            return false;
+        }
+        if (in[i]->dtype != in[0]->dtype) {
+            nbi_fail(g, NB_ERR_DTYPE, op, n, in, "dtypes %s and %s differ",
+                     nb_dtype_name(in[0]->dtype), nb_dtype_name(in[i]->dtype));
+            return false;
+        }
+    }
+    return true;
+}
+
+bool nbi_check_axis(nb_graph *g, const char *op, nb_node *x, int axis, int *out)
+{
+    int a = axis < 0 ? axis + x->rank : axis;
+    if (a < 0 || a >= x->rank) {
+        nbi_fail(g, NB_ERR_AXIS, op, 1, &x, "axis %d is out of range for rank %d", axis,
+                 x->rank);
+        return false;
+    }
+    *out = a;
+    return true;
+}
+
+static const int64_t scalar_shape[1] = { 0 };
+
+nb_node *nbi_node_new(nb_graph *g, int op, int dtype, int rank, const int64_t *shape,
+                      nb_node *a, nb_node *b)
+{
+    NBI_ASSERT(rank >= 0 && rank <= NB_MAX_RANK);
+    if (g->n_nodes == UINT32_MAX) {
+        nbi_fail(g, NB_ERR_NOMEM, nbi_ops[op]->name, 0, NULL, "the graph is full (2^32 nodes)");
+        return NULL;
+    }
+    if (!nbi_grow(g, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes)) {
+        nbi_fail_nomem(g, nbi_ops[op]->name);
+        return NULL;
+    }
+    const int64_t *interned = scalar_shape;
+    if (rank > 0) {
+        if (a && nbi_shape_eq(rank, shape, a->rank, a->shape)) {
+            interned = a->shape;
+        } else if (b && nbi_shape_eq(rank, shape, b->rank, b->shape)) {
+            interned = b->shape;
+        } else {
+            int64_t *copy = nbi_arena_alloc(g, (size_t)rank * sizeof *copy);
+            if (!copy) {
+                nbi_fail_nomem(g, nbi_ops[op]->name);
+                return NULL;
+            }
+            memcpy(copy, shape, (size_t)rank * sizeof *copy);
+            interned = copy;
+        }
+    }
+    nb_node *n = nbi_arena_alloc(g, sizeof *n);
+    if (!n) {
+        nbi_fail_nomem(g, nbi_ops[op]->name);
+        return NULL;
+    }
+    memset(n, 0, sizeof *n);
+    n->in[0] = a;
+    n->in[1] = b;
+    n->g = g;
+    n->shape = interned;
+    n->id = g->n_nodes;
+    n->ord = ++g->op_count[op];
+    n->scope = g->cur_scope;
+    n->op = (uint8_t)op;
+    n->dtype = (uint8_t)dtype;
+    n->rank = (uint8_t)rank;
+    if (g->in_grad) {
+        n->flags = NBI_F_GRAD;
+    } else {
+        /* a constant first made for a gradient is forward too once forward ops use it */
+        if (a && nbi_is_leaf(a)) {
+            a->flags &= (uint8_t)~NBI_F_GRAD;
+        }
+        if (b && nbi_is_leaf(b)) {
+            b->flags &= (uint8_t)~NBI_F_GRAD;
+        }
+    }
+    g->nodes[g->n_nodes++] = n;
+    return n;
+}
+
+nb_node *nbi_scalar_cached(nb_graph *g, int dtype, double value)
+{
+    for (uint32_t i = 0; i < NBI_CONST_CACHE; i++) {
+        nb_node *c = g->const_cache[i];
+        if (c && c->dtype == dtype) {
+            double v = dtype == NB_DTYPE_F32 ? (double)*(float *)c->data : *(double *)c->data;
+            double want = dtype == NB_DTYPE_F32 ? (double)(float)value : value;
+            if (memcmp(&v, &want, sizeof v) == 0) {
+                return c;
+            }
+        }
+    }
+    uint32_t scope = g->cur_scope;
+    g->cur_scope = 0; /* shared constants belong to no scope */
+    nb_node *c = nb_scalar(g, (nb_dtype)dtype, value);
+    g->cur_scope = scope;
+    if (c) {
+        g->const_cache[g->const_next] = c;
+        g->const_next = (g->const_next + 1) % NBI_CONST_CACHE;
+    }
+    return c;
+}
+
+/* ---- names ---- */
+
+/* Writes the node's name into buf without allocating: the given name or "op_ord". */
+const char *nbi_name_into(const nb_node *n, char *buf, size_t cap)
+{
+    const nb_graph *g = n->g;
+    if (g->names && n->id < g->cap_names && g->names[n->id]) {
+        return g->names[n->id];
+    }
+    snprintf(buf, cap, "%s_%u", nbi_ops[n->op]->name, (unsigned)n->ord);
+    return buf;
+}
+
+static bool ensure_names(nb_graph *g)
+{
+    uint32_t old = g->cap_names;
+    if (!nbi_grow(g, (void **)&g->names, &g->cap_names, g->n_nodes, sizeof *g->names)) {
+        return false;
+    }
+    memset(g->names + old, 0, (size_t)(g->cap_names - old) * sizeof *g->names);
+    return true;
+}
+
+const char *nb_node_name(nb_node *n)
+{
+    if (!n) {
+        return "NULL";
+    }
+    nb_graph *g = n->g;
+    if (g->names && n->id < g->cap_names && g->names[n->id]) {
+        return g->names[n->id];
+    }
+    char buf[64];
+    nbi_name_into(n, buf, sizeof buf);
+    char *s = ensure_names(g) ? nbi_arena_strdup(g, buf) : NULL;
+    if (!s) {
+        return nbi_ops[n->op]->name; /* out of memory: still a readable answer */
+    }
+    g->names[n->id] = s;
+    return s;
+}
+
+nb_node *nb_node_set_name(nb_graph *g, nb_node *n, const char *name)
+{
+    if (!nbi_check_inputs(g, "set_name", 1, &n)) {
+        return g && g->status != NB_OK && nbi_owns(g, n) ? n : NULL;
+    }
+    if (!name || !*name) {
+        nbi_fail(g, NB_ERR_ARG, "set_name", 1, &n, "the name is NULL or empty");
+        return NULL;
+    }
+    char *s = ensure_names(g) ? nbi_arena_strdup(g, name) : NULL;
+    if (!s) {
+        nbi_fail_nomem(g, "set_name");
+        return NULL;
+    }
+    g->names[n->id] = s;
+    n->flags |= NBI_F_NAMED;
+    return n;
+}
+
+nb_node *nb_graph_find(nb_graph *g, const char *name)
+{
+    if (!g || !name) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        char buf[64];
+        if (strcmp(nbi_name_into(g->nodes[i], buf, sizeof buf), name) == 0) {
+            return g->nodes[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- accessors ---- */
+
+size_t nb_node_id(const nb_node *n)
+{
+    return n ? n->id : 0;
+}
+
+nb_kind nb_node_kind(const nb_node *n)
+{
+    switch (n ? n->op : NBI_OP_FILL) {
+    case NBI_OP_INPUT:
+        return NB_KIND_INPUT;
+    case NBI_OP_PARAM:
+        return NB_KIND_PARAM;
+    case NBI_OP_CONST:
+        return NB_KIND_CONST;
+    default:
+        return NB_KIND_OP;
+    }
+}
+
+const char *nb_node_op_name(const nb_node *n)
+{
+    return n ? nbi_ops[n->op]->name : "NULL";
+}
+
+nb_dtype nb_node_dtype(const nb_node *n)
+{
+    return n ? (nb_dtype)n->dtype : NB_DTYPE_F32;
+}
+
+int nb_node_rank(const nb_node *n)
+{
+    return n ? n->rank : 0;
+}
+
+const int64_t *nb_node_shape(const nb_node *n)
+{
+    return n ? n->shape : scalar_shape;
+}
+
+size_t nb_node_size(const nb_node *n)
+{
+    return n ? nbi_node_count(n) : 0;
+}
+
+int nb_node_arity(const nb_node *n)
+{
+    return n ? nbi_ops[n->op]->arity : 0;
+}
+
+nb_node *nb_node_input(const nb_node *n, int i)
+{
+    return n && i >= 0 && i < nbi_ops[n->op]->arity ? n->in[i] : NULL;
+}
+
+bool nb_node_is_grad(const nb_node *n)
+{
+    return n && (n->flags & NBI_F_GRAD);
+}
+
+const char *nb_node_scope(const nb_node *n)
+{
+    return n && n->scope ? n->g->scopes[n->scope].name : NULL;
+}
+
+void *nb_node_data(const nb_node *n)
+{
+    return n && nbi_has_value(n) ? n->data : NULL;
+}
+
+/* ---- data in and out ---- */
+
+static nb_status check_leaf_count(nb_graph *g, nb_node *n, size_t count, const char *op)
+{
+    if (!g || !n || n->g != g) {
+        return nbi_report(g, NB_ERR_ARG, op, 1, &n, "needs a node of this graph");
+    }
+    if (!nbi_is_leaf(n)) {
+        return nbi_report(g, NB_ERR_ARG, op, 1, &n,
+                          "%s is an op node; only inputs, parameters and constants take values",
+                          nb_node_name(n));
+    }
+    if (count != nbi_node_count(n)) {
+        return nbi_report(g, NB_ERR_ARG, op, 1, &n, "got %zu values for %zu elements", count,
+                          nbi_node_count(n));
+    }
+    return NB_OK;
+}
+
+nb_status nb_node_write(nb_graph *g, nb_node *n, const void *src, size_t count)
+{
+    nb_status s = check_leaf_count(g, n, count, "write");
+    if (s != NB_OK) {
+        return s;
+    }
+    if (!src) {
+        return nbi_report(g, NB_ERR_ARG, "write", 1, &n, "the source is NULL");
+    }
+    memcpy(n->data, src, count * nbi_dtype_size(n->dtype));
+    return NB_OK;
+}
+
+nb_status nb_node_write_f64(nb_graph *g, nb_node *n, const double *src, size_t count)
+{
+    nb_status s = check_leaf_count(g, n, count, "write_f64");
+    if (s != NB_OK) {
+        return s;
+    }
+    if (!src) {
+        return nbi_report(g, NB_ERR_ARG, "write_f64", 1, &n, "the source is NULL");
+    }
+    if (n->dtype == NB_DTYPE_F64) {
+        memcpy(n->data, src, count * sizeof *src);
+    } else if (n->dtype == NB_DTYPE_F32) {
+        float *d = n->data;
+        for (size_t i = 0; i < count; i++) {
+            d[i] = (float)src[i];
+        }
+    } else {
+        int32_t *d = n->data;
+        for (size_t i = 0; i < count; i++) {
+            if (!(src[i] > INT32_MIN - 1.0 && src[i] < INT32_MAX + 1.0)) {
+                return nbi_report(g, NB_ERR_VALUE, "write_f64", 1, &n,
+                                  "value %g at index %zu does not fit in i32", src[i], i);
+            }
+        }
+        for (size_t i = 0; i < count; i++) {
+            d[i] = (int32_t)src[i];
+        }
+    }
+    return NB_OK;
+}
+
+nb_status nb_node_read_f64(nb_graph *g, const nb_node *cn, double *dst, size_t count)
+{
+    nb_node *n = (nb_node *)cn;
+    if (!g || !n || n->g != g || !dst) {
+        return nbi_report(g, NB_ERR_ARG, "read_f64", 1, &n, "needs a node of this graph and a buffer");
+    }
+    if (!nbi_has_value(n)) {
+        return nbi_report(g, NB_ERR_ARG, "read_f64", 1, &n,
+                          "%s has no value; run the graph with it as an output first",
+                          nb_node_name(n));
+    }
+    if (count != nbi_node_count(n)) {
+        return nbi_report(g, NB_ERR_ARG, "read_f64", 1, &n, "asked for %zu values of %zu",
+                          count, nbi_node_count(n));
+    }
+    if (n->dtype == NB_DTYPE_F64) {
+        memcpy(dst, n->data, count * sizeof *dst);
+    } else if (n->dtype == NB_DTYPE_F32) {
+        const float *s = n->data;
+        for (size_t i = 0; i < count; i++) {
+            dst[i] = s[i];
+        }
+    } else {
+        const int32_t *s = n->data;
+        for (size_t i = 0; i < count; i++) {
+            dst[i] = s[i];
+        }
+    }
+    return NB_OK;
+}
+
+size_t nb_dtype_size(nb_dtype dtype)
+{
+    return nbi_dtype_size(dtype);
+}
+
+const char *nb_dtype_name(nb_dtype dtype)
+{
+    switch (dtype) {
+    case NB_DTYPE_F32:
+        return "f32";
+    case NB_DTYPE_F64:
+        return "f64";
+    case NB_DTYPE_I32:
+        return "i32";
+    }
+    return "unknown";
+}

@@ -1,0 +1,259 @@
+/*
+ * graph/internal.h: private structs and helpers shared by graph/, ops/, autodiff/
+ * and optim/. Never installed. Cross-file internals carry the nbi_ prefix and
+ * hidden visibility (the library is built with -fvisibility=hidden).
+ */
+#ifndef NABLA_INTERNAL_H
+#define NABLA_INTERNAL_H
+
+#include "nabla.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "../ops/op.h"
+
+/* "nabla has a bug": the only assertion macro; never fires on user input. */
+#define NBI_ASSERT(cond) assert(cond)
+
+#if defined(__GNUC__)
+#define NBI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define NBI_PRINTF(f, a)
+#endif
+
+/* Node flags. */
+enum {
+    NBI_F_GRAD = 1u << 0,  /* built by nb_grad */
+    NBI_F_VALID = 1u << 1, /* an op node whose data holds its value from the last run */
+    NBI_F_NAMED = 1u << 2, /* name was given by the user */
+};
+
+/* Axis attribute meaning "every element" for sum and mean. */
+#define NBI_AXIS_ALL (-1000)
+
+/*
+ * A node: 64 bytes on LP64, so a million-node graph is 64 MB of metadata.
+ * Shapes are interned: elementwise ops share their input's shape array. Names
+ * live in a side table (g->names) that exists only once a name is set or read.
+ */
+struct nb_node {
+    nb_node *in[NB_MAX_ARITY];
+    void *data;            /* value; leaves own it, op nodes point into the workspace */
+    nb_graph *g;           /* owner: ownership checks, lazy names */
+    const int64_t *shape;  /* rank entries, owned by the arena */
+    uint32_t id;           /* index in g->nodes: creation order, also a topological order */
+    uint32_t ord;          /* 1-based ordinal among nodes of this op, for generated names */
+    uint32_t scope;        /* scope instance, 0 for none */
+    uint8_t op;            /* nbi_op_id */
+    uint8_t dtype;         /* nb_dtype */
+    uint8_t rank;
+    uint8_t flags;         /* NBI_F_* */
+    union {
+        double f;          /* pow exponent, fill value */
+        int32_t i[2];      /* axis and keepdims; matmul flags; one_hot classes */
+    } attr;
+};
+
+/* A scope instance. Index 0 is the root (no scope). */
+typedef struct nbi_scope {
+    const char *name;
+    uint32_t parent;
+    uint32_t level; /* 1 for outermost */
+} nbi_scope;
+
+/* Arena chunk: node records, shapes, names and leaf values. */
+typedef struct nbi_chunk {
+    struct nbi_chunk *next;
+    size_t size; /* bytes of data[] */
+    size_t used;
+    size_t alloc_size; /* bytes given to the allocator, header included */
+    unsigned char data[];
+} nbi_chunk;
+
+typedef struct nbi_plan nbi_plan;
+
+#define NBI_MSG_MAX 512
+#define NBI_CONST_CACHE 32
+
+struct nb_graph {
+    nb_alloc_fn alloc;
+    void *user;
+
+    nbi_chunk *chunks;
+    size_t arena_bytes;
+
+    nb_node **nodes;
+    uint32_t n_nodes, cap_nodes;
+    const char **names; /* by node id; NULL entries are not yet generated */
+    uint32_t cap_names;
+    uint32_t op_count[NBI_OP_COUNT];
+
+    nb_status status;         /* sticky build status */
+    char err[NBI_MSG_MAX];    /* first build error */
+    char run_err[NBI_MSG_MAX]; /* last failed run or data call, not sticky */
+
+    nbi_scope *scopes;
+    uint32_t n_scopes, cap_scopes;
+    uint32_t cur_scope;
+    uint32_t open_scopes; /* depth of the push stack */
+
+    uint64_t rng[4];
+
+    bool in_grad; /* nb_grad is building: new nodes get NBI_F_GRAD */
+    nb_node *const_cache[NBI_CONST_CACHE];
+    uint32_t const_next;
+
+    /* (wrt, grad) pairs from nb_grad calls, for DOT's gradient display */
+    nb_node **grad_pairs;
+    uint32_t n_grad_pairs, cap_grad_pairs;
+
+    nbi_plan *plans; /* most recently used first */
+    uint32_t n_plans;
+    nbi_plan *last_plan; /* plan of the last successful run: its kept values are valid */
+    unsigned char *workspace;
+    size_t workspace_size;
+    void *workspace_block; /* unaligned allocation behind workspace */
+    size_t workspace_block_size;
+};
+
+/* ---- memory (graph/arena.c) ---- */
+
+/* Allocation through the graph's hook. NULL on failure; the caller reports. */
+void *nbi_mem_alloc(nb_graph *g, size_t size);
+void *nbi_mem_realloc(nb_graph *g, void *p, size_t old_size, size_t new_size);
+void nbi_mem_free(nb_graph *g, void *p, size_t size);
+
+/* Arena allocation, 16-byte aligned (64 for sizes >= 64); lives until nb_graph_free. */
+void *nbi_arena_alloc(nb_graph *g, size_t size);
+char *nbi_arena_strdup(nb_graph *g, const char *s);
+void nbi_arena_free_all(nb_graph *g);
+
+/* Grows an array of elem-sized items to hold at least need; false on OOM or overflow. */
+bool nbi_grow(nb_graph *g, void **array, uint32_t *cap, uint32_t need, size_t elem);
+
+/* ---- checked sizes (graph/shape.c) ---- */
+
+bool nbi_mul_overflows(size_t a, size_t b, size_t *out);
+/* Element count of a shape; false if it overflows size_t or any dimension is < 1. */
+bool nbi_shape_count(int rank, const int64_t *shape, size_t *count);
+size_t nbi_node_bytes(const nb_node *n);
+size_t nbi_dtype_size(int dtype);
+bool nbi_same_shape(const nb_node *a, const nb_node *b);
+bool nbi_shape_eq(int ra, const int64_t *a, int rb, const int64_t *b);
+/* NumPy broadcast of two shapes into out (rank max(ra, rb)); false if they do not fit. */
+bool nbi_broadcast_shape(int ra, const int64_t *a, int rb, const int64_t *b, int *rank,
+                         int64_t *out);
+/* Writes "[4,3]" (or "[]") to buf. */
+void nbi_format_shape(int rank, const int64_t *shape, char *buf, size_t cap);
+/* Splits x's shape at axis into outer * len * inner. */
+void nbi_axis_split(const nb_node *x, int axis, size_t *outer, size_t *len, size_t *inner);
+
+/* ---- errors (graph/error.c): the one funnel that formats every message ---- */
+
+/*
+ * Records a sticky build error "op(a[2,3], b[3]): detail" on g unless one is
+ * already there. n inputs are listed; n == 0 gives "op: detail".
+ */
+void nbi_fail(nb_graph *g, nb_status code, const char *op, int n, nb_node *const *in,
+              const char *fmt, ...) NBI_PRINTF(6, 7);
+
+/* As nbi_fail, for run and data errors: sets run_err, leaves the status alone. */
+nb_status nbi_report(nb_graph *g, nb_status code, const char *op, int n, nb_node *const *in,
+                     const char *fmt, ...) NBI_PRINTF(6, 7);
+
+/* Records NB_ERR_NOMEM for op. */
+void nbi_fail_nomem(nb_graph *g, const char *op);
+
+/* ---- node construction (graph/graph.c) ---- */
+
+/*
+ * Validates the inputs of a builder call: returns false (recording an error on a
+ * healthy graph) if g is in error, an input is NULL, or an input belongs to
+ * another graph.
+ */
+bool nbi_check_inputs(nb_graph *g, const char *op, int n, nb_node *const *in);
+
+/* Requires every input to be f32 or f64 and of one dtype; records NB_ERR_DTYPE. */
+bool nbi_check_float(nb_graph *g, const char *op, int n, nb_node *const *in);
+
+/*
+ * Normalises axis (negative counts from the end) for x; records NB_ERR_AXIS.
+ */
+bool nbi_check_axis(nb_graph *g, const char *op, nb_node *x, int axis, int *out);
+
+/*
+ * Appends a node of op with the given dtype, shape and inputs, in the current
+ * scope. The shape is interned (shared with an input's when equal).
+ * Returns NULL after recording NB_ERR_NOMEM.
+ */
+nb_node *nbi_node_new(nb_graph *g, int op, int dtype, int rank, const int64_t *shape,
+                      nb_node *a, nb_node *b);
+
+/* True if n is a node of g. */
+bool nbi_owns(const nb_graph *g, const nb_node *n);
+
+/* A cached rank-0 constant (grad rules use 1, 0.5, -1 ... many times). */
+nb_node *nbi_scalar_cached(nb_graph *g, int dtype, double value);
+
+static inline bool nbi_is_leaf(const nb_node *n)
+{
+    return n->op == NBI_OP_INPUT || n->op == NBI_OP_PARAM || n->op == NBI_OP_CONST;
+}
+
+static inline size_t nbi_node_count(const nb_node *n)
+{
+    size_t c = 1;
+    for (int i = 0; i < n->rank; i++) {
+        c *= (size_t)n->shape[i];
+    }
+    return c;
+}
+
+/* The node's name without allocating: the given name, or "op_ord" written to buf. */
+const char *nbi_name_into(const nb_node *n, char *buf, size_t cap);
+
+/* Writes "name[4,3]" to buf. */
+void nbi_describe(nb_node *n, char *buf, size_t cap);
+
+/* ---- random numbers (graph/rng.c) ---- */
+
+uint64_t nbi_rng_next(nb_graph *g);
+double nbi_rng_uniform(nb_graph *g); /* [0, 1) */
+double nbi_rng_normal(nb_graph *g);  /* N(0, 1) */
+
+/* ---- scopes (graph/scope.c) ---- */
+
+/* Creates a scope instance under parent; returns its index or 0 after recording NOMEM. */
+uint32_t nbi_scope_new(nb_graph *g, const char *name, uint32_t parent);
+
+/* ---- execution (graph/exec.c) ---- */
+
+void nbi_plans_free(nb_graph *g);
+size_t nbi_plans_bytes(const nb_graph *g);
+
+/* True if n has a value right now (a leaf, or an op node kept by the last run). */
+static inline bool nbi_has_value(const nb_node *n)
+{
+    return nbi_is_leaf(n) || (n->flags & NBI_F_VALID);
+}
+
+/* ---- helpers for gradient rules (autodiff/grad.c), built from public builders ---- */
+
+/*
+ * dy * local, the chain rule's product, skipped when dy is the constant 1 that
+ * seeds a scalar output, so first-order graphs carry no "1 * x" nodes.
+ */
+nb_node *nbi_chain(nb_graph *g, nb_node *dy, nb_node *local);
+
+/* dx summed down to like's shape when broadcasting made it larger; dx itself otherwise. */
+nb_node *nbi_unbroadcast(nb_graph *g, nb_node *dx, const nb_node *like);
+
+/*
+ * dy of a reduction of x along axis (keepdims or not) brought back to x's shape:
+ * reshaped to keep the axis, then broadcast.
+ */
+nb_node *nbi_expand_reduced(nb_graph *g, nb_node *dy, nb_node *x, int axis, bool keepdims);
+
+#endif /* NABLA_INTERNAL_H */

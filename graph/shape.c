@@ -1,0 +1,99 @@
+/*
+ * graph/shape.c: shape arithmetic shared by the builders: checked element
+ * counts, NumPy broadcasting, axis splitting and shape formatting.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+
+bool nbi_mul_overflows(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a) {
+        return true;
+    }
+    *out = a * b;
+    return false;
+}
+
+bool nbi_shape_count(int rank, const int64_t *shape, size_t *count)
+{
+    size_t c = 1;
+    for (int i = 0; i < rank; i++) {
+        if (shape[i] < 1 || (uint64_t)shape[i] > SIZE_MAX || shape[i] > INT32_MAX) {
+            return false;
+        }
+        if (nbi_mul_overflows(c, (size_t)shape[i], &c)) {
+            return false;
+        }
+    }
+    *count = c;
+    return true;
+}
+
+size_t nbi_dtype_size(int dtype)
+{
+    return dtype == NB_DTYPE_F64 ? 8 : 4;
+}
+
+size_t nbi_node_bytes(const nb_node *n)
+{
+    return nbi_node_count(n) * nbi_dtype_size(n->dtype);
+}
+
+bool nbi_shape_eq(int ra, const int64_t *a, int rb, const int64_t *b)
+{
+    if (ra != rb) {
+        return false;
+    }
+    return a == b || ra == 0 || memcmp(a, b, (size_t)ra * sizeof *a) == 0;
+}
+
+bool nbi_same_shape(const nb_node *a, const nb_node *b)
+{
+    return nbi_shape_eq(a->rank, a->shape, b->rank, b->shape);
+}
+
+bool nbi_broadcast_shape(int ra, const int64_t *a, int rb, const int64_t *b, int *rank,
+                         int64_t *out)
+{
+    int r = ra > rb ? ra : rb;
+    for (int i = 0; i < r; i++) {
+        /* align at the right */
+        int ia = i - (r - ra), ib = i - (r - rb);
+        int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            return false;
+        }
+        out[i] = da == 1 ? db : da;
+    }
+    *rank = r;
+    return true;
+}
+
+void nbi_format_shape(int rank, const int64_t *shape, char *buf, size_t cap)
+{
+    size_t at = 0;
+    int w = snprintf(buf, cap, "[");
+    at = w > 0 ? (size_t)w : 0;
+    for (int i = 0; i < rank && at < cap; i++) {
+        w = snprintf(buf + at, cap - at, i ? ",%lld" : "%lld", (long long)shape[i]);
+        at += w > 0 ? (size_t)w : 0;
+    }
+    if (at < cap) {
+        snprintf(buf + at, cap - at, "]");
+    }
+}
+
+void nbi_axis_split(const nb_node *x, int axis, size_t *outer, size_t *len, size_t *inner)
+{
+    size_t o = 1, in = 1;
+    for (int i = 0; i < axis; i++) {
+        o *= (size_t)x->shape[i];
+    }
+    for (int i = axis + 1; i < x->rank; i++) {
+        in *= (size_t)x->shape[i];
+    }
+    *outer = o;
+    *len = (size_t)x->shape[axis];
+    *inner = in;
+}

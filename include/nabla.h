@@ -1,0 +1,648 @@
+/*
+ * nabla.h: the public interface of nabla, a reverse-mode automatic-differentiation
+ * engine whose gradients are graphs.
+ *
+ * This header is the reference documentation. Everything a program needs is here;
+ * nothing else is installed.
+ *
+ * Overview
+ * --------
+ * A program builds a directed acyclic graph (nb_graph) of nodes (nb_node): leaves
+ * (inputs, parameters, constants) and op nodes made by builder calls such as
+ * nb_add or nb_matmul. Shapes are inferred and checked when a node is built.
+ * nb_grad appends the gradient of a scalar output to the same graph as ordinary
+ * nodes, so a gradient can be run, exported as DOT, measured for depth and
+ * differentiated again. nb_graph_run computes requested outputs; nb_depth
+ * measures the longest path, over primitive ops or over named scopes; and
+ * nb_graph_write_dot draws the graph for Graphviz.
+ *
+ * Errors are sticky, as in cairo: the first bad builder call records a message
+ * on the graph and returns NULL; every later builder call that is given NULL
+ * returns NULL quietly. Build the whole model, then check nb_graph_status once.
+ * nabla never aborts or exits on a caller's mistake.
+ *
+ * Example: logistic regression, the book's figure 1.3
+ * ---------------------------------------------------
+ *
+ *     #include <nabla.h>
+ *     #include <stdio.h>
+ *
+ *     int main(void)
+ *     {
+ *         nb_graph *g = nb_graph_new();
+ *         nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(3));
+ *         nb_node *w = nb_param(g, NB_DTYPE_F64, NB_SHAPE(3), nb_init_normal(0, 0.1));
+ *         nb_scope_push(g, "logistic_regression");
+ *         nb_node *y = nb_sigmoid(g, nb_sum(g, nb_mul(g, w, x)));
+ *         nb_scope_pop(g);
+ *         nb_node_set_name(g, x, "x");
+ *         nb_node_set_name(g, w, "w");
+ *         nb_node_set_name(g, y, "y");
+ *
+ *         nb_node *dw;
+ *         nb_grad(g, y, 1, &w, &dw);
+ *         if (nb_graph_status(g) != NB_OK) {
+ *             fprintf(stderr, "%s\n", nb_graph_error(g));
+ *             return 1;
+ *         }
+ *         printf("depth over ops: %d\n", nb_depth(g, y, NB_DEPTH_OPS));       // 3
+ *         printf("depth over scopes: %d\n", nb_depth(g, y, NB_DEPTH_SCOPES)); // 1
+ *         printf("gradient depth: %d\n", nb_depth(g, dw, NB_DEPTH_OPS));
+ *
+ *         double xs[3] = { 1, 2, 3 };
+ *         nb_node_write_f64(g, x, xs, 3);
+ *         nb_node *outs[2] = { y, dw };
+ *         if (nb_graph_run(g, 2, outs) == NB_OK) {
+ *             const double *v = nb_node_data(y);
+ *             printf("y = %g\n", v[0]);
+ *         }
+ *         nb_dot_options dot = nb_dot_defaults();
+ *         dot.highlight = y;
+ *         nb_graph_write_dot(g, stdout, &dot);
+ *         nb_graph_free(g);
+ *         return 0;
+ *     }
+ *
+ * Conventions
+ * -----------
+ * - Shapes are given as a rank and an array of dimensions (int64_t); NB_SHAPE(4, 3)
+ *   expands to both. A scalar has rank 0 (pass 0 and NULL).
+ * - Storage is row-major and contiguous. dtypes are float32, float64, and int32
+ *   (int32 only for class labels).
+ * - Elementwise binary ops broadcast as NumPy does: shapes are aligned at the
+ *   right; each pair of dimensions must be equal or one of them 1.
+ * - Negative axes count from the end (-1 is the last axis).
+ * - Pointers returned by nabla are owned by the graph and live until
+ *   nb_graph_free, unless a function says otherwise.
+ * - A graph may be used by one thread at a time; separate graphs may be used by
+ *   separate threads at once. There is no global state.
+ */
+#ifndef NABLA_H
+#define NABLA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(NABLA_BUILD) && defined(__GNUC__)
+#define NB_API __attribute__((visibility("default")))
+#else
+#define NB_API
+#endif
+
+#define NB_VERSION_MAJOR 0
+#define NB_VERSION_MINOR 1
+#define NB_VERSION_PATCH 0
+#define NB_VERSION_STRING "0.1.0"
+
+/* ======================================================================== */
+/* Status                                                                   */
+/* ======================================================================== */
+
+/* Result of a call. The first error on a graph sticks (see nb_graph_status). */
+typedef enum nb_status {
+    NB_OK = 0,
+    NB_ERR_NOMEM,   /* an allocation failed */
+    NB_ERR_ARG,     /* a bad argument: a NULL node, an unknown option, a bad count */
+    NB_ERR_SHAPE,   /* shapes do not fit the op */
+    NB_ERR_RANK,    /* a rank the op does not accept */
+    NB_ERR_DTYPE,   /* mixed dtypes, or a dtype the op does not accept */
+    NB_ERR_AXIS,    /* an axis outside the node's rank */
+    NB_ERR_GRAPH,   /* a node that belongs to another graph */
+    NB_ERR_VALUE,   /* a bad value met while running (a label out of range) */
+    NB_ERR_IO,      /* a file could not be read or written */
+    NB_ERR_FORMAT,  /* a file is malformed */
+} nb_status;
+
+/* Returns a short constant English phrase for a status ("shape mismatch"). */
+NB_API const char *nb_status_string(nb_status status);
+
+/* Returns the library version as "major.minor.patch". */
+NB_API const char *nb_version(void);
+
+/* ======================================================================== */
+/* Types, dtypes and shapes                                                 */
+/* ======================================================================== */
+
+typedef struct nb_graph nb_graph;
+typedef struct nb_node nb_node;
+
+typedef enum nb_dtype {
+    NB_DTYPE_F32 = 0,
+    NB_DTYPE_F64 = 1,
+    NB_DTYPE_I32 = 2, /* leaves only: class labels for nb_cross_entropy and nb_one_hot */
+} nb_dtype;
+
+/* Returns the size in bytes of one element of dtype (4, 8 or 4). */
+NB_API size_t nb_dtype_size(nb_dtype dtype);
+
+/* Returns "f32", "f64" or "i32". */
+NB_API const char *nb_dtype_name(nb_dtype dtype);
+
+/* The largest rank a node may have. */
+#define NB_MAX_RANK 4
+
+/* The largest number of inputs an op takes. */
+#define NB_MAX_ARITY 2
+
+/* NB_SHAPE(d0, d1, ...) expands to `rank, (const int64_t[]){d0, d1, ...}`. */
+#define NB_SHAPE(...)                                                                              \
+    (int)(sizeof((const int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t)),                             \
+        (const int64_t[]){ __VA_ARGS__ }
+
+/* ======================================================================== */
+/* Graphs                                                                   */
+/* ======================================================================== */
+
+/*
+ * An allocator in the style of Lua's lua_Alloc. Called with new_size == 0 it frees
+ * ptr (which may be NULL) and returns NULL; otherwise it behaves as realloc(ptr,
+ * new_size), returning NULL on failure and leaving ptr untouched. old_size is the
+ * size of the block at ptr (0 when ptr is NULL), given so a counting allocator
+ * needs no header.
+ */
+typedef void *(*nb_alloc_fn)(void *user, void *ptr, size_t old_size, size_t new_size);
+
+/*
+ * Creates an empty graph using malloc/realloc/free.
+ * Returns NULL only when memory is exhausted. Release with nb_graph_free.
+ */
+NB_API nb_graph *nb_graph_new(void);
+
+/*
+ * Creates an empty graph whose every allocation goes through alloc(user, ...).
+ * Tests use this to count allocations and to fail the k-th one.
+ * Returns NULL if alloc is NULL or the first allocation fails.
+ */
+NB_API nb_graph *nb_graph_new_with_allocator(nb_alloc_fn alloc, void *user);
+
+/* Releases the graph and everything it owns: nodes, values, names, plans. NULL is allowed. */
+NB_API void nb_graph_free(nb_graph *g);
+
+/*
+ * Returns the graph's sticky status: NB_OK, or the code of the first builder error.
+ * A NULL graph reports NB_ERR_ARG.
+ */
+NB_API nb_status nb_graph_status(const nb_graph *g);
+
+/*
+ * Returns the message of the graph's first builder error, or, when the graph is
+ * healthy, of the most recent failed run or data call; "" when there is none.
+ * Messages name the op, the nodes and their shapes:
+ *     matmul(x[4,3], w[2,5]): inner dimensions 3 and 2 differ
+ * The string is owned by the graph and valid until the next call on it.
+ */
+NB_API const char *nb_graph_error(const nb_graph *g);
+
+/*
+ * Seeds the graph's random generator (used by parameter initializers). A new graph
+ * is seeded with 0, so runs are reproducible unless the program chooses otherwise.
+ */
+NB_API void nb_graph_seed(nb_graph *g, uint64_t seed);
+
+/* Returns the number of nodes in the graph, gradient nodes included. */
+NB_API size_t nb_graph_node_count(const nb_graph *g);
+
+/* Returns the node with the given id (0 .. count-1, in creation order), or NULL. */
+NB_API nb_node *nb_graph_node(const nb_graph *g, size_t id);
+
+/* Returns the first node (lowest id) whose name is name, or NULL. */
+NB_API nb_node *nb_graph_find(nb_graph *g, const char *name);
+
+/* Memory held by a graph, for measurements and tests. */
+typedef struct nb_memory_stats {
+    size_t nodes;           /* number of nodes */
+    size_t arena_bytes;     /* node records, shapes, names and leaf values */
+    size_t workspace_bytes; /* the shared buffer that holds op values while running */
+    size_t plan_bytes;      /* cached execution plans */
+} nb_memory_stats;
+
+/* Fills *stats with the graph's current memory use. */
+NB_API void nb_graph_memory(const nb_graph *g, nb_memory_stats *stats);
+
+/* ======================================================================== */
+/* Leaves: inputs, parameters, constants                                    */
+/* ======================================================================== */
+
+/*
+ * Creates an input: a leaf whose values the program sets before each run with
+ * nb_node_write, without rebuilding the graph. Its values start at zero.
+ * Errors: NB_ERR_RANK (rank outside 0..NB_MAX_RANK), NB_ERR_SHAPE (a dimension
+ * below 1, or a size that overflows), NB_ERR_DTYPE, NB_ERR_NOMEM.
+ */
+NB_API nb_node *nb_input(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape);
+
+/* How a parameter's initial values are drawn. Make one with the nb_init_ functions. */
+typedef enum nb_init_kind {
+    NB_INIT_CONSTANT,       /* every element = a */
+    NB_INIT_UNIFORM,        /* U(a, b) */
+    NB_INIT_NORMAL,         /* N(mean a, std b) */
+    NB_INIT_XAVIER_UNIFORM, /* U(-l, l), l = gain * sqrt(6 / (fan_in + fan_out)) */
+    NB_INIT_XAVIER_NORMAL,  /* N(0, gain * sqrt(2 / (fan_in + fan_out))) */
+    NB_INIT_HE_UNIFORM,     /* U(-l, l), l = sqrt(6 / fan_in) */
+    NB_INIT_HE_NORMAL,      /* N(0, sqrt(2 / fan_in)) */
+} nb_init_kind;
+
+/*
+ * An initializer. For the Xavier/Glorot and He kinds, a is the gain (1 if 0) and
+ * fan_in/fan_out come from the shape unless set: for rank >= 2,
+ * fan_in = shape[rank-2] * r and fan_out = shape[rank-1] * r, where r is the
+ * product of the leading dimensions (the layout of w in x @ w); for rank 1 both
+ * are shape[0]; for rank 0 both are 1.
+ */
+typedef struct nb_init {
+    nb_init_kind kind;
+    double a, b;
+    int64_t fan_in, fan_out; /* 0: derive from the shape */
+} nb_init;
+
+NB_API nb_init nb_init_constant(double value);
+NB_API nb_init nb_init_uniform(double low, double high);
+NB_API nb_init nb_init_normal(double mean, double std);
+NB_API nb_init nb_init_xavier_uniform(void);
+NB_API nb_init nb_init_xavier_normal(void);
+NB_API nb_init nb_init_he_uniform(void);
+NB_API nb_init nb_init_he_normal(void);
+
+/*
+ * Creates a trainable parameter filled by init from the graph's random generator.
+ * Errors: as nb_input, and NB_ERR_ARG for an unknown init kind or a bad range
+ * (uniform with high < low, normal with std < 0). dtype must be f32 or f64.
+ */
+NB_API nb_node *nb_param(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape,
+                         nb_init init);
+
+/*
+ * Creates a constant holding a copy of data (nb_dtype_size(dtype) * size bytes,
+ * row-major). Errors: as nb_input, NB_ERR_ARG if data is NULL.
+ */
+NB_API nb_node *nb_const(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape,
+                         const void *data);
+
+/* Creates a rank-0 constant of a floating dtype holding value. */
+NB_API nb_node *nb_scalar(nb_graph *g, nb_dtype dtype, double value);
+
+/*
+ * Creates an op node with no inputs whose value is a tensor of the given shape
+ * filled with value. Unlike nb_const it holds no storage until run.
+ * nb_grad uses it for the zero gradient of a node the output does not depend on.
+ */
+NB_API nb_node *nb_fill(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape, double value);
+
+/* ======================================================================== */
+/* Nodes                                                                    */
+/* ======================================================================== */
+
+/* What a node is. */
+typedef enum nb_kind {
+    NB_KIND_INPUT,
+    NB_KIND_PARAM,
+    NB_KIND_CONST,
+    NB_KIND_OP,
+} nb_kind;
+
+/*
+ * Names a node and returns it (NULL passes through, so calls chain). Unnamed
+ * nodes have stable generated names: the op name and its 1-based ordinal among
+ * the graph's nodes of that op ("mul_3", "input_1"). The name is copied.
+ * Errors: NB_ERR_ARG for a NULL or empty name, NB_ERR_GRAPH for a foreign node.
+ */
+NB_API nb_node *nb_node_set_name(nb_graph *g, nb_node *n, const char *name);
+
+/* Returns the node's name (given or generated). Owned by the graph. */
+NB_API const char *nb_node_name(nb_node *n);
+
+/* Returns the node's id: its position in creation order, stable for the graph's life. */
+NB_API size_t nb_node_id(const nb_node *n);
+
+NB_API nb_kind nb_node_kind(const nb_node *n);
+
+/* Returns the op's name: "add", "matmul", ... and "input", "param", "const" for leaves. */
+NB_API const char *nb_node_op_name(const nb_node *n);
+
+NB_API nb_dtype nb_node_dtype(const nb_node *n);
+NB_API int nb_node_rank(const nb_node *n);
+
+/* Returns the node's dimensions (nb_node_rank of them). Owned by the graph. */
+NB_API const int64_t *nb_node_shape(const nb_node *n);
+
+/* Returns the number of elements (1 for a scalar). */
+NB_API size_t nb_node_size(const nb_node *n);
+
+/* Returns the number of inputs of the node's op (0 for leaves). */
+NB_API int nb_node_arity(const nb_node *n);
+
+/* Returns input i of the node, or NULL when i is out of range. */
+NB_API nb_node *nb_node_input(const nb_node *n, int i);
+
+/* Returns true if nb_grad created the node. */
+NB_API bool nb_node_is_grad(const nb_node *n);
+
+/*
+ * Returns the name of the innermost scope the node was built in, or NULL.
+ * Gradient nodes live in a mirror scope named "grad:<forward scope>".
+ */
+NB_API const char *nb_node_scope(const nb_node *n);
+
+/*
+ * Returns the node's values (nb_node_size elements of its dtype, row-major), or
+ * NULL when it has none. Leaves always have values; the memory is writable
+ * (writing a parameter's values is how optimizers update it). An op node has
+ * values after a run that computed it and kept it (a requested output, or every
+ * node with NB_RUN_KEEP_ALL), until the next run on the graph.
+ */
+NB_API void *nb_node_data(const nb_node *n);
+
+/*
+ * Copies count elements of the node's dtype from src into a leaf's values.
+ * Errors (returned, and reported by nb_graph_error, but not sticky): NB_ERR_ARG
+ * if n is not a leaf or count is not nb_node_size(n).
+ */
+NB_API nb_status nb_node_write(nb_graph *g, nb_node *n, const void *src, size_t count);
+
+/* As nb_node_write, converting from double (to float, or to int32 by truncation). */
+NB_API nb_status nb_node_write_f64(nb_graph *g, nb_node *n, const double *src, size_t count);
+
+/*
+ * Copies a node's values, converted to double, into dst (count elements).
+ * Errors: NB_ERR_ARG if count is not nb_node_size(n) or the node has no values.
+ */
+NB_API nb_status nb_node_read_f64(nb_graph *g, const nb_node *n, double *dst, size_t count);
+
+/* ======================================================================== */
+/* Ops                                                                      */
+/* ======================================================================== */
+/*
+ * Every builder takes the graph first and returns the new node, or NULL after
+ * recording an error on the graph (or quietly, when an input is NULL and the
+ * graph already holds an error). Inputs must be floating (f32 or f64) and of
+ * one dtype unless stated. The formula and the gradient rule of each op are in
+ * docs/ops.md; the gradient rules are written with these same builders.
+ */
+
+/* Elementwise binary, with NumPy broadcasting. Errors: NB_ERR_SHAPE, NB_ERR_DTYPE. */
+NB_API nb_node *nb_add(nb_graph *g, nb_node *a, nb_node *b); /* a + b */
+NB_API nb_node *nb_sub(nb_graph *g, nb_node *a, nb_node *b); /* a - b */
+NB_API nb_node *nb_mul(nb_graph *g, nb_node *a, nb_node *b); /* a * b */
+NB_API nb_node *nb_div(nb_graph *g, nb_node *a, nb_node *b); /* a / b */
+
+/* Elementwise unary; the output has the input's shape. */
+NB_API nb_node *nb_neg(nb_graph *g, nb_node *x);     /* -x */
+NB_API nb_node *nb_exp(nb_graph *g, nb_node *x);     /* e^x */
+NB_API nb_node *nb_log(nb_graph *g, nb_node *x);     /* natural log */
+NB_API nb_node *nb_sqrt(nb_graph *g, nb_node *x);    /* square root */
+NB_API nb_node *nb_abs(nb_graph *g, nb_node *x);     /* |x|; gradient sign(x), 0 at 0 */
+NB_API nb_node *nb_tanh(nb_graph *g, nb_node *x);    /* hyperbolic tangent */
+NB_API nb_node *nb_sigmoid(nb_graph *g, nb_node *x); /* 1 / (1 + e^-x), stable for large |x| */
+NB_API nb_node *nb_relu(nb_graph *g, nb_node *x);    /* max(x, 0); gradient 0 at 0, as PyTorch */
+NB_API nb_node *nb_sign(nb_graph *g, nb_node *x);    /* -1, 0 or 1; gradient 0 */
+NB_API nb_node *nb_step(nb_graph *g, nb_node *x);    /* 1 where x > 0, else 0; gradient 0 */
+
+/* x^p for a constant exponent p. */
+NB_API nb_node *nb_pow(nb_graph *g, nb_node *x, double p);
+
+/*
+ * Reductions. nb_sum and nb_mean reduce every element to a scalar; the _axis
+ * forms reduce one axis, keeping it with size 1 when keepdims is true.
+ * nb_max_axis's gradient flows to the first arg-max along the axis.
+ * Errors: NB_ERR_AXIS for an axis outside -rank..rank-1.
+ */
+NB_API nb_node *nb_sum(nb_graph *g, nb_node *x);
+NB_API nb_node *nb_mean(nb_graph *g, nb_node *x);
+NB_API nb_node *nb_sum_axis(nb_graph *g, nb_node *x, int axis, bool keepdims);
+NB_API nb_node *nb_mean_axis(nb_graph *g, nb_node *x, int axis, bool keepdims);
+NB_API nb_node *nb_max_axis(nb_graph *g, nb_node *x, int axis, bool keepdims);
+
+/*
+ * A 0/1 tensor of x's shape with a 1 at the first maximum along axis. The
+ * gradient of nb_max_axis is built from it; its own gradient is 0.
+ */
+NB_API nb_node *nb_argmax_mask(nb_graph *g, nb_node *x, int axis);
+
+/*
+ * Matrix product. 2-D: a[m,k] @ b[k,n] -> [m,n]. Batched: a[B,m,k] @ b[B,k,n] ->
+ * [B,m,n]; a rank-2 operand is shared by every batch. Runs on BLIS.
+ * Errors: NB_ERR_RANK (rank not 2 or 3), NB_ERR_SHAPE (inner dimensions or batch
+ * sizes differ).
+ */
+NB_API nb_node *nb_matmul(nb_graph *g, nb_node *a, nb_node *b);
+
+/* Flags for nb_matmul_ex: use an operand transposed (its last two axes swapped). */
+enum { NB_TRANS_A = 1, NB_TRANS_B = 2 };
+
+/*
+ * op(a) @ op(b), where op transposes the operand's last two axes when its flag
+ * is set. The transpose is passed to BLIS as a flag; nothing is copied.
+ */
+NB_API nb_node *nb_matmul_ex(nb_graph *g, nb_node *a, nb_node *b, int flags);
+
+/* Swaps the last two axes (rank >= 2). Errors: NB_ERR_RANK. */
+NB_API nb_node *nb_transpose(nb_graph *g, nb_node *x);
+
+/*
+ * Same values, new shape. One dimension may be -1 and is inferred.
+ * No data is copied. Errors: NB_ERR_SHAPE when the sizes differ.
+ */
+NB_API nb_node *nb_reshape(nb_graph *g, nb_node *x, int rank, const int64_t *shape);
+
+/*
+ * Broadcasts x to shape by NumPy rules (explicitly, as one node). Its gradient
+ * is nb_sum_to back to x's shape. Errors: NB_ERR_SHAPE.
+ */
+NB_API nb_node *nb_broadcast_to(nb_graph *g, nb_node *x, int rank, const int64_t *shape);
+
+/*
+ * Sums x down to shape, the inverse of broadcasting: x's shape must be what
+ * broadcasting shape would give. Its gradient is nb_broadcast_to. Errors: NB_ERR_SHAPE.
+ */
+NB_API nb_node *nb_sum_to(nb_graph *g, nb_node *x, int rank, const int64_t *shape);
+
+/* Softmax and log-softmax along axis, computed stably (the maximum is subtracted first). */
+NB_API nb_node *nb_softmax(nb_graph *g, nb_node *x, int axis);
+NB_API nb_node *nb_log_softmax(nb_graph *g, nb_node *x, int axis);
+
+/*
+ * One-hot encoding: labels (i32, any shape S) -> S + [classes] of dtype (f32 or
+ * f64). A label outside 0..classes-1 makes the run fail with NB_ERR_VALUE.
+ */
+NB_API nb_node *nb_one_hot(nb_graph *g, nb_node *labels, int64_t classes, nb_dtype dtype);
+
+/*
+ * Mean cross-entropy of logits[N,C] against integer labels[N] (i32):
+ * mean over i of logsumexp(logits[i,:]) - logits[i, labels[i]]. A scalar.
+ * A label outside 0..C-1 makes the run fail with NB_ERR_VALUE, naming it.
+ */
+NB_API nb_node *nb_cross_entropy(nb_graph *g, nb_node *logits, nb_node *labels);
+
+/*
+ * Mean binary cross-entropy of logits z against targets t (same shape), computed
+ * stably as max(z,0) - z*t + log(1 + e^-|z|). A scalar.
+ */
+NB_API nb_node *nb_bce_logits(nb_graph *g, nb_node *z, nb_node *t);
+
+/* Mean squared error: mean((a - b)^2) over all elements, a and b of one shape. A scalar. */
+NB_API nb_node *nb_mse(nb_graph *g, nb_node *a, nb_node *b);
+
+/* ======================================================================== */
+/* Scopes                                                                   */
+/* ======================================================================== */
+
+/*
+ * Opens a named scope: every node built until the matching nb_scope_pop belongs
+ * to it. Scopes nest, and each push makes a new instance (two pushes of one name
+ * are two elements). Scopes group nodes into one element for nb_depth and into
+ * one cluster for DOT. The name is copied.
+ * Errors: NB_ERR_ARG for a NULL or empty name.
+ */
+NB_API void nb_scope_push(nb_graph *g, const char *name);
+
+/* Closes the innermost open scope. Errors: NB_ERR_ARG when no scope is open. */
+NB_API void nb_scope_pop(nb_graph *g);
+
+/* ======================================================================== */
+/* Autodiff                                                                 */
+/* ======================================================================== */
+
+/*
+ * Appends to g the gradient of the scalar y with respect to each of wrt[0..n-1]
+ * and stores the gradient nodes in grads[0..n-1] (each of its wrt's shape).
+ *
+ * The gradient nodes are ordinary nodes built with each op's gradient rule, so
+ * they can be run, drawn, measured, and differentiated again (call nb_grad on a
+ * gradient for second derivatives and Hessian-vector products). Contributions
+ * through several paths are summed. Only nodes on a path from a wrt node to y
+ * get gradient nodes. When y does not depend on wrt[i], grads[i] is an
+ * nb_fill node of zeros (op name "fill"): stated, not an error.
+ *
+ * Gradient nodes are flagged (nb_node_is_grad) and built in mirror scopes
+ * "grad:<name>" of the forward scopes.
+ *
+ * Returns the graph's status. Errors: NB_ERR_SHAPE if y is not a scalar (reduce
+ * it first, e.g. with nb_sum); NB_ERR_ARG for NULL arguments; NB_ERR_GRAPH for a
+ * foreign node; NB_ERR_DTYPE for an i32 wrt node. On error grads[] is all NULL.
+ */
+NB_API nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt,
+                         nb_node **grads);
+
+/* Options of nb_gradcheck. Start from nb_gradcheck_defaults(). */
+typedef struct nb_gradcheck_options {
+    double eps;     /* central-difference step (default 1e-6) */
+    double rtol;    /* relative tolerance (default 1e-5) */
+    double atol;    /* absolute tolerance (default 1e-7) */
+} nb_gradcheck_options;
+
+NB_API nb_gradcheck_options nb_gradcheck_defaults(void);
+
+/* What nb_gradcheck found for one wrt node. */
+typedef struct nb_gradcheck_result {
+    double max_abs_err;   /* max |analytic - numeric| */
+    double max_rel_err;   /* max |analytic - numeric| / max(|analytic|, |numeric|) */
+    size_t worst_index;   /* element with the largest |a - n| / (atol + rtol |n|) */
+    double analytic;      /* analytic gradient at worst_index */
+    double numeric;       /* numeric gradient at worst_index */
+    bool passed;          /* every element within atol + rtol * |numeric| */
+} nb_gradcheck_result;
+
+/*
+ * Checks nb_grad's gradient of the scalar y with respect to the leaves wrt[0..n-1]
+ * against central finite differences (f(x+eps) - f(x-eps)) / 2eps, element by
+ * element. Use float64 graphs: float32 differences are too coarse to check.
+ * Leaf values are restored afterwards. Fills results[0..n-1].
+ * Returns NB_OK when the check ran (see results[i].passed), or the error that
+ * stopped it (NB_ERR_ARG if a wrt node is not a leaf).
+ */
+NB_API nb_status nb_gradcheck(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt,
+                              const nb_gradcheck_options *opts, nb_gradcheck_result *results);
+
+/* ======================================================================== */
+/* Execution                                                                */
+/* ======================================================================== */
+
+/* Flags of nb_graph_run_ex. */
+enum {
+    NB_RUN_KEEP_ALL = 1, /* keep every computed value readable (no buffer reuse), e.g. for DOT */
+};
+
+/*
+ * Computes outs[0..n-1] and every node they need, in topological order, and
+ * nothing else. The first run of a given set of outputs plans it: the order,
+ * and buffer reuse by liveness, so a value's memory is reused once its last
+ * consumer has run. Later runs of the same set allocate nothing. Values are
+ * read with nb_node_data and stay valid until the next run on the graph.
+ * Returns NB_ERR_* of the graph's sticky error without running, NB_ERR_ARG for
+ * bad arguments, NB_ERR_NOMEM, or NB_ERR_VALUE from an op (see nb_graph_error).
+ */
+NB_API nb_status nb_graph_run(nb_graph *g, size_t n, nb_node *const *outs);
+
+/* As nb_graph_run, with NB_RUN_ flags. */
+NB_API nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags);
+
+/* ======================================================================== */
+/* Depth                                                                    */
+/* ======================================================================== */
+
+/* Levels of nb_depth. Level k >= 1 counts the scopes of nesting level k as elements. */
+enum {
+    NB_DEPTH_OPS = 0,    /* every op node is one element */
+    NB_DEPTH_SCOPES = 1, /* outermost scope instances are one element each */
+};
+
+/*
+ * Returns the depth of out: the number of elements on the longest path from a
+ * leaf to out (Goodfellow et al., Deep Learning, section 1, figure 1.3). Leaves
+ * have depth 0; an op node has depth 1 + the largest depth among its inputs,
+ * except that at level >= 1 a step between two op nodes of the same scope
+ * instance (at that nesting level, or the node's innermost scope if shallower)
+ * adds 0, so a whole scope counts as one element. A gradient node's depth is
+ * measured over the combined graph, forward nodes it uses included.
+ * Returns -1 after recording an error (NB_ERR_ARG for a negative level).
+ */
+NB_API int nb_depth(nb_graph *g, nb_node *out, int level);
+
+/*
+ * Computes the longest path to out at level and writes its nodes, from a leaf to
+ * out, to path[0..cap-1]. Returns the number of nodes on the whole path (depth + 1
+ * at level 0), which may exceed cap: call again with a larger buffer. Ties go to
+ * the lowest-numbered input. Returns 0 after recording an error.
+ */
+NB_API size_t nb_depth_path(nb_graph *g, nb_node *out, int level, nb_node **path, size_t cap);
+
+/* ======================================================================== */
+/* Graphviz DOT                                                             */
+/* ======================================================================== */
+
+/* Options of nb_graph_write_dot. Start from nb_dot_defaults(). */
+typedef struct nb_dot_options {
+    nb_node *const *outputs; /* draw only what these depend on (NULL: the whole graph) */
+    size_t n_outputs;
+    bool grad;            /* include gradient nodes (default false) */
+    bool values;          /* show values and gradients when computed and small (default false) */
+    size_t max_values;    /* show values of nodes with at most this many elements (default 8) */
+    nb_node *highlight;   /* highlight the longest path to this node (default NULL) */
+    int depth_level;      /* level of that path, as nb_depth (default NB_DEPTH_OPS) */
+    const char *title;    /* graph label (default none) */
+    bool left_to_right;   /* rankdir=LR instead of top to bottom (default false) */
+} nb_dot_options;
+
+NB_API nb_dot_options nb_dot_defaults(void);
+
+/*
+ * Writes the graph as Graphviz DOT to f. Each node shows its name, op and shape,
+ * and, with values, its value and its gradient when they are computed and small.
+ * Inputs are green ellipses, parameters orange boxes, constants grey plain text,
+ * ops white rounded boxes and gradient ops blue; scopes are clusters; the longest
+ * path to highlight is red and bold. Node ids are stable ("n12" is node 12).
+ * opts may be NULL for the defaults. Returns NB_ERR_IO when writing fails.
+ */
+NB_API nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NABLA_H */

@@ -1,0 +1,266 @@
+/*
+ * ops/leaf.c: the leaves (input, param, const) and fill, the one op without
+ * inputs. Leaves own their values in the graph's arena; parameters are filled
+ * by an initializer from the graph's seeded generator.
+ */
+#include "kernel.h"
+
+#include <math.h>
+#include <stdio.h>
+
+/* Validates a leaf's dtype and shape and creates it with arena storage. */
+static nb_node *leaf(nb_graph *g, int op, nb_dtype dtype, int rank, const int64_t *shape,
+                     bool ints_ok)
+{
+    const char *name = nbi_ops[op]->name;
+    if (!g || g->status != NB_OK) {
+        return NULL;
+    }
+    if (dtype != NB_DTYPE_F32 && dtype != NB_DTYPE_F64 && !(ints_ok && dtype == NB_DTYPE_I32)) {
+        nbi_fail(g, NB_ERR_DTYPE, name, 0, NULL, "dtype %d is not supported here%s", (int)dtype,
+                 ints_ok ? "" : " (f32 or f64)");
+        return NULL;
+    }
+    if (rank < 0 || rank > NB_MAX_RANK) {
+        nbi_fail(g, NB_ERR_RANK, name, 0, NULL, "rank %d is outside 0..%d", rank, NB_MAX_RANK);
+        return NULL;
+    }
+    if (rank > 0 && !shape) {
+        nbi_fail(g, NB_ERR_ARG, name, 0, NULL, "the shape is NULL for rank %d", rank);
+        return NULL;
+    }
+    size_t count, bytes;
+    if (!nbi_shape_count(rank, shape, &count) ||
+        nbi_mul_overflows(count, nbi_dtype_size(dtype), &bytes)) {
+        char s[96];
+        nbi_format_shape(rank, shape, s, sizeof s);
+        nbi_fail(g, NB_ERR_SHAPE, name, 0, NULL,
+                 "shape %s is not valid (dimensions from 1 to 2^31-1, size within memory)", s);
+        return NULL;
+    }
+    if (op == NBI_OP_FILL) {
+        return nbi_node_new(g, op, dtype, rank, shape, NULL, NULL);
+    }
+    void *data = nbi_arena_alloc(g, bytes);
+    if (!data) {
+        nbi_fail(g, NB_ERR_NOMEM, name, 0, NULL, "out of memory for %zu bytes of values", bytes);
+        return NULL;
+    }
+    nb_node *n = nbi_node_new(g, op, dtype, rank, shape, NULL, NULL);
+    if (n) {
+        n->data = data;
+        memset(data, 0, bytes);
+    }
+    return n;
+}
+
+nb_node *nb_input(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape)
+{
+    return leaf(g, NBI_OP_INPUT, dtype, rank, shape, true);
+}
+
+nb_node *nb_const(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape, const void *data)
+{
+    if (g && g->status == NB_OK && !data) {
+        nbi_fail(g, NB_ERR_ARG, "const", 0, NULL, "the data is NULL");
+        return NULL;
+    }
+    nb_node *n = leaf(g, NBI_OP_CONST, dtype, rank, shape, true);
+    if (n) {
+        memcpy(n->data, data, nbi_node_bytes(n));
+    }
+    return n;
+}
+
+nb_node *nb_scalar(nb_graph *g, nb_dtype dtype, double value)
+{
+    nb_node *n = leaf(g, NBI_OP_CONST, dtype, 0, NULL, false);
+    if (n) {
+        if (dtype == NB_DTYPE_F32) {
+            *(float *)n->data = (float)value;
+        } else {
+            *(double *)n->data = value;
+        }
+    }
+    return n;
+}
+
+/* ---- parameters and initializers ---- */
+
+nb_init nb_init_constant(double value)
+{
+    return (nb_init){ .kind = NB_INIT_CONSTANT, .a = value };
+}
+
+nb_init nb_init_uniform(double low, double high)
+{
+    return (nb_init){ .kind = NB_INIT_UNIFORM, .a = low, .b = high };
+}
+
+nb_init nb_init_normal(double mean, double std)
+{
+    return (nb_init){ .kind = NB_INIT_NORMAL, .a = mean, .b = std };
+}
+
+nb_init nb_init_xavier_uniform(void)
+{
+    return (nb_init){ .kind = NB_INIT_XAVIER_UNIFORM, .a = 1 };
+}
+
+nb_init nb_init_xavier_normal(void)
+{
+    return (nb_init){ .kind = NB_INIT_XAVIER_NORMAL, .a = 1 };
+}
+
+nb_init nb_init_he_uniform(void)
+{
+    return (nb_init){ .kind = NB_INIT_HE_UNIFORM, .a = 1 };
+}
+
+nb_init nb_init_he_normal(void)
+{
+    return (nb_init){ .kind = NB_INIT_HE_NORMAL, .a = 1 };
+}
+
+/* Fan-in and fan-out of a weight used as x @ w (Keras' convention; see nabla.h). */
+static void fans(const nb_node *p, const nb_init *init, double *in, double *out)
+{
+    double fi = 1, fo = 1;
+    if (p->rank == 1) {
+        fi = fo = (double)p->shape[0];
+    } else if (p->rank >= 2) {
+        double r = 1;
+        for (int i = 0; i < p->rank - 2; i++) {
+            r *= (double)p->shape[i];
+        }
+        fi = (double)p->shape[p->rank - 2] * r;
+        fo = (double)p->shape[p->rank - 1] * r;
+    }
+    *in = init->fan_in > 0 ? (double)init->fan_in : fi;
+    *out = init->fan_out > 0 ? (double)init->fan_out : fo;
+}
+
+/* Draws the parameter's values as (uniform ? U(lo, hi) : N(lo, hi)). */
+static void draw(nb_graph *g, nb_node *p, bool uniform, double lo, double hi)
+{
+    size_t n = nbi_node_count(p);
+    for (size_t i = 0; i < n; i++) {
+        double v = uniform ? lo + (hi - lo) * nbi_rng_uniform(g) : lo + hi * nbi_rng_normal(g);
+        if (p->dtype == NB_DTYPE_F32) {
+            ((float *)p->data)[i] = (float)v;
+        } else {
+            ((double *)p->data)[i] = v;
+        }
+    }
+}
+
+nb_node *nb_param(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape, nb_init init)
+{
+    if (g && g->status == NB_OK) {
+        bool bad = (unsigned)init.kind > NB_INIT_HE_NORMAL ||
+                   (init.kind == NB_INIT_UNIFORM && !(init.b >= init.a)) ||
+                   (init.kind == NB_INIT_NORMAL && !(init.b >= 0)) || init.a != init.a ||
+                   init.fan_in < 0 || init.fan_out < 0;
+        if (bad) {
+            nbi_fail(g, NB_ERR_ARG, "param", 0, NULL,
+                     "bad initializer (kind %d, a %g, b %g): uniform needs low <= high, normal "
+                     "needs std >= 0",
+                     (int)init.kind, init.a, init.b);
+            return NULL;
+        }
+    }
+    nb_node *p = leaf(g, NBI_OP_PARAM, dtype, rank, shape, false);
+    if (!p) {
+        return NULL;
+    }
+    double fi, fo, gain = init.a != 0 ? init.a : 1;
+    fans(p, &init, &fi, &fo);
+    switch (init.kind) {
+    case NB_INIT_CONSTANT:
+        draw(g, p, true, init.a, init.a);
+        break;
+    case NB_INIT_UNIFORM:
+        draw(g, p, true, init.a, init.b);
+        break;
+    case NB_INIT_NORMAL:
+        draw(g, p, false, init.a, init.b);
+        break;
+    case NB_INIT_XAVIER_UNIFORM: {
+        double l = gain * sqrt(6.0 / (fi + fo));
+        draw(g, p, true, -l, l);
+        break;
+    }
+    case NB_INIT_XAVIER_NORMAL:
+        draw(g, p, false, 0, gain * sqrt(2.0 / (fi + fo)));
+        break;
+    case NB_INIT_HE_UNIFORM: {
+        double l = gain * sqrt(6.0 / fi);
+        draw(g, p, true, -l, l);
+        break;
+    }
+    case NB_INIT_HE_NORMAL:
+        draw(g, p, false, 0, gain * sqrt(2.0 / fi));
+        break;
+    }
+    return p;
+}
+
+static nb_status leaf_forward(nb_graph *g, nb_node *y)
+{
+    (void)g;
+    (void)y;
+    NBI_ASSERT(!"leaves are never scheduled");
+    return NB_OK;
+}
+
+const nbi_op nbi_op_input = {
+    .name = "input", .symbol = "input", .flags = NBI_OP_LEAF, .forward = leaf_forward,
+    .formula = "values set by the program before each run", .grad_formula = "-",
+};
+
+const nbi_op nbi_op_param = {
+    .name = "param", .symbol = "param", .flags = NBI_OP_LEAF, .forward = leaf_forward,
+    .formula = "trainable values, initialized once", .grad_formula = "-",
+};
+
+const nbi_op nbi_op_const = {
+    .name = "const", .symbol = "const", .flags = NBI_OP_LEAF, .forward = leaf_forward,
+    .formula = "fixed values", .grad_formula = "-",
+};
+
+/* ---- fill ---- */
+
+NBI_TYPED(fill_kernel, (void *yv, size_t n, double value), {
+    T *y = yv;
+    const T v = (T)value;
+    for (size_t i = 0; i < n; i++) {
+        y[i] = v;
+    }
+})
+
+static nb_status fill_forward(nb_graph *g, nb_node *y)
+{
+    (void)g;
+    NBI_DISPATCH(y, fill_kernel, y->data, nbi_node_count(y), y->attr.f);
+    return NB_OK;
+}
+
+nb_node *nb_fill(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape, double value)
+{
+    nb_node *n = leaf(g, NBI_OP_FILL, dtype, rank, shape, false);
+    if (n) {
+        n->attr.f = value;
+    }
+    return n;
+}
+
+static void fill_label(const nb_node *y, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "value=%g", y->attr.f);
+}
+
+const nbi_op nbi_op_fill = {
+    .name = "fill", .symbol = "fill", .arity = 0,
+    .forward = fill_forward, .label = fill_label,
+    .formula = "y = value everywhere", .grad_formula = "no inputs",
+};

@@ -1,0 +1,170 @@
+/*
+ * ops/matmul.c: matrix product on BLIS, 2-D and batched 3-D (a rank-2 operand
+ * is shared by every batch). Transposes are flags handed to BLIS, never copies;
+ * the gradient rules pick the flags that make each product a plain GEMM.
+ */
+/* blis.h uses POSIX threads types, hidden by plain -std=c11 */
+#define _POSIX_C_SOURCE 200809L
+
+#include "kernel.h"
+
+#include <blis.h>
+#include <stdio.h>
+
+typedef struct mm_dims {
+    int64_t batch, m, n, k;
+    int64_t a_rows, a_cols, b_rows, b_cols; /* stored (untransposed) matrices */
+} mm_dims;
+
+static mm_dims dims_of(const nb_node *a, const nb_node *b, int flags)
+{
+    mm_dims d;
+    d.a_rows = a->shape[a->rank - 2];
+    d.a_cols = a->shape[a->rank - 1];
+    d.b_rows = b->shape[b->rank - 2];
+    d.b_cols = b->shape[b->rank - 1];
+    d.m = flags & NB_TRANS_A ? d.a_cols : d.a_rows;
+    d.k = flags & NB_TRANS_A ? d.a_rows : d.a_cols;
+    d.n = flags & NB_TRANS_B ? d.b_rows : d.b_cols;
+    d.batch = a->rank == 3 ? a->shape[0] : b->rank == 3 ? b->shape[0] : 1;
+    return d;
+}
+
+nb_node *nb_matmul_ex(nb_graph *g, nb_node *a, nb_node *b, int flags)
+{
+    nb_node *in[2] = { a, b };
+    if (!nbi_check_inputs(g, "matmul", 2, in) || !nbi_check_float(g, "matmul", 2, in)) {
+        return NULL;
+    }
+    if (flags & ~(NB_TRANS_A | NB_TRANS_B)) {
+        nbi_fail(g, NB_ERR_ARG, "matmul", 2, in, "unknown flags 0x%x", (unsigned)flags);
+        return NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (in[i]->rank != 2 && in[i]->rank != 3) {
+            nbi_fail(g, NB_ERR_RANK, "matmul", 2, in,
+                     "operand %d has rank %d; matmul takes rank 2 or 3 (batched)", i + 1,
+                     in[i]->rank);
+            return NULL;
+        }
+    }
+    mm_dims d = dims_of(a, b, flags);
+    int64_t k_b = flags & NB_TRANS_B ? d.b_cols : d.b_rows;
+    if (d.k != k_b) {
+        nbi_fail(g, NB_ERR_SHAPE, "matmul", 2, in, "inner dimensions %lld and %lld differ",
+                 (long long)d.k, (long long)k_b);
+        return NULL;
+    }
+    if (a->rank == 3 && b->rank == 3 && a->shape[0] != b->shape[0]) {
+        nbi_fail(g, NB_ERR_SHAPE, "matmul", 2, in, "batch sizes %lld and %lld differ",
+                 (long long)a->shape[0], (long long)b->shape[0]);
+        return NULL;
+    }
+    int64_t shape[3];
+    int rank = 0;
+    if (a->rank == 3 || b->rank == 3) {
+        shape[rank++] = d.batch;
+    }
+    shape[rank++] = d.m;
+    shape[rank++] = d.n;
+    nb_node *y = nbi_node_new(g, NBI_OP_MATMUL, a->dtype, rank, shape, a, b);
+    if (y) {
+        y->attr.i[0] = flags;
+    }
+    return y;
+}
+
+nb_node *nb_matmul(nb_graph *g, nb_node *a, nb_node *b)
+{
+    return nb_matmul_ex(g, a, b, 0);
+}
+
+static nb_status matmul_forward(nb_graph *g, nb_node *y)
+{
+    (void)g;
+    nb_node *a = y->in[0], *b = y->in[1];
+    int flags = y->attr.i[0];
+    mm_dims d = dims_of(a, b, flags);
+    trans_t ta = flags & NB_TRANS_A ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    trans_t tb = flags & NB_TRANS_B ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    int64_t batch = d.batch, m = d.m;
+    /* a stack of untransposed matrices times one shared matrix is one tall GEMM */
+    if (a->rank == 3 && b->rank == 2 && !(flags & NB_TRANS_A)) {
+        m *= batch;
+        batch = 1;
+    }
+    size_t sa = a->rank == 3 && batch > 1 ? (size_t)(d.a_rows * d.a_cols) : 0;
+    size_t sb = b->rank == 3 && batch > 1 ? (size_t)(d.b_rows * d.b_cols) : 0;
+    size_t sc = (size_t)(m * d.n);
+    for (int64_t i = 0; i < batch; i++) {
+        if (y->dtype == NB_DTYPE_F32) {
+            float one = 1, zero = 0;
+            bli_sgemm(ta, tb, m, d.n, d.k, &one, (float *)a->data + i * sa, d.a_cols, 1,
+                      (float *)b->data + i * sb, d.b_cols, 1, &zero, (float *)y->data + i * sc,
+                      d.n, 1);
+        } else {
+            double one = 1, zero = 0;
+            bli_dgemm(ta, tb, m, d.n, d.k, &one, (double *)a->data + i * sa, d.a_cols, 1,
+                      (double *)b->data + i * sb, d.b_cols, 1, &zero,
+                      (double *)y->data + i * sc, d.n, 1);
+        }
+    }
+    return NB_OK;
+}
+
+/* Sums a batched gradient over the batch when its operand was shared (rank 2). */
+static nb_node *fold_batch(nb_graph *g, nb_node *d, const nb_node *operand)
+{
+    if (d && d->rank == 3 && operand->rank == 2) {
+        return nb_sum_axis(g, d, 0, false);
+    }
+    return d;
+}
+
+static void matmul_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
+{
+    nb_node *a = y->in[0], *b = y->in[1];
+    int f = y->attr.i[0];
+    bool ta = f & NB_TRANS_A, tb = f & NB_TRANS_B;
+    if (need[0]) {
+        /* C = op(A) op(B): dA = dC op(B)ᵀ, transposed back when A was */
+        nb_node *da = !ta ? nb_matmul_ex(g, dy, b, tb ? 0 : NB_TRANS_B)
+                          : nb_matmul_ex(g, b, dy, tb ? NB_TRANS_A | NB_TRANS_B : NB_TRANS_B);
+        dx[0] = fold_batch(g, da, a);
+    }
+    if (need[1]) {
+        nb_node *db;
+        if (!f && a->rank == 3 && b->rank == 2) {
+            /* shared B under a stack of A: one GEMM over the flattened batch */
+            mm_dims d = dims_of(a, b, f);
+            int64_t a2[2] = { d.batch * d.m, d.k }, c2[2] = { d.batch * d.m, d.n };
+            db = nb_matmul_ex(g, nb_reshape(g, a, 2, a2), nb_reshape(g, dy, 2, c2), NB_TRANS_A);
+        } else {
+            /* dB = op(A)ᵀ dC, transposed back when B was */
+            db = !tb ? nb_matmul_ex(g, a, dy, ta ? 0 : NB_TRANS_A)
+                     : nb_matmul_ex(g, dy, a, ta ? NB_TRANS_A | NB_TRANS_B : NB_TRANS_A);
+        }
+        dx[1] = fold_batch(g, db, b);
+    }
+}
+
+static void matmul_label(const nb_node *y, char *buf, size_t cap)
+{
+    int f = y->attr.i[0];
+    snprintf(buf, cap, "%s", f == 0                            ? ""
+                             : f == NB_TRANS_A                 ? "aᵀ @ b"
+                             : f == NB_TRANS_B                 ? "a @ bᵀ"
+                                                               : "aᵀ @ bᵀ");
+}
+
+const nbi_op nbi_op_matmul = {
+    .name = "matmul",
+    .symbol = "@",
+    .arity = 2,
+    .forward = matmul_forward,
+    .grad = matmul_grad,
+    .label = matmul_label,
+    .formula = "y = op(a) @ op(b), op = transpose when flagged",
+    .grad_formula = "da = dy @ op(b)ᵀ, db = op(a)ᵀ @ dy (transposed back if flagged; "
+                    "summed over the batch for a shared operand)",
+};

@@ -1,0 +1,89 @@
+#!/bin/sh
+# tools/quickstart.sh: set up, build and run nabla on Debian or Ubuntu.
+#
+#   tools/quickstart.sh demo    install what is missing, build, run examples/figure_1_3
+#   tools/quickstart.sh test    install what is missing, build, run the test suite
+#   tools/quickstart.sh asan    the test suite again in build-asan/ under ASan+UBSan
+#
+# Missing packages are installed with apt-get (as root, or through sudo). The
+# test modes end with one line "N passed, N failed" counting Criterion tests.
+set -eu
+cd "$(dirname "$0")/.."
+
+mode=${1:-demo}
+packages="gcc libc6-dev meson ninja-build pkg-config libblis-dev libcriterion-dev graphviz"
+
+install_missing() {
+    missing=""
+    for p in $packages; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "installing:$missing"
+    if [ "$(id -u)" -eq 0 ]; then
+        sudo=""
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo="sudo"
+    else
+        echo "missing packages:$missing; run as root: apt-get install$missing" >&2
+        exit 2
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -q >/dev/null
+    $sudo apt-get install -y -q --no-install-recommends $missing >/dev/null
+}
+
+# Sums Criterion's "Synthesis" lines from meson's test log; a binary that died
+# before printing one counts as one failure.
+summarize() {
+    log="$1/meson-logs/testlog.txt"
+    awk '
+        /^==================================== [0-9]+\/[0-9]+ ====/ { bins++ }
+        /Synthesis: Tested:/ {
+            for (i = 1; i <= NF; i++) {
+                if ($i == "Passing:") pass += $(i + 1)
+                if ($i == "Failing:") fail += $(i + 1)
+                if ($i == "Crashing:") fail += $(i + 1)
+            }
+            seen++
+        }
+        END { if (bins > seen) fail += bins - seen; printf "%d passed, %d failed\n", pass, fail }
+    ' "$log"
+}
+
+run_tests() {
+    dir=$1
+    shift
+    [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null
+    meson compile -C "$dir" >/dev/null
+    status=0
+    meson test -C "$dir" --print-errorlogs -q || status=$?
+    summarize "$dir"
+    return $status
+}
+
+install_missing
+case "$mode" in
+demo)
+    [ -f build/build.ninja ] || meson setup build >/dev/null
+    meson compile -C build >/dev/null
+    cd build
+    ./examples/figure_1_3
+    if command -v dot >/dev/null 2>&1; then
+        dot -Tsvg figure_1_3.dot -o figure_1_3.svg
+        dot -Tsvg figure_1_3_grad.dot -o figure_1_3_grad.svg
+        echo "rendered build/figure_1_3.svg and build/figure_1_3_grad.svg"
+    fi
+    ;;
+test)
+    run_tests build
+    ;;
+asan)
+    run_tests build-asan -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false
+    ;;
+*)
+    echo "usage: $0 demo|test|asan" >&2
+    exit 2
+    ;;
+esac
