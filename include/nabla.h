@@ -488,6 +488,23 @@ NB_API nb_node *nb_bce_logits(nb_graph *g, nb_node *z, nb_node *t);
 /* Mean squared error: mean((a - b)^2) over all elements, a and b of one shape. A scalar. */
 NB_API nb_node *nb_mse(nb_graph *g, nb_node *a, nb_node *b);
 
+/* What the op table says of one op (leaves included), for docs and teaching tools. */
+typedef struct nb_op_info {
+    const char *name;         /* "matmul", as nb_node_op_name reports it */
+    const char *symbol;       /* short symbol used in DOT: "@" */
+    int arity;                /* number of inputs */
+    bool leaf;                /* input, param or const */
+    bool differentiable;      /* has a gradient rule (false: its gradient is zero) */
+    const char *formula;      /* "y = op(a) @ op(b), ..." */
+    const char *grad_formula; /* "da = dy @ op(b)ᵀ, ..." */
+} nb_op_info;
+
+/* Returns the number of ops in the op table. */
+NB_API size_t nb_op_count(void);
+
+/* Fills *info for op i (0 .. nb_op_count()-1); returns false if i is out of range. */
+NB_API bool nb_op_info_get(size_t i, nb_op_info *info);
+
 /* ======================================================================== */
 /* Scopes                                                                   */
 /* ======================================================================== */
@@ -534,6 +551,7 @@ typedef struct nb_gradcheck_options {
     double eps;     /* central-difference step (default 1e-6) */
     double rtol;    /* relative tolerance (default 1e-5) */
     double atol;    /* absolute tolerance (default 1e-7) */
+    nb_node *const *grads; /* check these gradient nodes instead of nb_grad's (default NULL) */
 } nb_gradcheck_options;
 
 NB_API nb_gradcheck_options nb_gradcheck_defaults(void);
@@ -552,6 +570,7 @@ typedef struct nb_gradcheck_result {
  * Checks nb_grad's gradient of the scalar y with respect to the leaves wrt[0..n-1]
  * against central finite differences (f(x+eps) - f(x-eps)) / 2eps, element by
  * element. Use float64 graphs: float32 differences are too coarse to check.
+ * With opts->grads set, those nodes are checked instead (a test of the checker).
  * Leaf values are restored afterwards. Fills results[0..n-1].
  * Returns NB_OK when the check ran (see results[i].passed), or the error that
  * stopped it (NB_ERR_ARG if a wrt node is not a leaf).
