@@ -12,7 +12,11 @@
 
 nb_node *nbi_chain(nb_graph *g, nb_node *dy, nb_node *local)
 {
-    if (dy && local && dy->op == NBI_OP_CONST && dy->rank == 0) {
+    /*
+     * Only nabla's own constants (built by nb_grad) may be folded: a program's
+     * constant holding 1 today can be rewritten with nb_node_write later.
+     */
+    if (dy && local && dy->op == NBI_OP_CONST && (dy->flags & NBI_F_GRAD) && dy->rank == 0) {
         double one = dy->dtype == NB_DTYPE_F32 ? (double)*(float *)dy->data : *(double *)dy->data;
         if (one == 1.0) {
             return local;
@@ -100,9 +104,13 @@ static bool check_args(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, n
         nbi_fail(g, NB_ERR_ARG, "grad", 1, &y, "wrt or grads is NULL");
         return false;
     }
-    if (nbi_node_count(y) != 1 || y->dtype == NB_DTYPE_I32) {
+    if (y->dtype == NB_DTYPE_I32) {
+        nbi_fail(g, NB_ERR_DTYPE, "grad", 1, &y, "the output is i32; it must be f32 or f64");
+        return false;
+    }
+    if (nbi_node_count(y) != 1) {
         nbi_fail(g, NB_ERR_SHAPE, "grad", 1, &y,
-                 "the output must be a floating scalar; reduce it first, e.g. with nb_sum");
+                 "the output must be a scalar; reduce it first, e.g. with nb_sum");
         return false;
     }
     for (size_t i = 0; i < n; i++) {

@@ -257,13 +257,27 @@ nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts)
         choose(g, &o, &st);
     }
     if (o.highlight && g->status == NB_OK) {
+        /*
+         * Without its path the drawing would be silently wrong, so a failure
+         * stops here. nb_depth_path returns 0 only after recording its error
+         * (out of memory, or a negative level) on the graph.
+         */
         path_len = nb_depth_path(g, o.highlight, o.depth_level, NULL, 0);
-        path = path_len ? nbi_mem_alloc(g, path_len * sizeof *path) : NULL;
-        if (path) {
-            nb_depth_path(g, o.highlight, o.depth_level, path, path_len);
-            for (size_t i = 0; i + 1 < path_len; i++) {
-                st.next[path[i]->id] = path[i + 1]->id;
-            }
+        if (path_len == 0) {
+            status = g->status != NB_OK ? g->status : NB_ERR_NOMEM;
+            goto done;
+        }
+        path = nbi_mem_alloc(g, path_len * sizeof *path);
+        if (!path) {
+            status = nbi_report(g, NB_ERR_NOMEM, "write_dot", 0, NULL, "out of memory");
+            goto done;
+        }
+        if (nb_depth_path(g, o.highlight, o.depth_level, path, path_len) != path_len) {
+            status = g->status != NB_OK ? g->status : NB_ERR_NOMEM;
+            goto done;
+        }
+        for (size_t i = 0; i + 1 < path_len; i++) {
+            st.next[path[i]->id] = path[i + 1]->id;
         }
     }
     fputs("digraph nabla {\n", f);

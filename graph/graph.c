@@ -100,9 +100,8 @@ bool nbi_check_inputs(nb_graph *g, const char *op, int n, nb_node *const *in)
             return false;
         }
         if (in[i]->g != g) {
-            char d[160];
-            nbi_describe(in[i], d, sizeof d);
-            nbi_fail(g, NB_ERR_GRAPH, op, n, in, "%s belongs to another graph", d);
+            /* by position: the other graph's names may repeat this one's */
+            nbi_fail(g, NB_ERR_GRAPH, op, n, in, "input %d belongs to another graph", i + 1);
             return false;
         }
     }

@@ -84,9 +84,13 @@ static nb_node *build(nb_graph *g, int op, nb_node *x, int rank, const int64_t *
         return NULL;
     }
     size_t count;
-    if (rank < 0 || rank > NB_MAX_RANK || (rank > 0 && !shape)) {
+    if (rank < 0 || rank > NB_MAX_RANK) {
         nbi_fail(g, NB_ERR_RANK, name, 1, &x, "target rank %d is outside 0..%d", rank,
                  NB_MAX_RANK);
+        return NULL;
+    }
+    if (rank > 0 && !shape) {
+        nbi_fail(g, NB_ERR_ARG, name, 1, &x, "the target shape is NULL for rank %d", rank);
         return NULL;
     }
     char want[96], have[96];

@@ -17,8 +17,14 @@ static nb_node *leaf(nb_graph *g, int op, nb_dtype dtype, int rank, const int64_
         return NULL;
     }
     if (dtype != NB_DTYPE_F32 && dtype != NB_DTYPE_F64 && !(ints_ok && dtype == NB_DTYPE_I32)) {
-        nbi_fail(g, NB_ERR_DTYPE, name, 0, NULL, "dtype %d is not supported here%s", (int)dtype,
-                 ints_ok ? "" : " (f32 or f64)");
+        char d[16];
+        if (dtype == NB_DTYPE_I32) {
+            snprintf(d, sizeof d, "i32");
+        } else {
+            snprintf(d, sizeof d, "%d", (int)dtype);
+        }
+        nbi_fail(g, NB_ERR_DTYPE, name, 0, NULL, "dtype %s is not supported; use %s", d,
+                 ints_ok ? "f32, f64 or i32" : "f32 or f64");
         return NULL;
     }
     if (rank < 0 || rank > NB_MAX_RANK) {
@@ -154,20 +160,36 @@ static void draw(nb_graph *g, nb_node *p, bool uniform, double lo, double hi)
     }
 }
 
+/* Checks an initializer, recording one specific message for what is wrong. */
+static bool init_ok(nb_graph *g, const nb_init *init)
+{
+    if ((unsigned)init->kind > NB_INIT_HE_NORMAL) {
+        nbi_fail(g, NB_ERR_ARG, "param", 0, NULL, "unknown initializer kind %d", (int)init->kind);
+    } else if (init->kind == NB_INIT_UNIFORM && !(init->b >= init->a)) {
+        nbi_fail(g, NB_ERR_ARG, "param", 0, NULL,
+                 "uniform initializer needs low <= high, got low %g and high %g", init->a,
+                 init->b);
+    } else if (init->kind == NB_INIT_NORMAL && !(init->b >= 0)) {
+        nbi_fail(g, NB_ERR_ARG, "param", 0, NULL, "normal initializer needs std >= 0, got %g",
+                 init->b);
+    } else if (init->a != init->a) {
+        nbi_fail(g, NB_ERR_ARG, "param", 0, NULL,
+                 "initializer value a (constant, low, mean or gain) is NaN");
+    } else if (init->fan_in < 0 || init->fan_out < 0) {
+        nbi_fail(g, NB_ERR_ARG, "param", 0, NULL,
+                 "initializer fans must be >= 0 (0: from the shape), got fan_in %lld and "
+                 "fan_out %lld",
+                 (long long)init->fan_in, (long long)init->fan_out);
+    } else {
+        return true;
+    }
+    return false;
+}
+
 nb_node *nb_param(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape, nb_init init)
 {
-    if (g && g->status == NB_OK) {
-        bool bad = (unsigned)init.kind > NB_INIT_HE_NORMAL ||
-                   (init.kind == NB_INIT_UNIFORM && !(init.b >= init.a)) ||
-                   (init.kind == NB_INIT_NORMAL && !(init.b >= 0)) || init.a != init.a ||
-                   init.fan_in < 0 || init.fan_out < 0;
-        if (bad) {
-            nbi_fail(g, NB_ERR_ARG, "param", 0, NULL,
-                     "bad initializer (kind %d, a %g, b %g): uniform needs low <= high, normal "
-                     "needs std >= 0",
-                     (int)init.kind, init.a, init.b);
-            return NULL;
-        }
+    if (g && g->status == NB_OK && !init_ok(g, &init)) {
+        return NULL;
     }
     nb_node *p = leaf(g, NBI_OP_PARAM, dtype, rank, shape, false);
     if (!p) {

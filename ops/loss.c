@@ -134,9 +134,14 @@ static nb_status cross_entropy_forward(nb_graph *g, nb_node *y)
 nb_node *nb_cross_entropy(nb_graph *g, nb_node *logits, nb_node *labels)
 {
     nb_node *in[2] = { logits, labels };
-    if (!nbi_check_inputs(g, "cross_entropy", 2, in) ||
-        !nbi_check_float(g, "cross_entropy", 1, in) ||
-        !check_labels(g, "cross_entropy", 2, in, 1)) {
+    if (!nbi_check_inputs(g, "cross_entropy", 2, in)) {
+        return NULL;
+    }
+    if (logits->dtype == NB_DTYPE_I32) {
+        nbi_fail(g, NB_ERR_DTYPE, "cross_entropy", 2, in, "logits must be f32 or f64, not i32");
+        return NULL;
+    }
+    if (!check_labels(g, "cross_entropy", 2, in, 1)) {
         return NULL;
     }
     if (logits->rank != 2 || labels->rank != 1) {

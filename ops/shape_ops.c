@@ -82,9 +82,13 @@ nb_node *nb_reshape(nb_graph *g, nb_node *x, int rank, const int64_t *shape)
     if (!nbi_check_inputs(g, "reshape", 1, &x) || !nbi_check_float(g, "reshape", 1, &x)) {
         return NULL;
     }
-    if (rank < 0 || rank > NB_MAX_RANK || (rank > 0 && !shape)) {
+    if (rank < 0 || rank > NB_MAX_RANK) {
         nbi_fail(g, NB_ERR_RANK, "reshape", 1, &x, "target rank %d is outside 0..%d", rank,
                  NB_MAX_RANK);
+        return NULL;
+    }
+    if (rank > 0 && !shape) {
+        nbi_fail(g, NB_ERR_ARG, "reshape", 1, &x, "the target shape is NULL for rank %d", rank);
         return NULL;
     }
     int64_t s[NB_MAX_RANK];
