@@ -365,7 +365,10 @@ NB_API void *nb_node_data(const nb_node *n);
  */
 NB_API nb_status nb_node_write(nb_graph *g, nb_node *n, const void *src, size_t count);
 
-/* As nb_node_write, converting from double (to float, or to int32 by truncation). */
+/*
+ * As nb_node_write, converting from double (to float, or to int32 by truncation).
+ * Also NB_ERR_VALUE for a value that does not fit in int32.
+ */
 NB_API nb_status nb_node_write_f64(nb_graph *g, nb_node *n, const double *src, size_t count);
 
 /*
@@ -491,7 +494,7 @@ NB_API nb_node *nb_mse(nb_graph *g, nb_node *a, nb_node *b);
 /* What the op table says of one op (leaves included), for docs and teaching tools. */
 typedef struct nb_op_info {
     const char *name;         /* "matmul", as nb_node_op_name reports it */
-    const char *symbol;       /* short symbol used in DOT: "@" */
+    const char *symbol;       /* short symbol: "@" (DOT labels show the name) */
     int arity;                /* number of inputs */
     bool leaf;                /* input, param or const */
     bool differentiable;      /* has a gradient rule (false: its gradient is zero) */
@@ -541,7 +544,8 @@ NB_API void nb_scope_pop(nb_graph *g);
  *
  * Returns the graph's status. Errors: NB_ERR_SHAPE if y is not a scalar (reduce
  * it first, e.g. with nb_sum); NB_ERR_ARG for NULL arguments; NB_ERR_GRAPH for a
- * foreign node; NB_ERR_DTYPE for an i32 wrt node. On error grads[] is all NULL.
+ * foreign node; NB_ERR_DTYPE for an i32 y, or a wrt node whose dtype is not
+ * y's (i32 labels). On error grads[] is all NULL.
  */
 NB_API nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt,
                          nb_node **grads);
@@ -570,8 +574,12 @@ typedef struct nb_gradcheck_result {
  * Checks nb_grad's gradient of the scalar y with respect to the leaves wrt[0..n-1]
  * against central finite differences (f(x+eps) - f(x-eps)) / 2eps, element by
  * element. Use float64 graphs: float32 differences are too coarse to check.
- * With opts->grads set, those nodes are checked instead (a test of the checker).
- * Leaf values are restored afterwards. Fills results[0..n-1].
+ * Unless opts->grads is set, each call runs nb_grad and so appends new gradient
+ * nodes to g; with opts->grads set, those nodes (gradients already built, or
+ * deliberately wrong ones in a test of the checker) are checked instead and
+ * nothing is added. It runs the graph 1 + 2 * size times per wrt node, so the
+ * values of earlier runs are no longer valid afterwards. Leaf values are
+ * restored afterwards. Fills results[0..n-1].
  * Returns NB_OK when the check ran (see results[i].passed), or the error that
  * stopped it (NB_ERR_ARG if a wrt node is not a leaf).
  */
@@ -614,11 +622,11 @@ enum {
 /*
  * Returns the depth of out: the number of elements on the longest path from a
  * leaf to out (Goodfellow et al., Deep Learning, section 1, figure 1.3). Leaves
- * have depth 0; an op node has depth 1 + the largest depth among its inputs,
- * except that at level >= 1 a step between two op nodes of the same scope
- * instance (at that nesting level, or the node's innermost scope if shallower)
- * adds 0, so a whole scope counts as one element. A gradient node's depth is
- * measured over the combined graph, forward nodes it uses included.
+ * and fill nodes (no inputs) have depth 0; an op node has depth 1 + the largest
+ * depth among its inputs, except that at level >= 1 a step between two op nodes
+ * of the same scope instance (at that nesting level, or the node's innermost
+ * scope if shallower) adds 0, so a whole scope counts as one element. A gradient
+ * node's depth is measured over the combined graph, forward nodes it uses included.
  * Returns -1 after recording an error (NB_ERR_ARG for a negative level).
  */
 NB_API int nb_depth(nb_graph *g, nb_node *out, int level);
