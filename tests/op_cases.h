@@ -1,0 +1,1834 @@
+/*
+ * tests/op_cases.h: the one table of op cases that test_ops_forward.c and
+ * test_ops_grad.c both run. A row names the op (as nb_op_info names it), the
+ * builder that applies it, the values of the leaves it is applied to and the
+ * expected output. Adding an op means adding its rows here; the coverage test
+ * in test_ops_grad.c fails while an op has no forward or no gradient case.
+ *
+ * Provenance of the expected values. Unless a row's comment says "closed
+ * form", they are the outputs of PyTorch 1.13 (Debian's python3-torch, run
+ * once offline, never by the tests) for the expression in the row's comment,
+ * where every floating input is a float64 tensor of the row's values and
+ * every label input an int64 tensor, with `import torch.nn.functional as F`:
+ *     y = <expression>; print([repr(v) for v in y.double().reshape(-1).tolist()])
+ * Python's repr prints the shortest decimal that reads back as the same
+ * double, so every reference is the float64 result to the last bit. The
+ * inputs are two-decimal values drawn once with Python's random module (seed
+ * 20240601), distinct within a tensor so that max and argmax have no ties.
+ *
+ * Inputs are chosen away from kinks (relu and abs at 0, max ties, log and sqrt
+ * near 0, division by values near 0) except in OPC_FORWARD_ONLY rows, which
+ * test the value at the kink and are not gradient-checked.
+ */
+#ifndef NABLA_TESTS_OP_CASES_H
+#define NABLA_TESTS_OP_CASES_H
+
+#include <nabla.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A shape: rank dims. */
+typedef struct op_shape {
+    int rank;
+    int64_t dims[NB_MAX_RANK];
+} op_shape;
+
+/* A leaf the case's op is applied to. */
+typedef struct op_input {
+    op_shape shape;
+    const double *values; /* row-major; NULL: no such input */
+    size_t n;             /* number of values, checked against the shape */
+    bool labels;          /* an i32 leaf of class labels; otherwise of the case's dtype */
+} op_input;
+
+/* How a row is checked. */
+enum {
+    OPC_EXACT = 1u << 0,        /* forward values must be equal, not just close */
+    OPC_FORWARD_ONLY = 1u << 1, /* at a kink or a tie: no gradient check */
+};
+
+typedef struct op_case op_case;
+
+/* Applies the case's op to the leaves x[] (made from c->in[]) in a graph of dtype. */
+typedef nb_node *(*op_build_fn)(nb_graph *g, const op_case *c, nb_dtype dtype, nb_node *const *x);
+
+struct op_case {
+    const char *op;   /* the op under test, as nb_op_info_get names it */
+    const char *name; /* what the case shows, unique */
+    op_build_fn build;
+    op_input in[NB_MAX_ARITY];
+    /* attributes, read by the builders */
+    int axis;
+    bool keepdims;
+    double p;        /* pow's exponent */
+    double value;    /* fill's value */
+    int mm;          /* nb_matmul_ex's NB_TRANS_ flags */
+    op_shape to;     /* target shape of reshape, broadcast_to, sum_to and fill */
+    int64_t classes; /* one_hot */
+    /* the expected output */
+    op_shape out;
+    const double *expect;
+    size_t n_expect;
+    unsigned mode; /* OPC_ flags */
+};
+
+#define OPC_COUNT(T, ...) (sizeof((const T[]){ __VA_ARGS__ }) / sizeof(T))
+/* OPC_SHAPE(2, 3) is the shape [2,3]; OPC_SCALAR_SHAPE is rank 0. */
+#define OPC_SHAPE(...)                                                                             \
+    {                                                                                              \
+        .rank = (int)OPC_COUNT(int64_t, __VA_ARGS__), .dims = { __VA_ARGS__ }                      \
+    }
+#define OPC_SCALAR_SHAPE                                                                           \
+    {                                                                                              \
+        .rank = 0                                                                                  \
+    }
+/* OPC_IN((2, 3), v0, ..., v5): a floating leaf of shape [2,3]; OPC_IN0(v): a scalar one. */
+#define OPC_IN(S, ...)                                                                             \
+    {                                                                                              \
+        .shape = OPC_SHAPE S, .values = (const double[]){ __VA_ARGS__ },                           \
+        .n = OPC_COUNT(double, __VA_ARGS__)                                                        \
+    }
+#define OPC_IN0(v)                                                                                 \
+    {                                                                                              \
+        .shape = OPC_SCALAR_SHAPE, .values = (const double[]){ v }, .n = 1                         \
+    }
+/* Label leaves (i32). */
+#define OPC_LABELS(S, ...)                                                                         \
+    {                                                                                              \
+        .shape = OPC_SHAPE S, .values = (const double[]){ __VA_ARGS__ },                           \
+        .n = OPC_COUNT(double, __VA_ARGS__), .labels = true                                        \
+    }
+#define OPC_LABELS0(v)                                                                             \
+    {                                                                                              \
+        .shape = OPC_SCALAR_SHAPE, .values = (const double[]){ v }, .n = 1, .labels = true         \
+    }
+/* The expected output: its shape and values. */
+#define OPC_OUT(S, ...)                                                                            \
+    .out = OPC_SHAPE S, .expect = (const double[]){ __VA_ARGS__ },                                 \
+    .n_expect = OPC_COUNT(double, __VA_ARGS__)
+#define OPC_OUT0(v) .out = OPC_SCALAR_SHAPE, .expect = (const double[]){ v }, .n_expect = 1
+
+/* Defines builder NAME returning EXPR, which may use g, c, dtype and x. */
+#define OPC_BUILDER(NAME, EXPR)                                                                    \
+    static nb_node *NAME(nb_graph *g, const op_case *c, nb_dtype dtype, nb_node *const *x)         \
+    {                                                                                              \
+        (void)c;                                                                                   \
+        (void)dtype;                                                                               \
+        (void)x;                                                                                   \
+        return EXPR;                                                                               \
+    }
+
+OPC_BUILDER(build_add, nb_add(g, x[0], x[1]))
+OPC_BUILDER(build_sub, nb_sub(g, x[0], x[1]))
+OPC_BUILDER(build_mul, nb_mul(g, x[0], x[1]))
+OPC_BUILDER(build_div, nb_div(g, x[0], x[1]))
+OPC_BUILDER(build_neg, nb_neg(g, x[0]))
+OPC_BUILDER(build_exp, nb_exp(g, x[0]))
+OPC_BUILDER(build_log, nb_log(g, x[0]))
+OPC_BUILDER(build_sqrt, nb_sqrt(g, x[0]))
+OPC_BUILDER(build_abs, nb_abs(g, x[0]))
+OPC_BUILDER(build_tanh, nb_tanh(g, x[0]))
+OPC_BUILDER(build_sigmoid, nb_sigmoid(g, x[0]))
+OPC_BUILDER(build_relu, nb_relu(g, x[0]))
+OPC_BUILDER(build_sign, nb_sign(g, x[0]))
+OPC_BUILDER(build_step, nb_step(g, x[0]))
+OPC_BUILDER(build_pow, nb_pow(g, x[0], c->p))
+OPC_BUILDER(build_sum, nb_sum(g, x[0]))
+OPC_BUILDER(build_mean, nb_mean(g, x[0]))
+OPC_BUILDER(build_sum_axis, nb_sum_axis(g, x[0], c->axis, c->keepdims))
+OPC_BUILDER(build_mean_axis, nb_mean_axis(g, x[0], c->axis, c->keepdims))
+OPC_BUILDER(build_max_axis, nb_max_axis(g, x[0], c->axis, c->keepdims))
+OPC_BUILDER(build_argmax_mask, nb_argmax_mask(g, x[0], c->axis))
+OPC_BUILDER(build_matmul, nb_matmul(g, x[0], x[1]))
+OPC_BUILDER(build_matmul_ex, nb_matmul_ex(g, x[0], x[1], c->mm))
+OPC_BUILDER(build_transpose, nb_transpose(g, x[0]))
+OPC_BUILDER(build_reshape, nb_reshape(g, x[0], c->to.rank, c->to.dims))
+OPC_BUILDER(build_broadcast_to, nb_broadcast_to(g, x[0], c->to.rank, c->to.dims))
+OPC_BUILDER(build_sum_to, nb_sum_to(g, x[0], c->to.rank, c->to.dims))
+OPC_BUILDER(build_softmax, nb_softmax(g, x[0], c->axis))
+OPC_BUILDER(build_log_softmax, nb_log_softmax(g, x[0], c->axis))
+OPC_BUILDER(build_one_hot, nb_one_hot(g, x[0], c->classes, dtype))
+OPC_BUILDER(build_cross_entropy, nb_cross_entropy(g, x[0], x[1]))
+OPC_BUILDER(build_bce_logits, nb_bce_logits(g, x[0], x[1]))
+OPC_BUILDER(build_mse, nb_mse(g, x[0], x[1]))
+OPC_BUILDER(build_fill, nb_fill(g, dtype, c->to.rank, c->to.dims, c->value))
+
+static const op_case op_cases[] = {
+    /* torch: a + b */
+    { .op = "add",
+      .name = "add same shape [2,3]",
+      .build = build_add,
+      .in = { OPC_IN((2, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3),
+              OPC_IN((2, 3), -1.19, -0.26, -0.49, -1.69, 1.9, 1.57) },
+      OPC_OUT((2, 3), -2.7199999999999998, -0.5800000000000001, 0.6499999999999999,
+              -1.3499999999999999, 3.3099999999999996, 1.27) },
+    /* torch: a + b */
+    { .op = "add",
+      .name = "add scalar with [2,3]",
+      .build = build_add,
+      .in = { OPC_IN0(1.3), OPC_IN((2, 3), 0.28, -0.65, -1.49, 1.53, 0.35, 1.79) },
+      OPC_OUT((2, 3), 1.58, 0.65, -0.18999999999999995, 2.83, 1.65, 3.09) },
+    /* torch: a + b */
+    { .op = "add",
+      .name = "add [2,3] with scalar",
+      .build = build_add,
+      .in = { OPC_IN((2, 3), 1.61, 0.35, 0.22, 1.51, 0.61, -0.52), OPC_IN0(-1.82) },
+      OPC_OUT((2, 3), -0.20999999999999996, -1.4700000000000002, -1.6, -0.31000000000000005, -1.21,
+              -2.34) },
+    /* torch: a + b */
+    { .op = "add",
+      .name = "add row [3] with [2,3]",
+      .build = build_add,
+      .in = { OPC_IN((3), 1.99, 0.25, -1.16),
+              OPC_IN((2, 3), -1.8, 1.31, -0.95, -1.18, -0.94, -1.1) },
+      OPC_OUT((2, 3), 0.18999999999999995, 1.56, -2.11, 0.81, -0.69, -2.26) },
+    /* torch: a + b */
+    { .op = "add",
+      .name = "add [2,3] with column [2,1]",
+      .build = build_add,
+      .in = { OPC_IN((2, 3), 1.39, -0.63, 1.77, -0.34, 1.88, -1.42), OPC_IN((2, 1), -0.87, -0.99) },
+      OPC_OUT((2, 3), 0.5199999999999999, -1.5, 0.9, -1.33, 0.8899999999999999, -2.41) },
+    /* torch: a + b */
+    { .op = "add",
+      .name = "add column [2,1] with [2,3]",
+      .build = build_add,
+      .in = { OPC_IN((2, 1), -0.27, -1.93),
+              OPC_IN((2, 3), -1.17, -0.49, -0.34, 0.75, -1.21, -0.73) },
+      OPC_OUT((2, 3), -1.44, -0.76, -0.6100000000000001, -1.18, -3.1399999999999997, -2.66) },
+    /* torch: a + b */
+    { .op = "add",
+      .name = "add rank-extending [3] with [4,2,3]",
+      .build = build_add,
+      .in = { OPC_IN((3), 1.45, 1.71, -1.09),
+              OPC_IN((4, 2, 3), 0.69, 1.14, 0.64, -0.46, -0.32, 1.28, 1.33, -1.3, -1.74, 0.8, 1.74,
+                     1.35, -0.35, 1.82, -0.63, -1.15, -0.45, -0.99, 0.71, 0.2, 1.19, 0.5, -0.55,
+                     0.23) },
+      OPC_OUT((4, 2, 3), 2.1399999999999997, 2.8499999999999996, -0.45000000000000007, 0.99, 1.39,
+              0.18999999999999995, 2.7800000000000002, 0.4099999999999999, -2.83, 2.25, 3.45, 0.26,
+              1.1, 3.5300000000000002, -1.7200000000000002, 0.30000000000000004, 1.26, -2.08, 2.16,
+              1.91, 0.09999999999999987, 1.95, 1.16, -0.8600000000000001) },
+    /* torch: a + b */
+    { .op = "add",
+      .name = "add both broadcast [2,1] with [1,3]",
+      .build = build_add,
+      .in = { OPC_IN((2, 1), 1.56, -1.21), OPC_IN((1, 3), 1.42, -0.91, -0.23) },
+      OPC_OUT((2, 3), 2.98, 0.65, 1.33, 0.20999999999999996, -2.12, -1.44) },
+    /* torch: a + b */
+    { .op = "add",
+      .name = "add rank 4 [2,1,2,3] with [3,1,3]",
+      .build = build_add,
+      .in = { OPC_IN((2, 1, 2, 3), -0.14, -1.56, 1.26, 0.96, -0.89, -1.47, -1.63, -0.18, 0.23, 1.9,
+                     -1.17, 0.69),
+              OPC_IN((3, 1, 3), -0.55, 0.12, -0.61, 0.13, 1.59, 0.55, 1.83, 0.3, -1.54) },
+      OPC_OUT((2, 3, 2, 3), -0.6900000000000001, -1.44, 0.65, 0.4099999999999999, -0.77, -2.08,
+              -0.010000000000000009, 0.030000000000000027, 1.81, 1.0899999999999999,
+              0.7000000000000001, -0.9199999999999999, 1.69, -1.26, -0.28, 2.79,
+              -0.5900000000000001, -3.01, -2.1799999999999997, -0.06, -0.38, 1.3499999999999999,
+              -1.0499999999999998, 0.07999999999999996, -1.5, 1.4100000000000001, 0.78, 2.03,
+              0.42000000000000015, 1.24, 0.20000000000000018, 0.12, -1.31, 3.73,
+              -0.8699999999999999, -0.8500000000000001) },
+    /* torch: a - b */
+    { .op = "sub",
+      .name = "sub same shape [2,3]",
+      .build = build_sub,
+      .in = { OPC_IN((2, 3), -0.12, -0.59, 0.98, -1.95, -0.72, 0.13),
+              OPC_IN((2, 3), 0.96, -1.22, 1.55, -1.67, -1.08, -1.4) },
+      OPC_OUT((2, 3), -1.08, 0.63, -0.5700000000000001, -0.28, 0.3600000000000001,
+              1.5299999999999998) },
+    /* torch: a - b */
+    { .op = "sub",
+      .name = "sub scalar with [2,3]",
+      .build = build_sub,
+      .in = { OPC_IN0(0.66), OPC_IN((2, 3), 1.35, -0.82, -0.69, -1.6, 0.16, 0.91) },
+      OPC_OUT((2, 3), -0.6900000000000001, 1.48, 1.35, 2.2600000000000002, 0.5, -0.25) },
+    /* torch: a - b */
+    { .op = "sub",
+      .name = "sub [2,3] with scalar",
+      .build = build_sub,
+      .in = { OPC_IN((2, 3), 1.04, 0.4, -0.74, 1.88, -1.41, -1.31), OPC_IN0(1.2) },
+      OPC_OUT((2, 3), -0.15999999999999992, -0.7999999999999999, -1.94, 0.6799999999999999, -2.61,
+              -2.51) },
+    /* torch: a - b */
+    { .op = "sub",
+      .name = "sub row [3] with [2,3]",
+      .build = build_sub,
+      .in = { OPC_IN((3), -1.6, 0.8, -1.12), OPC_IN((2, 3), -1.35, 0.71, -1.26, 0.24, 0.34, 0.53) },
+      OPC_OUT((2, 3), -0.25, 0.09000000000000008, 0.1399999999999999, -1.84, 0.46,
+              -1.6500000000000001) },
+    /* torch: a - b */
+    { .op = "sub",
+      .name = "sub [2,3] with column [2,1]",
+      .build = build_sub,
+      .in = { OPC_IN((2, 3), 1.6, 1.55, -0.52, -0.17, -0.7, -1.89), OPC_IN((2, 1), 1.93, -1.33) },
+      OPC_OUT((2, 3), -0.32999999999999985, -0.3799999999999999, -2.45, 1.1600000000000001,
+              0.6300000000000001, -0.5599999999999998) },
+    /* torch: a - b */
+    { .op = "sub",
+      .name = "sub column [2,1] with [2,3]",
+      .build = build_sub,
+      .in = { OPC_IN((2, 1), 0.26, 1.17), OPC_IN((2, 3), -0.3, 1.66, -0.43, -0.94, 0.67, -0.76) },
+      OPC_OUT((2, 3), 0.56, -1.4, 0.69, 2.11, 0.4999999999999999, 1.93) },
+    /* torch: a - b */
+    { .op = "sub",
+      .name = "sub rank-extending [3] with [4,2,3]",
+      .build = build_sub,
+      .in = { OPC_IN((3), 0.47, -1.7, -0.86),
+              OPC_IN((4, 2, 3), -0.56, -0.22, 1.92, -0.34, -0.77, 0.69, -1.13, -0.21, -0.89, -0.16,
+                     1.09, 0.36, 1.7, 0.46, -1.38, 0.54, -1.35, 1.57, 0.35, 0.16, -1.66, 0.63, 0.77,
+                     -0.26) },
+      OPC_OUT((4, 2, 3), 1.03, -1.48, -2.78, 0.81, -0.9299999999999999, -1.5499999999999998,
+              1.5999999999999999, -1.49, 0.030000000000000027, 0.63, -2.79, -1.22, -1.23, -2.16,
+              0.5199999999999999, -0.07000000000000006, -0.34999999999999987, -2.43, 0.12,
+              -1.8599999999999999, 0.7999999999999999, -0.16000000000000003, -2.4699999999999998,
+              -0.6) },
+    /* torch: a - b */
+    { .op = "sub",
+      .name = "sub both broadcast [2,1] with [1,3]",
+      .build = build_sub,
+      .in = { OPC_IN((2, 1), 0.91, 1.4), OPC_IN((1, 3), 0.9, 1.76, 1.55) },
+      OPC_OUT((2, 3), 0.010000000000000009, -0.85, -0.64, 0.4999999999999999, -0.3600000000000001,
+              -0.15000000000000013) },
+    /* torch: a - b */
+    { .op = "sub",
+      .name = "sub rank 4 [2,1,2,3] with [3,1,3]",
+      .build = build_sub,
+      .in = { OPC_IN((2, 1, 2, 3), 1.64, 1.06, -1.29, -1.91, -1.79, -0.12, 1.77, 0.74, -0.78, 1.66,
+                     0.96, 1.97),
+              OPC_IN((3, 1, 3), -1.65, 1.68, 1.55, 1.27, 1.42, 1.39, -1.79, -0.83, 1.88) },
+      OPC_OUT((2, 3, 2, 3), 3.29, -0.6199999999999999, -2.84, -0.26, -3.4699999999999998, -1.67,
+              0.3699999999999999, -0.3599999999999999, -2.6799999999999997, -3.1799999999999997,
+              -3.21, -1.5099999999999998, 3.4299999999999997, 1.8900000000000001, -3.17,
+              -0.11999999999999988, -0.9600000000000001, -2, 3.42, -0.94, -2.33, 3.3099999999999996,
+              -0.72, 0.41999999999999993, 0.5, -0.6799999999999999, -2.17, 0.3899999999999999,
+              -0.45999999999999996, 0.5800000000000001, 3.56, 1.5699999999999998, -2.66, 3.45, 1.79,
+              0.09000000000000008) },
+    /* torch: a * b */
+    { .op = "mul",
+      .name = "mul same shape [2,3]",
+      .build = build_mul,
+      .in = { OPC_IN((2, 3), 1.07, -0.71, 1.08, -1.6, -1.91, -1.05),
+              OPC_IN((2, 3), -1.76, -0.91, -1.93, 1.11, -0.17, -1.48) },
+      OPC_OUT((2, 3), -1.8832000000000002, 0.6461, -2.0844, -1.7760000000000002, 0.3247, 1.554) },
+    /* torch: a * b */
+    { .op = "mul",
+      .name = "mul scalar with [2,3]",
+      .build = build_mul,
+      .in = { OPC_IN0(0.9), OPC_IN((2, 3), 0.42, -0.37, -1.54, 0.22, 1.83, 0.34) },
+      OPC_OUT((2, 3), 0.378, -0.333, -1.3860000000000001, 0.198, 1.647, 0.30600000000000005) },
+    /* torch: a * b */
+    { .op = "mul",
+      .name = "mul [2,3] with scalar",
+      .build = build_mul,
+      .in = { OPC_IN((2, 3), 0.57, 0.58, -1.32, 1.75, 1.98, -0.85), OPC_IN0(-0.33) },
+      OPC_OUT((2, 3), -0.1881, -0.1914, 0.43560000000000004, -0.5775, -0.6534, 0.2805) },
+    /* torch: a * b */
+    { .op = "mul",
+      .name = "mul row [3] with [2,3]",
+      .build = build_mul,
+      .in = { OPC_IN((3), -1.1, -1.04, -0.69),
+              OPC_IN((2, 3), 1.94, 1.4, 0.37, 0.97, -0.57, -0.64) },
+      OPC_OUT((2, 3), -2.134, -1.456, -0.25529999999999997, -1.067, 0.5928, 0.4416) },
+    /* torch: a * b */
+    { .op = "mul",
+      .name = "mul [2,3] with column [2,1]",
+      .build = build_mul,
+      .in = { OPC_IN((2, 3), 1.18, -0.98, -0.87, -0.92, 1.73, -1.93), OPC_IN((2, 1), 1.35, 0.96) },
+      OPC_OUT((2, 3), 1.593, -1.323, -1.1745, -0.8832, 1.6607999999999998, -1.8527999999999998) },
+    /* torch: a * b */
+    { .op = "mul",
+      .name = "mul column [2,1] with [2,3]",
+      .build = build_mul,
+      .in = { OPC_IN((2, 1), -1.83, 1.44), OPC_IN((2, 3), 1.49, 0.14, -0.3, -0.46, 1.43, 0.54) },
+      OPC_OUT((2, 3), -2.7267, -0.25620000000000004, 0.549, -0.6624, 2.0591999999999997,
+              0.7776000000000001) },
+    /* torch: a * b */
+    { .op = "mul",
+      .name = "mul rank-extending [3] with [4,2,3]",
+      .build = build_mul,
+      .in = { OPC_IN((3), -1.31, 0.63, 1.29),
+              OPC_IN((4, 2, 3), -0.78, 0.97, -1.39, -0.11, -1.15, -1.06, -0.67, -1.26, 1.71, -0.2,
+                     1.05, 1.88, -0.43, 0.39, -1.56, 1.86, 0.7, 1.64, 1.72, 1.76, -1.52, -0.9,
+                     -0.73, 0.48) },
+      OPC_OUT((4, 2, 3), 1.0218, 0.6111, -1.7931, 0.1441, -0.7244999999999999, -1.3674000000000002,
+              0.8777, -0.7938000000000001, 2.2059, 0.262, 0.6615000000000001, 2.4252, 0.5633,
+              0.2457, -2.0124, -2.4366000000000003, 0.44099999999999995, 2.1156, -2.2532, 1.1088,
+              -1.9608, 1.179, -0.4599, 0.6192) },
+    /* torch: a * b */
+    { .op = "mul",
+      .name = "mul both broadcast [2,1] with [1,3]",
+      .build = build_mul,
+      .in = { OPC_IN((2, 1), -1.83, 1.74), OPC_IN((1, 3), -0.99, 1.8, -1.14) },
+      OPC_OUT((2, 3), 1.8117, -3.294, 2.0862, -1.7226, 3.132, -1.9835999999999998) },
+    /* torch: a * b */
+    { .op = "mul",
+      .name = "mul rank 4 [2,1,2,3] with [3,1,3]",
+      .build = build_mul,
+      .in = { OPC_IN((2, 1, 2, 3), 1.24, 1.76, 1.11, -1.29, 1.43, -0.48, -0.84, -0.6, -1.58, 1.07,
+                     -0.37, -1.57),
+              OPC_IN((3, 1, 3), -1.05, 0.33, -1.39, 1.4, -1.04, -1.75, 1.62, 1.11, 1.26) },
+      OPC_OUT((2, 3, 2, 3), -1.302, 0.5808, -1.5429, 1.3545, 0.4719, 0.6671999999999999, 1.736,
+              -1.8304, -1.9425000000000001, -1.8059999999999998, -1.4872, 0.84, 2.0088,
+              1.9536000000000002, 1.3986, -2.0898000000000003, 1.5873000000000002, -0.6048, 0.882,
+              -0.198, 2.1962, -1.1235000000000002, -0.1221, 2.1823, -1.176, 0.624, 2.765, 1.498,
+              0.38480000000000003, 2.7475, -1.3608, -0.666, -1.9908000000000001, 1.7334000000000003,
+              -0.4107, -1.9782000000000002) },
+    /* torch: a / b */
+    { .op = "div",
+      .name = "div same shape [2,3]",
+      .build = build_div,
+      .in = { OPC_IN((2, 3), -0.19, -1.39, -1.48, -0.72, -0.75, 0.5),
+              OPC_IN((2, 3), 1.99, -1.36, -1.04, 0.86, -0.97, 1.96) },
+      OPC_OUT((2, 3), -0.09547738693467336, 1.0220588235294117, 1.423076923076923,
+              -0.8372093023255813, 0.7731958762886598, 0.25510204081632654) },
+    /* torch: a / b */
+    { .op = "div",
+      .name = "div scalar with [2,3]",
+      .build = build_div,
+      .in = { OPC_IN0(-1.6), OPC_IN((2, 3), 0.97, 1.24, 1.14, -1.44, 0.76, 1.53) },
+      OPC_OUT((2, 3), -1.6494845360824744, -1.2903225806451615, -1.4035087719298247,
+              1.1111111111111112, -2.1052631578947367, -1.0457516339869282) },
+    /* torch: a / b */
+    { .op = "div",
+      .name = "div [2,3] with scalar",
+      .build = build_div,
+      .in = { OPC_IN((2, 3), -0.53, 0.53, -0.43, 1.56, 1.16, 1.88), OPC_IN0(0.76) },
+      OPC_OUT((2, 3), -0.6973684210526316, 0.6973684210526316, -0.5657894736842105,
+              2.0526315789473686, 1.526315789473684, 2.4736842105263155) },
+    /* torch: a / b */
+    { .op = "div",
+      .name = "div row [3] with [2,3]",
+      .build = build_div,
+      .in = { OPC_IN((3), 0.55, -1.61, 1.39), OPC_IN((2, 3), 0.85, 0.54, -0.98, -1.02, 0.6, 1) },
+      OPC_OUT((2, 3), 0.6470588235294118, -2.9814814814814814, -1.4183673469387754,
+              -0.5392156862745099, -2.6833333333333336, 1.39) },
+    /* torch: a / b */
+    { .op = "div",
+      .name = "div [2,3] with column [2,1]",
+      .build = build_div,
+      .in = { OPC_IN((2, 3), 1.17, 1.54, -0.63, -1.76, 0.94, 0.5), OPC_IN((2, 1), -1.55, -1.17) },
+      OPC_OUT((2, 3), -0.7548387096774193, -0.9935483870967742, 0.4064516129032258,
+              1.5042735042735045, -0.8034188034188035, -0.4273504273504274) },
+    /* torch: a / b */
+    { .op = "div",
+      .name = "div column [2,1] with [2,3]",
+      .build = build_div,
+      .in = { OPC_IN((2, 1), -0.16, -1.22),
+              OPC_IN((2, 3), 0.79, -0.65, 1.98, -1.84, -1.07, -1.75) },
+      OPC_OUT((2, 3), -0.20253164556962025, 0.24615384615384614, -0.08080808080808081,
+              0.6630434782608695, 1.1401869158878504, 0.6971428571428572) },
+    /* torch: a / b */
+    { .op = "div",
+      .name = "div rank-extending [3] with [4,2,3]",
+      .build = build_div,
+      .in = { OPC_IN((3), 1.94, -0.56, -0.68),
+              OPC_IN((4, 2, 3), 1.55, 1.13, 1.74, 1.05, 0.68, -1.42, 0.59, 0.63, 1.32, -0.62, -1.03,
+                     -1.83, 1.58, 0.94, -0.7, 1.17, 1.8, 1.43, -1.71, 1.62, -0.98, 1.9, -0.8,
+                     1.98) },
+      OPC_OUT((4, 2, 3), 1.2516129032258063, -0.49557522123893816, -0.39080459770114945,
+              1.8476190476190475, -0.823529411764706, 0.4788732394366198, 3.288135593220339,
+              -0.888888888888889, -0.5151515151515151, -3.129032258064516, 0.5436893203883496,
+              0.37158469945355194, 1.2278481012658227, -0.5957446808510639, 0.9714285714285715,
+              1.6581196581196582, -0.3111111111111111, -0.4755244755244756, -1.1345029239766082,
+              -0.34567901234567905, 0.6938775510204083, 1.0210526315789474, 0.7000000000000001,
+              -0.3434343434343435) },
+    /* torch: a / b */
+    { .op = "div",
+      .name = "div both broadcast [2,1] with [1,3]",
+      .build = build_div,
+      .in = { OPC_IN((2, 1), -1.48, -0.73), OPC_IN((1, 3), -0.53, -1.1, 0.95) },
+      OPC_OUT((2, 3), 2.792452830188679, 1.3454545454545452, -1.5578947368421052,
+              1.3773584905660377, 0.6636363636363636, -0.768421052631579) },
+    /* torch: a / b */
+    { .op = "div",
+      .name = "div rank 4 [2,1,2,3] with [3,1,3]",
+      .build = build_div,
+      .in = { OPC_IN((2, 1, 2, 3), 0.81, -0.59, -1.74, 0.85, -0.56, -1.92, -0.18, 1.03, -1.72, 0.9,
+                     1.83, 1.57),
+              OPC_IN((3, 1, 3), 1.6, 1.82, -0.51, 1.47, 0.93, -1.89, 1.58, -0.87, 0.53) },
+      OPC_OUT((2, 3, 2, 3), 0.50625, -0.32417582417582413, 3.411764705882353, 0.53125,
+              -0.3076923076923077, 3.764705882352941, 0.5510204081632654, -0.6344086021505375,
+              0.9206349206349207, 0.5782312925170068, -0.6021505376344086, 1.0158730158730158,
+              0.5126582278481012, 0.6781609195402298, -3.283018867924528, 0.5379746835443038,
+              0.6436781609195403, -3.622641509433962, -0.11249999999999999, 0.5659340659340659,
+              3.372549019607843, 0.5625, 1.0054945054945055, -3.0784313725490198,
+              -0.12244897959183673, 1.10752688172043, 0.9100529100529101, 0.6122448979591837,
+              1.967741935483871, -0.8306878306878308, -0.11392405063291139, -1.1839080459770115,
+              -3.2452830188679243, 0.569620253164557, -2.103448275862069, 2.9622641509433962) },
+    /* torch: torch.neg(x) */
+    { .op = "neg",
+      .name = "neg [2,3]",
+      .build = build_neg,
+      .in = { OPC_IN((2, 3), 0.12, -1.57, 1.1, 0.98, 1.24, 1.27) },
+      OPC_OUT((2, 3), -0.12, 1.57, -1.1, -0.98, -1.24, -1.27) },
+    /* torch: torch.exp(x) */
+    { .op = "exp",
+      .name = "exp [2,3]",
+      .build = build_exp,
+      .in = { OPC_IN((2, 3), -2.08, -2.8, 2.2, 1.54, 0.89, -2.51) },
+      OPC_OUT((2, 3), 0.12493021219858241, 0.06081006262521797, 9.025013499434122,
+              4.664590270988126, 2.4351296512898744, 0.08126823924089172) },
+    /* torch: torch.log(x) */
+    { .op = "log",
+      .name = "log [2,3] of positive x",
+      .build = build_log,
+      .in = { OPC_IN((2, 3), 3.5, 3.13, 4.52, 2.96, 2.07, 2.55) },
+      OPC_OUT((2, 3), 1.252762968495368, 1.1410330045520618, 1.5085119938441398, 1.085189268335969,
+              0.7275486072772777, 0.9360933591703348) },
+    /* torch: torch.sqrt(x) */
+    { .op = "sqrt",
+      .name = "sqrt [2,3] of positive x",
+      .build = build_sqrt,
+      .in = { OPC_IN((2, 3), 1.52, 0.99, 5.7, 8.19, 1.35, 5.32) },
+      OPC_OUT((2, 3), 1.2328828005937953, 0.99498743710662, 2.3874672772626644, 2.8618176042508368,
+              1.161895003862225, 2.3065125189341593) },
+    /* torch: torch.abs(x) */
+    { .op = "abs",
+      .name = "abs [2,3] away from 0",
+      .build = build_abs,
+      .in = { OPC_IN((2, 3), -0.49, 1.29, -0.78, -0.61, 1.92, 1) },
+      OPC_OUT((2, 3), 0.49, 1.29, 0.78, 0.61, 1.92, 1) },
+    /* closed form; kink at 0, forward only */
+    { .op = "abs",
+      .name = "abs at 0 is 0",
+      .build = build_abs,
+      .in = { OPC_IN((3), -1.5, 0, 2.25) },
+      OPC_OUT((3), 1.5, 0, 2.25),
+      .mode = OPC_FORWARD_ONLY },
+    /* torch: torch.tanh(x) */
+    { .op = "tanh",
+      .name = "tanh [2,3]",
+      .build = build_tanh,
+      .in = { OPC_IN((2, 3), 1.44, 0.91, 1.83, -1.67, 2.87, 2.73) },
+      OPC_OUT((2, 3), 0.8936977272038725, 0.7211322540766999, 0.9498260756930403,
+              -0.9315516846152082, 0.9935910666848863, 0.9915289207183131) },
+    /* torch: torch.tanh(x) */
+    { .op = "tanh",
+      .name = "tanh saturates at +-20",
+      .build = build_tanh,
+      .in = { OPC_IN((4), -20, -5.5, 5.5, 20) },
+      OPC_OUT((4), -1, -0.9999665971563038, 0.9999665971563038, 1) },
+    /* torch: torch.sigmoid(x) */
+    { .op = "sigmoid",
+      .name = "sigmoid [2,3]",
+      .build = build_sigmoid,
+      .in = { OPC_IN((2, 3), 3.39, 1.86, -3.74, -0.86, 1.26, -0.14) },
+      OPC_OUT((2, 3), 0.9673905446932344, 0.8652969480479719, 0.023202938145644076,
+              0.29733934565526854, 0.7790261077798122, 0.4650570548417855) },
+    /* torch: torch.sigmoid(x) */
+    { .op = "sigmoid",
+      .name = "sigmoid at +-50",
+      .build = build_sigmoid,
+      .in = { OPC_IN((4), -50, -20, 20, 50) },
+      OPC_OUT((4), 1.928749847963918e-22, 2.0611536181902037e-09, 0.9999999979388463, 1) },
+    /* closed form: e^-1000 underflows, so exactly 0, 1/2, 1 (torch.sigmoid agrees) */
+    { .op = "sigmoid",
+      .name = "sigmoid at +-1000 is exactly 0 and 1",
+      .build = build_sigmoid,
+      .in = { OPC_IN((3), -1000, 0, 1000) },
+      OPC_OUT((3), 0, 0.5, 1),
+      .mode = OPC_EXACT },
+    /* torch: torch.relu(x) */
+    { .op = "relu",
+      .name = "relu [2,3] away from 0",
+      .build = build_relu,
+      .in = { OPC_IN((2, 3), -1.49, -0.71, 0.32, 1.66, -0.64, -0.14) },
+      OPC_OUT((2, 3), 0, 0, 0.32, 1.66, 0, 0) },
+    /* closed form; kink at 0, forward only */
+    { .op = "relu",
+      .name = "relu at 0 is 0",
+      .build = build_relu,
+      .in = { OPC_IN((3), -0.5, 0, 0.75) },
+      OPC_OUT((3), 0, 0, 0.75),
+      .mode = OPC_FORWARD_ONLY },
+    /* closed form (torch.sign agrees); forward only at 0, see the mode */
+    { .op = "sign",
+      .name = "sign of -, 0, +",
+      .build = build_sign,
+      .in = { OPC_IN((2, 3), -1.5, 0, 2, 0.25, -0.75, 3) },
+      OPC_OUT((2, 3), -1, 0, 1, 1, -1, 1),
+      .mode = OPC_FORWARD_ONLY },
+    /* closed form (torch.sign agrees) */
+    { .op = "sign",
+      .name = "sign [2,3] away from 0",
+      .build = build_sign,
+      .in = { OPC_IN((2, 3), 1.26, -0.58, -1.45, -0.47, 0.18, 0.53) },
+      OPC_OUT((2, 3), 1, -1, -1, -1, 1, 1) },
+    /* closed form: 1 where x > 0 (torch: (x > 0).double()); forward only at 0 */
+    { .op = "step",
+      .name = "step of -, 0, +",
+      .build = build_step,
+      .in = { OPC_IN((2, 3), -1.5, 0, 2, 0.25, -0.75, 3) },
+      OPC_OUT((2, 3), 0, 0, 1, 1, 0, 1),
+      .mode = OPC_FORWARD_ONLY },
+    /* closed form: 1 where x > 0 (torch: (x > 0).double()) */
+    { .op = "step",
+      .name = "step [2,3] away from 0",
+      .build = build_step,
+      .in = { OPC_IN((2, 3), 1.51, -1.99, 1.09, -1.77, 1.76, -1.1) },
+      OPC_OUT((2, 3), 1, 0, 1, 0, 1, 0) },
+    /* torch: torch.pow(x, 0) */
+    { .op = "pow",
+      .name = "pow p = 0",
+      .build = build_pow,
+      .in = { OPC_IN((2, 3), 1, -0.74, -1.81, 0.13, 1.45, 0.66) },
+      .p = 0,
+      OPC_OUT((2, 3), 1, 1, 1, 1, 1, 1) },
+    /* torch: torch.pow(x, 1) */
+    { .op = "pow",
+      .name = "pow p = 1",
+      .build = build_pow,
+      .in = { OPC_IN((2, 3), -1.4, 1.19, -1.35, 1.89, -0.37, -0.28) },
+      .p = 1,
+      OPC_OUT((2, 3), -1.4, 1.19, -1.35, 1.89, -0.37, -0.28) },
+    /* torch: torch.pow(x, 2) */
+    { .op = "pow",
+      .name = "pow p = 2",
+      .build = build_pow,
+      .in = { OPC_IN((2, 3), 0.47, 0.64, 1.63, 1.34, -1.31, 1.76) },
+      .p = 2,
+      OPC_OUT((2, 3), 0.22089999999999999, 0.4096, 2.6569, 1.7956000000000003, 1.7161000000000002,
+              3.0976) },
+    /* torch: torch.pow(x, 3) */
+    { .op = "pow",
+      .name = "pow p = 3",
+      .build = build_pow,
+      .in = { OPC_IN((2, 3), 0.46, -0.44, 1.23, 1.62, -0.68, -1.7) },
+      .p = 3,
+      OPC_OUT((2, 3), 0.097336, -0.085184, 1.8608669999999998, 4.251528000000001,
+              -0.3144320000000001, -4.912999999999999) },
+    /* torch: torch.pow(x, -1.5) */
+    { .op = "pow",
+      .name = "pow p = -1.5",
+      .build = build_pow,
+      .in = { OPC_IN((2, 3), 2.39, 1.34, 1.04, 1.49, 1.48, 2.16) },
+      .p = -1.5,
+      OPC_OUT((2, 3), 0.2706469570515275, 0.6446779295383284, 0.9428660343181924, 0.549820080885262,
+              0.5554019841397205, 0.31500639696285726) },
+    /* torch: torch.pow(x, 0.5) */
+    { .op = "pow",
+      .name = "pow p = 0.5",
+      .build = build_pow,
+      .in = { OPC_IN((2, 3), 2.36, 3.63, 3.17, 4.31, 2.09, 2.75) },
+      .p = 0.5,
+      OPC_OUT((2, 3), 1.5362291495737217, 1.905255888325765, 1.7804493814764855, 2.0760539492026693,
+              1.445683229480096, 1.6583123951777) },
+    /* torch: torch.sum(x) */
+    { .op = "sum",
+      .name = "sum of all [2,3,4]",
+      .build = build_sum,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      OPC_OUT0(-6.239999999999998) },
+    /* torch: torch.sum(x) */
+    { .op = "sum",
+      .name = "sum of a scalar",
+      .build = build_sum,
+      .in = { OPC_IN0(1.75) },
+      OPC_OUT0(1.75) },
+    /* torch: torch.mean(x) */
+    { .op = "mean",
+      .name = "mean of all [2,3,4]",
+      .build = build_mean,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      OPC_OUT0(-0.25999999999999995) },
+    /* torch: torch.mean(x) */
+    { .op = "mean",
+      .name = "mean of all [5]",
+      .build = build_mean,
+      .in = { OPC_IN((5), -1.44, -0.36, 0.49, -0.65, 0.22) },
+      OPC_OUT0(-0.34800000000000003) },
+    /* torch: torch.sum(x, dim=0, keepdim=False) */
+    { .op = "sum",
+      .name = "sum [2,3,4] axis 0",
+      .build = build_sum_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 0,
+      .keepdims = false,
+      OPC_OUT((3, 4), -0.6199999999999999, -0.9299999999999999, 3.41, -1.9500000000000002, -4.68,
+              2.9000000000000004, 1.93, -1.56, -3.15, 0.11000000000000032, -0.33999999999999997,
+              -1.3600000000000003) },
+    /* torch: torch.sum(x, dim=1, keepdim=False) */
+    { .op = "sum",
+      .name = "sum [2,3,4] axis 1",
+      .build = build_sum_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 1,
+      .keepdims = false,
+      OPC_OUT((2, 4), -6.91, 4.880000000000001, 2.38, -2.7800000000000002, -1.54, -2.8, 2.62,
+              -2.0900000000000003) },
+    /* torch: torch.sum(x, dim=2, keepdim=False) */
+    { .op = "sum",
+      .name = "sum [2,3,4] axis 2",
+      .build = build_sum_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 2,
+      .keepdims = false,
+      OPC_OUT((2, 3), 1.42, -1.8400000000000003, -2.01, -1.5099999999999998, 0.43000000000000005,
+              -2.73) },
+    /* torch: torch.sum(x, dim=-1, keepdim=False) */
+    { .op = "sum",
+      .name = "sum [2,3,4] axis -1",
+      .build = build_sum_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -1,
+      .keepdims = false,
+      OPC_OUT((2, 3), 1.42, -1.8400000000000003, -2.01, -1.5099999999999998, 0.43000000000000005,
+              -2.73) },
+    /* torch: torch.sum(x, dim=-2, keepdim=False) */
+    { .op = "sum",
+      .name = "sum [2,3,4] axis -2",
+      .build = build_sum_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -2,
+      .keepdims = false,
+      OPC_OUT((2, 4), -6.91, 4.880000000000001, 2.38, -2.7800000000000002, -1.54, -2.8, 2.62,
+              -2.0900000000000003) },
+    /* torch: torch.sum(x, dim=-3, keepdim=False) */
+    { .op = "sum",
+      .name = "sum [2,3,4] axis -3",
+      .build = build_sum_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -3,
+      .keepdims = false,
+      OPC_OUT((3, 4), -0.6199999999999999, -0.9299999999999999, 3.41, -1.9500000000000002, -4.68,
+              2.9000000000000004, 1.93, -1.56, -3.15, 0.11000000000000032, -0.33999999999999997,
+              -1.3600000000000003) },
+    /* torch: torch.sum(x, dim=0, keepdim=True) */
+    { .op = "sum",
+      .name = "sum [2,3,4] axis 0 keepdims",
+      .build = build_sum_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 0,
+      .keepdims = true,
+      OPC_OUT((1, 3, 4), -0.6199999999999999, -0.9299999999999999, 3.41, -1.9500000000000002, -4.68,
+              2.9000000000000004, 1.93, -1.56, -3.15, 0.11000000000000032, -0.33999999999999997,
+              -1.3600000000000003) },
+    /* torch: torch.sum(x, dim=1, keepdim=True) */
+    { .op = "sum",
+      .name = "sum [2,3,4] axis 1 keepdims",
+      .build = build_sum_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 1,
+      .keepdims = true,
+      OPC_OUT((2, 1, 4), -6.91, 4.880000000000001, 2.38, -2.7800000000000002, -1.54, -2.8, 2.62,
+              -2.0900000000000003) },
+    /* torch: torch.sum(x, dim=2, keepdim=True) */
+    { .op = "sum",
+      .name = "sum [2,3,4] axis 2 keepdims",
+      .build = build_sum_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 2,
+      .keepdims = true,
+      OPC_OUT((2, 3, 1), 1.42, -1.8400000000000003, -2.01, -1.5099999999999998, 0.43000000000000005,
+              -2.73) },
+    /* torch: torch.sum(x, dim=-1, keepdim=True) */
+    { .op = "sum",
+      .name = "sum [2,3,4] axis -1 keepdims",
+      .build = build_sum_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -1,
+      .keepdims = true,
+      OPC_OUT((2, 3, 1), 1.42, -1.8400000000000003, -2.01, -1.5099999999999998, 0.43000000000000005,
+              -2.73) },
+    /* torch: torch.sum(x, dim=-2, keepdim=True) */
+    { .op = "sum",
+      .name = "sum [2,3,4] axis -2 keepdims",
+      .build = build_sum_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -2,
+      .keepdims = true,
+      OPC_OUT((2, 1, 4), -6.91, 4.880000000000001, 2.38, -2.7800000000000002, -1.54, -2.8, 2.62,
+              -2.0900000000000003) },
+    /* torch: torch.sum(x, dim=-3, keepdim=True) */
+    { .op = "sum",
+      .name = "sum [2,3,4] axis -3 keepdims",
+      .build = build_sum_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -3,
+      .keepdims = true,
+      OPC_OUT((1, 3, 4), -0.6199999999999999, -0.9299999999999999, 3.41, -1.9500000000000002, -4.68,
+              2.9000000000000004, 1.93, -1.56, -3.15, 0.11000000000000032, -0.33999999999999997,
+              -1.3600000000000003) },
+    /* torch: torch.sum(x, dim=0, keepdim=False) */
+    { .op = "sum",
+      .name = "sum [5] axis 0 to a scalar",
+      .build = build_sum_axis,
+      .in = { OPC_IN((5), 1.94, -1.9, 1.57, -1.33, 1.82) },
+      .axis = 0,
+      OPC_OUT0(2.0999999999999996) },
+    /* torch: torch.mean(x, dim=0, keepdim=False) */
+    { .op = "mean",
+      .name = "mean [2,3,4] axis 0",
+      .build = build_mean_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 0,
+      .keepdims = false,
+      OPC_OUT((3, 4), -0.30999999999999994, -0.46499999999999997, 1.705, -0.9750000000000001, -2.34,
+              1.4500000000000002, 0.965, -0.78, -1.575, 0.05500000000000016, -0.16999999999999998,
+              -0.6800000000000002) },
+    /* torch: torch.mean(x, dim=1, keepdim=False) */
+    { .op = "mean",
+      .name = "mean [2,3,4] axis 1",
+      .build = build_mean_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 1,
+      .keepdims = false,
+      OPC_OUT((2, 4), -2.3033333333333332, 1.626666666666667, 0.7933333333333333,
+              -0.9266666666666667, -0.5133333333333333, -0.9333333333333332, 0.8733333333333334,
+              -0.6966666666666668) },
+    /* torch: torch.mean(x, dim=2, keepdim=False) */
+    { .op = "mean",
+      .name = "mean [2,3,4] axis 2",
+      .build = build_mean_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 2,
+      .keepdims = false,
+      OPC_OUT((2, 3), 0.355, -0.4600000000000001, -0.5025, -0.37749999999999995,
+              0.10750000000000001, -0.6825) },
+    /* torch: torch.mean(x, dim=-1, keepdim=False) */
+    { .op = "mean",
+      .name = "mean [2,3,4] axis -1",
+      .build = build_mean_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -1,
+      .keepdims = false,
+      OPC_OUT((2, 3), 0.355, -0.4600000000000001, -0.5025, -0.37749999999999995,
+              0.10750000000000001, -0.6825) },
+    /* torch: torch.mean(x, dim=-2, keepdim=False) */
+    { .op = "mean",
+      .name = "mean [2,3,4] axis -2",
+      .build = build_mean_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -2,
+      .keepdims = false,
+      OPC_OUT((2, 4), -2.3033333333333332, 1.626666666666667, 0.7933333333333333,
+              -0.9266666666666667, -0.5133333333333333, -0.9333333333333332, 0.8733333333333334,
+              -0.6966666666666668) },
+    /* torch: torch.mean(x, dim=-3, keepdim=False) */
+    { .op = "mean",
+      .name = "mean [2,3,4] axis -3",
+      .build = build_mean_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -3,
+      .keepdims = false,
+      OPC_OUT((3, 4), -0.30999999999999994, -0.46499999999999997, 1.705, -0.9750000000000001, -2.34,
+              1.4500000000000002, 0.965, -0.78, -1.575, 0.05500000000000016, -0.16999999999999998,
+              -0.6800000000000002) },
+    /* torch: torch.mean(x, dim=0, keepdim=True) */
+    { .op = "mean",
+      .name = "mean [2,3,4] axis 0 keepdims",
+      .build = build_mean_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 0,
+      .keepdims = true,
+      OPC_OUT((1, 3, 4), -0.30999999999999994, -0.46499999999999997, 1.705, -0.9750000000000001,
+              -2.34, 1.4500000000000002, 0.965, -0.78, -1.575, 0.05500000000000016,
+              -0.16999999999999998, -0.6800000000000002) },
+    /* torch: torch.mean(x, dim=1, keepdim=True) */
+    { .op = "mean",
+      .name = "mean [2,3,4] axis 1 keepdims",
+      .build = build_mean_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 1,
+      .keepdims = true,
+      OPC_OUT((2, 1, 4), -2.3033333333333332, 1.626666666666667, 0.7933333333333333,
+              -0.9266666666666667, -0.5133333333333333, -0.9333333333333332, 0.8733333333333334,
+              -0.6966666666666668) },
+    /* torch: torch.mean(x, dim=2, keepdim=True) */
+    { .op = "mean",
+      .name = "mean [2,3,4] axis 2 keepdims",
+      .build = build_mean_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 2,
+      .keepdims = true,
+      OPC_OUT((2, 3, 1), 0.355, -0.4600000000000001, -0.5025, -0.37749999999999995,
+              0.10750000000000001, -0.6825) },
+    /* torch: torch.mean(x, dim=-1, keepdim=True) */
+    { .op = "mean",
+      .name = "mean [2,3,4] axis -1 keepdims",
+      .build = build_mean_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -1,
+      .keepdims = true,
+      OPC_OUT((2, 3, 1), 0.355, -0.4600000000000001, -0.5025, -0.37749999999999995,
+              0.10750000000000001, -0.6825) },
+    /* torch: torch.mean(x, dim=-2, keepdim=True) */
+    { .op = "mean",
+      .name = "mean [2,3,4] axis -2 keepdims",
+      .build = build_mean_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -2,
+      .keepdims = true,
+      OPC_OUT((2, 1, 4), -2.3033333333333332, 1.626666666666667, 0.7933333333333333,
+              -0.9266666666666667, -0.5133333333333333, -0.9333333333333332, 0.8733333333333334,
+              -0.6966666666666668) },
+    /* torch: torch.mean(x, dim=-3, keepdim=True) */
+    { .op = "mean",
+      .name = "mean [2,3,4] axis -3 keepdims",
+      .build = build_mean_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -3,
+      .keepdims = true,
+      OPC_OUT((1, 3, 4), -0.30999999999999994, -0.46499999999999997, 1.705, -0.9750000000000001,
+              -2.34, 1.4500000000000002, 0.965, -0.78, -1.575, 0.05500000000000016,
+              -0.16999999999999998, -0.6800000000000002) },
+    /* torch: torch.mean(x, dim=0, keepdim=False) */
+    { .op = "mean",
+      .name = "mean [5] axis 0 to a scalar",
+      .build = build_mean_axis,
+      .in = { OPC_IN((5), 0.86, 1.09, 1.56, -1.49, 0.47) },
+      .axis = 0,
+      OPC_OUT0(0.49800000000000005) },
+    /* torch: torch.amax(x, dim=0, keepdim=False) */
+    { .op = "max",
+      .name = "max [2,3,4] axis 0",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 0,
+      .keepdims = false,
+      OPC_OUT((3, 4), 1.31, 1.66, 2.33, 0.61, -2, 1.86, 1.23, -0.66, -0.85, 2.18, 0.6, 1.13) },
+    /* torch: torch.amax(x, dim=1, keepdim=False) */
+    { .op = "max",
+      .name = "max [2,3,4] axis 1",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 1,
+      .keepdims = false,
+      OPC_OUT((2, 4), -1.93, 2.18, 1.08, 0.61, 1.31, 1.86, 2.33, 1.13) },
+    /* torch: torch.amax(x, dim=2, keepdim=False) */
+    { .op = "max",
+      .name = "max [2,3,4] axis 2",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 2,
+      .keepdims = false,
+      OPC_OUT((2, 3), 1.66, 1.04, 2.18, 2.33, 1.86, 1.13) },
+    /* torch: torch.amax(x, dim=-1, keepdim=False) */
+    { .op = "max",
+      .name = "max [2,3,4] axis -1",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -1,
+      .keepdims = false,
+      OPC_OUT((2, 3), 1.66, 1.04, 2.18, 2.33, 1.86, 1.13) },
+    /* torch: torch.amax(x, dim=-2, keepdim=False) */
+    { .op = "max",
+      .name = "max [2,3,4] axis -2",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -2,
+      .keepdims = false,
+      OPC_OUT((2, 4), -1.93, 2.18, 1.08, 0.61, 1.31, 1.86, 2.33, 1.13) },
+    /* torch: torch.amax(x, dim=-3, keepdim=False) */
+    { .op = "max",
+      .name = "max [2,3,4] axis -3",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -3,
+      .keepdims = false,
+      OPC_OUT((3, 4), 1.31, 1.66, 2.33, 0.61, -2, 1.86, 1.23, -0.66, -0.85, 2.18, 0.6, 1.13) },
+    /* torch: torch.amax(x, dim=0, keepdim=True) */
+    { .op = "max",
+      .name = "max [2,3,4] axis 0 keepdims",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 0,
+      .keepdims = true,
+      OPC_OUT((1, 3, 4), 1.31, 1.66, 2.33, 0.61, -2, 1.86, 1.23, -0.66, -0.85, 2.18, 0.6, 1.13) },
+    /* torch: torch.amax(x, dim=1, keepdim=True) */
+    { .op = "max",
+      .name = "max [2,3,4] axis 1 keepdims",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 1,
+      .keepdims = true,
+      OPC_OUT((2, 1, 4), -1.93, 2.18, 1.08, 0.61, 1.31, 1.86, 2.33, 1.13) },
+    /* torch: torch.amax(x, dim=2, keepdim=True) */
+    { .op = "max",
+      .name = "max [2,3,4] axis 2 keepdims",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 2,
+      .keepdims = true,
+      OPC_OUT((2, 3, 1), 1.66, 1.04, 2.18, 2.33, 1.86, 1.13) },
+    /* torch: torch.amax(x, dim=-1, keepdim=True) */
+    { .op = "max",
+      .name = "max [2,3,4] axis -1 keepdims",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -1,
+      .keepdims = true,
+      OPC_OUT((2, 3, 1), 1.66, 1.04, 2.18, 2.33, 1.86, 1.13) },
+    /* torch: torch.amax(x, dim=-2, keepdim=True) */
+    { .op = "max",
+      .name = "max [2,3,4] axis -2 keepdims",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -2,
+      .keepdims = true,
+      OPC_OUT((2, 1, 4), -1.93, 2.18, 1.08, 0.61, 1.31, 1.86, 2.33, 1.13) },
+    /* torch: torch.amax(x, dim=-3, keepdim=True) */
+    { .op = "max",
+      .name = "max [2,3,4] axis -3 keepdims",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -3,
+      .keepdims = true,
+      OPC_OUT((1, 3, 4), 1.31, 1.66, 2.33, 0.61, -2, 1.86, 1.23, -0.66, -0.85, 2.18, 0.6, 1.13) },
+    /* torch: torch.amax(x, dim=0, keepdim=False) */
+    { .op = "max",
+      .name = "max [5] axis 0 to a scalar",
+      .build = build_max_axis,
+      .in = { OPC_IN((5), -0.68, 0.53, -1.47, -1.86, 1.38) },
+      .axis = 0,
+      OPC_OUT0(1.38) },
+    /* torch: torch.amax(x, dim=1); a tie is a kink: forward only */
+    { .op = "max",
+      .name = "max ties: value of the tie",
+      .build = build_max_axis,
+      .in = { OPC_IN((2, 3), 1.5, -2, 1.5, 0.5, 0.5, 0.25) },
+      .axis = 1,
+      OPC_OUT((2), 1.5, 0.5),
+      .mode = OPC_FORWARD_ONLY },
+    /* torch: F.one_hot(torch.argmax(x, dim=0), x.shape[0]).movedim(-1, 0) */
+    { .op = "argmax_mask",
+      .name = "argmax_mask [2,3,4] axis 0",
+      .build = build_argmax_mask,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 0,
+      OPC_OUT((2, 3, 4), 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1) },
+    /* torch: F.one_hot(torch.argmax(x, dim=1), x.shape[1]).movedim(-1, 1) */
+    { .op = "argmax_mask",
+      .name = "argmax_mask [2,3,4] axis 1",
+      .build = build_argmax_mask,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 1,
+      OPC_OUT((2, 3, 4), 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1) },
+    /* torch: F.one_hot(torch.argmax(x, dim=2), x.shape[2]).movedim(-1, 2) */
+    { .op = "argmax_mask",
+      .name = "argmax_mask [2,3,4] axis 2",
+      .build = build_argmax_mask,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 2,
+      OPC_OUT((2, 3, 4), 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1) },
+    /* torch: F.one_hot(torch.argmax(x, dim=-1), x.shape[-1]).movedim(-1, -1) */
+    { .op = "argmax_mask",
+      .name = "argmax_mask [2,3,4] axis -1",
+      .build = build_argmax_mask,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -1,
+      OPC_OUT((2, 3, 4), 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1) },
+    /* torch: F.one_hot(torch.argmax(x, dim=-2), x.shape[-2]).movedim(-1, -2) */
+    { .op = "argmax_mask",
+      .name = "argmax_mask [2,3,4] axis -2",
+      .build = build_argmax_mask,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -2,
+      OPC_OUT((2, 3, 4), 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1) },
+    /* torch: F.one_hot(torch.argmax(x, dim=-3), x.shape[-3]).movedim(-1, -3) */
+    { .op = "argmax_mask",
+      .name = "argmax_mask [2,3,4] axis -3",
+      .build = build_argmax_mask,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -3,
+      OPC_OUT((2, 3, 4), 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1) },
+    /* torch: F.one_hot(torch.argmax(x, dim=1), x.shape[1]).movedim(-1, 1);
+       argmax returns the first maximum; a tie: forward only */
+    { .op = "argmax_mask",
+      .name = "argmax_mask ties: first maximum",
+      .build = build_argmax_mask,
+      .in = { OPC_IN((2, 3), 1.5, -2, 1.5, 0.5, 0.5, 0.25) },
+      .axis = 1,
+      OPC_OUT((2, 3), 1, 0, 0, 1, 0, 0),
+      .mode = OPC_FORWARD_ONLY },
+    /* torch: torch.softmax(x, dim=0) */
+    { .op = "softmax",
+      .name = "softmax [2,3,4] axis 0",
+      .build = build_softmax,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 0,
+      OPC_OUT((2, 3, 4), 0.037687890508605916, 0.9859363729567544, 0.22270013882530884,
+              0.9596895845772907, 0.33626130259564735, 0.3057636598919695, 0.37051688803260513,
+              0.4402863507328071, 0.190001566015313, 0.9859363729567544, 0.8234647252208833,
+              0.026084075146382935, 0.9623121094913941, 0.014063627043245474, 0.7772998611746911,
+              0.04031041542270922, 0.6637386974043528, 0.6942363401080306, 0.6294831119673949,
+              0.5597136492671929, 0.8099984339846871, 0.014063627043245474, 0.1765352747791167,
+              0.973915924853617) },
+    /* torch: torch.softmax(x, dim=1) */
+    { .op = "softmax",
+      .name = "softmax [2,3,4] axis 1",
+      .build = build_softmax,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 1,
+      OPC_OUT((2, 3, 4), 0.4622992888053294, 0.3105616983284213, 0.4342832205634512,
+              0.7899148847131158, 0.21837472138759614, 0.16706493814572956, 0.29698953521180205,
+              0.1745000797717592, 0.3193259898070744, 0.5223733635258492, 0.2687272442247467,
+              0.035585035515125034, 0.8681751596523125, 0.011323877758896886, 0.7294597745906142,
+              0.020950858308039878, 0.031702434978545156, 0.9696290467488283, 0.24281606568213457,
+              0.14007522712270426, 0.10012240536914219, 0.01904707549227483, 0.02772415972725127,
+              0.838973914569256) },
+    /* torch: torch.softmax(x, dim=2) */
+    { .op = "softmax",
+      .name = "softmax [2,3,4] axis 2",
+      .build = build_softmax,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 2,
+      OPC_OUT((2, 3, 4), 0.014244781535089708, 0.5161464956985105, 0.28898957985005236,
+              0.18061914291634742, 0.012892409218100035, 0.5319974549851667, 0.378660000243679,
+              0.07645013555305417, 0.00923908920010666, 0.8152080113925579, 0.16791255020398987,
+              0.007640349203345678, 0.2621716433169042, 0.00530685518762179, 0.7270530285063543,
+              0.005468472989119611, 0.01289257041388183, 0.6119503847425867, 0.3259197575369179,
+              0.0492372873066136, 0.10579878554713612, 0.031234993117438985, 0.09669280947535061,
+              0.7662734118600744) },
+    /* torch: torch.softmax(x, dim=-1) */
+    { .op = "softmax",
+      .name = "softmax [2,3,4] axis -1",
+      .build = build_softmax,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -1,
+      OPC_OUT((2, 3, 4), 0.014244781535089708, 0.5161464956985105, 0.28898957985005236,
+              0.18061914291634742, 0.012892409218100035, 0.5319974549851667, 0.378660000243679,
+              0.07645013555305417, 0.00923908920010666, 0.8152080113925579, 0.16791255020398987,
+              0.007640349203345678, 0.2621716433169042, 0.00530685518762179, 0.7270530285063543,
+              0.005468472989119611, 0.01289257041388183, 0.6119503847425867, 0.3259197575369179,
+              0.0492372873066136, 0.10579878554713612, 0.031234993117438985, 0.09669280947535061,
+              0.7662734118600744) },
+    /* torch: torch.softmax(x, dim=-2) */
+    { .op = "softmax",
+      .name = "softmax [2,3,4] axis -2",
+      .build = build_softmax,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -2,
+      OPC_OUT((2, 3, 4), 0.4622992888053294, 0.3105616983284213, 0.4342832205634512,
+              0.7899148847131158, 0.21837472138759614, 0.16706493814572956, 0.29698953521180205,
+              0.1745000797717592, 0.3193259898070744, 0.5223733635258492, 0.2687272442247467,
+              0.035585035515125034, 0.8681751596523125, 0.011323877758896886, 0.7294597745906142,
+              0.020950858308039878, 0.031702434978545156, 0.9696290467488283, 0.24281606568213457,
+              0.14007522712270426, 0.10012240536914219, 0.01904707549227483, 0.02772415972725127,
+              0.838973914569256) },
+    /* torch: torch.softmax(x, dim=-3) */
+    { .op = "softmax",
+      .name = "softmax [2,3,4] axis -3",
+      .build = build_softmax,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -3,
+      OPC_OUT((2, 3, 4), 0.037687890508605916, 0.9859363729567544, 0.22270013882530884,
+              0.9596895845772907, 0.33626130259564735, 0.3057636598919695, 0.37051688803260513,
+              0.4402863507328071, 0.190001566015313, 0.9859363729567544, 0.8234647252208833,
+              0.026084075146382935, 0.9623121094913941, 0.014063627043245474, 0.7772998611746911,
+              0.04031041542270922, 0.6637386974043528, 0.6942363401080306, 0.6294831119673949,
+              0.5597136492671929, 0.8099984339846871, 0.014063627043245474, 0.1765352747791167,
+              0.973915924853617) },
+    /* torch: torch.softmax(x, dim=0) */
+    { .op = "softmax",
+      .name = "softmax [5] axis 0",
+      .build = build_softmax,
+      .in = { OPC_IN((5), -0.4, 1.24, 1.04, 0.17, 1.69) },
+      .axis = 0,
+      OPC_OUT((5), 0.04943386473223505, 0.25483995233955137, 0.20864530609331788,
+              0.08741227423104336, 0.39966860260385223) },
+    /* torch: torch.log_softmax(x, dim=0) */
+    { .op = "log_softmax",
+      .name = "log_softmax [2,3,4] axis 0",
+      .build = build_log_softmax,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 0,
+      OPC_OUT((2, 3, 4), -3.278416442794361, -0.014163456931505055, -1.501929081345373,
+              -0.04114539620759946, -1.0898667349636622, -1.1849428287424453, -0.9928562535503843,
+              -0.8203299666264258, -1.6607229646697594, -0.014163456931505055, -0.19423456547207915,
+              -3.646430298517479, -0.038416442794361086, -4.264163456931505, -0.25192908134537295,
+              -3.2111453962075993, -0.4098667349636621, -0.3649428287424453, -0.4628562535503843,
+              -0.5803299666264258, -0.21072296466975976, -4.264163456931505, -1.7342345654720792,
+              -0.026430298517478842) },
+    /* torch: torch.log_softmax(x, dim=1) */
+    { .op = "log_softmax",
+      .name = "log_softmax [2,3,4] axis 1",
+      .build = build_log_softmax,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 1,
+      OPC_OUT((2, 3, 4), -0.7715427863725942, -1.1693726909763726, -0.8340583757773011,
+              -0.23583008019500795, -1.5215427863725943, -1.7893726909763725, -1.2140583757773014,
+              -1.745830080195008, -1.141542786372594, -0.6493726909763724, -1.3140583757773012,
+              -3.335830080195008, -0.14136178784556788, -4.480841706660328, -0.3154510536080049,
+              -3.8655756640956995, -3.451361787845568, -0.03084170666032789, -1.415451053608005,
+              -1.9655756640956994, -2.301361787845568, -3.9608417066603274, -3.585451053608005,
+              -0.17557566409569944) },
+    /* torch: torch.log_softmax(x, dim=2) */
+    { .op = "log_softmax",
+      .name = "log_softmax [2,3,4] axis 2",
+      .build = build_log_softmax,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = 2,
+      OPC_OUT((2, 3, 4), -4.251364647401906, -0.6613646474019058, -1.2413646474019058,
+              -1.7113646474019055, -4.351116573514404, -0.6311165735144039, -0.971116573514404,
+              -2.571116573514404, -4.684311969604054, -0.20431196960405362, -1.7843119696040537,
+              -4.8743119696040536, -1.338755862559405, -5.238755862559405, -0.3187558625594049,
+              -5.208755862559405, -4.351104070438264, -0.49110407043826415, -1.1211040704382642,
+              -3.011104070438264, -2.246216238384348, -3.4662162383843476, -2.3362162383843477,
+              -0.2662162383843478) },
+    /* torch: torch.log_softmax(x, dim=-1) */
+    { .op = "log_softmax",
+      .name = "log_softmax [2,3,4] axis -1",
+      .build = build_log_softmax,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -1,
+      OPC_OUT((2, 3, 4), -4.251364647401906, -0.6613646474019058, -1.2413646474019058,
+              -1.7113646474019055, -4.351116573514404, -0.6311165735144039, -0.971116573514404,
+              -2.571116573514404, -4.684311969604054, -0.20431196960405362, -1.7843119696040537,
+              -4.8743119696040536, -1.338755862559405, -5.238755862559405, -0.3187558625594049,
+              -5.208755862559405, -4.351104070438264, -0.49110407043826415, -1.1211040704382642,
+              -3.011104070438264, -2.246216238384348, -3.4662162383843476, -2.3362162383843477,
+              -0.2662162383843478) },
+    /* torch: torch.log_softmax(x, dim=-2) */
+    { .op = "log_softmax",
+      .name = "log_softmax [2,3,4] axis -2",
+      .build = build_log_softmax,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -2,
+      OPC_OUT((2, 3, 4), -0.7715427863725942, -1.1693726909763726, -0.8340583757773011,
+              -0.23583008019500795, -1.5215427863725943, -1.7893726909763725, -1.2140583757773014,
+              -1.745830080195008, -1.141542786372594, -0.6493726909763724, -1.3140583757773012,
+              -3.335830080195008, -0.14136178784556788, -4.480841706660328, -0.3154510536080049,
+              -3.8655756640956995, -3.451361787845568, -0.03084170666032789, -1.415451053608005,
+              -1.9655756640956994, -2.301361787845568, -3.9608417066603274, -3.585451053608005,
+              -0.17557566409569944) },
+    /* torch: torch.log_softmax(x, dim=-3) */
+    { .op = "log_softmax",
+      .name = "log_softmax [2,3,4] axis -3",
+      .build = build_log_softmax,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .axis = -3,
+      OPC_OUT((2, 3, 4), -3.278416442794361, -0.014163456931505055, -1.501929081345373,
+              -0.04114539620759946, -1.0898667349636622, -1.1849428287424453, -0.9928562535503843,
+              -0.8203299666264258, -1.6607229646697594, -0.014163456931505055, -0.19423456547207915,
+              -3.646430298517479, -0.038416442794361086, -4.264163456931505, -0.25192908134537295,
+              -3.2111453962075993, -0.4098667349636621, -0.3649428287424453, -0.4628562535503843,
+              -0.5803299666264258, -0.21072296466975976, -4.264163456931505, -1.7342345654720792,
+              -0.026430298517478842) },
+    /* torch: torch.log_softmax(x, dim=0) */
+    { .op = "log_softmax",
+      .name = "log_softmax [5] axis 0",
+      .build = build_log_softmax,
+      .in = { OPC_IN((5), 1.48, -0.9, -1.97, -1.43, -0.5) },
+      .axis = 0,
+      OPC_OUT((5), -0.2752358240455949, -2.6552358240455947, -3.725235824045595, -3.185235824045595,
+              -2.2552358240455948) },
+    /* closed form: the maximum is subtracted, e^-1000 underflows: exactly 1 and 0 (torch agrees) */
+    { .op = "softmax",
+      .name = "softmax at +-1000 is exactly 1 and 0",
+      .build = build_softmax,
+      .in = { OPC_IN((2, 3), 1000, 0, -1000, -1000, 1000, 0) },
+      .axis = 1,
+      OPC_OUT((2, 3), 1, 0, 0, 0, 1, 0),
+      .mode = OPC_EXACT },
+    /* closed form: x - max - ln(1 + 0 + 0) = x - 1000 exactly (torch agrees) */
+    { .op = "log_softmax",
+      .name = "log_softmax at +-1000 is exact",
+      .build = build_log_softmax,
+      .in = { OPC_IN((2, 3), 1000, 0, -1000, -1000, 1000, 0) },
+      .axis = 1,
+      OPC_OUT((2, 3), 0, -1000, -2000, -2000, 0, -1000),
+      .mode = OPC_EXACT },
+    /* torch: torch.matmul(a, b) */
+    { .op = "matmul",
+      .name = "matmul 2-D [2,3] @ [3,4] flags 0",
+      .build = build_matmul,
+      .in = { OPC_IN((2, 3), 1.14, 1.06, 1.98, 0.57, -1.4, -1.31),
+              OPC_IN((3, 4), -0.47, -0.24, -0.69, 1.73, 1.41, -1.97, -1.14, 1.75, 0.2, 0.83, -1.45,
+                     -0.29) },
+      OPC_OUT((2, 4), 1.3548, -0.7184000000000003, -4.866, 3.253, -2.5039, 1.5339, 3.1022,
+              -1.084) },
+    /* torch: torch.matmul(a, b) */
+    { .op = "matmul",
+      .name = "matmul batched [2,2,3] @ [2,3,4] flags 0",
+      .build = build_matmul,
+      .in = { OPC_IN((2, 2, 3), 0.3, -0.41, -1.5, -1.27, 1.61, -0.88, 1.99, 1.59, -0.53, 1.04,
+                     -0.78, -1.73),
+              OPC_IN((2, 3, 4), -0.26, -1.64, -1.4, 1.21, -1.35, 1.07, -1.02, 1.72, -1.85, -1.89,
+                     0.31, 0.52, -0.72, -0.41, -0.71, -0.79, 1.94, 1.57, -0.4, -0.89, -1.08, -1.39,
+                     0.18, 0.15) },
+      OPC_OUT((2, 2, 4), 3.2505, 1.9043, -0.4668, -1.1221999999999999, -0.21530000000000005, 5.4687,
+              -0.1370000000000003, 0.7749000000000001, 2.2242, 2.4171, -2.1443, -3.0667,
+              -0.39359999999999995, 0.7536999999999994, -0.7377999999999999, -0.3869000000000001) },
+    /* torch: torch.matmul(a, b) */
+    { .op = "matmul",
+      .name = "matmul shared b [2,2,3] @ [3,4] flags 0",
+      .build = build_matmul,
+      .in = { OPC_IN((2, 2, 3), 1.1, 0.31, -1.97, -0.78, 0.11, 0.87, 0.78, -0.96, 1.19, 1.67, 1.06,
+                     -0.93),
+              OPC_IN((3, 4), 2, -1.57, -1.62, 1.46, 0.73, -0.59, 1.93, 1.3, -0.86, -1.28, 0.58,
+                     -0.47) },
+      OPC_OUT((2, 2, 4), 4.120500000000001, 0.6116999999999997, -2.3263000000000003, 2.9349,
+              -2.2279, 0.046100000000000155, 1.9805, -1.4047, -0.16419999999999987, -2.1814,
+              -2.4262, -0.6684999999999999, 4.9136, -2.0569, -1.199, 4.253299999999999) },
+    /* torch: torch.matmul(a, b) */
+    { .op = "matmul",
+      .name = "matmul shared a [2,3] @ [2,3,4] flags 0",
+      .build = build_matmul,
+      .in = { OPC_IN((2, 3), -0.12, 0.6, -1.38, -1.46, -1.73, 1.05),
+              OPC_IN((2, 3, 4), 0.6, 0.54, -1.81, 0.45, -1.05, -1.69, -1.47, -1.18, -1.31, -0.13,
+                     -0.34, -0.75, 1.4, 1.7, 0.58, -1.16, 0.47, -0.52, 0.46, 1.25, -0.78, 1.5, 0.18,
+                     1.2) },
+      OPC_OUT((2, 2, 4), 1.1058, -0.8994, -0.19559999999999994, 0.273, -0.4350000000000001, 1.9988,
+              4.8286999999999995, 0.5968999999999998, 1.1904, -2.586, -0.041999999999999975,
+              -0.7667999999999998, -3.6761, -0.00739999999999974, -1.4535999999999998,
+              0.7910999999999998) },
+    /* torch: torch.matmul(a, b.mT) */
+    { .op = "matmul",
+      .name = "matmul 2-D [2,3] @ [4,3] flags NB_TRANS_B",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((2, 3), -0.65, -0.64, -1.26, 0.51, -1.11, -1.41),
+              OPC_IN((4, 3), -1.88, 1.5, 0.47, -1.06, -1.01, 1.8, -0.88, -1.48, 0.88, -1.08, 1.87,
+                     -1.93) },
+      .mm = NB_TRANS_B,
+      OPC_OUT((2, 4), -0.3302, -0.9326, 0.4104000000000001, 1.9369999999999998, -3.2865,
+              -1.9574999999999998, -0.046799999999999765, 0.09479999999999926) },
+    /* torch: torch.matmul(a, b.mT) */
+    { .op = "matmul",
+      .name = "matmul batched [2,2,3] @ [2,4,3] flags NB_TRANS_B",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((2, 2, 3), 0.16, 1.32, -0.88, 0.13, 1.49, -0.76, -0.23, 1.89, -1.91, 0.95,
+                     -0.47, -1.69),
+              OPC_IN((2, 4, 3), -1.59, 0.32, 1.65, 0.51, 1.97, -1.54, -0.32, 1.55, 0.66, 1.92,
+                     -0.13, -1.27, -1.18, -1.86, 0.16, 1.33, 2, 0.24, 0.42, -1.46, 0.17, -1.38,
+                     -1.1, 0.9) },
+      .mm = NB_TRANS_B,
+      OPC_OUT((2, 2, 4), -1.2839999999999998, 4.0372, 1.4140000000000004, 1.2531999999999999,
+              -0.9839, 4.172, 1.7663, 1.0211000000000001, -3.5496000000000003, 3.0157, -3.1807,
+              -3.4806, -0.5172, -0.08209999999999984, 0.7978999999999999, -2.315) },
+    /* torch: torch.matmul(a, b.mT) */
+    { .op = "matmul",
+      .name = "matmul shared b [2,2,3] @ [4,3] flags NB_TRANS_B",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((2, 2, 3), -1.2, -1.49, 1.53, 1.33, 1.04, 0.66, 0.64, 1.11, -1.5, -1.77, -1.04,
+                     -0.73),
+              OPC_IN((4, 3), -1.98, 0.84, 0.6, 1.74, 1.82, 1.99, -1.19, -1.01, -0.91, -0.15, -1.6,
+                     -0.64) },
+      .mm = NB_TRANS_B,
+      OPC_OUT((2, 2, 4), 2.0423999999999998, -1.7551000000000003, 1.5406, 1.5848,
+              -1.3638000000000001, 5.5203999999999995, -3.2337000000000002, -2.2859000000000003,
+              -1.2348, 0.14880000000000038, -0.5177, -0.9120000000000004, 2.1929999999999996,
+              -6.4253, 3.821, 2.3967) },
+    /* torch: torch.matmul(a, b.mT) */
+    { .op = "matmul",
+      .name = "matmul shared a [2,3] @ [2,4,3] flags NB_TRANS_B",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((2, 3), 1.33, -1.45, -1.24, 1.13, -0.86, 1.07),
+              OPC_IN((2, 4, 3), 0.24, 1.83, -1.71, -0.24, -0.2, 1.93, 1.88, -0.18, 0.59, -1.58,
+                     1.31, 0.4, -0.47, -1.21, -1.1, 1.53, -1.79, -1.98, 1.79, 1.54, 1.2, 1.16, 1.47,
+                     -0.45) },
+      .mm = NB_TRANS_B,
+      OPC_OUT((2, 2, 4), -0.2139000000000002, -2.4223999999999997, 2.0298000000000003, -4.4969,
+              -3.1323000000000003, 1.9659000000000002, 2.9104999999999994, -2.484,
+              2.4934000000000003, 7.0855999999999995, -1.3403, -0.03069999999999995,
+              -0.6675000000000002, 1.1496999999999997, 1.9823, -0.4349000000000003) },
+    /* torch: torch.matmul(a.mT, b) */
+    { .op = "matmul",
+      .name = "matmul 2-D [3,2] @ [3,4] flags NB_TRANS_A",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((3, 2), -1.06, -0.25, -0.91, -1.87, -0.84, -0.81),
+              OPC_IN((3, 4), -0.11, 0.36, -1.32, -0.27, 0.47, -1.6, -0.37, -0.86, -1.2, -1.99, 1.37,
+                     1.89) },
+      .mm = NB_TRANS_A,
+      OPC_OUT((2, 4), 0.6969, 2.746, 0.5851000000000002, -0.5187999999999999, 0.12059999999999998,
+              4.5139000000000005, -0.08780000000000013, 0.14479999999999996) },
+    /* torch: torch.matmul(a.mT, b) */
+    { .op = "matmul",
+      .name = "matmul batched [2,3,2] @ [2,3,4] flags NB_TRANS_A",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((2, 3, 2), -1.62, -0.8, 0.68, 0.36, -0.56, -0.65, 1.31, -1.97, 0.27, 0.43,
+                     0.81, -1.79),
+              OPC_IN((2, 3, 4), 1.9, -1.13, 0.75, -0.67, -0.61, 0.57, 1.04, -0.56, -0.78, -0.44,
+                     1.09, 0.11, 1.83, 1.7, 0.37, -1.56, -0.62, 0.74, 1.78, -0.35, -1.19, -1.27,
+                     1.02, -0.57) },
+      .mm = NB_TRANS_A,
+      OPC_OUT((2, 2, 4), -3.056, 2.4646, -1.1182, 0.6430000000000001, -1.2326000000000001, 1.3952,
+              -0.9341000000000002, 0.2629, 1.2659999999999998, 1.3981, 1.7915, -2.5998, -1.7416,
+              -0.7574999999999998, -1.7893000000000001, 3.9429999999999996) },
+    /* torch: torch.matmul(a.mT, b) */
+    { .op = "matmul",
+      .name = "matmul shared b [2,3,2] @ [3,4] flags NB_TRANS_A",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((2, 3, 2), 1.45, -1.77, 0.92, 1.38, -0.32, -0.38, 1.14, -0.15, 0.27, 1.26,
+                     0.17, 0.98),
+              OPC_IN((3, 4), -0.52, 1.92, 1.19, -0.58, 1.29, -0.34, 1.87, -0.54, -1.24, -0.91, 0.94,
+                     -1.9) },
+      .mm = NB_TRANS_A,
+      OPC_OUT((2, 2, 4), 0.8296000000000001, 2.7623999999999995, 3.1451, -0.7298000000000001,
+              3.1718, -3.5218, 0.11709999999999998, 1.0034, -0.4552999999999999, 1.9422999999999995,
+              2.0213, -1.13, 0.48819999999999997, -1.6082, 3.0989, -2.4554) },
+    /* torch: torch.matmul(a.mT, b) */
+    { .op = "matmul",
+      .name = "matmul shared a [3,2] @ [2,3,4] flags NB_TRANS_A",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((3, 2), 1.46, 1.62, 0.83, -0.15, 0.84, 1.26),
+              OPC_IN((2, 3, 4), -1.7, 0.5, -1.6, 0.48, -0.62, 1.22, -0.34, 1.12, -0.77, -1.96,
+                     -1.89, -1.59, 0.78, 0.19, 1.35, -0.66, -1.95, 1.99, 0.31, -0.91, -0.56, -1.88,
+                     1.17, -0.14) },
+      .mm = NB_TRANS_A,
+      OPC_OUT((2, 2, 4), -3.6433999999999997, 0.09620000000000002, -4.2058, 0.29480000000000006,
+              -3.6312, -1.8425999999999998, -4.9224000000000006, -1.3938000000000001,
+              -0.9500999999999998, 0.3499, 3.2111, -1.8365, 0.8504999999999999, -2.3594999999999997,
+              3.6147, -1.1091000000000002) },
+    /* torch: torch.matmul(a.mT, b.mT) */
+    { .op = "matmul",
+      .name = "matmul 2-D [3,2] @ [4,3] flags NB_TRANS_A | NB_TRANS_B",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((3, 2), -1.13, -1.22, -1.32, -1.55, 1.02, 1.88),
+              OPC_IN((4, 3), 0.68, 0.62, 1.64, 1.71, -0.22, -1.22, -0.27, 0.88, 1.05, 1.21, 1.49,
+                     1.69) },
+      .mm = NB_TRANS_A | NB_TRANS_B,
+      OPC_OUT((2, 4), 0.08599999999999994, -2.8863, 0.21450000000000002, -1.6102999999999998,
+              1.2925999999999997, -4.038799999999999, 0.9394, -0.6085000000000002) },
+    /* torch: torch.matmul(a.mT, b.mT) */
+    { .op = "matmul",
+      .name = "matmul batched [2,3,2] @ [2,4,3] flags NB_TRANS_A | NB_TRANS_B",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((2, 3, 2), 1.64, 1.8, -1.25, -1.95, 1.72, -1.93, -0.92, -0.19, 1.16, 1.73,
+                     -0.1, -0.72),
+              OPC_IN((2, 4, 3), -1.73, -1.96, -0.44, -0.98, -0.7, 1.36, 1.19, 0.44, 1.35, -1.81,
+                     -1.55, -1.64, 1.08, 0.43, 0.64, -0.55, -0.63, 1.94, 0.73, -0.19, -1.79, -0.71,
+                     0.94, -1.02) },
+      .mm = NB_TRANS_A | NB_TRANS_B,
+      OPC_OUT((2, 2, 4), -1.1439999999999997, 1.607, 3.7236, -3.8516999999999997,
+              1.5572000000000001, -3.0238, -1.3215000000000003, 2.9296999999999995,
+              -0.5588000000000002, -0.4187999999999999, -0.7129999999999999, 1.8456,
+              0.07789999999999997, -2.3822, 0.8213999999999999, 2.4955) },
+    /* torch: torch.matmul(a.mT, b.mT) */
+    { .op = "matmul",
+      .name = "matmul shared b [2,3,2] @ [4,3] flags NB_TRANS_A | NB_TRANS_B",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((2, 3, 2), -0.45, 0.39, -1.13, -1.43, -1.31, 1.3, 0.11, 1.93, -0.8, -1.19,
+                     -1.26, -0.64),
+              OPC_IN((4, 3), 0.78, 1.14, 1.64, -0.67, -1.33, 0.15, 1.02, -0.23, -0.19, -1.82, 0.53,
+                     -1.01) },
+      .mm = NB_TRANS_A | NB_TRANS_B,
+      OPC_OUT((2, 2, 4), -3.7876, 1.6078999999999999, 0.049799999999999955, 1.5432000000000001,
+              0.8060000000000003, 1.8356, 0.4797000000000001, -2.7807000000000004, -2.8926,
+              0.8013000000000001, 0.5356000000000001, 0.6483999999999999, -0.9007999999999996,
+              0.19359999999999986, 2.3638999999999997, -3.4969) },
+    /* torch: torch.matmul(a.mT, b.mT) */
+    { .op = "matmul",
+      .name = "matmul shared a [3,2] @ [2,4,3] flags NB_TRANS_A | NB_TRANS_B",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((3, 2), 0.96, 1.28, -1.09, 0.29, -1.88, -1.63),
+              OPC_IN((2, 4, 3), 0.14, 0.74, 1.91, 1.22, 1.92, 0.53, 1.19, -0.29, -0.44, -1.38,
+                     -0.47, -1.94, 0.1, 1.44, -1.92, -1.04, -1.5, 0.94, -1.48, -0.24, 0.45, 0.9,
+                     -1.15, 0.65) },
+      .mm = NB_TRANS_A | NB_TRANS_B,
+      OPC_OUT((2, 2, 4), -4.263, -1.918, 2.2857, 2.8346999999999998, -2.7194999999999996,
+              1.2545000000000002, 2.1563, 1.2595, 2.1359999999999992, -1.1305999999999996, -2.0052,
+              0.8955000000000002, 3.6751999999999994, -3.2984, -2.6975, -0.24099999999999966) },
+    /* torch: torch.matmul(a, b) */
+    { .op = "matmul",
+      .name = "matmul_ex flags 0 [2,3] @ [3,1]",
+      .build = build_matmul_ex,
+      .in = { OPC_IN((2, 3), -1.13, 1.07, 0.46, 0.78, 0.34, 1.97),
+              OPC_IN((3, 1), 1.49, -0.59, -0.61) },
+      OPC_OUT((2, 1), -2.5955999999999997, -0.24009999999999987) },
+    /* torch: x.transpose(-1, -2) */
+    { .op = "transpose",
+      .name = "transpose [2,3]",
+      .build = build_transpose,
+      .in = { OPC_IN((2, 3), 0.47, -0.9, -0.86, 0.94, -1.37, 0.56) },
+      OPC_OUT((3, 2), 0.47, 0.94, -0.9, -1.37, -0.86, 0.56) },
+    /* torch: x.transpose(-1, -2) */
+    { .op = "transpose",
+      .name = "transpose [2,3,4] swaps the last two",
+      .build = build_transpose,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      OPC_OUT((2, 4, 3), -1.93, -2.68, -2.3, 1.66, 1.04, 2.18, 1.08, 0.7, 0.6, 0.61, -0.9, -2.49,
+              1.31, -2, -0.85, -2.59, 1.86, -2.07, 2.33, 1.23, -0.94, -2.56, -0.66, 1.13) },
+    /* torch: x.transpose(-1, -2) */
+    { .op = "transpose",
+      .name = "transpose rank 4 [2,1,3,2]",
+      .build = build_transpose,
+      .in = { OPC_IN((2, 1, 3, 2), -1.68, -0.17, 0.59, 1.15, -0.6, -1.77, -0.35, -1.4, 1.24, -0.8,
+                     -1.48, -1.87) },
+      OPC_OUT((2, 1, 2, 3), -1.68, 0.59, -0.6, -0.17, 1.15, -1.77, -0.35, 1.24, -1.48, -1.4, -0.8,
+              -1.87) },
+    /* torch: x.reshape(3, 2) */
+    { .op = "reshape",
+      .name = "reshape [2,3] to [3,2]",
+      .build = build_reshape,
+      .in = { OPC_IN((2, 3), 1.7, -1.57, 0.38, -1.22, -0.22, 1.21) },
+      .to = OPC_SHAPE(3, 2),
+      OPC_OUT((3, 2), 1.7, -1.57, 0.38, -1.22, -0.22, 1.21) },
+    /* torch: x.reshape(-1, 4) */
+    { .op = "reshape",
+      .name = "reshape [2,3,4] to [-1,4]",
+      .build = build_reshape,
+      .in = { OPC_IN((2, 3, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6,
+                     -2.49, 1.31, -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94,
+                     1.13) },
+      .to = OPC_SHAPE(-1, 4),
+      OPC_OUT((6, 4), -1.93, 1.66, 1.08, 0.61, -2.68, 1.04, 0.7, -0.9, -2.3, 2.18, 0.6, -2.49, 1.31,
+              -2.59, 2.33, -2.56, -2, 1.86, 1.23, -0.66, -0.85, -2.07, -0.94, 1.13) },
+    /* torch: x.reshape(2, -1, 3) */
+    { .op = "reshape",
+      .name = "reshape [6] to [2,-1,3]",
+      .build = build_reshape,
+      .in = { OPC_IN((6), 1.95, 1.46, 0.13, 0.82, 1.1, 0.69) },
+      .to = OPC_SHAPE(2, -1, 3),
+      OPC_OUT((2, 1, 3), 1.95, 1.46, 0.13, 0.82, 1.1, 0.69) },
+    /* torch: x.reshape(()) */
+    { .op = "reshape",
+      .name = "reshape [1,1] to a scalar",
+      .build = build_reshape,
+      .in = { OPC_IN((1, 1), 0.625) },
+      .to = OPC_SCALAR_SHAPE,
+      OPC_OUT0(0.625) },
+    /* torch: torch.broadcast_to(x, (2, 3)) */
+    { .op = "broadcast_to",
+      .name = "broadcast_to [3] to [2,3]",
+      .build = build_broadcast_to,
+      .in = { OPC_IN((3), -1.68, 1.57, 1.54) },
+      .to = OPC_SHAPE(2, 3),
+      OPC_OUT((2, 3), -1.68, 1.57, 1.54, -1.68, 1.57, 1.54) },
+    /* torch: x.sum_to_size((3,)) */
+    { .op = "sum_to",
+      .name = "sum_to [2,3] to [3]",
+      .build = build_sum_to,
+      .in = { OPC_IN((2, 3), -0.47, 1.35, 0.28, 1.39, 1.09, -1.63) },
+      .to = OPC_SHAPE(3),
+      OPC_OUT((3), 0.9199999999999999, 2.4400000000000004, -1.3499999999999999) },
+    /* torch: torch.broadcast_to(x, (2, 3)) */
+    { .op = "broadcast_to",
+      .name = "broadcast_to [2,1] to [2,3]",
+      .build = build_broadcast_to,
+      .in = { OPC_IN((2, 1), 1.34, -1.49) },
+      .to = OPC_SHAPE(2, 3),
+      OPC_OUT((2, 3), 1.34, 1.34, 1.34, -1.49, -1.49, -1.49) },
+    /* torch: x.sum_to_size((2, 1)) */
+    { .op = "sum_to",
+      .name = "sum_to [2,3] to [2,1]",
+      .build = build_sum_to,
+      .in = { OPC_IN((2, 3), -1.66, -1.45, -0.71, 0.54, -1.04, -0.64) },
+      .to = OPC_SHAPE(2, 1),
+      OPC_OUT((2, 1), -3.82, -1.1400000000000001) },
+    /* torch: torch.broadcast_to(x, (2, 2)) */
+    { .op = "broadcast_to",
+      .name = "broadcast_to [] to [2,2]",
+      .build = build_broadcast_to,
+      .in = { OPC_IN0(-0.32) },
+      .to = OPC_SHAPE(2, 2),
+      OPC_OUT((2, 2), -0.32, -0.32, -0.32, -0.32) },
+    /* torch: x.sum_to_size(()) */
+    { .op = "sum_to",
+      .name = "sum_to [2,2] to []",
+      .build = build_sum_to,
+      .in = { OPC_IN((2, 2), 0.17, 1.7, 0.42, 0.81) },
+      .to = OPC_SCALAR_SHAPE,
+      OPC_OUT0(3.1) },
+    /* torch: torch.broadcast_to(x, (4, 2, 3)) */
+    { .op = "broadcast_to",
+      .name = "broadcast_to [1,3] to [4,2,3]",
+      .build = build_broadcast_to,
+      .in = { OPC_IN((1, 3), -0.75, 0.28, -0.26) },
+      .to = OPC_SHAPE(4, 2, 3),
+      OPC_OUT((4, 2, 3), -0.75, 0.28, -0.26, -0.75, 0.28, -0.26, -0.75, 0.28, -0.26, -0.75, 0.28,
+              -0.26, -0.75, 0.28, -0.26, -0.75, 0.28, -0.26, -0.75, 0.28, -0.26, -0.75, 0.28,
+              -0.26) },
+    /* torch: x.sum_to_size((1, 3)) */
+    { .op = "sum_to",
+      .name = "sum_to [4,2,3] to [1,3]",
+      .build = build_sum_to,
+      .in = { OPC_IN((4, 2, 3), 0.13, 1.71, -0.88, -0.8, 0.69, 0.43, -1.73, -1.69, -1.25, -1.54,
+                     -0.58, 0.45, 1.07, -0.57, -1.06, 0.68, -0.23, 1.4, -1.29, 0.33, 1.66, 1.18,
+                     -1.85, 0.31) },
+      .to = OPC_SHAPE(1, 3),
+      OPC_OUT((1, 3), -2.3, -2.19, 1.0599999999999998) },
+    /* torch: torch.broadcast_to(x, (2, 3)) */
+    { .op = "broadcast_to",
+      .name = "broadcast_to [2,3] to [2,3]",
+      .build = build_broadcast_to,
+      .in = { OPC_IN((2, 3), 1.08, -0.75, 1.24, 0.73, 0.28, 0.97) },
+      .to = OPC_SHAPE(2, 3),
+      OPC_OUT((2, 3), 1.08, -0.75, 1.24, 0.73, 0.28, 0.97) },
+    /* torch: x.sum_to_size((2, 3)) */
+    { .op = "sum_to",
+      .name = "sum_to [2,3] to [2,3]",
+      .build = build_sum_to,
+      .in = { OPC_IN((2, 3), -1.44, -0.41, -1.32, -1.68, -1.2, -0.82) },
+      .to = OPC_SHAPE(2, 3),
+      OPC_OUT((2, 3), -1.44, -0.41, -1.32, -1.68, -1.2, -0.82) },
+    /* torch: F.one_hot(l, 3) */
+    { .op = "one_hot",
+      .name = "one_hot [4] labels, 3 classes",
+      .build = build_one_hot,
+      .in = { OPC_LABELS((4), 2, 0, 1, 2) },
+      .classes = 3,
+      OPC_OUT((4, 3), 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1) },
+    /* torch: F.one_hot(l, 4) */
+    { .op = "one_hot",
+      .name = "one_hot [2,2] labels, 4 classes",
+      .build = build_one_hot,
+      .in = { OPC_LABELS((2, 2), 3, 0, 0, 1) },
+      .classes = 4,
+      OPC_OUT((2, 2, 4), 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0) },
+    /* torch: F.one_hot(l, 5) */
+    { .op = "one_hot",
+      .name = "one_hot scalar label, 5 classes",
+      .build = build_one_hot,
+      .in = { OPC_LABELS0(4) },
+      .classes = 5,
+      OPC_OUT((5), 0, 0, 0, 0, 1) },
+    /* torch: F.cross_entropy(z, l) */
+    { .op = "cross_entropy",
+      .name = "cross_entropy [4,3] i32 labels",
+      .build = build_cross_entropy,
+      .in = { OPC_IN((4, 3), 1.59, -0.59, 0.84, -1.11, 2.59, 2.93, 2.35, 0.9, 2.03, -2.71, 0.43,
+                     -0.63),
+              OPC_LABELS((4), 2, 0, 1, 1) },
+      OPC_OUT0(2.06275620795794) },
+    /* torch: F.cross_entropy(z, l) */
+    { .op = "cross_entropy",
+      .name = "cross_entropy [2,5] i32 labels",
+      .build = build_cross_entropy,
+      .in = { OPC_IN((2, 5), 0.25, 2.65, 1.13, -1.3, 1.83, -0.95, 2.89, 1.33, -2.94, -0.75),
+              OPC_LABELS((2), 4, 0) },
+      OPC_OUT0(2.731121237487539) },
+    /* closed form: row 0 gives 1000 - 1000 = 0, row 1 1000 - (-1000) = 2000;
+       mean 1000 (torch agrees) */
+    { .op = "cross_entropy",
+      .name = "cross_entropy at +-1000 is exact",
+      .build = build_cross_entropy,
+      .in = { OPC_IN((2, 3), 1000, -1000, 0, 0, 1000, -1000), OPC_LABELS((2), 0, 2) },
+      OPC_OUT0(1000),
+      .mode = OPC_EXACT },
+    /* torch: F.binary_cross_entropy_with_logits(z, t) */
+    { .op = "bce_logits",
+      .name = "bce_logits [2,3]",
+      .build = build_bce_logits,
+      .in = { OPC_IN((2, 3), -1.48, -1.14, -0.76, -0.93, -0.4, -1.13),
+              OPC_IN((2, 3), 1, 0, 0.25, 0.5, 1, 0) },
+      OPC_OUT0(0.7544627931734409) },
+    /* closed form: max(1000,0) - 1000*1 + ln(1 + e^-1000) = 0 exactly (torch agrees) */
+    { .op = "bce_logits",
+      .name = "bce_logits(1000, 1) is exactly 0",
+      .build = build_bce_logits,
+      .in = { OPC_IN0(1000), OPC_IN0(1) },
+      OPC_OUT0(0),
+      .mode = OPC_EXACT },
+    /* closed form: terms 0, 1000, 0, 1000; mean 500 exactly (torch agrees) */
+    { .op = "bce_logits",
+      .name = "bce_logits at +-1000 is exact",
+      .build = build_bce_logits,
+      .in = { OPC_IN((4), 1000, 1000, -1000, -1000), OPC_IN((4), 1, 0, 0, 1) },
+      OPC_OUT0(500),
+      .mode = OPC_EXACT },
+    /* torch: F.mse_loss(a, b) */
+    { .op = "mse",
+      .name = "mse [2,3]",
+      .build = build_mse,
+      .in = { OPC_IN((2, 3), 1.68, -0.3, -0.8, 0.51, -0.4, -0.12),
+              OPC_IN((2, 3), 0.53, 1.24, 1.69, -1.48, -0.68, -1.21) },
+      OPC_OUT0(2.5201333333333333) },
+    /* torch: F.mse_loss(a, b) */
+    { .op = "mse",
+      .name = "mse of scalars",
+      .build = build_mse,
+      .in = { OPC_IN0(1.25), OPC_IN0(-0.5) },
+      OPC_OUT0(3.0625) },
+    /* closed form (torch.full((2, 3), 2.5)) */
+    { .op = "fill",
+      .name = "fill [2,3] with 2.5",
+      .build = build_fill,
+      .value = 2.5,
+      .to = OPC_SHAPE(2, 3),
+      OPC_OUT((2, 3), 2.5, 2.5, 2.5, 2.5, 2.5, 2.5) },
+    /* closed form (torch.full((), -1.25)) */
+    { .op = "fill",
+      .name = "fill a scalar with -1.25",
+      .build = build_fill,
+      .value = -1.25,
+      .to = OPC_SCALAR_SHAPE,
+      OPC_OUT0(-1.25) },
+};
+
+#define OP_CASE_COUNT (sizeof op_cases / sizeof op_cases[0])
+
+/* Number of elements of a shape. */
+static inline size_t opc_size(const op_shape *s)
+{
+    size_t n = 1;
+    for (int i = 0; i < s->rank; i++) {
+        n *= (size_t)s->dims[i];
+    }
+    return n;
+}
+
+/* Number of leaves the case's op takes. */
+static inline int opc_arity(const op_case *c)
+{
+    int n = 0;
+    while (n < NB_MAX_ARITY && c->in[n].values) {
+        n++;
+    }
+    return n;
+}
+
+/* True if the case has a floating leaf to differentiate with respect to. */
+static inline bool opc_has_float_input(const op_case *c)
+{
+    for (int i = 0; i < opc_arity(c); i++) {
+        if (!c->in[i].labels) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* True if test_ops_grad.c gradient-checks the case. */
+static inline bool opc_is_grad_case(const op_case *c)
+{
+    return !(c->mode & OPC_FORWARD_ONLY) && opc_has_float_input(c);
+}
+
+/*
+ * Builds the case in g: its leaves (inputs of dtype, labels of i32) holding the
+ * row's values, stored to leaves[0..arity-1], and the op applied to them.
+ * Returns the op's node, or NULL with the error on g.
+ */
+static inline nb_node *opc_build(nb_graph *g, const op_case *c, nb_dtype dtype, nb_node **leaves)
+{
+    nb_node *x[NB_MAX_ARITY] = { NULL };
+    for (int i = 0; i < opc_arity(c); i++) {
+        const op_input *in = &c->in[i];
+        x[i] = nb_input(g, in->labels ? NB_DTYPE_I32 : dtype, in->shape.rank, in->shape.dims);
+        if (!x[i] || nb_node_write_f64(g, x[i], in->values, in->n) != NB_OK) {
+            return NULL;
+        }
+        if (leaves) {
+            leaves[i] = x[i];
+        }
+    }
+    return c->build(g, c, dtype, x);
+}
+
+/*
+ * Weight i of the fixed tensor that test_ops_grad.c multiplies an op's output
+ * by before summing, so every output element reaches the scalar with its own
+ * factor (in [-1.06, 1.06], never 0) and sum(softmax(x)) is not a constant.
+ */
+static inline double opc_weight(size_t i)
+{
+    return ((double)((i * 37) % 17) - 8.5) / 8.0;
+}
+
+#endif /* NABLA_TESTS_OP_CASES_H */

@@ -1,0 +1,917 @@
+/*
+ * tests/test_internal_oom.c: out-of-memory handling, white-box. An allocator
+ * hook fails the k-th allocation (once, or from k on) while a whole session
+ * runs: build an MLP with scopes and names, nb_grad, run loss and gradients,
+ * nb_depth_path, DOT, and nb_gradcheck on a tiny graph. For every k the
+ * session must not crash, must report each failure as NB_ERR_NOMEM (or absorb
+ * it with unchanged results), must leave the graph consistent, and must give
+ * every byte back at nb_graph_free. The hook also checks that every old_size
+ * the library passes is the size of the block it got.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include "graph/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a failing, checking allocator ---- */
+
+typedef struct block_rec {
+    void *p;
+    size_t size;
+} block_rec;
+
+typedef struct faulty {
+    size_t allocs;   /* calls with new_size > 0 */
+    size_t fail_at;  /* 1-based allocation to fail; 0: none */
+    bool fail_after; /* also fail every allocation after fail_at */
+    size_t failures;
+    size_t live_bytes;
+    block_rec *blocks; /* live blocks, for old_size checks */
+    size_t n_blocks, cap_blocks;
+    size_t bad_sizes; /* frees or reallocs whose old_size was wrong */
+    size_t unknown;   /* frees or reallocs of a pointer we never returned */
+} faulty;
+
+static size_t find_block(faulty *f, void *p)
+{
+    for (size_t i = f->n_blocks; i-- > 0;) {
+        if (f->blocks[i].p == p) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
+static void forget_block(faulty *f, size_t i)
+{
+    f->blocks[i] = f->blocks[--f->n_blocks];
+}
+
+static void remember_block(faulty *f, void *p, size_t size)
+{
+    if (f->n_blocks == f->cap_blocks) {
+        f->cap_blocks = f->cap_blocks ? 2 * f->cap_blocks : 256;
+        f->blocks = realloc(f->blocks, f->cap_blocks * sizeof *f->blocks);
+        if (!f->blocks) {
+            abort(); /* the test's own bookkeeping; not nabla's memory */
+        }
+    }
+    f->blocks[f->n_blocks++] = (block_rec){ p, size };
+}
+
+/* Checks that ptr is a live block of old_size bytes and forgets it. */
+static void check_old(faulty *f, void *ptr, size_t old_size)
+{
+    size_t i = find_block(f, ptr);
+    if (i == SIZE_MAX) {
+        f->unknown++;
+        return;
+    }
+    if (f->blocks[i].size != old_size) {
+        f->bad_sizes++;
+    }
+    f->live_bytes -= f->blocks[i].size;
+    forget_block(f, i);
+}
+
+static void *faulty_alloc(void *user, void *ptr, size_t old_size, size_t new_size)
+{
+    faulty *f = user;
+    if (new_size == 0) {
+        if (ptr) {
+            check_old(f, ptr, old_size);
+            free(ptr);
+        }
+        return NULL;
+    }
+    f->allocs++;
+    if (f->fail_at && (f->allocs == f->fail_at || (f->fail_after && f->allocs > f->fail_at))) {
+        f->failures++;
+        return NULL;
+    }
+    if (!ptr && old_size != 0) {
+        f->bad_sizes++;
+    }
+    size_t i = SIZE_MAX;
+    if (ptr) {
+        i = find_block(f, ptr);
+        if (i == SIZE_MAX) {
+            f->unknown++;
+            return NULL;
+        }
+        if (f->blocks[i].size != old_size) {
+            f->bad_sizes++;
+        }
+    }
+    void *p = realloc(ptr, new_size);
+    if (!p) {
+        return NULL;
+    }
+    if (i != SIZE_MAX) {
+        f->live_bytes -= f->blocks[i].size;
+        f->blocks[i] = (block_rec){ p, new_size };
+    } else {
+        remember_block(f, p, new_size);
+    }
+    f->live_bytes += new_size;
+    return p;
+}
+
+static faulty faulty_make(size_t fail_at, bool fail_after)
+{
+    return (faulty){ .fail_at = fail_at, .fail_after = fail_after };
+}
+
+static void faulty_done(faulty *f)
+{
+    cr_assert_eq(f->unknown, 0, "freed or reallocated %zu unknown pointers", f->unknown);
+    cr_assert_eq(f->bad_sizes, 0, "%zu calls passed a wrong old_size", f->bad_sizes);
+    cr_assert_eq(f->live_bytes, 0, "%zu bytes in %zu blocks leaked (fail at %zu%s)", f->live_bytes,
+                 f->n_blocks, f->fail_at, f->fail_after ? " and after" : "");
+    cr_assert_eq(f->n_blocks, 0);
+    free(f->blocks);
+    f->blocks = NULL;
+}
+
+/* ---- the session ---- */
+
+enum { B = 8, I = 16, H = 64, C = 10, N_GRADS = 4, PATH_CAP = 64 };
+
+/* What a session produced; compared with a session without failures. */
+typedef struct outcome {
+    bool nomem;      /* some call reported NB_ERR_NOMEM */
+    bool graph_made; /* nb_graph_new_with_allocator succeeded */
+    bool ran;        /* loss and gradients were computed */
+    float loss;
+    float grads[H * C]; /* the largest gradient is dw2 [H,C] */
+    float grad_sums[N_GRADS];
+    size_t depth_path_len;
+    uint32_t depth_path[PATH_CAP];
+    char *dot; /* malloc'd by the test, not through the hook */
+    size_t dot_len;
+    bool checked;
+    nb_gradcheck_result check;
+    size_t nodes_after_build;
+} outcome;
+
+/* Records a call's status: NB_OK, or NB_ERR_NOMEM with an "out of memory" message. */
+static void note(outcome *o, nb_graph *g, nb_status s, const char *what)
+{
+    if (s == NB_OK) {
+        return;
+    }
+    cr_assert_eq(s, NB_ERR_NOMEM, "%s: %s (%s)", what, nb_status_string(s), nb_graph_error(g));
+    cr_assert(strstr(nb_graph_error(g), "out of memory") != NULL, "%s: message '%s'", what,
+              nb_graph_error(g));
+    o->nomem = true;
+}
+
+/*
+ * One builder call: on failure the node count is unchanged and the status is
+ * NB_ERR_NOMEM; on success the graph is healthy and has exactly one node more.
+ */
+#define BUILD(o, g, var, expr)                                                                     \
+    do {                                                                                           \
+        size_t n0_ = nb_graph_node_count(g);                                                       \
+        nb_status s0_ = nb_graph_status(g);                                                        \
+        (var) = (expr);                                                                            \
+        after_build(o, g, (var), n0_, s0_, #expr);                                                 \
+    } while (0)
+
+static void after_build(outcome *o, nb_graph *g, nb_node *n, size_t n0, nb_status s0,
+                        const char *what)
+{
+    size_t n1 = nb_graph_node_count(g);
+    if (n) {
+        cr_assert_eq(s0, NB_OK, "%s made a node on a graph in error", what);
+        cr_assert_eq(nb_graph_status(g), NB_OK, "%s", what);
+        cr_assert_eq(n1, n0 + 1, "%s", what);
+        cr_assert_eq(nb_graph_node(g, n1 - 1), n, "%s", what);
+        return;
+    }
+    cr_assert_eq(n1, n0, "failed %s changed the node count from %zu to %zu", what, n0, n1);
+    note(o, g, nb_graph_status(g), what);
+    cr_assert_eq(nb_graph_status(g), NB_ERR_NOMEM, "%s returned NULL on a healthy graph", what);
+    /* no half-built node is reachable */
+    for (size_t id = 0; id < n1; id++) {
+        cr_assert_eq(nb_node_id(nb_graph_node(g, id)), id);
+    }
+}
+
+/* Names a node; on a healthy graph a failure is NB_ERR_NOMEM and leaves it unnamed. */
+static void name(outcome *o, nb_graph *g, nb_node *n, const char *s)
+{
+    if (!n) {
+        return;
+    }
+    nb_status s0 = nb_graph_status(g);
+    size_t n0 = nb_graph_node_count(g);
+    nb_node *r = nb_node_set_name(g, n, s);
+    cr_assert_eq(nb_graph_node_count(g), n0);
+    if (s0 != NB_OK) {
+        return;
+    }
+    if (r) {
+        cr_assert_eq(r, n);
+        cr_assert_str_eq(nb_node_name(n), s);
+        return;
+    }
+    note(o, g, nb_graph_status(g), "set_name");
+    cr_assert_eq(nb_graph_status(g), NB_ERR_NOMEM);
+    cr_assert(!(n->flags & NBI_F_NAMED), "a failed set_name left the node flagged as named");
+    cr_assert_str_neq(nb_node_name(n), s);
+}
+
+static void scope_push(outcome *o, nb_graph *g, const char *s)
+{
+    nb_scope_push(g, s);
+    note(o, g, nb_graph_status(g), "scope_push");
+}
+
+static void scope_pop(outcome *o, nb_graph *g)
+{
+    nb_scope_pop(g);
+    note(o, g, nb_graph_status(g), "scope_pop");
+}
+
+static void set_inputs(nb_graph *g, nb_node *x, nb_node *labels)
+{
+    float xv[B * I];
+    for (int i = 0; i < B * I; i++) {
+        xv[i] = (float)sin(1.7 * i + 0.3);
+    }
+    int32_t lv[B];
+    for (int i = 0; i < B; i++) {
+        lv[i] = (7 * i + 1) % C;
+    }
+    cr_assert_eq(nb_node_write(g, x, xv, B * I), NB_OK);
+    cr_assert_eq(nb_node_write(g, labels, lv, B), NB_OK);
+}
+
+/* Runs loss and gradients, retrying once after a failed run (a run error is not sticky). */
+static void run_model(outcome *o, nb_graph *g, nb_node *loss, nb_node **grads)
+{
+    nb_node *outs[1 + N_GRADS] = { loss };
+    for (int i = 0; i < N_GRADS; i++) {
+        outs[1 + i] = grads[i];
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        nb_status st0 = nb_graph_status(g);
+        nb_status s = nb_graph_run(g, 1 + N_GRADS, outs);
+        if (st0 != NB_OK) {
+            cr_assert_eq(s, st0, "a graph in error must refuse to run");
+            note(o, g, s, "run of a graph in error");
+            return;
+        }
+        note(o, g, s, "run");
+        cr_assert_eq(nb_graph_status(g), NB_OK, "a run error must not stick");
+        if (s != NB_OK) {
+            for (int i = 0; i < 1 + N_GRADS; i++) {
+                cr_assert_null(nb_node_data(outs[i]), "a failed run left a value readable");
+            }
+            cr_assert_null(g->last_plan);
+            continue;
+        }
+        o->ran = true;
+        o->loss = *(const float *)nb_node_data(loss);
+        for (int i = 0; i < N_GRADS; i++) {
+            const float *d = nb_node_data(grads[i]);
+            cr_assert_not_null(d);
+            float sum = 0;
+            for (size_t j = 0; j < nb_node_size(grads[i]); j++) {
+                sum += d[j];
+            }
+            o->grad_sums[i] = sum;
+        }
+        memcpy(o->grads, nb_node_data(grads[2]), sizeof o->grads);
+        return;
+    }
+}
+
+static void write_dot(outcome *o, nb_graph *g, nb_node *highlight)
+{
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    nb_dot_options opts = nb_dot_defaults();
+    opts.grad = true;
+    opts.values = true;
+    opts.highlight = highlight;
+    opts.depth_level = NB_DEPTH_SCOPES;
+    opts.title = "mlp";
+    nb_status st0 = nb_graph_status(g);
+    nb_status s = nb_graph_write_dot(g, f, &opts);
+    note(o, g, s, "write_dot");
+    note(o, g, nb_graph_status(g), "write_dot (graph status)");
+    if (s == NB_OK && st0 == NB_OK && nb_graph_status(g) == NB_OK) {
+        long len = ftell(f);
+        cr_assert_gt(len, 0);
+        rewind(f);
+        o->dot = malloc((size_t)len + 1);
+        cr_assert_not_null(o->dot);
+        o->dot_len = fread(o->dot, 1, (size_t)len, f);
+        o->dot[o->dot_len] = '\0';
+        cr_assert_eq(o->dot_len, (size_t)len);
+    }
+    fclose(f);
+}
+
+/* A tiny float64 graph: y = sum(tanh(x) * x), checked against finite differences. */
+static void gradcheck_tiny(outcome *o, faulty *f)
+{
+    nb_graph *g = nb_graph_new_with_allocator(faulty_alloc, f);
+    if (!g) {
+        cr_assert_gt(f->failures, 0);
+        o->nomem = true;
+        return;
+    }
+    nb_node *x, *t, *y, *s;
+    BUILD(o, g, x, nb_param(g, NB_DTYPE_F64, NB_SHAPE(3), nb_init_uniform(-1, 1)));
+    BUILD(o, g, t, nb_tanh(g, x));
+    BUILD(o, g, y, nb_mul(g, t, x));
+    BUILD(o, g, s, nb_sum(g, y));
+    double before[3] = { 0 };
+    if (x) {
+        memcpy(before, nb_node_data(x), sizeof before);
+    }
+    nb_gradcheck_result r;
+    nb_status st0 = nb_graph_status(g);
+    nb_status st = nb_gradcheck(g, s, 1, &x, NULL, &r);
+    note(o, g, st, "gradcheck");
+    if (st0 != NB_OK) {
+        cr_assert_eq(st, st0);
+    } else if (st == NB_OK) {
+        cr_assert(r.passed, "gradcheck failed: max abs err %g", r.max_abs_err);
+        o->checked = true;
+        o->check = r;
+    }
+    if (x) {
+        cr_assert_arr_eq(nb_node_data(x), before, sizeof before, "leaf values not restored");
+    }
+    nb_graph_free(g);
+}
+
+static void session(faulty *f, outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    nb_graph *g = nb_graph_new_with_allocator(faulty_alloc, f);
+    if (!g) {
+        cr_assert_eq(f->failures, 1, "the graph itself is the first allocation");
+        cr_assert_eq(f->allocs, 1);
+        o->nomem = true;
+        return;
+    }
+    o->graph_made = true;
+    nb_node *x, *labels, *w1, *b1, *w2, *b2, *m1, *z1, *h, *m2, *logits, *loss;
+    BUILD(o, g, x, nb_input(g, NB_DTYPE_F32, NB_SHAPE(B, I)));
+    BUILD(o, g, labels, nb_input(g, NB_DTYPE_I32, NB_SHAPE(B)));
+    scope_push(o, g, "mlp");
+    scope_push(o, g, "layer1");
+    BUILD(o, g, w1, nb_param(g, NB_DTYPE_F32, NB_SHAPE(I, H), nb_init_he_normal()));
+    BUILD(o, g, b1, nb_param(g, NB_DTYPE_F32, NB_SHAPE(H), nb_init_uniform(-0.1, 0.1)));
+    BUILD(o, g, m1, nb_matmul(g, x, w1));
+    BUILD(o, g, z1, nb_add(g, m1, b1));
+    BUILD(o, g, h, nb_relu(g, z1));
+    scope_pop(o, g);
+    scope_push(o, g, "layer2");
+    BUILD(o, g, w2, nb_param(g, NB_DTYPE_F32, NB_SHAPE(H, C), nb_init_xavier_uniform()));
+    BUILD(o, g, b2, nb_param(g, NB_DTYPE_F32, NB_SHAPE(C), nb_init_constant(0.05)));
+    BUILD(o, g, m2, nb_matmul(g, h, w2));
+    BUILD(o, g, logits, nb_add(g, m2, b2));
+    scope_pop(o, g);
+    scope_pop(o, g);
+    BUILD(o, g, loss, nb_cross_entropy(g, logits, labels));
+    name(o, g, x, "x");
+    name(o, g, labels, "labels");
+    name(o, g, w1, "w1");
+    name(o, g, b1, "b1");
+    name(o, g, w2, "w2");
+    name(o, g, b2, "b2");
+    name(o, g, h, "hidden");
+    name(o, g, loss, "loss");
+    if (m1) {
+        /* a generated name: may fall back to the op name when memory runs out */
+        const char *s = nb_node_name(m1);
+        cr_assert(strcmp(s, "matmul_1") == 0 || strcmp(s, "matmul") == 0, "%s", s);
+    }
+    o->nodes_after_build = nb_graph_node_count(g);
+
+    nb_node *grads[N_GRADS] = { NULL };
+    nb_node *wrt[N_GRADS] = { w1, b1, w2, b2 };
+    nb_status st0 = nb_graph_status(g);
+    nb_status s = nb_grad(g, loss, N_GRADS, wrt, grads);
+    note(o, g, s, "grad");
+    cr_assert_eq(s, nb_graph_status(g));
+    if (st0 != NB_OK || s != NB_OK) {
+        for (int i = 0; i < N_GRADS; i++) {
+            cr_assert_null(grads[i], "a failed nb_grad left grads[%d] set", i);
+        }
+    } else {
+        for (int i = 0; i < N_GRADS; i++) {
+            cr_assert_not_null(grads[i]);
+            cr_assert(nbi_same_shape(grads[i], wrt[i]));
+        }
+    }
+
+    if (x && labels) {
+        set_inputs(g, x, labels);
+    }
+    if (loss && s == NB_OK) {
+        run_model(o, g, loss, grads);
+    } else {
+        nb_node *outs[1] = { loss };
+        nb_status r = nb_graph_run(g, 1, outs);
+        cr_assert_eq(r, nb_graph_status(g), "a graph in error must refuse to run");
+        cr_assert_neq(r, NB_OK);
+    }
+
+    nb_node *path[PATH_CAP];
+    st0 = nb_graph_status(g);
+    size_t len = nb_depth_path(g, loss, NB_DEPTH_SCOPES, path, PATH_CAP);
+    if (st0 != NB_OK) {
+        cr_assert_eq(len, 0);
+    } else if (len == 0) {
+        note(o, g, nb_graph_status(g), "depth_path");
+        cr_assert_eq(nb_graph_status(g), NB_ERR_NOMEM);
+    } else {
+        cr_assert_leq(len, PATH_CAP);
+        o->depth_path_len = len;
+        for (size_t i = 0; i < len; i++) {
+            o->depth_path[i] = path[i]->id;
+        }
+        cr_assert_eq(path[len - 1], loss);
+    }
+
+    write_dot(o, g, loss);
+    gradcheck_tiny(o, f);
+
+    /* the graph is still consistent: every node is where its id says */
+    for (size_t id = 0; id < nb_graph_node_count(g); id++) {
+        nb_node *n = nb_graph_node(g, id);
+        cr_assert_eq(n->id, id);
+        cr_assert_eq(n->g, g);
+        for (int i = 0; i < nbi_ops[n->op]->arity; i++) {
+            cr_assert_lt(n->in[i]->id, id);
+        }
+    }
+    cr_assert_leq(g->n_plans, 16);
+    nb_graph_free(g);
+}
+
+static void outcome_free(outcome *o)
+{
+    free(o->dot);
+    o->dot = NULL;
+}
+
+/* With no NB_ERR_NOMEM reported, every result must equal the failure-free session's. */
+static void compare(const outcome *base, const outcome *o, size_t k, bool after)
+{
+    const char *mode = after ? " and after" : "";
+    if (o->nomem) {
+        return;
+    }
+    cr_assert(o->graph_made, "k=%zu%s", k, mode);
+    cr_assert_eq(o->nodes_after_build, base->nodes_after_build, "k=%zu%s", k, mode);
+    cr_assert(o->ran, "k=%zu%s: nothing failed, yet the model did not run", k, mode);
+    cr_assert_eq(o->loss, base->loss, "k=%zu%s", k, mode);
+    cr_assert_arr_eq(o->grads, base->grads, sizeof o->grads, "k=%zu%s", k, mode);
+    cr_assert_arr_eq(o->grad_sums, base->grad_sums, sizeof o->grad_sums, "k=%zu%s", k, mode);
+    cr_assert_eq(o->depth_path_len, base->depth_path_len, "k=%zu%s", k, mode);
+    cr_assert_arr_eq(o->depth_path, base->depth_path, sizeof o->depth_path, "k=%zu%s", k, mode);
+    cr_assert_not_null(o->dot, "k=%zu%s", k, mode);
+    cr_assert_str_eq(o->dot, base->dot, "k=%zu%s: DOT differs with no error reported", k, mode);
+    cr_assert(o->checked, "k=%zu%s", k, mode);
+    cr_assert_eq(o->check.max_abs_err, base->check.max_abs_err, "k=%zu%s", k, mode);
+}
+
+static size_t baseline(outcome *base)
+{
+    faulty f = faulty_make(0, false);
+    session(&f, base);
+    cr_assert(!base->nomem);
+    cr_assert(base->ran && base->dot && base->checked && base->depth_path_len > 0);
+    cr_assert_gt(f.allocs, 10);
+    faulty_done(&f);
+    return f.allocs;
+}
+
+static void sweep(bool after)
+{
+    outcome base;
+    size_t total = baseline(&base);
+    cr_log_info("a full session makes %zu allocations", total);
+    size_t reported = 0, absorbed = 0;
+    for (size_t k = 1; k <= total + 1; k++) {
+        faulty f = faulty_make(k, after);
+        outcome o;
+        session(&f, &o);
+        if (k <= total) {
+            cr_assert_geq(f.failures, 1, "k=%zu: allocation %zu was never reached", k, k);
+        } else {
+            cr_assert_eq(f.failures, 0);
+        }
+        compare(&base, &o, k, after);
+        reported += o.nomem;
+        absorbed += f.failures > 0 && !o.nomem;
+        outcome_free(&o);
+        faulty_done(&f);
+    }
+    cr_log_info("failing allocation k%s: %zu reported NB_ERR_NOMEM, %zu absorbed",
+                after ? " and after" : "", reported, absorbed);
+    outcome_free(&base);
+}
+
+Test(internal_oom, every_single_allocation_fails_cleanly,
+     .description = "for k = 1 .. all allocations of a session, fail only the k-th")
+{
+    sweep(false);
+}
+
+Test(internal_oom, every_allocation_from_k_fails_cleanly,
+     .description = "for every k, fail the k-th allocation and every later one")
+{
+    sweep(true);
+}
+
+/* ---- targeted cases ---- */
+
+Test(internal_oom, first_allocation_fails)
+{
+    faulty f = faulty_make(1, false);
+    cr_assert_null(nb_graph_new_with_allocator(faulty_alloc, &f));
+    cr_assert_eq(f.allocs, 1);
+    cr_assert_eq(f.failures, 1);
+    faulty_done(&f);
+    cr_assert_null(nb_graph_new_with_allocator(NULL, NULL));
+    nb_graph_free(NULL);
+}
+
+/* A small healthy graph; returns a node with a generated name ("exp_1"). */
+static nb_node *small_graph(faulty *f, nb_graph **out)
+{
+    nb_graph *g = nb_graph_new_with_allocator(faulty_alloc, f);
+    cr_assert_not_null(g);
+    nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2));
+    nb_node *e = nb_exp(g, x);
+    nb_sum(g, e);
+    cr_assert_eq(nb_graph_status(g), NB_OK);
+    *out = g;
+    return e;
+}
+
+Test(internal_oom, generated_name_falls_back_to_op_name,
+     .description = "nb_node_name without memory returns the op name, caches nothing, and "
+                    "succeeds once memory is back")
+{
+    for (int k = 1; k <= 2; k++) {
+        for (int after = 0; after <= 1; after++) {
+            faulty f = faulty_make(0, false);
+            nb_graph *g;
+            nb_node *e = small_graph(&f, &g);
+            f.fail_at = f.allocs + (size_t)k;
+            f.fail_after = after;
+            const char *s = nb_node_name(e);
+            cr_assert_not_null(s);
+            if (f.failures > 0) {
+                cr_assert_str_eq(s, "exp", "k=%d: %s", k, s);
+                cr_assert(!g->names || e->id >= g->cap_names || !g->names[e->id]);
+            } else {
+                cr_assert_str_eq(s, "exp_1");
+            }
+            cr_assert_eq(nb_graph_status(g), NB_OK, "a name lookup never poisons the graph");
+            cr_assert_str_empty(nb_graph_error(g));
+            f.fail_at = 0;
+            cr_assert_str_eq(nb_node_name(e), "exp_1");
+            cr_assert_eq(nb_graph_find(g, "exp_1"), e);
+            nb_graph_free(g);
+            faulty_done(&f);
+        }
+    }
+}
+
+Test(internal_oom, set_name_failure_is_nomem_and_leaves_no_name)
+{
+    for (int k = 1; k <= 3; k++) {
+        faulty f = faulty_make(0, false);
+        nb_graph *g;
+        nb_node *e = small_graph(&f, &g);
+        size_t nodes = nb_graph_node_count(g);
+        f.fail_at = f.allocs + (size_t)k;
+        nb_node *r = nb_node_set_name(g, e, "a rather long name that needs its own bytes");
+        if (f.failures == 0) {
+            /* k beyond the allocations set_name makes */
+            cr_assert_eq(r, e);
+            cr_assert_eq(nb_graph_status(g), NB_OK);
+        } else {
+            cr_assert_null(r);
+            cr_assert_eq(nb_graph_status(g), NB_ERR_NOMEM);
+            cr_assert_str_eq(nb_graph_error(g), "set_name: out of memory");
+            cr_assert_eq(nb_graph_node_count(g), nodes);
+            cr_assert(!(e->flags & NBI_F_NAMED));
+            cr_assert_null(nb_graph_find(g, "a rather long name that needs its own bytes"));
+            f.fail_at = 0;
+            cr_assert_str_eq(nb_node_name(e), "exp_1");
+        }
+        nb_graph_free(g);
+        faulty_done(&f);
+    }
+}
+
+Test(internal_oom, set_name_after_generated_names_grow_the_table)
+{
+    /* the names table exists for a few nodes, then a later node is named */
+    faulty f = faulty_make(0, false);
+    nb_graph *g;
+    nb_node *e = small_graph(&f, &g);
+    cr_assert_str_eq(nb_node_name(e), "exp_1");
+    nb_node *x = nb_graph_node(g, 0);
+    nb_node *last = x;
+    for (int i = 0; i < 40; i++) {
+        last = nb_neg(g, last);
+    }
+    cr_assert_eq(nb_graph_status(g), NB_OK);
+    f.fail_at = f.allocs + 1;
+    cr_assert_null(nb_node_set_name(g, last, "end"));
+    cr_assert_eq(nb_graph_status(g), NB_ERR_NOMEM);
+    cr_assert_str_eq(nb_node_name(e), "exp_1", "earlier names survive a failed grow");
+    cr_assert_str_eq(nb_node_name(last), "neg_40");
+    nb_graph_free(g);
+    faulty_done(&f);
+}
+
+/* 33 ops on [64] f64: z = sum(y8), y(i+1) = e^(y(i) / 2) + tanh(y(i)); *other = the 4th e^. */
+static nb_node *run_graph(nb_graph *g, nb_node **other)
+{
+    nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(64));
+    nb_node *y = x;
+    for (int i = 0; i < 8; i++) {
+        nb_node *e = nb_exp(g, nb_mul(g, y, nb_scalar(g, NB_DTYPE_F64, 0.5)));
+        y = nb_add(g, e, nb_tanh(g, y));
+        if (i == 3) {
+            *other = e;
+        }
+    }
+    cr_assert_eq(nb_graph_status(g), NB_OK);
+    return nb_sum(g, y);
+}
+
+Test(internal_oom, failed_run_is_not_sticky_and_keeps_no_stale_values,
+     .description = "fail each allocation of a run in turn (plan, scratch, free list, "
+                    "workspace): NB_ERR_NOMEM, no stale values, no half plan, then success")
+{
+    faulty probe = faulty_make(0, false);
+    nb_graph *g = nb_graph_new_with_allocator(faulty_alloc, &probe);
+    nb_node *other, *z = run_graph(g, &other);
+    cr_assert_eq(nb_graph_run(g, 1, &other), NB_OK);
+    size_t before = probe.allocs;
+    cr_assert_eq(nb_graph_run(g, 1, &z), NB_OK);
+    size_t per_run = probe.allocs - before;
+    double want = *(double *)nb_node_data(z);
+    nb_graph_free(g);
+    faulty_done(&probe);
+    cr_log_info("a first run of a 33-op graph: %zu allocations", per_run);
+    cr_assert_gt(per_run, 3);
+
+    for (size_t k = 1; k <= per_run; k++) {
+        faulty f = faulty_make(0, false);
+        g = nb_graph_new_with_allocator(faulty_alloc, &f);
+        z = run_graph(g, &other);
+        cr_assert_eq(nb_graph_run(g, 1, &other), NB_OK); /* a previous run with values */
+        cr_assert_not_null(nb_node_data(other));
+        double other_values[64];
+        memcpy(other_values, nb_node_data(other), sizeof other_values);
+        uint32_t plans = g->n_plans;
+        size_t plan_bytes = nbi_plans_bytes(g);
+        f.fail_at = f.allocs + k;
+        nb_status s = nb_graph_run(g, 1, &z);
+        cr_assert_eq(f.failures, 1, "k=%zu", k);
+        cr_assert_eq(s, NB_ERR_NOMEM, "k=%zu", k);
+        cr_assert_eq(nb_graph_status(g), NB_OK);
+        cr_assert(strstr(nb_graph_error(g), "out of memory") != NULL, "%s", nb_graph_error(g));
+        cr_assert_null(nb_node_data(z));
+        if (g->n_plans == plans) {
+            /*
+             * planning failed before anything was touched: nothing half-built is
+             * cached, and the previous values, if still readable, are right
+             */
+            cr_assert_eq(nbi_plans_bytes(g), plan_bytes);
+            const double *ov = nb_node_data(other);
+            cr_assert(!ov || memcmp(ov, other_values, sizeof other_values) == 0);
+        } else {
+            /* the plan was made, the workspace was not: the old values are gone */
+            cr_assert_eq(g->n_plans, plans + 1);
+            cr_assert_null(g->last_plan);
+            cr_assert_null(nb_node_data(other));
+            cr_assert_eq(g->workspace_size, 0);
+        }
+        /* memory is back: the same set runs and gives the right value */
+        cr_assert_eq(nb_graph_run(g, 1, &z), NB_OK, "%s", nb_graph_error(g));
+        cr_assert_eq(*(double *)nb_node_data(z), want);
+        cr_assert_str_empty(nb_graph_error(g));
+        nb_graph_free(g);
+        faulty_done(&f);
+    }
+}
+
+Test(internal_oom, builder_failure_leaves_node_count)
+{
+    /* each builder in turn gets no memory (node table full, arena chunk full) */
+    for (size_t k = 1; k <= 200; k++) {
+        faulty f = faulty_make(k, false);
+        nb_graph *g = nb_graph_new_with_allocator(faulty_alloc, &f);
+        if (!g) {
+            faulty_done(&f);
+            continue;
+        }
+        outcome o;
+        memset(&o, 0, sizeof o);
+        nb_node *x;
+        BUILD(&o, g, x, nb_input(g, NB_DTYPE_F32, NB_SHAPE(300)));
+        for (int i = 0; i < 60 && nb_graph_status(g) == NB_OK; i++) {
+            nb_node *y;
+            int64_t shape[2] = { 3, 100 };
+            switch (i % 5) {
+            case 0:
+                BUILD(&o, g, y, nb_reshape(g, x, 2, shape)); /* a new shape: arena bytes */
+                break;
+            case 1:
+                BUILD(&o, g, y, nb_exp(g, x));
+                break;
+            case 2:
+                BUILD(&o, g, y, nb_param(g, NB_DTYPE_F32, NB_SHAPE(300), nb_init_constant(1)));
+                break;
+            case 3:
+                BUILD(&o, g, y, nb_fill(g, NB_DTYPE_F32, NB_SHAPE(5, 60), 2));
+                break;
+            default:
+                BUILD(&o, g, y, nb_scalar(g, NB_DTYPE_F32, i));
+                break;
+            }
+        }
+        nb_graph_free(g);
+        faulty_done(&f);
+    }
+}
+
+/* ---- every gradient rule under out-of-memory ---- */
+
+enum { OPS_VALUES = 1 + 12 + 12 + 3 + 12 };
+
+/*
+ * A float64 graph using every op, its gradient, and a second-order gradient;
+ * each builder call is checked like the session's. Returns false when some
+ * call reported NB_ERR_NOMEM; otherwise fills vals with every output value.
+ */
+static bool ops_session(faulty *f, double *vals, int pad)
+{
+    outcome o;
+    memset(&o, 0, sizeof o);
+    nb_graph *g = nb_graph_new_with_allocator(faulty_alloc, f);
+    if (!g) {
+        return false;
+    }
+    const nb_dtype T = NB_DTYPE_F64;
+    if (pad > 0) {
+        /* shifts where arena chunks run out, so failures land in other builder calls */
+        nb_node *unused;
+        BUILD(&o, g, unused, nb_input(g, T, 1, (const int64_t[]){ pad }));
+    }
+    nb_node *x, *w, *c, *lab, *one, *a, *b, *s, *ls, *sl, *m, *mn, *emn, *den, *sg, *p, *d;
+    nb_node *bt, *st, *ab, *ab1, *sq, *th, *e, *ee, *ee1, *l1, *sgb, *t1, *t2, *t3, *t4, *t5;
+    nb_node *oh, *ra, *ohm, *sa, *sb, *zz, *ams, *mx, *r, *r2, *rr, *tot[8], *loss;
+    BUILD(&o, g, x, nb_input(g, T, NB_SHAPE(3, 4)));
+    BUILD(&o, g, w, nb_param(g, T, NB_SHAPE(4, 3), nb_init_uniform(-1, 1)));
+    BUILD(&o, g, c, nb_param(g, T, NB_SHAPE(3), nb_init_normal(0, 1)));
+    BUILD(&o, g, lab, nb_input(g, NB_DTYPE_I32, NB_SHAPE(3)));
+    BUILD(&o, g, one, nb_scalar(g, T, 1));
+    nb_scope_push(g, "block");
+    note(&o, g, nb_graph_status(g), "scope_push");
+    BUILD(&o, g, a, nb_matmul_ex(g, x, w, 0));
+    BUILD(&o, g, b, nb_transpose(g, a));
+    BUILD(&o, g, s, nb_softmax(g, b, 1));
+    BUILD(&o, g, ls, nb_log_softmax(g, a, 0));
+    BUILD(&o, g, sl, nb_add(g, s, ls));
+    BUILD(&o, g, m, nb_max_axis(g, sl, 1, false));
+    BUILD(&o, g, mn, nb_mean_axis(g, a, 0, true));
+    BUILD(&o, g, emn, nb_exp(g, mn));
+    BUILD(&o, g, den, nb_add(g, emn, one));
+    BUILD(&o, g, sg, nb_sigmoid(g, a));
+    BUILD(&o, g, p, nb_pow(g, sg, 2));
+    BUILD(&o, g, d, nb_div(g, p, den));
+    BUILD(&o, g, bt, nb_broadcast_to(g, c, NB_SHAPE(3, 3)));
+    BUILD(&o, g, st, nb_sum_to(g, bt, NB_SHAPE(1, 3)));
+    BUILD(&o, g, ab, nb_abs(g, bt));
+    BUILD(&o, g, ab1, nb_add(g, ab, one));
+    BUILD(&o, g, sq, nb_sqrt(g, ab1));
+    BUILD(&o, g, th, nb_tanh(g, d));
+    BUILD(&o, g, e, nb_mul(g, th, sq));
+    BUILD(&o, g, ee, nb_exp(g, e));
+    BUILD(&o, g, ee1, nb_add(g, ee, one));
+    BUILD(&o, g, l1, nb_log(g, ee1));
+    nb_scope_pop(g);
+    note(&o, g, nb_graph_status(g), "scope_pop");
+    BUILD(&o, g, sgb, nb_sigmoid(g, bt));
+    BUILD(&o, g, t1, nb_sum(g, m));
+    BUILD(&o, g, t2, nb_mean(g, l1));
+    BUILD(&o, g, t3, nb_mse(g, d, bt));
+    BUILD(&o, g, t4, nb_bce_logits(g, a, sgb));
+    BUILD(&o, g, t5, nb_sum(g, st));
+    BUILD(&o, g, oh, nb_one_hot(g, lab, 3, T));
+    BUILD(&o, g, ra, nb_relu(g, a));
+    BUILD(&o, g, ohm, nb_mul(g, oh, ra));
+    BUILD(&o, g, sa, nb_sign(g, a));
+    BUILD(&o, g, sb, nb_step(g, b));
+    BUILD(&o, g, zz, nb_mul(g, sa, sb));
+    BUILD(&o, g, ams, nb_argmax_mask(g, a, 1));
+    BUILD(&o, g, mx, nb_add(g, zz, ams));
+    BUILD(&o, g, r, nb_reshape(g, mx, NB_SHAPE(9)));
+    BUILD(&o, g, r2, nb_mul(g, r, r));
+    BUILD(&o, g, rr, nb_sum(g, r2));
+    nb_node *parts[7] = { t1, t2, t3, t4, t5, ohm, rr };
+    tot[0] = t1;
+    for (int i = 1; i < 7; i++) {
+        nb_node *q = parts[i];
+        if (i == 5) {
+            BUILD(&o, g, q, nb_sum(g, ohm));
+        }
+        BUILD(&o, g, tot[i], nb_add(g, tot[i - 1], q));
+    }
+    loss = tot[6];
+    nb_node *wrt[3] = { x, w, c }, *grads[3], *h, *dw2, *ddw;
+    note(&o, g, nb_grad(g, loss, 3, wrt, grads), "grad");
+    BUILD(&o, g, dw2, nb_mul(g, grads[1], grads[1]));
+    BUILD(&o, g, h, nb_sum(g, dw2));
+    note(&o, g, nb_grad(g, h, 1, &w, &ddw), "grad of grad");
+
+    bool ok = false;
+    if (nb_graph_status(g) == NB_OK) {
+        double xv[12];
+        for (int i = 0; i < 12; i++) {
+            xv[i] = 0.3 * i - 1.7;
+        }
+        int32_t lv[3] = { 2, 0, 1 };
+        cr_assert_eq(nb_node_write_f64(g, x, xv, 12), NB_OK);
+        cr_assert_eq(nb_node_write(g, lab, lv, 3), NB_OK);
+        nb_node *outs[5] = { loss, grads[0], grads[1], grads[2], ddw };
+        nb_status rs = nb_graph_run(g, 5, outs);
+        note(&o, g, rs, "run");
+        if (rs == NB_OK) {
+            size_t at = 0;
+            for (int i = 0; i < 5; i++) {
+                size_t n = nb_node_size(outs[i]);
+                cr_assert_eq(nb_node_read_f64(g, outs[i], vals + at, n), NB_OK);
+                at += n;
+            }
+            cr_assert_eq(at, OPS_VALUES);
+            ok = true;
+        }
+    } else {
+        cr_assert(o.nomem);
+    }
+    nb_graph_free(g);
+    cr_assert(ok || o.nomem || f->failures == 0);
+    return ok && !o.nomem;
+}
+
+static void ops_sweep(bool after)
+{
+    double base[OPS_VALUES], vals[OPS_VALUES];
+    faulty f = faulty_make(0, false);
+    cr_assert(ops_session(&f, base, 0));
+    faulty_done(&f);
+    size_t sessions = 0, most = 0;
+    for (int pad = 0; pad <= 504; pad += 4) {
+        f = faulty_make(0, false);
+        cr_assert(ops_session(&f, vals, pad));
+        cr_assert_arr_eq(vals, base, sizeof vals);
+        size_t total = f.allocs;
+        most = total > most ? total : most;
+        faulty_done(&f);
+        for (size_t k = 1; k <= total + 1; k++) {
+            f = faulty_make(k, after);
+            if (ops_session(&f, vals, pad)) {
+                cr_assert_arr_eq(vals, base, sizeof vals, "pad %d, k=%zu: results differ", pad, k);
+            } else {
+                cr_assert_gt(f.failures, 0, "pad %d, k=%zu: an error, no failed allocation", pad,
+                             k);
+            }
+            faulty_done(&f);
+            sessions++;
+        }
+    }
+    cr_log_info("every-op sweep%s: %zu sessions, up to %zu allocations each",
+                after ? " (from k on)" : "", sessions, most);
+}
+
+Test(internal_oom, every_gradient_rule_fails_cleanly,
+     .description = "a graph using every op, its gradient and a second-order gradient, "
+                    "with each allocation failing once, then from k on")
+{
+    ops_sweep(false);
+    ops_sweep(true);
+}
