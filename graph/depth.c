@@ -23,15 +23,22 @@ static void run_free(nb_graph *g, depth_run *r)
     nbi_mem_free(g, r->elem, r->n_scopes * sizeof *r->elem);
 }
 
-static bool compute(nb_graph *g, nb_node *out, int level, depth_run *r)
+static nb_status compute(nb_graph *g, nb_node *out, int level, depth_run *r)
 {
     memset(r, 0, sizeof *r);
-    if (!nbi_check_inputs(g, "depth", 1, &out)) {
-        return false;
+    if (!g || g->status != NB_OK) {
+        return g ? g->status : NB_ERR_ARG; /* a graph in error answers no questions */
+    }
+    g->run_err[0] = '\0';
+    /* a query: bad arguments are reported, not sticky, so the graph stays usable */
+    if (!out) {
+        return nbi_report(g, NB_ERR_ARG, "depth", 0, NULL, "the output node is NULL");
+    }
+    if (out->g != g) {
+        return nbi_report(g, NB_ERR_GRAPH, "depth", 1, &out, "the node belongs to another graph");
     }
     if (level < 0) {
-        nbi_fail(g, NB_ERR_ARG, "depth", 1, &out, "level %d is negative", level);
-        return false;
+        return nbi_report(g, NB_ERR_ARG, "depth", 1, &out, "level %d is negative", level);
     }
     r->n = (size_t)out->id + 1;
     r->n_scopes = level > 0 ? g->n_scopes : 0;
@@ -40,8 +47,7 @@ static bool compute(nb_graph *g, nb_node *out, int level, depth_run *r)
     r->elem = r->n_scopes ? nbi_mem_alloc(g, r->n_scopes * sizeof *r->elem) : NULL;
     if (!r->depth || !r->from || (r->n_scopes && !r->elem)) {
         run_free(g, r);
-        nbi_fail_nomem(g, "depth");
-        return false;
+        return nbi_report(g, NB_ERR_NOMEM, "depth", 1, &out, "out of memory");
     }
     /* a scope's element: its ancestor at nesting level `level`, or itself if shallower */
     for (uint32_t s = 0; s < r->n_scopes; s++) {
@@ -69,13 +75,13 @@ static bool compute(nb_graph *g, nb_node *out, int level, depth_run *r)
             }
         }
     }
-    return true;
+    return NB_OK;
 }
 
 int nb_depth(nb_graph *g, nb_node *out, int level)
 {
     depth_run r;
-    if (!compute(g, out, level, &r)) {
+    if (compute(g, out, level, &r) != NB_OK) {
         return -1;
     }
     int d = r.depth[out->id];
@@ -83,10 +89,12 @@ int nb_depth(nb_graph *g, nb_node *out, int level)
     return d;
 }
 
-size_t nb_depth_path(nb_graph *g, nb_node *out, int level, nb_node **path, size_t cap)
+size_t nbi_depth_path(nb_graph *g, nb_node *out, int level, nb_node **path, size_t cap,
+                      nb_status *status)
 {
     depth_run r;
-    if (!compute(g, out, level, &r)) {
+    *status = compute(g, out, level, &r);
+    if (*status != NB_OK) {
         return 0;
     }
     size_t len = 1;
@@ -106,4 +114,10 @@ size_t nb_depth_path(nb_graph *g, nb_node *out, int level, nb_node **path, size_
     }
     run_free(g, &r);
     return len;
+}
+
+size_t nb_depth_path(nb_graph *g, nb_node *out, int level, nb_node **path, size_t cap)
+{
+    nb_status status;
+    return nbi_depth_path(g, out, level, path, cap, &status);
 }

@@ -235,9 +235,10 @@ nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts)
     if (!g || !f) {
         return g ? nbi_report(g, NB_ERR_ARG, "write_dot", 0, NULL, "the file is NULL") : NB_ERR_ARG;
     }
+    g->run_err[0] = '\0';
     nb_dot_options o = opts ? *opts : nb_dot_defaults();
     if (o.highlight && o.highlight->g != g) {
-        return nbi_report(g, NB_ERR_ARG, "write_dot", 1, &o.highlight,
+        return nbi_report(g, NB_ERR_GRAPH, "write_dot", 1, &o.highlight,
                           "the node to highlight belongs to another graph");
     }
     dot_state st = { .f = f, .o = &o, .n = g->n_nodes };
@@ -257,14 +258,9 @@ nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts)
         choose(g, &o, &st);
     }
     if (o.highlight && g->status == NB_OK) {
-        /*
-         * Without its path the drawing would be silently wrong, so a failure
-         * stops here. nb_depth_path returns 0 only after recording its error
-         * (out of memory, or a negative level) on the graph.
-         */
-        path_len = nb_depth_path(g, o.highlight, o.depth_level, NULL, 0);
+        /* without its path the drawing would be silently wrong: a failure stops here */
+        path_len = nbi_depth_path(g, o.highlight, o.depth_level, NULL, 0, &status);
         if (path_len == 0) {
-            status = g->status != NB_OK ? g->status : NB_ERR_NOMEM;
             goto done;
         }
         path = nbi_mem_alloc(g, path_len * sizeof *path);
@@ -272,8 +268,8 @@ nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts)
             status = nbi_report(g, NB_ERR_NOMEM, "write_dot", 0, NULL, "out of memory");
             goto done;
         }
-        if (nb_depth_path(g, o.highlight, o.depth_level, path, path_len) != path_len) {
-            status = g->status != NB_OK ? g->status : NB_ERR_NOMEM;
+        if (nbi_depth_path(g, o.highlight, o.depth_level, path, path_len, &status) != path_len) {
+            status = status != NB_OK ? status : NB_ERR_NOMEM;
             goto done;
         }
         for (size_t i = 0; i + 1 < path_len; i++) {

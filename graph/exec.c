@@ -441,8 +441,8 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
             return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "output %zu is NULL", i + 1);
         }
         if (outs[i]->g != g) {
-            return nbi_report(g, NB_ERR_ARG, "run", 1, &outs[i], "output %zu belongs to another graph",
-                              i + 1);
+            return nbi_report(g, NB_ERR_GRAPH, "run", 1, &outs[i],
+                              "output %zu belongs to another graph", i + 1);
         }
     }
     if (n == 0) {

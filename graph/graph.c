@@ -369,10 +369,27 @@ void *nb_node_data(const nb_node *n)
 
 /* ---- data in and out ---- */
 
+/* Starts a data call: clears the last run or data message; checks the node. */
+static nb_status check_node(nb_graph *g, nb_node *n, const char *op)
+{
+    if (!g) {
+        return NB_ERR_ARG;
+    }
+    g->run_err[0] = '\0';
+    if (!n) {
+        return nbi_report(g, NB_ERR_ARG, op, 0, NULL, "the node is NULL");
+    }
+    if (n->g != g) {
+        return nbi_report(g, NB_ERR_GRAPH, op, 1, &n, "the node belongs to another graph");
+    }
+    return NB_OK;
+}
+
 static nb_status check_leaf_count(nb_graph *g, nb_node *n, size_t count, const char *op)
 {
-    if (!g || !n || n->g != g) {
-        return nbi_report(g, NB_ERR_ARG, op, 1, &n, "needs a node of this graph");
+    nb_status s = check_node(g, n, op);
+    if (s != NB_OK) {
+        return s;
     }
     if (!nbi_is_leaf(n)) {
         return nbi_report(g, NB_ERR_ARG, op, 1, &n,
@@ -433,8 +450,12 @@ nb_status nb_node_write_f64(nb_graph *g, nb_node *n, const double *src, size_t c
 nb_status nb_node_read_f64(nb_graph *g, const nb_node *cn, double *dst, size_t count)
 {
     nb_node *n = (nb_node *)cn;
-    if (!g || !n || n->g != g || !dst) {
-        return nbi_report(g, NB_ERR_ARG, "read_f64", 1, &n, "needs a node of this graph and a buffer");
+    nb_status s = check_node(g, n, "read_f64");
+    if (s != NB_OK) {
+        return s;
+    }
+    if (!dst) {
+        return nbi_report(g, NB_ERR_ARG, "read_f64", 1, &n, "the destination is NULL");
     }
     if (!nbi_has_value(n)) {
         return nbi_report(g, NB_ERR_ARG, "read_f64", 1, &n,

@@ -228,6 +228,12 @@ double nbi_rng_normal(nb_graph *g);  /* N(0, 1) */
 /* Creates a scope instance under parent; returns its index or 0 after recording NOMEM. */
 uint32_t nbi_scope_new(nb_graph *g, const char *name, uint32_t parent);
 
+/* ---- depth (graph/depth.c) ---- */
+
+/* nb_depth_path, also telling why it returned 0. */
+size_t nbi_depth_path(nb_graph *g, nb_node *out, int level, nb_node **path, size_t cap,
+                      nb_status *status);
+
 /* ---- execution (graph/exec.c) ---- */
 
 void nbi_plans_free(nb_graph *g);

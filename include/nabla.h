@@ -192,7 +192,8 @@ NB_API nb_status nb_graph_status(const nb_graph *g);
 
 /*
  * Returns the message of the graph's first builder error, or, when the graph is
- * healthy, of the most recent failed run or data call; "" when there is none.
+ * healthy, of the last run, data, depth or DOT call if it failed ("" if it
+ * succeeded: each such call clears the message when it starts).
  * Messages name the op, the nodes and their shapes:
  *     matmul(x[4,3], w[2,5]): inner dimensions 3 and 2 differ
  * The string is owned by the graph and valid until the next call on it.
@@ -244,8 +245,8 @@ typedef enum nb_init_kind {
     NB_INIT_NORMAL,         /* N(mean a, std b) */
     NB_INIT_XAVIER_UNIFORM, /* U(-l, l), l = gain * sqrt(6 / (fan_in + fan_out)) */
     NB_INIT_XAVIER_NORMAL,  /* N(0, gain * sqrt(2 / (fan_in + fan_out))) */
-    NB_INIT_HE_UNIFORM,     /* U(-l, l), l = sqrt(6 / fan_in) */
-    NB_INIT_HE_NORMAL,      /* N(0, sqrt(2 / fan_in)) */
+    NB_INIT_HE_UNIFORM,     /* U(-l, l), l = gain * sqrt(6 / fan_in) */
+    NB_INIT_HE_NORMAL,      /* N(0, gain * sqrt(2 / fan_in)) */
 } nb_init_kind;
 
 /*
@@ -361,7 +362,8 @@ NB_API void *nb_node_data(const nb_node *n);
 /*
  * Copies count elements of the node's dtype from src into a leaf's values.
  * Errors (returned, and reported by nb_graph_error, but not sticky): NB_ERR_ARG
- * if n is not a leaf or count is not nb_node_size(n).
+ * if n is NULL, not a leaf, or count is not nb_node_size(n); NB_ERR_GRAPH if n
+ * belongs to another graph.
  */
 NB_API nb_status nb_node_write(nb_graph *g, nb_node *n, const void *src, size_t count);
 
@@ -373,7 +375,8 @@ NB_API nb_status nb_node_write_f64(nb_graph *g, nb_node *n, const double *src, s
 
 /*
  * Copies a node's values, converted to double, into dst (count elements).
- * Errors: NB_ERR_ARG if count is not nb_node_size(n) or the node has no values.
+ * Errors (not sticky): NB_ERR_ARG if count is not nb_node_size(n) or the node has
+ * no values; NB_ERR_GRAPH if n belongs to another graph.
  */
 NB_API nb_status nb_node_read_f64(nb_graph *g, const nb_node *n, double *dst, size_t count);
 
@@ -597,7 +600,8 @@ enum {
 
 /*
  * Computes outs[0..n-1] and every node they need, in topological order, and
- * nothing else. The first run of a given set of outputs plans it: the order,
+ * nothing else. NB_ERR_GRAPH if an output belongs to another graph.
+ * The first run of a given set of outputs plans it: the order,
  * and buffer reuse by liveness, so a value's memory is reused once its last
  * consumer has run. Later runs of the same set allocate nothing. Values are
  * read with nb_node_data and stay valid until the next run on the graph.
@@ -627,7 +631,9 @@ enum {
  * of the same scope instance (at that nesting level, or the node's innermost
  * scope if shallower) adds 0, so a whole scope counts as one element. A gradient
  * node's depth is measured over the combined graph, forward nodes it uses included.
- * Returns -1 after recording an error (NB_ERR_ARG for a negative level).
+ * Returns -1 on a graph in error, or after reporting (not sticky, as for runs:
+ * the graph stays usable) NB_ERR_ARG for a NULL node or a negative level,
+ * NB_ERR_GRAPH for a foreign node, NB_ERR_NOMEM.
  */
 NB_API int nb_depth(nb_graph *g, nb_node *out, int level);
 
@@ -635,7 +641,8 @@ NB_API int nb_depth(nb_graph *g, nb_node *out, int level);
  * Computes the longest path to out at level and writes its nodes, from a leaf to
  * out, to path[0..cap-1]. Returns the number of nodes on the whole path (depth + 1
  * at level 0), which may exceed cap: call again with a larger buffer. Ties go to
- * the lowest-numbered input. Returns 0 after recording an error.
+ * the input listed first (nb_node_input(v, 0) before 1). Returns 0 on the
+ * errors of nb_depth.
  */
 NB_API size_t nb_depth_path(nb_graph *g, nb_node *out, int level, nb_node **path, size_t cap);
 

@@ -598,14 +598,15 @@ Test(dot, null_file_is_an_argument_error, .description = "f == NULL gives NB_ERR
     nb_graph_free(fig.g);
 }
 
-Test(dot, foreign_highlight_is_an_argument_error, .description = "highlight from another graph")
+Test(dot, foreign_highlight_is_a_graph_error, .description = "highlight from another graph")
 {
     figure a = figure_1_3(false), b = figure_1_3(false);
     nb_dot_options o = nb_dot_defaults();
     o.highlight = b.y;
     FILE *f = tmpfile();
     cr_assert_not_null(f);
-    cr_assert_eq(nb_graph_write_dot(a.g, f, &o), NB_ERR_ARG);
+    cr_assert_eq(nb_graph_write_dot(a.g, f, &o), NB_ERR_GRAPH);
+    cr_assert_eq(nb_graph_status(a.g), NB_OK);
     fclose(f);
     nb_graph_free(a.g);
     nb_graph_free(b.g);

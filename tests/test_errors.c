@@ -1183,7 +1183,7 @@ Test(run_error, bad_run_arguments)
     cr_assert_eq(nb_graph_run(g, 2, outs), NB_ERR_ARG);
     cr_assert_str_eq(nb_graph_error(g), "run: output 2 is NULL");
     outs[1] = other;
-    cr_assert_eq(nb_graph_run(g, 2, outs), NB_ERR_ARG);
+    cr_assert_eq(nb_graph_run(g, 2, outs), NB_ERR_GRAPH);
     cr_assert_str_eq(nb_graph_error(g), "run(o[2]): output 2 belongs to another graph");
     cr_assert_eq(nb_graph_run_ex(g, 1, &y, 8), NB_ERR_ARG);
     cr_assert_str_eq(nb_graph_error(g), "run: unknown flags 0x8");
@@ -1275,8 +1275,8 @@ Test(data, write_a_foreign_node)
     nb_graph *g = nb_graph_new(), *h = nb_graph_new();
     nb_node *o = nb_node_set_name(h, nb_input(h, NB_DTYPE_F64, NB_SHAPE(1)), "o");
     double v = 1;
-    cr_assert_eq(nb_node_write_f64(g, o, &v, 1), NB_ERR_ARG);
-    cr_assert_str_eq(nb_graph_error(g), "write_f64(o[1]): needs a node of this graph");
+    cr_assert_eq(nb_node_write_f64(g, o, &v, 1), NB_ERR_GRAPH);
+    cr_assert_str_eq(nb_graph_error(g), "write_f64(o[1]): the node belongs to another graph");
     cr_assert_eq(nb_graph_status(g), NB_OK);
     cr_assert_str_eq(nb_graph_error(h), "");
     nb_graph_free(g);
@@ -1316,7 +1316,7 @@ Test(data, read_into_null_buffer)
     nb_graph *g = nb_graph_new();
     nb_node *x = in64(g, "x", NB_SHAPE(2));
     cr_assert_eq(nb_node_read_f64(g, x, NULL, 2), NB_ERR_ARG);
-    cr_assert_str_eq(nb_graph_error(g), "read_f64(x[2]): needs a node of this graph and a buffer");
+    cr_assert_str_eq(nb_graph_error(g), "read_f64(x[2]): the destination is NULL");
     cr_assert_eq(nb_graph_status(g), NB_OK);
     nb_graph_free(g);
 }

@@ -1055,7 +1055,7 @@ Test(exec_memory, run_arguments)
     cr_assert(strstr(nb_graph_error(g), "output 2 is NULL") != NULL, "%s", nb_graph_error(g));
 
     nb_node *mixed[2] = { y, foreign };
-    cr_assert_eq(nb_graph_run(g, 2, mixed), NB_ERR_ARG);
+    cr_assert_eq(nb_graph_run(g, 2, mixed), NB_ERR_GRAPH);
     cr_assert(strstr(nb_graph_error(g), "another graph") != NULL, "%s", nb_graph_error(g));
     cr_assert_eq(nb_graph_status(g), NB_OK);
     cr_assert_eq(nb_graph_status(other), NB_OK, "the foreign graph is not touched");
