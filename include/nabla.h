@@ -675,6 +675,214 @@ NB_API nb_dot_options nb_dot_defaults(void);
  */
 NB_API nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts);
 
+/* ======================================================================== */
+/* Optimizers                                                               */
+/* ======================================================================== */
+
+typedef struct nb_optim nb_optim;
+
+/* The optimizers, with the update rules of their papers and PyTorch's documentation. */
+typedef enum nb_optim_kind {
+    NB_OPTIM_SGD,     /* with momentum, dampening, Nesterov, L2 weight decay */
+    NB_OPTIM_ADAGRAD, /* Duchi et al. 2011, with lr decay */
+    NB_OPTIM_RMSPROP, /* Hinton's lecture 6e, with momentum and centered variants */
+    NB_OPTIM_ADAM,    /* Kingma and Ba 2015, bias-corrected; weight decay as L2 */
+    NB_OPTIM_ADAMW,   /* Loshchilov and Hutter 2019: decoupled weight decay */
+} nb_optim_kind;
+
+/* Learning-rate schedules: the rate for step t (counted from 1). */
+typedef enum nb_schedule_kind {
+    NB_SCHEDULE_CONSTANT, /* lr */
+    NB_SCHEDULE_STEP,     /* lr * gamma^floor((t-1) / step_size) */
+    NB_SCHEDULE_COSINE,   /* lr_min + (lr - lr_min) (1 + cos(pi min(t-1, t_max) / t_max)) / 2 */
+} nb_schedule_kind;
+
+typedef struct nb_schedule {
+    nb_schedule_kind kind;
+    int64_t step_size; /* STEP: steps between decays */
+    double gamma;      /* STEP: decay factor */
+    int64_t t_max;     /* COSINE: steps to reach lr_min */
+    double lr_min;     /* COSINE: final rate */
+    int64_t warmup;    /* linear warm-up over the first warmup steps (0: none), before any kind */
+} nb_schedule;
+
+/* Options of nb_optim_new. Start from nb_optim_defaults(kind): PyTorch's defaults. */
+typedef struct nb_optim_options {
+    nb_optim_kind kind;
+    double lr;           /* learning rate (SGD 0.01, Adagrad 0.01, RMSprop 0.01, Adam(W) 0.001) */
+    double weight_decay; /* L2 penalty added to the gradient; AdamW: decoupled (default 0.01) */
+    double momentum;     /* SGD, RMSprop (default 0) */
+    double dampening;    /* SGD (default 0) */
+    bool nesterov;       /* SGD: Nesterov momentum (needs momentum > 0, dampening 0) */
+    double beta1, beta2; /* Adam(W): 0.9, 0.999 */
+    double alpha;        /* RMSprop smoothing constant: 0.99 */
+    bool centered;       /* RMSprop: divide by the centered second moment */
+    double eps;          /* Adam(W) 1e-8, RMSprop 1e-8, Adagrad 1e-10 */
+    double lr_decay;     /* Adagrad: lr / (1 + (t-1) lr_decay) */
+    double initial_accumulator; /* Adagrad: starting sum of squares */
+    double clip_norm;    /* clip gradients to this global L2 norm first (0: off) */
+    nb_schedule schedule;
+} nb_optim_options;
+
+NB_API nb_optim_options nb_optim_defaults(nb_optim_kind kind);
+
+/*
+ * Creates an optimizer for params[0..n-1] (parameters of g) whose gradients are
+ * grads[0..n-1] (from nb_grad of loss). loss may be NULL; when given, each step
+ * also computes it (read it with nb_optim_loss). The optimizer owns its state
+ * (moments), allocated once here; steps allocate nothing.
+ * Returns NULL after recording an error on g: NB_ERR_ARG for bad options or
+ * arguments (a grad not shaped like its param, a param that is not a param).
+ */
+NB_API nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *params,
+                              nb_node *const *grads, const nb_optim_options *opts);
+
+/* Releases the optimizer and its state (not the graph). NULL is allowed. */
+NB_API void nb_optim_free(nb_optim *opt);
+
+/*
+ * One step: runs the graph for the loss and the gradients (with the inputs as
+ * they are now), then updates every parameter in place. Returns the run's
+ * status (nothing is updated when it fails) or NB_ERR_VALUE when a gradient is
+ * not finite (nothing is updated; see nb_graph_error).
+ */
+NB_API nb_status nb_optim_step(nb_optim *opt);
+
+/*
+ * As nb_optim_step, but runs loss and grads[0..n-1] given here instead of the
+ * ones the optimizer was made with: another instance of the same model over
+ * the same parameters, such as a smaller last batch. The state is shared, and
+ * alternating between instances allocates nothing after the first run of each.
+ */
+NB_API nb_status nb_optim_step_with(nb_optim *opt, nb_node *loss, nb_node *const *grads);
+
+/* The loss computed by the last step (NaN before the first, or without a loss node). */
+NB_API double nb_optim_loss(const nb_optim *opt);
+
+/* Steps taken so far. */
+NB_API int64_t nb_optim_steps(const nb_optim *opt);
+
+/* The learning rate the next step will use (after the schedule). */
+NB_API double nb_optim_lr(const nb_optim *opt);
+
+/* The global gradient norm of the last step, before clipping. */
+NB_API double nb_optim_grad_norm(const nb_optim *opt);
+
+/* ======================================================================== */
+/* Datasets                                                                 */
+/* ======================================================================== */
+
+/*
+ * A dataset in memory: rows examples of cols features each, and one label or
+ * target per example. Readers fill it; nb_dataset_free releases it.
+ */
+typedef struct nb_dataset {
+    size_t rows;     /* examples */
+    size_t cols;     /* features per example */
+    float *x;        /* rows * cols features, row-major */
+    double *y;       /* rows labels (class numbers) or regression targets */
+    int32_t classes; /* 1 + the largest label when every label is a whole number >= 0, else 0 */
+} nb_dataset;
+
+/*
+ * Reads MNIST's IDX format: an images file (magic 0x00000803, N x rows x cols
+ * unsigned bytes) and a labels file (magic 0x00000801, N bytes). Features are
+ * the raw pixel values 0..255 (see nb_dataset_scale).
+ * On error returns NB_ERR_IO (a file cannot be opened or read) or NB_ERR_FORMAT
+ * (wrong magic number, truncated file, counts that differ), writes a message
+ * naming the file to err (err_size bytes; err may be NULL), and leaves *ds empty.
+ */
+NB_API nb_status nb_dataset_read_idx(nb_dataset *ds, const char *images_path,
+                                     const char *labels_path, char *err, size_t err_size);
+
+/*
+ * Reads a numeric CSV file with a header line. The column named label_column
+ * holds the labels or targets; every other column is a feature. Fields are
+ * separated by commas; every field must be a number.
+ * On error returns NB_ERR_IO or NB_ERR_FORMAT (no such column, a ragged row, a
+ * field that is not a number, no data rows) with a message naming the file and
+ * the line ("digits-train.csv:12: field 5 ('x') is not a number").
+ */
+NB_API nb_status nb_dataset_read_csv(nb_dataset *ds, const char *path, const char *label_column,
+                                     char *err, size_t err_size);
+
+/* Releases the dataset's arrays and empties it. */
+NB_API void nb_dataset_free(nb_dataset *ds);
+
+/* Multiplies every feature by factor (1/255 turns pixels into [0, 1]). */
+NB_API void nb_dataset_scale(nb_dataset *ds, double factor);
+
+/*
+ * Standardizes every feature column of train to mean 0 and standard deviation
+ * 1, and applies train's statistics to other (which may be NULL), so no test
+ * statistic leaks into training. Constant columns are only centered.
+ */
+NB_API void nb_dataset_standardize(nb_dataset *train, nb_dataset *other);
+
+/* Mini-batches over n examples in a seeded random order. */
+typedef struct nb_batches {
+    size_t n, batch;
+    size_t *order; /* a permutation of 0..n-1 */
+    uint64_t rng;
+} nb_batches;
+
+/*
+ * Prepares ceil(n / batch) batches in order 0..n-1 (call nb_batches_shuffle for
+ * a random order). Returns NB_ERR_ARG for n or batch 0, NB_ERR_NOMEM.
+ */
+NB_API nb_status nb_batches_init(nb_batches *b, size_t n, size_t batch, uint64_t seed);
+
+/*
+ * Draws a new order (Fisher-Yates over 0..n-1) from the generator state b->rng,
+ * advancing it: the same state gives the same order, so a program can set
+ * b->rng from its seed and the epoch number to make each epoch's order
+ * reproducible on its own (as a resumed run needs).
+ */
+NB_API void nb_batches_shuffle(nb_batches *b);
+
+/* Number of batches: ceil(n / batch). */
+NB_API size_t nb_batches_count(const nb_batches *b);
+
+/* Examples in batch k: batch, or fewer for the last one. */
+NB_API size_t nb_batches_size(const nb_batches *b, size_t k);
+
+NB_API void nb_batches_free(nb_batches *b);
+
+/*
+ * Copies batch k of ds into the inputs x ([size, cols], f32 or f64) and y
+ * ([size], i32, f32 or f64; may be NULL), where size is nb_batches_size(b, k).
+ * Returns NB_ERR_ARG when the shapes do not fit (see nb_graph_error), or
+ * NB_ERR_VALUE when y is i32 and a label is not a whole number.
+ */
+NB_API nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const nb_batches *b,
+                                       size_t k, nb_node *x, nb_node *y);
+
+/* ======================================================================== */
+/* Checkpoints                                                              */
+/* ======================================================================== */
+
+/*
+ * Saves params[0..n-1] (names, dtypes, shapes, values) and, when opt is not
+ * NULL, its state (steps taken and moments) to path, atomically: the file is
+ * written beside path under a temporary name, flushed and synced, then renamed
+ * over path, so a crash leaves either the old file or the new one. The format
+ * (docs/training.md) has a magic number, a version and a CRC-32.
+ * Returns NB_ERR_IO on failure (see nb_graph_error), NB_ERR_ARG for bad arguments.
+ */
+NB_API nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n,
+                                    nb_node *const *params, const nb_optim *opt);
+
+/*
+ * Loads params[0..n-1] (matched by name; dtypes and shapes must agree) and,
+ * when opt is not NULL, the optimizer state, from a file nb_checkpoint_save
+ * wrote. The whole file is checked before anything changes: on any error no
+ * parameter and no state is modified. Returns NB_ERR_IO (cannot read),
+ * NB_ERR_FORMAT (not a checkpoint, wrong version, truncated, checksum mismatch,
+ * missing or mismatched tensors, no optimizer state when one is asked for).
+ */
+NB_API nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n,
+                                    nb_node *const *params, nb_optim *opt);
+
 #ifdef __cplusplus
 }
 #endif

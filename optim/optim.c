@@ -1,0 +1,318 @@
+/*
+ * optim/optim.c: the optimizer object: options and their checks, state slabs
+ * allocated once, the learning-rate schedule, gradient clipping by global
+ * norm, and the step (one planned run of the loss and gradients, then each
+ * optimizer's in-place update).
+ */
+#include "optim.h"
+
+#include <math.h>
+
+static const nbi_optimizer *const rules[] = {
+    [NB_OPTIM_SGD] = &nbi_optim_sgd,         [NB_OPTIM_ADAGRAD] = &nbi_optim_adagrad,
+    [NB_OPTIM_RMSPROP] = &nbi_optim_rmsprop, [NB_OPTIM_ADAM] = &nbi_optim_adam,
+    [NB_OPTIM_ADAMW] = &nbi_optim_adamw,
+};
+
+nb_optim_options nb_optim_defaults(nb_optim_kind kind)
+{
+    nb_optim_options o = {
+        .kind = kind,
+        .lr = 0.01,
+        .beta1 = 0.9,
+        .beta2 = 0.999,
+        .alpha = 0.99,
+        .eps = 1e-8,
+        .schedule = { .kind = NB_SCHEDULE_CONSTANT, .gamma = 0.1, .step_size = 1 },
+    };
+    switch (kind) {
+    case NB_OPTIM_ADAGRAD:
+        o.eps = 1e-10;
+        break;
+    case NB_OPTIM_ADAM:
+        o.lr = 1e-3;
+        break;
+    case NB_OPTIM_ADAMW:
+        o.lr = 1e-3;
+        o.weight_decay = 0.01;
+        break;
+    default:
+        break;
+    }
+    return o;
+}
+
+/* Returns a description of what is wrong with o, or NULL. */
+static const char *bad_options(const nb_optim_options *o)
+{
+    if ((unsigned)o->kind > NB_OPTIM_ADAMW) {
+        return "unknown optimizer kind";
+    }
+    if (!(o->lr >= 0) || !isfinite(o->lr)) {
+        return "the learning rate must be finite and >= 0";
+    }
+    if (!(o->weight_decay >= 0) || !(o->momentum >= 0) || !(o->eps >= 0) ||
+        !(o->clip_norm >= 0) || !(o->lr_decay >= 0) || !(o->initial_accumulator >= 0)) {
+        return "weight_decay, momentum, eps, clip_norm, lr_decay and initial_accumulator must be >= 0";
+    }
+    if (o->kind == NB_OPTIM_SGD && o->nesterov && (o->momentum <= 0 || o->dampening != 0)) {
+        return "Nesterov momentum needs momentum > 0 and dampening 0";
+    }
+    if ((o->kind == NB_OPTIM_ADAM || o->kind == NB_OPTIM_ADAMW) &&
+        !(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1)) {
+        return "beta1 and beta2 must be in [0, 1)";
+    }
+    if (o->kind == NB_OPTIM_RMSPROP && !(o->alpha >= 0 && o->alpha <= 1)) {
+        return "alpha must be in [0, 1]";
+    }
+    const nb_schedule *s = &o->schedule;
+    if ((unsigned)s->kind > NB_SCHEDULE_COSINE || s->warmup < 0 ||
+        (s->kind == NB_SCHEDULE_STEP && (s->step_size < 1 || !(s->gamma > 0))) ||
+        (s->kind == NB_SCHEDULE_COSINE && (s->t_max < 1 || !(s->lr_min >= 0)))) {
+        return "bad schedule: step needs step_size >= 1 and gamma > 0, cosine t_max >= 1";
+    }
+    return NULL;
+}
+
+nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *params,
+                       nb_node *const *grads, const nb_optim_options *opts)
+{
+    if (!g || g->status != NB_OK) {
+        return NULL;
+    }
+    nb_optim_options o = opts ? *opts : nb_optim_defaults(NB_OPTIM_SGD);
+    const char *why = bad_options(&o);
+    if (why) {
+        nbi_fail(g, NB_ERR_ARG, "optim_new", 0, NULL, "%s", why);
+        return NULL;
+    }
+    if (n == 0 || !params || !grads) {
+        nbi_fail(g, NB_ERR_ARG, "optim_new", 0, NULL, "needs at least one parameter and its gradient");
+        return NULL;
+    }
+    if (loss && !nbi_check_inputs(g, "optim_new", 1, &loss)) {
+        return NULL;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        nb_node *in[2] = { params[i], grads[i] };
+        if (!nbi_check_inputs(g, "optim_new", 2, in)) {
+            return NULL;
+        }
+        if (params[i]->op != NBI_OP_PARAM || params[i]->dtype != params[0]->dtype) {
+            nbi_fail(g, NB_ERR_ARG, "optim_new", 2, in,
+                     "params[%zu] must be a parameter of the same dtype as params[0]", i);
+            return NULL;
+        }
+        if (!nbi_same_shape(params[i], grads[i]) || grads[i]->dtype != params[i]->dtype) {
+            nbi_fail(g, NB_ERR_SHAPE, "optim_new", 2, in,
+                     "grads[%zu] must have the shape and dtype of params[%zu]", i, i);
+            return NULL;
+        }
+        total += nbi_node_count(params[i]);
+    }
+    nb_optim *opt = nbi_mem_alloc(g, sizeof *opt);
+    if (!opt) {
+        nbi_fail_nomem(g, "optim_new");
+        return NULL;
+    }
+    memset(opt, 0, sizeof *opt);
+    opt->g = g;
+    opt->o = o;
+    opt->rule = rules[o.kind];
+    opt->n = n;
+    opt->loss = loss;
+    opt->n_outs = n + (loss ? 1 : 0);
+    opt->total = total;
+    opt->n_slots = opt->rule->slots(&o);
+    opt->last_loss = NAN;
+    opt->params = nbi_mem_alloc(g, n * sizeof *opt->params);
+    opt->outs = nbi_mem_alloc(g, opt->n_outs * sizeof *opt->outs);
+    opt->other = nbi_mem_alloc(g, (n + 1) * sizeof *opt->other);
+    opt->offset = nbi_mem_alloc(g, n * sizeof *opt->offset);
+    size_t es = nbi_dtype_size(params[0]->dtype);
+    opt->state_bytes = (size_t)opt->n_slots * total * es;
+    opt->state = opt->state_bytes ? nbi_mem_alloc(g, opt->state_bytes) : NULL;
+    if (!opt->params || !opt->outs || !opt->other || !opt->offset || (opt->state_bytes && !opt->state)) {
+        nb_optim_free(opt);
+        nbi_fail_nomem(g, "optim_new");
+        return NULL;
+    }
+    memcpy(opt->params, params, n * sizeof *params);
+    size_t k = 0, at = 0;
+    if (loss) {
+        opt->outs[k++] = loss;
+    }
+    for (size_t i = 0; i < n; i++) {
+        opt->outs[k++] = grads[i];
+        opt->offset[i] = at;
+        at += nbi_node_count(params[i]);
+    }
+    if (opt->state) {
+        memset(opt->state, 0, opt->state_bytes);
+        for (size_t i = 0; i < n; i++) {
+            void *slots[NBI_MAX_SLOTS];
+            for (int s = 0; s < opt->n_slots; s++) {
+                slots[s] = nbi_optim_slot(opt, i, s);
+            }
+            opt->rule->init(opt, slots, nbi_node_count(params[i]));
+        }
+    }
+    return opt;
+}
+
+void nb_optim_free(nb_optim *opt)
+{
+    if (!opt) {
+        return;
+    }
+    nb_graph *g = opt->g;
+    nbi_mem_free(g, opt->params, opt->n * sizeof *opt->params);
+    nbi_mem_free(g, opt->outs, opt->n_outs * sizeof *opt->outs);
+    nbi_mem_free(g, opt->other, (opt->n + 1) * sizeof *opt->other);
+    nbi_mem_free(g, opt->offset, opt->n * sizeof *opt->offset);
+    nbi_mem_free(g, opt->state, opt->state_bytes);
+    nbi_mem_free(g, opt, sizeof *opt);
+}
+
+/* The schedule's rate for step t (from 1). */
+static double scheduled_lr(const nb_optim_options *o, int64_t t)
+{
+    const nb_schedule *s = &o->schedule;
+    if (s->warmup > 0 && t <= s->warmup) {
+        return o->lr * (double)t / (double)s->warmup;
+    }
+    int64_t u = t - s->warmup; /* steps since warm-up, from 1 */
+    switch (s->kind) {
+    case NB_SCHEDULE_STEP:
+        return o->lr * pow(s->gamma, (double)((u - 1) / s->step_size));
+    case NB_SCHEDULE_COSINE: {
+        double k = (double)(u - 1 < s->t_max ? u - 1 : s->t_max) / (double)s->t_max;
+        return s->lr_min + (o->lr - s->lr_min) * (1 + cos(3.141592653589793 * k)) / 2;
+    }
+    default:
+        return o->lr;
+    }
+}
+
+double nb_optim_lr(const nb_optim *opt)
+{
+    return opt ? scheduled_lr(&opt->o, opt->t + 1) : NAN;
+}
+
+static double sum_squares(const nb_node *n)
+{
+    size_t c = nbi_node_count(n);
+    double s = 0;
+    if (n->dtype == NB_DTYPE_F32) {
+        const float *x = n->data;
+        for (size_t i = 0; i < c; i++) {
+            s += (double)x[i] * (double)x[i];
+        }
+    } else {
+        const double *x = n->data;
+        for (size_t i = 0; i < c; i++) {
+            s += x[i] * x[i];
+        }
+    }
+    return s;
+}
+
+/* Runs outs[0..n_outs-1] (the loss first when has_loss), then updates every parameter. */
+static nb_status step(nb_optim *opt, nb_node *const *outs, size_t n_outs, bool has_loss)
+{
+    nb_graph *g = opt->g;
+    nb_status s = nb_graph_run(g, n_outs, outs);
+    if (s != NB_OK) {
+        return s;
+    }
+    nb_node *const *grads = outs + (has_loss ? 1 : 0);
+    double sq = 0;
+    for (size_t i = 0; i < opt->n; i++) {
+        sq += sum_squares(grads[i]);
+    }
+    opt->last_norm = sqrt(sq);
+    if (has_loss) {
+        nb_node *loss = outs[0];
+        opt->last_loss = loss->dtype == NB_DTYPE_F32 ? (double)*(float *)loss->data
+                                                     : *(double *)loss->data;
+    }
+    if (!isfinite(opt->last_norm)) {
+        for (size_t i = 0; i < opt->n; i++) {
+            if (!isfinite(sum_squares(grads[i]))) {
+                nb_node *in[2] = { opt->params[i], grads[i] };
+                return nbi_report(g, NB_ERR_VALUE, "optim_step", 2, in,
+                                  "the gradient of %s is not finite; no parameter was updated",
+                                  nb_node_name(opt->params[i]));
+            }
+        }
+    }
+    double gscale = 1;
+    if (opt->o.clip_norm > 0 && opt->last_norm > opt->o.clip_norm) {
+        gscale = opt->o.clip_norm / (opt->last_norm + 1e-6); /* as torch.nn.utils.clip_grad_norm_ */
+    }
+    opt->t++;
+    double lr = scheduled_lr(&opt->o, opt->t);
+    for (size_t i = 0; i < opt->n; i++) {
+        void *slots[NBI_MAX_SLOTS] = { NULL };
+        for (int k = 0; k < opt->n_slots; k++) {
+            slots[k] = nbi_optim_slot(opt, i, k);
+        }
+        opt->rule->update(opt, opt->params[i]->data, grads[i]->data, slots,
+                          nbi_node_count(opt->params[i]), lr, gscale);
+    }
+    return NB_OK;
+}
+
+nb_status nb_optim_step(nb_optim *opt)
+{
+    if (!opt) {
+        return NB_ERR_ARG;
+    }
+    return step(opt, opt->outs, opt->n_outs, opt->loss != NULL);
+}
+
+nb_status nb_optim_step_with(nb_optim *opt, nb_node *loss, nb_node *const *grads)
+{
+    if (!opt) {
+        return NB_ERR_ARG;
+    }
+    nb_graph *g = opt->g;
+    if (!grads) {
+        return nbi_report(g, NB_ERR_ARG, "optim_step_with", 0, NULL, "grads is NULL");
+    }
+    size_t k = 0;
+    if (loss) {
+        if (loss->g != g) {
+            return nbi_report(g, NB_ERR_GRAPH, "optim_step_with", 1, &loss,
+                              "the loss belongs to another graph");
+        }
+        opt->other[k++] = loss;
+    }
+    for (size_t i = 0; i < opt->n; i++) {
+        nb_node *in[2] = { opt->params[i], grads[i] };
+        if (!grads[i] || grads[i]->g != g || !nbi_same_shape(grads[i], opt->params[i]) ||
+            grads[i]->dtype != opt->params[i]->dtype) {
+            return nbi_report(g, NB_ERR_ARG, "optim_step_with", grads[i] ? 2 : 1, in,
+                              "grads[%zu] must be a node of this graph shaped like params[%zu]", i,
+                              i);
+        }
+        opt->other[k++] = grads[i];
+    }
+    return step(opt, opt->other, k, loss != NULL);
+}
+
+double nb_optim_loss(const nb_optim *opt)
+{
+    return opt ? opt->last_loss : NAN;
+}
+
+int64_t nb_optim_steps(const nb_optim *opt)
+{
+    return opt ? opt->t : 0;
+}
+
+double nb_optim_grad_norm(const nb_optim *opt)
+{
+    return opt ? opt->last_norm : NAN;
+}
