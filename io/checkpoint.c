@@ -1,0 +1,455 @@
+/*
+ * io/checkpoint.c: saving and loading parameters and optimizer state. Saving
+ * writes a temporary file beside the target, syncs it, and renames it over the
+ * target, so a crash never leaves a half-written checkpoint in place of a good
+ * one. Loading reads and verifies the whole file (magic, version, checksum,
+ * every name, dtype and shape) before it changes anything.
+ *
+ * Format (little-endian; docs/training.md):
+ *   "NABLACKP"  u32 version=1  u32 flags (1: optimizer state)  u32 tensors
+ *   [flags & 1: u32 optimizer kind, u32 slots, i64 steps]
+ *   per tensor: u32 name length, name, u32 dtype, u32 rank, i64 dims[rank],
+ *               values, [flags & 1: slots x values of optimizer state]
+ *   u32 CRC-32 (zlib's) of every byte before it
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "../optim/optim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAGIC "NABLACKP"
+#define VERSION 1u
+#define FLAG_OPTIM 1u
+#define MAX_NAME 4096u
+
+/* ---- CRC-32 (IEEE 802.3 polynomial, reflected, as zlib) ---- */
+
+static uint32_t crc_update(uint32_t crc, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    crc = ~crc;
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++) {
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+        }
+    }
+    return ~crc;
+}
+
+/* ---- writing ---- */
+
+typedef struct writer {
+    FILE *f;
+    uint32_t crc;
+    bool ok;
+} writer;
+
+static void put(writer *w, const void *p, size_t n)
+{
+    if (w->ok && n > 0) {
+        w->ok = fwrite(p, 1, n, w->f) == n;
+        w->crc = crc_update(w->crc, p, n);
+    }
+}
+
+/* Integers are stored little-endian whatever the host. */
+static void put_u32(writer *w, uint32_t v)
+{
+    unsigned char b[4] = { (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                           (unsigned char)(v >> 24) };
+    put(w, b, 4);
+}
+
+static void put_i64(writer *w, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    put_u32(w, (uint32_t)u);
+    put_u32(w, (uint32_t)(u >> 32));
+}
+
+static bool host_is_little_endian(void)
+{
+    const uint16_t one = 1;
+    return *(const unsigned char *)&one == 1;
+}
+
+/* Values in little-endian byte order (a copy per element on big-endian hosts). */
+static void put_values(writer *w, const void *data, size_t count, size_t es)
+{
+    if (host_is_little_endian()) {
+        put(w, data, count * es);
+        return;
+    }
+    const unsigned char *p = data;
+    for (size_t i = 0; i < count; i++) {
+        unsigned char b[8];
+        for (size_t k = 0; k < es; k++) {
+            b[k] = p[i * es + es - 1 - k];
+        }
+        put(w, b, es);
+    }
+}
+
+static int opt_index(const nb_optim *opt, const nb_node *p)
+{
+    for (size_t i = 0; i < opt->n; i++) {
+        if (opt->params[i] == p) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static nb_status check_params(nb_graph *g, const char *op, size_t n, nb_node *const *params,
+                              const nb_optim *opt)
+{
+    if (n == 0 || !params) {
+        return nbi_report(g, NB_ERR_ARG, op, 0, NULL, "no parameters given");
+    }
+    for (size_t i = 0; i < n; i++) {
+        nb_node *p = params[i];
+        if (!p || p->g != g || !nbi_is_leaf(p)) {
+            return nbi_report(g, NB_ERR_ARG, op, 0, NULL,
+                              "params[%zu] must be a parameter (or input) of this graph", i);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(nb_node_name(params[j]), nb_node_name(p)) == 0) {
+                return nbi_report(g, NB_ERR_ARG, op, 0, NULL,
+                                  "two parameters are named '%s'; names must be unique",
+                                  nb_node_name(p));
+            }
+        }
+        if (opt && opt_index(opt, p) < 0) {
+            return nbi_report(g, NB_ERR_ARG, op, 0, NULL,
+                              "parameter '%s' is not one the optimizer updates", nb_node_name(p));
+        }
+    }
+    if (opt && (opt->g != g || opt->n != n)) {
+        return nbi_report(g, NB_ERR_ARG, op, 0, NULL,
+                          "with an optimizer, pass exactly its %zu parameters", opt ? opt->n : 0);
+    }
+    return NB_OK;
+}
+
+/* Syncs the directory holding path, so the rename itself is durable. */
+static void sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) {
+        snprintf(dir, sizeof dir, ".");
+    } else if (slash == path) {
+        snprintf(dir, sizeof dir, "/");
+    } else {
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    }
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd); /* best effort: some file systems refuse to sync directories */
+        close(fd);
+    }
+}
+
+nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n, nb_node *const *params,
+                             const nb_optim *opt)
+{
+    if (!g || !path) {
+        return g ? nbi_report(g, NB_ERR_ARG, "checkpoint_save", 0, NULL, "the path is NULL")
+                 : NB_ERR_ARG;
+    }
+    nb_status st = check_params(g, "checkpoint_save", n, params, opt);
+    if (st != NB_OK) {
+        return st;
+    }
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
+        return nbi_report(g, NB_ERR_NOMEM, "checkpoint_save", 0, NULL, "out of memory");
+    }
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        st = nbi_report(g, NB_ERR_IO, "checkpoint_save", 0, NULL, "%s: cannot create a file beside it: %s",
+                        path, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    writer w = { .f = fdopen(fd, "wb"), .crc = 0, .ok = true };
+    if (!w.f) {
+        close(fd);
+        w.ok = false;
+    } else {
+        put(&w, MAGIC, 8);
+        put_u32(&w, VERSION);
+        put_u32(&w, opt ? FLAG_OPTIM : 0);
+        put_u32(&w, (uint32_t)n);
+        if (opt) {
+            put_u32(&w, (uint32_t)opt->o.kind);
+            put_u32(&w, (uint32_t)opt->n_slots);
+            put_i64(&w, opt->t);
+        }
+        for (size_t i = 0; i < n && w.ok; i++) {
+            nb_node *p = params[i];
+            const char *name = nb_node_name(p);
+            size_t count = nbi_node_count(p), es = nbi_dtype_size(p->dtype);
+            put_u32(&w, (uint32_t)strlen(name));
+            put(&w, name, strlen(name));
+            put_u32(&w, p->dtype);
+            put_u32(&w, p->rank);
+            for (int d = 0; d < p->rank; d++) {
+                put_i64(&w, p->shape[d]);
+            }
+            put_values(&w, p->data, count, es);
+            if (opt) {
+                int k = opt_index(opt, p);
+                for (int s = 0; s < opt->n_slots; s++) {
+                    put_values(&w, nbi_optim_slot(opt, (size_t)k, s), count, es);
+                }
+            }
+        }
+        uint32_t crc = w.crc;
+        put_u32(&w, crc);
+        w.ok = w.ok && fflush(w.f) == 0 && fsync(fd) == 0;
+        w.ok = (fclose(w.f) == 0) && w.ok;
+    }
+    int saved = errno;
+    if (w.ok && rename(tmp, path) != 0) {
+        saved = errno;
+        w.ok = false;
+    }
+    if (!w.ok) {
+        unlink(tmp);
+        st = nbi_report(g, NB_ERR_IO, "checkpoint_save", 0, NULL,
+                        "%s: writing failed: %s; the previous file, if any, is untouched", path,
+                        strerror(saved));
+    } else {
+        sync_dir(path);
+    }
+    free(tmp);
+    return st;
+}
+
+/* ---- reading ---- */
+
+typedef struct reader {
+    const unsigned char *p, *end;
+    bool ok;
+} reader;
+
+static const unsigned char *take(reader *r, size_t n)
+{
+    if (!r->ok || (size_t)(r->end - r->p) < n) {
+        r->ok = false;
+        return NULL;
+    }
+    const unsigned char *at = r->p;
+    r->p += n;
+    return at;
+}
+
+static uint32_t get_u32(reader *r)
+{
+    const unsigned char *b = take(r, 4);
+    return b ? (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24
+             : 0;
+}
+
+static int64_t get_i64(reader *r)
+{
+    uint64_t lo = get_u32(r), hi = get_u32(r);
+    return (int64_t)(lo | hi << 32);
+}
+
+/* Copies count little-endian values of es bytes into dst. */
+static void copy_values(void *dst, const unsigned char *src, size_t count, size_t es)
+{
+    if (host_is_little_endian()) {
+        memcpy(dst, src, count * es);
+        return;
+    }
+    unsigned char *d = dst;
+    for (size_t i = 0; i < count; i++) {
+        for (size_t k = 0; k < es; k++) {
+            d[i * es + k] = src[i * es + es - 1 - k];
+        }
+    }
+}
+
+/* Where a parameter's values (and state) sit in the file once it has been checked. */
+typedef struct found {
+    const unsigned char *values;
+    const unsigned char *state;
+} found;
+
+static unsigned char *read_file(nb_graph *g, const char *path, size_t *len, nb_status *st)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *st = nbi_report(g, NB_ERR_IO, "checkpoint_load", 0, NULL, "%s: cannot open: %s", path,
+                         strerror(errno));
+        return NULL;
+    }
+    struct stat sb;
+    unsigned char *buf = NULL;
+    if (fstat(fileno(f), &sb) != 0 || sb.st_size < 0) {
+        *st = nbi_report(g, NB_ERR_IO, "checkpoint_load", 0, NULL, "%s: cannot stat", path);
+    } else if (!(buf = malloc((size_t)sb.st_size + 1))) {
+        *st = nbi_report(g, NB_ERR_NOMEM, "checkpoint_load", 0, NULL, "%s: out of memory", path);
+    } else if (fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size) {
+        *st = nbi_report(g, NB_ERR_IO, "checkpoint_load", 0, NULL, "%s: read error", path);
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = buf ? (size_t)sb.st_size : 0;
+    return buf;
+}
+
+nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *const *params,
+                             nb_optim *opt)
+{
+    if (!g || !path) {
+        return g ? nbi_report(g, NB_ERR_ARG, "checkpoint_load", 0, NULL, "the path is NULL")
+                 : NB_ERR_ARG;
+    }
+    nb_status st = check_params(g, "checkpoint_load", n, params, opt);
+    if (st != NB_OK) {
+        return st;
+    }
+    size_t len = 0;
+    unsigned char *buf = read_file(g, path, &len, &st);
+    if (!buf) {
+        return st;
+    }
+    found *at = calloc(n, sizeof *at);
+    if (!at) {
+        free(buf);
+        return nbi_report(g, NB_ERR_NOMEM, "checkpoint_load", 0, NULL, "out of memory");
+    }
+#define BAD(...) (st = nbi_report(g, NB_ERR_FORMAT, "checkpoint_load", 0, NULL, __VA_ARGS__))
+    reader r = { .p = buf, .end = buf + len, .ok = true };
+    if (len < 8 + 4 * 4 || memcmp(buf, MAGIC, 8) != 0) {
+        BAD("%s: not a nabla checkpoint (no \"" MAGIC "\" magic number)", path);
+        goto done;
+    }
+    uint32_t stored = (uint32_t)buf[len - 4] | (uint32_t)buf[len - 3] << 8 |
+                      (uint32_t)buf[len - 2] << 16 | (uint32_t)buf[len - 1] << 24;
+    take(&r, 8);
+    uint32_t version = get_u32(&r), flags = get_u32(&r), tensors = get_u32(&r);
+    if (version != VERSION) {
+        BAD("%s: format version %u; this nabla reads version %u", path, (unsigned)version,
+            VERSION);
+        goto done;
+    }
+    if (crc_update(0, buf, len - 4) != stored) {
+        BAD("%s: checksum mismatch: the file is truncated or corrupted", path);
+        goto done;
+    }
+    r.end = buf + len - 4; /* the checksum is not data */
+    uint32_t slots = 0;
+    if (flags & ~FLAG_OPTIM) {
+        BAD("%s: unknown flags 0x%x", path, (unsigned)flags);
+        goto done;
+    }
+    if (flags & FLAG_OPTIM) {
+        uint32_t kind = get_u32(&r);
+        slots = get_u32(&r);
+        int64_t steps = get_i64(&r);
+        if (opt && (kind != (uint32_t)opt->o.kind || slots != (uint32_t)opt->n_slots)) {
+            BAD("%s: optimizer state is for %s with %u state tensors, not %s with %d", path,
+                kind <= NB_OPTIM_ADAMW ? (const char *[]){ "sgd", "adagrad", "rmsprop", "adam",
+                                                           "adamw" }[kind]
+                                       : "an unknown optimizer",
+                (unsigned)slots, opt->rule->name, opt->n_slots);
+            goto done;
+        }
+        if (steps < 0 || slots > NBI_MAX_SLOTS) {
+            BAD("%s: bad optimizer header", path);
+            goto done;
+        }
+    } else if (opt) {
+        BAD("%s: holds no optimizer state (it was saved without an optimizer)", path);
+        goto done;
+    }
+    if (tensors != n) {
+        BAD("%s: holds %u tensors, but %zu parameters were given", path, (unsigned)tensors, n);
+        goto done;
+    }
+    for (uint32_t t = 0; t < tensors; t++) {
+        uint32_t name_len = get_u32(&r);
+        const unsigned char *name = name_len <= MAX_NAME ? take(&r, name_len) : NULL;
+        uint32_t dtype = get_u32(&r), rank = get_u32(&r);
+        if (!r.ok || !name || dtype > NB_DTYPE_I32 || rank > NB_MAX_RANK) {
+            BAD("%s: tensor %u has a malformed header", path, (unsigned)t + 1);
+            goto done;
+        }
+        int64_t dims[NB_MAX_RANK];
+        for (uint32_t d = 0; d < rank; d++) {
+            dims[d] = get_i64(&r);
+        }
+        size_t i = 0;
+        while (i < n && !(strlen(nb_node_name(params[i])) == name_len &&
+                          memcmp(nb_node_name(params[i]), name, name_len) == 0)) {
+            i++;
+        }
+        if (i == n) {
+            BAD("%s: tensor '%.*s' matches no parameter given", path, (int)name_len, name);
+            goto done;
+        }
+        nb_node *p = params[i];
+        if (at[i].values) {
+            BAD("%s: tensor '%.*s' appears twice", path, (int)name_len, name);
+            goto done;
+        }
+        if (!r.ok || dtype != p->dtype || !nbi_shape_eq((int)rank, dims, p->rank, p->shape)) {
+            char fs[96], ps[96];
+            nbi_format_shape(r.ok ? (int)rank : 0, dims, fs, sizeof fs);
+            nbi_format_shape(p->rank, p->shape, ps, sizeof ps);
+            BAD("%s: tensor '%s' is %s%s in the file but %s%s in the graph", path, nb_node_name(p),
+                nb_dtype_name((nb_dtype)dtype), fs, nb_dtype_name(p->dtype), ps);
+            goto done;
+        }
+        size_t bytes = nbi_node_bytes(p);
+        at[i].values = take(&r, bytes);
+        at[i].state = slots ? take(&r, bytes * slots) : NULL;
+        if (!r.ok) {
+            BAD("%s: truncated inside tensor '%s'", path, nb_node_name(p));
+            goto done;
+        }
+    }
+    if (r.p != r.end) {
+        BAD("%s: %zu unexpected bytes after the last tensor", path, (size_t)(r.end - r.p));
+        goto done;
+    }
+    /* everything checked: now change the parameters and the state */
+    for (size_t i = 0; i < n; i++) {
+        nb_node *p = params[i];
+        size_t count = nbi_node_count(p), es = nbi_dtype_size(p->dtype);
+        copy_values(p->data, at[i].values, count, es);
+        if (opt) {
+            int k = opt_index(opt, p);
+            for (uint32_t s = 0; s < slots; s++) {
+                copy_values(nbi_optim_slot(opt, (size_t)k, (int)s),
+                            at[i].state + s * count * es, count, es);
+            }
+        }
+    }
+    if (opt) {
+        reader h = { .p = buf + 20, .end = buf + len, .ok = true };
+        get_u32(&h);
+        get_u32(&h);
+        opt->t = get_i64(&h);
+    }
+#undef BAD
+done:
+    free(at);
+    free(buf);
+    return st;
+}
