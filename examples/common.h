@@ -1,0 +1,235 @@
+/*
+ * examples/common.h: what the training examples share: command-line flags,
+ * progress lines on stderr, accuracy, and fit(), the mini-batch training loop
+ * with per-epoch evaluation and optional checkpoints. Header-only, so each
+ * example is its data, its model and one call.
+ */
+#ifndef NABLA_EXAMPLES_COMMON_H
+#define NABLA_EXAMPLES_COMMON_H
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <nabla.h>
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef NB_DATA_DIR
+#define NB_DATA_DIR "data"
+#endif
+
+typedef struct options {
+    bool quiet;
+    int epochs;         /* 0: the example's default */
+    uint64_t seed;
+    const char *data;   /* folder with the dataset files */
+    const char *save;   /* checkpoint written after every epoch */
+    const char *resume; /* checkpoint to continue from */
+} options;
+
+/* Parses the flags every example takes; with_ckpt adds --save and --resume. */
+static inline options parse_options(int argc, char **argv, bool with_ckpt)
+{
+    options o = { .seed = 1, .data = NB_DATA_DIR };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--quiet") == 0) {
+            o.quiet = true;
+        } else if (strcmp(a, "--epochs") == 0 && v && atoi(v) > 0) {
+            o.epochs = atoi(v);
+            i++;
+        } else if (strcmp(a, "--seed") == 0 && v) {
+            o.seed = strtoull(v, NULL, 10);
+            i++;
+        } else if (strcmp(a, "--data") == 0 && v) {
+            o.data = v;
+            i++;
+        } else if (with_ckpt && strcmp(a, "--save") == 0 && v) {
+            o.save = v;
+            i++;
+        } else if (with_ckpt && strcmp(a, "--resume") == 0 && v) {
+            o.resume = v;
+            i++;
+        } else {
+            fprintf(stderr,
+                    "usage: %s [--quiet] [--epochs N] [--seed N] [--data DIR]%s\n"
+                    "  --quiet        no progress lines on stderr\n"
+                    "  --epochs N     train for N epochs\n"
+                    "  --seed N       seed for initialization and shuffling (default 1)\n"
+                    "  --data DIR     folder with the dataset files (default " NB_DATA_DIR ")\n%s",
+                    argv[0], with_ckpt ? " [--save FILE] [--resume FILE]" : "",
+                    with_ckpt ? "  --save FILE    write a checkpoint after every epoch\n"
+                                "  --resume FILE  continue from a checkpoint\n"
+                              : "");
+            exit(strcmp(a, "--help") == 0 ? 0 : 2);
+        }
+    }
+    return o;
+}
+
+static inline double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* A progress line on stderr, unless --quiet. */
+static inline void progress(const options *o, const char *fmt, ...)
+{
+    if (o->quiet) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fflush(stderr);
+}
+
+/* Stops the example with the graph's error message. */
+static inline void die(nb_graph *g, const char *what)
+{
+    fprintf(stderr, "%s: %s\n", what, g ? nb_graph_error(g) : "failed");
+    exit(1);
+}
+
+/* Joins the data folder and a file name into buf. */
+static inline const char *data_path(char *buf, size_t cap, const options *o, const char *file)
+{
+    snprintf(buf, cap, "%s/%s", o->data, file);
+    return buf;
+}
+
+/* y = x @ w + b: a dense layer. */
+static inline nb_node *dense(nb_graph *g, nb_node *x, nb_node *w, nb_node *b)
+{
+    return nb_add(g, nb_matmul(g, x, w), b);
+}
+
+/*
+ * Share of examples classified right: for logits [N,C] the largest entry must
+ * be at the label; for logits [N] (binary) the logit must be > 0 exactly when
+ * the label is 1.
+ */
+static inline double accuracy(nb_graph *g, nb_node *logits, nb_node *labels)
+{
+    size_t n = (size_t)nb_node_shape(logits)[0], c = nb_node_size(logits) / n, hits = 0;
+    double *z = malloc(n * c * sizeof *z), *y = malloc(n * sizeof *y);
+    if (!z || !y || nb_node_read_f64(g, logits, z, n * c) != NB_OK ||
+        nb_node_read_f64(g, labels, y, n) != NB_OK) {
+        die(g, "accuracy");
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t best = 0;
+        for (size_t k = 1; k < c; k++) {
+            best = z[i * c + k] > z[i * c + best] ? k : best;
+        }
+        hits += c == 1 ? (z[i] > 0) == (y[i] == 1) : (double)best == y[i];
+    }
+    free(z);
+    free(y);
+    return (double)hits / (double)n;
+}
+
+/* One instance of a model over shared parameters, for a given number of rows. */
+typedef struct model {
+    nb_node *x, *y, *logits, *loss;
+    nb_node *grads[8];
+} model;
+
+/* Builds an instance for rows examples; with train, also its gradients. */
+typedef model (*model_fn)(nb_graph *g, nb_node *const *params, size_t rows, bool train);
+
+typedef struct fit_config {
+    size_t n_params;
+    nb_node *const *params;
+    model_fn build;
+    size_t batch;
+    int epochs;
+    nb_optim_options optim;
+} fit_config;
+
+/* Accuracy of an evaluation instance m on all of ds. */
+static inline double evaluate(nb_graph *g, const model *m, const nb_dataset *ds)
+{
+    nb_batches all;
+    if (nb_batches_init(&all, ds->rows, ds->rows, 0) != NB_OK ||
+        nb_dataset_load_batch(g, ds, &all, 0, m->x, m->y) != NB_OK ||
+        nb_graph_run(g, 1, &m->logits) != NB_OK) {
+        die(g, "evaluate");
+    }
+    nb_batches_free(&all);
+    return accuracy(g, m->logits, m->y);
+}
+
+/*
+ * Trains with mini-batches in a seeded order per epoch (a smaller last batch
+ * runs through its own instance, sharing the optimizer's state), reports
+ * loss, accuracy, speed and time after each epoch, saves and resumes
+ * checkpoints when asked, and returns the final test accuracy.
+ */
+static inline double fit(nb_graph *g, const options *o, const fit_config *c, const nb_dataset *train,
+                  const nb_dataset *test)
+{
+    nb_batches b;
+    if (nb_batches_init(&b, train->rows, c->batch, o->seed) != NB_OK) {
+        die(g, "batches");
+    }
+    size_t n_batches = nb_batches_count(&b), last = nb_batches_size(&b, n_batches - 1);
+    model full = c->build(g, c->params, c->batch, true);
+    model tail = last < c->batch ? c->build(g, c->params, last, true) : full;
+    model on_train = c->build(g, c->params, train->rows, false);
+    model on_test = c->build(g, c->params, test->rows, false);
+    nb_optim *opt = nb_optim_new(g, full.loss, c->n_params, c->params, full.grads, &c->optim);
+    if (nb_graph_status(g) != NB_OK) {
+        die(g, "building the model");
+    }
+    int epochs = o->epochs > 0 ? o->epochs : c->epochs, start = 0;
+    if (o->resume) {
+        if (nb_checkpoint_load(g, o->resume, c->n_params, c->params, opt) != NB_OK) {
+            die(g, "resume");
+        }
+        start = (int)(nb_optim_steps(opt) / (int64_t)n_batches);
+        progress(o, "resumed from %s after epoch %d (step %lld)\n", o->resume, start,
+                 (long long)nb_optim_steps(opt));
+    }
+    double t0 = now_seconds();
+    for (int epoch = start; epoch < epochs; epoch++) {
+        double te = now_seconds(), loss_sum = 0;
+        b.rng = o->seed * 1000003u + (uint64_t)epoch; /* an epoch's order depends only on it */
+        nb_batches_shuffle(&b);
+        for (size_t k = 0; k < n_batches; k++) {
+            const model *m = nb_batches_size(&b, k) == c->batch ? &full : &tail;
+            if (nb_dataset_load_batch(g, train, &b, k, m->x, m->y) != NB_OK ||
+                nb_optim_step_with(opt, m->loss, m->grads) != NB_OK) {
+                die(g, "training step");
+            }
+            loss_sum += nb_optim_loss(opt) * (double)nb_batches_size(&b, k);
+        }
+        double secs = now_seconds() - te;
+        if (o->save && nb_checkpoint_save(g, o->save, c->n_params, c->params, opt) != NB_OK) {
+            die(g, "save");
+        }
+        /* every epoch when there are few, else ten lines in all */
+        bool report = epochs <= 20 || (epoch + 1) % (epochs / 10) == 0 || epoch + 1 == epochs;
+        if (report && !o->quiet) {
+            double train_acc = evaluate(g, &on_train, train);
+            double test_acc = evaluate(g, &on_test, test);
+            progress(o,
+                     "epoch %3d/%d  loss %.4f  train acc %.4f  test acc %.4f  %7.0f ex/s  %5.1f s\n",
+                     epoch + 1, epochs, loss_sum / (double)train->rows, train_acc, test_acc,
+                     (double)train->rows / secs, now_seconds() - t0);
+        }
+    }
+    double acc = evaluate(g, &on_test, test);
+    nb_optim_free(opt);
+    nb_batches_free(&b);
+    return acc;
+}
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * examples/digits_mlp.c: a 64-64-10 ReLU network on the UCI 8x8 handwritten
+ * digits (data/digits-{train,test}.csv: 1,437 and 360 rows, features 0..16,
+ * scaled to [0, 1]), trained with Adam on mini-batches of 32. Plain logistic
+ * regression reaches 0.969 test accuracy on this split; this network does better.
+ *
+ *   digits_mlp [--epochs N] [--seed N] [--quiet] [--data DIR]
+ */
+#include "common.h"
+
+enum { IN = 64, HIDDEN = 64, CLASSES = 10 };
+
+static model mlp(nb_graph *g, nb_node *const *p, size_t rows, bool train)
+{
+    model m = { 0 };
+    m.x = nb_input(g, NB_DTYPE_F32, NB_SHAPE((int64_t)rows, IN));
+    m.y = nb_input(g, NB_DTYPE_I32, NB_SHAPE((int64_t)rows));
+    nb_scope_push(g, "hidden");
+    nb_node *h = nb_relu(g, dense(g, m.x, p[0], p[1]));
+    nb_scope_pop(g);
+    nb_scope_push(g, "output");
+    m.logits = dense(g, h, p[2], p[3]);
+    nb_scope_pop(g);
+    m.loss = nb_cross_entropy(g, m.logits, m.y);
+    if (train) {
+        nb_grad(g, m.loss, 4, p, m.grads);
+    }
+    return m;
+}
+
+int main(int argc, char **argv)
+{
+    options o = parse_options(argc, argv, false);
+    char err[512], a[1024];
+    nb_dataset train, test;
+    if (nb_dataset_read_csv(&train, data_path(a, sizeof a, &o, "digits-train.csv"), "label", err,
+                            sizeof err) != NB_OK ||
+        nb_dataset_read_csv(&test, data_path(a, sizeof a, &o, "digits-test.csv"), "label", err,
+                            sizeof err) != NB_OK) {
+        fprintf(stderr, "digits_mlp: %s\n", err);
+        return 1;
+    }
+    nb_dataset_scale(&train, 1.0 / 16);
+    nb_dataset_scale(&test, 1.0 / 16);
+
+    nb_graph *g = nb_graph_new();
+    nb_graph_seed(g, o.seed);
+    nb_node *p[4] = {
+        nb_param(g, NB_DTYPE_F32, NB_SHAPE(IN, HIDDEN), nb_init_he_uniform()),
+        nb_param(g, NB_DTYPE_F32, NB_SHAPE(HIDDEN), nb_init_constant(0)),
+        nb_param(g, NB_DTYPE_F32, NB_SHAPE(HIDDEN, CLASSES), nb_init_xavier_uniform()),
+        nb_param(g, NB_DTYPE_F32, NB_SHAPE(CLASSES), nb_init_constant(0)),
+    };
+    fit_config c = {
+        .n_params = 4, .params = p, .build = mlp, .batch = 32, .epochs = 40,
+        .optim = nb_optim_defaults(NB_OPTIM_ADAM),
+    };
+    double acc = fit(g, &o, &c, &train, &test);
+    printf("test accuracy: %.4f\n", acc);
+    nb_dataset_free(&train);
+    nb_dataset_free(&test);
+    nb_graph_free(g);
+    return 0;
+}

@@ -1,0 +1,74 @@
+/*
+ * examples/mnist_mlp.c: a 784-128-10 ReLU network on the MNIST subset in data/
+ * (8,000 training and 2,000 test images, pixels scaled to [0, 1]), trained with
+ * Adam (lr 1e-3) on mini-batches of 64 for 10 epochs. PyTorch with this recipe
+ * reaches 0.935 to 0.945 test accuracy over five seeds.
+ *
+ *   mnist_mlp [--epochs N] [--seed N] [--quiet] [--save FILE] [--resume FILE]
+ *
+ * --save writes a checkpoint (weights, Adam's moments, step count) after every
+ * epoch, atomically; --resume continues from one with the same shuffles, so a
+ * resumed run ends where an uninterrupted one would.
+ */
+#include "common.h"
+
+enum { IN = 784, HIDDEN = 128, CLASSES = 10 };
+
+static model mlp(nb_graph *g, nb_node *const *p, size_t rows, bool train)
+{
+    model m = { 0 };
+    m.x = nb_input(g, NB_DTYPE_F32, NB_SHAPE((int64_t)rows, IN));
+    m.y = nb_input(g, NB_DTYPE_I32, NB_SHAPE((int64_t)rows));
+    nb_scope_push(g, "hidden");
+    nb_node *h = nb_relu(g, dense(g, m.x, p[0], p[1]));
+    nb_scope_pop(g);
+    nb_scope_push(g, "output");
+    m.logits = dense(g, h, p[2], p[3]);
+    nb_scope_pop(g);
+    m.loss = nb_cross_entropy(g, m.logits, m.y);
+    if (train) {
+        nb_grad(g, m.loss, 4, p, m.grads);
+    }
+    return m;
+}
+
+int main(int argc, char **argv)
+{
+    options o = parse_options(argc, argv, true);
+    char err[512], a[1024], b[1024];
+    nb_dataset train, test;
+    if (nb_dataset_read_idx(&train, data_path(a, sizeof a, &o, "mnist-subset-train-images-idx3-ubyte"),
+                            data_path(b, sizeof b, &o, "mnist-subset-train-labels-idx1-ubyte"),
+                            err, sizeof err) != NB_OK ||
+        nb_dataset_read_idx(&test, data_path(a, sizeof a, &o, "mnist-subset-test-images-idx3-ubyte"),
+                            data_path(b, sizeof b, &o, "mnist-subset-test-labels-idx1-ubyte"),
+                            err, sizeof err) != NB_OK) {
+        fprintf(stderr, "mnist_mlp: %s\n", err);
+        return 1;
+    }
+    nb_dataset_scale(&train, 1.0 / 255);
+    nb_dataset_scale(&test, 1.0 / 255);
+
+    nb_graph *g = nb_graph_new();
+    nb_graph_seed(g, o.seed);
+    nb_node *p[4] = {
+        nb_param(g, NB_DTYPE_F32, NB_SHAPE(IN, HIDDEN), nb_init_he_uniform()),
+        nb_param(g, NB_DTYPE_F32, NB_SHAPE(HIDDEN), nb_init_constant(0)),
+        nb_param(g, NB_DTYPE_F32, NB_SHAPE(HIDDEN, CLASSES), nb_init_xavier_uniform()),
+        nb_param(g, NB_DTYPE_F32, NB_SHAPE(CLASSES), nb_init_constant(0)),
+    };
+    const char *names[4] = { "w1", "b1", "w2", "b2" };
+    for (int i = 0; i < 4; i++) {
+        nb_node_set_name(g, p[i], names[i]); /* checkpoints match tensors by name */
+    }
+    fit_config c = {
+        .n_params = 4, .params = p, .build = mlp, .batch = 64, .epochs = 10,
+        .optim = nb_optim_defaults(NB_OPTIM_ADAM), /* lr 1e-3, betas 0.9/0.999, eps 1e-8 */
+    };
+    double acc = fit(g, &o, &c, &train, &test);
+    printf("test accuracy: %.4f\n", acc);
+    nb_dataset_free(&train);
+    nb_dataset_free(&test);
+    nb_graph_free(g);
+    return 0;
+}
