@@ -703,7 +703,8 @@ typedef struct nb_schedule {
     double gamma;      /* STEP: decay factor */
     int64_t t_max;     /* COSINE: steps to reach lr_min */
     double lr_min;     /* COSINE: final rate */
-    int64_t warmup;    /* linear warm-up over the first warmup steps (0: none), before any kind */
+    int64_t warmup;    /* linear warm-up, lr * t / warmup for t <= warmup (0: none); the kind's
+                          formula then runs with t - warmup in place of t */
 } nb_schedule;
 
 /* Options of nb_optim_new. Start from nb_optim_defaults(kind): PyTorch's defaults. */
@@ -731,8 +732,9 @@ NB_API nb_optim_options nb_optim_defaults(nb_optim_kind kind);
  * grads[0..n-1] (from nb_grad of loss). loss may be NULL; when given, each step
  * also computes it (read it with nb_optim_loss). The optimizer owns its state
  * (moments), allocated once here; steps allocate nothing.
- * Returns NULL after recording an error on g: NB_ERR_ARG for bad options or
- * arguments (a grad not shaped like its param, a param that is not a param).
+ * Returns NULL after recording an error on g, sticky as a builder's: NB_ERR_ARG
+ * for bad options or arguments (a grad not shaped like its param, a param that
+ * is not a param, params of mixed dtypes).
  */
 NB_API nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *params,
                               nb_node *const *grads, const nb_optim_options *opts);
@@ -851,8 +853,9 @@ NB_API void nb_batches_free(nb_batches *b);
 /*
  * Copies batch k of ds into the inputs x ([size, cols], f32 or f64) and y
  * ([size], i32, f32 or f64; may be NULL), where size is nb_batches_size(b, k).
- * Returns NB_ERR_ARG when the shapes do not fit (see nb_graph_error), or
- * NB_ERR_VALUE when y is i32 and a label is not a whole number.
+ * Returns NB_ERR_ARG when the shapes do not fit (see nb_graph_error),
+ * NB_ERR_GRAPH when x or y belongs to another graph, or NB_ERR_VALUE when y
+ * is i32 and a label is not a whole number (nothing is copied then).
  */
 NB_API nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const nb_batches *b,
                                        size_t k, nb_node *x, nb_node *y);
@@ -865,9 +868,12 @@ NB_API nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const 
  * Saves params[0..n-1] (names, dtypes, shapes, values) and, when opt is not
  * NULL, its state (steps taken and moments) to path, atomically: the file is
  * written beside path under a temporary name, flushed and synced, then renamed
- * over path, so a crash leaves either the old file or the new one. The format
- * (docs/training.md) has a magic number, a version and a CRC-32.
- * Returns NB_ERR_IO on failure (see nb_graph_error), NB_ERR_ARG for bad arguments.
+ * over path, so a crash leaves either the old file or the new one (the new
+ * file has mode 0600, as mkstemp creates it). The format (docs/training.md)
+ * has a magic number, a version and a CRC-32.
+ * Returns NB_ERR_IO on failure (see nb_graph_error), NB_ERR_ARG for bad
+ * arguments (duplicate names, names over 4096 bytes, parameters that are not
+ * exactly the optimizer's), NB_ERR_GRAPH for a parameter of another graph.
  */
 NB_API nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n,
                                     nb_node *const *params, const nb_optim *opt);
@@ -878,10 +884,73 @@ NB_API nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n,
  * wrote. The whole file is checked before anything changes: on any error no
  * parameter and no state is modified. Returns NB_ERR_IO (cannot read),
  * NB_ERR_FORMAT (not a checkpoint, wrong version, truncated, checksum mismatch,
- * missing or mismatched tensors, no optimizer state when one is asked for).
+ * missing or mismatched tensors, no optimizer state when one is asked for),
+ * or NB_ERR_ARG and NB_ERR_GRAPH as nb_checkpoint_save.
  */
 NB_API nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n,
                                     nb_node *const *params, nb_optim *opt);
+
+/* ======================================================================== */
+/* Model language                                                           */
+/* ======================================================================== */
+/*
+ * A small text language for models (files ending in .nb), one statement per
+ * line, '#' starting a comment (docs/cli.md has the full grammar):
+ *
+ *     input x[2] = [1, -2]            # an input, with optional default values
+ *     input y[4] : i32                # labels for cross_entropy
+ *     param w[2] = normal(0, 0.1)     # literal, zeros, ones, normal(m, s),
+ *                                     # uniform(a, b), xavier, he
+ *     const c = 2.5                   # shape from the literal
+ *     scope logistic_regression {     # scopes nest
+ *       y = sigmoid(sum(w * x))
+ *     }
+ *     z = y * c
+ *
+ * Expressions: + - * / (broadcasting), @ (matrix product), unary -, ** with a
+ * numeric exponent, with Python's precedence; functions for every op. Every
+ * assigned name becomes the node's name. Parsing uses explicit stacks, so
+ * deep nesting cannot overflow the C stack.
+ */
+
+/* Where and why parsing stopped. */
+typedef struct nb_parse_error {
+    nb_status status;  /* NB_OK, or the kind of error */
+    int line, column;  /* 1-based position of the error; 0 when it has none */
+    char message[512]; /* without the place: "matmul: inner dimensions 3 and 2 differ
+                          (x[4,3] @ w[2,5])"; a tool prints "file:line:col: message" */
+} nb_parse_error;
+
+/* Options of nb_model_parse. */
+typedef struct nb_model_options {
+    nb_dtype dtype; /* dtype of every float node (default NB_DTYPE_F64) */
+} nb_model_options;
+
+/*
+ * Parses model text src (len bytes, need not be NUL-terminated) and builds its
+ * nodes in g; look them up with nb_graph_find. opts may be NULL.
+ * Returns NB_OK, or fills *err (which may be NULL) and returns its status:
+ * NB_ERR_FORMAT for syntax (an unknown name, a redefinition, a bad literal, an
+ * unclosed scope or parenthesis), or the engine's code for a bad op (shapes,
+ * axes, dtypes), with the message pointing at the operator or call. On error g
+ * may hold part of the model (and, for an engine error, that error): use a
+ * fresh graph to try again.
+ */
+NB_API nb_status nb_model_parse(nb_graph *g, const char *src, size_t len,
+                                const nb_model_options *opts, nb_parse_error *err);
+
+/* As nb_model_parse, reading the file at path (NB_ERR_IO if it cannot be read). */
+NB_API nb_status nb_model_parse_file(nb_graph *g, const char *path, const nb_model_options *opts,
+                                     nb_parse_error *err);
+
+/*
+ * Writes g's forward graph (gradient nodes are left out) in the model
+ * language, every node under its name, parameters and inputs with their
+ * current values as literals, so that parsing the text gives the same graph.
+ * Returns NB_ERR_ARG (see nb_graph_error) when a name is not an identifier or
+ * two nodes share a name, NB_ERR_IO when writing fails.
+ */
+NB_API nb_status nb_model_write(nb_graph *g, FILE *f);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,190 @@
+/*
+ * lang/lexer.c: tokens of the model language. Newlines end statements except
+ * inside parentheses and brackets; '#' starts a comment to the end of the line.
+ * Numbers are decimal with an optional fraction and exponent; a sign is a
+ * separate token.
+ */
+#include "lang.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void nbl_lexer_init(lexer *lx, const char *src, size_t len)
+{
+    lx->p = src;
+    lx->end = src + len;
+    lx->line_start = src;
+    lx->line = 1;
+    lx->nesting = 0;
+}
+
+static bool is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+bool nbl_is_name(const char *s, size_t len)
+{
+    if (len == 0 || !is_alpha(s[0])) {
+        return false;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if (!is_alpha(s[i]) && !is_digit(s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool nbl_reserved(const char *s, size_t len)
+{
+    static const char *const words[] = {
+        "input", "param", "const", "scope", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",
+        "relu", "neg", "sign", "step", "pow", "sum", "mean", "max", "argmax_mask", "matmul",
+        "transpose", "reshape", "broadcast_to", "sum_to", "softmax", "log_softmax", "one_hot",
+        "cross_entropy", "bce_logits", "mse", "fill",
+    };
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
+        if (strlen(words[i]) == len && memcmp(words[i], s, len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static token make(lexer *lx, tok_kind kind, const char *start, size_t len)
+{
+    return (token){ .kind = kind, .start = start, .len = len, .line = lx->line,
+                    .col = (int)(start - lx->line_start) + 1 };
+}
+
+token nbl_next(lexer *lx)
+{
+    for (;;) {
+        while (lx->p < lx->end && (*lx->p == ' ' || *lx->p == '\t' || *lx->p == '\r')) {
+            lx->p++;
+        }
+        if (lx->p < lx->end && *lx->p == '#') {
+            while (lx->p < lx->end && *lx->p != '\n') {
+                lx->p++;
+            }
+        }
+        if (lx->p >= lx->end) {
+            return make(lx, T_EOF, lx->p, 0);
+        }
+        if (*lx->p == '\n') {
+            token t = make(lx, T_NEWLINE, lx->p, 1);
+            lx->p++;
+            lx->line++;
+            lx->line_start = lx->p;
+            if (lx->nesting > 0) {
+                continue; /* inside ( or [: the statement goes on */
+            }
+            return t;
+        }
+        break;
+    }
+    const char *s = lx->p;
+    char c = *s;
+    if (is_alpha(c)) {
+        while (lx->p < lx->end && (is_alpha(*lx->p) || is_digit(*lx->p))) {
+            lx->p++;
+        }
+        return make(lx, T_NAME, s, (size_t)(lx->p - s));
+    }
+    if (is_digit(c) || (c == '.' && s + 1 < lx->end && is_digit(s[1]))) {
+        const char *q = s;
+        while (q < lx->end && is_digit(*q)) {
+            q++;
+        }
+        if (q < lx->end && *q == '.') {
+            q++;
+            while (q < lx->end && is_digit(*q)) {
+                q++;
+            }
+        }
+        if (q < lx->end && (*q == 'e' || *q == 'E')) {
+            const char *e = q + 1;
+            if (e < lx->end && (*e == '+' || *e == '-')) {
+                e++;
+            }
+            if (e < lx->end && is_digit(*e)) {
+                q = e;
+                while (q < lx->end && is_digit(*q)) {
+                    q++;
+                }
+            }
+        }
+        token t = make(lx, T_NUMBER, s, (size_t)(q - s));
+        lx->p = q;
+        if (q < lx->end && (is_alpha(*q) || *q == '.')) {
+            t.kind = T_ERROR;
+            t.error = "a number runs into a name or a second '.'";
+            return t;
+        }
+        char buf[128];
+        if (t.len >= sizeof buf) {
+            t.kind = T_ERROR;
+            t.error = "the number is too long";
+            return t;
+        }
+        memcpy(buf, s, t.len);
+        buf[t.len] = '\0';
+        t.num = strtod(buf, NULL);
+        if (t.num == HUGE_VAL) {
+            t.kind = T_ERROR;
+            t.error = "the number is too large";
+        }
+        return t;
+    }
+    lx->p++;
+    switch (c) {
+    case '+':
+        return make(lx, T_PLUS, s, 1);
+    case '-':
+        return make(lx, T_MINUS, s, 1);
+    case '*':
+        if (lx->p < lx->end && *lx->p == '*') {
+            lx->p++;
+            return make(lx, T_POW, s, 2);
+        }
+        return make(lx, T_STAR, s, 1);
+    case '/':
+        return make(lx, T_SLASH, s, 1);
+    case '@':
+        return make(lx, T_AT, s, 1);
+    case '(':
+        lx->nesting++;
+        return make(lx, T_LPAREN, s, 1);
+    case ')':
+        lx->nesting -= lx->nesting > 0;
+        return make(lx, T_RPAREN, s, 1);
+    case '[':
+        lx->nesting++;
+        return make(lx, T_LBRACK, s, 1);
+    case ']':
+        lx->nesting -= lx->nesting > 0;
+        return make(lx, T_RBRACK, s, 1);
+    case '{':
+        return make(lx, T_LBRACE, s, 1);
+    case '}':
+        return make(lx, T_RBRACE, s, 1);
+    case ',':
+        return make(lx, T_COMMA, s, 1);
+    case '=':
+        return make(lx, T_ASSIGN, s, 1);
+    case ':':
+        return make(lx, T_COLON, s, 1);
+    default: {
+        token t = make(lx, T_ERROR, s, 1);
+        t.error = (unsigned char)c >= 0x80 ? "a non-ASCII character" : "an unexpected character";
+        return t;
+    }
+    }
+}
