@@ -3,8 +3,11 @@
  * (data/breast_cancer-{train,test}.csv: 455 and 114 rows, 30 features,
  * standardized with the training split's mean and deviation). The model is
  * p(label 1 | x) = sigmoid(x w + b), trained on the mean binary
- * cross-entropy with logits (stable for large |x w + b|) by full-batch gradient
- * descent. scikit-learn's logistic regression reaches 0.9825 on this split.
+ * cross-entropy with logits (stable for large |x w + b|) plus an L2 penalty,
+ * by full-batch gradient descent. The penalty is scikit-learn's default
+ * (C = 1: minimize sum of losses + |w|²/2, that is mean loss + |w|²/(2N), a
+ * weight decay of 1/N), so this converges to scikit-learn's answer: train
+ * accuracy 0.9890, test accuracy 0.9825.
  *
  *   logreg [--epochs N] [--seed N] [--quiet] [--data DIR]
  */
@@ -49,10 +52,11 @@ int main(int argc, char **argv)
         nb_param(g, NB_DTYPE_F64, NB_SHAPE(1), nb_init_constant(0)),
     };
     fit_config c = {
-        .n_params = 2, .params = p, .build = logistic, .batch = train.rows, .epochs = 300,
+        .n_params = 2, .params = p, .build = logistic, .batch = train.rows, .epochs = 2000,
         .optim = nb_optim_defaults(NB_OPTIM_SGD),
     };
     c.optim.lr = 0.5;
+    c.optim.weight_decay = 1.0 / (double)train.rows; /* scikit-learn's C = 1 */
     double acc = fit(g, &o, &c, &train, &test);
     printf("test accuracy: %.4f\n", acc);
     nb_dataset_free(&train);

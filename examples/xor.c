@@ -11,7 +11,7 @@
  * in a dead-ReLU minimum from some starting points; we restart from new random
  * weights (a fixed sequence of seeds) until it fits.
  *
- *   xor [--quiet] [--seed N]
+ *   xor [--quiet] [--seed N]   (--epochs and --data are accepted and ignored)
  */
 #include "common.h"
 

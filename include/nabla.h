@@ -707,7 +707,12 @@ typedef struct nb_schedule {
                           formula then runs with t - warmup in place of t */
 } nb_schedule;
 
-/* Options of nb_optim_new. Start from nb_optim_defaults(kind): PyTorch's defaults. */
+/*
+ * Options of nb_optim_new. Start from nb_optim_defaults(kind): PyTorch's
+ * defaults (for SGD, which has none in PyTorch, lr 0.01), a constant schedule,
+ * and for a step schedule gamma 0.1 with step_size left 0, so choosing
+ * NB_SCHEDULE_STEP without a step size is an error rather than a decay every step.
+ */
 typedef struct nb_optim_options {
     nb_optim_kind kind;
     double lr;           /* learning rate (SGD 0.01, Adagrad 0.01, RMSprop 0.01, Adam(W) 0.001) */
@@ -869,7 +874,7 @@ NB_API nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const 
  * NULL, its state (steps taken and moments) to path, atomically: the file is
  * written beside path under a temporary name, flushed and synced, then renamed
  * over path, so a crash leaves either the old file or the new one (the new
- * file has mode 0600, as mkstemp creates it). The format (docs/training.md)
+ * file keeps the old one's permissions, or gets 0644). The format (docs/training.md)
  * has a magic number, a version and a CRC-32.
  * Returns NB_ERR_IO on failure (see nb_graph_error), NB_ERR_ARG for bad
  * arguments (duplicate names, names over 4096 bytes, parameters that are not

@@ -8,8 +8,8 @@
  * Format (little-endian; docs/training.md):
  *   "NABLACKP"  u32 version=1  u32 flags (1: optimizer state)  u32 tensors
  *   [flags & 1: u32 optimizer kind, u32 slots, i64 steps]
- *   per tensor: u32 name length, name, u32 dtype, u32 rank, i64 dims[rank],
- *               values, [flags & 1: slots x values of optimizer state]
+ *   per tensor: u32 name length (at most 4096), name, u32 dtype, u32 rank,
+ *               i64 dims[rank], values, [flags & 1: slots x values of optimizer state]
  *   u32 CRC-32 (zlib's) of every byte before it
  */
 #define _POSIX_C_SOURCE 200809L
@@ -115,9 +115,21 @@ static nb_status check_params(nb_graph *g, const char *op, size_t n, nb_node *co
     }
     for (size_t i = 0; i < n; i++) {
         nb_node *p = params[i];
-        if (!p || p->g != g || !nbi_is_leaf(p)) {
+        if (p && p->g != g) {
+            return nbi_report(g, NB_ERR_GRAPH, op, 0, NULL, "params[%zu] belongs to another graph",
+                              i);
+        }
+        if (!p || !nbi_is_leaf(p)) {
             return nbi_report(g, NB_ERR_ARG, op, 0, NULL,
                               "params[%zu] must be a parameter (or input) of this graph", i);
+        }
+        size_t name_len = strlen(nb_node_name(p));
+        if (name_len > MAX_NAME) {
+            /* the loader refuses longer names, so never write a file it cannot read */
+            return nbi_report(g, NB_ERR_ARG, op, 0, NULL,
+                              "params[%zu] has a name of %zu bytes; a checkpoint holds names up "
+                              "to %u",
+                              i, name_len, MAX_NAME);
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(nb_node_name(params[j]), nb_node_name(p)) == 0) {
@@ -160,9 +172,12 @@ static void sync_dir(const char *path)
 nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n, nb_node *const *params,
                              const nb_optim *opt)
 {
-    if (!g || !path) {
-        return g ? nbi_report(g, NB_ERR_ARG, "checkpoint_save", 0, NULL, "the path is NULL")
-                 : NB_ERR_ARG;
+    if (!g) {
+        return NB_ERR_ARG;
+    }
+    g->run_err[0] = '\0'; /* as every data call: the message describes this call only */
+    if (!path) {
+        return nbi_report(g, NB_ERR_ARG, "checkpoint_save", 0, NULL, "the path is NULL");
     }
     nb_status st = check_params(g, "checkpoint_save", n, params, opt);
     if (st != NB_OK) {
@@ -181,6 +196,9 @@ nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n, nb_node *c
         free(tmp);
         return st;
     }
+    /* mkstemp makes the file 0600: keep the old file's mode, or the usual 0644 */
+    struct stat old;
+    fchmod(fd, stat(path, &old) == 0 ? (old.st_mode & 07777) : 0644);
     writer w = { .f = fdopen(fd, "wb"), .crc = 0, .ok = true };
     if (!w.f) {
         close(fd);
@@ -315,9 +333,12 @@ static unsigned char *read_file(nb_graph *g, const char *path, size_t *len, nb_s
 nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *const *params,
                              nb_optim *opt)
 {
-    if (!g || !path) {
-        return g ? nbi_report(g, NB_ERR_ARG, "checkpoint_load", 0, NULL, "the path is NULL")
-                 : NB_ERR_ARG;
+    if (!g) {
+        return NB_ERR_ARG;
+    }
+    g->run_err[0] = '\0'; /* as every data call: the message describes this call only */
+    if (!path) {
+        return nbi_report(g, NB_ERR_ARG, "checkpoint_load", 0, NULL, "the path is NULL");
     }
     nb_status st = check_params(g, "checkpoint_load", n, params, opt);
     if (st != NB_OK) {
@@ -335,8 +356,13 @@ nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *c
     }
 #define BAD(...) (st = nbi_report(g, NB_ERR_FORMAT, "checkpoint_load", 0, NULL, __VA_ARGS__))
     reader r = { .p = buf, .end = buf + len, .ok = true };
-    if (len < 8 + 4 * 4 || memcmp(buf, MAGIC, 8) != 0) {
+    if (len < 8 || memcmp(buf, MAGIC, 8) != 0) {
         BAD("%s: not a nabla checkpoint (no \"" MAGIC "\" magic number)", path);
+        goto done;
+    }
+    if (len < 8 + 4 * 4) {
+        BAD("%s: truncated: %zu bytes, shorter than the smallest checkpoint (%u bytes)", path, len,
+            8u + 4 * 4);
         goto done;
     }
     uint32_t stored = (uint32_t)buf[len - 4] | (uint32_t)buf[len - 3] << 8 |
@@ -379,7 +405,8 @@ nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *c
         goto done;
     }
     if (tensors != n) {
-        BAD("%s: holds %u tensors, but %zu parameters were given", path, (unsigned)tensors, n);
+        BAD("%s: holds %u tensor%s, but %zu parameter%s given", path, (unsigned)tensors,
+            tensors == 1 ? "" : "s", n, n == 1 ? " was" : "s were");
         goto done;
     }
     for (uint32_t t = 0; t < tensors; t++) {

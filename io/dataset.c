@@ -220,9 +220,15 @@ nb_status nb_dataset_read_csv(nb_dataset *ds, const char *path, const char *labe
     }
     buf = grown;
     buf[len] = '\0';
-    if (memchr(buf, '\0', len)) {
+    const char *nul = memchr(buf, '\0', len);
+    if (nul) {
+        size_t line = 1;
+        for (const char *c = buf; c < nul; c++) {
+            line += *c == '\n';
+        }
         free(buf);
-        return fail(err, err_size, NB_ERR_FORMAT, "%s: contains a NUL byte; not a text file", path);
+        return fail(err, err_size, NB_ERR_FORMAT, "%s:%zu: contains a NUL byte; not a text file",
+                    path, line);
     }
 
     /* count lines to size the arrays */
@@ -452,23 +458,35 @@ void nb_batches_free(nb_batches *b)
 nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const nb_batches *b, size_t k,
                                 nb_node *x, nb_node *y)
 {
-    if (!g || !ds || !b || !x) {
-        return g ? nbi_report(g, NB_ERR_ARG, "load_batch", 0, NULL, "NULL argument") : NB_ERR_ARG;
+    if (!g) {
+        return NB_ERR_ARG;
+    }
+    g->run_err[0] = '\0'; /* a data call: the message describes this call only */
+    if (!ds || !b || !x) {
+        return nbi_report(g, NB_ERR_ARG, "load_batch", 0, NULL, "NULL argument");
     }
     size_t m = nb_batches_size(b, k);
     nb_node *in[2] = { x, y };
-    if (m == 0 || b->n != ds->rows) {
+    if (x->g != g || (y && y->g != g)) {
+        return nbi_report(g, NB_ERR_GRAPH, "load_batch", y ? 2 : 1, in,
+                          "%s belongs to another graph", x->g != g ? "x" : "y");
+    }
+    if (b->n != ds->rows) {
+        return nbi_report(g, NB_ERR_ARG, "load_batch", 0, NULL,
+                          "the batches cover %zu examples but the dataset has %zu", b->n, ds->rows);
+    }
+    if (m == 0) {
         return nbi_report(g, NB_ERR_ARG, "load_batch", 0, NULL,
                           "batch %zu does not exist for %zu examples in batches of %zu", k, b->n,
                           b->batch);
     }
-    if (x->g != g || !nbi_is_leaf(x) || x->rank != 2 || (size_t)x->shape[0] != m ||
+    if (!nbi_is_leaf(x) || x->rank != 2 || (size_t)x->shape[0] != m ||
         (size_t)x->shape[1] != ds->cols || x->dtype == NB_DTYPE_I32) {
         return nbi_report(g, NB_ERR_ARG, "load_batch", y ? 2 : 1, in,
                           "x must be a float input of shape [%zu,%zu] for batch %zu", m, ds->cols,
                           k);
     }
-    if (y && (y->g != g || !nbi_is_leaf(y) || y->rank != 1 || (size_t)y->shape[0] != m)) {
+    if (y && (!nbi_is_leaf(y) || y->rank != 1 || (size_t)y->shape[0] != m)) {
         return nbi_report(g, NB_ERR_ARG, "load_batch", 2, in,
                           "y must be an input of shape [%zu] for batch %zu", m, k);
     }

@@ -23,7 +23,7 @@ nb_optim_options nb_optim_defaults(nb_optim_kind kind)
         .beta2 = 0.999,
         .alpha = 0.99,
         .eps = 1e-8,
-        .schedule = { .kind = NB_SCHEDULE_CONSTANT, .gamma = 0.1, .step_size = 1 },
+        .schedule = { .kind = NB_SCHEDULE_CONSTANT, .gamma = 0.1 }, /* step_size: the caller's */
     };
     switch (kind) {
     case NB_OPTIM_ADAGRAD:
@@ -69,7 +69,8 @@ static const char *bad_options(const nb_optim_options *o)
     if ((unsigned)s->kind > NB_SCHEDULE_COSINE || s->warmup < 0 ||
         (s->kind == NB_SCHEDULE_STEP && (s->step_size < 1 || !(s->gamma > 0))) ||
         (s->kind == NB_SCHEDULE_COSINE && (s->t_max < 1 || !(s->lr_min >= 0)))) {
-        return "bad schedule: step needs step_size >= 1 and gamma > 0, cosine t_max >= 1";
+        return "bad schedule: warmup must be >= 0, step needs step_size >= 1 and gamma > 0, "
+               "cosine t_max >= 1 and lr_min >= 0";
     }
     return NULL;
 }
@@ -93,19 +94,28 @@ nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *par
     if (loss && !nbi_check_inputs(g, "optim_new", 1, &loss)) {
         return NULL;
     }
+    if (loss && (nbi_node_count(loss) != 1 || loss->dtype == NB_DTYPE_I32)) {
+        nbi_fail(g, NB_ERR_ARG, "optim_new", 1, &loss, "the loss must be a floating scalar");
+        return NULL;
+    }
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         nb_node *in[2] = { params[i], grads[i] };
         if (!nbi_check_inputs(g, "optim_new", 2, in)) {
             return NULL;
         }
-        if (params[i]->op != NBI_OP_PARAM || params[i]->dtype != params[0]->dtype) {
+        if (params[i]->op != NBI_OP_PARAM) {
+            nbi_fail(g, NB_ERR_ARG, "optim_new", 2, in, "params[%zu] is not a parameter", i);
+            return NULL;
+        }
+        if (params[i]->dtype != params[0]->dtype) {
             nbi_fail(g, NB_ERR_ARG, "optim_new", 2, in,
-                     "params[%zu] must be a parameter of the same dtype as params[0]", i);
+                     "params[%zu] is %s but params[0] is %s; parameters must share one dtype", i,
+                     nb_dtype_name(params[i]->dtype), nb_dtype_name(params[0]->dtype));
             return NULL;
         }
         if (!nbi_same_shape(params[i], grads[i]) || grads[i]->dtype != params[i]->dtype) {
-            nbi_fail(g, NB_ERR_SHAPE, "optim_new", 2, in,
+            nbi_fail(g, NB_ERR_ARG, "optim_new", 2, in,
                      "grads[%zu] must have the shape and dtype of params[%zu]", i, i);
             return NULL;
         }
@@ -200,22 +210,40 @@ double nb_optim_lr(const nb_optim *opt)
     return opt ? scheduled_lr(&opt->o, opt->t + 1) : NAN;
 }
 
-static double sum_squares(const nb_node *n)
+/* Sum of (x / scale)^2 over a gradient's elements, in double. */
+static double sum_squares(const nb_node *n, double scale)
 {
     size_t c = nbi_node_count(n);
-    double s = 0;
+    double s = 0, r = 1 / scale;
     if (n->dtype == NB_DTYPE_F32) {
         const float *x = n->data;
         for (size_t i = 0; i < c; i++) {
-            s += (double)x[i] * (double)x[i];
+            double v = (double)x[i] * r;
+            s += v * v;
         }
     } else {
         const double *x = n->data;
         for (size_t i = 0; i < c; i++) {
-            s += x[i] * x[i];
+            double v = x[i] * r;
+            s += v * v;
         }
     }
     return s;
+}
+
+/* Largest |x| of a gradient; false at the first element that is NaN or infinite. */
+static bool finite_max(const nb_node *n, double *m)
+{
+    size_t c = nbi_node_count(n);
+    for (size_t i = 0; i < c; i++) {
+        double v = n->dtype == NB_DTYPE_F32 ? (double)((const float *)n->data)[i]
+                                            : ((const double *)n->data)[i];
+        if (!isfinite(v)) {
+            return false;
+        }
+        *m = fabs(v) > *m ? fabs(v) : *m;
+    }
+    return true;
 }
 
 /* Runs outs[0..n_outs-1] (the loss first when has_loss), then updates every parameter. */
@@ -229,7 +257,7 @@ static nb_status step(nb_optim *opt, nb_node *const *outs, size_t n_outs, bool h
     nb_node *const *grads = outs + (has_loss ? 1 : 0);
     double sq = 0;
     for (size_t i = 0; i < opt->n; i++) {
-        sq += sum_squares(grads[i]);
+        sq += sum_squares(grads[i], 1);
     }
     opt->last_norm = sqrt(sq);
     if (has_loss) {
@@ -238,14 +266,21 @@ static nb_status step(nb_optim *opt, nb_node *const *outs, size_t n_outs, bool h
                                                      : *(double *)loss->data;
     }
     if (!isfinite(opt->last_norm)) {
+        /* a NaN or infinity refuses the step; huge finite values only overflowed the squares */
+        double m = 0;
         for (size_t i = 0; i < opt->n; i++) {
-            if (!isfinite(sum_squares(grads[i]))) {
+            if (!finite_max(grads[i], &m)) {
                 nb_node *in[2] = { opt->params[i], grads[i] };
                 return nbi_report(g, NB_ERR_VALUE, "optim_step", 2, in,
                                   "the gradient of %s is not finite; no parameter was updated",
                                   nb_node_name(opt->params[i]));
             }
         }
+        sq = 0;
+        for (size_t i = 0; i < opt->n; i++) {
+            sq += sum_squares(grads[i], m);
+        }
+        opt->last_norm = m * sqrt(sq);
     }
     double gscale = 1;
     if (opt->o.clip_norm > 0 && opt->last_norm > opt->o.clip_norm) {

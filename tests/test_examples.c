@@ -1,0 +1,232 @@
+/*
+ * tests/test_examples.c: the training examples reach the figures that the
+ * README and docs/training.md quote. Each test runs a built example (from
+ * `meson compile`, which `meson test` does not do by itself) with --quiet and
+ * checks its exit status and its last line; one test checks that a run
+ * resumed from a checkpoint ends exactly where an uninterrupted run does.
+ * About 3 s in all on two cores.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef NB_BUILD_DIR /* tests/meson.build sets it to the build root */
+#define NB_BUILD_DIR "build"
+#endif
+
+#define EXAMPLES NB_BUILD_DIR "/examples/"
+
+/* ---- helpers ---- */
+
+/* What a command printed and how it ended. */
+typedef struct run_result {
+    char *out;  /* everything it printed, NUL-terminated (free it) */
+    int status; /* its exit code, or -1 if it did not exit normally */
+} run_result;
+
+/* Runs a shell command line and collects its standard output. */
+static run_result run(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "popen(%s) failed", cmd);
+    size_t cap = 4096, n = 0, got;
+    char *out = malloc(cap);
+    cr_assert_not_null(out);
+    while ((got = fread(out + n, 1, cap - n - 1, p)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            cap *= 2;
+            out = realloc(out, cap);
+            cr_assert_not_null(out);
+        }
+    }
+    out[n] = '\0';
+    int st = pclose(p);
+    return (run_result){ out, st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1 };
+}
+
+/* Runs an example with arguments; asserts it exits 0. */
+static run_result run_example(const char *name, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s%s' %s", EXAMPLES, name, args);
+    run_result r = run(cmd);
+    cr_assert_eq(r.status, 0, "%s exited with %d%s; it printed:\n%s", cmd, r.status,
+                 r.status == 127 ? " (not built? run `meson compile -C " NB_BUILD_DIR "` first)"
+                                 : "",
+                 r.out);
+    return r;
+}
+
+/* The last non-empty line of text, without its newline, in buf. */
+static const char *last_line(const char *text, char *buf, size_t cap)
+{
+    size_t end = strlen(text);
+    while (end > 0 && text[end - 1] == '\n') {
+        end--;
+    }
+    size_t start = end;
+    while (start > 0 && text[start - 1] != '\n') {
+        start--;
+    }
+    snprintf(buf, cap, "%.*s", (int)(end - start), text + start);
+    return buf;
+}
+
+/* The line of text that starts with prefix, without its newline, in buf; NULL if none. */
+static const char *line_starting(const char *text, const char *prefix, char *buf, size_t cap)
+{
+    const char *at = text;
+    while (*at) {
+        size_t len = strcspn(at, "\n");
+        if (strncmp(at, prefix, strlen(prefix)) == 0) {
+            snprintf(buf, cap, "%.*s", (int)len, at);
+            return buf;
+        }
+        at += len + (at[len] == '\n');
+    }
+    return NULL;
+}
+
+/* Parses "<prefix><number>" exactly; asserts the form and returns the number. */
+static double number_after(const char *line, const char *prefix)
+{
+    size_t k = strlen(prefix);
+    cr_assert(strncmp(line, prefix, k) == 0, "expected a line '%sX', got '%s'", prefix, line);
+    char *rest;
+    double v = strtod(line + k, &rest);
+    cr_assert(rest != line + k && *rest == '\0', "expected a number after '%s' in '%s'", prefix,
+              line);
+    return v;
+}
+
+/* Runs a classifier example with --quiet: its last line must be "test accuracy: 0.XXXX" >= target. */
+static void check_accuracy(const char *name, double target)
+{
+    run_result r = run_example(name, "--quiet");
+    char buf[256];
+    const char *line = last_line(r.out, buf, sizeof buf);
+    double acc = number_after(line, "test accuracy: ");
+    cr_assert(strlen(line) == strlen("test accuracy: 0.0000"),
+              "'%s' is not 'test accuracy: 0.XXXX'", line);
+    cr_assert_geq(acc, target, "%s: test accuracy %.4f is below the documented %.3f", name, acc,
+                  target);
+    free(r.out);
+}
+
+/* Returns the bytes of a file (free it); *size gets its length. */
+static unsigned char *file_bytes(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    long len = ftell(f);
+    cr_assert_gt(len, 0, "%s is empty", path);
+    rewind(f);
+    unsigned char *b = malloc((size_t)len);
+    cr_assert_not_null(b);
+    cr_assert_eq(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *size = (size_t)len;
+    return b;
+}
+
+/* A fresh file name in the build's tests/ folder (the file exists, empty). */
+static void temp_path(char *buf, size_t cap, const char *tag)
+{
+    snprintf(buf, cap, "%s/tests/examples-%s-XXXXXX", NB_BUILD_DIR, tag);
+    int fd = mkstemp(buf);
+    cr_assert_geq(fd, 0, "mkstemp(%s) failed", buf);
+    close(fd);
+}
+
+/* ---- the examples reach their figures ---- */
+
+Test(examples, xor_network_fits_where_linear_cannot,
+     .description = "xor: the linear model stops at MSE 1/4; the 2-2-1 ReLU network reaches 0")
+{
+    run_result r = run_example("xor", "--quiet");
+    char buf[256];
+    const char *lin = line_starting(r.out, "linear model final loss: ", buf, sizeof buf);
+    cr_assert_not_null(lin, "no 'linear model final loss:' line in:\n%s", r.out);
+    char *rest;
+    double lin_loss = strtod(lin + strlen("linear model final loss: "), &rest);
+    cr_assert(strcmp(rest, " (the best a linear model can do is 0.25)") == 0,
+              "unexpected line '%s'", lin);
+    cr_assert_float_eq(lin_loss, 0.25, 1e-6, "the linear model's loss is %g, not 0.25", lin_loss);
+
+    double loss = number_after(last_line(r.out, buf, sizeof buf), "final loss: ");
+    cr_assert(loss >= 0 && loss < 1e-6, "the network's final loss %g is not below 1e-6", loss);
+    free(r.out);
+}
+
+Test(examples, logreg_reaches_097, .description = "logistic regression, breast cancer: >= 0.97")
+{
+    check_accuracy("logreg", 0.97);
+}
+
+Test(examples, digits_mlp_reaches_096, .description = "64-64-10 MLP, 8x8 digits: >= 0.96")
+{
+    check_accuracy("digits_mlp", 0.96);
+}
+
+Test(examples, mnist_mlp_reaches_0935, .description = "784-128-10 MLP, MNIST subset: >= 0.935")
+{
+    check_accuracy("mnist_mlp", 0.935);
+}
+
+/* ---- checkpoints: a resumed run ends where an uninterrupted one does ---- */
+
+Test(examples, mnist_mlp_resume_continues_where_it_stopped,
+     .description = "--epochs 2 --save F, then --epochs 3 --resume F == --epochs 3 straight")
+{
+    char straight[512], split[512], cmd[1200], a[256], b[256];
+    temp_path(straight, sizeof straight, "straight");
+    temp_path(split, sizeof split, "split");
+
+    snprintf(cmd, sizeof cmd, "--quiet --epochs 3 --save '%s'", straight);
+    run_result full = run_example("mnist_mlp", cmd);
+    snprintf(cmd, sizeof cmd, "--quiet --epochs 2 --save '%s'", split);
+    run_result first = run_example("mnist_mlp", cmd);
+    /* without --quiet (progress goes to stderr, merged here) to see where it resumed */
+    snprintf(cmd, sizeof cmd, "--epochs 3 --resume '%s' --save '%s' 2>&1", split, split);
+    run_result rest = run_example("mnist_mlp", cmd);
+
+    /* 8,000 examples in batches of 64 are 125 steps per epoch */
+    char line[512];
+    const char *resumed = line_starting(rest.out, "resumed from ", line, sizeof line);
+    cr_assert_not_null(resumed, "the resumed run did not say it resumed:\n%s", rest.out);
+    cr_assert(strstr(resumed, "after epoch 2 (step 250)"), "resumed at the wrong place: '%s'",
+              resumed);
+    cr_assert_null(line_starting(rest.out, "epoch   1/", line, sizeof line),
+                   "the resumed run trained epoch 1 again:\n%s", rest.out);
+    cr_assert_not_null(line_starting(rest.out, "epoch   3/3", line, sizeof line),
+                       "the resumed run did not train epoch 3:\n%s", rest.out);
+
+    const char *want = last_line(full.out, a, sizeof a);
+    cr_assert(strncmp(want, "test accuracy: ", 15) == 0, "unexpected last line '%s'", want);
+    cr_assert_str_eq(last_line(rest.out, b, sizeof b), want, "resumed: '%s', straight: '%s'", b,
+                     want);
+
+    /* the strongest form: the same weights, moments and step count, byte for byte */
+    size_t n1, n2;
+    unsigned char *c1 = file_bytes(straight, &n1), *c2 = file_bytes(split, &n2);
+    cr_assert_eq(n1, n2, "checkpoint sizes differ: %zu and %zu", n1, n2);
+    cr_assert(memcmp(c1, c2, n1) == 0,
+              "the resumed run's checkpoint differs from the straight one's");
+
+    free(c1);
+    free(c2);
+    free(full.out);
+    free(first.out);
+    free(rest.out);
+    unlink(straight);
+    unlink(split);
+}
