@@ -362,6 +362,18 @@ const char *nb_node_scope(const nb_node *n)
     return n && n->scope ? n->g->scopes[n->scope].name : NULL;
 }
 
+const char *nb_node_scope_at(const nb_node *n, int level)
+{
+    if (!n || !n->scope || level < 1) {
+        return NULL;
+    }
+    uint32_t s = n->scope;
+    while (n->g->scopes[s].level > (uint32_t)level) {
+        s = n->g->scopes[s].parent;
+    }
+    return n->g->scopes[s].name;
+}
+
 void *nb_node_data(const nb_node *n)
 {
     return n && nbi_has_value(n) ? n->data : NULL;

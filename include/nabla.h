@@ -351,6 +351,14 @@ NB_API bool nb_node_is_grad(const nb_node *n);
 NB_API const char *nb_node_scope(const nb_node *n);
 
 /*
+ * Returns the name of the node's element at nb_depth level `level` >= 1: the
+ * scope instance enclosing it at nesting level `level` (1 is its outermost
+ * scope), or its innermost scope when it is nested less deeply. Returns NULL
+ * when the node is in no scope or level < 1. Owned by the graph.
+ */
+NB_API const char *nb_node_scope_at(const nb_node *n, int level);
+
+/*
  * Returns the node's values (nb_node_size elements of its dtype, row-major), or
  * NULL when it has none. Leaves always have values; the memory is writable
  * (writing a parameter's values is how optimizers update it). An op node has
@@ -947,6 +955,14 @@ NB_API nb_status nb_model_parse(nb_graph *g, const char *src, size_t len,
 /* As nb_model_parse, reading the file at path (NB_ERR_IO if it cannot be read). */
 NB_API nb_status nb_model_parse_file(nb_graph *g, const char *path, const nb_model_options *opts,
                                      nb_parse_error *err);
+
+/*
+ * Writes the expression that computes op node n in the model language, with
+ * its inputs' names and its attributes: "w * x", "sum(h, 1, keepdims)",
+ * "x ** 3", "matmul(a, b, transpose_b)". Leaves give "". Writes at most cap
+ * bytes (NUL included, truncating) and returns the length written.
+ */
+NB_API size_t nb_node_expression(nb_node *n, char *buf, size_t cap);
 
 /*
  * Writes g's forward graph (gradient nodes are left out) in the model

@@ -36,20 +36,25 @@ typedef struct token {
     size_t len;
     double num;        /* T_NUMBER */
     int line, col;     /* 1-based */
-    const char *error; /* T_ERROR: what is wrong */
+    const char *error; /* T_ERROR: what is wrong with a number, or which kind of bad character */
 } token;
 
 typedef struct lexer {
     const char *p, *end;
     const char *line_start;
     int line;
-    long nesting; /* open ( and [: newlines inside them join lines, as in Python */
+    long nesting;            /* open ( and [: newlines inside them join lines, as in Python */
+    int open_line, open_col; /* the outermost open ( or [, for "is still open" notes */
+    char open_char;
 } lexer;
 
 void nbl_lexer_init(lexer *lx, const char *src, size_t len);
 token nbl_next(lexer *lx);
 
-/* True if s (len bytes) is a valid name: [A-Za-z_][A-Za-z0-9_]*. */
+/* The longest name of a node or a scope, in bytes. */
+#define NBL_NAME_MAX 200
+
+/* True if s (len bytes) is a valid name: [A-Za-z_][A-Za-z0-9_]*, at most NBL_NAME_MAX long. */
 bool nbl_is_name(const char *s, size_t len);
 
 /* True if a model may not use s as a name (keywords and function names). */

@@ -12,11 +12,18 @@
 
 void nbl_lexer_init(lexer *lx, const char *src, size_t len)
 {
+    /* a UTF-8 byte order mark, as some editors write, is not part of the model */
+    if (len >= 3 && memcmp(src, "\xEF\xBB\xBF", 3) == 0) {
+        src += 3;
+        len -= 3;
+    }
     lx->p = src;
     lx->end = src + len;
     lx->line_start = src;
     lx->line = 1;
     lx->nesting = 0;
+    lx->open_line = lx->open_col = 0;
+    lx->open_char = 0;
 }
 
 static bool is_alpha(char c)
@@ -31,7 +38,7 @@ static bool is_digit(char c)
 
 bool nbl_is_name(const char *s, size_t len)
 {
-    if (len == 0 || !is_alpha(s[0])) {
+    if (len == 0 || len > NBL_NAME_MAX || !is_alpha(s[0])) {
         return false;
     }
     for (size_t i = 1; i < len; i++) {
@@ -44,12 +51,16 @@ bool nbl_is_name(const char *s, size_t len)
 
 bool nbl_reserved(const char *s, size_t len)
 {
+    /* clang-format off */
     static const char *const words[] = {
         "input", "param", "const", "scope", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",
         "relu", "neg", "sign", "step", "pow", "sum", "mean", "max", "argmax_mask", "matmul",
         "transpose", "reshape", "broadcast_to", "sum_to", "softmax", "log_softmax", "one_hot",
         "cross_entropy", "bce_logits", "mse", "fill",
+        /* argument words: a variable of that name would hide them */
+        "keepdims", "transpose_a", "transpose_b",
     };
+    /* clang-format on */
     for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
         if (strlen(words[i]) == len && memcmp(words[i], s, len) == 0) {
             return true;
@@ -60,8 +71,20 @@ bool nbl_reserved(const char *s, size_t len)
 
 static token make(lexer *lx, tok_kind kind, const char *start, size_t len)
 {
-    return (token){ .kind = kind, .start = start, .len = len, .line = lx->line,
+    return (token){ .kind = kind,
+                    .start = start,
+                    .len = len,
+                    .line = lx->line,
                     .col = (int)(start - lx->line_start) + 1 };
+}
+
+static void open_bracket(lexer *lx, const char *s)
+{
+    if (lx->nesting++ == 0) {
+        lx->open_line = lx->line;
+        lx->open_col = (int)(s - lx->line_start) + 1;
+        lx->open_char = *s;
+    }
 }
 
 token nbl_next(lexer *lx)
@@ -100,6 +123,7 @@ token nbl_next(lexer *lx)
     }
     if (is_digit(c) || (c == '.' && s + 1 < lx->end && is_digit(s[1]))) {
         const char *q = s;
+        const char *why = NULL;
         while (q < lx->end && is_digit(*q)) {
             q++;
         }
@@ -115,31 +139,42 @@ token nbl_next(lexer *lx)
                 e++;
             }
             if (e < lx->end && is_digit(*e)) {
-                q = e;
-                while (q < lx->end && is_digit(*q)) {
-                    q++;
+                while (e < lx->end && is_digit(*e)) {
+                    e++;
                 }
+            } else {
+                why = "the exponent has no digits";
+            }
+            q = e;
+        }
+        if (!why && q < lx->end && *q == '.') {
+            why = "a second '.'";
+        } else if (!why && q < lx->end && is_alpha(*q)) {
+            why = "a number runs into a name";
+        }
+        if (why) {
+            /* show the whole bad word: 1.2.3, 1e, 2x */
+            while (q < lx->end && (is_alpha(*q) || is_digit(*q) || *q == '.')) {
+                q++;
             }
         }
         token t = make(lx, T_NUMBER, s, (size_t)(q - s));
         lx->p = q;
-        if (q < lx->end && (is_alpha(*q) || *q == '.')) {
-            t.kind = T_ERROR;
-            t.error = "a number runs into a name or a second '.'";
-            return t;
-        }
         char buf[128];
-        if (t.len >= sizeof buf) {
-            t.kind = T_ERROR;
-            t.error = "the number is too long";
-            return t;
+        if (!why && t.len >= sizeof buf) {
+            why = "more than 127 characters";
         }
-        memcpy(buf, s, t.len);
-        buf[t.len] = '\0';
-        t.num = strtod(buf, NULL);
-        if (t.num == HUGE_VAL) {
+        if (!why) {
+            memcpy(buf, s, t.len);
+            buf[t.len] = '\0';
+            t.num = strtod(buf, NULL);
+            if (t.num == HUGE_VAL) {
+                why = "too large for a double";
+            }
+        }
+        if (why) {
             t.kind = T_ERROR;
-            t.error = "the number is too large";
+            t.error = why;
         }
         return t;
     }
@@ -160,13 +195,13 @@ token nbl_next(lexer *lx)
     case '@':
         return make(lx, T_AT, s, 1);
     case '(':
-        lx->nesting++;
+        open_bracket(lx, s);
         return make(lx, T_LPAREN, s, 1);
     case ')':
         lx->nesting -= lx->nesting > 0;
         return make(lx, T_RPAREN, s, 1);
     case '[':
-        lx->nesting++;
+        open_bracket(lx, s);
         return make(lx, T_LBRACK, s, 1);
     case ']':
         lx->nesting -= lx->nesting > 0;
@@ -182,6 +217,7 @@ token nbl_next(lexer *lx)
     case ':':
         return make(lx, T_COLON, s, 1);
     default: {
+        /* the parser words the message from the byte (see advance in parser.c) */
         token t = make(lx, T_ERROR, s, 1);
         t.error = (unsigned char)c >= 0x80 ? "a non-ASCII character" : "an unexpected character";
         return t;

@@ -91,12 +91,12 @@ enum { V_NODE, V_NUM, V_LIST, V_WORD };
 /* An operand on the value stack. */
 typedef struct value {
     int kind;
-    nb_node *node;          /* V_NODE */
-    double num;             /* V_NUM */
-    uint32_t off, count;    /* V_LIST: values in p->lits */
-    int rank;               /* V_LIST */
+    nb_node *node;       /* V_NODE */
+    double num;          /* V_NUM */
+    uint32_t off, count; /* V_LIST: values in p->lits */
+    int rank;            /* V_LIST */
     int64_t shape[NB_MAX_RANK];
-    const char *word;       /* V_WORD: a bare name that is not a variable (keepdims) */
+    const char *word; /* V_WORD: a bare name that is not a variable (keepdims) */
     size_t len;
     int line, col;
 } value;
@@ -160,9 +160,21 @@ static nb_status nomem(parser *p)
 static void advance(parser *p)
 {
     p->tok = nbl_next(&p->lx);
-    if (p->tok.kind == T_ERROR) {
-        fail(p, NB_ERR_FORMAT, p->tok.line, p->tok.col, "%s ('%.*s')", p->tok.error,
-             (int)p->tok.len, p->tok.start);
+    const token *t = &p->tok;
+    if (t->kind != T_ERROR) {
+        return;
+    }
+    unsigned char c = (unsigned char)t->start[0];
+    if ((c >= '0' && c <= '9') || c == '.') {
+        fail(p, NB_ERR_FORMAT, t->line, t->col, "bad number '%.*s': %s",
+             (int)(t->len > 40 ? 40 : t->len), t->start, t->error);
+    } else if (c >= 0x80) {
+        fail(p, NB_ERR_FORMAT, t->line, t->col,
+             "non-ASCII character (byte 0x%02X); only comments may hold non-ASCII text", c);
+    } else if (c > ' ' && c < 0x7F) {
+        fail(p, NB_ERR_FORMAT, t->line, t->col, "unexpected character '%c'", c);
+    } else {
+        fail(p, NB_ERR_FORMAT, t->line, t->col, "unexpected character (byte 0x%02X)", c);
     }
 }
 
@@ -186,11 +198,20 @@ static void found(const token *t, char *buf, size_t cap)
     }
 }
 
+/*
+ * "expected X, found Y". Inside a ( or [ opened on an earlier line (lines are
+ * joined there), a note says where, as a missing ')' is the usual cause.
+ */
 static nb_status expected(parser *p, const char *what)
 {
-    char f[64];
+    char f[64], note[64] = "";
     found(&p->tok, f, sizeof f);
-    return fail(p, NB_ERR_FORMAT, p->tok.line, p->tok.col, "expected %s, found %s", what, f);
+    if (p->lx.nesting > 0 && p->tok.line > p->lx.open_line) {
+        snprintf(note, sizeof note, " (the '%c' at %d:%d is still open)", p->lx.open_char,
+                 p->lx.open_line, p->lx.open_col);
+    }
+    return fail(p, NB_ERR_FORMAT, p->tok.line, p->tok.col, "expected %s, found %s%s", what, f,
+                note);
 }
 
 static bool push_val(parser *p, value v)
@@ -273,7 +294,8 @@ static bool literal(parser *p, value *v)
         if (elem && t.kind == T_LBRACK) {
             if (depth == NB_MAX_RANK || (rank >= 0 && depth >= rank)) {
                 fail(p, NB_ERR_FORMAT, t.line, t.col,
-                     depth == NB_MAX_RANK ? "lists nest deeper than rank %d" : "this list mixes numbers and lists",
+                     depth == NB_MAX_RANK ? "lists nest deeper than rank %d"
+                                          : "this list mixes numbers and lists",
                      NB_MAX_RANK);
                 return false;
             }
@@ -348,9 +370,8 @@ static bool shape_spec(parser *p, int *rank, int64_t *shape)
     for (uint32_t i = 0; i < v.count; i++) {
         double d = p->lits[mark + i];
         if (!(d >= 1 && d <= INT32_MAX && d == floor(d))) {
-            fail(p, NB_ERR_FORMAT, line, col, "dimension %u of the shape is %g; dimensions are "
-                                              "whole numbers from 1",
-                 i + 1, d);
+            fail(p, NB_ERR_FORMAT, line, col,
+                 "dimension %u of the shape is %g; dimensions are whole numbers from 1", i + 1, d);
             return false;
         }
         shape[i] = (int64_t)d;
@@ -486,6 +507,41 @@ static bool apply_neg(parser *p, const opent *o)
     return true;
 }
 
+/*
+ * Folds a binary operator on two numbers into a. The result must be finite:
+ * the language has no literal for inf or nan, so such a constant could not be
+ * written back (and 1 / 0 in a model is a mistake, as in Python).
+ */
+static bool fold(parser *p, const opent *o, value *a, double z)
+{
+    double x = a->num, r;
+    switch (o->kind) {
+    case O_ADD:
+        r = x + z;
+        break;
+    case O_SUB:
+        r = x - z;
+        break;
+    case O_MUL:
+        r = x * z;
+        break;
+    case O_DIV:
+        r = x / z;
+        break;
+    default:
+        r = pow(x, z);
+    }
+    if (!isfinite(r)) {
+        return fail(p, NB_ERR_FORMAT, o->line, o->col, "%g %s %g is %s; constants must be finite",
+                    x, symbol_of(o->kind), z,
+                    isnan(r) ? "nan"
+                    : r > 0  ? "inf"
+                             : "-inf") == NB_OK;
+    }
+    a->num = r;
+    return true;
+}
+
 static bool apply_binary(parser *p, const opent *o)
 {
     value b = p->vals[--p->n_vals];
@@ -496,8 +552,7 @@ static bool apply_binary(parser *p, const opent *o)
             return false;
         }
         if (a->kind == V_NUM) {
-            a->num = pow(a->num, b.num);
-            return true;
+            return fold(p, o, a, b.num);
         }
         nb_node *x = as_node(p, a);
         nb_node *y = x ? nb_pow(p->g, x, b.num) : NULL;
@@ -511,9 +566,7 @@ static bool apply_binary(parser *p, const opent *o)
         return true;
     }
     if (a->kind == V_NUM && b.kind == V_NUM && o->kind != O_MATMUL) {
-        double x = a->num, z = b.num;
-        a->num = o->kind == O_ADD ? x + z : o->kind == O_SUB ? x - z : o->kind == O_MUL ? x * z : x / z;
-        return true;
+        return fold(p, o, a, b.num);
     }
     nb_node *x = as_node(p, a), *z = x ? as_node(p, &b) : NULL;
     if (!x || !z) {
@@ -554,8 +607,8 @@ static bool apply_binary(parser *p, const opent *o)
 static bool int_arg(parser *p, const opent *o, value *v, const char *what, int64_t *out)
 {
     if (v->kind != V_NUM || v->num != floor(v->num) || fabs(v->num) > INT32_MAX) {
-        fail(p, NB_ERR_FORMAT, v->line, v->col, "%.*s: the %s must be a whole number",
-             (int)o->len, o->name, what);
+        fail(p, NB_ERR_FORMAT, v->line, v->col, "%.*s: the %s must be a whole number", (int)o->len,
+             o->name, what);
         return false;
     }
     *out = (int64_t)v->num;
@@ -587,10 +640,12 @@ static bool word_is(const value *v, const char *w)
     return v->kind == V_WORD && strlen(w) == v->len && memcmp(v->word, w, v->len) == 0;
 }
 
+/* clang-format off */
 typedef enum fn_kind {
     F_UNARY, F_REDUCE, F_MAX, F_ARGMAX, F_SOFTMAX, F_SHAPE, F_MATMUL, F_POW, F_PAIR, F_ONE_HOT,
     F_FILL,
 } fn_kind;
+/* clang-format on */
 
 typedef struct fn {
     const char *name;
@@ -635,10 +690,12 @@ static nb_node *call_unary(nb_graph *g, const char *name, nb_node *x)
         const char *name;
         nb_node *(*build)(nb_graph *, nb_node *);
     } table[] = {
+        /* clang-format off */
         { "exp", nb_exp },         { "log", nb_log },   { "sqrt", nb_sqrt },
         { "abs", nb_abs },         { "tanh", nb_tanh }, { "sigmoid", nb_sigmoid },
         { "relu", nb_relu },       { "neg", nb_neg },   { "sign", nb_sign },
         { "step", nb_step },       { "transpose", nb_transpose },
+        /* clang-format on */
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
         if (strcmp(table[i].name, name) == 0) {
@@ -653,13 +710,16 @@ static bool apply_call(parser *p, const opent *o)
 {
     const fn *f = NULL;
     for (size_t i = 0; i < sizeof functions / sizeof *functions && !f; i++) {
-        if (strlen(functions[i].name) == o->len && memcmp(functions[i].name, o->name, o->len) == 0) {
+        if (strlen(functions[i].name) == o->len &&
+            memcmp(functions[i].name, o->name, o->len) == 0) {
             f = &functions[i];
         }
     }
     if (!f) {
-        return fail(p, NB_ERR_FORMAT, o->line, o->col, "unknown function '%.*s'", (int)o->len,
-                    o->name) == NB_OK;
+        return fail(p, NB_ERR_FORMAT, o->line, o->col,
+                    sym_find(&p->syms, o->name, o->len) ? "'%.*s' is a node, not a function"
+                                                        : "unknown function '%.*s'",
+                    (int)o->len, o->name) == NB_OK;
     }
     int argc = (int)(p->n_vals - o->base);
     value *a = p->vals + o->base;
@@ -742,8 +802,8 @@ static bool apply_call(parser *p, const opent *o)
     }
     case F_POW:
         if (a[1].kind != V_NUM) {
-            return fail(p, NB_ERR_FORMAT, a[1].line, a[1].col, "pow: the exponent must be a number") ==
-                   NB_OK;
+            return fail(p, NB_ERR_FORMAT, a[1].line, a[1].col,
+                        "pow: the exponent must be a number") == NB_OK;
         }
         y = nb_pow(g, in[0], a[1].num);
         break;
@@ -768,8 +828,8 @@ static bool apply_call(parser *p, const opent *o)
             return false;
         }
         if (val->kind != V_NUM) {
-            return fail(p, NB_ERR_FORMAT, val->line, val->col, "fill: the value must be a number") ==
-                   NB_OK;
+            return fail(p, NB_ERR_FORMAT, val->line, val->col,
+                        "fill: the value must be a number") == NB_OK;
         }
         n_in = 0;
         y = nb_fill(g, p->dtype, rank, shape, val->num);
@@ -844,8 +904,12 @@ static bool expression(parser *p, value *out)
             } else if (t.kind == T_NAME) {
                 advance(p);
                 if (p->tok.kind == T_LPAREN) { /* a call */
-                    push_op(p, (opent){ .kind = O_CALL, .line = t.line, .col = t.col,
-                                        .name = t.start, .len = t.len, .base = p->n_vals });
+                    push_op(p, (opent){ .kind = O_CALL,
+                                        .line = t.line,
+                                        .col = t.col,
+                                        .name = t.start,
+                                        .len = t.len,
+                                        .base = p->n_vals });
                     advance(p);
                     if (p->tok.kind == T_RPAREN) { /* no arguments */
                         opent o = p->ops[--p->n_ops];
@@ -857,12 +921,16 @@ static bool expression(parser *p, value *out)
                 }
                 sym *s = sym_find(&p->syms, t.start, t.len);
                 if (s) {
-                    push_val(p, (value){ .kind = V_NODE, .node = s->node, .line = t.line,
-                                         .col = t.col });
+                    push_val(
+                        p,
+                        (value){ .kind = V_NODE, .node = s->node, .line = t.line, .col = t.col });
                 } else {
                     /* a bare word: keepdims, transpose_a, or an unknown name (caught on use) */
-                    push_val(p, (value){ .kind = V_WORD, .word = t.start, .len = t.len,
-                                         .line = t.line, .col = t.col });
+                    push_val(p, (value){ .kind = V_WORD,
+                                         .word = t.start,
+                                         .len = t.len,
+                                         .line = t.line,
+                                         .col = t.col });
                 }
                 operand = false;
             } else {
@@ -893,8 +961,9 @@ static bool expression(parser *p, value *out)
                 break;
             }
             if (p->n_ops == obase) {
-                return fail(p, NB_ERR_FORMAT, t.line, t.col, "unmatched '%c'",
-                            t.kind == T_COMMA ? ',' : ')') == NB_OK;
+                return fail(p, NB_ERR_FORMAT, t.line, t.col,
+                            t.kind == T_COMMA ? "',' outside a function call's arguments"
+                                              : "unmatched ')'") == NB_OK;
             }
             opent *top = &p->ops[p->n_ops - 1];
             if (t.kind == T_COMMA) {
@@ -919,8 +988,14 @@ static bool expression(parser *p, value *out)
     }
     while (p->n_ops > obase && p->status == NB_OK) {
         opent *top = &p->ops[p->n_ops - 1];
-        if (top->kind == O_GROUP || top->kind == O_CALL) {
-            return fail(p, NB_ERR_FORMAT, top->line, top->col, "this '(' is not closed") == NB_OK;
+        if (top->kind == O_GROUP) {
+            return fail(p, NB_ERR_FORMAT, top->line, top->col,
+                        "this '(' is not closed: a ')' is missing") == NB_OK;
+        }
+        if (top->kind == O_CALL) {
+            return fail(p, NB_ERR_FORMAT, top->line, top->col,
+                        "this call of %.*s is not closed: a ')' is missing", (int)top->len,
+                        top->name) == NB_OK;
         }
         reduce_top(p);
     }
@@ -951,7 +1026,10 @@ static bool define(parser *p, const token *name, nb_node *n)
         return false;
     }
     if (!sym_add(p->g, &p->syms,
-                 (sym){ .name = name->start, .len = name->len, .node = n, .line = name->line,
+                 (sym){ .name = name->start,
+                        .len = name->len,
+                        .node = n,
+                        .line = name->line,
                         .col = name->col })) {
         nomem(p);
         return false;
@@ -971,9 +1049,9 @@ static bool new_name(parser *p, token *name)
                     "'%.*s' is a keyword or a function; choose another name", (int)name->len,
                     name->start) == NB_OK;
     }
-    if (name->len > 200) {
-        return fail(p, NB_ERR_FORMAT, name->line, name->col, "the name is longer than 200 characters") ==
-               NB_OK;
+    if (name->len > NBL_NAME_MAX) {
+        return fail(p, NB_ERR_FORMAT, name->line, name->col,
+                    "the name is longer than %d characters", NBL_NAME_MAX) == NB_OK;
     }
     advance(p);
     return p->status == NB_OK;
@@ -1014,8 +1092,8 @@ static bool literal_into(parser *p, const value *v, int dtype, int rank, const i
             break;
         default:
             if (x != floor(x) || fabs(x) > INT32_MAX) {
-                return fail(p, NB_ERR_FORMAT, v->line, v->col, "%s is i32: %g is not a whole number",
-                            name, x) == NB_OK;
+                return fail(p, NB_ERR_FORMAT, v->line, v->col,
+                            "%s is i32: %g is not a whole number", name, x) == NB_OK;
             }
             ((int32_t *)dst)[i] = (int32_t)x;
         }
@@ -1037,10 +1115,10 @@ static bool initializer(parser *p, nb_init *init, value *lit, bool *is_literal)
         nb_init_kind kind;
         int args;
     } inits[] = {
-        { "zeros", NB_INIT_CONSTANT, 0 },          { "ones", NB_INIT_CONSTANT, 0 },
-        { "normal", NB_INIT_NORMAL, 2 },           { "uniform", NB_INIT_UNIFORM, 2 },
-        { "xavier", NB_INIT_XAVIER_UNIFORM, 0 },   { "xavier_normal", NB_INIT_XAVIER_NORMAL, 0 },
-        { "he", NB_INIT_HE_NORMAL, 0 },            { "he_uniform", NB_INIT_HE_UNIFORM, 0 },
+        { "zeros", NB_INIT_CONSTANT, 0 },        { "ones", NB_INIT_CONSTANT, 0 },
+        { "normal", NB_INIT_NORMAL, 2 },         { "uniform", NB_INIT_UNIFORM, 2 },
+        { "xavier", NB_INIT_XAVIER_UNIFORM, 0 }, { "xavier_normal", NB_INIT_XAVIER_NORMAL, 0 },
+        { "he", NB_INIT_HE_NORMAL, 0 },          { "he_uniform", NB_INIT_HE_UNIFORM, 0 },
     };
     for (size_t i = 0; i < sizeof inits / sizeof *inits; i++) {
         if (!is_word(&t, inits[i].name)) {
@@ -1081,7 +1159,11 @@ static bool initializer(parser *p, nb_init *init, value *lit, bool *is_literal)
                        "xavier, xavier_normal, he, he_uniform)") == NB_OK;
 }
 
-/* input NAME [shape] [: dtype] [= literal] | param NAME [shape] = init | const NAME [shape] = literal */
+/*
+ * input NAME [shape] [: dtype] [= literal] | param NAME [shape] [: dtype] = init
+ * | const NAME [shape] [: dtype] = literal. The dtype defaults to the model's;
+ * the writer names it when a node's differs (i32 labels, an i32 constant).
+ */
 static bool declaration(parser *p, int which)
 {
     token kw = p->tok;
@@ -1097,7 +1179,7 @@ static bool declaration(parser *p, int which)
         return false;
     }
     nb_dtype dtype = p->dtype;
-    if (which == NBI_OP_INPUT && p->tok.kind == T_COLON) {
+    if (p->tok.kind == T_COLON) {
         advance(p);
         if (is_word(&p->tok, "i32")) {
             dtype = NB_DTYPE_I32;
@@ -1113,9 +1195,11 @@ static bool declaration(parser *p, int which)
     value lit = { .count = 0 };
     nb_init init = nb_init_constant(0);
     bool is_literal = false;
+    token init_tok = kw; /* where an engine error about the values points */
     if (p->tok.kind == T_ASSIGN) {
         advance(p);
         if (which == NBI_OP_PARAM) {
+            init_tok = p->tok;
             if (!initializer(p, &init, &lit, &is_literal)) {
                 return false;
             }
@@ -1126,8 +1210,8 @@ static bool declaration(parser *p, int which)
             is_literal = true;
         }
     } else if (which != NBI_OP_INPUT) {
-        return expected(p, which == NBI_OP_PARAM ? "'=' and an initializer" : "'=' and a literal") ==
-               NB_OK;
+        return expected(p, which == NBI_OP_PARAM ? "'=' and an initializer"
+                                                 : "'=' and a literal") == NB_OK;
     }
     if (!end_of_statement(p)) {
         return false;
@@ -1163,8 +1247,8 @@ static bool declaration(parser *p, int which)
                                   : nb_param(p->g, dtype, rank, rank ? shape : NULL, init);
     }
     if (!n) {
-        return fail(p, nb_graph_status(p->g), kw.line, kw.col, "%s", nb_graph_error(p->g)) ==
-               NB_OK;
+        return fail(p, nb_graph_status(p->g), init_tok.line, init_tok.col, "%s",
+                    nb_graph_error(p->g)) == NB_OK;
     }
     if (is_literal && which != NBI_OP_CONST &&
         !literal_into(p, &lit, dtype, rank, shape, n->data, nm)) {
@@ -1219,6 +1303,10 @@ static bool statement(parser *p)
             token name = p->tok;
             if (name.kind != T_NAME) {
                 return expected(p, "a scope name") == NB_OK;
+            }
+            if (name.len > NBL_NAME_MAX) {
+                return fail(p, NB_ERR_FORMAT, name.line, name.col,
+                            "the scope name is longer than %d characters", NBL_NAME_MAX) == NB_OK;
             }
             advance(p);
             if (p->tok.kind != T_LBRACE) {

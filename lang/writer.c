@@ -3,8 +3,12 @@
  * order (a topological order), so that parsing the text rebuilds the same
  * nodes with the same names, shapes, attributes, scopes and leaf values.
  */
+/* fmemopen for nb_node_expression */
+#define _POSIX_C_SOURCE 200809L
+
 #include "lang.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -18,14 +22,32 @@ static const char *name_of(nb_node *n)
     return nb_node_name(n);
 }
 
+/*
+ * Writes x with the fewest significant digits (from 15, or 6 for f32) that
+ * read back as the same value: 0.1, not 0.10000000000000001. 17 digits (9 for
+ * f32) always suffice.
+ */
+static void put_real(FILE *f, double x, bool f32)
+{
+    char buf[40];
+    for (int digits = f32 ? 6 : 15;; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, x);
+        double back = strtod(buf, NULL);
+        if ((f32 ? (float)back == (float)x : back == x) || digits >= (f32 ? 9 : 17)) {
+            break;
+        }
+    }
+    fputs(buf, f);
+}
+
 static void put_number(FILE *f, const nb_node *n, size_t i)
 {
     switch (n->dtype) {
     case NB_DTYPE_F32:
-        fprintf(f, "%.9g", (double)((const float *)n->data)[i]);
+        put_real(f, (double)((const float *)n->data)[i], true);
         break;
     case NB_DTYPE_F64:
-        fprintf(f, "%.17g", ((const double *)n->data)[i]);
+        put_real(f, ((const double *)n->data)[i], false);
         break;
     default:
         fprintf(f, "%d", (int)((const int32_t *)n->data)[i]);
@@ -92,14 +114,16 @@ static void put_op(FILE *f, nb_node *v)
         fprintf(f, "-%s", name_of(a));
         break;
     case NBI_OP_POW:
-        fprintf(f, "%s ** %.17g", name_of(a), v->attr.f);
+        fprintf(f, "%s ** ", name_of(a));
+        put_real(f, v->attr.f, false);
         break;
     case NBI_OP_MATMUL:
         if (axis == 0) {
             fprintf(f, "%s @ %s", name_of(a), name_of(b));
         } else {
             fprintf(f, "matmul(%s, %s%s%s)", name_of(a), name_of(b),
-                    axis & NB_TRANS_A ? ", transpose_a" : "", axis & NB_TRANS_B ? ", transpose_b" : "");
+                    axis & NB_TRANS_A ? ", transpose_a" : "",
+                    axis & NB_TRANS_B ? ", transpose_b" : "");
         }
         break;
     case NBI_OP_SUM:
@@ -129,11 +153,15 @@ static void put_op(FILE *f, nb_node *v)
         break;
     case NBI_OP_FILL:
         if (v->rank == 0) {
-            fprintf(f, "fill(%.17g)", v->attr.f);
+            fputs("fill(", f);
+            put_real(f, v->attr.f, false);
+            fputc(')', f);
         } else {
             fputs("fill(", f);
             put_shape(f, v->rank, v->shape);
-            fprintf(f, ", %.17g)", v->attr.f);
+            fputs(", ", f);
+            put_real(f, v->attr.f, false);
+            fputc(')', f);
         }
         break;
     default:
@@ -145,13 +173,53 @@ static void put_op(FILE *f, nb_node *v)
     }
 }
 
+/*
+ * The model's dtype, for the header line and the parser's option: that of the
+ * first floating forward node (f64 when there is none). *mixed is set when
+ * floating forward nodes of both dtypes exist: then every floating leaf is
+ * written with its ": dtype", so the text reads back the same under either
+ * option. i32 leaves always carry ": i32".
+ */
+static nb_dtype model_dtype(const nb_graph *g, bool *mixed)
+{
+    int first = -1;
+    *mixed = false;
+    for (uint32_t id = 0; id < g->n_nodes; id++) {
+        const nb_node *v = g->nodes[id];
+        if (!(v->flags & NBI_F_GRAD) && v->dtype != NB_DTYPE_I32) {
+            if (first < 0) {
+                first = v->dtype;
+            } else if (v->dtype != first) {
+                *mixed = true;
+            }
+        }
+    }
+    return first < 0 ? NB_DTYPE_F64 : (nb_dtype)first;
+}
+
+/* True if every value of leaf v is finite (the language has no inf or nan literal). */
+static bool finite_values(const nb_node *v, double *bad)
+{
+    size_t count = nbi_node_count(v);
+    for (size_t i = 0; i < count; i++) {
+        double x = v->dtype == NB_DTYPE_F32   ? (double)((const float *)v->data)[i]
+                   : v->dtype == NB_DTYPE_F64 ? ((const double *)v->data)[i]
+                                              : 0;
+        if (!isfinite(x)) {
+            *bad = x;
+            return false;
+        }
+    }
+    return true;
+}
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Checks every forward node's name and inputs before anything is written. */
-static nb_status check(nb_graph *g)
+static nb_status check(nb_graph *g, nb_dtype dtype)
 {
     uint32_t n = 0;
     const char **names = nbi_mem_alloc(g, (g->n_nodes ? g->n_nodes : 1) * sizeof *names);
@@ -177,6 +245,23 @@ static nb_status check(nb_graph *g)
                                name, nb_node_name(v->in[i]));
             }
         }
+        double bad = 0;
+        if (s == NB_OK && nbi_is_leaf(v) && !finite_values(v, &bad)) {
+            s = nbi_report(g, NB_ERR_ARG, "model_write", 1, &v,
+                           "%s holds %g; the model language has no literal for it", name, bad);
+        }
+        if (s == NB_OK && (v->op == NBI_OP_FILL || v->op == NBI_OP_POW) && !isfinite(v->attr.f)) {
+            s = nbi_report(g, NB_ERR_ARG, "model_write", 1, &v,
+                           "%s has the constant %g; the model language has no literal for it", name,
+                           v->attr.f);
+        }
+        if (s == NB_OK && (v->op == NBI_OP_FILL || v->op == NBI_OP_ONE_HOT) && v->dtype != dtype) {
+            s = nbi_report(g, NB_ERR_ARG, "model_write", 1, &v,
+                           "%s is %s but the model is %s; the language builds %s in the model's "
+                           "dtype",
+                           name, nb_dtype_name((nb_dtype)v->dtype), nb_dtype_name(dtype),
+                           nbi_ops[v->op]->name);
+        }
         names[n++] = name;
     }
     for (uint32_t sc = 1; sc < g->n_scopes && s == NB_OK; sc++) {
@@ -198,74 +283,81 @@ static nb_status check(nb_graph *g)
     return s;
 }
 
-/* Scope chain of s from the outermost: fills chain[] and returns its length. */
-static uint32_t chain_of(const nb_graph *g, uint32_t s, uint32_t *chain, uint32_t cap)
+/* Two spaces a level, up to 32 levels: deeper nesting must not make the text quadratic. */
+static int indent(uint32_t depth)
 {
-    uint32_t n = 0;
-    for (uint32_t t = s; t != 0; t = g->scopes[t].parent) {
-        n++;
-    }
-    uint32_t i = n;
-    for (uint32_t t = s; t != 0; t = g->scopes[t].parent) {
-        if (--i < cap) {
-            chain[i] = t;
-        }
-    }
-    return n;
+    return 2 * (int)(depth < 32 ? depth : 32);
 }
 
 nb_status nb_model_write(nb_graph *g, FILE *f)
 {
     if (!g || !f) {
-        return g ? nbi_report(g, NB_ERR_ARG, "model_write", 0, NULL, "the file is NULL") : NB_ERR_ARG;
+        return g ? nbi_report(g, NB_ERR_ARG, "model_write", 0, NULL, "the file is NULL")
+                 : NB_ERR_ARG;
     }
     if (g->status != NB_OK) {
         return g->status;
     }
     g->run_err[0] = '\0';
-    nb_status s = check(g);
+    bool mixed;
+    nb_dtype dtype = model_dtype(g, &mixed);
+    nb_status s = check(g, dtype);
     if (s != NB_OK) {
         return s;
     }
-    /* the open scope chain, as a stack of scope ids (scopes may nest deeply) */
+    /*
+     * The open scope chain as a stack of scope ids, pos[s] = 1 + the place of
+     * scope s on it (0: not open), and the scopes a node needs opened. Moving
+     * to a node's scope walks up only from the scopes it opens, so the cost is
+     * the number of scopes written, however deep they nest.
+     */
     uint32_t cap = g->n_scopes ? g->n_scopes : 1, depth = 0;
     uint32_t *open = nbi_mem_alloc(g, cap * sizeof *open);
-    uint32_t *want = nbi_mem_alloc(g, cap * sizeof *want);
-    if (!open || !want) {
+    uint32_t *fresh = nbi_mem_alloc(g, cap * sizeof *fresh);
+    uint32_t *pos = nbi_mem_alloc(g, cap * sizeof *pos);
+    if (!open || !fresh || !pos) {
         nbi_mem_free(g, open, cap * sizeof *open);
-        nbi_mem_free(g, want, cap * sizeof *want);
+        nbi_mem_free(g, fresh, cap * sizeof *fresh);
+        nbi_mem_free(g, pos, cap * sizeof *pos);
         return nbi_report(g, NB_ERR_NOMEM, "model_write", 0, NULL, "out of memory");
     }
+    memset(pos, 0, cap * sizeof *pos);
     fprintf(f, "# written by nabla %s; read it back with dtype %s\n", NB_VERSION_STRING,
-            g->n_nodes && g->nodes[0]->dtype == NB_DTYPE_F32 ? "f32" : "f64");
+            nb_dtype_name(dtype));
     for (uint32_t id = 0; id < g->n_nodes; id++) {
         nb_node *v = g->nodes[id];
         if (v->flags & NBI_F_GRAD) {
             continue;
         }
-        uint32_t n = chain_of(g, v->scope, want, cap), common = 0;
-        while (common < depth && common < n && open[common] == want[common]) {
-            common++;
+        uint32_t sc = v->scope, n = 0;
+        while (sc != 0 && pos[sc] == 0) {
+            fresh[n++] = sc;
+            sc = g->scopes[sc].parent;
         }
-        while (depth > common) {
-            depth--;
-            fprintf(f, "%*s}\n", 2 * (int)depth, "");
+        uint32_t keep = sc != 0 ? pos[sc] : 0; /* open[0 .. keep-1] stay open */
+        while (depth > keep) {
+            pos[open[--depth]] = 0;
+            fprintf(f, "%*s}\n", indent(depth), "");
         }
-        while (depth < n) {
-            fprintf(f, "%*sscope %s {\n", 2 * (int)depth, "", g->scopes[want[depth]].name);
-            open[depth] = want[depth];
-            depth++;
+        while (n > 0) {
+            sc = fresh[--n];
+            fprintf(f, "%*sscope %s {\n", indent(depth), "", g->scopes[sc].name);
+            open[depth++] = sc;
+            pos[sc] = depth;
         }
-        fprintf(f, "%*s", 2 * (int)depth, "");
+        fprintf(f, "%*s", indent(depth), "");
         const char *name = nb_node_name(v);
         if (nbi_is_leaf(v)) {
-            fprintf(f, "%s %s", v->op == NBI_OP_INPUT ? "input" : v->op == NBI_OP_PARAM ? "param" : "const",
+            fprintf(f, "%s %s",
+                    v->op == NBI_OP_INPUT   ? "input"
+                    : v->op == NBI_OP_PARAM ? "param"
+                                            : "const",
                     name);
             if (v->rank > 0) {
                 put_shape(f, v->rank, v->shape);
             }
-            if (v->dtype == NB_DTYPE_I32) {
-                fputs(" : i32", f);
+            if (v->dtype != dtype || mixed) {
+                fprintf(f, " : %s", nb_dtype_name((nb_dtype)v->dtype));
             }
             fputs(" = ", f);
             put_literal(f, v);
@@ -277,12 +369,32 @@ nb_status nb_model_write(nb_graph *g, FILE *f)
     }
     while (depth > 0) {
         depth--;
-        fprintf(f, "%*s}\n", 2 * (int)depth, "");
+        fprintf(f, "%*s}\n", indent(depth), "");
     }
     nbi_mem_free(g, open, cap * sizeof *open);
-    nbi_mem_free(g, want, cap * sizeof *want);
+    nbi_mem_free(g, fresh, cap * sizeof *fresh);
+    nbi_mem_free(g, pos, cap * sizeof *pos);
     if (fflush(f) != 0 || ferror(f)) {
         return nbi_report(g, NB_ERR_IO, "model_write", 0, NULL, "writing the model failed");
     }
     return NB_OK;
+}
+
+size_t nb_node_expression(nb_node *n, char *buf, size_t cap)
+{
+    if (!buf || cap == 0) {
+        return 0;
+    }
+    buf[0] = '\0';
+    if (!n || nbi_is_leaf(n)) {
+        return 0;
+    }
+    FILE *f = fmemopen(buf, cap, "w");
+    if (!f) {
+        return 0;
+    }
+    put_op(f, n);
+    fclose(f); /* writes the terminating NUL, truncating to cap - 1 */
+    buf[cap - 1] = '\0';
+    return strlen(buf);
 }

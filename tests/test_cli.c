@@ -1,0 +1,1102 @@
+/*
+ * tests/test_cli.c: the `nabla` command, run as a program. Each test writes
+ * its model files to a fresh temporary directory, runs the built binary with
+ * popen, and checks the output: JSON field by field (through the small reader
+ * below), human lines exactly where their format is fixed, exit statuses
+ * (0 success, 1 a failed check, 2 a bad model or bad arguments), error
+ * messages with line:column and caret, and the numbers of the book's
+ * figure 1.3 against their closed forms.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <criterion/criterion.h>
+#include <nabla.h>
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef NB_BUILD_DIR
+#error "NB_BUILD_DIR must name the meson build root"
+#endif
+
+#define NABLA NB_BUILD_DIR "/tools/nabla"
+
+/* ---- a temporary directory per test ---- */
+
+static char dir[64];
+
+static void make_dir(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/nabla-cli-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(cli, .init = make_dir, .fini = remove_dir);
+
+/* Writes text to dir/name. */
+static void write_model(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+static char *read_all(FILE *f)
+{
+    size_t cap = 4096, n = 0, got;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            buf = realloc(buf, cap *= 2);
+            cr_assert_not_null(buf);
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static char *read_path(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return NULL;
+    }
+    char *s = read_all(f);
+    fclose(f);
+    return s;
+}
+
+/* What a run printed, and how it ended. */
+typedef struct result {
+    char *out, *err;
+    int status;
+} result;
+
+/*
+ * Runs `nabla ARGS` (a shell fragment: quote what needs it) in dir, with an
+ * optional environment prefix such as "PATH=/nonexistent".
+ */
+__attribute__((format(printf, 2, 3))) static result run_env(const char *env, const char *fmt, ...)
+{
+    char args[2048], cmd[4096], err_path[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(err_path, sizeof err_path, "%s/stderr.txt", dir);
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s%s '%s' %s 2>'%s'", dir, env ? "env " : "",
+             env ? env : "", NABLA, args, err_path);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    result r = { .out = read_all(p) };
+    int st = pclose(p);
+    cr_assert(WIFEXITED(st), "nabla %s: did not exit normally", args);
+    r.status = WEXITSTATUS(st);
+    r.err = read_path(err_path);
+    cr_assert_not_null(r.err);
+    return r;
+}
+
+#define run(...) run_env(NULL, __VA_ARGS__)
+
+static void result_free(result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* ---- a tiny JSON reader: enough to compare the CLI's output field by field ---- */
+
+typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jkind;
+
+typedef struct jvalue {
+    jkind kind;
+    double num; /* J_NUM; J_BOOL: 0 or 1 */
+    char *str;  /* J_STR */
+    size_t n;   /* J_ARR, J_OBJ: elements */
+    struct jvalue *items;
+    char **keys; /* J_OBJ */
+} jvalue;
+
+static const char *jskip(const char *s)
+{
+    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') {
+        s++;
+    }
+    return s;
+}
+
+static const char *jparse(const char *s, jvalue *v, int depth);
+
+static const char *jstring(const char *s, char **out)
+{
+    cr_assert_eq(*s, '"', "JSON: expected a string at %.20s", s);
+    s++;
+    size_t cap = 16, n = 0;
+    char *b = malloc(cap);
+    while (*s && *s != '"') {
+        char c = *s++;
+        if (c == '\\') {
+            c = *s++;
+            c = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
+            cr_assert_neq(c, 'u', "JSON: \\u escapes are not expected here");
+        }
+        if (n + 2 > cap) {
+            b = realloc(b, cap *= 2);
+        }
+        b[n++] = c;
+    }
+    cr_assert_eq(*s, '"', "JSON: unterminated string");
+    b[n] = '\0';
+    *out = b;
+    return s + 1;
+}
+
+static const char *jparse(const char *s, jvalue *v, int depth)
+{
+    cr_assert_lt(depth, 32, "JSON: nested too deep");
+    memset(v, 0, sizeof *v);
+    s = jskip(s);
+    if (*s == '{' || *s == '[') {
+        bool obj = *s == '{';
+        v->kind = obj ? J_OBJ : J_ARR;
+        s = jskip(s + 1);
+        size_t cap = 0;
+        if (*s == (obj ? '}' : ']')) {
+            return s + 1;
+        }
+        for (;;) {
+            if (v->n == cap) {
+                cap = cap ? cap * 2 : 4;
+                v->items = realloc(v->items, cap * sizeof *v->items);
+                v->keys = realloc(v->keys, cap * sizeof *v->keys);
+            }
+            v->keys[v->n] = NULL;
+            if (obj) {
+                s = jstring(jskip(s), &v->keys[v->n]);
+                s = jskip(s);
+                cr_assert_eq(*s, ':', "JSON: expected ':' at %.20s", s);
+                s++;
+            }
+            s = jskip(jparse(s, &v->items[v->n++], depth + 1));
+            if (*s == ',') {
+                s++;
+                continue;
+            }
+            cr_assert_eq(*s, obj ? '}' : ']', "JSON: expected ',' or a close at %.20s", s);
+            return s + 1;
+        }
+    }
+    if (*s == '"') {
+        v->kind = J_STR;
+        return jstring(s, &v->str);
+    }
+    if (strncmp(s, "null", 4) == 0) {
+        v->kind = J_NULL;
+        return s + 4;
+    }
+    if (strncmp(s, "true", 4) == 0 || strncmp(s, "false", 5) == 0) {
+        v->kind = J_BOOL;
+        v->num = *s == 't';
+        return s + (*s == 't' ? 4 : 5);
+    }
+    /* JSON numbers only: no inf, nan, hex or leading '+' */
+    cr_assert(*s == '-' || (*s >= '0' && *s <= '9'), "JSON: not a value at %.20s", s);
+    char *end;
+    v->kind = J_NUM;
+    v->num = strtod(s, &end);
+    cr_assert_neq(end, s);
+    return end;
+}
+
+static jvalue json(const char *text)
+{
+    jvalue v;
+    const char *end = jskip(jparse(text, &v, 0));
+    cr_assert_eq(*end, '\0', "JSON: trailing text '%s'", end);
+    return v;
+}
+
+static void jfree(jvalue *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        jfree(&v->items[i]);
+        if (v->keys) {
+            free(v->keys[i]);
+        }
+    }
+    free(v->items);
+    free(v->keys);
+    free(v->str);
+}
+
+static jvalue *jget(jvalue *obj, const char *key)
+{
+    cr_assert_eq(obj->kind, J_OBJ);
+    for (size_t i = 0; i < obj->n; i++) {
+        if (strcmp(obj->keys[i], key) == 0) {
+            return &obj->items[i];
+        }
+    }
+    cr_assert_fail("JSON: no key '%s'", key);
+    return NULL;
+}
+
+static bool jhas(jvalue *obj, const char *key)
+{
+    for (size_t i = 0; i < obj->n; i++) {
+        if (strcmp(obj->keys[i], key) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static jvalue *jat(jvalue *arr, size_t i)
+{
+    cr_assert_eq(arr->kind, J_ARR);
+    cr_assert_lt(i, arr->n);
+    return &arr->items[i];
+}
+
+static double jnum(jvalue *v)
+{
+    cr_assert_eq(v->kind, J_NUM, "JSON: expected a number (kind %d)", (int)v->kind);
+    return v->num;
+}
+
+static const char *jstr(jvalue *v)
+{
+    cr_assert_eq(v->kind, J_STR);
+    return v->str;
+}
+
+static void assert_close(double got, double want, double rtol)
+{
+    cr_assert(fabs(got - want) <= rtol * fabs(want) + 1e-300, "got %.17g, want %.17g", got, want);
+}
+
+/* The JSON list of numbers v equals want[0..n-1] within rtol. */
+static void assert_list(jvalue *v, const double *want, size_t n, double rtol)
+{
+    cr_assert_eq(v->kind, J_ARR);
+    cr_assert_eq(v->n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_close(jnum(jat(v, i)), want[i], rtol);
+    }
+}
+
+/* The JSON list of strings v equals want[]. */
+static void assert_names(jvalue *v, const char *const *want, size_t n)
+{
+    cr_assert_eq(v->kind, J_ARR);
+    cr_assert_eq(v->n, n, "got %zu names, want %zu", v->n, n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_eq(jstr(jat(v, i)), want[i]);
+    }
+}
+
+/* ---- the models ---- */
+
+/* Figure 1.3: logistic regression y = sigmoid(sum(w * x)) in one scope. */
+static const char fig13[] = "# figure 1.3\n"
+                            "input x[3] = [1, 2, -1]\n"
+                            "param w[3] = normal(0, 0.5)\n"
+                            "scope logistic_regression {\n"
+                            "  y = sigmoid(sum(w * x))\n"
+                            "}\n";
+
+/* A two-layer classifier on a fixed batch. */
+static const char mlp[] = "input x[2, 3] = [[1, 2, 3], [-1, 0.5, 2]]\n"
+                          "input labels[2] : i32 = [0, 2]\n"
+                          "param w1[3, 4] = xavier\n"
+                          "param b1[4] = uniform(-0.1, 0.1)\n"
+                          "param w2[4, 3] = he\n"
+                          "scope layer1 {\n"
+                          "  h = tanh(x @ w1 + b1)\n"
+                          "}\n"
+                          "logits = h @ w2\n"
+                          "loss = cross_entropy(logits, labels)\n";
+
+static double sigmoid(double z)
+{
+    return 1 / (1 + exp(-z));
+}
+
+/* ---- eval ---- */
+
+Test(cli, eval_json_figure_1_3, .description = "y = sigmoid(w . x) at w = [0.5, -0.25, 0.1]")
+{
+    write_model("fig.nb", fig13);
+    result r = run("eval fig.nb --of y --set 'w=[0.5, -0.25, 0.1]' --json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.err, "");
+    jvalue v = json(r.out);
+    cr_assert_str_eq(jstr(jget(&v, "of")), "y");
+    cr_assert_eq(jget(&v, "shape")->kind, J_ARR);
+    cr_assert_eq(jget(&v, "shape")->n, 0);
+    /* w . x = 0.5 - 0.5 - 0.1 */
+    assert_close(jnum(jget(&v, "value")), sigmoid(-0.1), 1e-15);
+    jfree(&v);
+    result_free(&r);
+}
+
+Test(cli, eval_human_scalar_and_matrix)
+{
+    write_model("fig.nb", fig13);
+    result r = run("eval fig.nb --of y --set 'w=[0.5, -0.25, 0.1]'");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "y = 0.475021\n");
+    result_free(&r);
+
+    write_model("m.nb", "input a[2, 3] = [[1, -2.5, 3], [40, 5, -6]]\nb = a * 2\n");
+    r = run("eval m.nb --of b");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "b = [[  2,  -5,   6],\n     [ 80,  10, -12]]\n");
+    result_free(&r);
+
+    r = run("eval m.nb --of b --json");
+    jvalue v = json(r.out);
+    const double shape[] = { 2, 3 }, row0[] = { 2, -5, 6 }, row1[] = { 80, 10, -12 };
+    assert_list(jget(&v, "shape"), shape, 2, 0);
+    assert_list(jat(jget(&v, "value"), 0), row0, 3, 0);
+    assert_list(jat(jget(&v, "value"), 1), row1, 3, 0);
+    jfree(&v);
+    result_free(&r);
+}
+
+Test(cli, eval_json_numbers_round_trip, .description = "17 digits for f64, 9 for f32")
+{
+    write_model("m.nb", "input a = 0.1\nparam w[2] = normal(0, 1)\n");
+    result r = run("eval m.nb --of a --json");
+    cr_assert_str_eq(r.out, "{\"of\": \"a\", \"shape\": [], \"value\": 0.10000000000000001}\n");
+    result_free(&r);
+    r = run("eval m.nb --of a --json --dtype f32");
+    cr_assert_str_eq(r.out, "{\"of\": \"a\", \"shape\": [], \"value\": 0.100000001}\n");
+    result_free(&r);
+
+    /* the printed parameter values are exactly the library's (seed 0 and seed 3) */
+    for (int seed = 0; seed <= 3; seed += 3) {
+        r = run("eval m.nb --of w --json --seed %d", seed);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        jvalue v = json(r.out);
+        nb_graph *g = nb_graph_new();
+        nb_graph_seed(g, (uint64_t)seed);
+        const char *src = "input a = 0.1\nparam w[2] = normal(0, 1)\n";
+        cr_assert_eq(nb_model_parse(g, src, strlen(src), NULL, NULL), NB_OK);
+        const double *w = nb_node_data(nb_graph_find(g, "w"));
+        cr_assert_eq(jnum(jat(jget(&v, "value"), 0)), w[0]);
+        cr_assert_eq(jnum(jat(jget(&v, "value"), 1)), w[1]);
+        nb_graph_free(g);
+        jfree(&v);
+        result_free(&r);
+    }
+}
+
+Test(cli, eval_nan_and_infinity_are_null)
+{
+    write_model("m.nb", "input x[3] = [0, -1, 1]\ny = log(x)\n");
+    result r = run("eval m.nb --of y --json");
+    cr_assert_eq(r.status, 0);
+    cr_assert_str_eq(r.out, "{\"of\": \"y\", \"shape\": [3], \"value\": [null, null, 0]}\n");
+    jvalue v = json(r.out);
+    cr_assert_eq(jat(jget(&v, "value"), 0)->kind, J_NULL);
+    jfree(&v);
+    result_free(&r);
+}
+
+Test(cli, set_nested_lists_and_labels)
+{
+    write_model("m.nb",
+                "input a[2, 2]\ninput k[3] : i32\ns = sum(a * a)\nt = sum(one_hot(k, 4))\n");
+    result r = run("eval m.nb --of s --set 'a=[[1, 2], [3, 4]]' --json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    jvalue v = json(r.out);
+    assert_close(jnum(jget(&v, "value")), 30, 0);
+    jfree(&v);
+    result_free(&r);
+
+    r = run("eval m.nb --of t --set k=[0,3,1] --set a=[[0,0],[0,0]]");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "t = 3\n");
+    result_free(&r);
+
+    /* a bare number fills every element, as in the model language */
+    r = run("eval m.nb --of s --set a=0.5 --json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    v = json(r.out);
+    assert_close(jnum(jget(&v, "value")), 1, 0);
+    jfree(&v);
+    result_free(&r);
+
+    /* a parameter too; the last --set of a name wins */
+    write_model("p.nb", "param w = 1\ny = w * 3\n");
+    r = run("eval p.nb --of y --set w=2 --set w=-1.5e1");
+    cr_assert_str_eq(r.out, "y = -45\n");
+    result_free(&r);
+}
+
+Test(cli, set_errors)
+{
+    write_model("m.nb",
+                "input a[2, 2]\ninput k[2] : i32\nconst c = 2\nparam s = 1\ny = sum(a) * c\n");
+    static const struct {
+        const char *args, *message;
+    } cases[] = {
+        { "--set a=[1,2]",
+          "nabla eval: --set a: the value has shape [2] but a has shape [2, 2]\n" },
+        { "--set 'a=[[1,2],[3]]'",
+          "nabla eval: --set a: ragged list: one has 1 element, an earlier one 2 in "
+          "'[[1,2],[3]]'\n" },
+        { "--set 'a=[[1,2],[3,4]'",
+          "nabla eval: --set a: expected ',' or ']', found the end in '[[1,2],[3,4]'\n" },
+        { "--set a=[[1,x],[3,4]]",
+          "nabla eval: --set a: expected a number or '[', found 'x],[3,4]]' in '[[1,x],[3,4]]'\n" },
+        { "--set a=", "nabla eval: --set a: expected a number or a list like [1, 2], found the end "
+                      "in ''\n" },
+        { "--set s=[1]", "nabla eval: --set s: the value has shape [1] but s has shape [] (a "
+                         "scalar: write a bare number)\n" },
+        { "--set s=1x", "nabla eval: --set s: unexpected 'x' after the number in '1x'\n" },
+        { "--set s=nan", "nabla eval: --set s: expected a number or a list like [1, 2], found "
+                         "'nan' in 'nan'\n" },
+        { "--set k=[1,2.5]",
+          "nabla eval: --set k: k is an i32 input (labels); 2.5 is not a whole number\n" },
+        { "--set c=3",
+          "nabla eval: --set c: c is a constant; --set gives values to inputs and parameters\n" },
+        { "--set y=3",
+          "nabla eval: --set y: y is computed by the model; --set gives values to inputs and "
+          "parameters\n" },
+        { "--set q=3",
+          "nabla eval: --set q: m.nb has no node named 'q' (it names: a, k, c, s, y)\n" },
+        { "--set a", "nabla eval: --set takes NAME=VALUE, as in --set x=[1,2]; got 'a'\n" },
+        { "--set '[[[[[1]]]]]=1'", NULL },
+        { "--set 'a=[[[[[1]]]]]'", "nabla eval: --set a: lists nest deeper than rank 4 in "
+                                   "'[[[[[1]]]]]'\n" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        result r = run("eval m.nb --of y %s", cases[i].args);
+        cr_assert_eq(r.status, 2, "%s: status %d", cases[i].args, r.status);
+        cr_assert_str_eq(r.out, "");
+        if (cases[i].message) {
+            cr_assert_str_eq(r.err, cases[i].message, "%s", cases[i].args);
+        }
+        result_free(&r);
+    }
+    /* with --json, the same error as an object on stdout */
+    result r = run("eval m.nb --of y --set a=[1,2] --json");
+    cr_assert_eq(r.status, 2);
+    jvalue v = json(r.out);
+    cr_assert_str_eq(jstr(jget(&v, "error")),
+                     "--set a: the value has shape [2] but a has shape [2, 2]");
+    cr_assert_eq(jnum(jget(&v, "line")), 0);
+    cr_assert_eq(jnum(jget(&v, "column")), 0);
+    jfree(&v);
+    result_free(&r);
+}
+
+/* ---- grad ---- */
+
+Test(cli, grad_json_figure_1_3, .description = "dy/dw = y (1 - y) x, dy/dx = y (1 - y) w")
+{
+    write_model("fig.nb", fig13);
+    result r = run("grad fig.nb --of y --set 'w=[0.5, -0.25, 0.1]' --json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    jvalue v = json(r.out);
+    double y = sigmoid(-0.1), s = y * (1 - y);
+    cr_assert_str_eq(jstr(jget(&v, "of")), "y");
+    assert_close(jnum(jget(&v, "value")), y, 1e-15);
+    jvalue *grads = jget(&v, "grads");
+    cr_assert_eq(grads->n, 1, "the default is every parameter");
+    const double dw[] = { s * 1, s * 2, s * -1 };
+    assert_list(jget(grads, "w"), dw, 3, 1e-14);
+    jfree(&v);
+    result_free(&r);
+
+    r = run("grad fig.nb --of y --set 'w=[0.5, -0.25, 0.1]' --wrt x,w --json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    v = json(r.out);
+    grads = jget(&v, "grads");
+    cr_assert_eq(grads->n, 2);
+    cr_assert_str_eq(grads->keys[0], "x");
+    cr_assert_str_eq(grads->keys[1], "w");
+    const double dx[] = { s * 0.5, s * -0.25, s * 0.1 };
+    assert_list(jget(grads, "x"), dx, 3, 1e-14);
+    assert_list(jget(grads, "w"), dw, 3, 1e-14);
+    jfree(&v);
+    result_free(&r);
+}
+
+Test(cli, grad_human)
+{
+    write_model("m.nb", "input x = 2\ny = x ** 3\n");
+    result r = run("grad m.nb --of y");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "y = 8\ndy/dx = 12\n", "a model without parameters: every input");
+    result_free(&r);
+
+    write_model("fig.nb", fig13);
+    r = run("grad fig.nb --of y --set 'w=[0, 0, 0]'");
+    cr_assert_str_eq(r.out, "y = 0.5\ndy/dw = [0.25, 0.5, -0.25]\n");
+    result_free(&r);
+}
+
+Test(cli, grad_errors)
+{
+    write_model("m.nb", mlp);
+    result r = run("grad m.nb --of logits");
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.err, "nabla grad: --of logits: logits has shape [2, 3], but a gradient "
+                            "needs a scalar output; reduce it first, e.g. s = sum(logits), and "
+                            "use --of s\n");
+    result_free(&r);
+    r = run("grad m.nb --of loss --wrt labels");
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.err,
+                     "nabla grad: --wrt labels: labels holds i32 labels, which have no gradient\n");
+    result_free(&r);
+    r = run("grad m.nb --of loss --wrt w1,nope --json");
+    cr_assert_eq(r.status, 2);
+    jvalue v = json(r.out);
+    cr_assert(strstr(jstr(jget(&v, "error")), "no node named 'nope'"));
+    jfree(&v);
+    result_free(&r);
+    r = run("grad m.nb --of loss --wrt w1,w1");
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.err, "nabla grad: --wrt names w1 twice\n");
+    result_free(&r);
+    r = run("grad m.nb");
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.err, "nabla grad: which node? name it with --of NAME (see nabla grad "
+                            "--help)\n");
+    result_free(&r);
+}
+
+/* ---- depth ---- */
+
+Test(cli, depth_figure_1_3, .description = "depth 3 over ops, 1 over scopes; gradient 7 and 2")
+{
+    write_model("fig.nb", fig13);
+    result r = run("depth fig.nb --of y --json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "{\"of\": \"y\", \"depth\": 3, \"path\": [\"w\", \"mul_1\", "
+                            "\"sum_1\", \"y\"], \"scopes\": false}\n");
+    result_free(&r);
+
+    r = run("depth fig.nb --of y --scopes --json");
+    jvalue v = json(r.out);
+    cr_assert_eq(jnum(jget(&v, "depth")), 1);
+    cr_assert_eq(jnum(jget(&v, "scopes")), 1);
+    cr_assert(!jhas(&v, "grad_depth"));
+    jfree(&v);
+    result_free(&r);
+
+    r = run("depth fig.nb --of y --grad --json");
+    v = json(r.out);
+    cr_assert_eq(jnum(jget(&v, "depth")), 3);
+    cr_assert_eq(jnum(jget(&v, "grad_depth")), 7);
+    cr_assert_str_eq(jstr(jget(&v, "grad_of")), "w");
+    cr_assert_eq(jget(&v, "scopes")->kind, J_BOOL);
+    const char *gpath[] = {
+        "w", "mul_1", "sum_1", "y", "sub_1", "mul_2", "broadcast_to_1", "grad_w"
+    };
+    assert_names(jget(&v, "grad_path"), gpath, 8);
+    jfree(&v);
+    result_free(&r);
+
+    r = run("depth fig.nb --of y --grad --scopes=1 --json");
+    v = json(r.out);
+    cr_assert_eq(jnum(jget(&v, "depth")), 1);
+    cr_assert_eq(jnum(jget(&v, "grad_depth")), 2);
+    jfree(&v);
+    result_free(&r);
+
+    r = run("depth fig.nb --of y");
+    cr_assert_str_eq(r.out, "y: depth 3 over ops\n  w -> mul_1 -> sum_1 -> y\n");
+    result_free(&r);
+    r = run("depth fig.nb --of y --scopes");
+    cr_assert_str_eq(r.out, "y: depth 1 over scopes (level 1)\n"
+                            "  w -> [logistic_regression: mul_1 -> sum_1 -> y]\n");
+    result_free(&r);
+    r = run("depth fig.nb --of y --grad");
+    cr_assert_str_eq(r.out, "y: depth 3 over ops\n  w -> mul_1 -> sum_1 -> y\n"
+                            "gradient dy/dw: depth 7 over ops\n"
+                            "  w -> mul_1 -> sum_1 -> y -> sub_1 -> mul_2 -> broadcast_to_1 -> "
+                            "grad_w\n");
+    result_free(&r);
+}
+
+Test(cli, depth_nested_scopes)
+{
+    write_model("n.nb", "input x[3] = [1, 2, 3]\n"
+                        "param w[3] = [0.1, 0.2, 0.3]\n"
+                        "scope model {\n"
+                        "  scope linear {\n"
+                        "    s = sum(w * x)\n"
+                        "  }\n"
+                        "  scope activation {\n"
+                        "    y = sigmoid(s)\n"
+                        "  }\n"
+                        "}\n"
+                        "z = y * 2\n");
+    static const struct {
+        const char *opt;
+        int depth;
+        const char *path;
+    } cases[] = {
+        { "", 4, "  w -> mul_1 -> s -> y -> z\n" },
+        { "--scopes", 2, "  w -> [model: mul_1 -> s -> y] -> z\n" },
+        { "--scopes=2", 3, "  w -> [linear: mul_1 -> s] -> [activation: y] -> z\n" },
+        { "--scopes=3", 3, "  w -> [linear: mul_1 -> s] -> [activation: y] -> z\n" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        result r = run("depth n.nb --of z %s", cases[i].opt);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        char *nl = strchr(r.out, '\n');
+        cr_assert_not_null(nl);
+        cr_assert_str_eq(nl + 1, cases[i].path, "%s", cases[i].opt);
+        char head[64];
+        snprintf(head, sizeof head, "z: depth %d ", cases[i].depth);
+        cr_assert(strncmp(r.out, head, strlen(head)) == 0, "%s: %s", cases[i].opt, r.out);
+        result_free(&r);
+    }
+    result r = run("depth n.nb --of z --scopes=0");
+    cr_assert_eq(r.status, 2);
+    result_free(&r);
+}
+
+/* ---- dot ---- */
+
+static bool have_graphviz(void)
+{
+    return system("command -v dot >/dev/null 2>&1") == 0;
+}
+
+Test(cli, dot_output_is_valid_graphviz)
+{
+    write_model("fig.nb", fig13);
+    result r = run("dot fig.nb --of y --grad --values --title 'figure 1.3'");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strncmp(r.out, "digraph", 7) == 0);
+    cr_assert(strstr(r.out, "subgraph cluster_"));
+    cr_assert(strstr(r.out, "grad:logistic_regression"));
+    cr_assert(strstr(r.out, "grad = ["), "values and gradients are shown");
+    cr_assert(strstr(r.out, "color=red"), "the longest path is highlighted");
+    result_free(&r);
+
+    r = run("dot fig.nb -o fig.dot");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "");
+    char path[128];
+    snprintf(path, sizeof path, "%s/fig.dot", dir);
+    char *text = read_path(path);
+    cr_assert_not_null(text);
+    cr_assert(strncmp(text, "digraph", 7) == 0);
+    cr_assert_null(strstr(text, "grad:"), "no gradient nodes without --grad");
+    free(text);
+    result_free(&r);
+
+    if (!have_graphviz()) {
+        cr_log_warn("Graphviz is not installed: DOT output not rendered");
+        return;
+    }
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' dot fig.nb --of y --grad --values | dot -Tsvg "
+             ">/dev/null 2>&1",
+             dir, NABLA);
+    cr_assert_eq(system(cmd), 0, "Graphviz rejected the DOT output");
+    r = run("dot fig.nb --of y --scopes --svg -o fig.svg");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    snprintf(path, sizeof path, "%s/fig.svg", dir);
+    text = read_path(path);
+    cr_assert_not_null(text);
+    cr_assert(strstr(text, "<svg"));
+    free(text);
+    result_free(&r);
+}
+
+Test(cli, dot_without_graphviz)
+{
+    write_model("fig.nb", fig13);
+    result r = run_env("PATH=/nonexistent", "dot fig.nb --svg -o fig.svg");
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "Graphviz's `dot` program, which is not installed"), "%s", r.err);
+    result_free(&r);
+    r = run("dot fig.nb --svg --png");
+    cr_assert_eq(r.status, 2);
+    result_free(&r);
+    r = run("dot fig.nb --grad");
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.err, "nabla dot: --grad needs --of NAME, the scalar to differentiate\n");
+    result_free(&r);
+}
+
+/* ---- trace ---- */
+
+Test(cli, trace_figure_1_3)
+{
+    write_model("fig.nb", fig13);
+    result r = run("trace fig.nb --of y --set 'w=[0.5, -0.25, 0.1]'");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    static const char *const lines[] = {
+        "forward pass: the 5 nodes y needs, in order\n",
+        "  node   op       shape  value              computed as\n"
+        "  x      input    [3]    [1, 2, -1]\n"
+        "  w      param    [3]    [0.5, -0.25, 0.1]\n"
+        "  mul_1  mul      [3]    [0.5, -0.5, -0.1]  w * x\n"
+        "  sum_1  sum      []     -0.1               sum(mul_1)\n"
+        "  y      sigmoid  []     0.475              sigmoid(sum_1)\n",
+        "  ∂y/∂y = 1\n      the seed",
+        "  ∂y/∂sum_1 = 0.2494\n"
+        "      from y = sigmoid(sum_1): dx = dy * y * (1 - y)   [x = sum_1, dy = ∂y/∂y]\n",
+        "  ∂y/∂mul_1 = [0.2494, 0.2494, 0.2494]\n"
+        "      from sum_1 = sum(mul_1): dx = broadcast_to(dy, shape(x))",
+        "  ∂y/∂w = [0.2494, 0.4988, -0.2494]\n      from mul_1 = w * x: da = dy * b",
+        "  ∂y/∂x = [0.1247, -0.06234, 0.02494]\n      from mul_1 = w * x: db = dy * a",
+    };
+    const char *at = r.out;
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        const char *found = strstr(at, lines[i]);
+        cr_assert_not_null(found, "missing, in order:\n%s\nin:\n%s", lines[i], r.out);
+        at = found + strlen(lines[i]);
+    }
+    result_free(&r);
+}
+
+Test(cli, trace_json_matches_grad)
+{
+    write_model("m.nb", mlp);
+    result g = run("grad m.nb --of loss --json");
+    result t = run("trace m.nb --of loss --json");
+    cr_assert_eq(g.status, 0, "%s", g.err);
+    cr_assert_eq(t.status, 0, "%s", t.err);
+    jvalue gv = json(g.out), tv = json(t.out);
+    jvalue *fwd = jget(&tv, "forward"), *bwd = jget(&tv, "backward");
+    /* forward: every node loss needs, leaves first, loss last */
+    cr_assert_str_eq(jstr(jget(jat(fwd, 0), "name")), "x");
+    cr_assert_str_eq(jstr(jget(jat(fwd, fwd->n - 1), "name")), "loss");
+    cr_assert_str_eq(jstr(jget(jat(fwd, fwd->n - 1), "expr")), "cross_entropy(logits, labels)");
+    /* backward: reverse order, the seed first, adjoints equal to grad's */
+    cr_assert_str_eq(jstr(jget(jat(bwd, 0), "name")), "loss");
+    cr_assert_eq(jnum(jget(jat(bwd, 0), "adjoint")), 1);
+    size_t seen = 0;
+    for (size_t i = 0; i < bwd->n; i++) {
+        jvalue *e = jat(bwd, i);
+        const char *name = jstr(jget(e, "name"));
+        cr_assert_str_neq(name, "labels", "i32 labels get no adjoint");
+        if (strcmp(name, "w1") == 0 || strcmp(name, "b1") == 0 || strcmp(name, "w2") == 0) {
+            jvalue *want = jget(jget(&gv, "grads"), name), *got = jget(e, "adjoint");
+            cr_assert_eq(got->n, want->n);
+            for (size_t k = 0; k < want->n; k++) {
+                jvalue *a = jat(got, k), *b = jat(want, k);
+                size_t m = a->kind == J_ARR ? a->n : 1;
+                for (size_t j = 0; j < m; j++) {
+                    double x = a->kind == J_ARR ? jnum(jat(a, j)) : jnum(a);
+                    double y = b->kind == J_ARR ? jnum(jat(b, j)) : jnum(b);
+                    assert_close(x, y, 1e-12);
+                }
+            }
+            seen++;
+        }
+        if (strcmp(name, "logits") == 0) {
+            jvalue *from = jat(jget(e, "from"), 0);
+            cr_assert_str_eq(jstr(jget(from, "consumer")), "loss");
+            cr_assert_str_eq(jstr(jget(from, "rule")),
+                             "dz = (softmax(z) - one_hot(labels)) * dy / N");
+        }
+    }
+    cr_assert_eq(seen, 3);
+    jfree(&gv);
+    jfree(&tv);
+    result_free(&g);
+    result_free(&t);
+}
+
+Test(cli, trace_sums_several_consumers)
+{
+    write_model("m.nb", "input x = 3\nparam w = 2\ny = w * x + w\n");
+    result r = run("trace m.nb --of y");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "  ∂y/∂w = 4\n"
+                            "      from mul_1 = w * x: da = dy * b (summed over broadcast axes)"
+                            "   [a = w, b = x, dy = ∂y/∂mul_1]\n"
+                            "      from y = mul_1 + w: db = dy (summed over broadcast axes)   "
+                            "[a = mul_1, b = w, dy = ∂y/∂y]\n"
+                            "      (the 2 contributions are summed)\n"),
+              "%s", r.out);
+    result_free(&r);
+}
+
+/* ---- check ---- */
+
+Test(cli, check_passes_on_correct_models)
+{
+    write_model("fig.nb", fig13);
+    result r = run("check fig.nb --of y");
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "\n  w     "));
+    cr_assert(strstr(r.out, "ok\nthe gradient agrees with finite differences\n"), "%s", r.out);
+    result_free(&r);
+
+    write_model("m.nb", mlp);
+    r = run("check m.nb --of loss --wrt w1,b1,w2,x --json");
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    jvalue v = json(r.out);
+    cr_assert_eq(jget(&v, "passed")->num, 1);
+    jvalue *res = jget(&v, "results");
+    cr_assert_eq(res->n, 4);
+    for (size_t i = 0; i < res->n; i++) {
+        cr_assert_eq(jget(&res->items[i], "passed")->num, 1, "%s", res->keys[i]);
+        cr_assert_lt(jnum(jget(&res->items[i], "max_rel_err")), 1e-5, "%s", res->keys[i]);
+    }
+    jfree(&v);
+    result_free(&r);
+}
+
+Test(cli, check_fails_at_a_kink, .description = "relu'(0) is 0; finite differences give 1/2")
+{
+    write_model("k.nb", "param w[2] = [0, 1]\ny = sum(relu(w))\n");
+    result r = run("check k.nb --of y");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "FAILED: worst at w[0], analytic 0, numeric 0.5\n"), "%s", r.out);
+    cr_assert(strstr(r.out, "1 of 1 gradient disagrees"), "%s", r.out);
+    result_free(&r);
+    r = run("check k.nb --of y --json");
+    cr_assert_eq(r.status, 1);
+    jvalue v = json(r.out);
+    cr_assert_eq(jget(&v, "passed")->num, 0);
+    jvalue *w = jget(jget(&v, "results"), "w");
+    cr_assert_eq(jnum(jget(w, "worst_index")), 0);
+    assert_close(jnum(jget(w, "numeric")), 0.5, 1e-6);
+    jfree(&v);
+    result_free(&r);
+    /* moved off the kink, it passes */
+    r = run("check k.nb --of y --set w=[0.25,1]");
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    result_free(&r);
+}
+
+/* ---- train ---- */
+
+static const char iris[] = "input x[16, 4]\n"
+                           "input y[16] : i32\n"
+                           "param w1[4, 8] = xavier\n"
+                           "param b1[8] = zeros\n"
+                           "param w2[8, 3] = xavier\n"
+                           "param b2[3] = zeros\n"
+                           "scope mlp {\n"
+                           "  h = relu(x @ w1 + b1)\n"
+                           "  logits = h @ w2 + b2\n"
+                           "}\n"
+                           "loss = cross_entropy(logits, y)\n";
+
+Test(cli, train_decreases_the_loss)
+{
+    write_model("iris.nb", iris);
+    result r = run("train iris.nb --loss loss --data '%s/data/iris-train.csv' --standardize "
+                   "--epochs 15 --lr 0.02 --save iris.ckpt --json",
+                   NB_SOURCE_DIR);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    jvalue v = json(r.out);
+    jvalue *losses = jget(&v, "losses");
+    cr_assert_eq(losses->n, 15);
+    double first = jnum(jat(losses, 0)), last = jnum(jat(losses, 14));
+    cr_assert_lt(last, first / 3, "loss %g -> %g", first, last);
+    cr_assert_gt(jnum(jat(jget(&v, "accuracy"), 14)), 0.85);
+    cr_assert_eq(jnum(jget(&v, "steps")), 15 * 7, "120 rows: 7 batches of 16, 8 skipped");
+    cr_assert_eq(jnum(jget(&v, "skipped")), 8);
+    cr_assert_str_eq(jstr(jget(&v, "saved")), "iris.ckpt");
+    cr_assert(strstr(r.err, "epoch  15/15  loss "), "progress on stderr: %s", r.err);
+    jfree(&v);
+    result_free(&r);
+
+    /* the checkpoint holds the trained parameters */
+    r = run("eval iris.nb --of b2 --load iris.ckpt --json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    v = json(r.out);
+    cr_assert_neq(jnum(jat(jget(&v, "value"), 0)), 0, "b2 started at zeros");
+    jfree(&v);
+    result_free(&r);
+
+    /* the same seed gives the same run; quiet means no progress */
+    r = run("train iris.nb --loss loss --data '%s/data/iris-train.csv' --epochs 2 --optim sgd "
+            "--lr 0.1 --quiet --seed 5",
+            NB_SOURCE_DIR);
+    result r2 = run("train iris.nb --loss loss --data '%s/data/iris-train.csv' --epochs 2 "
+                    "--optim sgd --lr 0.1 --quiet --seed 5",
+                    NB_SOURCE_DIR);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.err, "");
+    cr_assert_str_eq(r.out, r2.out);
+    cr_assert(strncmp(r.out, "trained loss for 2 epochs (14 steps): loss ", 43) == 0, "%s", r.out);
+    result_free(&r);
+    result_free(&r2);
+}
+
+Test(cli, train_errors)
+{
+    write_model("iris.nb", iris);
+    static const struct {
+        const char *args, *message;
+    } cases[] = {
+        { "--loss loss", "nabla train: train needs --loss NAME (the scalar to minimize) and --data "
+                         "FILE (see nabla train --help)\n" },
+        { "--loss loss --data nope.csv", NULL },
+        { "--loss loss --data DATA --batch 10",
+          "nabla train: --batch 10: the model fixes the batch size at 16 (x[16, 4]); change the "
+          "first dimension of x and y in the model\n" },
+        { "--loss loss --data DATA --label species", NULL },
+        { "--loss loss --data DATA --optim lbfgs",
+          "nabla train: --optim lbfgs: the optimizers are sgd, momentum, nesterov, adagrad, "
+          "rmsprop, adam and adamw\n" },
+        { "--loss logits --data DATA", NULL },
+        { "--loss loss --data DATA --lr -1", "nabla train: --lr takes a number > 0, not '-1'\n" },
+        { "--loss loss --data DATA --x h", "nabla train: --x h: h is not an input\n" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char args[512];
+        const char *d = strstr(cases[i].args, "DATA");
+        if (d) {
+            snprintf(args, sizeof args, "%.*s'%s/data/iris-train.csv'%s", (int)(d - cases[i].args),
+                     cases[i].args, NB_SOURCE_DIR, d + 4);
+        } else {
+            snprintf(args, sizeof args, "%s", cases[i].args);
+        }
+        result r = run("train iris.nb %s --quiet", args);
+        cr_assert_eq(r.status, 2, "%s: %d %s", args, r.status, r.err);
+        if (cases[i].message) {
+            cr_assert_str_eq(r.err, cases[i].message);
+        } else {
+            cr_assert_neq(r.err[0], '\0');
+        }
+        result_free(&r);
+    }
+}
+
+/* ---- model errors, arguments, help ---- */
+
+Test(cli, model_errors_point_at_the_place)
+{
+    write_model("bad.nb", "input x[4, 3]\nparam w[2, 5] = zeros\n\n# a comment\nz = relu(x) @ w\n");
+    result r = run("eval bad.nb --of z");
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.out, "");
+    cr_assert_str_eq(r.err, "bad.nb:5:13: matmul: inner dimensions 3 and 2 differ "
+                            "(relu_1[4,3] @ w[2,5])\n"
+                            "    5 | z = relu(x) @ w\n"
+                            "      |             ^\n");
+    result_free(&r);
+
+    r = run("depth bad.nb --of z --json");
+    cr_assert_eq(r.status, 2);
+    jvalue v = json(r.out);
+    cr_assert_str_eq(jstr(jget(&v, "error")),
+                     "matmul: inner dimensions 3 and 2 differ (relu_1[4,3] @ w[2,5])");
+    cr_assert_eq(jnum(jget(&v, "line")), 5);
+    cr_assert_eq(jnum(jget(&v, "column")), 13);
+    jfree(&v);
+    result_free(&r);
+
+    /* a tab before the error stays a tab under it, so the caret lines up */
+    write_model("tab.nb", "input x[2]\n\ty = x + q\n");
+    r = run("eval tab.nb --of y");
+    cr_assert_eq(r.status, 2);
+    char *first_nl = strchr(r.err, '\n');
+    cr_assert_not_null(first_nl);
+    cr_assert(strncmp(r.err, "tab.nb:2:10: ", 13) == 0, "%s", r.err);
+    cr_assert_str_eq(first_nl + 1, "    2 | \ty = x + q\n      | \t        ^\n");
+    result_free(&r);
+
+    /* an unclosed scope points at its brace */
+    write_model("open.nb", "input x\nscope s {\n  y = x * 2\n");
+    r = run("eval open.nb --of y --json");
+    cr_assert_eq(r.status, 2);
+    v = json(r.out);
+    cr_assert_eq(jnum(jget(&v, "line")), 2);
+    cr_assert_eq(jnum(jget(&v, "column")), 9);
+    jfree(&v);
+    result_free(&r);
+}
+
+Test(cli, bad_arguments)
+{
+    write_model("fig.nb", fig13);
+    static const struct {
+        const char *args, *message;
+    } cases[] = {
+        { "", NULL },
+        { "frob fig.nb", "nabla: unknown command 'frob'; the commands are eval, grad, depth, dot, "
+                         "trace, check and train (see nabla --help)\n" },
+        { "eval", "nabla eval: no model file (usage: nabla eval MODEL ...; see --help)\n" },
+        { "eval nope.nb --of y", "nabla eval: cannot open nope.nb: No such file or directory\n" },
+        { "eval fig.nb fig.nb --of y",
+          "nabla eval: one model file, please: 'fig.nb' and 'fig.nb' (options start with --)\n" },
+        { "eval fig.nb --of y --bogus",
+          "nabla eval: unknown option '--bogus' (see nabla eval --help)\n" },
+        { "eval fig.nb --of y --epochs 3", "nabla eval: --epochs is an option of train, not of "
+                                           "eval\n" },
+        { "eval fig.nb --of y --values",
+          "nabla eval: --values is an option of dot, not of eval\n" },
+        { "eval fig.nb --of", "nabla eval: --of needs a value\n" },
+        { "eval fig.nb --of q", "nabla eval: --of q: fig.nb has no node named 'q' (it names: x, "
+                                "w, y)\n" },
+        { "eval fig.nb --of y --dtype f16", "nabla eval: --dtype is f32 or f64, not 'f16'\n" },
+        { "eval fig.nb --of y --seed -1",
+          "nabla eval: --seed takes a whole number >= 0, not '-1'\n" },
+        { "eval fig.nb --of y --json=1", "nabla eval: --json takes no value\n" },
+        { "depth fig.nb --of y --set w=1",
+          "nabla depth: --set is an option of eval, grad, dot, trace, check and train, not of "
+          "depth\n" },
+        { "check fig.nb --of y --eps 0", "nabla check: --eps takes a number > 0, not '0'\n" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        result r = run("%s", cases[i].args);
+        cr_assert_eq(r.status, 2, "'%s': %d", cases[i].args, r.status);
+        if (cases[i].message) {
+            cr_assert_str_eq(r.err, cases[i].message, "'%s'", cases[i].args);
+        }
+        result_free(&r);
+    }
+}
+
+Test(cli, help_for_every_command)
+{
+    result r = run("--help");
+    cr_assert_eq(r.status, 0);
+    cr_assert(strncmp(r.out, "usage: nabla COMMAND MODEL", 26) == 0);
+    result_free(&r);
+    static const char *const cmds[] = { "eval", "grad", "depth", "dot", "trace", "check", "train" };
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "usage: nabla %s MODEL", cmds[i]);
+        r = run("%s --help", cmds[i]);
+        cr_assert_eq(r.status, 0);
+        cr_assert(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
+        cr_assert_null(strstr(r.out, "%s"), "a format left in the help of %s", cmds[i]);
+        result_free(&r);
+        r = run("help %s", cmds[i]);
+        cr_assert(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
+        result_free(&r);
+    }
+    r = run("--version");
+    cr_assert_eq(r.status, 0);
+    cr_assert_str_eq(r.out, "nabla " NB_VERSION_STRING "\n");
+    result_free(&r);
+}
