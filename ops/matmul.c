@@ -121,11 +121,48 @@ static nb_node *fold_batch(nb_graph *g, nb_node *d, const nb_node *operand)
     return d;
 }
 
+/*
+ * dy = c broadcast from a scalar (the gradient of sum(a @ b)) makes both
+ * products rank-one: (c 1) op(b)ᵀ has every row equal to c times op(b)'s row
+ * sums, and op(a)ᵀ (c 1) every column equal to c times op(a)'s column sums. So
+ * no ones-matrix is materialized and no GEMM runs. For 2-D operands.
+ */
+static bool scalar_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
+{
+    nb_node *a = y->in[0], *b = y->in[1];
+    if (dy->op != NBI_OP_BROADCAST_TO || dy->in[0]->rank != 0 || a->rank != 2 || b->rank != 2) {
+        return false;
+    }
+    nb_node *c = dy->in[0];
+    int f = y->attr.i[0];
+    bool ta = f & NB_TRANS_A, tb = f & NB_TRANS_B;
+    if (need[0]) {
+        /* row sums of op(b) as a column [k,1] (or a row [1,k] when a is stored transposed) */
+        nb_node *r = nb_sum_axis(g, b, tb ? 0 : 1, true);
+        if (!ta == !tb) { /* the sums lie along the wrong axis: turn them */
+            r = nb_reshape(g, r, 2, ta ? (int64_t[]){ a->shape[0], 1 } : (int64_t[]){ 1, a->shape[1] });
+        }
+        dx[0] = nb_broadcast_to(g, nbi_chain(g, c, r), a->rank, a->shape);
+    }
+    if (need[1]) {
+        /* column sums of op(a) */
+        nb_node *s = nb_sum_axis(g, a, ta ? 1 : 0, true);
+        if (!ta == !tb) {
+            s = nb_reshape(g, s, 2, tb ? (int64_t[]){ 1, b->shape[1] } : (int64_t[]){ b->shape[0], 1 });
+        }
+        dx[1] = nb_broadcast_to(g, nbi_chain(g, c, s), b->rank, b->shape);
+    }
+    return true;
+}
+
 static void matmul_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     nb_node *a = y->in[0], *b = y->in[1];
     int f = y->attr.i[0];
     bool ta = f & NB_TRANS_A, tb = f & NB_TRANS_B;
+    if (scalar_grad(g, y, dy, need, dx)) {
+        return;
+    }
     if (need[0]) {
         /* C = op(A) op(B): dA = dC op(B)ᵀ, transposed back when A was */
         nb_node *da = !ta ? nb_matmul_ex(g, dy, b, tb ? 0 : NB_TRANS_B)

@@ -311,6 +311,46 @@ Test(ops_grad, max_tie_sends_gradient_to_first_argmax,
     nb_graph_free(g);
 }
 
+/*
+ * The gradient of sum(op(a) @ op(b)) takes matmul's rank-one shortcut (row and
+ * column sums instead of GEMMs against a ones-matrix): check it for every
+ * transpose layout, including the scaled form sum(...) * 3.
+ */
+Test(ops_grad, matmul_under_sum_uses_row_and_column_sums_for_every_layout,
+     .description = "d/da, d/db of sum(op(a) @ op(b)) and 3 sum(...), op in {id, T}")
+{
+    const double as[6] = { 0.3, -1.1, 2.0, 0.7, -0.4, 1.5 };
+    const double bs[12] = { 1.2, -0.5, 0.8, 2.2, -1.3, 0.4, 0.9, -0.7, 1.1, 0.6, -0.2, 1.4 };
+    for (int flags = 0; flags < 4; flags++) {
+        for (int scaled = 0; scaled < 2; scaled++) {
+            nb_graph *g = nb_graph_new();
+            nb_node *a = flags & NB_TRANS_A ? input_f64(g, NB_SHAPE(3, 2), as)
+                                            : input_f64(g, NB_SHAPE(2, 3), as);
+            nb_node *b = flags & NB_TRANS_B ? input_f64(g, NB_SHAPE(4, 3), bs)
+                                            : input_f64(g, NB_SHAPE(3, 4), bs);
+            nb_node *y = nb_sum(g, nb_matmul_ex(g, a, b, flags));
+            if (scaled) {
+                y = nb_mul(g, y, nb_scalar(g, NB_DTYPE_F64, 3.0));
+            }
+            nb_node *wrt[2] = { a, b }, *grads[2];
+            cr_assert_eq(nb_grad(g, y, 2, wrt, grads), NB_OK, "%s", nb_graph_error(g));
+            /* no GEMM in the backward pass: every matmul node is the forward one */
+            size_t matmuls = 0;
+            for (size_t i = 0; i < nb_graph_node_count(g); i++) {
+                matmuls += strcmp(nb_node_op_name(nb_graph_node(g, i)), "matmul") == 0;
+            }
+            cr_expect_eq(matmuls, 1, "flags %d: %zu matmul nodes", flags, matmuls);
+            nb_gradcheck_options o = nb_gradcheck_defaults();
+            o.grads = grads;
+            nb_gradcheck_result r[2];
+            cr_assert_eq(nb_gradcheck(g, y, 2, wrt, &o, r), NB_OK, "%s", nb_graph_error(g));
+            cr_expect(r[0].passed && r[1].passed, "flags %d scaled %d: rel errors %g %g", flags,
+                      scaled, r[0].max_rel_err, r[1].max_rel_err);
+            nb_graph_free(g);
+        }
+    }
+}
+
 /* ---- the checker itself ---- */
 
 /* Checks y = sum(x^3) at x = (0.5, -1.2, 2, 1.7) against the given gradient node. */
