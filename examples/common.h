@@ -154,6 +154,29 @@ typedef struct fit_config {
     nb_optim_options optim;
 } fit_config;
 
+/*
+ * The classifier both MLP examples train: x -> relu(x w1 + b1) -> w2 + b2,
+ * cross-entropy against i32 labels, each layer in a scope. Its sizes come
+ * from the parameters p = {w1 [in,hidden], b1 [hidden], w2 [hidden,classes], b2}.
+ */
+static inline model relu_mlp(nb_graph *g, nb_node *const *p, size_t rows, bool train)
+{
+    model m = { 0 };
+    m.x = nb_input(g, NB_DTYPE_F32, NB_SHAPE((int64_t)rows, nb_node_shape(p[0])[0]));
+    m.y = nb_input(g, NB_DTYPE_I32, NB_SHAPE((int64_t)rows));
+    nb_scope_push(g, "hidden");
+    nb_node *h = nb_relu(g, dense(g, m.x, p[0], p[1]));
+    nb_scope_pop(g);
+    nb_scope_push(g, "output");
+    m.logits = dense(g, h, p[2], p[3]);
+    nb_scope_pop(g);
+    m.loss = nb_cross_entropy(g, m.logits, m.y);
+    if (train) {
+        nb_grad(g, m.loss, 4, p, m.grads);
+    }
+    return m;
+}
+
 /* Accuracy of an evaluation instance m on all of ds. */
 static inline double evaluate(nb_graph *g, const model *m, const nb_dataset *ds)
 {

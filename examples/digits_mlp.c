@@ -10,24 +10,6 @@
 
 enum { IN = 64, HIDDEN = 64, CLASSES = 10 };
 
-static model mlp(nb_graph *g, nb_node *const *p, size_t rows, bool train)
-{
-    model m = { 0 };
-    m.x = nb_input(g, NB_DTYPE_F32, NB_SHAPE((int64_t)rows, IN));
-    m.y = nb_input(g, NB_DTYPE_I32, NB_SHAPE((int64_t)rows));
-    nb_scope_push(g, "hidden");
-    nb_node *h = nb_relu(g, dense(g, m.x, p[0], p[1]));
-    nb_scope_pop(g);
-    nb_scope_push(g, "output");
-    m.logits = dense(g, h, p[2], p[3]);
-    nb_scope_pop(g);
-    m.loss = nb_cross_entropy(g, m.logits, m.y);
-    if (train) {
-        nb_grad(g, m.loss, 4, p, m.grads);
-    }
-    return m;
-}
-
 int main(int argc, char **argv)
 {
     options o = parse_options(argc, argv, false);
@@ -52,7 +34,7 @@ int main(int argc, char **argv)
         nb_param(g, NB_DTYPE_F32, NB_SHAPE(CLASSES), nb_init_constant(0)),
     };
     fit_config c = {
-        .n_params = 4, .params = p, .build = mlp, .batch = 32, .epochs = 40,
+        .n_params = 4, .params = p, .build = relu_mlp, .batch = 32, .epochs = 40,
         .optim = nb_optim_defaults(NB_OPTIM_ADAM),
     };
     double acc = fit(g, &o, &c, &train, &test);

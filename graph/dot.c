@@ -160,6 +160,12 @@ static void choose(nb_graph *g, const nb_dot_options *o, dot_state *st)
     }
 }
 
+/* Two spaces a level, up to 32 levels: deeper nesting must not make the text quadratic. */
+static int cluster_indent(uint32_t depth)
+{
+    return 2 * (int)(depth < 32 ? depth : 32) + 2;
+}
+
 /* Emits clusters depth first without recursion (scopes may nest thousands deep). */
 static bool put_clusters(nb_graph *g, dot_state *st)
 {
@@ -200,7 +206,7 @@ static bool put_clusters(nb_graph *g, dot_state *st)
                 cur = sib[cur];
             }
             if (cur != UINT32_MAX) {
-                int ind = 2 * (int)top + 2;
+                int ind = cluster_indent(top);
                 fprintf(st->f, "%*ssubgraph cluster_%u {\n%*s  label=\"", ind, "", (unsigned)cur,
                         ind, "");
                 put_escaped(st->f, g->scopes[cur].name);
@@ -217,7 +223,7 @@ static bool put_clusters(nb_graph *g, dot_state *st)
                 break;
             }
             uint32_t done = stack[--top];
-            fprintf(st->f, "%*s}\n", 2 * (int)top + 2, "");
+            fprintf(st->f, "%*s}\n", cluster_indent(top), "");
             cur = sib[done];
         }
     }

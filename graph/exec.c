@@ -12,7 +12,13 @@
  */
 #include "internal.h"
 
+#include <math.h>
+#include <stdio.h>
+
 #define NO_OFFSET SIZE_MAX
+#define NO_UNIT UINT32_MAX /* a step with no block of its own: a view */
+#define UNIT 16            /* plan offsets count 16-byte units: 4 bytes a step, up to 64 GiB */
+#define SMALL_BLOCK 256    /* blocks up to this size live in exact-size bins */
 #define MAX_PLANS 16
 #define BLOCK_ALIGN 64
 
@@ -23,7 +29,7 @@ struct nbi_plan {
     int flags;
     uint32_t n_steps;
     uint32_t *steps;  /* op node ids in run order */
-    size_t *offsets;  /* workspace offset per step, NO_OFFSET for views */
+    uint32_t *offsets; /* workspace offset per step in UNITs, NO_UNIT for views */
     uint32_t n_kept;
     uint32_t *kept;   /* op node ids whose values are readable after the run */
     size_t workspace; /* bytes of workspace needed */
@@ -32,24 +38,50 @@ struct nbi_plan {
 
 /* ---- free-list allocator over workspace offsets (plan time only) ---- */
 
+/*
+ * Block sizes: small values (scalars, short vectors) round to 16 bytes and
+ * recycle through exact-size bins, O(1) each way, so a graph of a million
+ * scalars plans in linear time; larger ones round to 64 (a cache line, good
+ * for vector loads) and share a best-fit list that coalesces neighbours.
+ */
 typedef struct block {
     size_t off, size;
 } block;
 
+typedef struct bin {
+    size_t *off; /* free blocks of one small size, used as a stack */
+    uint32_t n, cap;
+} bin;
+
 typedef struct freelist {
     nb_graph *g;
-    block *b; /* sorted by offset, coalesced */
+    block *b; /* large free blocks, sorted by offset, coalesced */
     uint32_t n, cap;
-    size_t top; /* high-water mark: the workspace size */
+    bin *bins;     /* small free blocks, by size / UNIT */
+    size_t top;    /* high-water mark: the workspace size */
+    bool overflow; /* the workspace would exceed the address space */
 } freelist;
 
 static size_t round_block(size_t bytes)
 {
-    return (bytes + BLOCK_ALIGN - 1) & ~(size_t)(BLOCK_ALIGN - 1);
+    size_t a = bytes <= SMALL_BLOCK ? UNIT : BLOCK_ALIGN;
+    return (bytes + a - 1) & ~(a - 1);
+}
+
+/* Takes size bytes (a multiple of align) from the top of the workspace. */
+static size_t fl_take_top(freelist *fl, size_t size, size_t align)
+{
+    size_t off = (fl->top + align - 1) & ~(align - 1);
+    if (off < fl->top || off > SIZE_MAX - size) {
+        fl->overflow = true;
+        return 0;
+    }
+    fl->top = off + size;
+    return off;
 }
 
 /* Best fit among free blocks; otherwise extend a free tail block or the top. */
-static size_t fl_alloc(freelist *fl, size_t size)
+static size_t fl_alloc_large(freelist *fl, size_t size)
 {
     uint32_t best = UINT32_MAX;
     for (uint32_t i = 0; i < fl->n; i++) {
@@ -70,15 +102,25 @@ static size_t fl_alloc(freelist *fl, size_t size)
     }
     if (fl->n > 0 && fl->b[fl->n - 1].off + fl->b[fl->n - 1].size == fl->top) {
         size_t off = fl->b[--fl->n].off;
-        fl->top = off + size;
-        return off;
+        fl->top = off;
+        return fl_take_top(fl, size, BLOCK_ALIGN);
     }
-    size_t off = fl->top;
-    fl->top += size;
-    return off;
+    return fl_take_top(fl, size, BLOCK_ALIGN);
 }
 
-static bool fl_free(freelist *fl, size_t off, size_t size)
+static size_t fl_alloc(freelist *fl, size_t size)
+{
+    if (size > SMALL_BLOCK) {
+        return fl_alloc_large(fl, size);
+    }
+    bin *b = &fl->bins[size / UNIT];
+    if (b->n > 0) {
+        return b->off[--b->n];
+    }
+    return fl_take_top(fl, size, UNIT);
+}
+
+static bool fl_free_large(freelist *fl, size_t off, size_t size)
 {
     uint32_t i = 0;
     while (i < fl->n && fl->b[i].off < off) {
@@ -103,6 +145,19 @@ static bool fl_free(freelist *fl, size_t off, size_t size)
         fl->b[i] = (block){ off, size };
         fl->n++;
     }
+    return true;
+}
+
+static bool fl_free(freelist *fl, size_t off, size_t size)
+{
+    if (size > SMALL_BLOCK) {
+        return fl_free_large(fl, off, size);
+    }
+    bin *b = &fl->bins[size / UNIT];
+    if (!nbi_grow(fl->g, (void **)&b->off, &b->cap, b->n + 1, sizeof *b->off)) {
+        return false;
+    }
+    b->off[b->n++] = off;
     return true;
 }
 
@@ -155,14 +210,16 @@ static bool scratch_new(nb_graph *g, scratch *s, size_t n)
 /* Offsets for every step, freeing each block after its last reader runs. */
 static bool assign_offsets(nb_graph *g, nbi_plan *p, scratch *s)
 {
-    freelist fl = { .g = g };
+    bin bins[SMALL_BLOCK / UNIT + 1];
+    memset(bins, 0, sizeof bins);
+    freelist fl = { .g = g, .bins = bins };
     bool ok = true;
-    for (uint32_t k = 0; k < p->n_steps && ok; k++) {
+    for (uint32_t k = 0; k < p->n_steps && ok && !fl.overflow; k++) {
         nb_node *v = g->nodes[p->steps[k]];
         const nbi_op *op = nbi_ops[v->op];
         int arity = op->arity;
         if (op->flags & NBI_OP_VIEW) {
-            p->offsets[k] = NO_OFFSET;
+            p->offsets[k] = NO_UNIT;
             continue;
         }
         size_t size = round_block(nbi_node_bytes(v));
@@ -183,7 +240,11 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, scratch *s)
         if (!placed) {
             s->off[v->id] = fl_alloc(&fl, size);
         }
-        p->offsets[k] = s->off[v->id];
+        if (s->off[v->id] / UNIT >= NO_UNIT) {
+            ok = false; /* a workspace over 64 GiB: reported as out of memory */
+            break;
+        }
+        p->offsets[k] = (uint32_t)(s->off[v->id] / UNIT);
         for (int i = 0; i < arity; i++) {
             uint32_t r = s->root[v->in[i]->id];
             if (s->off[r] != NO_OFFSET && s->last[r] == k && !(s->state[r] & RELEASED)) {
@@ -194,7 +255,10 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, scratch *s)
     }
     p->workspace = fl.top;
     nbi_mem_free(g, fl.b, fl.cap * sizeof *fl.b);
-    return ok;
+    for (size_t i = 0; i < sizeof bins / sizeof *bins; i++) {
+        nbi_mem_free(g, bins[i].off, bins[i].cap * sizeof *bins[i].off);
+    }
+    return ok && !fl.overflow;
 }
 
 static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int flags)
@@ -416,6 +480,78 @@ static bool ensure_workspace(nb_graph *g, size_t size)
 
 /* ---- running ---- */
 
+/* Index of the first NaN or infinity among n's values, or SIZE_MAX. */
+static size_t first_non_finite(const nb_node *n)
+{
+    size_t count = nbi_node_count(n);
+    if (n->dtype == NB_DTYPE_I32) {
+        return SIZE_MAX;
+    }
+    for (size_t i = 0; i < count; i++) {
+        double v = n->dtype == NB_DTYPE_F32 ? (double)((const float *)n->data)[i]
+                                            : ((const double *)n->data)[i];
+        if (v - v != 0) { /* NaN or infinity */
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
+/* The smallest and largest non-NaN values of a node, and whether it holds a NaN. */
+typedef struct range {
+    double lo, hi;
+    bool nan;
+} range;
+
+static range value_range(const nb_node *u)
+{
+    range r = { INFINITY, -INFINITY, false };
+    size_t count = nbi_node_count(u);
+    for (size_t k = 0; k < count; k++) {
+        double x = u->dtype == NB_DTYPE_F32   ? (double)((const float *)u->data)[k]
+                   : u->dtype == NB_DTYPE_F64 ? ((const double *)u->data)[k]
+                                              : (double)((const int32_t *)u->data)[k];
+        if (x != x) {
+            r.nan = true;
+            continue;
+        }
+        r.lo = x < r.lo ? x : r.lo;
+        r.hi = x > r.hi ? x : r.hi;
+    }
+    return r;
+}
+
+/*
+ * Checks v's output after its kernel ran. before[i] holds the range of input i
+ * when bit i of in_place is set: the kernel wrote over that input's storage.
+ */
+static nb_status check_finite(nb_graph *g, nb_node *v, const range *before, unsigned in_place)
+{
+    size_t bad = first_non_finite(v);
+    if (bad == SIZE_MAX) {
+        return NB_OK;
+    }
+    double x = v->dtype == NB_DTYPE_F32 ? (double)((const float *)v->data)[bad]
+                                        : ((const double *)v->data)[bad];
+    char d[160], ranges[NBI_MSG_MAX / 2] = "";
+    size_t at = 0;
+    for (int i = 0; i < nbi_ops[v->op]->arity && at < sizeof ranges; i++) {
+        char u[160];
+        nbi_describe(v->in[i], u, sizeof u);
+        range r = in_place & (1u << i) ? before[i] : value_range(v->in[i]);
+        int w = snprintf(ranges + at, sizeof ranges - at, "%s%s in [%g, %g]%s", i ? ", " : "", u,
+                         r.lo, r.hi, r.nan ? " with NaN" : "");
+        at += w > 0 ? (size_t)w : 0;
+    }
+    nbi_describe(v, d, sizeof d);
+    return nbi_report(g, NB_ERR_VALUE, "check_finite", 0, NULL,
+                      "%s (%s) produced %s at index %zu%s%s", d, nbi_ops[v->op]->name,
+                      x != x  ? "NaN"
+                      : x > 0 ? "inf"
+                              : "-inf",
+                      bad, ranges[0] ? "; inputs: " : "", ranges);
+}
+
 nb_status nb_graph_run(nb_graph *g, size_t n, nb_node *const *outs)
 {
     return nb_graph_run_ex(g, n, outs, 0);
@@ -433,7 +569,7 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
     if (n > 0 && !outs) {
         return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "the output array is NULL");
     }
-    if (flags & ~NB_RUN_KEEP_ALL) {
+    if (flags & ~(NB_RUN_KEEP_ALL | NB_RUN_CHECK_FINITE)) {
         return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "unknown flags 0x%x", (unsigned)flags);
     }
     for (size_t i = 0; i < n; i++) {
@@ -448,9 +584,10 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
     if (n == 0) {
         return NB_OK;
     }
-    nbi_plan *p = plan_find(g, n, outs, flags);
+    int plan_flags = flags & NB_RUN_KEEP_ALL; /* checking does not change the plan */
+    nbi_plan *p = plan_find(g, n, outs, plan_flags);
     if (!p) {
-        p = plan_build(g, n, outs, flags);
+        p = plan_build(g, n, outs, plan_flags);
         if (!p) {
             return nbi_report(g, NB_ERR_NOMEM, "run", 0, NULL, "out of memory while planning");
         }
@@ -463,8 +600,23 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
     }
     for (uint32_t k = 0; k < p->n_steps; k++) {
         nb_node *v = g->nodes[p->steps[k]];
-        v->data = p->offsets[k] == NO_OFFSET ? v->in[0]->data : g->workspace + p->offsets[k];
+        v->data = p->offsets[k] == NO_UNIT ? v->in[0]->data
+                                           : g->workspace + (size_t)p->offsets[k] * UNIT;
+        range before[NB_MAX_ARITY];
+        unsigned in_place = 0;
+        if ((flags & NB_RUN_CHECK_FINITE) && p->offsets[k] != NO_UNIT) {
+            /* an op run in place overwrites a dying input: take its range first */
+            for (int i = 0; i < nbi_ops[v->op]->arity; i++) {
+                if (v->in[i]->data == v->data) {
+                    before[i] = value_range(v->in[i]);
+                    in_place |= 1u << i;
+                }
+            }
+        }
         nb_status st = nbi_ops[v->op]->forward(g, v);
+        if (st == NB_OK && (flags & NB_RUN_CHECK_FINITE)) {
+            st = check_finite(g, v, before, in_place);
+        }
         if (st != NB_OK) {
             return st;
         }

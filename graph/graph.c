@@ -143,6 +143,18 @@ nb_node *nbi_node_new(nb_graph *g, int op, int dtype, int rank, const int64_t *s
                       nb_node *a, nb_node *b)
 {
     NBI_ASSERT(rank >= 0 && rank <= NB_MAX_RANK);
+    size_t count, bytes;
+    if (!nbi_shape_bytes(rank, shape, dtype, &count, &bytes)) {
+        /* a broadcast, matmul or reshape of valid inputs can still be too large */
+        nb_node *in[2] = { a, b };
+        char s[96];
+        nbi_format_shape(rank, shape, s, sizeof s);
+        nbi_fail(g, NB_ERR_SHAPE, nbi_ops[op]->name, a ? (b ? 2 : 1) : 0, in,
+                 "the result shape %s is not valid (dimensions from 1 to 2^31-1, size within "
+                 "memory)",
+                 s);
+        return NULL;
+    }
     if (g->n_nodes == UINT32_MAX) {
         nbi_fail(g, NB_ERR_NOMEM, nbi_ops[op]->name, 0, NULL, "the graph is full (2^32 nodes)");
         return NULL;
@@ -223,25 +235,81 @@ nb_node *nbi_scalar_cached(nb_graph *g, int dtype, double value)
 
 /* ---- names ---- */
 
+static uint32_t name_slot(uint32_t id, uint32_t cap)
+{
+    return (id * 2654435761u) & (cap - 1); /* Knuth's multiplicative hash */
+}
+
+static const char *name_get(const nb_graph *g, uint32_t id)
+{
+    if (!g->n_names) {
+        return NULL;
+    }
+    for (uint32_t i = name_slot(id, g->cap_names);; i = (i + 1) & (g->cap_names - 1)) {
+        if (!g->names[i].name) {
+            return NULL;
+        }
+        if (g->names[i].id == id) {
+            return g->names[i].name;
+        }
+    }
+}
+
+/* Sets id's name (replacing one it had); false when the table cannot grow. */
+static bool name_put(nb_graph *g, uint32_t id, const char *name)
+{
+    if ((g->n_names + 1) * 2 > g->cap_names) {
+        uint32_t cap = g->cap_names ? g->cap_names * 2 : 64;
+        size_t bytes = (size_t)cap * sizeof *g->names;
+        nbi_name *t = cap > g->cap_names ? nbi_mem_alloc(g, bytes) : NULL;
+        if (!t) {
+            return false;
+        }
+        memset(t, 0, bytes);
+        for (uint32_t i = 0; i < g->cap_names; i++) {
+            if (g->names[i].name) {
+                uint32_t j = name_slot(g->names[i].id, cap);
+                while (t[j].name) {
+                    j = (j + 1) & (cap - 1);
+                }
+                t[j] = g->names[i];
+            }
+        }
+        nbi_mem_free(g, g->names, (size_t)g->cap_names * sizeof *g->names);
+        g->names = t;
+        g->cap_names = cap;
+    }
+    uint32_t i = name_slot(id, g->cap_names);
+    while (g->names[i].name && g->names[i].id != id) {
+        i = (i + 1) & (g->cap_names - 1);
+    }
+    g->n_names += !g->names[i].name;
+    g->names[i] = (nbi_name){ id, name };
+    return true;
+}
+
 /* Writes the node's name into buf without allocating: the given name or "op_ord". */
 const char *nbi_name_into(const nb_node *n, char *buf, size_t cap)
 {
-    const nb_graph *g = n->g;
-    if (g->names && n->id < g->cap_names && g->names[n->id]) {
-        return g->names[n->id];
+    const char *s = name_get(n->g, n->id);
+    if (s) {
+        return s;
     }
     snprintf(buf, cap, "%s_%u", nbi_ops[n->op]->name, (unsigned)n->ord);
     return buf;
 }
 
-static bool ensure_names(nb_graph *g)
+const char *nbi_node_name_stored(nb_node *n)
 {
-    uint32_t old = g->cap_names;
-    if (!nbi_grow(g, (void **)&g->names, &g->cap_names, g->n_nodes, sizeof *g->names)) {
-        return false;
+    nb_graph *g = n->g;
+    const char *s = name_get(g, n->id);
+    if (s) {
+        return s;
     }
-    memset(g->names + old, 0, (size_t)(g->cap_names - old) * sizeof *g->names);
-    return true;
+    char buf[64];
+    nbi_name_into(n, buf, sizeof buf);
+    char *copy = nbi_arena_strdup(g, buf);
+    return copy && name_put(g, n->id, copy) ? copy : NULL;
 }
 
 const char *nb_node_name(nb_node *n)
@@ -249,18 +317,8 @@ const char *nb_node_name(nb_node *n)
     if (!n) {
         return "NULL";
     }
-    nb_graph *g = n->g;
-    if (g->names && n->id < g->cap_names && g->names[n->id]) {
-        return g->names[n->id];
-    }
-    char buf[64];
-    nbi_name_into(n, buf, sizeof buf);
-    char *s = ensure_names(g) ? nbi_arena_strdup(g, buf) : NULL;
-    if (!s) {
-        return nbi_ops[n->op]->name; /* out of memory: still a readable answer */
-    }
-    g->names[n->id] = s;
-    return s;
+    const char *s = nbi_node_name_stored(n);
+    return s ? s : nbi_ops[n->op]->name; /* out of memory: still a readable answer */
 }
 
 nb_node *nb_node_set_name(nb_graph *g, nb_node *n, const char *name)
@@ -272,12 +330,11 @@ nb_node *nb_node_set_name(nb_graph *g, nb_node *n, const char *name)
         nbi_fail(g, NB_ERR_ARG, "set_name", 1, &n, "the name is NULL or empty");
         return NULL;
     }
-    char *s = ensure_names(g) ? nbi_arena_strdup(g, name) : NULL;
-    if (!s) {
+    char *s = nbi_arena_strdup(g, name);
+    if (!s || !name_put(g, n->id, s)) {
         nbi_fail_nomem(g, "set_name");
         return NULL;
     }
-    g->names[n->id] = s;
     n->flags |= NBI_F_NAMED;
     return n;
 }

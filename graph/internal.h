@@ -36,7 +36,8 @@ enum {
 /*
  * A node: 64 bytes on LP64, so a million-node graph is 64 MB of metadata.
  * Shapes are interned: elementwise ops share their input's shape array. Names
- * live in a side table (g->names) that exists only once a name is set or read.
+ * live in a hash (g->names) holding only the nodes that were named or asked
+ * for their name, so naming a few gradients costs nothing per node.
  */
 struct nb_node {
     nb_node *in[NB_MAX_ARITY];
@@ -74,6 +75,12 @@ typedef struct nbi_chunk {
 
 typedef struct nbi_plan nbi_plan;
 
+/* An entry of the name hash (open addressing; name NULL marks a free slot). */
+typedef struct nbi_name {
+    uint32_t id;
+    const char *name;
+} nbi_name;
+
 #define NBI_MSG_MAX 512
 #define NBI_CONST_CACHE 32
 
@@ -86,8 +93,8 @@ struct nb_graph {
 
     nb_node **nodes;
     uint32_t n_nodes, cap_nodes;
-    const char **names; /* by node id; NULL entries are not yet generated */
-    uint32_t cap_names;
+    struct nbi_name *names; /* hash from node id to name: given, or generated on request */
+    uint32_t cap_names, n_names;
     uint32_t op_count[NBI_OP_COUNT];
 
     nb_status status;         /* sticky build status */
@@ -138,6 +145,12 @@ bool nbi_grow(nb_graph *g, void **array, uint32_t *cap, uint32_t need, size_t el
 bool nbi_mul_overflows(size_t a, size_t b, size_t *out);
 /* Element count of a shape; false if it overflows size_t or any dimension is < 1. */
 bool nbi_shape_count(int rank, const int64_t *shape, size_t *count);
+/*
+ * Element count and byte size of a shape of dtype; false if a dimension is
+ * outside 1..2^31-1 or the byte size exceeds PTRDIFF_MAX (no object can be
+ * larger, and the executor's offset sums stay far from overflowing).
+ */
+bool nbi_shape_bytes(int rank, const int64_t *shape, int dtype, size_t *count, size_t *bytes);
 size_t nbi_node_bytes(const nb_node *n);
 size_t nbi_dtype_size(int dtype);
 bool nbi_same_shape(const nb_node *a, const nb_node *b);
@@ -213,6 +226,13 @@ static inline size_t nbi_node_count(const nb_node *n)
 
 /* The node's name without allocating: the given name, or "op_ord" written to buf. */
 const char *nbi_name_into(const nb_node *n, char *buf, size_t cap);
+
+/*
+ * As nb_node_name, but NULL when a generated name cannot be stored for lack of
+ * memory, where nb_node_name falls back to the op name. Files written or
+ * matched by name (models, checkpoints) must not use that fallback.
+ */
+const char *nbi_node_name_stored(nb_node *n);
 
 /* Writes "name[4,3]" to buf. */
 void nbi_describe(nb_node *n, char *buf, size_t cap);

@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 bool nbi_mul_overflows(size_t a, size_t b, size_t *out)
@@ -27,6 +28,18 @@ bool nbi_shape_count(int rank, const int64_t *shape, size_t *count)
         }
     }
     *count = c;
+    return true;
+}
+
+bool nbi_shape_bytes(int rank, const int64_t *shape, int dtype, size_t *count, size_t *bytes)
+{
+    size_t c, b;
+    if (!nbi_shape_count(rank, shape, &c) || nbi_mul_overflows(c, nbi_dtype_size(dtype), &b) ||
+        b > PTRDIFF_MAX) {
+        return false;
+    }
+    *count = c;
+    *bytes = b;
     return true;
 }
 

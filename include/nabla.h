@@ -395,8 +395,11 @@ NB_API nb_status nb_node_read_f64(nb_graph *g, const nb_node *n, double *dst, si
  * Every builder takes the graph first and returns the new node, or NULL after
  * recording an error on the graph (or quietly, when an input is NULL and the
  * graph already holds an error). Inputs must be floating (f32 or f64) and of
- * one dtype unless stated. The formula and the gradient rule of each op are in
- * docs/ops.md; the gradient rules are written with these same builders.
+ * one dtype unless stated. Every builder also records NB_ERR_SHAPE when its
+ * result would not be a valid shape (each dimension 1 to 2^31-1, at most
+ * PTRDIFF_MAX bytes), as a broadcast or product of valid inputs can be. The
+ * formula and the gradient rule of each op are in docs/ops.md; the gradient
+ * rules are written with these same builders.
  */
 
 /* Elementwise binary, with NumPy broadcasting. Errors: NB_ERR_SHAPE, NB_ERR_DTYPE. */
@@ -416,6 +419,14 @@ NB_API nb_node *nb_sigmoid(nb_graph *g, nb_node *x); /* 1 / (1 + e^-x), stable f
 NB_API nb_node *nb_relu(nb_graph *g, nb_node *x);    /* max(x, 0); gradient 0 at 0, as PyTorch */
 NB_API nb_node *nb_sign(nb_graph *g, nb_node *x);    /* -1, 0 or 1; gradient 0 */
 NB_API nb_node *nb_step(nb_graph *g, nb_node *x);    /* 1 where x > 0, else 0; gradient 0 */
+
+/*
+ * The derivatives of sigmoid and tanh from their output y, as one op each
+ * (their gradient rules use them): dy * y * (1 - y) and dy * (1 - y²). y and
+ * dy must have one shape. Errors: NB_ERR_SHAPE, NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_sigmoid_grad(nb_graph *g, nb_node *y, nb_node *dy);
+NB_API nb_node *nb_tanh_grad(nb_graph *g, nb_node *y, nb_node *dy);
 
 /* x^p for a constant exponent p. */
 NB_API nb_node *nb_pow(nb_graph *g, nb_node *x, double p);
@@ -603,7 +614,8 @@ NB_API nb_status nb_gradcheck(nb_graph *g, nb_node *y, size_t n, nb_node *const 
 
 /* Flags of nb_graph_run_ex. */
 enum {
-    NB_RUN_KEEP_ALL = 1, /* keep every computed value readable (no buffer reuse), e.g. for DOT */
+    NB_RUN_KEEP_ALL = 1,     /* keep every computed value readable (no buffer reuse), e.g. for DOT */
+    NB_RUN_CHECK_FINITE = 2, /* stop at the first node whose output holds a NaN or an infinity */
 };
 
 /*
@@ -618,7 +630,13 @@ enum {
  */
 NB_API nb_status nb_graph_run(nb_graph *g, size_t n, nb_node *const *outs);
 
-/* As nb_graph_run, with NB_RUN_ flags. */
+/*
+ * As nb_graph_run, with NB_RUN_ flags. With NB_RUN_CHECK_FINITE every op's
+ * output is scanned as it is computed; the first NaN or infinity stops the run
+ * with NB_ERR_VALUE and a message naming the node, its op, the first bad
+ * element and the value ranges of its inputs:
+ *     check_finite: log_1[3] (log) produced NaN at index 1; inputs: x[3] in [-1, 2]
+ */
 NB_API nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags);
 
 /* ======================================================================== */

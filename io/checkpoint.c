@@ -15,6 +15,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "../optim/optim.h"
+#include "io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,10 +24,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAGIC "NABLACKP"
-#define VERSION 1u
+#define MAGIC      "NABLACKP"
+#define VERSION    1u
 #define FLAG_OPTIM 1u
-#define MAX_NAME 4096u
+#define MAX_NAME   4096u
 
 /* ---- CRC-32 (IEEE 802.3 polynomial, reflected, as zlib) ---- */
 
@@ -123,6 +124,13 @@ static nb_status check_params(nb_graph *g, const char *op, size_t n, nb_node *co
             return nbi_report(g, NB_ERR_ARG, op, 0, NULL,
                               "params[%zu] must be a parameter (or input) of this graph", i);
         }
+        /*
+         * A generated name ("param_2") that cannot be stored falls back to the
+         * op name: the file would hold, or be matched against, a wrong name.
+         */
+        if (!nbi_node_name_stored(p)) {
+            return nbi_report(g, NB_ERR_NOMEM, op, 0, NULL, "out of memory");
+        }
         size_t name_len = strlen(nb_node_name(p));
         if (name_len > MAX_NAME) {
             /* the loader refuses longer names, so never write a file it cannot read */
@@ -184,16 +192,16 @@ nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n, nb_node *c
         return st;
     }
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
+    char *tmp = nbi_mem_alloc(g, plen + 16);
     if (!tmp) {
         return nbi_report(g, NB_ERR_NOMEM, "checkpoint_save", 0, NULL, "out of memory");
     }
     snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        st = nbi_report(g, NB_ERR_IO, "checkpoint_save", 0, NULL, "%s: cannot create a file beside it: %s",
-                        path, strerror(errno));
-        free(tmp);
+        st = nbi_report(g, NB_ERR_IO, "checkpoint_save", 0, NULL,
+                        "%s: cannot create a file beside it: %s", path, strerror(errno));
+        nbi_mem_free(g, tmp, plen + 16);
         return st;
     }
     /* mkstemp makes the file 0600: keep the old file's mode, or the usual 0644 */
@@ -250,7 +258,7 @@ nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n, nb_node *c
     } else {
         sync_dir(path);
     }
-    free(tmp);
+    nbi_mem_free(g, tmp, plen + 16);
     return st;
 }
 
@@ -318,11 +326,11 @@ static unsigned char *read_file(nb_graph *g, const char *path, size_t *len, nb_s
     unsigned char *buf = NULL;
     if (fstat(fileno(f), &sb) != 0 || sb.st_size < 0) {
         *st = nbi_report(g, NB_ERR_IO, "checkpoint_load", 0, NULL, "%s: cannot stat", path);
-    } else if (!(buf = malloc((size_t)sb.st_size + 1))) {
+    } else if (!(buf = nbi_mem_alloc(g, (size_t)sb.st_size + 1))) {
         *st = nbi_report(g, NB_ERR_NOMEM, "checkpoint_load", 0, NULL, "%s: out of memory", path);
     } else if (fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size) {
         *st = nbi_report(g, NB_ERR_IO, "checkpoint_load", 0, NULL, "%s: read error", path);
-        free(buf);
+        nbi_mem_free(g, buf, (size_t)sb.st_size + 1);
         buf = NULL;
     }
     fclose(f);
@@ -330,30 +338,19 @@ static unsigned char *read_file(nb_graph *g, const char *path, size_t *len, nb_s
     return buf;
 }
 
-nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *const *params,
-                             nb_optim *opt)
+/*
+ * Checks the checkpoint in buf (len bytes; path names it in messages) against
+ * params and opt, whose arguments are already checked, and only then loads it.
+ */
+static nb_status load(nb_graph *g, const unsigned char *buf, size_t len, const char *path, size_t n,
+                      nb_node *const *params, nb_optim *opt)
 {
-    if (!g) {
-        return NB_ERR_ARG;
-    }
-    g->run_err[0] = '\0'; /* as every data call: the message describes this call only */
-    if (!path) {
-        return nbi_report(g, NB_ERR_ARG, "checkpoint_load", 0, NULL, "the path is NULL");
-    }
-    nb_status st = check_params(g, "checkpoint_load", n, params, opt);
-    if (st != NB_OK) {
-        return st;
-    }
-    size_t len = 0;
-    unsigned char *buf = read_file(g, path, &len, &st);
-    if (!buf) {
-        return st;
-    }
-    found *at = calloc(n, sizeof *at);
+    nb_status st = NB_OK;
+    found *at = n <= SIZE_MAX / sizeof *at ? nbi_mem_alloc(g, n * sizeof *at) : NULL;
     if (!at) {
-        free(buf);
         return nbi_report(g, NB_ERR_NOMEM, "checkpoint_load", 0, NULL, "out of memory");
     }
+    memset(at, 0, n * sizeof *at);
 #define BAD(...) (st = nbi_report(g, NB_ERR_FORMAT, "checkpoint_load", 0, NULL, __VA_ARGS__))
     reader r = { .p = buf, .end = buf + len, .ok = true };
     if (len < 8 || memcmp(buf, MAGIC, 8) != 0) {
@@ -370,8 +367,7 @@ nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *c
     take(&r, 8);
     uint32_t version = get_u32(&r), flags = get_u32(&r), tensors = get_u32(&r);
     if (version != VERSION) {
-        BAD("%s: format version %u; this nabla reads version %u", path, (unsigned)version,
-            VERSION);
+        BAD("%s: format version %u; this nabla reads version %u", path, (unsigned)version, VERSION);
         goto done;
     }
     if (crc_update(0, buf, len - 4) != stored) {
@@ -390,9 +386,9 @@ nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *c
         int64_t steps = get_i64(&r);
         if (opt && (kind != (uint32_t)opt->o.kind || slots != (uint32_t)opt->n_slots)) {
             BAD("%s: optimizer state is for %s with %u state tensors, not %s with %d", path,
-                kind <= NB_OPTIM_ADAMW ? (const char *[]){ "sgd", "adagrad", "rmsprop", "adam",
-                                                           "adamw" }[kind]
-                                       : "an unknown optimizer",
+                kind <= NB_OPTIM_ADAMW
+                    ? (const char *[]){ "sgd", "adagrad", "rmsprop", "adam", "adamw" }[kind]
+                    : "an unknown optimizer",
                 (unsigned)slots, opt->rule->name, opt->n_slots);
             goto done;
         }
@@ -463,8 +459,8 @@ nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *c
         if (opt) {
             int k = opt_index(opt, p);
             for (uint32_t s = 0; s < slots; s++) {
-                copy_values(nbi_optim_slot(opt, (size_t)k, (int)s),
-                            at[i].state + s * count * es, count, es);
+                copy_values(nbi_optim_slot(opt, (size_t)k, (int)s), at[i].state + s * count * es,
+                            count, es);
             }
         }
     }
@@ -476,7 +472,49 @@ nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *c
     }
 #undef BAD
 done:
-    free(at);
-    free(buf);
+    nbi_mem_free(g, at, n * sizeof *at);
+    return st;
+}
+
+nb_status nbi_checkpoint_load_buffer(nb_graph *g, const unsigned char *buf, size_t len,
+                                     const char *name, size_t n, nb_node *const *params,
+                                     nb_optim *opt)
+{
+    if (!g) {
+        return NB_ERR_ARG;
+    }
+    g->run_err[0] = '\0'; /* as every data call: the message describes this call only */
+    if (!name || (!buf && len)) {
+        return nbi_report(g, NB_ERR_ARG, "checkpoint_load", 0, NULL,
+                          "the buffer or its name is NULL");
+    }
+    nb_status st = check_params(g, "checkpoint_load", n, params, opt);
+    if (st != NB_OK) {
+        return st;
+    }
+    return load(g, buf ? buf : (const unsigned char *)"", len, name, n, params, opt);
+}
+
+nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *const *params,
+                             nb_optim *opt)
+{
+    if (!g) {
+        return NB_ERR_ARG;
+    }
+    g->run_err[0] = '\0'; /* as every data call: the message describes this call only */
+    if (!path) {
+        return nbi_report(g, NB_ERR_ARG, "checkpoint_load", 0, NULL, "the path is NULL");
+    }
+    nb_status st = check_params(g, "checkpoint_load", n, params, opt);
+    if (st != NB_OK) {
+        return st;
+    }
+    size_t len = 0;
+    unsigned char *buf = read_file(g, path, &len, &st);
+    if (!buf) {
+        return st;
+    }
+    st = load(g, buf, len, path, n, params, opt);
+    nbi_mem_free(g, buf, len + 1);
     return st;
 }

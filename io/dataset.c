@@ -4,7 +4,7 @@
  * graph's inputs. Readers check everything and name the file and line of the
  * first problem; on error the dataset is left empty.
  */
-#include "../graph/internal.h"
+#include "io.h"
 
 #include <errno.h>
 #include <math.h>
@@ -81,20 +81,19 @@ static uint32_t be32(const unsigned char *p)
 }
 
 /* Checks an IDX header: magic, then dims counts; returns the element count. */
-static nb_status idx_header(const char *path, const unsigned char *buf, size_t len,
-                            uint32_t magic, int dims, uint32_t *shape, size_t *count, char *err,
-                            size_t cap)
+static nb_status idx_header(const char *path, const unsigned char *buf, size_t len, uint32_t magic,
+                            int dims, uint32_t *shape, size_t *count, char *err, size_t cap)
 {
     size_t head = 4 + 4 * (size_t)dims;
     if (len < head) {
-        return fail(err, cap, NB_ERR_FORMAT, "%s: truncated: %zu bytes, shorter than the %zu-byte header",
-                    path, len, head);
+        return fail(err, cap, NB_ERR_FORMAT,
+                    "%s: truncated: %zu bytes, shorter than the %zu-byte header", path, len, head);
     }
     uint32_t m = be32(buf);
     if (m != magic) {
         return fail(err, cap, NB_ERR_FORMAT,
-                    "%s: wrong magic number 0x%08x (expected 0x%08x for IDX %s)", path,
-                    (unsigned)m, (unsigned)magic, dims == 3 ? "images" : "labels");
+                    "%s: wrong magic number 0x%08x (expected 0x%08x for IDX %s)", path, (unsigned)m,
+                    (unsigned)magic, dims == 3 ? "images" : "labels");
     }
     size_t c = 1;
     for (int i = 0; i < dims; i++) {
@@ -105,15 +104,64 @@ static nb_status idx_header(const char *path, const unsigned char *buf, size_t l
         }
     }
     if (len - head < c) {
-        return fail(err, cap, NB_ERR_FORMAT, "%s: truncated: %zu bytes of data, expected %zu",
-                    path, len - head, c);
+        return fail(err, cap, NB_ERR_FORMAT, "%s: truncated: %zu bytes of data, expected %zu", path,
+                    len - head, c);
     }
     if (len - head > c) {
-        return fail(err, cap, NB_ERR_FORMAT,
-                    "%s: %zu bytes of data, expected %zu (trailing bytes)", path, len - head, c);
+        return fail(err, cap, NB_ERR_FORMAT, "%s: %zu bytes of data, expected %zu (trailing bytes)",
+                    path, len - head, c);
     }
     *count = c;
     return NB_OK;
+}
+
+/* Checks both headers and fills ds; ds is empty on entry and left empty on error. */
+static nb_status parse_idx(nb_dataset *ds, const unsigned char *ib, size_t ilen,
+                           const unsigned char *lb, size_t llen, const char *images_path,
+                           const char *labels_path, char *err, size_t err_size)
+{
+    size_t icount = 0, lcount = 0;
+    uint32_t is[3] = { 0 }, ls[1] = { 0 };
+    nb_status st = idx_header(images_path, ib, ilen, 0x00000803, 3, is, &icount, err, err_size);
+    if (st == NB_OK) {
+        st = idx_header(labels_path, lb, llen, 0x00000801, 1, ls, &lcount, err, err_size);
+    }
+    if (st == NB_OK && is[0] != ls[0]) {
+        st = fail(err, err_size, NB_ERR_FORMAT, "%s has %u images but %s has %u labels",
+                  images_path, (unsigned)is[0], labels_path, (unsigned)ls[0]);
+    }
+    if (st != NB_OK) {
+        return st;
+    }
+    ds->rows = is[0];
+    ds->cols = (size_t)is[1] * is[2];
+    ds->x = malloc(icount * sizeof *ds->x);
+    ds->y = malloc(ds->rows * sizeof *ds->y);
+    if (!ds->x || !ds->y) {
+        nb_dataset_free(ds);
+        return fail(err, err_size, NB_ERR_NOMEM, "%s: out of memory", images_path);
+    }
+    for (size_t i = 0; i < icount; i++) {
+        ds->x[i] = ib[16 + i];
+    }
+    int32_t top = 0;
+    for (size_t i = 0; i < ds->rows; i++) {
+        ds->y[i] = lb[8 + i];
+        top = lb[8 + i] > top ? lb[8 + i] : top;
+    }
+    ds->classes = top + 1;
+    return NB_OK;
+}
+
+nb_status nbi_dataset_parse_idx(nb_dataset *ds, const unsigned char *images, size_t ilen,
+                                const unsigned char *labels, size_t llen, const char *images_name,
+                                const char *labels_name, char *err, size_t cap)
+{
+    if (!ds || !images_name || !labels_name || (!images && ilen) || (!labels && llen)) {
+        return fail(err, cap, NB_ERR_ARG, "read_idx: NULL argument");
+    }
+    memset(ds, 0, sizeof *ds);
+    return parse_idx(ds, images, ilen, labels, llen, images_name, labels_name, err, cap);
 }
 
 nb_status nb_dataset_read_idx(nb_dataset *ds, const char *images_path, const char *labels_path,
@@ -124,39 +172,11 @@ nb_status nb_dataset_read_idx(nb_dataset *ds, const char *images_path, const cha
     }
     memset(ds, 0, sizeof *ds);
     nb_status st = NB_OK;
-    size_t ilen = 0, llen = 0, icount = 0, lcount = 0;
+    size_t ilen = 0, llen = 0;
     unsigned char *ib = slurp(images_path, &ilen, err, err_size, &st);
     unsigned char *lb = ib ? slurp(labels_path, &llen, err, err_size, &st) : NULL;
-    uint32_t is[3] = { 0 }, ls[1] = { 0 };
     if (lb) {
-        st = idx_header(images_path, ib, ilen, 0x00000803, 3, is, &icount, err, err_size);
-    }
-    if (lb && st == NB_OK) {
-        st = idx_header(labels_path, lb, llen, 0x00000801, 1, ls, &lcount, err, err_size);
-    }
-    if (lb && st == NB_OK && is[0] != ls[0]) {
-        st = fail(err, err_size, NB_ERR_FORMAT, "%s has %u images but %s has %u labels",
-                  images_path, (unsigned)is[0], labels_path, (unsigned)ls[0]);
-    }
-    if (lb && st == NB_OK) {
-        ds->rows = is[0];
-        ds->cols = (size_t)is[1] * is[2];
-        ds->x = malloc(icount * sizeof *ds->x);
-        ds->y = malloc(ds->rows * sizeof *ds->y);
-        if (!ds->x || !ds->y) {
-            nb_dataset_free(ds);
-            st = fail(err, err_size, NB_ERR_NOMEM, "%s: out of memory", images_path);
-        } else {
-            for (size_t i = 0; i < icount; i++) {
-                ds->x[i] = ib[16 + i];
-            }
-            int32_t top = 0;
-            for (size_t i = 0; i < ds->rows; i++) {
-                ds->y[i] = lb[8 + i];
-                top = lb[8 + i] > top ? lb[8 + i] : top;
-            }
-            ds->classes = top + 1;
-        }
+        st = parse_idx(ds, ib, ilen, lb, llen, images_path, labels_path, err, err_size);
     }
     free(ib);
     free(lb);
@@ -200,26 +220,15 @@ static char *trim(char *s)
     return s;
 }
 
-nb_status nb_dataset_read_csv(nb_dataset *ds, const char *path, const char *label_column,
-                              char *err, size_t err_size)
+/*
+ * Parses the CSV text in buf (len bytes, then a NUL at buf[len]) into ds, which
+ * is empty on entry and left empty on error. Takes buf and frees it: fields
+ * are split in place.
+ */
+static nb_status parse_csv(nb_dataset *ds, char *buf, size_t len, const char *path,
+                           const char *label_column, char *err, size_t err_size)
 {
-    if (!ds || !path || !label_column) {
-        return fail(err, err_size, NB_ERR_ARG, "read_csv: NULL argument");
-    }
-    memset(ds, 0, sizeof *ds);
     nb_status st = NB_OK;
-    size_t len = 0;
-    char *buf = (char *)slurp(path, &len, err, err_size, &st);
-    if (!buf) {
-        return st;
-    }
-    char *grown = realloc(buf, len + 1);
-    if (!grown) {
-        free(buf);
-        return fail(err, err_size, NB_ERR_NOMEM, "%s: out of memory", path);
-    }
-    buf = grown;
-    buf[len] = '\0';
     const char *nul = memchr(buf, '\0', len);
     if (nul) {
         size_t line = 1;
@@ -273,17 +282,21 @@ nb_status nb_dataset_read_csv(nb_dataset *ds, const char *path, const char *labe
                 }
             }
             if (label == SIZE_MAX) {
-                st = fail(err, err_size, NB_ERR_FORMAT, "%s:%zu: no column named '%s' in the header",
-                          path, line_no, label_column);
+                st =
+                    fail(err, err_size, NB_ERR_FORMAT, "%s:%zu: no column named '%s' in the header",
+                         path, line_no, label_column);
                 break;
             }
             if (ncols < 2) {
-                st = fail(err, err_size, NB_ERR_FORMAT, "%s:%zu: the header names no feature column",
-                          path, line_no);
+                st = fail(err, err_size, NB_ERR_FORMAT,
+                          "%s:%zu: the header names no feature column", path, line_no);
                 break;
             }
             ds->cols = ncols - 1;
-            ds->x = malloc(lines * ds->cols * sizeof *ds->x);
+            size_t cells; /* lines * cols floats: overflows only past 4 GiB of text */
+            bool fits =
+                !nbi_mul_overflows(lines, ds->cols, &cells) && cells <= SIZE_MAX / sizeof *ds->x;
+            ds->x = fits ? malloc(cells * sizeof *ds->x) : NULL;
             ds->y = malloc(lines * sizeof *ds->y);
             if (!ds->x || !ds->y) {
                 st = fail(err, err_size, NB_ERR_NOMEM, "%s: out of memory", path);
@@ -302,8 +315,16 @@ nb_status nb_dataset_read_csv(nb_dataset *ds, const char *path, const char *labe
             errno = 0;
             double v = strtod(f, &rest);
             if (*f == '\0' || *rest != '\0' || !isfinite(v)) {
-                st = fail(err, err_size, NB_ERR_FORMAT, "%s:%zu: field %zu ('%.40s') is not a %s",
-                          path, line_no, i + 1, f, *f && *rest == '\0' ? "finite number" : "number");
+                st =
+                    fail(err, err_size, NB_ERR_FORMAT, "%s:%zu: field %zu ('%.40s') is not a %s",
+                         path, line_no, i + 1, f, *f && *rest == '\0' ? "finite number" : "number");
+                break;
+            }
+            if (i != label && !isfinite((float)v)) {
+                /* features are stored as float: 1e39 would become inf */
+                st = fail(err, err_size, NB_ERR_FORMAT,
+                          "%s:%zu: field %zu ('%.40s') is too large for a float32 feature", path,
+                          line_no, i + 1, f);
                 break;
             }
             if (i == label) {
@@ -334,6 +355,47 @@ nb_status nb_dataset_read_csv(nb_dataset *ds, const char *path, const char *labe
     }
     ds->classes = whole ? (int32_t)top + 1 : 0;
     return NB_OK;
+}
+
+nb_status nbi_dataset_parse_csv(nb_dataset *ds, const char *buf, size_t len, const char *name,
+                                const char *label_column, char *err, size_t cap)
+{
+    if (!ds || !name || !label_column || (!buf && len)) {
+        return fail(err, cap, NB_ERR_ARG, "read_csv: NULL argument");
+    }
+    memset(ds, 0, sizeof *ds);
+    char *copy = len < SIZE_MAX ? malloc(len + 1) : NULL;
+    if (!copy) {
+        return fail(err, cap, NB_ERR_NOMEM, "%s: out of memory", name);
+    }
+    if (len) {
+        memcpy(copy, buf, len);
+    }
+    copy[len] = '\0';
+    return parse_csv(ds, copy, len, name, label_column, err, cap);
+}
+
+nb_status nb_dataset_read_csv(nb_dataset *ds, const char *path, const char *label_column, char *err,
+                              size_t err_size)
+{
+    if (!ds || !path || !label_column) {
+        return fail(err, err_size, NB_ERR_ARG, "read_csv: NULL argument");
+    }
+    memset(ds, 0, sizeof *ds);
+    nb_status st = NB_OK;
+    size_t len = 0;
+    char *buf = (char *)slurp(path, &len, err, err_size, &st);
+    if (!buf) {
+        return st;
+    }
+    char *grown = realloc(buf, len + 1);
+    if (!grown) {
+        free(buf);
+        return fail(err, err_size, NB_ERR_NOMEM, "%s: out of memory", path);
+    }
+    buf = grown;
+    buf[len] = '\0';
+    return parse_csv(ds, buf, len, path, label_column, err, err_size);
 }
 
 /* ---- scaling ---- */
@@ -399,7 +461,8 @@ nb_status nb_batches_init(nb_batches *b, size_t n, size_t batch, uint64_t seed)
     if (n == 0 || batch == 0) {
         return NB_ERR_ARG;
     }
-    b->order = malloc(n * sizeof *b->order);
+    /* n * sizeof could wrap to a small block that the loop below overruns */
+    b->order = n <= SIZE_MAX / sizeof *b->order ? malloc(n * sizeof *b->order) : NULL;
     if (!b->order) {
         return NB_ERR_NOMEM;
     }

@@ -56,7 +56,7 @@ bool nbl_reserved(const char *s, size_t len)
         "input", "param", "const", "scope", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",
         "relu", "neg", "sign", "step", "pow", "sum", "mean", "max", "argmax_mask", "matmul",
         "transpose", "reshape", "broadcast_to", "sum_to", "softmax", "log_softmax", "one_hot",
-        "cross_entropy", "bce_logits", "mse", "fill",
+        "cross_entropy", "bce_logits", "mse", "fill", "sigmoid_grad", "tanh_grad",
         /* argument words: a variable of that name would hide them */
         "keepdims", "transpose_a", "transpose_b",
     };

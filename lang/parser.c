@@ -425,6 +425,19 @@ static void engine_error(parser *p, int line, int col, const char *sep, int n, n
     }
 }
 
+/*
+ * False, after an error at (line, col), when x becomes infinite in dtype f32:
+ * as for folded numbers, a constant must be finite (1e39 is inf in f32).
+ */
+static bool fits(parser *p, int dtype, double x, int line, int col)
+{
+    if (dtype != NB_DTYPE_F32 || isfinite((float)x)) {
+        return true;
+    }
+    return fail(p, NB_ERR_FORMAT, line, col, "%g is too large for f32; constants must be finite",
+                x) == NB_OK;
+}
+
 /* A value as a node: numbers and lists become constants of the model's dtype. */
 static nb_node *as_node(parser *p, value *v)
 {
@@ -432,9 +445,17 @@ static nb_node *as_node(parser *p, value *v)
     case V_NODE:
         return v->node;
     case V_NUM:
+        if (!fits(p, p->dtype, v->num, v->line, v->col)) {
+            return NULL;
+        }
         v->node = nb_scalar(p->g, p->dtype, v->num);
         break;
     case V_LIST: {
+        for (uint32_t i = 0; i < v->count; i++) {
+            if (!fits(p, p->dtype, p->lits[v->off + i], v->line, v->col)) {
+                return NULL;
+            }
+        }
         size_t es = nb_dtype_size(p->dtype);
         void *data = nbi_mem_alloc(p->g, v->count * es);
         if (!data) {
@@ -680,6 +701,8 @@ static const fn functions[] = {
     { "cross_entropy", F_PAIR, 2, 2, "cross_entropy(logits, labels)" },
     { "bce_logits", F_PAIR, 2, 2, "bce_logits(z, t)" },
     { "mse", F_PAIR, 2, 2, "mse(a, b)" },
+    { "sigmoid_grad", F_PAIR, 2, 2, "sigmoid_grad(y, dy)" },
+    { "tanh_grad", F_PAIR, 2, 2, "tanh_grad(y, dy)" },
     { "one_hot", F_ONE_HOT, 2, 2, "one_hot(labels, classes)" },
     { "fill", F_FILL, 1, 2, "fill(value) or fill([shape], value)" },
 };
@@ -722,11 +745,12 @@ static bool apply_call(parser *p, const opent *o)
                     (int)o->len, o->name) == NB_OK;
     }
     int argc = (int)(p->n_vals - o->base);
-    value *a = p->vals + o->base;
     if (argc < f->min_args || argc > f->max_args) {
         return fail(p, NB_ERR_FORMAT, o->line, o->col, "%s takes %s; got %d argument%s", f->name,
                     f->usage, argc, argc == 1 ? "" : "s") == NB_OK;
     }
+    /* only now: with no argument yet pushed, p->vals may still be NULL */
+    value *a = p->vals + o->base;
     nb_graph *g = p->g;
     nb_node *in[2] = { NULL, NULL }, *y = NULL;
     int n_in = 1;
@@ -812,9 +836,11 @@ static bool apply_call(parser *p, const opent *o)
             return false;
         }
         n_in = 2;
-        y = strcmp(f->name, "cross_entropy") == 0 ? nb_cross_entropy(g, in[0], in[1])
-            : strcmp(f->name, "bce_logits") == 0  ? nb_bce_logits(g, in[0], in[1])
-                                                  : nb_mse(g, in[0], in[1]);
+        y = strcmp(f->name, "cross_entropy") == 0  ? nb_cross_entropy(g, in[0], in[1])
+            : strcmp(f->name, "bce_logits") == 0   ? nb_bce_logits(g, in[0], in[1])
+            : strcmp(f->name, "sigmoid_grad") == 0 ? nb_sigmoid_grad(g, in[0], in[1])
+            : strcmp(f->name, "tanh_grad") == 0    ? nb_tanh_grad(g, in[0], in[1])
+                                                   : nb_mse(g, in[0], in[1]);
         break;
     case F_ONE_HOT:
         if (!int_arg(p, o, &a[1], "class count", &k)) {
@@ -830,6 +856,9 @@ static bool apply_call(parser *p, const opent *o)
         if (val->kind != V_NUM) {
             return fail(p, NB_ERR_FORMAT, val->line, val->col,
                         "fill: the value must be a number") == NB_OK;
+        }
+        if (!fits(p, p->dtype, val->num, val->line, val->col)) {
+            return false;
         }
         n_in = 0;
         y = nb_fill(g, p->dtype, rank, shape, val->num);
@@ -1085,6 +1114,9 @@ static bool literal_into(parser *p, const value *v, int dtype, int rank, const i
         double x = p->lits[v->off + (v->count == 1 ? 0 : i)];
         switch (dtype) {
         case NB_DTYPE_F32:
+            if (!fits(p, dtype, x, v->line, v->col)) {
+                return false;
+            }
             ((float *)dst)[i] = (float)x;
             break;
         case NB_DTYPE_F64:
@@ -1226,8 +1258,7 @@ static bool declaration(parser *p, int which)
     if (which == NBI_OP_CONST) {
         /* the values first, then the constant that copies them */
         size_t count = 1, bytes;
-        if (!nbi_shape_count(rank, shape, &count) ||
-            nbi_mul_overflows(count, nb_dtype_size(dtype), &bytes)) {
+        if (!nbi_shape_bytes(rank, shape, dtype, &count, &bytes)) {
             return fail(p, NB_ERR_SHAPE, kw.line, kw.col, "const %s: the shape is too large", nm) ==
                    NB_OK;
         }

@@ -232,7 +232,11 @@ static nb_status check(nb_graph *g, nb_dtype dtype)
         if (v->flags & NBI_F_GRAD) {
             continue;
         }
-        const char *name = nb_node_name(v);
+        const char *name = nbi_node_name_stored(v); /* never the op-name fallback */
+        if (!name) {
+            s = nbi_report(g, NB_ERR_NOMEM, "model_write", 0, NULL, "out of memory");
+            break;
+        }
         if (!nbl_is_name(name, strlen(name)) || nbl_reserved(name, strlen(name))) {
             s = nbi_report(g, NB_ERR_ARG, "model_write", 1, &v,
                            "the name '%s' is not a name the model language accepts", name);

@@ -13,6 +13,8 @@
 
 #include <tgmath.h>
 
+#include "fastmath.h"
+
 /*
  * Broadcast iteration over up to four collapsed dimensions: element
  * (i0,i1,i2,i3) of the output reads a at sa·i and b at sb·i. Adjacent

@@ -36,8 +36,7 @@ static nb_node *leaf(nb_graph *g, int op, nb_dtype dtype, int rank, const int64_
         return NULL;
     }
     size_t count, bytes;
-    if (!nbi_shape_count(rank, shape, &count) ||
-        nbi_mul_overflows(count, nbi_dtype_size(dtype), &bytes)) {
+    if (!nbi_shape_bytes(rank, shape, dtype, &count, &bytes)) {
         char s[96];
         nbi_format_shape(rank, shape, s, sizeof s);
         nbi_fail(g, NB_ERR_SHAPE, name, 0, NULL,

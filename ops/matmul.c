@@ -79,6 +79,38 @@ nb_node *nb_matmul(nb_graph *g, nb_node *a, nb_node *b)
     return nb_matmul_ex(g, a, b, 0);
 }
 
+/*
+ * A product with one column (or one row) is a matrix-vector product: BLIS's
+ * gemv reads the matrix once, where gemm would pack it first. The vector
+ * operand is contiguous either way (a [k,1] or [1,k] matrix).
+ *   n == 1: c[m] = op(a)[m,k] op(b)[k]
+ *   m == 1: cᵀ[n] = op(b)ᵀ[n,k] op(a)ᵀ[k]
+ */
+static void gemv(nb_node *y, const nb_node *a, const nb_node *b, mm_dims d, int64_t m, int flags)
+{
+    bool ta = flags & NB_TRANS_A, tb = flags & NB_TRANS_B;
+    const nb_node *mat = d.n == 1 ? a : b, *vec = d.n == 1 ? b : a;
+    trans_t t = d.n == 1 ? (ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE)
+                         : (tb ? BLIS_NO_TRANSPOSE : BLIS_TRANSPOSE);
+    /* BLIS takes the dimensions of the matrix as stored: transposed, that is k x rows */
+    int64_t rows = d.n == 1 ? m : d.n, cols = d.k;
+    if (t == BLIS_TRANSPOSE) {
+        int64_t r = rows;
+        rows = cols;
+        cols = r;
+    }
+    int64_t rs = d.n == 1 ? d.a_cols : d.b_cols;
+    if (y->dtype == NB_DTYPE_F32) {
+        float one = 1, zero = 0;
+        bli_sgemv(t, BLIS_NO_CONJUGATE, rows, cols, &one, mat->data, rs, 1, vec->data, 1, &zero,
+                  y->data, 1);
+    } else {
+        double one = 1, zero = 0;
+        bli_dgemv(t, BLIS_NO_CONJUGATE, rows, cols, &one, mat->data, rs, 1, vec->data, 1, &zero,
+                  y->data, 1);
+    }
+}
+
 static nb_status matmul_forward(nb_graph *g, nb_node *y)
 {
     (void)g;
@@ -96,6 +128,10 @@ static nb_status matmul_forward(nb_graph *g, nb_node *y)
     size_t sa = a->rank == 3 && batch > 1 ? (size_t)(d.a_rows * d.a_cols) : 0;
     size_t sb = b->rank == 3 && batch > 1 ? (size_t)(d.b_rows * d.b_cols) : 0;
     size_t sc = (size_t)(m * d.n);
+    if (batch == 1 && (d.n == 1 || m == 1)) {
+        gemv(y, a, b, d, m, flags);
+        return NB_OK;
+    }
     for (int64_t i = 0; i < batch; i++) {
         if (y->dtype == NB_DTYPE_F32) {
             float one = 1, zero = 0;

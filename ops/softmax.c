@@ -1,6 +1,7 @@
 /*
  * ops/softmax.c: softmax and log_softmax along an axis, stable: the maximum is
- * subtracted before exponentiating, so no exponent is positive.
+ * subtracted before exponentiating, so no exponent is positive, and before
+ * anything else, so large logits keep every digit of log Σ e^(x - max).
  */
 #include "kernel.h"
 
@@ -21,16 +22,18 @@ NBI_TYPED(softmax_kernel,
                       }
                       T s = 0;
                       for (size_t k = 0; k < len; k++) {
-                          T e = exp(xl[k * inner] - m);
+                          T e = NBI_EXP(xl[k * inner] - m);
                           s += e;
                           if (!logs) {
                               yl[k * inner] = e;
                           }
                       }
                       if (logs) {
-                          T lse = m + log(s);
+                          /* (x - m) - log s, not x - (m + log s): m + log s would round
+                             log s to the precision of m, e.g. to 1e-4 at m = 1000 in f32 */
+                          T ls = log(s);
                           for (size_t k = 0; k < len; k++) {
-                              yl[k * inner] = xl[k * inner] - lse;
+                              yl[k * inner] = (xl[k * inner] - m) - ls;
                           }
                       } else {
                           T r = (T)1 / s;

@@ -25,11 +25,6 @@ static nb_node *unary(nb_graph *g, int op, nb_node *x)
         return unary(g, NBI_OP_##ID, x);                                                           \
     }
 
-static nb_node *one(nb_graph *g, nb_node *like)
-{
-    return nbi_scalar_cached(g, like->dtype, 1.0);
-}
-
 /* ---- neg ---- */
 
 NBI_UNARY_FORWARD(neg, -x)
@@ -50,7 +45,7 @@ const nbi_op nbi_op_neg = {
 
 /* ---- exp ---- */
 
-NBI_UNARY_FORWARD(exp, exp(x))
+NBI_UNARY_FORWARD(exp, NBI_EXP(x))
 UNARY_BUILDER(exp, EXP)
 
 static void exp_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
@@ -119,37 +114,37 @@ const nbi_op nbi_op_abs = {
 
 /* ---- tanh ---- */
 
-NBI_UNARY_FORWARD(tanh, tanh(x))
+NBI_UNARY_FORWARD(tanh, NBI_TANH(x))
 UNARY_BUILDER(tanh, TANH)
 
 static void tanh_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     (void)need;
-    dx[0] = nbi_chain(g, dy, nb_sub(g, one(g, y), nb_mul(g, y, y)));
+    dx[0] = nb_tanh_grad(g, y, dy);
 }
 
 const nbi_op nbi_op_tanh = {
     .name = "tanh", .symbol = "tanh", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
     .forward = tanh_forward, .grad = tanh_grad,
-    .formula = "y = tanh x", .grad_formula = "dx = dy * (1 - y²)",
+    .formula = "y = tanh x", .grad_formula = "dx = tanh_grad(y, dy) = dy * (1 - y²)",
 };
 
 /* ---- sigmoid ---- */
 
-/* Two branches so neither exponent can overflow: e^-|x| is at most 1. */
-NBI_UNARY_FORWARD(sigmoid, x >= 0 ? (T)1 / ((T)1 + exp(-x)) : exp(x) / ((T)1 + exp(x)))
+/* From e^-|x| (at most 1), so no exponent can overflow; see ops/fastmath.h. */
+NBI_UNARY_FORWARD(sigmoid, NBI_SIGMOID(x))
 UNARY_BUILDER(sigmoid, SIGMOID)
 
 static void sigmoid_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     (void)need;
-    dx[0] = nbi_chain(g, dy, nb_mul(g, y, nb_sub(g, one(g, y), y)));
+    dx[0] = nb_sigmoid_grad(g, y, dy);
 }
 
 const nbi_op nbi_op_sigmoid = {
     .name = "sigmoid", .symbol = "σ", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
     .forward = sigmoid_forward, .grad = sigmoid_grad,
-    .formula = "y = 1 / (1 + e^-x)", .grad_formula = "dx = dy * y * (1 - y)",
+    .formula = "y = 1 / (1 + e^-x)", .grad_formula = "dx = sigmoid_grad(y, dy) = dy * y * (1 - y)",
 };
 
 /* ---- relu ---- */

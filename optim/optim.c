@@ -5,6 +5,7 @@
  * optimizer's in-place update).
  */
 #include "optim.h"
+#include "../ops/kernel.h"
 
 #include <math.h>
 
@@ -210,24 +211,40 @@ double nb_optim_lr(const nb_optim *opt)
     return opt ? scheduled_lr(&opt->o, opt->t + 1) : NAN;
 }
 
-/* Sum of (x / scale)^2 over a gradient's elements, in double. */
-static double sum_squares(const nb_node *n, double scale)
-{
-    size_t c = nbi_node_count(n);
-    double s = 0, r = 1 / scale;
-    if (n->dtype == NB_DTYPE_F32) {
-        const float *x = n->data;
-        for (size_t i = 0; i < c; i++) {
-            double v = (double)x[i] * r;
-            s += v * v;
+/*
+ * Sum of (x / scale)^2 over a gradient's elements. Sixteen independent
+ * partial sums in the gradient's own type let the loop vectorize: this pass
+ * runs every step, and a single running double sum would cost as much as a
+ * small network's whole update. Blocks of 4096 go into a double total.
+ */
+NBI_TYPED(squares_kernel, (const void *xv, size_t n, double scale, double *out), {
+    const T *x = xv;
+    const T r = (T)(1 / scale);
+    double total = 0;
+    for (size_t b = 0; b < n; b += 4096) {
+        size_t end = n - b < 4096 ? n : b + 4096, i = b;
+        T acc[16] = { 0 };
+        for (; i + 16 <= end; i += 16) {
+            for (int j = 0; j < 16; j++) {
+                T v = x[i + j] * r;
+                acc[j] += v * v;
+            }
         }
-    } else {
-        const double *x = n->data;
-        for (size_t i = 0; i < c; i++) {
-            double v = x[i] * r;
-            s += v * v;
+        for (; i < end; i++) {
+            T v = x[i] * r;
+            acc[0] += v * v;
+        }
+        for (int j = 0; j < 16; j++) {
+            total += (double)acc[j];
         }
     }
+    *out = total;
+})
+
+static double sum_squares(const nb_node *n, double scale)
+{
+    double s;
+    NBI_DISPATCH(n, squares_kernel, n->data, nbi_node_count(n), scale, &s);
     return s;
 }
 

@@ -131,6 +131,8 @@ OPC_BUILDER(build_sqrt, nb_sqrt(g, x[0]))
 OPC_BUILDER(build_abs, nb_abs(g, x[0]))
 OPC_BUILDER(build_tanh, nb_tanh(g, x[0]))
 OPC_BUILDER(build_sigmoid, nb_sigmoid(g, x[0]))
+OPC_BUILDER(build_sigmoid_grad, nb_sigmoid_grad(g, x[0], x[1]))
+OPC_BUILDER(build_tanh_grad, nb_tanh_grad(g, x[0], x[1]))
 OPC_BUILDER(build_relu, nb_relu(g, x[0]))
 OPC_BUILDER(build_sign, nb_sign(g, x[0]))
 OPC_BUILDER(build_step, nb_step(g, x[0]))
@@ -529,6 +531,22 @@ static const op_case op_cases[] = {
       .in = { OPC_IN((3), -1000, 0, 1000) },
       OPC_OUT((3), 0, 0.5, 1),
       .mode = OPC_EXACT },
+    /* torch, float64: d * y * (1 - y) */
+    { .op = "sigmoid_grad",
+      .name = "sigmoid_grad [2,3]",
+      .build = build_sigmoid_grad,
+      .in = { OPC_IN((2, 3), 0.9, 0.25, 0.4, 0.6, 0.1, 0.75),
+              OPC_IN((2, 3), 1.5, -0.8, 2.1, -1.2, 0.45, 0.7) },
+      OPC_OUT((2, 3), 0.13499999999999998, -0.15000000000000002, 0.504, -0.288,
+              0.04050000000000001, 0.13124999999999998) },
+    /* torch, float64: d * (1 - y * y) */
+    { .op = "tanh_grad",
+      .name = "tanh_grad [2,3]",
+      .build = build_tanh_grad,
+      .in = { OPC_IN((2, 3), 0.9, 0.25, -0.4, 0.6, 0.1, -0.75),
+              OPC_IN((2, 3), 1.5, -0.8, 2.1, -1.2, 0.45, 0.7) },
+      OPC_OUT((2, 3), 0.2849999999999999, -0.75, 1.764, -0.768, 0.4455,
+              0.30624999999999997) },
     /* torch: torch.relu(x) */
     { .op = "relu",
       .name = "relu [2,3] away from 0",

@@ -610,13 +610,13 @@ Test(cli, depth_figure_1_3, .description = "depth 3 over ops, 1 over scopes; gra
     r = run("depth fig.nb --of y --grad --json");
     v = json(r.out);
     cr_assert_eq(jnum(jget(&v, "depth")), 3);
-    cr_assert_eq(jnum(jget(&v, "grad_depth")), 7);
+    cr_assert_eq(jnum(jget(&v, "grad_depth")), 6);
     cr_assert_str_eq(jstr(jget(&v, "grad_of")), "w");
     cr_assert_eq(jget(&v, "scopes")->kind, J_BOOL);
     const char *gpath[] = {
-        "w", "mul_1", "sum_1", "y", "sub_1", "mul_2", "broadcast_to_1", "grad_w"
+        "w", "mul_1", "sum_1", "y", "sigmoid_grad_1", "broadcast_to_1", "grad_w"
     };
-    assert_names(jget(&v, "grad_path"), gpath, 8);
+    assert_names(jget(&v, "grad_path"), gpath, 7);
     jfree(&v);
     result_free(&r);
 
@@ -636,8 +636,8 @@ Test(cli, depth_figure_1_3, .description = "depth 3 over ops, 1 over scopes; gra
     result_free(&r);
     r = run("depth fig.nb --of y --grad");
     cr_assert_str_eq(r.out, "y: depth 3 over ops\n  w -> mul_1 -> sum_1 -> y\n"
-                            "gradient dy/dw: depth 7 over ops\n"
-                            "  w -> mul_1 -> sum_1 -> y -> sub_1 -> mul_2 -> broadcast_to_1 -> "
+                            "gradient dy/dw: depth 6 over ops\n"
+                            "  w -> mul_1 -> sum_1 -> y -> sigmoid_grad_1 -> broadcast_to_1 -> "
                             "grad_w\n");
     result_free(&r);
 }
@@ -765,7 +765,8 @@ Test(cli, trace_figure_1_3)
         "  y      sigmoid  []     0.475              sigmoid(sum_1)\n",
         "  ∂y/∂y = 1\n      the seed",
         "  ∂y/∂sum_1 = 0.2494\n"
-        "      from y = sigmoid(sum_1): dx = dy * y * (1 - y)   [x = sum_1, dy = ∂y/∂y]\n",
+        "      from y = sigmoid(sum_1): dx = sigmoid_grad(y, dy) = dy * y * (1 - y)   [x = sum_1, "
+        "dy = ∂y/∂y]\n",
         "  ∂y/∂mul_1 = [0.2494, 0.2494, 0.2494]\n"
         "      from sum_1 = sum(mul_1): dx = broadcast_to(dy, shape(x))",
         "  ∂y/∂w = [0.2494, 0.4988, -0.2494]\n      from mul_1 = w * x: da = dy * b",

@@ -96,28 +96,28 @@ Test(depth, figure_1_3_without_scope, .description = "no scope: each op is its o
  * another (grad:logistic_regression): w -> [forward] -> [backward] is 2.
  * The shared constant 1 is a leaf in no scope, depth 0.
  */
-Test(depth, figure_1_3_gradient, .description = "dy/dw has depth 7 over ops and 2 over scopes")
+Test(depth, figure_1_3_gradient, .description = "dy/dw has depth 6 over ops and 2 over scopes")
 {
     nb_graph *g = nb_graph_new();
     figure f = figure_1_3(g);
     nb_node *dw;
     cr_assert_eq(nb_grad(g, f.y, 1, &f.w, &dw), NB_OK, "%s", nb_graph_error(g));
     int ops = nb_depth(g, dw, NB_DEPTH_OPS), scopes = nb_depth(g, dw, NB_DEPTH_SCOPES);
-    cr_assert_eq(ops, 7);
+    /*
+     * The backward path continues the forward one: sigmoid's derivative
+     * y (1 - y) (one op, from y), sum's (a broadcast), mul's (times x). So the
+     * gradient is exactly twice as deep as the forward pass: 3 + 3.
+     */
+    cr_assert_eq(ops, 6);
     cr_assert_eq(scopes, 2);
     cr_assert_gt(ops, nb_depth(g, f.y, NB_DEPTH_OPS), "backward deeper than forward");
     cr_assert_gt(scopes, nb_depth(g, f.y, NB_DEPTH_SCOPES));
     const char *names[] = {
-        "w", "mul_1", "sum_1", "y", "sub_1", "mul_2", "broadcast_to_1", "grad_w"
+        "w", "mul_1", "sum_1", "y", "sigmoid_grad_1", "broadcast_to_1", "grad_w"
     };
-    assert_path(g, dw, NB_DEPTH_OPS, 8, names);
-    /*
-     * Over scopes, mul_2 = y * sub_1 reaches depth 2 both through y (a step
-     * into the backward element) and through sub_1 (inside it): the tie goes
-     * to input 0, y, so the path skips sub_1.
-     */
-    const char *by_scope[] = { "w", "mul_1", "sum_1", "y", "mul_2", "broadcast_to_1", "grad_w" };
-    assert_path(g, dw, NB_DEPTH_SCOPES, 7, by_scope);
+    assert_path(g, dw, NB_DEPTH_OPS, 7, names);
+    /* over scopes: one step into logistic_regression, one into its mirror */
+    assert_path(g, dw, NB_DEPTH_SCOPES, 7, names);
     /* building the gradient does not change the forward depth */
     cr_assert_eq(nb_depth(g, f.y, NB_DEPTH_OPS), 3);
     cr_assert_eq(nb_depth(g, f.y, NB_DEPTH_SCOPES), 1);
@@ -126,15 +126,13 @@ Test(depth, figure_1_3_gradient, .description = "dy/dw has depth 7 over ops and 
 
 /*
  * A chain of n tanh ops on a scalar x: t_k = tanh(t_(k-1)), t_0 = x, y = t_n.
- * Forward depth n. The gradient rule is dx = dy * (1 - y*y), so
- *   a_(n-1) = 1 - t_n*t_n                  (dy = 1 skips the product)
- *   a_(k-1) = a_k * (1 - t_k*t_k)          for k = n-1 .. 1
- * depth(t_n*t_n) = n+1, so depth(a_(n-1)) = n+2; each later a adds one mul
- * (its other input 1 - t_k*t_k has depth k+2 <= n+1, shallower), so
- * depth(dy/dx) = depth(a_0) = n+2 + (n-1) = 2n+1: the forward path (n), then
- * square and subtract (2) and n-1 chain products.
+ * Forward depth n. The gradient rule is dx = tanh_grad(y, dy), one op, so
+ *   a_(n-1) = tanh_grad(t_n, 1)            depth n + 1
+ *   a_(k-1) = tanh_grad(t_k, a_k)          for k = n-1 .. 1, each one deeper
+ * (its other input t_k has depth k <= n, shallower), so depth(dy/dx) =
+ * depth(a_0) = n + 1 + (n - 1) = 2n: backpropagation doubles the depth.
  */
-Test(depth, tanh_chain_gradient, .description = "n tanh ops: depth n forward, 2n+1 backward")
+Test(depth, tanh_chain_gradient, .description = "n tanh ops: depth n forward, 2n backward")
 {
     const int ns[] = { 1, 2, 3, 5, 10, 64 };
     for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
@@ -148,23 +146,21 @@ Test(depth, tanh_chain_gradient, .description = "n tanh ops: depth n forward, 2n
         nb_node *dx;
         cr_assert_eq(nb_grad(g, y, 1, &x, &dx), NB_OK, "%s", nb_graph_error(g));
         cr_assert_eq(nb_depth(g, y, NB_DEPTH_OPS), n);
-        cr_assert_eq(nb_depth(g, dx, NB_DEPTH_OPS), 2 * n + 1, "n=%d: %d", n,
+        cr_assert_eq(nb_depth(g, dx, NB_DEPTH_OPS), 2 * n, "n=%d: %d", n,
                      nb_depth(g, dx, NB_DEPTH_OPS));
-        /* the path: input, n tanh, mul (square), sub, then n-1 chain muls */
+        /* the path: input, n tanh, then n tanh_grad */
         nb_node *path[200];
         size_t len = nb_depth_path(g, dx, NB_DEPTH_OPS, path, 200);
-        cr_assert_eq(len, (size_t)(2 * n + 2));
+        cr_assert_eq(len, (size_t)(2 * n + 1));
         cr_assert_eq(path[0], x);
         for (int k = 1; k <= n; k++) {
             cr_assert_str_eq(nb_node_op_name(path[k]), "tanh");
         }
         cr_assert_eq(path[n], y);
-        cr_assert_str_eq(nb_node_op_name(path[n + 1]), "mul");
-        cr_assert_str_eq(nb_node_op_name(path[n + 2]), "sub");
-        for (int k = n + 3; k < 2 * n + 2; k++) {
-            cr_assert_str_eq(nb_node_op_name(path[k]), "mul");
+        for (int k = n + 1; k < 2 * n + 1; k++) {
+            cr_assert_str_eq(nb_node_op_name(path[k]), "tanh_grad");
         }
-        cr_assert_eq(path[2 * n + 1], dx);
+        cr_assert_eq(path[2 * n], dx);
         nb_graph_free(g);
     }
 }

@@ -813,6 +813,18 @@ Test(lang, one_hot_and_fill)
     nb_graph_free(g);
 }
 
+Test(lang, activation_derivatives_closed_form,
+     .description = "sigmoid_grad(y, d) = d y (1 - y), tanh_grad(y, d) = d (1 - y^2)")
+{
+    nb_graph *g = parse("input y[2] = [0.25, -0.5]\n"
+                        "input d[2] = [2, 3]\n"
+                        "s = sum(sigmoid_grad(y, d))\n"
+                        "t = sum(tanh_grad(y, d))\n");
+    cr_assert_float_eq(scalar(g, "s"), 2 * 0.25 * 0.75 + 3 * -0.5 * 1.5, 1e-15);
+    cr_assert_float_eq(scalar(g, "t"), 2 * (1 - 0.0625) + 3 * (1 - 0.25), 1e-15);
+    nb_graph_free(g);
+}
+
 Test(lang, losses_closed_form)
 {
     nb_graph *g = parse("input z[2, 3] = [[1, 2, 3], [1, 2, 3]]\n"
@@ -1421,6 +1433,8 @@ static const char every_op_model[] = "input x[2, 3] = [[0.5, -1, 2], [1.5, 0.25,
                                      "ce = cross_entropy(q, l)\n"
                                      "bc = bce_logits(q, t)\n"
                                      "se = mse(q, oh)\n"
+                                     "sg = sigmoid_grad(sigmoid(q), q)\n"
+                                     "tg = tanh_grad(tanh(q), oh)\n"
                                      "f0 = fill(2.5)\n"
                                      "f2 = fill([2, 3], -1e-5)\n"
                                      "lit = [[1, 2, 3], [4, 5, 6]] * x + [0.1, 0.2, 0.3]\n"

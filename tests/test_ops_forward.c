@@ -181,3 +181,40 @@ Test(ops_forward, sum_and_mean_over_several_blocks,
         nb_graph_free(g);
     }
 }
+
+/*
+ * Products with one column or one row take BLIS's matrix-vector path: check
+ * every transpose layout against a plain triple loop.
+ */
+Test(ops_forward, matmul_with_one_row_or_column_matches_a_loop_in_every_layout)
+{
+    const double av[12] = { 0.3, -1.1, 2.0, 0.7, -0.4, 1.5, 0.9, -0.2, 1.3, -0.8, 0.6, 0.1 };
+    const double bv[12] = { 1.2, -0.5, 0.8, 2.2, -1.3, 0.4, 0.9, -0.7, 1.1, 0.6, -0.2, 1.4 };
+    for (int f = 0; f < 4; f++) {
+        for (int one_row = 0; one_row < 2; one_row++) {
+            int64_t m = one_row ? 1 : 4, n = one_row ? 4 : 1, k = 3;
+            int64_t as[2] = { f & NB_TRANS_A ? k : m, f & NB_TRANS_A ? m : k };
+            int64_t bs[2] = { f & NB_TRANS_B ? n : k, f & NB_TRANS_B ? k : n };
+            nb_graph *g = nb_graph_new();
+            nb_node *a = nb_const(g, NB_DTYPE_F64, 2, as, av);
+            nb_node *b = nb_const(g, NB_DTYPE_F64, 2, bs, bv);
+            nb_node *c = nb_matmul_ex(g, a, b, f);
+            cr_assert_eq(nb_graph_run(g, 1, &c), NB_OK, "%s", nb_graph_error(g));
+            const double *cv = nb_node_data(c);
+            for (int64_t i = 0; i < m; i++) {
+                for (int64_t j = 0; j < n; j++) {
+                    double s = 0;
+                    for (int64_t t = 0; t < k; t++) {
+                        double x = f & NB_TRANS_A ? av[t * m + i] : av[i * k + t];
+                        double y = f & NB_TRANS_B ? bv[j * k + t] : bv[t * n + j];
+                        s += x * y;
+                    }
+                    cr_expect(fabs(cv[i * n + j] - s) < 1e-14, "flags %d %s: c[%lld,%lld] = %g, want %g",
+                              f, one_row ? "one row" : "one column", (long long)i, (long long)j,
+                              cv[i * n + j], s);
+                }
+            }
+            nb_graph_free(g);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+/*
+ * io/io.h: the readers' in-memory entry points. The public file readers
+ * (nb_dataset_read_idx, nb_dataset_read_csv, nb_checkpoint_load) read a file
+ * and call these, so fuzzers and tests can feed bytes without files. name
+ * stands where the file's path would be in messages. Never installed.
+ */
+#ifndef NABLA_IO_H
+#define NABLA_IO_H
+
+#include "../graph/internal.h"
+
+/*
+ * As nb_dataset_read_idx, from the images (ilen bytes) and labels (llen
+ * bytes) in memory. The buffers are only read.
+ */
+nb_status nbi_dataset_parse_idx(nb_dataset *ds, const unsigned char *images, size_t ilen,
+                                const unsigned char *labels, size_t llen, const char *images_name,
+                                const char *labels_name, char *err, size_t cap);
+
+/* As nb_dataset_read_csv, from buf (len bytes, need not be NUL-terminated; only read). */
+nb_status nbi_dataset_parse_csv(nb_dataset *ds, const char *buf, size_t len, const char *name,
+                                const char *label_column, char *err, size_t cap);
+
+/* As nb_checkpoint_load, from buf (len bytes; only read). */
+nb_status nbi_checkpoint_load_buffer(nb_graph *g, const unsigned char *buf, size_t len,
+                                     const char *name, size_t n, nb_node *const *params,
+                                     nb_optim *opt);
+
+#endif /* NABLA_IO_H */
