@@ -40,30 +40,15 @@ static double value_at(const nb_node *n, size_t i)
     }
 }
 
+static void put_short(FILE *f, const nb_node *n, size_t i)
+{
+    fprintf(f, "%.4g", value_at(n, i));
+}
+
 /* Writes n's values as nested lists ("[[1, 2], [3, 4]]"), a scalar bare. */
 static void put_values(FILE *f, const nb_node *n)
 {
-    size_t count = nbi_node_count(n);
-    for (size_t i = 0; i < count; i++) {
-        /* open a bracket for each axis whose index just wrapped to 0 */
-        size_t stride = 1;
-        int opens = 0, closes = 0;
-        for (int a = n->rank - 1; a >= 0; a--) {
-            stride *= (size_t)n->shape[a];
-            opens += i % stride == 0;
-            closes += (i + 1) % stride == 0;
-        }
-        if (i > 0) {
-            fputs(", ", f);
-        }
-        for (int k = 0; k < opens; k++) {
-            fputc('[', f);
-        }
-        fprintf(f, "%.4g", value_at(n, i));
-        for (int k = 0; k < closes; k++) {
-            fputc(']', f);
-        }
-    }
+    nbi_put_nested(f, n, put_short);
 }
 
 /* The latest gradient recorded for n that has a value now, or NULL. */

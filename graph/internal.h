@@ -10,6 +10,7 @@
 
 #include <assert.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../ops/op.h"
@@ -160,6 +161,13 @@ bool nbi_broadcast_shape(int ra, const int64_t *a, int rb, const int64_t *b, int
                          int64_t *out);
 /* Writes "[4,3]" (or "[]") to buf. */
 void nbi_format_shape(int rank, const int64_t *shape, char *buf, size_t cap);
+/*
+ * Writes n's values as nested lists ("[[1, 2], [3, 4]]", a scalar bare),
+ * each element through put(f, n, i): DOT and the model writer share it.
+ */
+void nbi_put_nested(FILE *f, const nb_node *n,
+                    void (*put)(FILE *f, const nb_node *n, size_t i));
+
 /* Splits x's shape at axis into outer * len * inner. */
 void nbi_axis_split(const nb_node *x, int axis, size_t *outer, size_t *len, size_t *inner);
 

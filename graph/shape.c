@@ -110,3 +110,29 @@ void nbi_axis_split(const nb_node *x, int axis, size_t *outer, size_t *len, size
     *len = (size_t)x->shape[axis];
     *inner = in;
 }
+
+void nbi_put_nested(FILE *f, const nb_node *n,
+                    void (*put)(FILE *f, const nb_node *n, size_t i))
+{
+    size_t count = nbi_node_count(n);
+    for (size_t i = 0; i < count; i++) {
+        /* open a bracket for each axis whose index just wrapped to 0, close likewise */
+        size_t stride = 1;
+        int opens = 0, closes = 0;
+        for (int a = n->rank - 1; a >= 0; a--) {
+            stride *= (size_t)n->shape[a];
+            opens += i % stride == 0;
+            closes += (i + 1) % stride == 0;
+        }
+        if (i > 0) {
+            fputs(", ", f);
+        }
+        for (int k = 0; k < opens; k++) {
+            fputc('[', f);
+        }
+        put(f, n, i);
+        for (int k = 0; k < closes; k++) {
+            fputc(']', f);
+        }
+    }
+}

@@ -57,26 +57,7 @@ static void put_number(FILE *f, const nb_node *n, size_t i)
 /* A leaf's values as a literal: a bare number for a scalar, nested lists otherwise. */
 static void put_literal(FILE *f, const nb_node *n)
 {
-    size_t count = nbi_node_count(n);
-    for (size_t i = 0; i < count; i++) {
-        size_t stride = 1;
-        int opens = 0, closes = 0;
-        for (int a = n->rank - 1; a >= 0; a--) {
-            stride *= (size_t)n->shape[a];
-            opens += i % stride == 0;
-            closes += (i + 1) % stride == 0;
-        }
-        if (i > 0) {
-            fputs(", ", f);
-        }
-        for (int k = 0; k < opens; k++) {
-            fputc('[', f);
-        }
-        put_number(f, n, i);
-        for (int k = 0; k < closes; k++) {
-            fputc(']', f);
-        }
-    }
+    nbi_put_nested(f, n, put_number);
 }
 
 static void put_shape(FILE *f, int rank, const int64_t *shape)
