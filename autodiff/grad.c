@@ -67,8 +67,8 @@ static uint32_t mirror_scope(nb_graph *g, uint32_t *mirror, uint32_t s)
 
 /* Temporary per-node arrays for one nb_grad call, indexed by id up to y's. */
 typedef struct sweep {
-    uint8_t *mark;  /* ON_PATH_UP: y depends on it; ON_PATH_DOWN: it depends on a wrt */
-    nb_node **adj;  /* accumulated adjoint */
+    uint8_t *mark; /* ON_PATH_UP: y depends on it; ON_PATH_DOWN: it depends on a wrt */
+    nb_node **adj; /* accumulated adjoint */
     uint32_t *mirror;
     size_t n, n_scopes;
 } sweep;

@@ -68,7 +68,8 @@ nb_status nb_gradcheck(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt,
             if (!grads[i] || grads[i]->g != g || !nbi_same_shape(grads[i], wrt[i])) {
                 nb_node *in[2] = { grads[i], wrt[i] };
                 s = nbi_report(g, NB_ERR_ARG, "gradcheck", 2, in,
-                               "grads[%zu] must be a node of this graph shaped like wrt[%zu]", i, i);
+                               "grads[%zu] must be a node of this graph shaped like wrt[%zu]", i,
+                               i);
                 break;
             }
         }

@@ -24,7 +24,7 @@
 
 typedef struct options {
     bool quiet;
-    int epochs;         /* 0: the example's default */
+    int epochs; /* 0: the example's default */
     uint64_t seed;
     const char *data;   /* folder with the dataset files */
     const char *save;   /* checkpoint written after every epoch */
@@ -196,8 +196,8 @@ static inline double evaluate(nb_graph *g, const model *m, const nb_dataset *ds)
  * loss, accuracy, speed and time after each epoch, saves and resumes
  * checkpoints when asked, and returns the final test accuracy.
  */
-static inline double fit(nb_graph *g, const options *o, const fit_config *c, const nb_dataset *train,
-                  const nb_dataset *test)
+static inline double fit(nb_graph *g, const options *o, const fit_config *c,
+                         const nb_dataset *train, const nb_dataset *test)
 {
     nb_batches b;
     if (nb_batches_init(&b, train->rows, c->batch, o->seed) != NB_OK) {
@@ -243,10 +243,10 @@ static inline double fit(nb_graph *g, const options *o, const fit_config *c, con
         if (report && !o->quiet) {
             double train_acc = evaluate(g, &on_train, train);
             double test_acc = evaluate(g, &on_test, test);
-            progress(o,
-                     "epoch %3d/%d  loss %.4f  train acc %.4f  test acc %.4f  %7.0f ex/s  %5.1f s\n",
-                     epoch + 1, epochs, loss_sum / (double)train->rows, train_acc, test_acc,
-                     (double)train->rows / secs, now_seconds() - t0);
+            progress(
+                o, "epoch %3d/%d  loss %.4f  train acc %.4f  test acc %.4f  %7.0f ex/s  %5.1f s\n",
+                epoch + 1, epochs, loss_sum / (double)train->rows, train_acc, test_acc,
+                (double)train->rows / secs, now_seconds() - t0);
         }
     }
     double acc = evaluate(g, &on_test, test);

@@ -34,7 +34,11 @@ int main(int argc, char **argv)
         nb_param(g, NB_DTYPE_F32, NB_SHAPE(CLASSES), nb_init_constant(0)),
     };
     fit_config c = {
-        .n_params = 4, .params = p, .build = relu_mlp, .batch = 32, .epochs = 40,
+        .n_params = 4,
+        .params = p,
+        .build = relu_mlp,
+        .batch = 32,
+        .epochs = 40,
         .optim = nb_optim_defaults(NB_OPTIM_ADAM),
     };
     double acc = fit(g, &o, &c, &train, &test);

@@ -42,8 +42,8 @@ int main(void)
         return 1;
     }
     nb_node *x = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(3)), "x");
-    nb_node *w = nb_node_set_name(
-        g, nb_param(g, NB_DTYPE_F64, NB_SHAPE(3), nb_init_normal(0, 0.5)), "w");
+    nb_node *w =
+        nb_node_set_name(g, nb_param(g, NB_DTYPE_F64, NB_SHAPE(3), nb_init_normal(0, 0.5)), "w");
     nb_scope_push(g, "logistic_regression");
     nb_node *y = nb_node_set_name(g, nb_sigmoid(g, nb_sum(g, nb_mul(g, w, x))), "y");
     nb_scope_pop(g);
@@ -78,8 +78,7 @@ int main(void)
     nb_node_read_f64(g, y, &yv, 1);
     nb_node_read_f64(g, dw, dwv, 3);
     printf("x = [%g, %g, %g], w = [%.4f, %.4f, %.4f]\n", xs[0], xs[1], xs[2], wv[0], wv[1], wv[2]);
-    printf("y = %.6f, dy/dw = [%.6f, %.6f, %.6f]  (= y (1 - y) x)\n\n", yv, dwv[0], dwv[1],
-           dwv[2]);
+    printf("y = %.6f, dy/dw = [%.6f, %.6f, %.6f]  (= y (1 - y) x)\n\n", yv, dwv[0], dwv[1], dwv[2]);
 
     nb_dot_options o = nb_dot_defaults();
     o.highlight = y;

@@ -52,7 +52,11 @@ int main(int argc, char **argv)
         nb_param(g, NB_DTYPE_F64, NB_SHAPE(1), nb_init_constant(0)),
     };
     fit_config c = {
-        .n_params = 2, .params = p, .build = logistic, .batch = train.rows, .epochs = 2000,
+        .n_params = 2,
+        .params = p,
+        .build = logistic,
+        .batch = train.rows,
+        .epochs = 2000,
         .optim = nb_optim_defaults(NB_OPTIM_SGD),
     };
     c.optim.lr = 0.5;

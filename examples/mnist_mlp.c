@@ -19,12 +19,14 @@ int main(int argc, char **argv)
     options o = parse_options(argc, argv, true);
     char err[512], a[1024], b[1024];
     nb_dataset train, test;
-    if (nb_dataset_read_idx(&train, data_path(a, sizeof a, &o, "mnist-subset-train-images-idx3-ubyte"),
-                            data_path(b, sizeof b, &o, "mnist-subset-train-labels-idx1-ubyte"),
-                            err, sizeof err) != NB_OK ||
-        nb_dataset_read_idx(&test, data_path(a, sizeof a, &o, "mnist-subset-test-images-idx3-ubyte"),
-                            data_path(b, sizeof b, &o, "mnist-subset-test-labels-idx1-ubyte"),
-                            err, sizeof err) != NB_OK) {
+    if (nb_dataset_read_idx(&train,
+                            data_path(a, sizeof a, &o, "mnist-subset-train-images-idx3-ubyte"),
+                            data_path(b, sizeof b, &o, "mnist-subset-train-labels-idx1-ubyte"), err,
+                            sizeof err) != NB_OK ||
+        nb_dataset_read_idx(&test,
+                            data_path(a, sizeof a, &o, "mnist-subset-test-images-idx3-ubyte"),
+                            data_path(b, sizeof b, &o, "mnist-subset-test-labels-idx1-ubyte"), err,
+                            sizeof err) != NB_OK) {
         fprintf(stderr, "mnist_mlp: %s\n", err);
         return 1;
     }
@@ -44,7 +46,11 @@ int main(int argc, char **argv)
         nb_node_set_name(g, p[i], names[i]); /* checkpoints match tensors by name */
     }
     fit_config c = {
-        .n_params = 4, .params = p, .build = relu_mlp, .batch = 64, .epochs = 10,
+        .n_params = 4,
+        .params = p,
+        .build = relu_mlp,
+        .batch = 64,
+        .epochs = 10,
         .optim = nb_optim_defaults(NB_OPTIM_ADAM), /* lr 1e-3, betas 0.9/0.999, eps 1e-8 */
     };
     double acc = fit(g, &o, &c, &train, &test);

@@ -81,8 +81,8 @@ static const char *node_style(const nb_node *n)
 typedef struct dot_state {
     FILE *f;
     const nb_dot_options *o;
-    uint8_t *show;    /* by node id */
-    uint32_t *next;   /* by node id: the next node on the highlighted path, or UINT32_MAX */
+    uint8_t *show;  /* by node id */
+    uint32_t *next; /* by node id: the next node on the highlighted path, or UINT32_MAX */
     size_t n;
 } dot_state;
 
@@ -102,7 +102,10 @@ static void put_node(dot_state *st, nb_node *n, int indent)
         fputc(' ', f);
         put_escaped(f, attr);
     }
-    fprintf(f, " %s%s", shape, n->dtype == NB_DTYPE_F64 ? "" : n->dtype == NB_DTYPE_F32 ? " f32" : " i32");
+    fprintf(f, " %s%s", shape,
+            n->dtype == NB_DTYPE_F64   ? ""
+            : n->dtype == NB_DTYPE_F32 ? " f32"
+                                       : " i32");
     if (st->o->values && nbi_has_value(n) && nbi_node_count(n) <= st->o->max_values) {
         fputs("\\n= ", f);
         put_values(f, n);
@@ -195,7 +198,8 @@ static bool put_clusters(nb_graph *g, dot_state *st)
                 fprintf(st->f, "%*ssubgraph cluster_%u {\n%*s  label=\"", ind, "", (unsigned)cur,
                         ind, "");
                 put_escaped(st->f, g->scopes[cur].name);
-                fprintf(st->f, "\"; style=\"rounded,filled\"; fillcolor=\"%s\"; color=\"#8888aa\";\n",
+                fprintf(st->f,
+                        "\"; style=\"rounded,filled\"; fillcolor=\"%s\"; color=\"#8888aa\";\n",
                         strncmp(g->scopes[cur].name, "grad:", 5) ? "#f3f3fa" : "#eef4ff");
                 for (uint32_t id = head[cur]; id != UINT32_MAX; id = link[id]) {
                     put_node(st, g->nodes[id], ind + 2);
@@ -268,14 +272,16 @@ nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts)
         }
     }
     fputs("digraph nabla {\n", f);
-    fprintf(f, "  graph [rankdir=%s, fontname=\"Helvetica\", newrank=true", o.left_to_right ? "LR" : "TB");
+    fprintf(f, "  graph [rankdir=%s, fontname=\"Helvetica\", newrank=true",
+            o.left_to_right ? "LR" : "TB");
     if (o.title) {
         fputs(", labelloc=t, label=\"", f);
         put_escaped(f, o.title);
         fputc('"', f);
     }
     fputs("];\n  node [fontname=\"Helvetica\", fontsize=11];\n"
-          "  edge [color=\"#555555\", arrowsize=0.7];\n", f);
+          "  edge [color=\"#555555\", arrowsize=0.7];\n",
+          f);
     if (st.n && !put_clusters(g, &st)) {
         status = nbi_report(g, NB_ERR_NOMEM, "write_dot", 0, NULL, "out of memory");
         goto done;

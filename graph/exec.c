@@ -15,11 +15,11 @@
 #include <math.h>
 #include <stdio.h>
 
-#define NO_OFFSET SIZE_MAX
-#define NO_UNIT UINT32_MAX /* a step with no block of its own: a view */
-#define UNIT 16            /* plan offsets count 16-byte units: 4 bytes a step, up to 64 GiB */
-#define SMALL_BLOCK 256    /* blocks up to this size live in exact-size bins */
-#define MAX_PLANS 16
+#define NO_OFFSET   SIZE_MAX
+#define NO_UNIT     UINT32_MAX /* a step with no block of its own: a view */
+#define UNIT        16         /* plan offsets count 16-byte units: 4 bytes a step, up to 64 GiB */
+#define SMALL_BLOCK 256        /* blocks up to this size live in exact-size bins */
+#define MAX_PLANS   16
 #define BLOCK_ALIGN 64
 
 struct nbi_plan {
@@ -28,7 +28,7 @@ struct nbi_plan {
     uint32_t *outs; /* ids, in the order the caller gave them: the cache key */
     int flags;
     uint32_t n_steps;
-    uint32_t *steps;  /* op node ids in run order */
+    uint32_t *steps;   /* op node ids in run order */
     uint32_t *offsets; /* workspace offset per step in UNITs, NO_UNIT for views */
     uint32_t n_kept;
     uint32_t *kept;   /* op node ids whose values are readable after the run */
@@ -600,8 +600,8 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
     }
     for (uint32_t k = 0; k < p->n_steps; k++) {
         nb_node *v = g->nodes[p->steps[k]];
-        v->data = p->offsets[k] == NO_UNIT ? v->in[0]->data
-                                           : g->workspace + (size_t)p->offsets[k] * UNIT;
+        v->data =
+            p->offsets[k] == NO_UNIT ? v->in[0]->data : g->workspace + (size_t)p->offsets[k] * UNIT;
         range before[NB_MAX_ARITY];
         unsigned in_place = 0;
         if ((flags & NB_RUN_CHECK_FINITE) && p->offsets[k] != NO_UNIT) {

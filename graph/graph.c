@@ -112,8 +112,8 @@ bool nbi_check_float(nb_graph *g, const char *op, int n, nb_node *const *in)
 {
     for (int i = 0; i < n; i++) {
         if (in[i]->dtype == NB_DTYPE_I32) {
-            nbi_fail(g, NB_ERR_DTYPE, op, n, in,
-                     "input %d is i32; this op needs f32 or f64 inputs", i + 1);
+            nbi_fail(g, NB_ERR_DTYPE, op, n, in, "input %d is i32; this op needs f32 or f64 inputs",
+                     i + 1);
             return false;
         }
         if (in[i]->dtype != in[0]->dtype) {
@@ -129,8 +129,7 @@ bool nbi_check_axis(nb_graph *g, const char *op, nb_node *x, int axis, int *out)
 {
     int a = axis < 0 ? axis + x->rank : axis;
     if (a < 0 || a >= x->rank) {
-        nbi_fail(g, NB_ERR_AXIS, op, 1, &x, "axis %d is out of range for rank %d", axis,
-                 x->rank);
+        nbi_fail(g, NB_ERR_AXIS, op, 1, &x, "axis %d is out of range for rank %d", axis, x->rank);
         return false;
     }
     *out = a;
@@ -139,8 +138,8 @@ bool nbi_check_axis(nb_graph *g, const char *op, nb_node *x, int axis, int *out)
 
 static const int64_t scalar_shape[1] = { 0 };
 
-nb_node *nbi_node_new(nb_graph *g, int op, int dtype, int rank, const int64_t *shape,
-                      nb_node *a, nb_node *b)
+nb_node *nbi_node_new(nb_graph *g, int op, int dtype, int rank, const int64_t *shape, nb_node *a,
+                      nb_node *b)
 {
     NBI_ASSERT(rank >= 0 && rank <= NB_MAX_RANK);
     size_t count, bytes;
@@ -532,8 +531,8 @@ nb_status nb_node_read_f64(nb_graph *g, const nb_node *cn, double *dst, size_t c
                           nb_node_name(n));
     }
     if (count != nbi_node_count(n)) {
-        return nbi_report(g, NB_ERR_ARG, "read_f64", 1, &n, "asked for %zu values of %zu",
-                          count, nbi_node_count(n));
+        return nbi_report(g, NB_ERR_ARG, "read_f64", 1, &n, "asked for %zu values of %zu", count,
+                          nbi_node_count(n));
     }
     if (n->dtype == NB_DTYPE_F64) {
         memcpy(dst, n->data, count * sizeof *dst);

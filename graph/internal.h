@@ -42,19 +42,19 @@ enum {
  */
 struct nb_node {
     nb_node *in[NB_MAX_ARITY];
-    void *data;            /* value; leaves own it, op nodes point into the workspace */
-    nb_graph *g;           /* owner: ownership checks, lazy names */
-    const int64_t *shape;  /* rank entries, owned by the arena */
-    uint32_t id;           /* index in g->nodes: creation order, also a topological order */
-    uint32_t ord;          /* 1-based ordinal among nodes of this op, for generated names */
-    uint32_t scope;        /* scope instance, 0 for none */
-    uint8_t op;            /* nbi_op_id */
-    uint8_t dtype;         /* nb_dtype */
+    void *data;           /* value; leaves own it, op nodes point into the workspace */
+    nb_graph *g;          /* owner: ownership checks, lazy names */
+    const int64_t *shape; /* rank entries, owned by the arena */
+    uint32_t id;          /* index in g->nodes: creation order, also a topological order */
+    uint32_t ord;         /* 1-based ordinal among nodes of this op, for generated names */
+    uint32_t scope;       /* scope instance, 0 for none */
+    uint8_t op;           /* nbi_op_id */
+    uint8_t dtype;        /* nb_dtype */
     uint8_t rank;
-    uint8_t flags;         /* NBI_F_* */
+    uint8_t flags; /* NBI_F_* */
     union {
-        double f;          /* pow exponent, fill value */
-        int32_t i[2];      /* axis and keepdims; matmul flags; one_hot classes */
+        double f;     /* pow exponent, fill value */
+        int32_t i[2]; /* axis and keepdims; matmul flags; one_hot classes */
     } attr;
 };
 
@@ -82,7 +82,7 @@ typedef struct nbi_name {
     const char *name;
 } nbi_name;
 
-#define NBI_MSG_MAX 512
+#define NBI_MSG_MAX     512
 #define NBI_CONST_CACHE 32
 
 struct nb_graph {
@@ -98,8 +98,8 @@ struct nb_graph {
     uint32_t cap_names, n_names;
     uint32_t op_count[NBI_OP_COUNT];
 
-    nb_status status;         /* sticky build status */
-    char err[NBI_MSG_MAX];    /* first build error */
+    nb_status status;          /* sticky build status */
+    char err[NBI_MSG_MAX];     /* first build error */
     char run_err[NBI_MSG_MAX]; /* last failed run or data call, not sticky */
 
     nbi_scope *scopes;
@@ -165,8 +165,7 @@ void nbi_format_shape(int rank, const int64_t *shape, char *buf, size_t cap);
  * Writes n's values as nested lists ("[[1, 2], [3, 4]]", a scalar bare),
  * each element through put(f, n, i): DOT and the model writer share it.
  */
-void nbi_put_nested(FILE *f, const nb_node *n,
-                    void (*put)(FILE *f, const nb_node *n, size_t i));
+void nbi_put_nested(FILE *f, const nb_node *n, void (*put)(FILE *f, const nb_node *n, size_t i));
 
 /* Splits x's shape at axis into outer * len * inner. */
 void nbi_axis_split(const nb_node *x, int axis, size_t *outer, size_t *len, size_t *inner);
@@ -209,8 +208,8 @@ bool nbi_check_axis(nb_graph *g, const char *op, nb_node *x, int axis, int *out)
  * scope. The shape is interned (shared with an input's when equal).
  * Returns NULL after recording NB_ERR_NOMEM.
  */
-nb_node *nbi_node_new(nb_graph *g, int op, int dtype, int rank, const int64_t *shape,
-                      nb_node *a, nb_node *b);
+nb_node *nbi_node_new(nb_graph *g, int op, int dtype, int rank, const int64_t *shape, nb_node *a,
+                      nb_node *b);
 
 /* True if n is a node of g. */
 bool nbi_owns(const nb_graph *g, const nb_node *n);

@@ -23,8 +23,8 @@ uint32_t nbi_scope_new(nb_graph *g, const char *name, uint32_t parent)
         return 0;
     }
     uint32_t id = g->n_scopes++;
-    g->scopes[id] = (nbi_scope){ .name = copy, .parent = parent,
-                                 .level = g->scopes[parent].level + 1 };
+    g->scopes[id] =
+        (nbi_scope){ .name = copy, .parent = parent, .level = g->scopes[parent].level + 1 };
     return id;
 }
 

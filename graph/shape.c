@@ -111,8 +111,7 @@ void nbi_axis_split(const nb_node *x, int axis, size_t *outer, size_t *len, size
     *inner = in;
 }
 
-void nbi_put_nested(FILE *f, const nb_node *n,
-                    void (*put)(FILE *f, const nb_node *n, size_t i))
+void nbi_put_nested(FILE *f, const nb_node *n, void (*put)(FILE *f, const nb_node *n, size_t i))
 {
     size_t count = nbi_node_count(n);
     for (size_t i = 0; i < count; i++) {

@@ -95,9 +95,9 @@ extern "C" {
 #define NB_API
 #endif
 
-#define NB_VERSION_MAJOR 0
-#define NB_VERSION_MINOR 1
-#define NB_VERSION_PATCH 0
+#define NB_VERSION_MAJOR  0
+#define NB_VERSION_MINOR  1
+#define NB_VERSION_PATCH  0
 #define NB_VERSION_STRING "0.1.0"
 
 /* ======================================================================== */
@@ -107,16 +107,16 @@ extern "C" {
 /* Result of a call. The first error on a graph sticks (see nb_graph_status). */
 typedef enum nb_status {
     NB_OK = 0,
-    NB_ERR_NOMEM,   /* an allocation failed */
-    NB_ERR_ARG,     /* a bad argument: a NULL node, an unknown option, a bad count */
-    NB_ERR_SHAPE,   /* shapes do not fit the op */
-    NB_ERR_RANK,    /* a rank the op does not accept */
-    NB_ERR_DTYPE,   /* mixed dtypes, or a dtype the op does not accept */
-    NB_ERR_AXIS,    /* an axis outside the node's rank */
-    NB_ERR_GRAPH,   /* a node that belongs to another graph */
-    NB_ERR_VALUE,   /* a bad value met while running (a label out of range) */
-    NB_ERR_IO,      /* a file could not be read or written */
-    NB_ERR_FORMAT,  /* a file is malformed */
+    NB_ERR_NOMEM,  /* an allocation failed */
+    NB_ERR_ARG,    /* a bad argument: a NULL node, an unknown option, a bad count */
+    NB_ERR_SHAPE,  /* shapes do not fit the op */
+    NB_ERR_RANK,   /* a rank the op does not accept */
+    NB_ERR_DTYPE,  /* mixed dtypes, or a dtype the op does not accept */
+    NB_ERR_AXIS,   /* an axis outside the node's rank */
+    NB_ERR_GRAPH,  /* a node that belongs to another graph */
+    NB_ERR_VALUE,  /* a bad value met while running (a label out of range) */
+    NB_ERR_IO,     /* a file could not be read or written */
+    NB_ERR_FORMAT, /* a file is malformed */
 } nb_status;
 
 /* Returns a short constant English phrase for a status ("shape mismatch"). */
@@ -152,8 +152,10 @@ NB_API const char *nb_dtype_name(nb_dtype dtype);
 
 /* NB_SHAPE(d0, d1, ...) expands to `rank, (const int64_t[]){d0, d1, ...}`. */
 #define NB_SHAPE(...)                                                                              \
-    (int)(sizeof((const int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t)),                             \
-        (const int64_t[]){ __VA_ARGS__ }
+    (int)(sizeof((const int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t)), (const int64_t[])           \
+    {                                                                                              \
+        __VA_ARGS__                                                                                \
+    }
 
 /* ======================================================================== */
 /* Graphs                                                                   */
@@ -275,8 +277,7 @@ NB_API nb_init nb_init_he_normal(void);
  * Errors: as nb_input, and NB_ERR_ARG for an unknown init kind or a bad range
  * (uniform with high < low, normal with std < 0). dtype must be f32 or f64.
  */
-NB_API nb_node *nb_param(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape,
-                         nb_init init);
+NB_API nb_node *nb_param(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape, nb_init init);
 
 /*
  * Creates a constant holding a copy of data (nb_dtype_size(dtype) * size bytes,
@@ -569,14 +570,13 @@ NB_API void nb_scope_pop(nb_graph *g);
  * foreign node; NB_ERR_DTYPE for an i32 y, or a wrt node whose dtype is not
  * y's (i32 labels). On error grads[] is all NULL.
  */
-NB_API nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt,
-                         nb_node **grads);
+NB_API nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_node **grads);
 
 /* Options of nb_gradcheck. Start from nb_gradcheck_defaults(). */
 typedef struct nb_gradcheck_options {
-    double eps;     /* central-difference step (default 1e-6) */
-    double rtol;    /* relative tolerance (default 1e-5) */
-    double atol;    /* absolute tolerance (default 1e-7) */
+    double eps;            /* central-difference step (default 1e-6) */
+    double rtol;           /* relative tolerance (default 1e-5) */
+    double atol;           /* absolute tolerance (default 1e-7) */
     nb_node *const *grads; /* check these gradient nodes instead of nb_grad's (default NULL) */
 } nb_gradcheck_options;
 
@@ -584,12 +584,12 @@ NB_API nb_gradcheck_options nb_gradcheck_defaults(void);
 
 /* What nb_gradcheck found for one wrt node. */
 typedef struct nb_gradcheck_result {
-    double max_abs_err;   /* max |analytic - numeric| */
-    double max_rel_err;   /* max |analytic - numeric| / max(|analytic|, |numeric|) */
-    size_t worst_index;   /* element with the largest |a - n| / (atol + rtol |n|) */
-    double analytic;      /* analytic gradient at worst_index */
-    double numeric;       /* numeric gradient at worst_index */
-    bool passed;          /* every element within atol + rtol * |numeric| */
+    double max_abs_err; /* max |analytic - numeric| */
+    double max_rel_err; /* max |analytic - numeric| / max(|analytic|, |numeric|) */
+    size_t worst_index; /* element with the largest |a - n| / (atol + rtol |n|) */
+    double analytic;    /* analytic gradient at worst_index */
+    double numeric;     /* numeric gradient at worst_index */
+    bool passed;        /* every element within atol + rtol * |numeric| */
 } nb_gradcheck_result;
 
 /*
@@ -614,7 +614,7 @@ NB_API nb_status nb_gradcheck(nb_graph *g, nb_node *y, size_t n, nb_node *const 
 
 /* Flags of nb_graph_run_ex. */
 enum {
-    NB_RUN_KEEP_ALL = 1,     /* keep every computed value readable (no buffer reuse), e.g. for DOT */
+    NB_RUN_KEEP_ALL = 1, /* keep every computed value readable (no buffer reuse), e.g. for DOT */
     NB_RUN_CHECK_FINITE = 2, /* stop at the first node whose output holds a NaN or an infinity */
 };
 
@@ -680,13 +680,13 @@ NB_API size_t nb_depth_path(nb_graph *g, nb_node *out, int level, nb_node **path
 typedef struct nb_dot_options {
     nb_node *const *outputs; /* draw only what these depend on (NULL: the whole graph) */
     size_t n_outputs;
-    bool grad;            /* include gradient nodes (default false) */
-    bool values;          /* show values and gradients when computed and small (default false) */
-    size_t max_values;    /* show values of nodes with at most this many elements (default 8) */
-    nb_node *highlight;   /* highlight the longest path to this node (default NULL) */
-    int depth_level;      /* level of that path, as nb_depth (default NB_DEPTH_OPS) */
-    const char *title;    /* graph label (default none) */
-    bool left_to_right;   /* rankdir=LR instead of top to bottom (default false) */
+    bool grad;          /* include gradient nodes (default false) */
+    bool values;        /* show values and gradients when computed and small (default false) */
+    size_t max_values;  /* show values of nodes with at most this many elements (default 8) */
+    nb_node *highlight; /* highlight the longest path to this node (default NULL) */
+    int depth_level;    /* level of that path, as nb_depth (default NB_DEPTH_OPS) */
+    const char *title;  /* graph label (default none) */
+    bool left_to_right; /* rankdir=LR instead of top to bottom (default false) */
 } nb_dot_options;
 
 NB_API nb_dot_options nb_dot_defaults(void);
@@ -752,7 +752,7 @@ typedef struct nb_optim_options {
     double eps;          /* Adam(W) 1e-8, RMSprop 1e-8, Adagrad 1e-10 */
     double lr_decay;     /* Adagrad: lr / (1 + (t-1) lr_decay) */
     double initial_accumulator; /* Adagrad: starting sum of squares */
-    double clip_norm;    /* clip gradients to this global L2 norm first (0: off) */
+    double clip_norm;           /* clip gradients to this global L2 norm first (0: off) */
     nb_schedule schedule;
 } nb_optim_options;
 
@@ -906,8 +906,8 @@ NB_API nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const 
  * arguments (duplicate names, names over 4096 bytes, parameters that are not
  * exactly the optimizer's), NB_ERR_GRAPH for a parameter of another graph.
  */
-NB_API nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n,
-                                    nb_node *const *params, const nb_optim *opt);
+NB_API nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n, nb_node *const *params,
+                                    const nb_optim *opt);
 
 /*
  * Loads params[0..n-1] (matched by name; dtypes and shapes must agree) and,
@@ -918,8 +918,8 @@ NB_API nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n,
  * missing or mismatched tensors, no optimizer state when one is asked for),
  * or NB_ERR_ARG and NB_ERR_GRAPH as nb_checkpoint_save.
  */
-NB_API nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n,
-                                    nb_node *const *params, nb_optim *opt);
+NB_API nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *const *params,
+                                    nb_optim *opt);
 
 /* ======================================================================== */
 /* Model language                                                           */

@@ -19,8 +19,7 @@ static nb_node *build(nb_graph *g, int op, nb_node *y, nb_node *dy)
         char a[96], b[96];
         nbi_format_shape(y->rank, y->shape, a, sizeof a);
         nbi_format_shape(dy->rank, dy->shape, b, sizeof b);
-        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "shapes %s and %s differ; they must be equal", a,
-                 b);
+        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "shapes %s and %s differ; they must be equal", a, b);
         return NULL;
     }
     return nbi_node_new(g, op, y->dtype, y->rank, y->shape, y, dy);
@@ -28,15 +27,14 @@ static nb_node *build(nb_graph *g, int op, nb_node *y, nb_node *dy)
 
 /* ---- sigmoid_grad ---- */
 
-NBI_BINARY_FORWARD(sigmoid_grad, z * x * ((T)1 - x))
+NBI_BINARY_FORWARD(sigmoid_grad, z *x *((T)1 - x))
 
 nb_node *nb_sigmoid_grad(nb_graph *g, nb_node *y, nb_node *dy)
 {
     return build(g, NBI_OP_SIGMOID_GRAD, y, dy);
 }
 
-static void sigmoid_grad_grad(nb_graph *g, nb_node *o, nb_node *d, const bool *need,
-                              nb_node **dx)
+static void sigmoid_grad_grad(nb_graph *g, nb_node *o, nb_node *d, const bool *need, nb_node **dx)
 {
     nb_node *y = o->in[0], *dy = o->in[1];
     if (need[0]) {
@@ -51,15 +49,19 @@ static void sigmoid_grad_grad(nb_graph *g, nb_node *o, nb_node *d, const bool *n
 }
 
 const nbi_op nbi_op_sigmoid_grad = {
-    .name = "sigmoid_grad", .symbol = "σ'", .arity = 2, .flags = NBI_OP_ELEMENTWISE,
-    .forward = sigmoid_grad_forward, .grad = sigmoid_grad_grad,
+    .name = "sigmoid_grad",
+    .symbol = "σ'",
+    .arity = 2,
+    .flags = NBI_OP_ELEMENTWISE,
+    .forward = sigmoid_grad_forward,
+    .grad = sigmoid_grad_grad,
     .formula = "y' = dy * y * (1 - y)   (sigmoid's derivative from its output y)",
     .grad_formula = "dy_in = d * dy * (1 - 2y), d(dy) = sigmoid_grad(y, d)",
 };
 
 /* ---- tanh_grad ---- */
 
-NBI_BINARY_FORWARD(tanh_grad, z * ((T)1 - x * x))
+NBI_BINARY_FORWARD(tanh_grad, z *((T)1 - x * x))
 
 nb_node *nb_tanh_grad(nb_graph *g, nb_node *y, nb_node *dy)
 {
@@ -80,8 +82,12 @@ static void tanh_grad_grad(nb_graph *g, nb_node *o, nb_node *d, const bool *need
 }
 
 const nbi_op nbi_op_tanh_grad = {
-    .name = "tanh_grad", .symbol = "tanh'", .arity = 2, .flags = NBI_OP_ELEMENTWISE,
-    .forward = tanh_grad_forward, .grad = tanh_grad_grad,
+    .name = "tanh_grad",
+    .symbol = "tanh'",
+    .arity = 2,
+    .flags = NBI_OP_ELEMENTWISE,
+    .forward = tanh_grad_forward,
+    .grad = tanh_grad_grad,
     .formula = "y' = dy * (1 - y²)   (tanh's derivative from its output y)",
     .grad_formula = "dy_in = -2 d * dy * y, d(dy) = tanh_grad(y, d)",
 };

@@ -17,8 +17,8 @@ static nb_node *binary(nb_graph *g, int op, nb_node *a, nb_node *b)
         char sa[96], sb[96];
         nbi_format_shape(a->rank, a->shape, sa, sizeof sa);
         nbi_format_shape(b->rank, b->shape, sb, sizeof sb);
-        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "shapes %s and %s cannot be broadcast together",
-                 sa, sb);
+        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "shapes %s and %s cannot be broadcast together", sa,
+                 sb);
         return NULL;
     }
     return nbi_node_new(g, op, a->dtype, rank, shape, a, b);

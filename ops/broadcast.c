@@ -85,8 +85,7 @@ static nb_node *build(nb_graph *g, int op, nb_node *x, int rank, const int64_t *
     }
     size_t count;
     if (rank < 0 || rank > NB_MAX_RANK) {
-        nbi_fail(g, NB_ERR_RANK, name, 1, &x, "target rank %d is outside 0..%d", rank,
-                 NB_MAX_RANK);
+        nbi_fail(g, NB_ERR_RANK, name, 1, &x, "target rank %d is outside 0..%d", rank, NB_MAX_RANK);
         return NULL;
     }
     if (rank > 0 && !shape) {
@@ -151,8 +150,7 @@ static nb_status broadcast_to_forward(nb_graph *g, nb_node *y)
     return NB_OK;
 }
 
-static void broadcast_to_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need,
-                              nb_node **dx)
+static void broadcast_to_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     (void)need;
     nb_node *x = y->in[0];

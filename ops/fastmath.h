@@ -65,14 +65,18 @@ static inline float nbi_log1pf(float u)
     int32_t bits;
     memcpy(&bits, &v, sizeof bits);
     int32_t j = ((bits - 0x3f3504f3) >> 23); /* 0x3f3504f3 = sqrt(1/2) */
-    j = u <= 1.0f ? 0 : j;                  /* small u: no split, keep log1p's accuracy */
+    j = u <= 1.0f ? 0 : j;                   /* small u: no split, keep log1p's accuracy */
     int32_t mb = bits - (j << 23);
     float m;
     memcpy(&m, &mb, sizeof m);
     float a = j == 0 ? u : m - 1.0f; /* the argument whose log1p remains */
     float s = a / (2.0f + a), s2 = s * s;
-    float t = s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9 +
-                                      s2 * (1.0f / 11 + s2 * (1.0f / 13 + s2 * (1.0f / 15)))))));
+    float t =
+        s2 *
+        (1.0f / 3 +
+         s2 * (1.0f / 5 +
+               s2 * (1.0f / 7 +
+                     s2 * (1.0f / 9 + s2 * (1.0f / 11 + s2 * (1.0f / 13 + s2 * (1.0f / 15)))))));
     float r = 2.0f * (s + s * t) + (float)j * 0.693147182f;
     return u == INFINITY ? u : r;
 }
@@ -93,12 +97,13 @@ static inline float nbi_tanhf(float x)
     float a = fabsf(x), x2 = x * x;
     /* Taylor coefficients of tanh: -1/3, 2/15, -17/315, 62/2835, ... (rounded to float) */
     float small =
-        x + x * x2 * (-0.333333333f +
-                      x2 * (0.133333333f +
-                            x2 * (-0.0539682540f +
-                                  x2 * (0.0218694885f +
-                                        x2 * (-0.00886323552f +
-                                              x2 * (0.00359212803f + x2 * -0.00145583438f))))));
+        x + x * x2 *
+                (-0.333333333f +
+                 x2 * (0.133333333f +
+                       x2 * (-0.0539682540f +
+                             x2 * (0.0218694885f +
+                                   x2 * (-0.00886323552f +
+                                         x2 * (0.00359212803f + x2 * -0.00145583438f))))));
     float big = 1.0f - 2.0f / (nbi_expf(2.0f * a) + 1.0f);
     big = x < 0 ? -big : big;
     return a < 0.5f ? small : big;
@@ -110,9 +115,9 @@ static inline double nbi_sigmoid(double x)
 }
 
 /* Type-generic entry points for kernels written once for float and double. */
-#define NBI_EXP(x) _Generic((x), float: nbi_expf, default: exp)(x)
-#define NBI_LOG1P(x) _Generic((x), float: nbi_log1pf, default: log1p)(x)
-#define NBI_SIGMOID(x) _Generic((x), float: nbi_sigmoidf, default: nbi_sigmoid)(x)
-#define NBI_TANH(x) _Generic((x), float: nbi_tanhf, default: tanh)(x)
+#define NBI_EXP(x)     _Generic((x), float : nbi_expf, default : exp)(x)
+#define NBI_LOG1P(x)   _Generic((x), float : nbi_log1pf, default : log1p)(x)
+#define NBI_SIGMOID(x) _Generic((x), float : nbi_sigmoidf, default : nbi_sigmoid)(x)
+#define NBI_TANH(x)    _Generic((x), float : nbi_tanhf, default : tanh)(x)
 
 #endif /* NABLA_FASTMATH_H */

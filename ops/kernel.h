@@ -31,16 +31,14 @@ typedef struct nbi_bcast {
 void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const nb_node *b);
 
 /* Runs BODY for each inner row: pa, pb, py point at the row, n is its length. */
-#define NBI_BCAST_ROWS(it, T, a, b, y, ...)                                                       \
+#define NBI_BCAST_ROWS(it, T, a, b, y, ...)                                                        \
     do {                                                                                           \
         int64_t n_ = (it)->dim[3], r_ = 0;                                                         \
         for (int64_t i0 = 0; i0 < (it)->dim[0]; i0++) {                                            \
             for (int64_t i1 = 0; i1 < (it)->dim[1]; i1++) {                                        \
                 for (int64_t i2 = 0; i2 < (it)->dim[2]; i2++, r_++) {                              \
-                    const T *pa =                                                                  \
-                        (a) + i0 * (it)->sa[0] + i1 * (it)->sa[1] + i2 * (it)->sa[2];              \
-                    const T *pb =                                                                  \
-                        (b) + i0 * (it)->sb[0] + i1 * (it)->sb[1] + i2 * (it)->sb[2];              \
+                    const T *pa = (a) + i0 * (it)->sa[0] + i1 * (it)->sa[1] + i2 * (it)->sa[2];    \
+                    const T *pb = (b) + i0 * (it)->sb[0] + i1 * (it)->sb[1] + i2 * (it)->sb[2];    \
                     T *py = (y) + r_ * n_;                                                         \
                     int64_t n = n_;                                                                \
                     (void)pb;                                                                      \
@@ -54,7 +52,7 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
  * Elementwise binary forward kernel NAME_forward for y = EXPR(x, z), where x is
  * from input 0 and z from input 1, with NumPy broadcasting.
  */
-#define NBI_BINARY_FORWARD(NAME, ...)                                                             \
+#define NBI_BINARY_FORWARD(NAME, ...)                                                              \
     NBI_BINARY_TYPED(NAME##_f32, float, __VA_ARGS__)                                               \
     NBI_BINARY_TYPED(NAME##_f64, double, __VA_ARGS__)                                              \
     static nb_status NAME##_forward(nb_graph *g, nb_node *y)                                       \
@@ -70,7 +68,7 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
         return NB_OK;                                                                              \
     }
 
-#define NBI_BINARY_TYPED(FN, TYPE, ...)                                                           \
+#define NBI_BINARY_TYPED(FN, TYPE, ...)                                                            \
     static void FN(const nbi_bcast *it, const TYPE *a, const TYPE *b, TYPE *y)                     \
     {                                                                                              \
         typedef TYPE T;                                                                            \
@@ -78,22 +76,22 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
             if (it->sa[3] && it->sb[3]) {                                                          \
                 for (int64_t k = 0; k < n; k++) {                                                  \
                     const T x = pa[k], z = pb[k];                                                  \
-                    py[k] = (__VA_ARGS__);                                                                \
+                    py[k] = (__VA_ARGS__);                                                         \
                 }                                                                                  \
             } else if (it->sa[3]) {                                                                \
                 const T z = pb[0];                                                                 \
                 for (int64_t k = 0; k < n; k++) {                                                  \
                     const T x = pa[k];                                                             \
-                    py[k] = (__VA_ARGS__);                                                                \
+                    py[k] = (__VA_ARGS__);                                                         \
                 }                                                                                  \
             } else if (it->sb[3]) {                                                                \
                 const T x = pa[0];                                                                 \
                 for (int64_t k = 0; k < n; k++) {                                                  \
                     const T z = pb[k];                                                             \
-                    py[k] = (__VA_ARGS__);                                                                \
+                    py[k] = (__VA_ARGS__);                                                         \
                 }                                                                                  \
             } else {                                                                               \
-                const T x = pa[0], z = pb[0], v = (__VA_ARGS__);                                          \
+                const T x = pa[0], z = pb[0], v = (__VA_ARGS__);                                   \
                 for (int64_t k = 0; k < n; k++) {                                                  \
                     py[k] = v;                                                                     \
                 }                                                                                  \
@@ -102,7 +100,7 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
     }
 
 /* Elementwise unary forward kernel NAME_forward for y = EXPR(x), x from input 0. */
-#define NBI_UNARY_FORWARD(NAME, ...)                                                              \
+#define NBI_UNARY_FORWARD(NAME, ...)                                                               \
     NBI_UNARY_TYPED(NAME##_f32, float, __VA_ARGS__)                                                \
     NBI_UNARY_TYPED(NAME##_f64, double, __VA_ARGS__)                                               \
     static nb_status NAME##_forward(nb_graph *g, nb_node *y)                                       \
@@ -117,13 +115,13 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
         return NB_OK;                                                                              \
     }
 
-#define NBI_UNARY_TYPED(FN, TYPE, ...)                                                            \
+#define NBI_UNARY_TYPED(FN, TYPE, ...)                                                             \
     static void FN(size_t n, const TYPE *xs, TYPE *ys)                                             \
     {                                                                                              \
         typedef TYPE T;                                                                            \
         for (size_t i = 0; i < n; i++) {                                                           \
             const T x = xs[i];                                                                     \
-            ys[i] = (__VA_ARGS__);                                                                        \
+            ys[i] = (__VA_ARGS__);                                                                 \
         }                                                                                          \
     }
 
@@ -132,7 +130,7 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
  * NAME_f64 with parameter list PARAMS; the body sees the element type as T
  * (PARAMS cannot, so pass data as void pointers and convert in the body).
  */
-#define NBI_TYPED(NAME, PARAMS, ...)                                                              \
+#define NBI_TYPED(NAME, PARAMS, ...)                                                               \
     static void NAME##_f32 PARAMS                                                                  \
     {                                                                                              \
         typedef float T;                                                                           \

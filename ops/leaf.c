@@ -166,8 +166,7 @@ static bool init_ok(nb_graph *g, const nb_init *init)
         nbi_fail(g, NB_ERR_ARG, "param", 0, NULL, "unknown initializer kind %d", (int)init->kind);
     } else if (init->kind == NB_INIT_UNIFORM && !(init->b >= init->a)) {
         nbi_fail(g, NB_ERR_ARG, "param", 0, NULL,
-                 "uniform initializer needs low <= high, got low %g and high %g", init->a,
-                 init->b);
+                 "uniform initializer needs low <= high, got low %g and high %g", init->a, init->b);
     } else if (init->kind == NB_INIT_NORMAL && !(init->b >= 0)) {
         nbi_fail(g, NB_ERR_ARG, "param", 0, NULL, "normal initializer needs std >= 0, got %g",
                  init->b);
@@ -235,18 +234,30 @@ static nb_status leaf_forward(nb_graph *g, nb_node *y)
 }
 
 const nbi_op nbi_op_input = {
-    .name = "input", .symbol = "input", .flags = NBI_OP_LEAF, .forward = leaf_forward,
-    .formula = "values set by the program before each run", .grad_formula = "-",
+    .name = "input",
+    .symbol = "input",
+    .flags = NBI_OP_LEAF,
+    .forward = leaf_forward,
+    .formula = "values set by the program before each run",
+    .grad_formula = "-",
 };
 
 const nbi_op nbi_op_param = {
-    .name = "param", .symbol = "param", .flags = NBI_OP_LEAF, .forward = leaf_forward,
-    .formula = "trainable values, initialized once", .grad_formula = "-",
+    .name = "param",
+    .symbol = "param",
+    .flags = NBI_OP_LEAF,
+    .forward = leaf_forward,
+    .formula = "trainable values, initialized once",
+    .grad_formula = "-",
 };
 
 const nbi_op nbi_op_const = {
-    .name = "const", .symbol = "const", .flags = NBI_OP_LEAF, .forward = leaf_forward,
-    .formula = "fixed values", .grad_formula = "-",
+    .name = "const",
+    .symbol = "const",
+    .flags = NBI_OP_LEAF,
+    .forward = leaf_forward,
+    .formula = "fixed values",
+    .grad_formula = "-",
 };
 
 /* ---- fill ---- */
@@ -281,7 +292,11 @@ static void fill_label(const nb_node *y, char *buf, size_t cap)
 }
 
 const nbi_op nbi_op_fill = {
-    .name = "fill", .symbol = "fill", .arity = 0,
-    .forward = fill_forward, .label = fill_label,
-    .formula = "y = value everywhere", .grad_formula = "no inputs",
+    .name = "fill",
+    .symbol = "fill",
+    .arity = 0,
+    .forward = fill_forward,
+    .label = fill_label,
+    .formula = "y = value everywhere",
+    .grad_formula = "no inputs",
 };

@@ -54,15 +54,13 @@ static nb_status one_hot_forward(nb_graph *g, nb_node *y)
     if (s != NB_OK) {
         return s;
     }
-    NBI_DISPATCH(y, one_hot_kernel, labels->data, y->data, nbi_node_count(labels),
-                 (size_t)classes);
+    NBI_DISPATCH(y, one_hot_kernel, labels->data, y->data, nbi_node_count(labels), (size_t)classes);
     return NB_OK;
 }
 
 nb_node *nb_one_hot(nb_graph *g, nb_node *labels, int64_t classes, nb_dtype dtype)
 {
-    if (!nbi_check_inputs(g, "one_hot", 1, &labels) ||
-        !check_labels(g, "one_hot", 1, &labels, 0)) {
+    if (!nbi_check_inputs(g, "one_hot", 1, &labels) || !check_labels(g, "one_hot", 1, &labels, 0)) {
         return NULL;
     }
     if (dtype != NB_DTYPE_F32 && dtype != NB_DTYPE_F64) {
@@ -93,8 +91,11 @@ static void classes_label(const nb_node *y, char *buf, size_t cap)
 }
 
 const nbi_op nbi_op_one_hot = {
-    .name = "one_hot", .symbol = "onehot", .arity = 1,
-    .forward = one_hot_forward, .label = classes_label,
+    .name = "one_hot",
+    .symbol = "onehot",
+    .arity = 1,
+    .forward = one_hot_forward,
+    .label = classes_label,
     .formula = "y[..., c] = 1 if labels[...] = c else 0",
     .grad_formula = "none (labels are integers)",
 };
@@ -157,8 +158,7 @@ nb_node *nb_cross_entropy(nb_graph *g, nb_node *logits, nb_node *labels)
     return nbi_node_new(g, NBI_OP_CROSS_ENTROPY, logits->dtype, 0, NULL, logits, labels);
 }
 
-static void cross_entropy_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need,
-                               nb_node **dx)
+static void cross_entropy_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     if (!need[0]) {
         return;
@@ -172,8 +172,11 @@ static void cross_entropy_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool 
 }
 
 const nbi_op nbi_op_cross_entropy = {
-    .name = "cross_entropy", .symbol = "CE", .arity = 2,
-    .forward = cross_entropy_forward, .grad = cross_entropy_grad,
+    .name = "cross_entropy",
+    .symbol = "CE",
+    .arity = 2,
+    .forward = cross_entropy_forward,
+    .grad = cross_entropy_grad,
     .formula = "y = (1/N) Σ_i [logsumexp(z_i) - z_i,label_i]",
     .grad_formula = "dz = (softmax(z) - one_hot(labels)) * dy / N; labels get none",
 };
@@ -195,8 +198,8 @@ NBI_TYPED(bce_kernel, (const void *zv, const void *tv, void *yv, size_t n), {
         T v = z[i], a = v < 0 ? -v : v;
         acc[0] += (v > 0 ? v : (T)0) - v * t[i] + NBI_LOG1P(NBI_EXP(-a));
     }
-    double total = (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-                            ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+    double total =
+        (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
     *(T *)yv = (T)(total / (double)n);
 })
 
@@ -220,8 +223,8 @@ static nb_node *pair_loss(nb_graph *g, int op, nb_node *a, nb_node *b)
         char sa[96], sb[96];
         nbi_format_shape(a->rank, a->shape, sa, sizeof sa);
         nbi_format_shape(b->rank, b->shape, sb, sizeof sb);
-        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "shapes %s and %s differ; they must be equal",
-                 sa, sb);
+        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "shapes %s and %s differ; they must be equal", sa,
+                 sb);
         return NULL;
     }
     return nbi_node_new(g, op, a->dtype, 0, NULL, a, b);
@@ -238,8 +241,7 @@ static nb_node *mean_scale(nb_graph *g, nb_node *y, nb_node *dy, double factor)
     return nbi_chain(g, dy, nbi_scalar_cached(g, y->dtype, factor / n));
 }
 
-static void bce_logits_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need,
-                            nb_node **dx)
+static void bce_logits_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     nb_node *z = y->in[0], *t = y->in[1];
     nb_node *s = mean_scale(g, y, dy, 1.0);
@@ -252,8 +254,11 @@ static void bce_logits_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *ne
 }
 
 const nbi_op nbi_op_bce_logits = {
-    .name = "bce_logits", .symbol = "BCE", .arity = 2,
-    .forward = bce_logits_forward, .grad = bce_logits_grad,
+    .name = "bce_logits",
+    .symbol = "BCE",
+    .arity = 2,
+    .forward = bce_logits_forward,
+    .grad = bce_logits_grad,
     .formula = "y = (1/n) Σ [max(z,0) - z t + ln(1 + e^-|z|)]",
     .grad_formula = "dz = (σ(z) - t) * dy / n, dt = -z * dy / n",
 };
@@ -274,8 +279,8 @@ NBI_TYPED(mse_kernel, (const void *av, const void *bv, void *yv, size_t n), {
         T d = a[i] - b[i];
         acc[0] += d * d;
     }
-    double total = (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-                            ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+    double total =
+        (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
     *(T *)yv = (T)(total / (double)n);
 })
 
@@ -304,8 +309,11 @@ static void mse_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_
 }
 
 const nbi_op nbi_op_mse = {
-    .name = "mse", .symbol = "MSE", .arity = 2,
-    .forward = mse_forward, .grad = mse_grad,
+    .name = "mse",
+    .symbol = "MSE",
+    .arity = 2,
+    .forward = mse_forward,
+    .grad = mse_grad,
     .formula = "y = (1/n) Σ (a - b)²",
     .grad_formula = "da = 2 (a - b) dy / n, db = -da",
 };

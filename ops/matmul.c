@@ -136,13 +136,13 @@ static nb_status matmul_forward(nb_graph *g, nb_node *y)
         if (y->dtype == NB_DTYPE_F32) {
             float one = 1, zero = 0;
             bli_sgemm(ta, tb, m, d.n, d.k, &one, (float *)a->data + i * sa, d.a_cols, 1,
-                      (float *)b->data + i * sb, d.b_cols, 1, &zero, (float *)y->data + i * sc,
-                      d.n, 1);
+                      (float *)b->data + i * sb, d.b_cols, 1, &zero, (float *)y->data + i * sc, d.n,
+                      1);
         } else {
             double one = 1, zero = 0;
             bli_dgemm(ta, tb, m, d.n, d.k, &one, (double *)a->data + i * sa, d.a_cols, 1,
-                      (double *)b->data + i * sb, d.b_cols, 1, &zero,
-                      (double *)y->data + i * sc, d.n, 1);
+                      (double *)b->data + i * sb, d.b_cols, 1, &zero, (double *)y->data + i * sc,
+                      d.n, 1);
         }
     }
     return NB_OK;
@@ -176,7 +176,8 @@ static bool scalar_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, 
         /* row sums of op(b) as a column [k,1] (or a row [1,k] when a is stored transposed) */
         nb_node *r = nb_sum_axis(g, b, tb ? 0 : 1, true);
         if (!ta == !tb) { /* the sums lie along the wrong axis: turn them */
-            r = nb_reshape(g, r, 2, ta ? (int64_t[]){ a->shape[0], 1 } : (int64_t[]){ 1, a->shape[1] });
+            r = nb_reshape(g, r, 2,
+                           ta ? (int64_t[]){ a->shape[0], 1 } : (int64_t[]){ 1, a->shape[1] });
         }
         dx[0] = nb_broadcast_to(g, nbi_chain(g, c, r), a->rank, a->shape);
     }
@@ -184,7 +185,8 @@ static bool scalar_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, 
         /* column sums of op(a) */
         nb_node *s = nb_sum_axis(g, a, ta ? 1 : 0, true);
         if (!ta == !tb) {
-            s = nb_reshape(g, s, 2, tb ? (int64_t[]){ 1, b->shape[1] } : (int64_t[]){ b->shape[0], 1 });
+            s = nb_reshape(g, s, 2,
+                           tb ? (int64_t[]){ 1, b->shape[1] } : (int64_t[]){ b->shape[0], 1 });
         }
         dx[1] = nb_broadcast_to(g, nbi_chain(g, c, s), b->rank, b->shape);
     }
@@ -224,10 +226,11 @@ static void matmul_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, 
 static void matmul_label(const nb_node *y, char *buf, size_t cap)
 {
     int f = y->attr.i[0];
-    snprintf(buf, cap, "%s", f == 0                            ? ""
-                             : f == NB_TRANS_A                 ? "aᵀ @ b"
-                             : f == NB_TRANS_B                 ? "a @ bᵀ"
-                                                               : "aᵀ @ bᵀ");
+    snprintf(buf, cap, "%s",
+             f == 0            ? ""
+             : f == NB_TRANS_A ? "aᵀ @ b"
+             : f == NB_TRANS_B ? "a @ bᵀ"
+                               : "aᵀ @ bᵀ");
 }
 
 const nbi_op nbi_op_matmul = {

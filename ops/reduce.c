@@ -161,15 +161,23 @@ nb_node *nb_mean_axis(nb_graph *g, nb_node *x, int axis, bool keepdims)
 }
 
 const nbi_op nbi_op_sum = {
-    .name = "sum", .symbol = "Σ", .arity = 1,
-    .forward = sum_forward, .grad = sum_grad, .label = axis_label,
+    .name = "sum",
+    .symbol = "Σ",
+    .arity = 1,
+    .forward = sum_forward,
+    .grad = sum_grad,
+    .label = axis_label,
     .formula = "y = Σ x (over all elements, or along axis)",
     .grad_formula = "dx = broadcast_to(dy, shape(x))",
 };
 
 const nbi_op nbi_op_mean = {
-    .name = "mean", .symbol = "mean", .arity = 1,
-    .forward = sum_forward, .grad = mean_grad, .label = axis_label,
+    .name = "mean",
+    .symbol = "mean",
+    .arity = 1,
+    .forward = sum_forward,
+    .grad = mean_grad,
+    .label = axis_label,
     .formula = "y = (1/n) Σ x (n elements reduced)",
     .grad_formula = "dx = broadcast_to(dy / n, shape(x))",
 };
@@ -219,8 +227,12 @@ nb_node *nb_max_axis(nb_graph *g, nb_node *x, int axis, bool keepdims)
 }
 
 const nbi_op nbi_op_max = {
-    .name = "max", .symbol = "max", .arity = 1,
-    .forward = max_forward, .grad = max_grad, .label = axis_label,
+    .name = "max",
+    .symbol = "max",
+    .arity = 1,
+    .forward = max_forward,
+    .grad = max_grad,
+    .label = axis_label,
     .formula = "y = max x along axis",
     .grad_formula = "dx = broadcast(dy) * argmax_mask(x, axis)   (first arg-max on ties)",
 };
@@ -259,8 +271,7 @@ static nb_status argmax_mask_forward(nb_graph *g, nb_node *y)
 
 nb_node *nb_argmax_mask(nb_graph *g, nb_node *x, int axis)
 {
-    if (!nbi_check_inputs(g, "argmax_mask", 1, &x) ||
-        !nbi_check_float(g, "argmax_mask", 1, &x)) {
+    if (!nbi_check_inputs(g, "argmax_mask", 1, &x) || !nbi_check_float(g, "argmax_mask", 1, &x)) {
         return NULL;
     }
     int a;
@@ -275,8 +286,11 @@ nb_node *nb_argmax_mask(nb_graph *g, nb_node *x, int axis)
 }
 
 const nbi_op nbi_op_argmax_mask = {
-    .name = "argmax_mask", .symbol = "argmax", .arity = 1,
-    .forward = argmax_mask_forward, .label = axis_label,
+    .name = "argmax_mask",
+    .symbol = "argmax",
+    .arity = 1,
+    .forward = argmax_mask_forward,
+    .label = axis_label,
     .formula = "y = 1 at the first maximum along axis, 0 elsewhere",
     .grad_formula = "dx = 0",
 };

@@ -63,9 +63,13 @@ static void transpose_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *nee
 }
 
 const nbi_op nbi_op_transpose = {
-    .name = "transpose", .symbol = "ᵀ", .arity = 1,
-    .forward = transpose_forward, .grad = transpose_grad,
-    .formula = "y = x with its last two axes swapped", .grad_formula = "dx = transpose(dy)",
+    .name = "transpose",
+    .symbol = "ᵀ",
+    .arity = 1,
+    .forward = transpose_forward,
+    .grad = transpose_grad,
+    .formula = "y = x with its last two axes swapped",
+    .grad_formula = "dx = transpose(dy)",
 };
 
 /* ---- reshape ---- */
@@ -104,8 +108,7 @@ nb_node *nb_reshape(nb_graph *g, nb_node *x, int rank, const int64_t *shape)
             char want[96];
             nbi_format_shape(rank, shape, want, sizeof want);
             nbi_fail(g, NB_ERR_SHAPE, "reshape", 1, &x,
-                     "target shape %s is not valid (one -1 allowed, other dimensions >= 1)",
-                     want);
+                     "target shape %s is not valid (one -1 allowed, other dimensions >= 1)", want);
             return NULL;
         }
     }
@@ -131,8 +134,12 @@ static void reshape_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need,
 }
 
 const nbi_op nbi_op_reshape = {
-    .name = "reshape", .symbol = "reshape", .arity = 1, .flags = NBI_OP_VIEW,
-    .forward = reshape_forward, .grad = reshape_grad,
+    .name = "reshape",
+    .symbol = "reshape",
+    .arity = 1,
+    .flags = NBI_OP_VIEW,
+    .forward = reshape_forward,
+    .grad = reshape_grad,
     .formula = "y = x viewed with a new shape (no copy)",
     .grad_formula = "dx = reshape(dy, shape(x))",
 };

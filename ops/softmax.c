@@ -89,8 +89,7 @@ static void softmax_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need,
     dx[0] = nb_mul(g, y, nb_sub(g, dy, dot));
 }
 
-static void log_softmax_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need,
-                             nb_node **dx)
+static void log_softmax_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     (void)need;
     int axis = y->attr.i[0];
@@ -105,15 +104,23 @@ static void axis_label(const nb_node *y, char *buf, size_t cap)
 }
 
 const nbi_op nbi_op_softmax = {
-    .name = "softmax", .symbol = "softmax", .arity = 1,
-    .forward = softmax_forward, .grad = softmax_grad, .label = axis_label,
+    .name = "softmax",
+    .symbol = "softmax",
+    .arity = 1,
+    .forward = softmax_forward,
+    .grad = softmax_grad,
+    .label = axis_label,
     .formula = "y = e^(x - max x) / Σ_axis e^(x - max x)",
     .grad_formula = "dx = y * (dy - Σ_axis dy * y)",
 };
 
 const nbi_op nbi_op_log_softmax = {
-    .name = "log_softmax", .symbol = "logsoftmax", .arity = 1,
-    .forward = softmax_forward, .grad = log_softmax_grad, .label = axis_label,
+    .name = "log_softmax",
+    .symbol = "logsoftmax",
+    .arity = 1,
+    .forward = softmax_forward,
+    .grad = log_softmax_grad,
+    .label = axis_label,
     .formula = "y = x - max x - ln Σ_axis e^(x - max x)",
     .grad_formula = "dx = dy - e^y * Σ_axis dy",
 };

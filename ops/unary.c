@@ -38,9 +38,14 @@ static void neg_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_
 }
 
 const nbi_op nbi_op_neg = {
-    .name = "neg", .symbol = "−", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
-    .forward = neg_forward, .grad = neg_grad,
-    .formula = "y = -x", .grad_formula = "dx = -dy",
+    .name = "neg",
+    .symbol = "−",
+    .arity = 1,
+    .flags = NBI_OP_ELEMENTWISE,
+    .forward = neg_forward,
+    .grad = neg_grad,
+    .formula = "y = -x",
+    .grad_formula = "dx = -dy",
 };
 
 /* ---- exp ---- */
@@ -55,9 +60,14 @@ static void exp_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_
 }
 
 const nbi_op nbi_op_exp = {
-    .name = "exp", .symbol = "exp", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
-    .forward = exp_forward, .grad = exp_grad,
-    .formula = "y = e^x", .grad_formula = "dx = dy * y",
+    .name = "exp",
+    .symbol = "exp",
+    .arity = 1,
+    .flags = NBI_OP_ELEMENTWISE,
+    .forward = exp_forward,
+    .grad = exp_grad,
+    .formula = "y = e^x",
+    .grad_formula = "dx = dy * y",
 };
 
 /* ---- log ---- */
@@ -72,9 +82,14 @@ static void log_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_
 }
 
 const nbi_op nbi_op_log = {
-    .name = "log", .symbol = "log", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
-    .forward = log_forward, .grad = log_grad,
-    .formula = "y = ln x", .grad_formula = "dx = dy / x",
+    .name = "log",
+    .symbol = "log",
+    .arity = 1,
+    .flags = NBI_OP_ELEMENTWISE,
+    .forward = log_forward,
+    .grad = log_grad,
+    .formula = "y = ln x",
+    .grad_formula = "dx = dy / x",
 };
 
 /* ---- sqrt ---- */
@@ -90,9 +105,14 @@ static void sqrt_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb
 }
 
 const nbi_op nbi_op_sqrt = {
-    .name = "sqrt", .symbol = "√", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
-    .forward = sqrt_forward, .grad = sqrt_grad,
-    .formula = "y = √x", .grad_formula = "dx = dy / (2 y)",
+    .name = "sqrt",
+    .symbol = "√",
+    .arity = 1,
+    .flags = NBI_OP_ELEMENTWISE,
+    .forward = sqrt_forward,
+    .grad = sqrt_grad,
+    .formula = "y = √x",
+    .grad_formula = "dx = dy / (2 y)",
 };
 
 /* ---- abs ---- */
@@ -107,9 +127,14 @@ static void abs_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_
 }
 
 const nbi_op nbi_op_abs = {
-    .name = "abs", .symbol = "|x|", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
-    .forward = abs_forward, .grad = abs_grad,
-    .formula = "y = |x|", .grad_formula = "dx = dy * sign(x)",
+    .name = "abs",
+    .symbol = "|x|",
+    .arity = 1,
+    .flags = NBI_OP_ELEMENTWISE,
+    .forward = abs_forward,
+    .grad = abs_grad,
+    .formula = "y = |x|",
+    .grad_formula = "dx = dy * sign(x)",
 };
 
 /* ---- tanh ---- */
@@ -124,9 +149,14 @@ static void tanh_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb
 }
 
 const nbi_op nbi_op_tanh = {
-    .name = "tanh", .symbol = "tanh", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
-    .forward = tanh_forward, .grad = tanh_grad,
-    .formula = "y = tanh x", .grad_formula = "dx = tanh_grad(y, dy) = dy * (1 - y²)",
+    .name = "tanh",
+    .symbol = "tanh",
+    .arity = 1,
+    .flags = NBI_OP_ELEMENTWISE,
+    .forward = tanh_forward,
+    .grad = tanh_grad,
+    .formula = "y = tanh x",
+    .grad_formula = "dx = tanh_grad(y, dy) = dy * (1 - y²)",
 };
 
 /* ---- sigmoid ---- */
@@ -142,9 +172,14 @@ static void sigmoid_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need,
 }
 
 const nbi_op nbi_op_sigmoid = {
-    .name = "sigmoid", .symbol = "σ", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
-    .forward = sigmoid_forward, .grad = sigmoid_grad,
-    .formula = "y = 1 / (1 + e^-x)", .grad_formula = "dx = sigmoid_grad(y, dy) = dy * y * (1 - y)",
+    .name = "sigmoid",
+    .symbol = "σ",
+    .arity = 1,
+    .flags = NBI_OP_ELEMENTWISE,
+    .forward = sigmoid_forward,
+    .grad = sigmoid_grad,
+    .formula = "y = 1 / (1 + e^-x)",
+    .grad_formula = "dx = sigmoid_grad(y, dy) = dy * y * (1 - y)",
 };
 
 /* ---- relu ---- */
@@ -159,9 +194,14 @@ static void relu_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb
 }
 
 const nbi_op nbi_op_relu = {
-    .name = "relu", .symbol = "relu", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
-    .forward = relu_forward, .grad = relu_grad,
-    .formula = "y = max(x, 0)", .grad_formula = "dx = dy * step(x)   (0 at x = 0)",
+    .name = "relu",
+    .symbol = "relu",
+    .arity = 1,
+    .flags = NBI_OP_ELEMENTWISE,
+    .forward = relu_forward,
+    .grad = relu_grad,
+    .formula = "y = max(x, 0)",
+    .grad_formula = "dx = dy * step(x)   (0 at x = 0)",
 };
 
 /* ---- sign and step: piecewise constant, so their gradient is 0 (grad = NULL) ---- */
@@ -170,18 +210,26 @@ NBI_UNARY_FORWARD(sign, (T)(x > 0) - (T)(x < 0))
 UNARY_BUILDER(sign, SIGN)
 
 const nbi_op nbi_op_sign = {
-    .name = "sign", .symbol = "sign", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
+    .name = "sign",
+    .symbol = "sign",
+    .arity = 1,
+    .flags = NBI_OP_ELEMENTWISE,
     .forward = sign_forward,
-    .formula = "y = -1, 0 or 1 as x < 0, = 0, > 0", .grad_formula = "dx = 0",
+    .formula = "y = -1, 0 or 1 as x < 0, = 0, > 0",
+    .grad_formula = "dx = 0",
 };
 
 NBI_UNARY_FORWARD(step, (T)(x > 0))
 UNARY_BUILDER(step, STEP)
 
 const nbi_op nbi_op_step = {
-    .name = "step", .symbol = "step", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
+    .name = "step",
+    .symbol = "step",
+    .arity = 1,
+    .flags = NBI_OP_ELEMENTWISE,
     .forward = step_forward,
-    .formula = "y = 1 if x > 0 else 0", .grad_formula = "dx = 0",
+    .formula = "y = 1 if x > 0 else 0",
+    .grad_formula = "dx = 0",
 };
 
 /* ---- pow with a constant exponent ---- */
@@ -246,7 +294,13 @@ static void pow_label(const nb_node *y, char *buf, size_t cap)
 }
 
 const nbi_op nbi_op_pow = {
-    .name = "pow", .symbol = "^", .arity = 1, .flags = NBI_OP_ELEMENTWISE,
-    .forward = pow_forward, .grad = pow_grad, .label = pow_label,
-    .formula = "y = x^p (p constant)", .grad_formula = "dx = dy * p * x^(p-1)",
+    .name = "pow",
+    .symbol = "^",
+    .arity = 1,
+    .flags = NBI_OP_ELEMENTWISE,
+    .forward = pow_forward,
+    .grad = pow_grad,
+    .label = pow_label,
+    .formula = "y = x^p (p constant)",
+    .grad_formula = "dx = dy * p * x^(p-1)",
 };

@@ -47,5 +47,8 @@ static void adagrad_update(const nb_optim *opt, void *p, const void *g, void *co
 }
 
 const nbi_optimizer nbi_optim_adagrad = {
-    .name = "adagrad", .slots = adagrad_slots, .init = adagrad_init, .update = adagrad_update,
+    .name = "adagrad",
+    .slots = adagrad_slots,
+    .init = adagrad_init,
+    .update = adagrad_update,
 };

@@ -59,16 +59,22 @@ static void adam_update(const nb_optim *opt, void *p, const void *g, void *const
     adam_common(opt, p, g, state, n, lr, gscale, false);
 }
 
-static void adamw_update(const nb_optim *opt, void *p, const void *g, void *const *state,
-                         size_t n, double lr, double gscale)
+static void adamw_update(const nb_optim *opt, void *p, const void *g, void *const *state, size_t n,
+                         double lr, double gscale)
 {
     adam_common(opt, p, g, state, n, lr, gscale, true);
 }
 
 const nbi_optimizer nbi_optim_adam = {
-    .name = "adam", .slots = adam_slots, .init = adam_init, .update = adam_update,
+    .name = "adam",
+    .slots = adam_slots,
+    .init = adam_init,
+    .update = adam_update,
 };
 
 const nbi_optimizer nbi_optim_adamw = {
-    .name = "adamw", .slots = adam_slots, .init = adam_init, .update = adamw_update,
+    .name = "adamw",
+    .slots = adam_slots,
+    .init = adam_init,
+    .update = adamw_update,
 };

@@ -52,9 +52,10 @@ static const char *bad_options(const nb_optim_options *o)
     if (!(o->lr >= 0) || !isfinite(o->lr)) {
         return "the learning rate must be finite and >= 0";
     }
-    if (!(o->weight_decay >= 0) || !(o->momentum >= 0) || !(o->eps >= 0) ||
-        !(o->clip_norm >= 0) || !(o->lr_decay >= 0) || !(o->initial_accumulator >= 0)) {
-        return "weight_decay, momentum, eps, clip_norm, lr_decay and initial_accumulator must be >= 0";
+    if (!(o->weight_decay >= 0) || !(o->momentum >= 0) || !(o->eps >= 0) || !(o->clip_norm >= 0) ||
+        !(o->lr_decay >= 0) || !(o->initial_accumulator >= 0)) {
+        return "weight_decay, momentum, eps, clip_norm, lr_decay and initial_accumulator must be "
+               ">= 0";
     }
     if (o->kind == NB_OPTIM_SGD && o->nesterov && (o->momentum <= 0 || o->dampening != 0)) {
         return "Nesterov momentum needs momentum > 0 and dampening 0";
@@ -89,7 +90,8 @@ nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *par
         return NULL;
     }
     if (n == 0 || !params || !grads) {
-        nbi_fail(g, NB_ERR_ARG, "optim_new", 0, NULL, "needs at least one parameter and its gradient");
+        nbi_fail(g, NB_ERR_ARG, "optim_new", 0, NULL,
+                 "needs at least one parameter and its gradient");
         return NULL;
     }
     if (loss && !nbi_check_inputs(g, "optim_new", 1, &loss)) {
@@ -144,7 +146,8 @@ nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *par
     size_t es = nbi_dtype_size(params[0]->dtype);
     opt->state_bytes = (size_t)opt->n_slots * total * es;
     opt->state = opt->state_bytes ? nbi_mem_alloc(g, opt->state_bytes) : NULL;
-    if (!opt->params || !opt->outs || !opt->other || !opt->offset || (opt->state_bytes && !opt->state)) {
+    if (!opt->params || !opt->outs || !opt->other || !opt->offset ||
+        (opt->state_bytes && !opt->state)) {
         nb_optim_free(opt);
         nbi_fail_nomem(g, "optim_new");
         return NULL;
@@ -279,8 +282,8 @@ static nb_status step(nb_optim *opt, nb_node *const *outs, size_t n_outs, bool h
     opt->last_norm = sqrt(sq);
     if (has_loss) {
         nb_node *loss = outs[0];
-        opt->last_loss = loss->dtype == NB_DTYPE_F32 ? (double)*(float *)loss->data
-                                                     : *(double *)loss->data;
+        opt->last_loss =
+            loss->dtype == NB_DTYPE_F32 ? (double)*(float *)loss->data : *(double *)loss->data;
     }
     if (!isfinite(opt->last_norm)) {
         /* a NaN or infinity refuses the step; huge finite values only overflowed the squares */

@@ -38,11 +38,11 @@ struct nb_optim {
     size_t n_outs;
     nb_node *loss;
     int n_slots;
-    size_t total;    /* elements over all parameters */
-    size_t *offset;  /* first element of each parameter in the state slab */
-    void *state;     /* n_slots slabs of total elements, parameter by parameter */
+    size_t total;   /* elements over all parameters */
+    size_t *offset; /* first element of each parameter in the state slab */
+    void *state;    /* n_slots slabs of total elements, parameter by parameter */
     size_t state_bytes;
-    int64_t t;       /* steps taken */
+    int64_t t; /* steps taken */
     double last_loss, last_norm;
 };
 

@@ -57,5 +57,8 @@ static void rmsprop_update(const nb_optim *opt, void *p, const void *g, void *co
 }
 
 const nbi_optimizer nbi_optim_rmsprop = {
-    .name = "rmsprop", .slots = rmsprop_slots, .init = rmsprop_init, .update = rmsprop_update,
+    .name = "rmsprop",
+    .slots = rmsprop_slots,
+    .init = rmsprop_init,
+    .update = rmsprop_update,
 };

@@ -45,5 +45,8 @@ static void sgd_update(const nb_optim *opt, void *p, const void *g, void *const 
 }
 
 const nbi_optimizer nbi_optim_sgd = {
-    .name = "sgd", .slots = sgd_slots, .init = sgd_init, .update = sgd_update,
+    .name = "sgd",
+    .slots = sgd_slots,
+    .init = sgd_init,
+    .update = sgd_update,
 };

@@ -76,7 +76,7 @@ static size_t run_dir(const char *dir, int (*target)(const uint8_t *, size_t))
 }
 
 #define REGRESSIONS NB_SOURCE_DIR "/tests/fuzz_regressions/"
-#define CORPUS NB_SOURCE_DIR "/fuzz/corpus/"
+#define CORPUS      NB_SOURCE_DIR "/fuzz/corpus/"
 
 Test(fuzz_regressions, parser, .description = "model texts that once broke the parser fuzzer")
 {
@@ -143,21 +143,20 @@ Test(fuzz_fixes, an_f32_literal_beyond_the_f32_range_is_a_syntax_error)
         { "input x = 1e39\n", "1e+39 is too large for f32; constants must be finite", 1, 11 },
         { "input x[2] = [1, -4e38]\n", "-4e+38 is too large for f32; constants must be finite", 1,
           14 },
-        { "input x = 1\ny = x * 1e39\n", "1e+39 is too large for f32; constants must be finite",
-          2, 9 },
+        { "input x = 1\ny = x * 1e39\n", "1e+39 is too large for f32; constants must be finite", 2,
+          9 },
         { "input x[2] = 1\ny = x * [1e39, 1]\n",
           "1e+39 is too large for f32; constants must be finite", 2, 9 },
         { "y = fill([2], 1e300)\n", "1e+300 is too large for f32; constants must be finite", 1,
           15 },
-        { "input x : f32 = 1e39\n", "1e+39 is too large for f32; constants must be finite", 1,
-          17 },
+        { "input x : f32 = 1e39\n", "1e+39 is too large for f32; constants must be finite", 1, 17 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         nb_graph *g = nb_graph_new();
         nb_parse_error e;
         nb_model_options o = { .dtype = NB_DTYPE_F32 };
-        cr_assert_eq(nb_model_parse(g, cases[i].src, strlen(cases[i].src), &o, &e),
-                     NB_ERR_FORMAT, "%s", cases[i].src);
+        cr_assert_eq(nb_model_parse(g, cases[i].src, strlen(cases[i].src), &o, &e), NB_ERR_FORMAT,
+                     "%s", cases[i].src);
         cr_assert_str_eq(e.message, cases[i].message, "%s", cases[i].src);
         cr_assert_eq(e.line, cases[i].line, "%s", cases[i].src);
         cr_assert_eq(e.column, cases[i].column, "%s: column %d", cases[i].src, e.column);

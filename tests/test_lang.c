@@ -2146,9 +2146,13 @@ Test(lang_expression, node_expression_spells_ops_with_their_attributes,
     nb_parse_error err;
     cr_assert_eq(nb_model_parse(g, src, strlen(src), NULL, &err), NB_OK, "%s", err.message);
     const char *want[][2] = {
-        { "a", "sum(x, 1, keepdims)" }, { "b", "x ** -1.5" },
-        { "c", "matmul(x, w, transpose_a, transpose_b)" }, { "d", "-x" }, { "e", "x @ w" },
-        { "f", "softmax(x, 1)" }, { "x", "" },
+        { "a", "sum(x, 1, keepdims)" },
+        { "b", "x ** -1.5" },
+        { "c", "matmul(x, w, transpose_a, transpose_b)" },
+        { "d", "-x" },
+        { "e", "x @ w" },
+        { "f", "softmax(x, 1)" },
+        { "x", "" },
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         char buf[128];

@@ -209,8 +209,9 @@ Test(ops_forward, matmul_with_one_row_or_column_matches_a_loop_in_every_layout)
                         double y = f & NB_TRANS_B ? bv[j * k + t] : bv[t * n + j];
                         s += x * y;
                     }
-                    cr_expect(fabs(cv[i * n + j] - s) < 1e-14, "flags %d %s: c[%lld,%lld] = %g, want %g",
-                              f, one_row ? "one row" : "one column", (long long)i, (long long)j,
+                    cr_expect(fabs(cv[i * n + j] - s) < 1e-14,
+                              "flags %d %s: c[%lld,%lld] = %g, want %g", f,
+                              one_row ? "one row" : "one column", (long long)i, (long long)j,
                               cv[i * n + j], s);
                 }
             }

@@ -10,7 +10,7 @@ Test(smoke, logistic)
     nb_node *y = nb_sigmoid(g, nb_sum(g, nb_mul(g, w, x)));
     cr_assert_eq(nb_graph_status(g), NB_OK, "%s", nb_graph_error(g));
     cr_assert_eq(nb_depth(g, y, 0), 3);
-    double xs[3] = {1, 2, 3};
+    double xs[3] = { 1, 2, 3 };
     nb_node_write_f64(g, x, xs, 3);
     cr_assert_eq(nb_graph_run(g, 1, &y), NB_OK, "%s", nb_graph_error(g));
     double v;
