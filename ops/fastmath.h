@@ -104,6 +104,7 @@ static inline float nbi_tanhf(float x)
                              x2 * (0.0218694885f +
                                    x2 * (-0.00886323552f +
                                          x2 * (0.00359212803f + x2 * -0.00145583438f))))));
+    small = x == 0 ? x : small; /* -0 + +0 would be +0; tanh(-0) is -0 */
     float big = 1.0f - 2.0f / (nbi_expf(2.0f * a) + 1.0f);
     big = x < 0 ? -big : big;
     return a < 0.5f ? small : big;

@@ -16,6 +16,21 @@
 #include "fastmath.h"
 
 /*
+ * NBI_SIMD before a kernel compiles it twice, for baseline x86-64 (SSE2: four
+ * floats a vector) and for AVX2 (eight), and the dynamic loader picks the one
+ * the CPU runs (target_clones, an ifunc; meson defines NBI_SIMD_CLONES where
+ * the compiler and the build allow it). The AVX2 version uses no FMA and the
+ * library is built with -ffp-contract=off, so both run the same operations in
+ * the same order: results are bit for bit the same on every x86-64 machine
+ * (tests/test_internal_fastmath.c checks it).
+ */
+#ifdef NBI_SIMD_CLONES
+#define NBI_SIMD __attribute__((target_clones("avx2", "default")))
+#else
+#define NBI_SIMD
+#endif
+
+/*
  * Broadcast iteration over up to four collapsed dimensions: element
  * (i0,i1,i2,i3) of the output reads a at sa·i and b at sb·i. Adjacent
  * dimensions that are contiguous for both operands are merged, so equal shapes
@@ -69,7 +84,7 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
     }
 
 #define NBI_BINARY_TYPED(FN, TYPE, ...)                                                            \
-    static void FN(const nbi_bcast *it, const TYPE *a, const TYPE *b, TYPE *y)                     \
+    NBI_SIMD static void FN(const nbi_bcast *it, const TYPE *a, const TYPE *b, TYPE *y)            \
     {                                                                                              \
         typedef TYPE T;                                                                            \
         NBI_BCAST_ROWS(it, T, a, b, y, {                                                           \
@@ -116,7 +131,7 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
     }
 
 #define NBI_UNARY_TYPED(FN, TYPE, ...)                                                             \
-    static void FN(size_t n, const TYPE *xs, TYPE *ys)                                             \
+    NBI_SIMD static void FN(size_t n, const TYPE *xs, TYPE *ys)                                    \
     {                                                                                              \
         typedef TYPE T;                                                                            \
         for (size_t i = 0; i < n; i++) {                                                           \
@@ -131,12 +146,12 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
  * (PARAMS cannot, so pass data as void pointers and convert in the body).
  */
 #define NBI_TYPED(NAME, PARAMS, ...)                                                               \
-    static void NAME##_f32 PARAMS                                                                  \
+    NBI_SIMD static void NAME##_f32 PARAMS                                                         \
     {                                                                                              \
         typedef float T;                                                                           \
         __VA_ARGS__                                                                                \
     }                                                                                              \
-    static void NAME##_f64 PARAMS                                                                  \
+    NBI_SIMD static void NAME##_f64 PARAMS                                                         \
     {                                                                                              \
         typedef double T;                                                                          \
         __VA_ARGS__                                                                                \
