@@ -764,9 +764,9 @@ Test(cli, trace_figure_1_3)
         "  sum_1  sum      []     -0.1               sum(mul_1)\n"
         "  y      sigmoid  []     0.475              sigmoid(sum_1)\n",
         "  ∂y/∂y = 1\n      the seed",
-        "  ∂y/∂sum_1 = 0.2494\n"
-        "      from y = sigmoid(sum_1): dx = sigmoid_grad(y, dy) = dy * y * (1 - y)   [x = sum_1, "
-        "dy = ∂y/∂y]\n",
+        ("  ∂y/∂sum_1 = 0.2494\n"
+         "      from y = sigmoid(sum_1): dx = sigmoid_grad(y, dy) = dy * y * (1 - y)   [x = sum_1, "
+         "dy = ∂y/∂y]\n"),
         "  ∂y/∂mul_1 = [0.2494, 0.2494, 0.2494]\n"
         "      from sum_1 = sum(mul_1): dx = broadcast_to(dy, shape(x))",
         "  ∂y/∂w = [0.2494, 0.4988, -0.2494]\n      from mul_1 = w * x: da = dy * b",
