@@ -10,6 +10,89 @@
 
 #include <stdio.h>
 
+/*
+ * The names gradients must not repeat: every name the graph stores (given, or
+ * generated and asked for), in an open-addressing set. Generated names that
+ * were never asked for cannot clash: they are "op_N", and no op is "grad".
+ */
+typedef struct name_set {
+    const char **slot;
+    size_t cap;
+} name_set;
+
+static size_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    }
+    return (size_t)h;
+}
+
+static bool name_set_has(const name_set *set, const char *name)
+{
+    for (size_t i = name_hash(name) & (set->cap - 1); set->slot[i]; i = (i + 1) & (set->cap - 1)) {
+        if (strcmp(set->slot[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void name_set_add(name_set *set, const char *name)
+{
+    size_t i = name_hash(name) & (set->cap - 1);
+    while (set->slot[i]) {
+        i = (i + 1) & (set->cap - 1);
+    }
+    set->slot[i] = name;
+}
+
+/*
+ * Names each result that is new and unnamed after its wrt node: grad_x, or
+ * grad_x_2, grad_x_3, ... when that name is taken (the gradient of a gradient,
+ * a second nb_grad call), so names stay unique and the graph can be written
+ * as a model.
+ */
+static void name_results(nb_graph *g, size_t n, nb_node *const *wrt, nb_node **grads,
+                         uint32_t first_new)
+{
+    name_set set = { NULL, 64 };
+    while (set.cap < 2 * ((size_t)g->n_names + n) + 1) {
+        set.cap *= 2;
+    }
+    set.slot = nbi_mem_alloc(g, set.cap * sizeof *set.slot);
+    if (!set.slot) {
+        nbi_fail_nomem(g, "grad");
+        return;
+    }
+    memset(set.slot, 0, set.cap * sizeof *set.slot);
+    for (uint32_t i = 0; i < g->cap_names; i++) {
+        if (g->names[i].name) {
+            name_set_add(&set, g->names[i].name);
+        }
+    }
+    for (size_t i = 0; i < n && g->status == NB_OK; i++) {
+        nb_node *d = grads[i];
+        if (d->id < first_new || (d->flags & NBI_F_NAMED) || nbi_is_leaf(d)) {
+            continue;
+        }
+        char name[200];
+        int len = snprintf(name, sizeof name, "grad_%s", nb_node_name(wrt[i]));
+        if (len < 0 || (size_t)len > sizeof name - 16) { /* room for "_N" */
+            len = (int)(sizeof name - 16);
+            name[len] = '\0';
+        }
+        for (unsigned k = 2; name_set_has(&set, name); k++) {
+            snprintf(name + len, sizeof name - (size_t)len, "_%u", k);
+        }
+        if (nb_node_set_name(g, d, name)) {
+            name_set_add(&set, nb_node_name(d));
+        }
+    }
+    nbi_mem_free(g, set.slot, set.cap * sizeof *set.slot);
+}
+
 nb_node *nbi_chain(nb_graph *g, nb_node *dy, nb_node *local)
 {
     /*
@@ -236,14 +319,8 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
     g->cur_scope = saved_scope;
     g->in_grad = saved_in_grad;
 
-    /* name each result after its wrt node when the result is new and unnamed */
-    for (size_t i = 0; i < n && g->status == NB_OK; i++) {
-        nb_node *d = grads[i];
-        if (d->id >= first_new && !(d->flags & NBI_F_NAMED) && !nbi_is_leaf(d)) {
-            char name[200];
-            snprintf(name, sizeof name, "grad_%s", nb_node_name(wrt[i]));
-            nb_node_set_name(g, d, name);
-        }
+    if (g->status == NB_OK) {
+        name_results(g, n, wrt, grads, first_new);
     }
     if (g->status == NB_OK && !record_pairs(g, n, wrt, grads)) {
         nbi_fail_nomem(g, "grad");

@@ -446,6 +446,35 @@ Test(autodiff, grad_nodes_flagged_named_and_scoped,
     nb_graph_free(g);
 }
 
+Test(autodiff, gradient_names_stay_unique,
+     .description = "grad_x, then grad_x_2, grad_x_3; a name the user took is skipped")
+{
+    nb_graph *g = new_graph();
+    nb_node *x = nb_node_set_name(g, nb_param(g, NB_DTYPE_F64, 0, NULL, nb_init_constant(2)), "x");
+    nb_node *y = nb_mul(g, nb_mul(g, x, x), x);
+    nb_node *d1, *d2, *d3, *again;
+    cr_assert_eq(nb_grad(g, y, 1, &x, &d1), NB_OK, "%s", nb_graph_error(g));
+    cr_assert_eq(nb_grad(g, d1, 1, &x, &d2), NB_OK, "%s", nb_graph_error(g));
+    nb_node_set_name(g, nb_neg(g, x), "grad_x_3"); /* the user's node takes the next name */
+    cr_assert_eq(nb_grad(g, d2, 1, &x, &d3), NB_OK, "%s", nb_graph_error(g));
+    cr_assert_eq(nb_grad(g, y, 1, &x, &again), NB_OK, "%s", nb_graph_error(g));
+    cr_assert_str_eq(nb_node_name(d1), "grad_x");
+    cr_assert_str_eq(nb_node_name(d2), "grad_x_2");
+    cr_assert_str_eq(nb_node_name(d3), "grad_x_4");
+    cr_assert_str_eq(nb_node_name(again), "grad_x_5");
+    cr_assert_eq(nb_graph_find(g, "grad_x_2"), d2);
+    cr_assert_eq(nb_graph_find(g, "grad_x_4"), d3);
+    /* and the values: 3x², 6x, 6 at x = 2 */
+    nb_node *outs[4] = { d1, d2, d3, again };
+    double v[4];
+    eval_into(g, 4, outs, v);
+    cr_assert_float_eq(v[0], 12, 1e-12);
+    cr_assert_float_eq(v[1], 12, 1e-12);
+    cr_assert_float_eq(v[2], 6, 1e-12);
+    cr_assert_float_eq(v[3], 12, 1e-12);
+    nb_graph_free(g);
+}
+
 Test(autodiff, nested_scopes_mirror_nested,
      .description = "gradients of scoped nodes live in grad:inner under grad:outer")
 {
