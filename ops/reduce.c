@@ -70,15 +70,17 @@ NBI_TYPED(sum_kernel,
                       const T *r = x + o * len;
                       double total = 0;
                       for (size_t b = 0; b < len; b += 4096) {
-                          size_t end = len - b < 4096 ? len : b + 4096, k = b;
+                          /* from the block's start: the form GCC vectorizes (optim/optim.c) */
+                          const T *rb = r + b;
+                          size_t m = len - b < 4096 ? len - b : 4096, k = 0;
                           T acc[8] = { 0 };
-                          for (; k + 8 <= end; k += 8) {
+                          for (; k + 8 <= m; k += 8) {
                               for (int j = 0; j < 8; j++) {
-                                  acc[j] += r[k + j];
+                                  acc[j] += rb[k + j];
                               }
                           }
-                          for (; k < end; k++) {
-                              acc[0] += r[k];
+                          for (; k < m; k++) {
+                              acc[0] += rb[k];
                           }
                           total += (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) +
                                             ((acc[4] + acc[5]) + (acc[6] + acc[7])));

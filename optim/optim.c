@@ -225,16 +225,18 @@ NBI_TYPED(squares_kernel, (const void *xv, size_t n, double scale, double *out),
     const T r = (T)(1 / scale);
     double total = 0;
     for (size_t b = 0; b < n; b += 4096) {
-        size_t end = n - b < 4096 ? n : b + 4096, i = b;
+        /* indexed from the block's start: GCC vectorizes this form, not x[b + i] up to an end */
+        const T *xb = x + b;
+        size_t m = n - b < 4096 ? n - b : 4096, i = 0;
         T acc[16] = { 0 };
-        for (; i + 16 <= end; i += 16) {
+        for (; i + 16 <= m; i += 16) {
             for (int j = 0; j < 16; j++) {
-                T v = x[i + j] * r;
+                T v = xb[i + j] * r;
                 acc[j] += v * v;
             }
         }
-        for (; i < end; i++) {
-            T v = x[i] * r;
+        for (; i < m; i++) {
+            T v = xb[i] * r;
             acc[0] += v * v;
         }
         for (int j = 0; j < 16; j++) {
