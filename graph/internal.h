@@ -126,6 +126,24 @@ struct nb_graph {
     size_t workspace_block_size;
 };
 
+/* ---- threads (graph/parallel.c) ---- */
+
+/* Threads nabla's own loops may use: BLIS's thread count, 1 without OpenMP. */
+int nbi_threads(void);
+
+/* Elements from which a loop is worth splitting between threads (a split costs microseconds). */
+#define NBI_PAR_MIN 32768
+
+/* Work of thread k of nt (0 <= k < nt). */
+typedef void nbi_parallel_fn(void *ctx, int k, int nt);
+
+/*
+ * Calls fn(ctx, k, nt) on nt threads at once (nt may come out smaller than
+ * asked: nested in another parallel region it is 1), and returns when all
+ * are done. threads <= 1, or a build without OpenMP, calls fn(ctx, 0, 1).
+ */
+void nbi_parallel(int threads, nbi_parallel_fn *fn, void *ctx);
+
 /* ---- memory (graph/arena.c) ---- */
 
 /* Allocation through the graph's hook. NULL on failure; the caller reports. */

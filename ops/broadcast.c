@@ -62,6 +62,85 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
     }
 }
 
+/* ---- running elementwise kernels, on several threads when large ---- */
+
+typedef struct binary_work {
+    const nbi_bcast *it;
+    nbi_binary_fn *fn;
+    const unsigned char *a, *b;
+    unsigned char *y;
+    size_t es;
+    int axis; /* the level split between threads: the outermost with more than one index */
+} binary_work;
+
+static void binary_part(void *ctx, int k, int nt)
+{
+    const binary_work *w = ctx;
+    nbi_bcast sub = *w->it;
+    int j = w->axis;
+    int64_t d = sub.dim[j], per = (d + nt - 1) / nt;
+    if (j == 3) {
+        per = (per + 15) / 16 * 16; /* whole vectors */
+    }
+    int64_t lo = (int64_t)k * per < d ? (int64_t)k * per : d, hi = lo + per < d ? lo + per : d;
+    if (lo >= hi) {
+        return;
+    }
+    /* every outer level has one index, so the part of y is contiguous */
+    int64_t ystride = 1;
+    for (int i = j + 1; i < 4; i++) {
+        ystride *= sub.dim[i];
+    }
+    sub.dim[j] = hi - lo;
+    w->fn(&sub, w->a + (size_t)(lo * sub.sa[j]) * w->es, w->b + (size_t)(lo * sub.sb[j]) * w->es,
+          w->y + (size_t)(lo * ystride) * w->es);
+}
+
+void nbi_binary_run(const nbi_bcast *it, nbi_binary_fn *fn, const void *a, const void *b, void *y,
+                    size_t es)
+{
+    int64_t n = it->dim[0] * it->dim[1] * it->dim[2] * it->dim[3];
+    int threads = n >= NBI_PAR_MIN ? nbi_threads() : 1;
+    if (threads == 1) {
+        fn(it, a, b, y);
+        return;
+    }
+    binary_work w = { it, fn, a, b, y, es, 0 };
+    while (w.axis < 3 && it->dim[w.axis] == 1) {
+        w.axis++;
+    }
+    nbi_parallel(threads, binary_part, &w);
+}
+
+typedef struct unary_work {
+    nbi_unary_fn *fn;
+    const unsigned char *x;
+    unsigned char *y;
+    size_t n, es;
+} unary_work;
+
+static void unary_part(void *ctx, int k, int nt)
+{
+    const unary_work *w = ctx;
+    size_t per = ((w->n + (size_t)nt - 1) / (size_t)nt + 15) / 16 * 16; /* whole vectors */
+    size_t lo = (size_t)k * per < w->n ? (size_t)k * per : w->n;
+    size_t hi = lo + per < w->n ? lo + per : w->n;
+    if (lo < hi) {
+        w->fn(hi - lo, w->x + lo * w->es, w->y + lo * w->es);
+    }
+}
+
+void nbi_unary_run(nbi_unary_fn *fn, size_t n, const void *x, void *y, size_t es)
+{
+    int threads = n >= NBI_PAR_MIN ? nbi_threads() : 1;
+    if (threads == 1) {
+        fn(n, x, y);
+        return;
+    }
+    unary_work w = { fn, x, y, n, es };
+    nbi_parallel(threads, unary_part, &w);
+}
+
 /* Checks that `from` broadcasts to `to` (NumPy rules, one direction). */
 static bool broadcasts_to(int rf, const int64_t *from, int rt, const int64_t *to)
 {

@@ -63,6 +63,22 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
         }                                                                                          \
     } while (0)
 
+/* An elementwise binary kernel over it's iteration: y = f(a, b), each of dtype T. */
+typedef void nbi_binary_fn(const nbi_bcast *it, const void *a, const void *b, void *y);
+
+/* An elementwise unary kernel: y[i] = f(x[i]) for i < n. */
+typedef void nbi_unary_fn(size_t n, const void *x, void *y);
+
+/*
+ * Run fn over the whole iteration (elements of es bytes), split between
+ * nbi_threads() threads when it has NBI_PAR_MIN elements or more (ops/broadcast.c;
+ * the forward macros below call smaller kernels directly).
+ * Each element is computed as on one thread: the results are the same bits.
+ */
+void nbi_binary_run(const nbi_bcast *it, nbi_binary_fn *fn, const void *a, const void *b, void *y,
+                    size_t es);
+void nbi_unary_run(nbi_unary_fn *fn, size_t n, const void *x, void *y, size_t es);
+
 /*
  * Elementwise binary forward kernel NAME_forward for y = EXPR(x, z), where x is
  * from input 0 and z from input 1, with NumPy broadcasting.
@@ -75,18 +91,25 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
         (void)g;                                                                                   \
         nbi_bcast it;                                                                              \
         nbi_bcast_init(&it, y, y->in[0], y->in[1]);                                                \
-        if (y->dtype == NB_DTYPE_F32) {                                                            \
-            NAME##_f32(&it, y->in[0]->data, y->in[1]->data, y->data);                              \
+        bool f32 = y->dtype == NB_DTYPE_F32;                                                       \
+        const void *a = y->in[0]->data, *b = y->in[1]->data;                                       \
+        if (nbi_node_count(y) >= NBI_PAR_MIN) {                                                    \
+            nbi_binary_run(&it, f32 ? NAME##_f32 : NAME##_f64, a, b, y->data,                      \
+                           f32 ? sizeof(float) : sizeof(double));                                  \
+        } else if (f32) { /* small: a direct call, as scalar graphs make many */                   \
+            NAME##_f32(&it, a, b, y->data);                                                        \
         } else {                                                                                   \
-            NAME##_f64(&it, y->in[0]->data, y->in[1]->data, y->data);                              \
+            NAME##_f64(&it, a, b, y->data);                                                        \
         }                                                                                          \
         return NB_OK;                                                                              \
     }
 
 #define NBI_BINARY_TYPED(FN, TYPE, ...)                                                            \
-    NBI_SIMD static void FN(const nbi_bcast *it, const TYPE *a, const TYPE *b, TYPE *y)            \
+    NBI_SIMD static void FN(const nbi_bcast *it, const void *av, const void *bv, void *yv)         \
     {                                                                                              \
         typedef TYPE T;                                                                            \
+        const T *a = av, *b = bv;                                                                  \
+        T *y = yv;                                                                                 \
         NBI_BCAST_ROWS(it, T, a, b, y, {                                                           \
             if (it->sa[3] && it->sb[3]) {                                                          \
                 for (int64_t k = 0; k < n; k++) {                                                  \
@@ -121,8 +144,12 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
     static nb_status NAME##_forward(nb_graph *g, nb_node *y)                                       \
     {                                                                                              \
         (void)g;                                                                                   \
+        bool f32 = y->dtype == NB_DTYPE_F32;                                                       \
         size_t n = nbi_node_count(y);                                                              \
-        if (y->dtype == NB_DTYPE_F32) {                                                            \
+        if (n >= NBI_PAR_MIN) {                                                                    \
+            nbi_unary_run(f32 ? NAME##_f32 : NAME##_f64, n, y->in[0]->data, y->data,               \
+                          f32 ? sizeof(float) : sizeof(double));                                   \
+        } else if (f32) {                                                                          \
             NAME##_f32(n, y->in[0]->data, y->data);                                                \
         } else {                                                                                   \
             NAME##_f64(n, y->in[0]->data, y->data);                                                \
@@ -131,9 +158,11 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
     }
 
 #define NBI_UNARY_TYPED(FN, TYPE, ...)                                                             \
-    NBI_SIMD static void FN(size_t n, const TYPE *xs, TYPE *ys)                                    \
+    NBI_SIMD static void FN(size_t n, const void *xv, void *yv)                                    \
     {                                                                                              \
         typedef TYPE T;                                                                            \
+        const T *xs = xv;                                                                          \
+        T *ys = yv;                                                                                \
         for (size_t i = 0; i < n; i++) {                                                           \
             const T x = xs[i];                                                                     \
             ys[i] = (__VA_ARGS__);                                                                 \

@@ -15,6 +15,27 @@ static const nbi_optimizer *const rules[] = {
     [NB_OPTIM_ADAMW] = &nbi_optim_adamw,
 };
 
+/*
+ * The gradient norm is summed in blocks of NBI_NORM_BLOCK elements, each into
+ * its own slot of opt->blocks, and the blocks are added in order: the same
+ * bits however many threads computed them. Threads split a large parameter
+ * at block boundaries; parameters below NBI_PAR_MIN elements go whole to one
+ * thread each, round robin (a split would cost more than it saves).
+ */
+#define NBI_NORM_BLOCK 4096
+
+/* First slot of parameter i's blocks: the slots of 0..i-1 all fit below it. */
+static size_t first_block(const nb_optim *opt, size_t i)
+{
+    return opt->offset[i] / NBI_NORM_BLOCK + i;
+}
+
+/* Slots for every parameter's blocks (first_block of one past the last). */
+static size_t block_count(size_t total, size_t n)
+{
+    return total / NBI_NORM_BLOCK + n + 1;
+}
+
 nb_optim_options nb_optim_defaults(nb_optim_kind kind)
 {
     nb_optim_options o = {
@@ -143,10 +164,12 @@ nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *par
     opt->outs = nbi_mem_alloc(g, opt->n_outs * sizeof *opt->outs);
     opt->other = nbi_mem_alloc(g, (n + 1) * sizeof *opt->other);
     opt->offset = nbi_mem_alloc(g, n * sizeof *opt->offset);
+    opt->n_blocks = block_count(total, n);
+    opt->blocks = nbi_mem_alloc(g, opt->n_blocks * sizeof *opt->blocks);
     size_t es = nbi_dtype_size(params[0]->dtype);
     opt->state_bytes = (size_t)opt->n_slots * total * es;
     opt->state = opt->state_bytes ? nbi_mem_alloc(g, opt->state_bytes) : NULL;
-    if (!opt->params || !opt->outs || !opt->other || !opt->offset ||
+    if (!opt->params || !opt->outs || !opt->other || !opt->offset || !opt->blocks ||
         (opt->state_bytes && !opt->state)) {
         nb_optim_free(opt);
         nbi_fail_nomem(g, "optim_new");
@@ -185,6 +208,7 @@ void nb_optim_free(nb_optim *opt)
     nbi_mem_free(g, opt->outs, opt->n_outs * sizeof *opt->outs);
     nbi_mem_free(g, opt->other, (opt->n + 1) * sizeof *opt->other);
     nbi_mem_free(g, opt->offset, opt->n * sizeof *opt->offset);
+    nbi_mem_free(g, opt->blocks, opt->n_blocks * sizeof *opt->blocks);
     nbi_mem_free(g, opt->state, opt->state_bytes);
     nbi_mem_free(g, opt, sizeof *opt);
 }
@@ -215,19 +239,18 @@ double nb_optim_lr(const nb_optim *opt)
 }
 
 /*
- * Sum of (x / scale)^2 over a gradient's elements. Sixteen independent
- * partial sums in the gradient's own type let the loop vectorize: this pass
- * runs every step, and a single running double sum would cost as much as a
- * small network's whole update. Blocks of 4096 go into a double total.
+ * Sum of (x / scale)^2 over each block of NBI_NORM_BLOCK elements of x, into
+ * out[0], out[1], ... Sixteen independent partial sums in the gradient's own
+ * type let the loop vectorize: this pass runs every step, and a single
+ * running double sum would cost as much as a small network's whole update.
  */
 NBI_TYPED(squares_kernel, (const void *xv, size_t n, double scale, double *out), {
     const T *x = xv;
     const T r = (T)(1 / scale);
-    double total = 0;
-    for (size_t b = 0; b < n; b += 4096) {
+    for (size_t b = 0; b < n; b += NBI_NORM_BLOCK) {
         /* indexed from the block's start: GCC vectorizes this form, not x[b + i] up to an end */
         const T *xb = x + b;
-        size_t m = n - b < 4096 ? n - b : 4096, i = 0;
+        size_t m = n - b < NBI_NORM_BLOCK ? n - b : NBI_NORM_BLOCK, i = 0;
         T acc[16] = { 0 };
         for (; i + 16 <= m; i += 16) {
             for (int j = 0; j < 16; j++) {
@@ -239,18 +262,85 @@ NBI_TYPED(squares_kernel, (const void *xv, size_t n, double scale, double *out),
             T v = xb[i] * r;
             acc[0] += v * v;
         }
+        double total = 0;
         for (int j = 0; j < 16; j++) {
             total += (double)acc[j];
         }
+        out[b / NBI_NORM_BLOCK] = total;
     }
-    *out = total;
 })
 
-static double sum_squares(const nb_node *n, double scale)
+/* The elements [*lo, *hi) of parameter i (n elements) that thread k of nt takes; false if none. */
+static bool share(size_t i, size_t n, int k, int nt, size_t *lo, size_t *hi)
 {
-    double s;
-    NBI_DISPATCH(n, squares_kernel, n->data, nbi_node_count(n), scale, &s);
-    return s;
+    if (nt == 1 || n < NBI_PAR_MIN) {
+        *lo = 0;
+        *hi = n;
+        return (int)(i % (size_t)nt) == k;
+    }
+    size_t blocks = (n + NBI_NORM_BLOCK - 1) / NBI_NORM_BLOCK;
+    size_t per = (blocks + (size_t)nt - 1) / (size_t)nt * NBI_NORM_BLOCK;
+    *lo = (size_t)k * per < n ? (size_t)k * per : n;
+    *hi = *lo + per < n ? *lo + per : n;
+    return *lo < *hi;
+}
+
+/* What the step's threads share. */
+typedef struct step_work {
+    nb_optim *opt;
+    nb_node *const *grads;
+    double scale;      /* the norm pass: squares of g / scale */
+    double lr, gscale; /* the update */
+} step_work;
+
+static void squares_work(void *ctx, int k, int nt)
+{
+    const step_work *w = ctx;
+    const nb_optim *opt = w->opt;
+    for (size_t i = 0; i < opt->n; i++) {
+        const nb_node *gr = w->grads[i];
+        size_t lo, hi, es = nbi_dtype_size(gr->dtype);
+        if (share(i, nbi_node_count(gr), k, nt, &lo, &hi)) {
+            NBI_DISPATCH(gr, squares_kernel, (const unsigned char *)gr->data + lo * es, hi - lo,
+                         w->scale, opt->blocks + first_block(opt, i) + lo / NBI_NORM_BLOCK);
+        }
+    }
+}
+
+/* Sum of (g / scale)^2 over every gradient, on nt threads. */
+static double sum_squares(nb_optim *opt, nb_node *const *grads, double scale, int nt)
+{
+    step_work w = { .opt = opt, .grads = grads, .scale = scale };
+    nbi_parallel(opt->total >= NBI_PAR_MIN ? nt : 1, squares_work, &w);
+    double sq = 0;
+    for (size_t i = 0; i < opt->n; i++) {
+        size_t b = first_block(opt, i),
+               end = b + (nbi_node_count(grads[i]) + NBI_NORM_BLOCK - 1) / NBI_NORM_BLOCK;
+        for (; b < end; b++) {
+            sq += opt->blocks[b];
+        }
+    }
+    return sq;
+}
+
+static void update_work(void *ctx, int k, int nt)
+{
+    const step_work *w = ctx;
+    const nb_optim *opt = w->opt;
+    size_t es = nbi_dtype_size(opt->params[0]->dtype);
+    for (size_t i = 0; i < opt->n; i++) {
+        size_t lo, hi;
+        if (!share(i, nbi_node_count(opt->params[i]), k, nt, &lo, &hi)) {
+            continue;
+        }
+        void *slots[NBI_MAX_SLOTS] = { NULL };
+        for (int s = 0; s < opt->n_slots; s++) {
+            slots[s] = (unsigned char *)nbi_optim_slot(opt, i, s) + lo * es;
+        }
+        opt->rule->update(opt, (unsigned char *)opt->params[i]->data + lo * es,
+                          (const unsigned char *)w->grads[i]->data + lo * es, slots, hi - lo, w->lr,
+                          w->gscale);
+    }
 }
 
 /* Largest |x| of a gradient; false at the first element that is NaN or infinite. */
@@ -277,11 +367,8 @@ static nb_status step(nb_optim *opt, nb_node *const *outs, size_t n_outs, bool h
         return s;
     }
     nb_node *const *grads = outs + (has_loss ? 1 : 0);
-    double sq = 0;
-    for (size_t i = 0; i < opt->n; i++) {
-        sq += sum_squares(grads[i], 1);
-    }
-    opt->last_norm = sqrt(sq);
+    int nt = nbi_threads();
+    opt->last_norm = sqrt(sum_squares(opt, grads, 1, nt));
     if (has_loss) {
         nb_node *loss = outs[0];
         opt->last_loss =
@@ -298,11 +385,7 @@ static nb_status step(nb_optim *opt, nb_node *const *outs, size_t n_outs, bool h
                                   nb_node_name(opt->params[i]));
             }
         }
-        sq = 0;
-        for (size_t i = 0; i < opt->n; i++) {
-            sq += sum_squares(grads[i], m);
-        }
-        opt->last_norm = m * sqrt(sq);
+        opt->last_norm = m * sqrt(sum_squares(opt, grads, m, nt));
     }
     double gscale = 1;
     if (opt->o.clip_norm > 0 && opt->last_norm > opt->o.clip_norm) {
@@ -310,14 +393,8 @@ static nb_status step(nb_optim *opt, nb_node *const *outs, size_t n_outs, bool h
     }
     opt->t++;
     double lr = scheduled_lr(&opt->o, opt->t);
-    for (size_t i = 0; i < opt->n; i++) {
-        void *slots[NBI_MAX_SLOTS] = { NULL };
-        for (int k = 0; k < opt->n_slots; k++) {
-            slots[k] = nbi_optim_slot(opt, i, k);
-        }
-        opt->rule->update(opt, opt->params[i]->data, grads[i]->data, slots,
-                          nbi_node_count(opt->params[i]), lr, gscale);
-    }
+    step_work w = { .opt = opt, .grads = grads, .lr = lr, .gscale = gscale };
+    nbi_parallel(opt->total >= NBI_PAR_MIN ? nt : 1, update_work, &w);
     return NB_OK;
 }
 

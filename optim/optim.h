@@ -42,6 +42,8 @@ struct nb_optim {
     size_t *offset; /* first element of each parameter in the state slab */
     void *state;    /* n_slots slabs of total elements, parameter by parameter */
     size_t state_bytes;
+    double *blocks; /* the gradient norm's block sums (optim/optim.c, NBI_NORM_BLOCK) */
+    size_t n_blocks;
     int64_t t; /* steps taken */
     double last_loss, last_norm;
 };
