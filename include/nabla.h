@@ -422,12 +422,14 @@ NB_API nb_node *nb_sign(nb_graph *g, nb_node *x);    /* -1, 0 or 1; gradient 0 *
 NB_API nb_node *nb_step(nb_graph *g, nb_node *x);    /* 1 where x > 0, else 0; gradient 0 */
 
 /*
- * The derivatives of sigmoid and tanh from their output y, as one op each
- * (their gradient rules use them): dy * y * (1 - y) and dy * (1 - y²). y and
- * dy must have one shape. Errors: NB_ERR_SHAPE, NB_ERR_DTYPE.
+ * The derivatives of sigmoid, tanh and relu from their output y, as one op
+ * each (their gradient rules use them): dy * y * (1 - y), dy * (1 - y²), and
+ * dy where y > 0, else 0. y and dy must have one shape.
+ * Errors: NB_ERR_SHAPE, NB_ERR_DTYPE.
  */
 NB_API nb_node *nb_sigmoid_grad(nb_graph *g, nb_node *y, nb_node *dy);
 NB_API nb_node *nb_tanh_grad(nb_graph *g, nb_node *y, nb_node *dy);
+NB_API nb_node *nb_relu_grad(nb_graph *g, nb_node *y, nb_node *dy);
 
 /* x^p for a constant exponent p. */
 NB_API nb_node *nb_pow(nb_graph *g, nb_node *x, double p);

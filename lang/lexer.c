@@ -57,6 +57,7 @@ bool nbl_reserved(const char *s, size_t len)
         "relu", "neg", "sign", "step", "pow", "sum", "mean", "max", "argmax_mask", "matmul",
         "transpose", "reshape", "broadcast_to", "sum_to", "softmax", "log_softmax", "one_hot",
         "cross_entropy", "bce_logits", "mse", "fill", "sigmoid_grad", "tanh_grad",
+        "relu_grad",
         /* argument words: a variable of that name would hide them */
         "keepdims", "transpose_a", "transpose_b",
     };

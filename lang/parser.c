@@ -703,6 +703,7 @@ static const fn functions[] = {
     { "mse", F_PAIR, 2, 2, "mse(a, b)" },
     { "sigmoid_grad", F_PAIR, 2, 2, "sigmoid_grad(y, dy)" },
     { "tanh_grad", F_PAIR, 2, 2, "tanh_grad(y, dy)" },
+    { "relu_grad", F_PAIR, 2, 2, "relu_grad(y, dy)" },
     { "one_hot", F_ONE_HOT, 2, 2, "one_hot(labels, classes)" },
     { "fill", F_FILL, 1, 2, "fill(value) or fill([shape], value)" },
 };
@@ -840,6 +841,7 @@ static bool apply_call(parser *p, const opent *o)
             : strcmp(f->name, "bce_logits") == 0   ? nb_bce_logits(g, in[0], in[1])
             : strcmp(f->name, "sigmoid_grad") == 0 ? nb_sigmoid_grad(g, in[0], in[1])
             : strcmp(f->name, "tanh_grad") == 0    ? nb_tanh_grad(g, in[0], in[1])
+            : strcmp(f->name, "relu_grad") == 0    ? nb_relu_grad(g, in[0], in[1])
                                                    : nb_mse(g, in[0], in[1]);
         break;
     case F_ONE_HOT:

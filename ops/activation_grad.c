@@ -1,10 +1,11 @@
 /*
- * ops/activation_grad.c: the derivatives of sigmoid and tanh as single ops,
- * sigmoid_grad(y, dy) = dy * y * (1 - y) and tanh_grad(y, dy) = dy * (1 - y²),
- * computed from the forward output y. Composed from mul and sub they were
- * three nodes and three passes over memory; fused they are one of each, which
- * matters for scalar graphs (bench W2) and every sigmoid or tanh network.
- * Their own gradient rules keep second derivatives working.
+ * ops/activation_grad.c: the derivatives of sigmoid, tanh and relu as single
+ * ops, sigmoid_grad(y, dy) = dy * y * (1 - y), tanh_grad(y, dy) = dy * (1 - y²)
+ * and relu_grad(y, dy) = dy where y > 0, else 0, computed from the forward
+ * output y. Composed from mul, sub and step they were two or three nodes and
+ * as many passes over memory; fused they are one of each, which matters for
+ * scalar graphs (bench W2) and every network of these activations. Their own
+ * gradient rules keep second derivatives working.
  */
 #include "kernel.h"
 
@@ -90,4 +91,33 @@ const nbi_op nbi_op_tanh_grad = {
     .grad = tanh_grad_grad,
     .formula = "y' = dy * (1 - y²)   (tanh's derivative from its output y)",
     .grad_formula = "dy_in = -2 d * dy * y, d(dy) = tanh_grad(y, d)",
+};
+
+/* ---- relu_grad ---- */
+
+/* a select, not dy * step(y): 0 where y <= 0 even when dy is NaN or infinite, as PyTorch */
+NBI_BINARY_FORWARD(relu_grad, x > 0 ? z : (T)0)
+
+nb_node *nb_relu_grad(nb_graph *g, nb_node *y, nb_node *dy)
+{
+    return build(g, NBI_OP_RELU_GRAD, y, dy);
+}
+
+static void relu_grad_grad(nb_graph *g, nb_node *o, nb_node *d, const bool *need, nb_node **dx)
+{
+    /* piecewise constant in y: no gradient flows to it */
+    if (need[1]) {
+        dx[1] = nb_relu_grad(g, o->in[0], d); /* linear in dy */
+    }
+}
+
+const nbi_op nbi_op_relu_grad = {
+    .name = "relu_grad",
+    .symbol = "relu'",
+    .arity = 2,
+    .flags = NBI_OP_ELEMENTWISE,
+    .forward = relu_grad_forward,
+    .grad = relu_grad_grad,
+    .formula = "y' = dy where y > 0, else 0   (relu's derivative from its output y)",
+    .grad_formula = "dy_in = 0, d(dy) = relu_grad(y, d)",
 };

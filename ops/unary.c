@@ -187,10 +187,11 @@ const nbi_op nbi_op_sigmoid = {
 NBI_UNARY_FORWARD(relu, x > 0 ? x : (T)0)
 UNARY_BUILDER(relu, RELU)
 
-static void relu_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
+/* from the output, which the next layer keeps anyway: y > 0 exactly where x > 0 (0 at 0, as PyTorch) */
+static void relu_rule(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     (void)need;
-    dx[0] = nbi_chain(g, dy, nb_step(g, y->in[0])); /* 0 at 0, as PyTorch */
+    dx[0] = nb_relu_grad(g, y, dy);
 }
 
 const nbi_op nbi_op_relu = {
@@ -199,9 +200,9 @@ const nbi_op nbi_op_relu = {
     .arity = 1,
     .flags = NBI_OP_ELEMENTWISE,
     .forward = relu_forward,
-    .grad = relu_grad,
+    .grad = relu_rule,
     .formula = "y = max(x, 0)",
-    .grad_formula = "dx = dy * step(x)   (0 at x = 0)",
+    .grad_formula = "dx = relu_grad(y, dy) = dy where y > 0, else 0   (0 at x = 0)",
 };
 
 /* ---- sign and step: piecewise constant, so their gradient is 0 (grad = NULL) ---- */

@@ -134,6 +134,7 @@ OPC_BUILDER(build_sigmoid, nb_sigmoid(g, x[0]))
 OPC_BUILDER(build_sigmoid_grad, nb_sigmoid_grad(g, x[0], x[1]))
 OPC_BUILDER(build_tanh_grad, nb_tanh_grad(g, x[0], x[1]))
 OPC_BUILDER(build_relu, nb_relu(g, x[0]))
+OPC_BUILDER(build_relu_grad, nb_relu_grad(g, x[0], x[1]))
 OPC_BUILDER(build_sign, nb_sign(g, x[0]))
 OPC_BUILDER(build_step, nb_step(g, x[0]))
 OPC_BUILDER(build_pow, nb_pow(g, x[0], c->p))
@@ -546,6 +547,21 @@ static const op_case op_cases[] = {
       .in = { OPC_IN((2, 3), 0.9, 0.25, -0.4, 0.6, 0.1, -0.75),
               OPC_IN((2, 3), 1.5, -0.8, 2.1, -1.2, 0.45, 0.7) },
       OPC_OUT((2, 3), 0.2849999999999999, -0.75, 1.764, -0.768, 0.4455, 0.30624999999999997) },
+    /* closed form: d where y > 0, else 0 (torch: torch.where(y > 0, d, 0)); d exact in f32 */
+    { .op = "relu_grad",
+      .name = "relu_grad [2,3]",
+      .build = build_relu_grad,
+      .in = { OPC_IN((2, 3), 0.9, -0.25, 0.4, -0.6, 0.1, 0.75),
+              OPC_IN((2, 3), 1.5, -0.75, 2.25, -1.25, 0.5, 0.625) },
+      OPC_OUT((2, 3), 1.5, 0, 2.25, 0, 0.5, 0.625),
+      .mode = OPC_EXACT },
+    /* closed form; kink at y = 0, forward only */
+    { .op = "relu_grad",
+      .name = "relu_grad at y = 0 is 0",
+      .build = build_relu_grad,
+      .in = { OPC_IN((3), 0, 0.5, 0), OPC_IN((3), 2, 3, -4) },
+      OPC_OUT((3), 0, 3, 0),
+      .mode = OPC_EXACT | OPC_FORWARD_ONLY },
     /* torch: torch.relu(x) */
     { .op = "relu",
       .name = "relu [2,3] away from 0",

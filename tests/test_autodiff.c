@@ -475,6 +475,45 @@ Test(autodiff, gradient_names_stay_unique,
     nb_graph_free(g);
 }
 
+Test(autodiff, relu_gradient_masks_even_nan,
+     .description = "relu's rule is relu_grad(y, dy): 0 where x <= 0 even when dy is NaN")
+{
+    nb_graph *g = new_graph();
+    nb_node *x = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(4)), "x");
+    nb_node *c = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(4)), "c");
+    nb_node *r = nb_relu(g, x);
+    nb_node *y = nb_sum(g, nb_mul(g, r, c));
+    nb_node *dx;
+    cr_assert_eq(nb_grad(g, y, 1, &x, &dx), NB_OK, "%s", nb_graph_error(g));
+    cr_assert_str_eq(nb_node_op_name(dx), "relu_grad");
+    cr_assert_eq(nb_node_input(dx, 0), r, "the rule reads relu's output, not its input");
+    const double xs[4] = { -1, 2, -3, 4 }, cs[4] = { NAN, 1, INFINITY, 3 };
+    cr_assert_eq(nb_node_write_f64(g, x, xs, 4), NB_OK);
+    cr_assert_eq(nb_node_write_f64(g, c, cs, 4), NB_OK);
+    double v[4];
+    eval_into(g, 1, &dx, v);
+    const double want[4] = { 0, 1, 0, 3 };
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(v[i], want[i], "dx[%d] = %g, want %g", i, v[i], want[i]);
+    }
+
+    /* second order: linear in dy, nothing through y */
+    nb_node *dxc, *dxx;
+    nb_node *s = nb_sum(g, dx);
+    cr_assert_eq(nb_grad(g, s, 1, &c, &dxc), NB_OK, "%s", nb_graph_error(g));
+    cr_assert_eq(nb_grad(g, s, 1, &x, &dxx), NB_OK, "%s", nb_graph_error(g));
+    const double finite[4] = { 5, 1, 2, 3 };
+    cr_assert_eq(nb_node_write_f64(g, c, finite, 4), NB_OK);
+    double w[8];
+    nb_node *outs[2] = { dxc, dxx };
+    eval_into(g, 2, outs, w);
+    const double want2[8] = { 0, 1, 0, 1, 0, 0, 0, 0 };
+    for (int i = 0; i < 8; i++) {
+        cr_assert_eq(w[i], want2[i], "second order [%d] = %g, want %g", i, w[i], want2[i]);
+    }
+    nb_graph_free(g);
+}
+
 Test(autodiff, nested_scopes_mirror_nested,
      .description = "gradients of scoped nodes live in grad:inner under grad:outer")
 {

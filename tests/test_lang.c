@@ -814,14 +814,17 @@ Test(lang, one_hot_and_fill)
 }
 
 Test(lang, activation_derivatives_closed_form,
-     .description = "sigmoid_grad(y, d) = d y (1 - y), tanh_grad(y, d) = d (1 - y^2)")
+     .description = "sigmoid_grad(y, d) = d y (1 - y), tanh_grad(y, d) = d (1 - y^2), relu_grad")
 {
     nb_graph *g = parse("input y[2] = [0.25, -0.5]\n"
                         "input d[2] = [2, 3]\n"
                         "s = sum(sigmoid_grad(y, d))\n"
-                        "t = sum(tanh_grad(y, d))\n");
+                        "t = sum(tanh_grad(y, d))\n"
+                        "r = relu_grad(y, d)\n");
     cr_assert_float_eq(scalar(g, "s"), 2 * 0.25 * 0.75 + 3 * -0.5 * 1.5, 1e-15);
     cr_assert_float_eq(scalar(g, "t"), 2 * (1 - 0.0625) + 3 * (1 - 0.25), 1e-15);
+    VALUES(g, "r", 0, 2, 0);
+    op_is(node(g, "r"), "relu_grad");
     nb_graph_free(g);
 }
 
