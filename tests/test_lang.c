@@ -10,6 +10,8 @@
 #include <criterion/criterion.h>
 #include <nabla.h>
 
+#include "gen_text.h"
+
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -137,13 +139,6 @@ static void parse_error(const char *src, nb_status status, int line, int col, co
 static double sigmoid(double x)
 {
     return 1 / (1 + exp(-x));
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* ======================================================================== */
@@ -1753,31 +1748,6 @@ Test(lang, figure_1_3_depth_and_gradient,
 /* ======================================================================== */
 /* Robustness: deep nesting and long models                                 */
 /* ======================================================================== */
-
-/* A growable string for generated models. */
-typedef struct text {
-    char *s;
-    size_t len, cap;
-} text;
-
-static void put(text *t, const char *s)
-{
-    size_t n = strlen(s);
-    if (t->len + n + 1 > t->cap) {
-        t->cap = (t->len + n + 1) * 2;
-        t->s = realloc(t->s, t->cap);
-        cr_assert_not_null(t->s);
-    }
-    memcpy(t->s + t->len, s, n + 1);
-    t->len += n;
-}
-
-static void put_n(text *t, const char *s, int n)
-{
-    for (int i = 0; i < n; i++) {
-        put(t, s);
-    }
-}
 
 Test(lang_robust, ten_thousand_nested_parentheses, .timeout = 60)
 {

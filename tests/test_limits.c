@@ -14,6 +14,8 @@
 #include <criterion/logging.h>
 #include <nabla.h>
 
+#include "gen_text.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -49,13 +51,6 @@ const char *__asan_default_options(void)
 #define BUDGET (5.0 * SLOWDOWN)
 
 #define SMALL_STACK (256 * 1024)
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Runs fn(arg) on a thread with a 256 KiB stack and waits for it. fn must not assert. */
 static void on_small_stack(void *(*fn)(void *), void *arg)
@@ -388,31 +383,6 @@ Test(overflow, checkpoint_headers_declaring_huge_tensors)
 /* ======================================================================== */
 /* Deep models: no recursion anywhere                                        */
 /* ======================================================================== */
-
-/* A growable string for generated models. */
-typedef struct text {
-    char *s;
-    size_t len, cap;
-} text;
-
-static void put(text *t, const char *s)
-{
-    size_t n = strlen(s);
-    if (t->len + n + 1 > t->cap) {
-        t->cap = (t->len + n + 1) * 2;
-        t->s = realloc(t->s, t->cap);
-        cr_assert_not_null(t->s);
-    }
-    memcpy(t->s + t->len, s, n + 1);
-    t->len += n;
-}
-
-static void put_n(text *t, const char *s, int n)
-{
-    for (int i = 0; i < n; i++) {
-        put(t, s);
-    }
-}
 
 /* Work for the small-stack thread: everything is measured there, asserted after. */
 typedef struct deep {
