@@ -51,8 +51,8 @@ static void name_set_add(name_set *set, const char *name)
 /*
  * Names each result that is new and unnamed after its wrt node: grad_x, or
  * grad_x_2, grad_x_3, ... when that name is taken (the gradient of a gradient,
- * a second nb_grad call), so names stay unique and the graph can be written
- * as a model.
+ * a second nb_grad call), so names stay unique: nb_graph_find finds each
+ * result, and DOT and traces tell them apart.
  */
 static void name_results(nb_graph *g, size_t n, nb_node *const *wrt, nb_node **grads,
                          uint32_t first_new)

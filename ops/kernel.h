@@ -63,7 +63,7 @@ void nbi_bcast_init(nbi_bcast *it, const nb_node *out, const nb_node *a, const n
         }                                                                                          \
     } while (0)
 
-/* An elementwise binary kernel over it's iteration: y = f(a, b), each of dtype T. */
+/* An elementwise binary kernel over its iteration: y = f(a, b), each of dtype T. */
 typedef void nbi_binary_fn(const nbi_bcast *it, const void *a, const void *b, void *y);
 
 /* An elementwise unary kernel: y[i] = f(x[i]) for i < n. */
