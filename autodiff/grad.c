@@ -251,7 +251,7 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
     }
     for (uint32_t id = 0; id < s.n; id++) {
         nb_node *v = g->nodes[id];
-        for (int i = 0; i < nbi_ops[v->op]->arity; i++) {
+        for (int i = 0; i < v->arity; i++) {
             if (s.mark[v->in[i]->id] & DEPENDS_ON_WRT) {
                 s.mark[id] |= DEPENDS_ON_WRT;
             }
@@ -263,7 +263,7 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
         if (!(s.mark[id] & NEEDED_BY_Y)) {
             continue;
         }
-        for (int i = 0; i < nbi_ops[v->op]->arity; i++) {
+        for (int i = 0; i < v->arity; i++) {
             s.mark[v->in[i]->id] |= NEEDED_BY_Y;
         }
     }
@@ -284,9 +284,9 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
         if (s.mark[id] != (DEPENDS_ON_WRT | NEEDED_BY_Y) || !s.adj[id] || !op->grad) {
             continue;
         }
-        bool need[NB_MAX_ARITY] = { false };
+        bool need[NB_MAX_ARITY];
         bool any = false;
-        for (int i = 0; i < op->arity; i++) {
+        for (int i = 0; i < v->arity; i++) {
             need[i] = (s.mark[v->in[i]->id] & DEPENDS_ON_WRT) && v->in[i]->dtype != NB_DTYPE_I32;
             any |= need[i];
         }
@@ -294,9 +294,12 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
             continue;
         }
         g->cur_scope = mirror_scope(g, s.mirror, v->scope);
-        nb_node *dx[NB_MAX_ARITY] = { NULL };
+        nb_node *dx[NB_MAX_ARITY];
+        for (int i = 0; i < v->arity; i++) {
+            dx[i] = NULL;
+        }
         op->grad(g, v, s.adj[id], need, dx);
-        for (int i = 0; i < op->arity && g->status == NB_OK; i++) {
+        for (int i = 0; i < v->arity && g->status == NB_OK; i++) {
             if (!need[i] || !dx[i]) {
                 continue;
             }

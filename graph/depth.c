@@ -59,7 +59,7 @@ static nb_status compute(nb_graph *g, nb_node *out, int level, depth_run *r)
     }
     for (uint32_t id = 0; id < r->n; id++) {
         nb_node *v = g->nodes[id];
-        int arity = nbi_ops[v->op]->arity;
+        int arity = v->arity;
         r->depth[id] = 0;
         r->from[id] = UINT32_MAX;
         /* leaves and fill (no inputs) have depth 0 */
@@ -67,7 +67,7 @@ static nb_status compute(nb_graph *g, nb_node *out, int level, depth_run *r)
         for (int i = 0; i < arity; i++) {
             nb_node *u = v->in[i];
             uint32_t eu = level > 0 && u->scope ? r->elem[u->scope] : 0;
-            bool same = ev != 0 && eu == ev && nbi_ops[u->op]->arity > 0;
+            bool same = ev != 0 && eu == ev && u->arity > 0;
             int32_t d = r->depth[u->id] + (same ? 0 : 1);
             if (r->from[id] == UINT32_MAX || d > r->depth[id]) {
                 r->depth[id] = d;

@@ -89,11 +89,9 @@ typedef struct dot_state {
 static void put_node(dot_state *st, nb_node *n, int indent)
 {
     FILE *f = st->f;
-    char shape[96], attr[96] = "", name[64];
+    char shape[96], attr[160], name[64];
     nbi_format_shape(n->rank, n->shape, shape, sizeof shape);
-    if (nbi_ops[n->op]->label) {
-        nbi_ops[n->op]->label(n, attr, sizeof attr);
-    }
+    nbi_node_label(n, attr, sizeof attr);
     fprintf(f, "%*sn%u [label=\"", indent, "", (unsigned)n->id);
     put_escaped(f, nbi_name_into(n, name, sizeof name));
     fputs("\\n", f);
@@ -134,7 +132,7 @@ static void choose(nb_graph *g, const nb_dot_options *o, dot_state *st)
         }
         for (uint32_t id = (uint32_t)st->n; id-- > 0;) {
             nb_node *v = g->nodes[id];
-            for (int i = 0; st->show[id] && i < nbi_ops[v->op]->arity; i++) {
+            for (int i = 0; st->show[id] && i < v->arity; i++) {
                 st->show[v->in[i]->id] = 1;
             }
         }
@@ -291,7 +289,7 @@ nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts)
         if (!st.show[id]) {
             continue;
         }
-        for (int i = 0; i < nbi_ops[v->op]->arity; i++) {
+        for (int i = 0; i < v->arity; i++) {
             nb_node *u = v->in[i];
             if (!st.show[u->id]) {
                 continue;

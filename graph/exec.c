@@ -217,7 +217,7 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, scratch *s)
     for (uint32_t k = 0; k < p->n_steps && ok && !fl.overflow; k++) {
         nb_node *v = g->nodes[p->steps[k]];
         const nbi_op *op = nbi_ops[v->op];
-        int arity = op->arity;
+        int arity = v->arity;
         if (op->flags & NBI_OP_VIEW) {
             p->offsets[k] = NO_UNIT;
             continue;
@@ -290,7 +290,7 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
             continue;
         }
         n_steps++;
-        for (int i = 0; i < nbi_ops[v->op]->arity; i++) {
+        for (int i = 0; i < v->arity; i++) {
             s.state[v->in[i]->id] |= NEEDED;
         }
     }
@@ -314,7 +314,7 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
         if (!(s.state[id] & NEEDED) || nbi_is_leaf(v)) {
             continue;
         }
-        for (int i = 0; i < nbi_ops[v->op]->arity; i++) {
+        for (int i = 0; i < v->arity; i++) {
             s.last[v->in[i]->id] = k;
         }
         p->steps[k++] = id;
@@ -535,10 +535,10 @@ static nb_status check_finite(nb_graph *g, nb_node *v, const range *before, unsi
                                         : ((const double *)v->data)[bad];
     char d[160], ranges[NBI_MSG_MAX / 2] = "";
     size_t at = 0;
-    for (int i = 0; i < nbi_ops[v->op]->arity && at < sizeof ranges; i++) {
+    for (int i = 0; i < v->arity && at < sizeof ranges; i++) {
         char u[160];
         nbi_describe(v->in[i], u, sizeof u);
-        range r = in_place & (1u << i) ? before[i] : value_range(v->in[i]);
+        range r = i < 8 && (in_place & (1u << i)) ? before[i] : value_range(v->in[i]);
         int w = snprintf(ranges + at, sizeof ranges - at, "%s%s in [%g, %g]%s", i ? ", " : "", u,
                          r.lo, r.hi, r.nan ? " with NaN" : "");
         at += w > 0 ? (size_t)w : 0;
@@ -569,9 +569,14 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
     if (n > 0 && !outs) {
         return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "the output array is NULL");
     }
-    if (flags & ~(NB_RUN_KEEP_ALL | NB_RUN_CHECK_FINITE)) {
+    if (flags & ~(NB_RUN_KEEP_ALL | NB_RUN_CHECK_FINITE | NB_RUN_TRAIN | NB_RUN_EVAL)) {
         return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "unknown flags 0x%x", (unsigned)flags);
     }
+    if ((flags & NB_RUN_TRAIN) && (flags & NB_RUN_EVAL)) {
+        return nbi_report(g, NB_ERR_ARG, "run", 0, NULL,
+                          "NB_RUN_TRAIN and NB_RUN_EVAL are both set; a run has one mode");
+    }
+    g->run_training = flags & NB_RUN_TRAIN ? true : flags & NB_RUN_EVAL ? false : !g->eval_mode;
     for (size_t i = 0; i < n; i++) {
         if (!outs[i]) {
             return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "output %zu is NULL", i + 1);
@@ -602,11 +607,11 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
         nb_node *v = g->nodes[p->steps[k]];
         v->data =
             p->offsets[k] == NO_UNIT ? v->in[0]->data : g->workspace + (size_t)p->offsets[k] * UNIT;
-        range before[NB_MAX_ARITY];
+        range before[8]; /* in-place ops are elementwise, of few inputs */
         unsigned in_place = 0;
         if ((flags & NB_RUN_CHECK_FINITE) && p->offsets[k] != NO_UNIT) {
             /* an op run in place overwrites a dying input: take its range first */
-            for (int i = 0; i < nbi_ops[v->op]->arity; i++) {
+            for (int i = 0; i < v->arity && i < 8; i++) {
                 if (v->in[i]->data == v->data) {
                     before[i] = value_range(v->in[i]);
                     in_place |= 1u << i;
@@ -626,4 +631,16 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
     }
     g->last_plan = p;
     return NB_OK;
+}
+
+void nb_graph_set_training(nb_graph *g, bool training)
+{
+    if (g) {
+        g->eval_mode = !training;
+    }
+}
+
+bool nb_graph_training(const nb_graph *g)
+{
+    return g && !g->eval_mode;
 }

@@ -138,75 +138,100 @@ bool nbi_check_axis(nb_graph *g, const char *op, nb_node *x, int axis, int *out)
 
 static const int64_t scalar_shape[1] = { 0 };
 
-nb_node *nbi_node_new(nb_graph *g, int op, int dtype, int rank, const int64_t *shape, nb_node *a,
-                      nb_node *b)
+nb_node *nbi_node_newv(nb_graph *g, int op, int dtype, int rank, const int64_t *shape, int n,
+                       nb_node *const *in)
 {
     NBI_ASSERT(rank >= 0 && rank <= NB_MAX_RANK);
+    NBI_ASSERT(n >= 0 && n <= NB_MAX_ARITY);
+    const nbi_op *rec = nbi_ops[op];
     size_t count, bytes;
     if (!nbi_shape_bytes(rank, shape, dtype, &count, &bytes)) {
         /* a broadcast, matmul or reshape of valid inputs can still be too large */
-        nb_node *in[2] = { a, b };
         char s[96];
         nbi_format_shape(rank, shape, s, sizeof s);
-        nbi_fail(g, NB_ERR_SHAPE, nbi_ops[op]->name, a ? (b ? 2 : 1) : 0, in,
+        nbi_fail(g, NB_ERR_SHAPE, rec->name, n, in,
                  "the result shape %s is not valid (dimensions from 1 to 2^31-1, size within "
                  "memory)",
                  s);
         return NULL;
     }
     if (g->n_nodes == UINT32_MAX) {
-        nbi_fail(g, NB_ERR_NOMEM, nbi_ops[op]->name, 0, NULL, "the graph is full (2^32 nodes)");
+        nbi_fail(g, NB_ERR_NOMEM, rec->name, 0, NULL, "the graph is full (2^32 nodes)");
         return NULL;
     }
     if (!nbi_grow(g, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes)) {
-        nbi_fail_nomem(g, nbi_ops[op]->name);
+        nbi_fail_nomem(g, rec->name);
         return NULL;
     }
     const int64_t *interned = scalar_shape;
     if (rank > 0) {
-        if (a && nbi_shape_eq(rank, shape, a->rank, a->shape)) {
-            interned = a->shape;
-        } else if (b && nbi_shape_eq(rank, shape, b->rank, b->shape)) {
-            interned = b->shape;
-        } else {
+        for (int i = 0; i < n && interned == scalar_shape; i++) {
+            if (nbi_shape_eq(rank, shape, in[i]->rank, in[i]->shape)) {
+                interned = in[i]->shape;
+            }
+        }
+        if (interned == scalar_shape) {
             int64_t *copy = nbi_arena_alloc(g, (size_t)rank * sizeof *copy);
             if (!copy) {
-                nbi_fail_nomem(g, nbi_ops[op]->name);
+                nbi_fail_nomem(g, rec->name);
                 return NULL;
             }
             memcpy(copy, shape, (size_t)rank * sizeof *copy);
             interned = copy;
         }
     }
-    nb_node *n = nbi_arena_alloc(g, sizeof *n);
-    if (!n) {
-        nbi_fail_nomem(g, nbi_ops[op]->name);
+    /* the inputs live right after the node, in one arena block */
+    nb_node *nd = nbi_arena_alloc(g, sizeof *nd + (size_t)n * sizeof(nb_node *));
+    nbi_attr *attr = NULL;
+    if (nd && rec->n_attrs > 0) {
+        attr = nbi_arena_alloc(g, (size_t)rec->n_attrs * sizeof *attr);
+    }
+    if (!nd || (rec->n_attrs > 0 && !attr)) {
+        nbi_fail_nomem(g, rec->name);
         return NULL;
     }
-    memset(n, 0, sizeof *n);
-    n->in[0] = a;
-    n->in[1] = b;
-    n->g = g;
-    n->shape = interned;
-    n->id = g->n_nodes;
-    n->ord = ++g->op_count[op];
-    n->scope = g->cur_scope;
-    n->op = (uint8_t)op;
-    n->dtype = (uint8_t)dtype;
-    n->rank = (uint8_t)rank;
-    if (g->in_grad) {
-        n->flags = NBI_F_GRAD;
-    } else {
-        /* a constant first made for a gradient is forward too once forward ops use it */
-        if (a && nbi_is_leaf(a)) {
-            a->flags &= (uint8_t)~NBI_F_GRAD;
-        }
-        if (b && nbi_is_leaf(b)) {
-            b->flags &= (uint8_t)~NBI_F_GRAD;
+    memset(nd, 0, sizeof *nd);
+    nd->in = (nb_node **)(nd + 1);
+    for (int i = 0; i < n; i++) {
+        nd->in[i] = in[i];
+    }
+    for (int k = 0; k < rec->n_attrs; k++) {
+        memset(&attr[k], 0, sizeof attr[k]);
+        if (rec->attrs[k].kind == NBI_ATTR_FLOAT) {
+            attr[k].f = rec->attrs[k].def;
+        } else if (rec->attrs[k].kind != NBI_ATTR_INTS) {
+            attr[k].i = (int64_t)rec->attrs[k].def;
         }
     }
-    g->nodes[g->n_nodes++] = n;
-    return n;
+    nd->attr = attr;
+    nd->arity = (uint16_t)n;
+    nd->g = g;
+    nd->shape = interned;
+    nd->id = g->n_nodes;
+    nd->ord = ++g->op_count[op];
+    nd->scope = g->cur_scope;
+    nd->op = (uint8_t)op;
+    nd->dtype = (uint8_t)dtype;
+    nd->rank = (uint8_t)rank;
+    if (g->in_grad) {
+        nd->flags = NBI_F_GRAD;
+    } else {
+        /* a constant first made for a gradient is forward too once forward ops use it */
+        for (int i = 0; i < n; i++) {
+            if (nbi_is_leaf(in[i])) {
+                in[i]->flags &= (uint8_t)~NBI_F_GRAD;
+            }
+        }
+    }
+    g->nodes[g->n_nodes++] = nd;
+    return nd;
+}
+
+nb_node *nbi_node_new(nb_graph *g, int op, int dtype, int rank, const int64_t *shape, nb_node *a,
+                      nb_node *b)
+{
+    nb_node *in[2] = { a, b };
+    return nbi_node_newv(g, op, dtype, rank, shape, a ? (b ? 2 : 1) : 0, in);
 }
 
 nb_node *nbi_scalar_cached(nb_graph *g, int dtype, double value)
@@ -400,12 +425,12 @@ size_t nb_node_size(const nb_node *n)
 
 int nb_node_arity(const nb_node *n)
 {
-    return n ? nbi_ops[n->op]->arity : 0;
+    return n ? n->arity : 0;
 }
 
 nb_node *nb_node_input(const nb_node *n, int i)
 {
-    return n && i >= 0 && i < nbi_ops[n->op]->arity ? n->in[i] : NULL;
+    return n && i >= 0 && i < n->arity ? n->in[i] : NULL;
 }
 
 bool nb_node_is_grad(const nb_node *n)

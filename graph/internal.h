@@ -36,26 +36,27 @@ enum {
 
 /*
  * A node: 64 bytes on LP64, so a million-node graph is 64 MB of metadata.
- * Shapes are interned: elementwise ops share their input's shape array. Names
- * live in a hash (g->names) holding only the nodes that were named or asked
- * for their name, so naming a few gradients costs nothing per node.
+ * Its inputs follow it in the same arena block; its attributes (one nbi_attr
+ * per attribute its op's record describes) are allocated only for ops that
+ * have some. Shapes are interned: elementwise ops share their input's shape
+ * array. Names live in a hash (g->names) holding only the nodes that were
+ * named or asked for their name, so naming a few gradients costs nothing per
+ * node.
  */
 struct nb_node {
-    nb_node *in[NB_MAX_ARITY];
+    nb_node **in;         /* arity inputs */
     void *data;           /* value; leaves own it, op nodes point into the workspace */
     nb_graph *g;          /* owner: ownership checks, lazy names */
     const int64_t *shape; /* rank entries, owned by the arena */
+    nbi_attr *attr;       /* the op's attributes, NULL when it has none */
     uint32_t id;          /* index in g->nodes: creation order, also a topological order */
     uint32_t ord;         /* 1-based ordinal among nodes of this op, for generated names */
     uint32_t scope;       /* scope instance, 0 for none */
+    uint16_t arity;       /* inputs */
     uint8_t op;           /* nbi_op_id */
     uint8_t dtype;        /* nb_dtype */
     uint8_t rank;
     uint8_t flags; /* NBI_F_* */
-    union {
-        double f;     /* pow exponent, fill value */
-        int32_t i[2]; /* axis and keepdims; matmul flags; one_hot classes */
-    } attr;
 };
 
 /* A scope instance. Index 0 is the root (no scope). */
@@ -108,6 +109,9 @@ struct nb_graph {
     uint32_t open_scopes; /* depth of the push stack */
 
     uint64_t rng[4];
+
+    bool eval_mode;    /* nb_graph_set_training(g, false) */
+    bool run_training; /* the mode of the run in progress, for kernels (dropout, batch_norm) */
 
     bool in_grad; /* nb_grad is building: new nodes get NBI_F_GRAD */
     nb_node *const_cache[NBI_CONST_CACHE];
@@ -177,6 +181,12 @@ bool nbi_shape_eq(int ra, const int64_t *a, int rb, const int64_t *b);
 /* NumPy broadcast of two shapes into out (rank max(ra, rb)); false if they do not fit. */
 bool nbi_broadcast_shape(int ra, const int64_t *a, int rb, const int64_t *b, int *rank,
                          int64_t *out);
+/*
+ * Writes x with the fewest significant digits (from 15, or 6 for f32) that
+ * read back as the same value: 0.1, not 0.10000000000000001.
+ */
+void nbi_format_real(double x, bool f32, char *buf, size_t cap);
+
 /* Writes "[4,3]" (or "[]") to buf. */
 void nbi_format_shape(int rank, const int64_t *shape, char *buf, size_t cap);
 /*
@@ -222,10 +232,15 @@ bool nbi_check_float(nb_graph *g, const char *op, int n, nb_node *const *in);
 bool nbi_check_axis(nb_graph *g, const char *op, nb_node *x, int axis, int *out);
 
 /*
- * Appends a node of op with the given dtype, shape and inputs, in the current
- * scope. The shape is interned (shared with an input's when equal).
- * Returns NULL after recording NB_ERR_NOMEM.
+ * Appends a node of op with the given dtype, shape and n inputs, in the current
+ * scope, its attributes (if its op has any) set to their defaults. The shape
+ * is interned (shared with an input's when equal). Returns NULL after
+ * recording NB_ERR_NOMEM, or NB_ERR_SHAPE for a shape too large.
  */
+nb_node *nbi_node_newv(nb_graph *g, int op, int dtype, int rank, const int64_t *shape, int n,
+                       nb_node *const *in);
+
+/* nbi_node_newv for ops of at most two inputs (b, or both, may be NULL). */
 nb_node *nbi_node_new(nb_graph *g, int op, int dtype, int rank, const int64_t *shape, nb_node *a,
                       nb_node *b);
 

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 bool nbi_mul_overflows(size_t a, size_t b, size_t *out)
 {
@@ -132,6 +133,18 @@ void nbi_put_nested(FILE *f, const nb_node *n, void (*put)(FILE *f, const nb_nod
         put(f, n, i);
         for (int k = 0; k < closes; k++) {
             fputc(']', f);
+        }
+    }
+}
+
+void nbi_format_real(double x, bool f32, char *buf, size_t cap)
+{
+    /* 17 significant digits (9 for f32) always suffice */
+    for (int digits = f32 ? 6 : 15;; digits++) {
+        snprintf(buf, cap, "%.*g", digits, x);
+        double back = strtod(buf, NULL);
+        if ((f32 ? (float)back == (float)x : back == x) || digits >= (f32 ? 9 : 17)) {
+            break;
         }
     }
 }

@@ -147,8 +147,8 @@ NB_API const char *nb_dtype_name(nb_dtype dtype);
 /* The largest rank a node may have. */
 #define NB_MAX_RANK 4
 
-/* The largest number of inputs an op takes. */
-#define NB_MAX_ARITY 2
+/* The largest number of inputs an op takes (concat of many tensors). */
+#define NB_MAX_ARITY 256
 
 /* NB_SHAPE(d0, d1, ...) expands to `rank, (const int64_t[]){d0, d1, ...}`. */
 #define NB_SHAPE(...)                                                                              \
@@ -516,11 +516,31 @@ NB_API nb_node *nb_bce_logits(nb_graph *g, nb_node *z, nb_node *t);
 /* Mean squared error: mean((a - b)^2) over all elements, a and b of one shape. A scalar. */
 NB_API nb_node *nb_mse(nb_graph *g, nb_node *a, nb_node *b);
 
+/* ---- activations: leaky_relu, elu, gelu, gelu_tanh, softplus, silu, log1p, erf, clamp ---- */
+
+/*
+ * Leaky ReLU: x where x > 0, slope * x elsewhere (F.leaky_relu; PyTorch's
+ * default slope is 0.01). Its gradient at 0 is slope, as PyTorch's.
+ * Errors: NB_ERR_ARG for a NaN slope.
+ */
+NB_API nb_node *nb_leaky_relu(nb_graph *g, nb_node *x, double slope);
+
+/* ---- comparison and selection: maximum, minimum, where, greater, less, equal ---- */
+
+/* ---- layout: concat, slice, pad, permute ---- */
+
+/* ---- indexing: gather, scatter_add, embedding, argmax ---- */
+
+/* ---- reductions over lists of axes: min, logsumexp, var ---- */
+
+/* ---- regularization and normalization: dropout, layer_norm, batch_norm ---- */
+
 /* What the op table says of one op (leaves included), for docs and teaching tools. */
 typedef struct nb_op_info {
     const char *name;         /* "matmul", as nb_node_op_name reports it */
     const char *symbol;       /* short symbol: "@" (DOT labels show the name) */
-    int arity;                /* number of inputs */
+    int arity;                /* number of inputs; -1 for any number from one (concat) */
+    int n_attrs;              /* attributes, read with nb_op_attr_get */
     bool leaf;                /* input, param or const */
     bool differentiable;      /* has a gradient rule (false: its gradient is zero) */
     const char *formula;      /* "y = op(a) @ op(b), ..." */
@@ -532,6 +552,25 @@ NB_API size_t nb_op_count(void);
 
 /* Fills *info for op i (0 .. nb_op_count()-1); returns false if i is out of range. */
 NB_API bool nb_op_info_get(size_t i, nb_op_info *info);
+
+/*
+ * An attribute of an op: the keyword the model language takes for it
+ * (`axis=1`), its kind ("int", "bool", "float" or "ints", a list of whole
+ * numbers), its default (for the scalar kinds; a list's default is empty) and
+ * whether a call must give it.
+ */
+typedef struct nb_op_attr {
+    const char *name;
+    const char *kind;
+    double def;
+    bool required;
+} nb_op_attr;
+
+/*
+ * Fills *attr for attribute k (0 .. n_attrs-1) of op i; returns false when i
+ * or k is out of range.
+ */
+NB_API bool nb_op_attr_get(size_t i, int k, nb_op_attr *attr);
 
 /* ======================================================================== */
 /* Scopes                                                                   */
@@ -618,7 +657,22 @@ NB_API nb_status nb_gradcheck(nb_graph *g, nb_node *y, size_t n, nb_node *const 
 enum {
     NB_RUN_KEEP_ALL = 1, /* keep every computed value readable (no buffer reuse), e.g. for DOT */
     NB_RUN_CHECK_FINITE = 2, /* stop at the first node whose output holds a NaN or an infinity */
+    NB_RUN_TRAIN = 4,        /* this run in training mode, whatever the graph's mode */
+    NB_RUN_EVAL = 8,         /* this run in evaluation mode, whatever the graph's mode */
 };
+
+/*
+ * Sets the graph's mode for later runs: training (true, the mode of a new
+ * graph, as PyTorch's modules start) or evaluation (false). Ops that behave
+ * differently follow it: dropout drops only in training; batch_norm uses the
+ * batch's statistics and updates its running ones in training, and uses the
+ * running ones in evaluation. The NB_RUN_TRAIN and NB_RUN_EVAL flags override
+ * it for one run. Changing the mode does not re-plan a run or allocate.
+ */
+NB_API void nb_graph_set_training(nb_graph *g, bool training);
+
+/* Returns the graph's mode: true for training (see nb_graph_set_training). */
+NB_API bool nb_graph_training(const nb_graph *g);
 
 /*
  * Computes outs[0..n-1] and every node they need, in topological order, and

@@ -60,4 +60,21 @@ bool nbl_is_name(const char *s, size_t len);
 /* True if a model may not use s as a name (keywords and function names). */
 bool nbl_reserved(const char *s, size_t len);
 
+/*
+ * A function of the language read through attribute descriptions: an op
+ * whose record has a build function, or a composite one (a few ops built by
+ * a public builder, such as dropout) listed in lang/functions.c.
+ */
+typedef struct nbl_func {
+    const char *name;
+    int arity; /* inputs, or NBI_VARIADIC */
+    nbi_attr_desc attrs[NBI_MAX_ATTRS];
+    int n_attrs;
+    nb_node *(*build)(nb_graph *g, int n, nb_node *const *in, const nbi_attr *attr);
+    const char *inputs; /* "x, idx": the inputs' names for usage messages */
+} nbl_func;
+
+extern const nbl_func nbl_funcs[];
+extern const size_t nbl_n_funcs;
+
 #endif /* NABLA_LANG_H */

@@ -59,12 +59,31 @@ bool nbl_reserved(const char *s, size_t len)
         "cross_entropy", "bce_logits", "mse", "fill", "sigmoid_grad", "tanh_grad",
         "relu_grad",
         /* argument words: a variable of that name would hide them */
-        "keepdims", "transpose_a", "transpose_b",
+        "keepdims", "transpose_a", "transpose_b", "true", "false",
     };
     /* clang-format on */
     for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
         if (strlen(words[i]) == len && memcmp(words[i], s, len) == 0) {
             return true;
+        }
+    }
+    /* the functions read through their records, and their flags (bare words) */
+    for (size_t i = 0; i < NBI_OP_COUNT + nbl_n_funcs; i++) {
+        const char *name = i < NBI_OP_COUNT ? nbi_ops[i]->name : nbl_funcs[i - NBI_OP_COUNT].name;
+        const nbi_attr_desc *attrs =
+            i < NBI_OP_COUNT ? nbi_ops[i]->attrs : nbl_funcs[i - NBI_OP_COUNT].attrs;
+        int n_attrs = i < NBI_OP_COUNT ? nbi_ops[i]->n_attrs : nbl_funcs[i - NBI_OP_COUNT].n_attrs;
+        if (i < NBI_OP_COUNT && !nbi_ops[i]->build) {
+            continue;
+        }
+        if (strlen(name) == len && memcmp(name, s, len) == 0) {
+            return true;
+        }
+        for (int k = 0; k < n_attrs; k++) {
+            if (attrs[k].kind == NBI_ATTR_BOOL && strlen(attrs[k].name) == len &&
+                memcmp(attrs[k].name, s, len) == 0) {
+                return true;
+            }
         }
     }
     return false;

@@ -98,6 +98,8 @@ typedef struct value {
     int64_t shape[NB_MAX_RANK];
     const char *word; /* V_WORD: a bare name that is not a variable (keepdims) */
     size_t len;
+    const char *key; /* a keyword argument's name (axis=1), NULL for a positional one */
+    size_t key_len;
     int line, col;
 } value;
 
@@ -108,7 +110,9 @@ typedef struct opent {
     int line, col;
     const char *name; /* O_CALL: the function */
     size_t len;
-    uint32_t base; /* O_CALL: value stack height when the call opened */
+    uint32_t base;   /* O_CALL: value stack height when the call opened */
+    const char *key; /* O_CALL: the keyword of the argument being read, if any */
+    size_t key_len;
 } opent;
 
 typedef struct open_scope {
@@ -729,6 +733,213 @@ static nb_node *call_unary(nb_graph *g, const char *name, nb_node *x)
     return NULL;
 }
 
+/* ---- calls of ops and functions described by attribute records ---- */
+
+/* "slice(x, axis, start=0, stop, step=1)": the call's form, from its description. */
+static void generic_usage(const nbl_func *f, char *buf, size_t cap)
+{
+    size_t at = (size_t)snprintf(buf, cap, "%s(", f->name);
+    const char *names = f->inputs ? f->inputs : "x";
+    if (f->arity == NBI_VARIADIC) {
+        at += (size_t)snprintf(buf + at, at < cap ? cap - at : 0, "x1, x2, ...");
+    } else {
+        at += (size_t)snprintf(buf + at, at < cap ? cap - at : 0, "%s", names);
+    }
+    for (int k = 0; k < f->n_attrs && at < cap; k++) {
+        const nbi_attr_desc *d = &f->attrs[k];
+        char def[48] = "";
+        if (!d->required) {
+            if (d->kind == NBI_ATTR_INTS) {
+                snprintf(def, sizeof def, "=[]");
+            } else if (d->kind == NBI_ATTR_BOOL) {
+                snprintf(def, sizeof def, "=%s", d->def ? "true" : "false");
+            } else {
+                snprintf(def, sizeof def, "=%g", d->def);
+            }
+        }
+        at += (size_t)snprintf(buf + at, cap - at, ", %s%s", d->name, def);
+    }
+    if (at < cap) {
+        snprintf(buf + at, cap - at, ")");
+    }
+}
+
+/* Reads value v as attribute d of call f into *a. */
+static bool attr_arg(parser *p, const nbl_func *f, const nbi_attr_desc *d, const value *v,
+                     nbi_attr *a)
+{
+    const char *want = "";
+    switch (d->kind) {
+    case NBI_ATTR_BOOL:
+        if (word_is(v, d->name) || word_is(v, "true")) {
+            a->i = 1;
+            return true;
+        }
+        if (word_is(v, "false")) {
+            a->i = 0;
+            return true;
+        }
+        if (v->kind == V_NUM && (v->num == 0 || v->num == 1)) {
+            a->i = (int64_t)v->num;
+            return true;
+        }
+        want = "true or false";
+        break;
+    case NBI_ATTR_FLOAT:
+        if (v->kind == V_NUM) {
+            a->f = v->num;
+            return true;
+        }
+        want = "a number";
+        break;
+    case NBI_ATTR_INT:
+        if (v->kind == V_NUM && v->num == floor(v->num) && fabs(v->num) <= INT32_MAX) {
+            a->i = (int64_t)v->num;
+            return true;
+        }
+        want = "a whole number";
+        break;
+    case NBI_ATTR_INTS: {
+        bool one = v->kind == V_NUM;
+        uint32_t count = one ? 1 : v->count;
+        if ((one || (v->kind == V_LIST && v->rank == 1)) && count <= NBI_ATTR_LIST) {
+            bool whole = true;
+            for (uint32_t j = 0; j < count; j++) {
+                double x = one ? v->num : p->lits[v->off + j];
+                whole &= x == floor(x) && fabs(x) <= INT32_MAX;
+                a->list[j] = whole ? (int32_t)x : 0;
+            }
+            if (whole) {
+                a->n = (int32_t)count;
+                return true;
+            }
+        }
+        want = "a whole number or a list of at most 8 of them, like [0, 2]";
+        break;
+    }
+    }
+    return fail(p, NB_ERR_FORMAT, v->line, v->col, "%s: %s must be %s", f->name, d->name, want) ==
+           NB_OK;
+}
+
+/*
+ * Applies call o of f to the values above o->base: the first arity positional
+ * arguments are its inputs (every positional one for a variadic f), the rest
+ * its attributes in order, then keyword arguments name=value.
+ */
+static bool apply_generic(parser *p, const opent *o, const nbl_func *f)
+{
+    int argc = (int)(p->n_vals - o->base);
+    value *a = p->vals + o->base;
+    char usage[256];
+    generic_usage(f, usage, sizeof usage);
+    int n_pos = 0;
+    while (n_pos < argc && !a[n_pos].key) {
+        n_pos++;
+    }
+    for (int i = n_pos; i < argc; i++) {
+        if (!a[i].key) {
+            return fail(p, NB_ERR_FORMAT, a[i].line, a[i].col,
+                        "%s: a positional argument after a keyword one; %s takes %s", f->name,
+                        f->name, usage) == NB_OK;
+        }
+    }
+    int n_in = f->arity == NBI_VARIADIC ? n_pos : f->arity;
+    if (n_pos < n_in || n_in < 1 || n_pos - n_in > f->n_attrs) {
+        return fail(p, NB_ERR_FORMAT, o->line, o->col, "%s takes %s; got %d positional argument%s",
+                    f->name, usage, n_pos, n_pos == 1 ? "" : "s") == NB_OK;
+    }
+    nbi_attr attr[NBI_MAX_ATTRS];
+    bool given[NBI_MAX_ATTRS] = { false };
+    memset(attr, 0, sizeof attr);
+    for (int k = 0; k < f->n_attrs; k++) {
+        if (f->attrs[k].kind == NBI_ATTR_FLOAT) {
+            attr[k].f = f->attrs[k].def;
+        } else if (f->attrs[k].kind != NBI_ATTR_INTS) {
+            attr[k].i = (int64_t)f->attrs[k].def;
+        }
+    }
+    for (int i = n_in; i < argc; i++) {
+        int k = i < n_pos ? i - n_in : -1;
+        for (int j = 0; k < 0 && j < f->n_attrs; j++) {
+            if (strlen(f->attrs[j].name) == a[i].key_len &&
+                memcmp(f->attrs[j].name, a[i].key, a[i].key_len) == 0) {
+                k = j;
+            }
+        }
+        if (k < 0) {
+            return fail(p, NB_ERR_FORMAT, a[i].line, a[i].col,
+                        "%s has no argument '%.*s'; it takes %s", f->name, (int)a[i].key_len,
+                        a[i].key, usage) == NB_OK;
+        }
+        if (given[k]) {
+            return fail(p, NB_ERR_FORMAT, a[i].line, a[i].col, "%s: %s is given twice", f->name,
+                        f->attrs[k].name) == NB_OK;
+        }
+        given[k] = true;
+        if (!attr_arg(p, f, &f->attrs[k], &a[i], &attr[k])) {
+            return false;
+        }
+    }
+    for (int k = 0; k < f->n_attrs; k++) {
+        if (f->attrs[k].required && !given[k]) {
+            return fail(p, NB_ERR_FORMAT, o->line, o->col, "%s needs %s=...; it takes %s", f->name,
+                        f->attrs[k].name, usage) == NB_OK;
+        }
+    }
+    nb_node *in[NB_MAX_ARITY];
+    if (n_in > NB_MAX_ARITY) {
+        return fail(p, NB_ERR_FORMAT, o->line, o->col, "%s takes at most %d inputs", f->name,
+                    NB_MAX_ARITY) == NB_OK;
+    }
+    for (int i = 0; i < n_in; i++) {
+        if (!(in[i] = as_node(p, &a[i]))) {
+            return false;
+        }
+    }
+    nb_node *y = f->build(p->g, n_in, in, attr);
+    if (!y) {
+        engine_error(p, o->line, o->col, ", ", n_in, in);
+        return false;
+    }
+    p->n_vals = o->base;
+    return push_val(p, (value){ .kind = V_NODE, .node = y, .line = o->line, .col = o->col });
+}
+
+/* The call form of op i, when the language reads it through its record. */
+static bool op_func(size_t i, nbl_func *f)
+{
+    const nbi_op *op = nbi_ops[i];
+    if (!op->build) {
+        return false;
+    }
+    *f = (nbl_func){ .name = op->name,
+                     .arity = op->arity,
+                     .n_attrs = op->n_attrs,
+                     .build = op->build,
+                     .inputs = op->inputs };
+    memcpy(f->attrs, op->attrs, sizeof f->attrs);
+    return true;
+}
+
+/* Finds the op or composite function called name; false when there is none. */
+static bool find_generic(const char *name, size_t len, nbl_func *f)
+{
+    for (size_t i = 0; i < NBI_OP_COUNT; i++) {
+        if (strlen(nbi_ops[i]->name) == len && memcmp(nbi_ops[i]->name, name, len) == 0 &&
+            op_func(i, f)) {
+            return true;
+        }
+    }
+    for (size_t i = 0; i < nbl_n_funcs; i++) {
+        if (strlen(nbl_funcs[i].name) == len && memcmp(nbl_funcs[i].name, name, len) == 0) {
+            *f = nbl_funcs[i];
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Applies the call o to the values above o->base on the stack. */
 static bool apply_call(parser *p, const opent *o)
 {
@@ -739,6 +950,10 @@ static bool apply_call(parser *p, const opent *o)
             f = &functions[i];
         }
     }
+    nbl_func gf;
+    if (!f && find_generic(o->name, o->len, &gf)) {
+        return apply_generic(p, o, &gf);
+    }
     if (!f) {
         return fail(p, NB_ERR_FORMAT, o->line, o->col,
                     sym_find(&p->syms, o->name, o->len) ? "'%.*s' is a node, not a function"
@@ -746,6 +961,14 @@ static bool apply_call(parser *p, const opent *o)
                     (int)o->len, o->name) == NB_OK;
     }
     int argc = (int)(p->n_vals - o->base);
+    for (int i = 0; i < argc; i++) {
+        const value *v = &p->vals[o->base + (uint32_t)i];
+        if (v->key) {
+            return fail(p, NB_ERR_FORMAT, v->line, v->col,
+                        "%s takes no keyword arguments ('%.*s='); it takes %s", f->name,
+                        (int)v->key_len, v->key, f->usage) == NB_OK;
+        }
+    }
     if (argc < f->min_args || argc > f->max_args) {
         return fail(p, NB_ERR_FORMAT, o->line, o->col, "%s takes %s; got %d argument%s", f->name,
                     f->usage, argc, argc == 1 ? "" : "s") == NB_OK;
@@ -934,6 +1157,17 @@ static bool expression(parser *p, value *out)
                 operand = false;
             } else if (t.kind == T_NAME) {
                 advance(p);
+                opent *call = p->n_ops > obase ? &p->ops[p->n_ops - 1] : NULL;
+                if (p->tok.kind == T_ASSIGN && call && call->kind == O_CALL) {
+                    /* name=value opens a keyword argument */
+                    if (call->key) {
+                        return expected(p, "an expression") == NB_OK;
+                    }
+                    call->key = t.start;
+                    call->key_len = t.len;
+                    advance(p);
+                    continue;
+                }
                 if (p->tok.kind == T_LPAREN) { /* a call */
                     push_op(p, (opent){ .kind = O_CALL,
                                         .line = t.line,
@@ -997,6 +1231,14 @@ static bool expression(parser *p, value *out)
                                               : "unmatched ')'") == NB_OK;
             }
             opent *top = &p->ops[p->n_ops - 1];
+            if (top->kind == O_CALL && top->key) {
+                /* the argument just read is the keyword's value */
+                if (p->n_vals > top->base) {
+                    p->vals[p->n_vals - 1].key = top->key;
+                    p->vals[p->n_vals - 1].key_len = top->key_len;
+                }
+                top->key = NULL;
+            }
             if (t.kind == T_COMMA) {
                 if (top->kind != O_CALL) {
                     return fail(p, NB_ERR_FORMAT, t.line, t.col,

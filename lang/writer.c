@@ -22,21 +22,10 @@ static const char *name_of(nb_node *n)
     return nb_node_name(n);
 }
 
-/*
- * Writes x with the fewest significant digits (from 15, or 6 for f32) that
- * read back as the same value: 0.1, not 0.10000000000000001. 17 digits (9 for
- * f32) always suffice.
- */
 static void put_real(FILE *f, double x, bool f32)
 {
     char buf[40];
-    for (int digits = f32 ? 6 : 15;; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, x);
-        double back = strtod(buf, NULL);
-        if ((f32 ? (float)back == (float)x : back == x) || digits >= (f32 ? 9 : 17)) {
-            break;
-        }
-    }
+    nbi_format_real(x, f32, buf, sizeof buf);
     fputs(buf, f);
 }
 
@@ -73,12 +62,32 @@ static void put_shape(FILE *f, int rank, const int64_t *shape)
     }
 }
 
+/* The generic call form: op(in0, in1, ..., attr=value, ...) with the attributes that show. */
+static void put_call(FILE *f, nb_node *v)
+{
+    fprintf(f, "%s(", nbi_ops[v->op]->name);
+    int k = 0;
+    for (int i = 0; i < v->arity; i++, k++) {
+        fprintf(f, "%s%s", k ? ", " : "", name_of(v->in[i]));
+    }
+    for (int a = 0; a < nbi_ops[v->op]->n_attrs; a++) {
+        if (!nbi_attr_shown(v, a)) {
+            continue;
+        }
+        char buf[160];
+        nbi_attr_format(v, a, buf, sizeof buf);
+        fprintf(f, "%s%s", k++ ? ", " : "", buf);
+    }
+    fputc(')', f);
+}
+
+/* The forms the language had before keyword arguments, kept so old files read the same. */
 static void put_op(FILE *f, nb_node *v)
 {
-    nb_node *a = v->in[0], *b = v->in[1];
+    nb_node *a = v->arity > 0 ? v->in[0] : NULL, *b = v->arity > 1 ? v->in[1] : NULL;
     const char *op = nbi_ops[v->op]->name;
-    int axis = v->attr.i[0];
-    bool keep = v->attr.i[1];
+    int axis = v->attr ? (int)v->attr[0].i : 0;
+    bool keep = v->attr && nbi_ops[v->op]->n_attrs > 1 ? v->attr[1].i != 0 : false;
     switch (v->op) {
     case NBI_OP_ADD:
     case NBI_OP_SUB:
@@ -96,15 +105,14 @@ static void put_op(FILE *f, nb_node *v)
         break;
     case NBI_OP_POW:
         fprintf(f, "%s ** ", name_of(a));
-        put_real(f, v->attr.f, false);
+        put_real(f, v->attr[0].f, false);
         break;
     case NBI_OP_MATMUL:
-        if (axis == 0) {
+        if (!v->attr[0].i && !v->attr[1].i) {
             fprintf(f, "%s @ %s", name_of(a), name_of(b));
         } else {
             fprintf(f, "matmul(%s, %s%s%s)", name_of(a), name_of(b),
-                    axis & NB_TRANS_A ? ", transpose_a" : "",
-                    axis & NB_TRANS_B ? ", transpose_b" : "");
+                    v->attr[0].i ? ", transpose_a" : "", v->attr[1].i ? ", transpose_b" : "");
         }
         break;
     case NBI_OP_SUM:
@@ -133,25 +141,29 @@ static void put_op(FILE *f, nb_node *v)
         fprintf(f, "one_hot(%s, %lld)", name_of(a), (long long)v->shape[v->rank - 1]);
         break;
     case NBI_OP_FILL:
-        if (v->rank == 0) {
-            fputs("fill(", f);
-            put_real(f, v->attr.f, false);
-            fputc(')', f);
-        } else {
-            fputs("fill(", f);
+        fputs("fill(", f);
+        if (v->rank > 0) {
             put_shape(f, v->rank, v->shape);
             fputs(", ", f);
-            put_real(f, v->attr.f, false);
-            fputc(')', f);
         }
+        put_real(f, v->attr[0].f, false);
+        fputc(')', f);
         break;
     default:
-        if (nbi_ops[v->op]->arity == 2) {
-            fprintf(f, "%s(%s, %s)", op, name_of(a), name_of(b));
-        } else {
-            fprintf(f, "%s(%s)", op, name_of(a));
+        put_call(f, v);
+    }
+}
+
+/* True if every real attribute of v is finite (the language has no inf or nan literal). */
+static bool finite_attrs(const nb_node *v, double *bad)
+{
+    for (int k = 0; k < nbi_ops[v->op]->n_attrs; k++) {
+        if (nbi_ops[v->op]->attrs[k].kind == NBI_ATTR_FLOAT && !isfinite(v->attr[k].f)) {
+            *bad = v->attr[k].f;
+            return false;
         }
     }
+    return true;
 }
 
 /*
@@ -222,7 +234,7 @@ static nb_status check(nb_graph *g, nb_dtype dtype)
             s = nbi_report(g, NB_ERR_ARG, "model_write", 1, &v,
                            "the name '%s' is not a name the model language accepts", name);
         }
-        for (int i = 0; i < nbi_ops[v->op]->arity && s == NB_OK; i++) {
+        for (int i = 0; i < v->arity && s == NB_OK; i++) {
             if (v->in[i]->flags & NBI_F_GRAD) {
                 nb_node *in[2] = { v, v->in[i] };
                 s = nbi_report(g, NB_ERR_ARG, "model_write", 2, in,
@@ -235,10 +247,10 @@ static nb_status check(nb_graph *g, nb_dtype dtype)
             s = nbi_report(g, NB_ERR_ARG, "model_write", 1, &v,
                            "%s holds %g; the model language has no literal for it", name, bad);
         }
-        if (s == NB_OK && (v->op == NBI_OP_FILL || v->op == NBI_OP_POW) && !isfinite(v->attr.f)) {
+        if (s == NB_OK && !finite_attrs(v, &bad)) {
             s = nbi_report(g, NB_ERR_ARG, "model_write", 1, &v,
                            "%s has the constant %g; the model language has no literal for it", name,
-                           v->attr.f);
+                           bad);
         }
         if (s == NB_OK && (v->op == NBI_OP_FILL || v->op == NBI_OP_ONE_HOT) && v->dtype != dtype) {
             s = nbi_report(g, NB_ERR_ARG, "model_write", 1, &v,

@@ -273,7 +273,7 @@ NBI_TYPED(fill_kernel, (void *yv, size_t n, double value), {
 static nb_status fill_forward(nb_graph *g, nb_node *y)
 {
     (void)g;
-    NBI_DISPATCH(y, fill_kernel, y->data, nbi_node_count(y), y->attr.f);
+    NBI_DISPATCH(y, fill_kernel, y->data, nbi_node_count(y), y->attr[0].f);
     return NB_OK;
 }
 
@@ -281,14 +281,9 @@ nb_node *nb_fill(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape, do
 {
     nb_node *n = leaf(g, NBI_OP_FILL, dtype, rank, shape, false);
     if (n) {
-        n->attr.f = value;
+        n->attr[0].f = value;
     }
     return n;
-}
-
-static void fill_label(const nb_node *y, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "value=%g", y->attr.f);
 }
 
 const nbi_op nbi_op_fill = {
@@ -296,7 +291,8 @@ const nbi_op nbi_op_fill = {
     .symbol = "fill",
     .arity = 0,
     .forward = fill_forward,
-    .label = fill_label,
+    .attrs = { { "value", NBI_ATTR_FLOAT, .required = true } },
+    .n_attrs = 1,
     .formula = "y = value everywhere",
     .grad_formula = "no inputs",
 };

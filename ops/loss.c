@@ -26,7 +26,7 @@ static nb_status label_range(nb_graph *g, nb_node *y, nb_node *labels, int64_t c
     for (size_t i = 0; i < n; i++) {
         if (l[i] < 0 || l[i] >= classes) {
             nb_node *in[2] = { y->in[0], y->in[1] };
-            return nbi_report(g, NB_ERR_VALUE, nbi_ops[y->op]->name, nbi_ops[y->op]->arity, in,
+            return nbi_report(g, NB_ERR_VALUE, nbi_ops[y->op]->name, y->arity, in,
                               "label %d at index %zu is outside 0..%lld", (int)l[i], i,
                               (long long)classes - 1);
         }

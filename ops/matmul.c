@@ -8,6 +8,12 @@
 
 #include "kernel.h"
 
+/* The NB_TRANS_ flags of matmul node y, from its two attributes. */
+static int trans_flags(const nb_node *y)
+{
+    return (y->attr[0].i ? NB_TRANS_A : 0) | (y->attr[1].i ? NB_TRANS_B : 0);
+}
+
 #include <blis.h>
 #include <stdio.h>
 
@@ -69,7 +75,8 @@ nb_node *nb_matmul_ex(nb_graph *g, nb_node *a, nb_node *b, int flags)
     shape[rank++] = d.n;
     nb_node *y = nbi_node_new(g, NBI_OP_MATMUL, a->dtype, rank, shape, a, b);
     if (y) {
-        y->attr.i[0] = flags;
+        y->attr[0].i = (flags & NB_TRANS_A) != 0;
+        y->attr[1].i = (flags & NB_TRANS_B) != 0;
     }
     return y;
 }
@@ -115,7 +122,7 @@ static nb_status matmul_forward(nb_graph *g, nb_node *y)
 {
     (void)g;
     nb_node *a = y->in[0], *b = y->in[1];
-    int flags = y->attr.i[0];
+    int flags = trans_flags(y);
     mm_dims d = dims_of(a, b, flags);
     trans_t ta = flags & NB_TRANS_A ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     trans_t tb = flags & NB_TRANS_B ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
@@ -170,7 +177,7 @@ static bool scalar_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, 
         return false;
     }
     nb_node *c = dy->in[0];
-    int f = y->attr.i[0];
+    int f = trans_flags(y);
     bool ta = f & NB_TRANS_A, tb = f & NB_TRANS_B;
     if (need[0]) {
         /* row sums of op(b) as a column [k,1] (or a row [1,k] when a is stored transposed) */
@@ -196,7 +203,7 @@ static bool scalar_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, 
 static void matmul_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     nb_node *a = y->in[0], *b = y->in[1];
-    int f = y->attr.i[0];
+    int f = trans_flags(y);
     bool ta = f & NB_TRANS_A, tb = f & NB_TRANS_B;
     if (scalar_grad(g, y, dy, need, dx)) {
         return;
@@ -225,7 +232,7 @@ static void matmul_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, 
 
 static void matmul_label(const nb_node *y, char *buf, size_t cap)
 {
-    int f = y->attr.i[0];
+    int f = trans_flags(y);
     snprintf(buf, cap, "%s",
              f == 0            ? ""
              : f == NB_TRANS_A ? "aᵀ @ b"
@@ -240,6 +247,8 @@ const nbi_op nbi_op_matmul = {
     .forward = matmul_forward,
     .grad = matmul_grad,
     .label = matmul_label,
+    .attrs = { { "transpose_a", NBI_ATTR_BOOL }, { "transpose_b", NBI_ATTR_BOOL } },
+    .n_attrs = 2,
     .formula = "y = op(a) @ op(b), op = transpose when flagged",
     .grad_formula = "da = dy @ op(b)ᵀ, db = op(a)ᵀ @ dy (transposed back if flagged; "
                     "summed over the batch for a shared operand)",

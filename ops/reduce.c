@@ -31,31 +31,22 @@ static nb_node *reduce(nb_graph *g, int op, nb_node *x, int axis, bool all, bool
     }
     nb_node *y = nbi_node_new(g, op, x->dtype, rank, shape, x, NULL);
     if (y) {
-        y->attr.i[0] = a;
-        y->attr.i[1] = keepdims;
+        y->attr[0].i = a;
+        y->attr[1].i = keepdims;
     }
     return y;
-}
-
-static void axis_label(const nb_node *y, char *buf, size_t cap)
-{
-    if (y->attr.i[0] == NBI_AXIS_ALL) {
-        buf[0] = '\0';
-        return;
-    }
-    snprintf(buf, cap, "axis=%d%s", y->attr.i[0], y->attr.i[1] ? " keepdims" : "");
 }
 
 /* outer/len/inner of y's reduction of x; everything reduces as one row. */
 static void split(const nb_node *y, size_t *outer, size_t *len, size_t *inner)
 {
     const nb_node *x = y->in[0];
-    if (y->attr.i[0] == NBI_AXIS_ALL) {
+    if ((int)y->attr[0].i == NBI_AXIS_ALL) {
         *outer = 1;
         *len = nbi_node_count(x);
         *inner = 1;
     } else {
-        nbi_axis_split(x, y->attr.i[0], outer, len, inner);
+        nbi_axis_split(x, (int)y->attr[0].i, outer, len, inner);
     }
 }
 
@@ -121,10 +112,10 @@ static nb_status sum_forward(nb_graph *g, nb_node *y)
 static nb_node *spread(nb_graph *g, nb_node *y, nb_node *dy)
 {
     nb_node *x = y->in[0];
-    if (y->attr.i[0] == NBI_AXIS_ALL) {
+    if ((int)y->attr[0].i == NBI_AXIS_ALL) {
         return nb_broadcast_to(g, dy, x->rank, x->shape);
     }
-    return nbi_expand_reduced(g, dy, x, y->attr.i[0], y->attr.i[1]);
+    return nbi_expand_reduced(g, dy, x, (int)y->attr[0].i, (bool)y->attr[1].i);
 }
 
 static void sum_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
@@ -168,7 +159,8 @@ const nbi_op nbi_op_sum = {
     .arity = 1,
     .forward = sum_forward,
     .grad = sum_grad,
-    .label = axis_label,
+    .attrs = { { "axis", NBI_ATTR_INT, NBI_AXIS_ALL }, { "keepdims", NBI_ATTR_BOOL } },
+    .n_attrs = 2,
     .formula = "y = Σ x (over all elements, or along axis)",
     .grad_formula = "dx = broadcast_to(dy, shape(x))",
 };
@@ -179,7 +171,8 @@ const nbi_op nbi_op_mean = {
     .arity = 1,
     .forward = sum_forward,
     .grad = mean_grad,
-    .label = axis_label,
+    .attrs = { { "axis", NBI_ATTR_INT, NBI_AXIS_ALL }, { "keepdims", NBI_ATTR_BOOL } },
+    .n_attrs = 2,
     .formula = "y = (1/n) Σ x (n elements reduced)",
     .grad_formula = "dx = broadcast_to(dy / n, shape(x))",
 };
@@ -220,7 +213,7 @@ static void max_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_
 {
     (void)need;
     nb_node *x = y->in[0];
-    dx[0] = nb_mul(g, spread(g, y, dy), nb_argmax_mask(g, x, y->attr.i[0]));
+    dx[0] = nb_mul(g, spread(g, y, dy), nb_argmax_mask(g, x, (int)y->attr[0].i));
 }
 
 nb_node *nb_max_axis(nb_graph *g, nb_node *x, int axis, bool keepdims)
@@ -234,7 +227,8 @@ const nbi_op nbi_op_max = {
     .arity = 1,
     .forward = max_forward,
     .grad = max_grad,
-    .label = axis_label,
+    .attrs = { { "axis", NBI_ATTR_INT, .required = true }, { "keepdims", NBI_ATTR_BOOL } },
+    .n_attrs = 2,
     .formula = "y = max x along axis",
     .grad_formula = "dx = broadcast(dy) * argmax_mask(x, axis)   (first arg-max on ties)",
 };
@@ -266,7 +260,7 @@ static nb_status argmax_mask_forward(nb_graph *g, nb_node *y)
 {
     (void)g;
     size_t outer, len, inner;
-    nbi_axis_split(y, y->attr.i[0], &outer, &len, &inner);
+    nbi_axis_split(y, (int)y->attr[0].i, &outer, &len, &inner);
     NBI_DISPATCH(y, argmax_kernel, y->in[0]->data, y->data, outer, len, inner);
     return NB_OK;
 }
@@ -282,7 +276,7 @@ nb_node *nb_argmax_mask(nb_graph *g, nb_node *x, int axis)
     }
     nb_node *y = nbi_node_new(g, NBI_OP_ARGMAX_MASK, x->dtype, x->rank, x->shape, x, NULL);
     if (y) {
-        y->attr.i[0] = a;
+        y->attr[0].i = a;
     }
     return y;
 }
@@ -292,7 +286,8 @@ const nbi_op nbi_op_argmax_mask = {
     .symbol = "argmax",
     .arity = 1,
     .forward = argmax_mask_forward,
-    .label = axis_label,
+    .attrs = { { "axis", NBI_ATTR_INT, .required = true } },
+    .n_attrs = 1,
     .formula = "y = 1 at the first maximum along axis, 0 elsewhere",
     .grad_formula = "dx = 0",
 };

@@ -49,7 +49,7 @@ static nb_status softmax_forward(nb_graph *g, nb_node *y)
 {
     (void)g;
     size_t outer, len, inner;
-    nbi_axis_split(y, y->attr.i[0], &outer, &len, &inner);
+    nbi_axis_split(y, (int)y->attr[0].i, &outer, &len, &inner);
     NBI_DISPATCH(y, softmax_kernel, y->in[0]->data, y->data, outer, len, inner,
                  y->op == NBI_OP_LOG_SOFTMAX);
     return NB_OK;
@@ -65,7 +65,7 @@ static nb_node *build(nb_graph *g, int op, nb_node *x, int axis)
     }
     nb_node *y = nbi_node_new(g, op, x->dtype, x->rank, x->shape, x, NULL);
     if (y) {
-        y->attr.i[0] = a;
+        y->attr[0].i = a;
     }
     return y;
 }
@@ -83,7 +83,7 @@ nb_node *nb_log_softmax(nb_graph *g, nb_node *x, int axis)
 static void softmax_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     (void)need;
-    int axis = y->attr.i[0];
+    int axis = (int)y->attr[0].i;
     /* dx = y * (dy - Σ_axis dy * y) */
     nb_node *dot = nb_sum_axis(g, nbi_chain(g, dy, y), axis, true);
     dx[0] = nb_mul(g, y, nb_sub(g, dy, dot));
@@ -92,15 +92,10 @@ static void softmax_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need,
 static void log_softmax_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     (void)need;
-    int axis = y->attr.i[0];
+    int axis = (int)y->attr[0].i;
     /* dx = dy - softmax(x) * Σ_axis dy, with softmax(x) = e^y */
     nb_node *total = nb_sum_axis(g, dy, axis, true);
     dx[0] = nb_sub(g, dy, nb_mul(g, nb_exp(g, y), total));
-}
-
-static void axis_label(const nb_node *y, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "axis=%d", y->attr.i[0]);
 }
 
 const nbi_op nbi_op_softmax = {
@@ -109,7 +104,8 @@ const nbi_op nbi_op_softmax = {
     .arity = 1,
     .forward = softmax_forward,
     .grad = softmax_grad,
-    .label = axis_label,
+    .attrs = { { "axis", NBI_ATTR_INT, .required = true } },
+    .n_attrs = 1,
     .formula = "y = e^(x - max x) / Σ_axis e^(x - max x)",
     .grad_formula = "dx = y * (dy - Σ_axis dy * y)",
 };
@@ -120,7 +116,8 @@ const nbi_op nbi_op_log_softmax = {
     .arity = 1,
     .forward = softmax_forward,
     .grad = log_softmax_grad,
-    .label = axis_label,
+    .attrs = { { "axis", NBI_ATTR_INT, .required = true } },
+    .n_attrs = 1,
     .formula = "y = x - max x - ln Σ_axis e^(x - max x)",
     .grad_formula = "dx = dy - e^y * Σ_axis dy",
 };

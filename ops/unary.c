@@ -253,7 +253,7 @@ NBI_TYPED(pow_kernel, (size_t n, const void *xv, void *yv, double p), {
 static nb_status pow_forward(nb_graph *g, nb_node *y)
 {
     (void)g;
-    NBI_DISPATCH(y, pow_kernel, nbi_node_count(y), y->in[0]->data, y->data, y->attr.f);
+    NBI_DISPATCH(y, pow_kernel, nbi_node_count(y), y->in[0]->data, y->data, y->attr[0].f);
     return NB_OK;
 }
 
@@ -268,7 +268,7 @@ nb_node *nb_pow(nb_graph *g, nb_node *x, double p)
     }
     nb_node *y = nbi_node_new(g, NBI_OP_POW, x->dtype, x->rank, x->shape, x, NULL);
     if (y) {
-        y->attr.f = p;
+        y->attr[0].f = p;
     }
     return y;
 }
@@ -276,7 +276,7 @@ nb_node *nb_pow(nb_graph *g, nb_node *x, double p)
 static void pow_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     (void)need;
-    double p = y->attr.f;
+    double p = y->attr[0].f;
     nb_node *x = y->in[0];
     if (p == 0) {
         return; /* x^0 is constant */
@@ -289,11 +289,6 @@ static void pow_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_
     dx[0] = nbi_chain(g, dy, nb_mul(g, nbi_scalar_cached(g, y->dtype, p), xp));
 }
 
-static void pow_label(const nb_node *y, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "p=%g", y->attr.f);
-}
-
 const nbi_op nbi_op_pow = {
     .name = "pow",
     .symbol = "^",
@@ -301,7 +296,8 @@ const nbi_op nbi_op_pow = {
     .flags = NBI_OP_ELEMENTWISE,
     .forward = pow_forward,
     .grad = pow_grad,
-    .label = pow_label,
+    .attrs = { { "p", NBI_ATTR_FLOAT, .required = true } },
+    .n_attrs = 1,
     .formula = "y = x^p (p constant)",
     .grad_formula = "dx = dy * p * x^(p-1)",
 };

@@ -35,6 +35,9 @@ typedef struct op_shape {
     int64_t dims[NB_MAX_RANK];
 } op_shape;
 
+/* The most leaves a case applies its op to. */
+#define OPC_MAX_IN 4
+
 /* A leaf the case's op is applied to. */
 typedef struct op_input {
     op_shape shape;
@@ -58,7 +61,7 @@ struct op_case {
     const char *op;   /* the op under test, as nb_op_info_get names it */
     const char *name; /* what the case shows, unique */
     op_build_fn build;
-    op_input in[NB_MAX_ARITY];
+    op_input in[OPC_MAX_IN];
     /* attributes, read by the builders */
     int axis;
     bool keepdims;
@@ -67,6 +70,10 @@ struct op_case {
     int mm;          /* nb_matmul_ex's NB_TRANS_ flags */
     op_shape to;     /* target shape of reshape, broadcast_to, sum_to and fill */
     int64_t classes; /* one_hot */
+    /* attributes of the Part II ops: axes, pads, starts and steps; p, eps, slopes */
+    int64_t ia[8];
+    int n_ia;
+    double fa[4];
     /* the expected output */
     op_shape out;
     const double *expect;
@@ -157,6 +164,19 @@ OPC_BUILDER(build_cross_entropy, nb_cross_entropy(g, x[0], x[1]))
 OPC_BUILDER(build_bce_logits, nb_bce_logits(g, x[0], x[1]))
 OPC_BUILDER(build_mse, nb_mse(g, x[0], x[1]))
 OPC_BUILDER(build_fill, nb_fill(g, dtype, c->to.rank, c->to.dims, c->value))
+
+/* builders: activations */
+OPC_BUILDER(build_leaky_relu, nb_leaky_relu(g, x[0], c->fa[0]))
+
+/* builders: comparison and selection */
+
+/* builders: layout */
+
+/* builders: indexing */
+
+/* builders: reductions over lists of axes */
+
+/* builders: regularization and normalization */
 
 static const op_case op_cases[] = {
     /* torch: a + b */
@@ -1792,6 +1812,25 @@ static const op_case op_cases[] = {
       .value = -1.25,
       .to = OPC_SCALAR_SHAPE,
       OPC_OUT0(-1.25) },
+
+    /* ---- rows: activations ---- */
+    /* torch: F.leaky_relu(x, 0.2) */
+    { .op = "leaky_relu",
+      .name = "leaky_relu [2,3] slope 0.2",
+      .build = build_leaky_relu,
+      .fa = { 0.2 },
+      .in = { OPC_IN((2, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3) },
+      OPC_OUT((2, 3), -0.30600000000000005, -0.064, 1.14, 0.34, 1.41, -0.06) },
+
+    /* ---- rows: comparison and selection ---- */
+
+    /* ---- rows: layout ---- */
+
+    /* ---- rows: indexing ---- */
+
+    /* ---- rows: reductions over lists of axes ---- */
+
+    /* ---- rows: regularization and normalization ---- */
 };
 
 #define OP_CASE_COUNT (sizeof op_cases / sizeof op_cases[0])
@@ -1810,7 +1849,7 @@ static inline size_t opc_size(const op_shape *s)
 static inline int opc_arity(const op_case *c)
 {
     int n = 0;
-    while (n < NB_MAX_ARITY && c->in[n].values) {
+    while (n < OPC_MAX_IN && c->in[n].values) {
         n++;
     }
     return n;
@@ -1840,7 +1879,7 @@ static inline bool opc_is_grad_case(const op_case *c)
  */
 static inline nb_node *opc_build(nb_graph *g, const op_case *c, nb_dtype dtype, nb_node **leaves)
 {
-    nb_node *x[NB_MAX_ARITY] = { NULL };
+    nb_node *x[OPC_MAX_IN] = { NULL };
     for (int i = 0; i < opc_arity(c); i++) {
         const op_input *in = &c->in[i];
         x[i] = nb_input(g, in->labels ? NB_DTYPE_I32 : dtype, in->shape.rank, in->shape.dims);

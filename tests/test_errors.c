@@ -1185,8 +1185,11 @@ Test(run_error, bad_run_arguments)
     outs[1] = other;
     cr_assert_eq(nb_graph_run(g, 2, outs), NB_ERR_GRAPH);
     cr_assert_str_eq(nb_graph_error(g), "run(o[2]): output 2 belongs to another graph");
-    cr_assert_eq(nb_graph_run_ex(g, 1, &y, 8), NB_ERR_ARG);
-    cr_assert_str_eq(nb_graph_error(g), "run: unknown flags 0x8");
+    cr_assert_eq(nb_graph_run_ex(g, 1, &y, 16), NB_ERR_ARG);
+    cr_assert_str_eq(nb_graph_error(g), "run: unknown flags 0x10");
+    cr_assert_eq(nb_graph_run_ex(g, 1, &y, NB_RUN_TRAIN | NB_RUN_EVAL), NB_ERR_ARG);
+    cr_assert_str_eq(nb_graph_error(g),
+                     "run: NB_RUN_TRAIN and NB_RUN_EVAL are both set; a run has one mode");
     cr_assert_eq(nb_graph_run(NULL, 1, &y), NB_ERR_ARG);
     cr_assert_eq(nb_graph_status(g), NB_OK);
 

@@ -336,7 +336,7 @@ static void session(faulty *f, outcome *o)
         nb_node *n = nb_graph_node(g, id);
         cr_assert_eq(n->id, id);
         cr_assert_eq(n->g, g);
-        for (int i = 0; i < nbi_ops[n->op]->arity; i++) {
+        for (int i = 0; i < n->arity; i++) {
             cr_assert_lt(n->in[i]->id, id);
         }
     }

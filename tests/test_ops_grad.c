@@ -86,13 +86,13 @@ ParameterizedTest(size_t *i, ops_grad, matches_central_differences,
 {
     const op_case *c = &op_cases[*i];
     nb_graph *g = nb_graph_new();
-    nb_node *leaves[NB_MAX_ARITY] = { NULL };
+    nb_node *leaves[OPC_MAX_IN] = { NULL };
     nb_node *out = opc_build(g, c, NB_DTYPE_F64, leaves);
     nb_node *y = out ? weighted_sum(g, out) : NULL;
     cr_assert_eq(nb_graph_status(g), NB_OK, "%s: %s", c->name, nb_graph_error(g));
 
-    nb_node *wrt[NB_MAX_ARITY];
-    int which[NB_MAX_ARITY];
+    nb_node *wrt[OPC_MAX_IN];
+    int which[OPC_MAX_IN];
     size_t n = 0;
     for (int k = 0; k < opc_arity(c); k++) {
         if (!c->in[k].labels) {
@@ -102,7 +102,7 @@ ParameterizedTest(size_t *i, ops_grad, matches_central_differences,
     }
     cr_assert_gt(n, 0);
     nb_gradcheck_options opts = nb_gradcheck_defaults();
-    nb_gradcheck_result res[NB_MAX_ARITY];
+    nb_gradcheck_result res[OPC_MAX_IN];
     cr_assert_eq(nb_gradcheck(g, y, n, wrt, &opts, res), NB_OK, "%s: %s", c->name,
                  nb_graph_error(g));
     for (size_t k = 0; k < n; k++) {
@@ -248,7 +248,7 @@ Test(ops_grad, nondifferentiable_rows_give_exact_zero,
             continue;
         }
         nb_graph *g = nb_graph_new();
-        nb_node *leaves[NB_MAX_ARITY] = { NULL };
+        nb_node *leaves[OPC_MAX_IN] = { NULL };
         nb_node *y = weighted_sum(g, opc_build(g, c, NB_DTYPE_F64, leaves));
         cr_assert_eq(nb_graph_status(g), NB_OK, "%s: %s", c->name, nb_graph_error(g));
         for (int k = 0; k < opc_arity(c); k++) {

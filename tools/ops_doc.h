@@ -84,8 +84,13 @@ static int ops_doc_write(FILE *f)
           "passes no gradient back; leaves (`input`, `param`, `const`) have no rule:\n"
           "they are where gradients arrive.\n"
           "\n"
-          "| op | builder | arity | formula | gradient rule |\n"
-          "| --- | --- | ---: | --- | --- |\n",
+          "*attributes* are the op's settings, with their defaults; the model\n"
+          "language takes them as keyword arguments (`concat(a, b, axis=1)`), and\n"
+          "DOT labels show those that differ from the default. An arity of `n` means\n"
+          "any number of inputs from one.\n"
+          "\n"
+          "| op | builder | arity | attributes | formula | gradient rule |\n"
+          "| --- | --- | ---: | --- | --- | --- |\n",
           f);
     size_t count = nb_op_count();
     for (size_t i = 0; i < count; i++) {
@@ -100,7 +105,30 @@ static int ops_doc_write(FILE *f)
         for (int k = 0; k < nb; k++) {
             fprintf(f, "%s`%s`", k ? ", " : "", builders[k]);
         }
-        fprintf(f, " | %d | ", info.arity);
+        if (info.arity < 0) {
+            fputs(" | n | ", f);
+        } else {
+            fprintf(f, " | %d | ", info.arity);
+        }
+        for (int k = 0; k < info.n_attrs; k++) {
+            nb_op_attr at;
+            if (!nb_op_attr_get(i, k, &at)) {
+                return -1;
+            }
+            fprintf(f, "%s`%s`", k ? ", " : "", at.name);
+            if (at.required) {
+                fprintf(f, " (%s)", at.kind);
+            } else if (strcmp(at.kind, "ints") == 0) {
+                fputs(" = `[]`", f);
+            } else if (strcmp(at.kind, "bool") == 0) {
+                fprintf(f, " = `%s`", at.def != 0 ? "true" : "false");
+            } else if (at.def <= -1000) {
+                fputs(" = all", f); /* NBI_AXIS_ALL: reduce every element */
+            } else {
+                fprintf(f, " = `%g`", at.def);
+            }
+        }
+        fputs(" | ", f);
         ops_doc_cell(f, info.formula ? info.formula : "");
         fputs(" | ", f);
         ops_doc_cell(f, info.grad_formula ? info.grad_formula : "");

@@ -1,0 +1,4 @@
+/*
+ * ops/compare.c: comparison and selection ops (maximum, minimum, where, greater, less, equal).
+ */
+#include "kernel.h"

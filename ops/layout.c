@@ -1,0 +1,4 @@
+/*
+ * ops/layout.c: layout ops (concat, slice, pad, permute).
+ */
+#include "kernel.h"
