@@ -516,6 +516,10 @@ NB_API nb_node *nb_bce_logits(nb_graph *g, nb_node *z, nb_node *t);
 /* Mean squared error: mean((a - b)^2) over all elements, a and b of one shape. A scalar. */
 NB_API nb_node *nb_mse(nb_graph *g, nb_node *a, nb_node *b);
 
+/* ---- batch normalization ---- */
+
+/* -- */
+
 /* ---- activations: leaky_relu, elu, gelu, gelu_tanh, softplus, silu, log1p, erf, clamp ---- */
 
 /*

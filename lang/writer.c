@@ -158,7 +158,9 @@ static void put_op(FILE *f, nb_node *v)
 static bool finite_attrs(const nb_node *v, double *bad)
 {
     for (int k = 0; k < nbi_ops[v->op]->n_attrs; k++) {
-        if (nbi_ops[v->op]->attrs[k].kind == NBI_ATTR_FLOAT && !isfinite(v->attr[k].f)) {
+        /* a default is not written, so it may be infinite (clamp's open bounds) */
+        if (nbi_ops[v->op]->attrs[k].kind == NBI_ATTR_FLOAT && !isfinite(v->attr[k].f) &&
+            nbi_attr_shown(v, k)) {
             *bad = v->attr[k].f;
             return false;
         }

@@ -165,6 +165,10 @@ OPC_BUILDER(build_bce_logits, nb_bce_logits(g, x[0], x[1]))
 OPC_BUILDER(build_mse, nb_mse(g, x[0], x[1]))
 OPC_BUILDER(build_fill, nb_fill(g, dtype, c->to.rank, c->to.dims, c->value))
 
+/* builders: batch normalization */
+
+/* -- */
+
 /* builders: activations */
 OPC_BUILDER(build_leaky_relu, nb_leaky_relu(g, x[0], c->fa[0]))
 
@@ -1812,6 +1816,10 @@ static const op_case op_cases[] = {
       .value = -1.25,
       .to = OPC_SCALAR_SHAPE,
       OPC_OUT0(-1.25) },
+
+    /* ---- rows: batch normalization ---- */
+
+    /* -- */
 
     /* ---- rows: activations ---- */
     /* torch: F.leaky_relu(x, 0.2) */
