@@ -87,6 +87,24 @@ void nbi_fail(nb_graph *g, nb_status code, const char *op, int n, nb_node *const
     g->status = code;
 }
 
+void nb_graph_fail(nb_graph *g, nb_status status, const char *what, int n, nb_node *const *inputs,
+                   const char *fmt, ...)
+{
+    if (!g || g->status != NB_OK || status == NB_OK || n < 0 || (n > 0 && !inputs)) {
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!inputs[i] || inputs[i]->g != g) {
+            n = 0; /* a foreign or missing node cannot be described */
+        }
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    format_message(g->err, sizeof g->err, what ? what : "error", n, inputs, fmt, ap);
+    va_end(ap);
+    g->status = status;
+}
+
 nb_status nbi_report(nb_graph *g, nb_status code, const char *op, int n, nb_node *const *in,
                      const char *fmt, ...)
 {

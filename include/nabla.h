@@ -203,6 +203,21 @@ NB_API nb_status nb_graph_status(const nb_graph *g);
 NB_API const char *nb_graph_error(const nb_graph *g);
 
 /*
+ * Records a builder error on g from code that builds models on this API
+ * (layers, cells, a program's own helpers), with the same rules as the
+ * builders' errors: the first one sticks and later ones are ignored; the
+ * message is "what(inputs): detail", inputs[0..n-1] listed with their names
+ * and shapes as the builders list theirs (n may be 0). status must not be
+ * NB_OK. Does nothing when g is NULL.
+ */
+NB_API void nb_graph_fail(nb_graph *g, nb_status status, const char *what, int n,
+                          nb_node *const *inputs, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+
+/*
  * Seeds the graph's random generator (used by parameter initializers). A new graph
  * is seeded with 0, so runs are reproducible unless the program chooses otherwise.
  */
@@ -216,6 +231,14 @@ NB_API nb_node *nb_graph_node(const nb_graph *g, size_t id);
 
 /* Returns the first node (lowest id) whose name is name, or NULL. */
 NB_API nb_node *nb_graph_find(nb_graph *g, const char *name);
+
+/*
+ * Writes the graph's parameters, in creation order, to out[0..cap-1] and
+ * returns how many the graph has (which may exceed cap: call with cap 0 to
+ * count). out may be NULL when cap is 0. For handing a model built from
+ * layers to nb_optim_new and nb_checkpoint_save.
+ */
+NB_API size_t nb_graph_params(const nb_graph *g, nb_node **out, size_t cap);
 
 /* Memory held by a graph, for measurements and tests. */
 typedef struct nb_memory_stats {
@@ -980,6 +1003,51 @@ NB_API nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n, nb_
  */
 NB_API nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *const *params,
                                     nb_optim *opt);
+
+/* ======================================================================== */
+/* Layers                                                                   */
+/* ======================================================================== */
+/*
+ * Model-building helpers built on the functions above only (layers/ includes
+ * nothing but this header). A layer is made once, which creates its
+ * parameters, named after it ("fc1_weight", "fc1_bias") and initialized as
+ * PyTorch's module of the same kind is by default; it is then applied any
+ * number of times, so a model built for several batch sizes shares one set of
+ * parameters. Each application builds its nodes in a scope named after the
+ * layer, so DOT clusters and depth over scopes show layers. Weights use
+ * PyTorch's layouts, so trained values interoperate.
+ *
+ * A layer's name must be a model-language name ([A-Za-z_][A-Za-z0-9_]*, at
+ * most NB_LAYER_NAME_MAX - 1 bytes, suffixes included) so that
+ * nb_model_write and checkpoints can name its parameters. Errors are sticky,
+ * as for builders: a failed _new leaves NULL nodes in the layer and its apply
+ * returns NULL.
+ */
+#define NB_LAYER_NAME_MAX 64
+
+/* A fully connected layer: y = x @ weightᵀ + bias, as torch.nn.Linear. */
+typedef struct nb_linear {
+    char name[NB_LAYER_NAME_MAX];
+    nb_node *weight; /* [out, in] */
+    nb_node *bias;   /* [out], or NULL without bias */
+} nb_linear;
+
+/*
+ * Makes a linear layer from in to out features. weight and bias are drawn
+ * from U(-1/sqrt(in), 1/sqrt(in)), PyTorch's default.
+ * Errors: NB_ERR_ARG (a name that is not a model-language name, or too long;
+ * in or out below 1), NB_ERR_DTYPE (not f32 or f64), NB_ERR_NOMEM.
+ */
+NB_API nb_linear nb_linear_new(nb_graph *g, const char *name, nb_dtype dtype, int64_t in,
+                               int64_t out, bool bias);
+
+/*
+ * Applies the layer to x[..., in] (rank 2 or 3: [N, in] or [B, T, in]) and
+ * returns [..., out], built in scope layer->name. The product passes the
+ * weight to BLIS transposed; nothing is copied.
+ * Errors: as nb_matmul_ex and nb_add (NB_ERR_SHAPE when x's last axis is not in).
+ */
+NB_API nb_node *nb_linear_apply(nb_graph *g, const nb_linear *layer, nb_node *x);
 
 /* ======================================================================== */
 /* Model language                                                           */

@@ -1,0 +1,52 @@
+/*
+ * layers/layers.c: the checks and naming every layer shares (layers/layers.h).
+ */
+#include "layers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static bool is_name(const char *s)
+{
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_')) {
+        return false;
+    }
+    for (; *s; s++) {
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool nbi_layer_name(nb_graph *g, char *dst, const char *kind, const char *name,
+                    const char *longest_suffix)
+{
+    if (nb_graph_status(g) != NB_OK) {
+        return false;
+    }
+    if (!name || !is_name(name)) {
+        nb_graph_fail(g, NB_ERR_ARG, kind, 0, NULL,
+                      "the layer name '%s' is not a name ([A-Za-z_][A-Za-z0-9_]*)",
+                      name ? name : "(null)");
+        return false;
+    }
+    if (strlen(name) + 1 + strlen(longest_suffix) >= NB_LAYER_NAME_MAX) {
+        nb_graph_fail(g, NB_ERR_ARG, kind, 0, NULL,
+                      "the layer name '%.40s...' is too long: with '_%s' it must stay under %d "
+                      "bytes",
+                      name, longest_suffix, NB_LAYER_NAME_MAX);
+        return false;
+    }
+    snprintf(dst, NB_LAYER_NAME_MAX, "%s", name);
+    return true;
+}
+
+nb_node *nbi_layer_param(nb_graph *g, const char *layer, const char *suffix, nb_dtype dtype,
+                         int rank, const int64_t *shape, nb_init init)
+{
+    char full[NB_LAYER_NAME_MAX + 32];
+    snprintf(full, sizeof full, "%s_%s", layer, suffix);
+    return nb_node_set_name(g, nb_param(g, dtype, rank, shape, init), full);
+}

@@ -1,0 +1,25 @@
+/*
+ * layers/layers.h: what the layer files share: the name check every layer's
+ * _new makes and the naming of its parameters. Layers see only the public
+ * header; nothing here reaches past it.
+ */
+#ifndef NABLA_LAYERS_H
+#define NABLA_LAYERS_H
+
+#include "nabla.h"
+
+#include <stdbool.h>
+
+/*
+ * Copies name into dst (NB_LAYER_NAME_MAX bytes) when it is a model-language
+ * name short enough to take the layer's longest parameter suffix; otherwise
+ * records NB_ERR_ARG on g ("linear: ...") and returns false.
+ */
+bool nbi_layer_name(nb_graph *g, char *dst, const char *kind, const char *name,
+                    const char *longest_suffix);
+
+/* Makes a parameter named "<layer>_<suffix>" (NULL after an error, sticky on g). */
+nb_node *nbi_layer_param(nb_graph *g, const char *layer, const char *suffix, nb_dtype dtype,
+                         int rank, const int64_t *shape, nb_init init);
+
+#endif /* NABLA_LAYERS_H */
