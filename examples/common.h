@@ -177,13 +177,13 @@ static inline model relu_mlp(nb_graph *g, nb_node *const *p, size_t rows, bool t
     return m;
 }
 
-/* Accuracy of an evaluation instance m on all of ds. */
+/* Accuracy of an evaluation instance m on all of ds, in an evaluation run (no dropout). */
 static inline double evaluate(nb_graph *g, const model *m, const nb_dataset *ds)
 {
     nb_batches all;
     if (nb_batches_init(&all, ds->rows, ds->rows, 0) != NB_OK ||
         nb_dataset_load_batch(g, ds, &all, 0, m->x, m->y) != NB_OK ||
-        nb_graph_run(g, 1, &m->logits) != NB_OK) {
+        nb_graph_run_ex(g, 1, &m->logits, NB_RUN_EVAL) != NB_OK) {
         die(g, "evaluate");
     }
     nb_batches_free(&all);

@@ -34,7 +34,7 @@ static double train(nb_graph *g, nb_node *loss, size_t n, nb_node **p, int steps
             die(g, "step");
         }
     }
-    nb_graph_run(g, 1, &loss); /* the loss after the last update */
+    nb_graph_run_ex(g, 1, &loss, NB_RUN_EVAL); /* the loss after the last update */
     double v;
     nb_node_read_f64(g, loss, &v, 1);
     nb_optim_free(opt);
@@ -85,7 +85,7 @@ int main(int argc, char **argv)
                  net_loss > 1e-6 ? " (stuck; restarting)" : "");
         if (net_loss <= 1e-6) {
             double out[4];
-            nb_graph_run(g, 1, &f);
+            nb_graph_run_ex(g, 1, &f, NB_RUN_EVAL);
             nb_node_read_f64(g, f, out, 4);
             printf("network learned:\n");
             for (int i = 0; i < 4; i++) {

@@ -562,6 +562,42 @@ NB_API nb_node *nb_leaky_relu(nb_graph *g, nb_node *x, double slope);
 
 /* ---- regularization and normalization: dropout, layer_norm, batch_norm ---- */
 
+/*
+ * Dropout (F.dropout(x, p, training)): in a training run each element of x is
+ * zeroed with probability p and the others are scaled by 1/(1-p), so the
+ * expected value is x; in an evaluation run (nb_graph_set_training(g, false)
+ * or NB_RUN_EVAL) y = x. Shape and dtype of x (f32 or f64).
+ *
+ * The mask is drawn afresh in every training run from the graph's generator
+ * (one draw per dropout node and run, from which the elements' bits follow),
+ * so runs are reproducible after nb_graph_seed, and successive runs drop
+ * different elements. The gradient is dy times the same mask as the forward
+ * of the same run (dy in evaluation): nb_grad builds it as a dropout node of
+ * dy tied to this one, so it shows in DOT as `dropout` with two inputs, and it
+ * can be differentiated again. p = 0 is the identity in both modes. The masks
+ * are nabla's own: the same seed does not give PyTorch's masks.
+ * Errors: NB_ERR_ARG for p outside [0, 1) (PyTorch also allows 1, a zero
+ * tensor), naming the op and p; NB_ERR_DTYPE for an integer x.
+ */
+NB_API nb_node *nb_dropout(nb_graph *g, nb_node *x, double p);
+
+/*
+ * Layer normalization over the last axis (F.layer_norm(x, [D], weight, bias,
+ * eps) for x of shape [..., D]): each row of D values is centred on its mean
+ * and divided by sqrt(var + eps), var the biased variance (divided by D), then
+ * multiplied by weight and shifted by bias, both of shape [D]. Either may be
+ * NULL: without both the node is a `layer_norm_plain` (no affine step);
+ * with only one, that step is an ordinary nb_mul or nb_add after it. eps is
+ * usually 1e-5 (PyTorch's default). The result has x's shape and dtype.
+ * The gradient is built from public builders (it recomputes the normalized x
+ * and 1/sigma from x), so it can be differentiated again.
+ * Errors: NB_ERR_SHAPE for a scalar x or a weight or bias whose shape is not
+ * [D]; NB_ERR_ARG for eps negative, infinite or NaN; NB_ERR_DTYPE for integer
+ * or mixed dtypes.
+ */
+NB_API nb_node *nb_layer_norm(nb_graph *g, nb_node *x, nb_node *weight, nb_node *bias,
+                              double eps);
+
 /* What the op table says of one op (leaves included), for docs and teaching tools. */
 typedef struct nb_op_info {
     const char *name;         /* "matmul", as nb_node_op_name reports it */

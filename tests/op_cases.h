@@ -181,6 +181,12 @@ OPC_BUILDER(build_leaky_relu, nb_leaky_relu(g, x[0], c->fa[0]))
 /* builders: reductions over lists of axes */
 
 /* builders: regularization and normalization */
+/* dropout in the graph's mode (training, for a new graph) */
+OPC_BUILDER(build_dropout, nb_dropout(g, x[0], c->fa[0]))
+/* dropout in an evaluation graph: the identity, which gradcheck's repeated runs can check */
+OPC_BUILDER(build_dropout_eval, (nb_graph_set_training(g, false), nb_dropout(g, x[0], c->fa[0])))
+OPC_BUILDER(build_layer_norm, nb_layer_norm(g, x[0], x[1], x[2], c->fa[0]))
+OPC_BUILDER(build_layer_norm_plain, nb_layer_norm(g, x[0], NULL, NULL, c->fa[0]))
 
 static const op_case op_cases[] = {
     /* torch: a + b */
@@ -1839,6 +1845,87 @@ static const op_case op_cases[] = {
     /* ---- rows: reductions over lists of axes ---- */
 
     /* ---- rows: regularization and normalization ---- */
+    /* closed form: p = 0 keeps everything, in training too (F.dropout(x, 0.0, True)) */
+    { .op = "dropout",
+      .name = "dropout [2,3] p 0 in training",
+      .build = build_dropout,
+      .fa = { 0.0 },
+      .in = { OPC_IN((2, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3) },
+      OPC_OUT((2, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3) },
+    /* closed form: evaluation is the identity (F.dropout(x, 0.5, False)) */
+    { .op = "dropout",
+      .name = "dropout [2,3] p 0.5 in evaluation",
+      .build = build_dropout_eval,
+      .fa = { 0.5 },
+      .in = { OPC_IN((2, 3), 0.28, -0.65, -1.49, 1.53, 0.35, 1.79) },
+      OPC_OUT((2, 3), 0.28, -0.65, -1.49, 1.53, 0.35, 1.79) },
+    /* torch: F.layer_norm(x, [3], w, b, 1e-5) */
+    { .op = "layer_norm",
+      .name = "layer_norm [2,3] with weight and bias",
+      .build = build_layer_norm,
+      .fa = { 1e-5 },
+      .in = { OPC_IN((2, 3), 0.43, 1.08, -0.96, -1.4, 0.87, 1.46), OPC_IN((3), -0.66, -1.07, 0.71),
+              OPC_IN((3), 1.61, -1.5, -1.8) },
+      OPC_OUT((2, 3), 1.4186733561763807, -2.6275501206337517, -2.7540085497617954,
+              2.5253923941781857, -1.9860031212046507, -1.1377477495600845) },
+    /* torch: F.layer_norm(x, [3], w, b, 0.1) */
+    { .op = "layer_norm",
+      .name = "layer_norm [2,2,3] eps 0.1",
+      .build = build_layer_norm,
+      .fa = { 0.1 },
+      .in = { OPC_IN((2, 2, 3), -0.57, -0.8, 0.41, -1.27, -1.88, -0.69, -1.06, -0.34, -1.16, 1.9,
+                     0.49, 0.92),
+              OPC_IN((3), -0.5, 1.74, 1.36), OPC_IN((3), -1.01, 0.84, 1.78) },
+      OPC_OUT((2, 2, 3), -0.8059483935568665, -0.5233912136104408, 3.4006594790139437,
+              -1.0186249638830394, -0.9608924587786177, 3.1641342039501565, -0.7961204116939085,
+              2.688747563951623, 0.9167543842303816, -1.6050209517814964, -0.7541582252917475,
+              1.4075517389685699) },
+    /* torch: F.layer_norm(x, [9], w, b, 1e-5); rows of 9: eight lanes and a tail */
+    { .op = "layer_norm",
+      .name = "layer_norm [2,9] rows longer than the kernel's lanes",
+      .build = build_layer_norm,
+      .fa = { 1e-5 },
+      .in = { OPC_IN((2, 9), 0.29, -0.52, -0.49, 1.34, 0.14, 1.74, 0.75, 1.27, 0.66, -0.5, -0.68,
+                     1.84, 0.8, -0.38, -1.62, -0.34, 0.87, 1.52),
+              OPC_IN((9), -1.53, 0.41, 0.74, -1.75, 0.64, 0.68, 0.85, 0.91, 0.81),
+              OPC_IN((9), 1.9, 1.65, -0.66, 0.17, 1.8, -1.01, -0.56, 1.09, 0.9) },
+      OPC_OUT((2, 9), 2.4822681541998253, 1.051368927502298, -1.7108695564951248,
+              -1.6128917312799511, 1.4284951183193404, 0.04528236161075131, -0.362386294402567,
+              1.9322090300377677, 0.9911584842006593, 2.8487861626061757, 1.3272168659553358,
+              0.48913395897306045, -0.857431210961143, 1.4744412797565054, -2.138930993258153,
+              -0.9608090925411559, 1.6834182656771004, 1.9171336829818388) },
+    /* torch: F.layer_norm(x, [4], None, None, 1e-5) */
+    { .op = "layer_norm_plain",
+      .name = "layer_norm_plain [3,4]",
+      .build = build_layer_norm_plain,
+      .fa = { 1e-5 },
+      .in = { OPC_IN((3, 4), -0.3, -1.82, 1.07, 1.66, 1.56, 0.97, 1.48, 1.08, -0.95, 0.5, -0.18,
+                     0.49) },
+      OPC_OUT((3, 4), -0.33704159926072713, -1.4692034354514574, 0.6833937399374969,
+              1.122851294774688, 1.1402021522681336, -1.1996909602125576, 0.8229285098978701,
+              -0.7634397019534455, -1.5356261876662005, 0.8978797927884342, -0.24335059804546347,
+              0.8810969929232298) },
+    /* torch: F.layer_norm(x, [10], None, None, 1e-5) */
+    { .op = "layer_norm_plain",
+      .name = "layer_norm_plain [2,10]",
+      .build = build_layer_norm_plain,
+      .fa = { 1e-5 },
+      .in = { OPC_IN((2, 10), 0.47, -1.65, 1.44, -0.74, -0.24, -0.5, -1.69, -1.11, -0.03, 1.93,
+                     0.77, -1.26, -0.86, -1.77, 1.53, 0.22, 1.85, -1.79, -0.22, 1.03) },
+      OPC_OUT((2, 10), 0.592777740320327, -1.2498744729921265, 1.4358780454680062,
+              -0.458924702183479, -0.024336916024881448, -0.25032256482735216, -1.2846414958848142,
+              -0.7805196639408413, 0.1581899541617295, 1.8617740759034318, 0.6451834565898508,
+              -0.952039003016731, -0.6373153656558281, -1.3533116406518821, 1.2431583675755662,
+              0.21243845521860943, 1.4949372774642884, -1.3690478225199272, -0.13375754587838365,
+              0.8497538208744376) },
+    /* torch: F.layer_norm(x, [5], None, None, 0.01) */
+    { .op = "layer_norm_plain",
+      .name = "layer_norm_plain [5] eps 0.01",
+      .build = build_layer_norm_plain,
+      .fa = { 0.01 },
+      .in = { OPC_IN((5), 1.17, 0.69, 1.24, -0.5, 1.56) },
+      OPC_OUT((5), 0.4638343381685242, -0.1948653136684335, 0.559894704061414, -1.8278915338475579,
+              0.9990278052860525) },
 };
 
 #define OP_CASE_COUNT (sizeof op_cases / sizeof op_cases[0])

@@ -27,6 +27,7 @@ static const struct ops_doc_builder {
     { "mean", { "nb_mean", "nb_mean_axis" } },
     { "max", { "nb_max_axis" } },
     { "matmul", { "nb_matmul", "nb_matmul_ex" } },
+    { "layer_norm_plain", { "nb_layer_norm" } }, /* nb_layer_norm with no weight and bias */
 };
 
 /*

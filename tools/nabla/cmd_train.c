@@ -71,7 +71,11 @@ static nb_node *scored(nb_node *loss, nb_node *y, bool *binary)
     return NULL;
 }
 
-/* Share of the full batches' examples (in file order) the logits classify right; -1 on error. */
+/*
+ * Share of the full batches' examples (in file order) the logits classify
+ * right, from evaluation runs (dropout off, batch_norm on its running
+ * statistics) while the steps train; -1 on error.
+ */
 static double accuracy(nb_graph *g, const nb_dataset *ds, size_t batch, nb_node *x, nb_node *y,
                        nb_node *logits, bool binary)
 {
@@ -83,7 +87,8 @@ static double accuracy(nb_graph *g, const nb_dataset *ds, size_t batch, nb_node 
     size_t per = size / batch;
     double *z = malloc(size * sizeof *z), *t = malloc(batch * sizeof *t);
     for (size_t k = 0; z && t && k < full; k++) {
-        if (nb_dataset_load_batch(g, ds, &b, k, x, y) != NB_OK || nb_graph_run(g, 1, &logits) ||
+        if (nb_dataset_load_batch(g, ds, &b, k, x, y) != NB_OK ||
+            nb_graph_run_ex(g, 1, &logits, NB_RUN_EVAL) ||
             nb_node_read_f64(g, logits, z, size) != NB_OK ||
             nb_node_read_f64(g, y, t, batch) != NB_OK) {
             total = 0;
@@ -241,6 +246,8 @@ int cmd_train(const cli *c)
                 skipped ? " (the last partial batch is skipped)" : "", on->name, oo.lr, n_params,
                 n_params == 1 ? "" : "s");
     }
+    /* the steps run in training mode (dropout drops); accuracy() asks for evaluation runs */
+    nb_graph_set_training(m.g, true);
     for (int e = 0; e < c->epochs; e++) {
         b.rng = c->seed * 1000003u + (uint64_t)e; /* each epoch's order depends only on it */
         nb_batches_shuffle(&b);
