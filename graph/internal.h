@@ -31,9 +31,6 @@ enum {
     NBI_F_NAMED = 1u << 2, /* name was given by the user */
 };
 
-/* Axis attribute meaning "every element" for sum and mean. */
-#define NBI_AXIS_ALL (-1000)
-
 /*
  * A node: 64 bytes on LP64, so a million-node graph is 64 MB of metadata.
  * Its inputs follow it in the same arena block; its attributes (one nbi_attr

@@ -460,8 +460,9 @@ NB_API nb_node *nb_pow(nb_graph *g, nb_node *x, double p);
 /*
  * Reductions. nb_sum and nb_mean reduce every element to a scalar; the _axis
  * forms reduce one axis, keeping it with size 1 when keepdims is true.
- * nb_max_axis's gradient flows to the first arg-max along the axis.
- * Errors: NB_ERR_AXIS for an axis outside -rank..rank-1.
+ * nb_max_axis's gradient flows to the first arg-max along the axis. They make
+ * the same nodes as the _axes forms (reductions over lists of axes, below)
+ * with no axis or one. Errors: NB_ERR_AXIS for an axis outside -rank..rank-1.
  */
 NB_API nb_node *nb_sum(nb_graph *g, nb_node *x);
 NB_API nb_node *nb_mean(nb_graph *g, nb_node *x);
@@ -559,6 +560,77 @@ NB_API nb_node *nb_leaky_relu(nb_graph *g, nb_node *x, double slope);
 /* ---- indexing: gather, scatter_add, embedding, argmax ---- */
 
 /* ---- reductions over lists of axes: min, logsumexp, var ---- */
+
+/*
+ * Reductions over a set of axes, as torch.sum(x, dim=(0, 2, 3), keepdim=...).
+ * axes[0..n-1] name the axes to reduce, negative ones counting from the end,
+ * in any order; n == 0 (axes may then be NULL) reduces every element.
+ * Shape: x's shape without the reduced axes, or with them of size 1 when
+ * keepdims is true (all of size 1 for n == 0 with keepdims).
+ * The output node records the axes normalized and ascending: nb_sum_axes(g,
+ * x, 2, (int[]){ -1, 0 }, false) on a rank-3 x is the node of axes [0, 2].
+ * Errors: NB_ERR_AXIS for an axis outside -rank..rank-1 ("sum(x[2,3]): axis 3
+ * is out of range for rank 2") or one listed twice, in any spelling ("sum(x[2,
+ * 3,4]): axis 0 appears twice in the axes [0, -3]"); NB_ERR_ARG for n < 0
+ * ("the number of axes is -1") or a NULL axes with n > 0; NB_ERR_DTYPE for a
+ * non-float x.
+ */
+
+/* y = Σ x over the axes (torch.sum); f32 sums in double blocks. */
+NB_API nb_node *nb_sum_axes(nb_graph *g, nb_node *x, int n, const int *axes, bool keepdims);
+
+/* y = Σ x / N over the axes, N the number of elements each output reduces (torch.mean). */
+NB_API nb_node *nb_mean_axes(nb_graph *g, nb_node *x, int n, const int *axes, bool keepdims);
+
+/*
+ * y = max x over the axes (torch.amax's value). A NaN in a reduced set gives
+ * NaN, as PyTorch. The gradient goes to the first maximum of each set in
+ * row-major order, as torch.max(x, dim)'s index picks it, where torch.amax
+ * would share it between ties.
+ */
+NB_API nb_node *nb_max_axes(nb_graph *g, nb_node *x, int n, const int *axes, bool keepdims);
+
+/*
+ * y = min x over one axis, or over the axes (torch.amin's value); as max: a
+ * NaN propagates, and the gradient goes to the first minimum (torch.min(x,
+ * dim)'s index).
+ */
+NB_API nb_node *nb_min_axis(nb_graph *g, nb_node *x, int axis, bool keepdims);
+NB_API nb_node *nb_min_axes(nb_graph *g, nb_node *x, int n, const int *axes, bool keepdims);
+
+/*
+ * y = log Σ e^x over one axis, or over the axes (torch.logsumexp), computed
+ * stably as m + log Σ e^(x - m) with m the maximum, so large x do not
+ * overflow. As PyTorch: a set of only -inf gives -inf, one holding +inf gives
+ * +inf, a NaN gives NaN. Gradient: dx = e^(x - y) dy (softmax over the set),
+ * built from nb_exp and nb_sub of y itself, so it can be differentiated again.
+ */
+NB_API nb_node *nb_logsumexp(nb_graph *g, nb_node *x, int axis, bool keepdims);
+NB_API nb_node *nb_logsumexp_axes(nb_graph *g, nb_node *x, int n, const int *axes,
+                                  bool keepdims);
+
+/*
+ * Variance over one axis, or over the axes (torch.var(x, dim, correction=c,
+ * keepdim)): y = Σ (x - mean x)² / (N - c), N the elements each output
+ * reduces; c = 1 is the unbiased estimate (PyTorch's default), c = 0 the
+ * population variance that batch and layer normalization use. Computed in
+ * two passes in double (the mean, then the squared deviations). N - c <= 0
+ * divides by 0, as PyTorch: inf, or NaN when every deviation is 0. Gradient:
+ * dx = 2 (x - mean x) / (N - c) dy (with the forward's divisor, so inf or
+ * NaN when N - c <= 0, where PyTorch divides by a negative N - c).
+ * Errors: as nb_sum_axes, and NB_ERR_ARG for a NaN correction.
+ */
+NB_API nb_node *nb_var(nb_graph *g, nb_node *x, int axis, bool keepdims, double correction);
+NB_API nb_node *nb_var_axes(nb_graph *g, nb_node *x, int n, const int *axes, bool keepdims,
+                            double correction);
+
+/*
+ * A 0/1 tensor of x's shape with a 1 at the first maximum (in row-major
+ * order) of each set the axes reduce: the gradient of nb_max_axes, and of
+ * nb_min_axes applied to -x. A NaN counts as the maximum. Its own gradient is
+ * 0. Errors: as nb_sum_axes, and NB_ERR_AXIS for n == 0 ("no axes given").
+ */
+NB_API nb_node *nb_argmax_mask_axes(nb_graph *g, nb_node *x, int n, const int *axes);
 
 /* ---- regularization and normalization: dropout, layer_norm, batch_norm ---- */
 

@@ -940,6 +940,22 @@ static bool find_generic(const char *name, size_t len, nbl_func *f)
     return false;
 }
 
+/*
+ * True if a reduction's call is in the form of its record: a list of axes
+ * ("sum(x, [0, 2])") or a keyword argument ("sum(x, axes=[0, 2], keepdims=true)").
+ * The forms from before lists of axes keep their own reading and messages.
+ */
+static bool reads_as_record(const parser *p, const opent *o, int argc)
+{
+    for (int i = 0; i < argc; i++) {
+        const value *v = &p->vals[o->base + (uint32_t)i];
+        if (v->key || (i == 1 && v->kind == V_LIST)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Applies the call o to the values above o->base on the stack. */
 static bool apply_call(parser *p, const opent *o)
 {
@@ -961,6 +977,10 @@ static bool apply_call(parser *p, const opent *o)
                     (int)o->len, o->name) == NB_OK;
     }
     int argc = (int)(p->n_vals - o->base);
+    if ((f->kind == F_REDUCE || f->kind == F_MAX || f->kind == F_ARGMAX) &&
+        reads_as_record(p, o, argc) && find_generic(o->name, o->len, &gf)) {
+        return apply_generic(p, o, &gf);
+    }
     for (int i = 0; i < argc; i++) {
         const value *v = &p->vals[o->base + (uint32_t)i];
         if (v->key) {

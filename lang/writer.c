@@ -81,13 +81,50 @@ static void put_call(FILE *f, nb_node *v)
     fputc(')', f);
 }
 
+/*
+ * The reductions: one axis as before lists of axes ("sum(h, 1, keepdims)"),
+ * several as a list ("sum(h, [0, 2], keepdims)"), then var's correction when
+ * it is not 1. Every element is "sum(h)"; where that form does not read back
+ * (max(h) never was one; a bare keepdims would be read as the axes) the
+ * keyword does: "max(h, keepdims=false)", "sum(h, keepdims=true)". The
+ * generic form would write "axes=[0, 2], keepdims", a flag after a keyword,
+ * which the parser does not take.
+ */
+static void put_reduce(FILE *f, nb_node *v)
+{
+    const char *op = nbi_ops[v->op]->name;
+    const nbi_attr *axes = &v->attr[0];
+    bool keep = nbi_ops[v->op]->n_attrs > 1 && v->attr[1].i != 0;
+    fprintf(f, "%s(%s", op, name_of(v->in[0]));
+    if (axes->n == 0) {
+        if (keep || v->op == NBI_OP_MAX) {
+            fprintf(f, ", keepdims=%s", keep ? "true" : "false");
+        }
+    } else {
+        if (axes->n == 1) {
+            fprintf(f, ", %d", (int)axes->list[0]);
+        } else {
+            for (int i = 0; i < axes->n; i++) {
+                fprintf(f, "%s%d", i ? ", " : ", [", (int)axes->list[i]);
+            }
+            fputc(']', f);
+        }
+        fputs(keep ? ", keepdims" : "", f);
+    }
+    if (v->op == NBI_OP_VAR && nbi_attr_shown(v, 2)) {
+        char buf[64];
+        nbi_attr_format(v, 2, buf, sizeof buf);
+        fprintf(f, ", %s", buf);
+    }
+    fputc(')', f);
+}
+
 /* The forms the language had before keyword arguments, kept so old files read the same. */
 static void put_op(FILE *f, nb_node *v)
 {
     nb_node *a = v->arity > 0 ? v->in[0] : NULL, *b = v->arity > 1 ? v->in[1] : NULL;
     const char *op = nbi_ops[v->op]->name;
     int axis = v->attr ? (int)v->attr[0].i : 0;
-    bool keep = v->attr && nbi_ops[v->op]->n_attrs > 1 ? v->attr[1].i != 0 : false;
     switch (v->op) {
     case NBI_OP_ADD:
     case NBI_OP_SUB:
@@ -117,15 +154,13 @@ static void put_op(FILE *f, nb_node *v)
         break;
     case NBI_OP_SUM:
     case NBI_OP_MEAN:
-        if (axis == NBI_AXIS_ALL) {
-            fprintf(f, "%s(%s)", op, name_of(a));
-            break;
-        }
-        /* fall through */
     case NBI_OP_MAX:
-        fprintf(f, "%s(%s, %d%s)", op, name_of(a), axis, keep ? ", keepdims" : "");
-        break;
     case NBI_OP_ARGMAX_MASK:
+    case NBI_OP_MIN:
+    case NBI_OP_LOGSUMEXP:
+    case NBI_OP_VAR:
+        put_reduce(f, v);
+        break;
     case NBI_OP_SOFTMAX:
     case NBI_OP_LOG_SOFTMAX:
         fprintf(f, "%s(%s, %d)", op, name_of(a), axis);

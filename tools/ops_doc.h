@@ -23,9 +23,13 @@ static const struct ops_doc_builder {
     { "input", { "nb_input" } },
     { "param", { "nb_param" } },
     { "const", { "nb_const", "nb_scalar" } },
-    { "sum", { "nb_sum", "nb_sum_axis" } },
-    { "mean", { "nb_mean", "nb_mean_axis" } },
-    { "max", { "nb_max_axis" } },
+    { "sum", { "nb_sum", "nb_sum_axis", "nb_sum_axes" } },
+    { "mean", { "nb_mean", "nb_mean_axis", "nb_mean_axes" } },
+    { "max", { "nb_max_axis", "nb_max_axes" } },
+    { "argmax_mask", { "nb_argmax_mask", "nb_argmax_mask_axes" } },
+    { "min", { "nb_min_axis", "nb_min_axes" } },
+    { "logsumexp", { "nb_logsumexp", "nb_logsumexp_axes" } },
+    { "var", { "nb_var", "nb_var_axes" } },
     { "matmul", { "nb_matmul", "nb_matmul_ex" } },
     { "layer_norm_plain", { "nb_layer_norm" } }, /* nb_layer_norm with no weight and bias */
 };
@@ -123,8 +127,6 @@ static int ops_doc_write(FILE *f)
                 fputs(" = `[]`", f);
             } else if (strcmp(at.kind, "bool") == 0) {
                 fprintf(f, " = `%s`", at.def != 0 ? "true" : "false");
-            } else if (at.def <= -1000) {
-                fputs(" = all", f); /* NBI_AXIS_ALL: reduce every element */
             } else {
                 fprintf(f, " = `%g`", at.def);
             }
