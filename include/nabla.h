@@ -557,6 +557,91 @@ NB_API nb_node *nb_leaky_relu(nb_graph *g, nb_node *x, double slope);
 
 /* ---- layout: concat, slice, pad, permute ---- */
 
+/*
+ * Joins xs[0..n-1] along axis, as torch.cat(xs, axis): every input has one
+ * rank (>= 1) and one size on every other axis; y's size on axis is the sum
+ * of theirs. axis counts from the end when negative. 1 <= n <= NB_MAX_ARITY;
+ * one input gives a copy. Each input's gradient is its own slab of dy, a
+ * slice. In the model language: concat(a, b, c, axis=1) (every positional
+ * argument is an input; axis defaults to 0, as torch.cat's dim).
+ * Errors: NB_ERR_ARG (n outside 1..NB_MAX_ARITY, xs NULL), NB_ERR_RANK (a
+ * scalar, ranks differ), NB_ERR_AXIS, NB_ERR_SHAPE (another axis differs),
+ * NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_concat(nb_graph *g, int n, nb_node *const *xs, int axis);
+
+/*
+ * The stop of nb_slice meaning "to the end of the axis": 2^31-1, the largest
+ * dimension a node can have, so it is at or past the end of every axis. It is
+ * also the model language's default when stop is left out (and fits in its
+ * whole numbers, as INT64_MAX would not); any larger stop means the same.
+ */
+#define NB_SLICE_END INT32_MAX
+
+/*
+ * x[..., start:stop:step, ...] on one axis, as Python and PyTorch slice:
+ * y's size on axis is ceil((stop - start) / step), the other axes are x's.
+ * Negative axis, start and stop count from the end of the axis. stop is
+ * clamped to 0..size as Python clamps it, so NB_SLICE_END (or any stop past
+ * the end) takes everything from start on. start, unlike Python's, is not
+ * clamped: it must name an element of the axis, so a start out of range is
+ * reported rather than silently giving the whole axis or nothing. A slice
+ * that would select nothing is an error too, since nabla's dimensions are >= 1.
+ * step >= 1 (PyTorch has no negative steps either). The node stores the
+ * normalised start and stop, so equal slices read and write alike.
+ * The gradient is nb_slice_grad. In the model language:
+ * slice(x, axis=1, start=0, stop=NB_SLICE_END, step=1), axis required.
+ * Errors: NB_ERR_AXIS; NB_ERR_ARG for step < 1 or a start outside the axis
+ * ("slice(x[2,3]): start 5 is past the end of axis 1 (size 3)"); NB_ERR_SHAPE
+ * for an empty result ("start 2 and stop 1 select nothing of axis 1 (size 3);
+ * a slice keeps at least one element"); NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_slice(nb_graph *g, nb_node *x, int axis, int64_t start, int64_t stop,
+                         int64_t step);
+
+/*
+ * The gradient of nb_slice, as one op: a tensor of zeros of x's shape
+ * (x_rank, x_shape) with dy placed at the sliced positions,
+ * y[..., start + i * step, ...] = dy[..., i, ...] on axis. x_shape equals dy's
+ * shape off axis; start (negative counts from the end of x_shape[axis]) must
+ * name an element and dy's elements on axis must fit from start by step. Its
+ * own gradient is the slice back, so second derivatives work. In the model
+ * language: slice_grad(dy, shape=[2, 3], axis=1, start=0, step=1).
+ * Errors: NB_ERR_RANK (x_rank is not dy's rank), NB_ERR_ARG (x_shape NULL,
+ * step < 1, start outside the axis), NB_ERR_AXIS, NB_ERR_SHAPE (x_shape is not
+ * dy's shape off axis, or dy does not fit), NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_slice_grad(nb_graph *g, nb_node *dy, int x_rank, const int64_t *x_shape,
+                              int axis, int64_t start, int64_t step);
+
+/*
+ * Constant padding: pads[2k] copies of value before x on axis k and
+ * pads[2k+1] after it, for k < n/2, pairs from the FIRST axis (as NumPy's
+ * pad_width, where F.pad's pairs start from the last axis: F.pad(x, (1, 2))
+ * on a [2,3] x is nb_pad(x, 4, {0, 0, 1, 2}, 0)). Axes from n/2 on are not
+ * padded. n is even and n/2 <= rank; n == 0 gives a copy. pads are >= 0:
+ * F.pad crops with negative pads, nabla crops with nb_slice. value may be any
+ * real (an infinite one cannot be written by nb_model_write). The gradient
+ * is dy sliced back to x's place. In the model language:
+ * pad(x, pads=[0, 0, 1, 2], value=0).
+ * Errors: NB_ERR_ARG (n odd or negative, n/2 > rank, pads NULL, a negative
+ * pad), NB_ERR_SHAPE (an axis longer than 2^31-1), NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_pad(nb_graph *g, nb_node *x, int n, const int64_t *pads, double value);
+
+/*
+ * x.permute(perm): axis k of y is axis perm[k] of x, for any order of any
+ * rank. n == rank and perm names every axis once; negative entries count from
+ * the end (PyTorch accepts them too) and are stored normalised. The last axis
+ * stays contiguous when perm keeps it last (rows are copied whole); otherwise
+ * the copy goes in cache tiles. The gradient permutes dy by the inverse.
+ * nb_transpose remains the swap of the last two axes. In the model language:
+ * permute(x, perm=[2, 0, 1]).
+ * Errors: NB_ERR_ARG (n is not the rank, perm NULL, an axis named twice),
+ * NB_ERR_AXIS (an entry outside -rank..rank-1), NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_permute(nb_graph *g, nb_node *x, int n, const int *perm);
+
 /* ---- indexing: gather, scatter_add, embedding, argmax ---- */
 
 /* ---- reductions over lists of axes: min, logsumexp, var ---- */

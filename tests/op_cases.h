@@ -175,6 +175,30 @@ OPC_BUILDER(build_leaky_relu, nb_leaky_relu(g, x[0], c->fa[0]))
 /* builders: comparison and selection */
 
 /* builders: layout */
+/* concat takes every leaf of its row (opc_arity comes after the table) */
+static inline int opc_concat_inputs(const op_case *c)
+{
+    int n = 0;
+    while (n < OPC_MAX_IN && c->in[n].values) {
+        n++;
+    }
+    return n;
+}
+OPC_BUILDER(build_concat, nb_concat(g, opc_concat_inputs(c), x, c->axis))
+OPC_BUILDER(build_slice, nb_slice(g, x[0], c->axis, c->ia[0], c->ia[1], c->ia[2]))
+OPC_BUILDER(build_slice_grad,
+            nb_slice_grad(g, x[0], c->to.rank, c->to.dims, c->axis, c->ia[0], c->ia[1]))
+OPC_BUILDER(build_pad, nb_pad(g, x[0], c->n_ia, c->ia, c->fa[0]))
+/* permute takes int axes; the row's are int64_t */
+static nb_node *build_permute(nb_graph *g, const op_case *c, nb_dtype dtype, nb_node *const *x)
+{
+    (void)dtype;
+    int perm[NB_MAX_RANK];
+    for (int k = 0; k < c->n_ia && k < NB_MAX_RANK; k++) {
+        perm[k] = (int)c->ia[k];
+    }
+    return nb_permute(g, x[0], c->n_ia, perm);
+}
 
 /* builders: indexing */
 
@@ -1862,6 +1886,268 @@ static const op_case op_cases[] = {
     /* ---- rows: comparison and selection ---- */
 
     /* ---- rows: layout ---- */
+    /* torch: torch.cat([x0, x1], 1) */
+    { .op = "concat",
+      .name = "concat [2,3] and [2,2] on axis 1",
+      .build = build_concat,
+      .axis = 1,
+      .in = { OPC_IN((2, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3),
+              OPC_IN((2, 2), -1.19, -0.26, -0.49, -1.69) },
+      OPC_OUT((2, 5), -1.53, -0.32, 1.14, -1.19, -0.26, 0.34, 1.41, -0.3, -0.49, -1.69) },
+    /* torch: torch.cat([x0, x1, x2], 0) */
+    { .op = "concat",
+      .name = "concat three on axis 0",
+      .build = build_concat,
+      .axis = 0,
+      .in = { OPC_IN((1, 2), 1.9, 1.57), OPC_IN((2, 2), 1.3, 0.28, -0.65, -1.49),
+              OPC_IN((3, 2), 1.53, 0.35, -1.49, 1.79, 1.61, 0.22) },
+      OPC_OUT((6, 2), 1.9, 1.57, 1.3, 0.28, -0.65, -1.49, 1.53, 0.35, -1.49, 1.79, 1.61, 0.22) },
+    /* torch: torch.cat([x0, x1], -1) */
+    { .op = "concat",
+      .name = "concat rank 3 on axis -1",
+      .build = build_concat,
+      .axis = -1,
+      .in = { OPC_IN((2, 1, 2), 1.51, 0.61, -0.52, -1.82),
+              OPC_IN((2, 1, 3), 1.99, 0.25, -1.16, -1.8, 1.31, -0.95) },
+      OPC_OUT((2, 1, 5), 1.51, 0.61, 1.99, 0.25, -1.16, -0.52, -1.82, -1.8, 1.31, -0.95) },
+    /* torch: torch.cat([x0], 0) */
+    { .op = "concat",
+      .name = "concat of one input is a copy",
+      .build = build_concat,
+      .axis = 0,
+      .in = { OPC_IN((2, 3), -1.18, -0.94, -1.1, 1.39, -0.63, 1.77) },
+      OPC_OUT((2, 3), -1.18, -0.94, -1.1, 1.39, -0.63, 1.77) },
+    /* torch: torch.cat([x0, x1, x2, x3], -2) */
+    { .op = "concat",
+      .name = "concat four rank 4 on axis -2",
+      .build = build_concat,
+      .axis = -2,
+      .in = { OPC_IN((2, 1, 1, 2), -0.34, 1.88, -1.42, -0.87),
+              OPC_IN((2, 1, 2, 2), -0.99, -0.27, -1.93, -1.17, -0.49, -0.34, 0.75, -1.21),
+              OPC_IN((2, 1, 1, 2), -0.73, 1.45, 1.71, -1.09),
+              OPC_IN((2, 1, 3, 2), 0.69, 1.14, 0.64, -0.46, -0.32, 1.28, 1.33, -1.3, -1.74, 0.8,
+                     1.74, 1.35) },
+      OPC_OUT((2, 1, 7, 2), -0.34, 1.88, -0.99, -0.27, -1.93, -1.17, -0.73, 1.45, 0.69, 1.14, 0.64,
+              -0.46, -0.32, 1.28, -1.42, -0.87, -0.49, -0.34, 0.75, -1.21, 1.71, -1.09, 1.33, -1.3,
+              -1.74, 0.8, 1.74, 1.35) },
+    /* torch: torch.cat([x0, x1], 0) */
+    { .op = "concat",
+      .name = "concat rank 1",
+      .build = build_concat,
+      .axis = 0,
+      .in = { OPC_IN((2), -0.35, 1.82), OPC_IN((3), -0.63, -1.15, -0.45) },
+      OPC_OUT((5), -0.35, 1.82, -0.63, -1.15, -0.45) },
+    /* torch: x[:, 1:3] */
+    { .op = "slice",
+      .name = "slice [3,4] axis 1 1:3",
+      .build = build_slice,
+      .axis = 1,
+      .ia = { 1, 3, 1 },
+      .in = { OPC_IN((3, 4), -0.99, 0.71, -0.46, 0.2, 1.33, 1.19, 0.5, -0.55, 0.23, 1.56, -1.21,
+                     1.42) },
+      OPC_OUT((3, 2), 0.71, -0.46, 1.19, 0.5, 1.56, -1.21) },
+    /* torch: x[-2:] */
+    { .op = "slice",
+      .name = "slice [3,4] axis 0 negative start -2:",
+      .build = build_slice,
+      .axis = 0,
+      .ia = { -2, NB_SLICE_END, 1 },
+      .in = { OPC_IN((3, 4), -0.91, -0.23, -0.14, -1.56, 1.26, 0.96, -0.89, -1.47, -1.63, -0.18,
+                     0.23, 1.9) },
+      OPC_OUT((2, 4), 1.26, 0.96, -0.89, -1.47, -1.63, -0.18, 0.23, 1.9) },
+    /* torch: x[:, 0:7:3] */
+    { .op = "slice",
+      .name = "slice [2,7] axis 1 step 3",
+      .build = build_slice,
+      .axis = 1,
+      .ia = { 0, 7, 3 },
+      .in = { OPC_IN((2, 7), -1.17, 0.69, -0.55, 0.12, -0.61, 0.13, 1.59, 0.55, 1.83, 0.3, -1.54,
+                     -0.12, -0.59, 0.98) },
+      OPC_OUT((2, 3), -1.17, 0.12, 1.59, 0.55, -1.54, 0.98) },
+    /* torch: x[1:-1:2] */
+    { .op = "slice",
+      .name = "slice [5,2] axis 0 1:-1:2",
+      .build = build_slice,
+      .axis = 0,
+      .ia = { 1, -1, 2 },
+      .in = { OPC_IN((5, 2), -1.95, -0.72, 0.13, 0.96, -1.22, 1.55, -1.67, -1.08, -1.4, 0.66) },
+      OPC_OUT((2, 2), 0.13, 0.96, -1.67, -1.08) },
+    /* torch: x[:, 0:100:2] */
+    { .op = "slice",
+      .name = "slice [2,3,4] axis -2 stop past the end, step 2",
+      .build = build_slice,
+      .axis = -2,
+      .ia = { 0, 100, 2 },
+      .in = { OPC_IN((2, 3, 4), 1.35, -0.82, -0.69, -1.6, 0.16, 0.91, 1.04, 0.4, -0.74, 1.88, -1.41,
+                     -1.31, 1.2, 0.8, -1.12, -1.35, 0.71, -1.26, 0.24, 0.34, 0.53, 1.6, 1.55,
+                     -0.52) },
+      OPC_OUT((2, 2, 4), 1.35, -0.82, -0.69, -1.6, -0.74, 1.88, -1.41, -1.31, 1.2, 0.8, -1.12,
+              -1.35, 0.53, 1.6, 1.55, -0.52) },
+    /* torch: x[-5:-1:2] */
+    { .op = "slice",
+      .name = "slice [6] -5:-1:2",
+      .build = build_slice,
+      .axis = 0,
+      .ia = { -5, -1, 2 },
+      .in = { OPC_IN((6), -0.17, -0.7, -1.89, 1.93, -1.33, 0.26) },
+      OPC_OUT((2), -0.7, 1.93) },
+    /* torch: x[..., 1:] */
+    { .op = "slice",
+      .name = "slice [2,2,3,2] axis 3 1:",
+      .build = build_slice,
+      .axis = 3,
+      .ia = { 1, NB_SLICE_END, 1 },
+      .in = { OPC_IN((2, 2, 3, 2), 1.17, -0.3, 1.66, -0.43, -0.94, 0.67, -0.76, 0.47, -1.7, -0.86,
+                     -0.56, -0.22, 1.92, -0.34, -0.77, 0.69, -1.13, -0.21, -0.89, -0.16, 1.09, 0.36,
+                     1.7, 0.46) },
+      OPC_OUT((2, 2, 3, 1), -0.3, -0.43, 0.67, 0.47, -0.86, -0.22, -0.34, 0.69, -0.21, -0.16, 0.36,
+              0.46) },
+    /* torch: y = torch.zeros((2, 4), dtype=torch.float64); y[:, 1::2] = dy */
+    { .op = "slice_grad",
+      .name = "slice_grad [2,2] into [2,4] axis 1 from 1 by 2",
+      .build = build_slice_grad,
+      .axis = 1,
+      .ia = { 1, 2 },
+      .to = OPC_SHAPE(2, 4),
+      .in = { OPC_IN((2, 2), -1.38, 0.54, -1.35, 1.57) },
+      OPC_OUT((2, 4), 0.0, -1.38, 0.0, 0.54, 0.0, -1.35, 0.0, 1.57) },
+    /* torch: y = torch.zeros((3, 3), dtype=torch.float64); y[-1:] = dy */
+    { .op = "slice_grad",
+      .name = "slice_grad [1,3] into [3,3] axis 0 from -1",
+      .build = build_slice_grad,
+      .axis = 0,
+      .ia = { -1, 1 },
+      .to = OPC_SHAPE(3, 3),
+      .in = { OPC_IN((1, 3), 0.35, 0.16, -1.66) },
+      OPC_OUT((3, 3), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.35, 0.16, -1.66) },
+    /* torch: y = torch.zeros((2, 5, 2), dtype=torch.float64); y[:, 0::3] = dy */
+    { .op = "slice_grad",
+      .name = "slice_grad [2,2,2] into [2,5,2] axis -2 from 0 by 3",
+      .build = build_slice_grad,
+      .axis = -2,
+      .ia = { 0, 3 },
+      .to = OPC_SHAPE(2, 5, 2),
+      .in = { OPC_IN((2, 2, 2), 0.63, 0.77, -0.26, 0.91, 1.4, 0.9, 1.76, 1.55) },
+      OPC_OUT((2, 5, 2), 0.63, 0.77, 0.0, 0.0, 0.0, 0.0, -0.26, 0.91, 0.0, 0.0, 1.4, 0.9, 0.0, 0.0,
+              0.0, 0.0, 1.76, 1.55, 0.0, 0.0) },
+    /* torch: F.pad(x, (1, 2), value=0.0) */
+    { .op = "pad",
+      .name = "pad [2,3] last axis (1, 2)",
+      .build = build_pad,
+      .ia = { 0, 0, 1, 2 },
+      .n_ia = 4,
+      .fa = { 0.0 },
+      .in = { OPC_IN((2, 3), 1.64, 1.06, 0.09, -1.29, -1.91, -1.79) },
+      OPC_OUT((2, 6), 0.0, 1.64, 1.06, 0.09, 0.0, 0.0, 0.0, -1.29, -1.91, -1.79, 0.0, 0.0) },
+    /* torch: F.pad(x, (0, 1, 1, 0), value=-1.5) */
+    { .op = "pad",
+      .name = "pad [2,3] first axis before, last after, value -1.5",
+      .build = build_pad,
+      .ia = { 1, 0, 0, 1 },
+      .n_ia = 4,
+      .fa = { -1.5 },
+      .in = { OPC_IN((2, 3), -0.12, 1.77, 0.74, -0.78, 1.66, 0.96) },
+      OPC_OUT((3, 4), -1.5, -1.5, -1.5, -1.5, -0.12, 1.77, 0.74, -1.5, -0.78, 1.66, 0.96, -1.5) },
+    /* torch: F.pad(x, (0, 0, 0, 0, 1, 1), value=0.25) */
+    { .op = "pad",
+      .name = "pad [2,2,2] axis 0 only, value 0.25",
+      .build = build_pad,
+      .ia = { 1, 1 },
+      .n_ia = 2,
+      .fa = { 0.25 },
+      .in = { OPC_IN((2, 2, 2), 1.97, -1.65, 1.68, 1.55, 1.27, 1.42, 1.39, -1.79) },
+      OPC_OUT((4, 2, 2), 0.25, 0.25, 0.25, 0.25, 1.97, -1.65, 1.68, 1.55, 1.27, 1.42, 1.39, -1.79,
+              0.25, 0.25, 0.25, 0.25) },
+    /* torch: F.pad(x, (2, 1), value=0.0) */
+    { .op = "pad",
+      .name = "pad [3] (2, 1)",
+      .build = build_pad,
+      .ia = { 2, 1 },
+      .n_ia = 2,
+      .fa = { 0.0 },
+      .in = { OPC_IN((3), -0.83, 1.88, 1.07) },
+      OPC_OUT((6), 0.0, 0.0, -0.83, 1.88, 1.07, 0.0) },
+    /* torch: F.pad(x, (1, 1, 2, 1, 0, 1, 1, 0), value=0.5) */
+    { .op = "pad",
+      .name = "pad [1,2,1,2] every axis",
+      .build = build_pad,
+      .ia = { 1, 0, 0, 1, 2, 1, 1, 1 },
+      .n_ia = 8,
+      .fa = { 0.5 },
+      .in = { OPC_IN((1, 2, 1, 2), -0.71, 1.08, -1.6, -1.91) },
+      OPC_OUT((2, 3, 4, 4), 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5,
+              0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5,
+              0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5,
+              0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, -0.71, 1.08, 0.5, 0.5, 0.5, 0.5, 0.5,
+              0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, -1.6, -1.91, 0.5, 0.5, 0.5, 0.5, 0.5,
+              0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5) },
+    /* torch: F.pad(x, (), value=0.0) */
+    { .op = "pad",
+      .name = "pad with no pads is a copy",
+      .build = build_pad,
+      .n_ia = 0,
+      .fa = { 0.0 },
+      .in = { OPC_IN((2, 2), -1.05, -1.76, -0.07, -0.91) },
+      OPC_OUT((2, 2), -1.05, -1.76, -0.07, -0.91) },
+    /* torch: x.permute(1, 0) */
+    { .op = "permute",
+      .name = "permute [2,3] (1, 0)",
+      .build = build_permute,
+      .ia = { 1, 0 },
+      .n_ia = 2,
+      .in = { OPC_IN((2, 3), -1.93, 1.11, -0.17, -1.48, -0.07, 0.9) },
+      OPC_OUT((3, 2), -1.93, -1.48, 1.11, -0.07, -0.17, 0.9) },
+    /* torch: x.permute(2, 0, 1) */
+    { .op = "permute",
+      .name = "permute [2,3,4] (2, 0, 1) moves the last axis",
+      .build = build_permute,
+      .ia = { 2, 0, 1 },
+      .n_ia = 3,
+      .in = { OPC_IN((2, 3, 4), 0.42, -0.37, -1.54, 0.22, 1.83, 0.34, 0.57, 0.58, -1.32, 1.75, 1.98,
+                     -0.85, -0.33, -1.1, -1.04, -0.69, 1.94, 1.4, 0.07, 0.37, 0.97, -0.57, -0.64,
+                     1.18) },
+      OPC_OUT((4, 2, 3), 0.42, 1.83, -1.32, -0.33, 1.94, 0.97, -0.37, 0.34, 1.75, -1.1, 1.4, -0.57,
+              -1.54, 0.57, 1.98, -1.04, 0.07, -0.64, 0.22, 0.58, -0.85, -0.69, 0.37, 1.18) },
+    /* torch: x.permute(1, 0, 2) */
+    { .op = "permute",
+      .name = "permute [2,3,4] (1, 0, 2) keeps the last axis",
+      .build = build_permute,
+      .ia = { 1, 0, 2 },
+      .n_ia = 3,
+      .in = { OPC_IN((2, 3, 4), -0.98, -0.87, -0.92, 1.73, -1.93, 1.35, 0.96, -1.83, 1.44, 1.49,
+                     0.14, -0.3, -0.46, 1.43, 0.54, -1.31, 0.63, 1.29, -0.78, 0.97, -1.39, -0.11,
+                     -1.15, -1.06) },
+      OPC_OUT((3, 2, 4), -0.98, -0.87, -0.92, 1.73, -0.46, 1.43, 0.54, -1.31, -1.93, 1.35, 0.96,
+              -1.83, 0.63, 1.29, -0.78, 0.97, 1.44, 1.49, 0.14, -0.3, -1.39, -0.11, -1.15, -1.06) },
+    /* torch: x.permute(-1, 0, 2, 1) */
+    { .op = "permute",
+      .name = "permute [2,1,3,2] (-1, 0, 2, 1) negative",
+      .build = build_permute,
+      .ia = { -1, 0, 2, 1 },
+      .n_ia = 4,
+      .in = { OPC_IN((2, 1, 3, 2), -0.67, -1.26, 1.71, -0.2, 1.05, 1.88, -0.43, 0.39, -1.56, 1.86,
+                     0.7, 1.64) },
+      OPC_OUT((2, 2, 3, 1), -0.67, 1.71, 1.05, -0.43, -1.56, 0.7, -1.26, -0.2, 1.88, 0.39, 1.86,
+              1.64) },
+    /* torch: x.permute(3, 2, 1, 0) */
+    { .op = "permute",
+      .name = "permute [3,2,2,2] (3, 2, 1, 0)",
+      .build = build_permute,
+      .ia = { 3, 2, 1, 0 },
+      .n_ia = 4,
+      .in = { OPC_IN((3, 2, 2, 2), 1.64, 1.72, 1.76, -1.52, -0.9, -0.73, 0.48, -1.83, 1.74, -0.99,
+                     1.8, -1.14, 1.24, 1.11, -1.29, 1.43, -0.48, -0.84, -0.6, -1.58, 0.06, 1.07,
+                     0.07, -0.37) },
+      OPC_OUT((2, 2, 2, 3), 1.64, 1.74, -0.48, -0.9, 1.24, 0.06, 1.76, 1.8, -0.6, 0.48, -1.29, 0.07,
+              1.72, -0.99, -0.84, -0.73, 1.11, 1.07, -1.52, -1.14, -1.58, -1.83, 1.43, -0.37) },
+    /* torch: x.permute(0) */
+    { .op = "permute",
+      .name = "permute [4] identity",
+      .build = build_permute,
+      .ia = { 0 },
+      .n_ia = 1,
+      .in = { OPC_IN((4), -1.57, -1.05, 0.33, -1.39) },
+      OPC_OUT((4), -1.57, -1.05, 0.33, -1.39) },
 
     /* ---- rows: indexing ---- */
 
