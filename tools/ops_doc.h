@@ -122,7 +122,7 @@ static int ops_doc_write(FILE *f)
                 fputs(" = `[]`", f);
             } else if (strcmp(at.kind, "bool") == 0) {
                 fprintf(f, " = `%s`", at.def != 0 ? "true" : "false");
-            } else if (at.def <= -1000) {
+            } else if (strcmp(at.kind, "int") == 0 && at.def <= -1000) {
                 fputs(" = all", f); /* NBI_AXIS_ALL: reduce every element */
             } else {
                 fprintf(f, " = `%g`", at.def);
