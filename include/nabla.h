@@ -553,6 +553,78 @@ NB_API nb_node *nb_mse(nb_graph *g, nb_node *a, nb_node *b);
  */
 NB_API nb_node *nb_leaky_relu(nb_graph *g, nb_node *x, double slope);
 
+/*
+ * ELU: x where x > 0, alpha * (e^x - 1) elsewhere (F.elu; PyTorch's default
+ * alpha is 1), e^x - 1 computed without cancellation near 0. Shape: x's.
+ * Gradient: 1 where x > 0, alpha * e^x where x <= 0 (alpha at 0, as PyTorch's),
+ * built from nb_exp and nb_step; its own derivative is alpha * e^x where
+ * x < 0 and 0 elsewhere (0 at 0, as PyTorch's double backward).
+ * Errors: NB_ERR_ARG for a NaN alpha; NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_elu(nb_graph *g, nb_node *x, double alpha);
+
+/*
+ * The error function erf x = 2/√π ∫₀ˣ e^(-t²) dt, elementwise (torch.erf).
+ * Shape: x's. Gradient: 2/√π * e^(-x²), built from nb_exp, so gelu's gradient
+ * can be differentiated again. Errors: NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_erf(nb_graph *g, nb_node *x);
+
+/*
+ * GELU, exact form: x Φ(x) = x/2 * (1 + erf(x/√2)) (F.gelu). Computed as
+ * x/2 * erfc(-x/√2), equal to PyTorch's within rounding and accurate in the
+ * left tail too, where 1 + erf(x/√2) rounds to 0 (gelu(-10) is -7.6e-23
+ * here, -0 in PyTorch). Shape: x's. Gradient: Φ(x) + x φ(x), with φ the
+ * normal density, built from nb_erf and nb_exp (second derivatives follow).
+ * Errors: NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_gelu(nb_graph *g, nb_node *x);
+
+/*
+ * GELU, tanh approximation: x/2 * (1 + tanh(√(2/π) (x + 0.044715 x³)))
+ * (F.gelu(x, approximate='tanh'), the same operations). Shape: x's.
+ * Gradient: the exact derivative of that formula, built from nb_tanh and
+ * nb_tanh_grad. Errors: NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_gelu_tanh(nb_graph *g, nb_node *x);
+
+/*
+ * Softplus log(1 + e^x) with PyTorch's defaults beta = 1 and threshold = 20
+ * (F.softplus): x itself where x > 20, else max(x, 0) + log1p(e^-|x|), which
+ * neither overflows nor loses the tiny values of large negative x
+ * (softplus(-50) is 1.9e-22, not 0). Shape: x's. Gradient: sigmoid(x), and
+ * exactly 1 where x > 20, as PyTorch's; differentiated again, sigmoid'(x) up
+ * to x = 20 included (PyTorch's double backward gives 0 at exactly 20; the
+ * true value there is 2e-9). Errors: NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_softplus(nb_graph *g, nb_node *x);
+
+/*
+ * SiLU (swish): x * sigmoid(x) (F.silu), stable for large |x|. Shape: x's.
+ * Gradient: s + x s (1 - s) with s = sigmoid(x). Errors: NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_silu(nb_graph *g, nb_node *x);
+
+/*
+ * ln(1 + x), accurate for small x (torch.log1p: log1p(1e-20) is 1e-20).
+ * -inf at x = -1 and NaN below, as PyTorch. Shape: x's. Gradient: 1 / (1 + x).
+ * Errors: NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_log1p(nb_graph *g, nb_node *x);
+
+/*
+ * min(max(x, lo), hi) elementwise (torch.clamp(x, lo, hi)); -INFINITY or
+ * INFINITY leaves that side open (the defaults in the model language, so
+ * `clamp(x, lo=0)` clamps below only). As PyTorch's: lo > hi gives hi
+ * everywhere, and NaN x stays NaN. In a graph of f32 the bounds are rounded
+ * to float. Shape: x's. Gradient: dy where lo <= x <= hi, both bounds
+ * included (the gradient passes at x == lo and x == hi, as PyTorch's), 0
+ * elsewhere, so 0 everywhere when lo > hi and 0 at NaN x.
+ * Errors: NB_ERR_ARG for a NaN bound (PyTorch would make every element NaN),
+ * naming it: "clamp(x[3]): the bound lo is NaN"; NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_clamp(nb_graph *g, nb_node *x, double lo, double hi);
+
 /* ---- comparison and selection: maximum, minimum, where, greater, less, equal ---- */
 
 /* ---- layout: concat, slice, pad, permute ---- */

@@ -171,6 +171,16 @@ OPC_BUILDER(build_fill, nb_fill(g, dtype, c->to.rank, c->to.dims, c->value))
 
 /* builders: activations */
 OPC_BUILDER(build_leaky_relu, nb_leaky_relu(g, x[0], c->fa[0]))
+/* INFINITY, for clamp's open bounds (the header is guarded: a second include is free) */
+#include <math.h>
+OPC_BUILDER(build_elu, nb_elu(g, x[0], c->fa[0]))
+OPC_BUILDER(build_erf, nb_erf(g, x[0]))
+OPC_BUILDER(build_gelu, nb_gelu(g, x[0]))
+OPC_BUILDER(build_gelu_tanh, nb_gelu_tanh(g, x[0]))
+OPC_BUILDER(build_softplus, nb_softplus(g, x[0]))
+OPC_BUILDER(build_silu, nb_silu(g, x[0]))
+OPC_BUILDER(build_log1p, nb_log1p(g, x[0]))
+OPC_BUILDER(build_clamp, nb_clamp(g, x[0], c->fa[0], c->fa[1]))
 
 /* builders: comparison and selection */
 
@@ -1882,6 +1892,112 @@ static const op_case op_cases[] = {
       .fa = { 0.2 },
       .in = { OPC_IN((2, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3) },
       OPC_OUT((2, 3), -0.30600000000000005, -0.064, 1.14, 0.34, 1.41, -0.06) },
+    /* torch: F.elu(x) */
+    { .op = "elu",
+      .name = "elu [2,3] alpha 1",
+      .build = build_elu,
+      .fa = { 1.0 },
+      .in = { OPC_IN((2, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3) },
+      OPC_OUT((2, 3), -0.783464332683993, -0.27385096292630906, 1.14, 0.34, 1.41,
+              -0.2591817793182821) },
+    /* torch: F.elu(x, alpha=0.5) */
+    { .op = "elu",
+      .name = "elu [2,3] alpha 0.5",
+      .build = build_elu,
+      .fa = { 0.5 },
+      .in = { OPC_IN((2, 3), -1.19, -0.26, -0.49, -1.69, 1.9, 1.57) },
+      OPC_OUT((2, 3), -0.34788936796664793, -0.11447420709821687, -0.19368680290779194,
+              -0.40774023800350534, 1.9, 1.57) },
+    /* torch: torch.erf(x) */
+    { .op = "erf",
+      .name = "erf [2,3]",
+      .build = build_erf,
+      .in = { OPC_IN((2, 3), 1.3, 0.28, -0.65, -1.49, 1.53, 0.35) },
+      OPC_OUT((2, 3), 0.9340079449406524, 0.30788006802903406, -0.6420293273556719,
+              -0.9648978648432042, 0.9695162090933357, 0.3793820535623103) },
+    /* torch: F.gelu(x) */
+    { .op = "gelu",
+      .name = "gelu [2,3]",
+      .build = build_gelu,
+      .in = { OPC_IN((2, 3), -2.24, 2.69, 2.41, 0.52, 0.33, 2.27) },
+      OPC_OUT((2, 3), -0.028101833616520244, 2.6803897034380446, 2.390777212771632,
+              0.3632034704755776, 0.20766900625041568, 2.2436593932452786) },
+    /* torch: F.gelu(x, approximate='tanh') */
+    { .op = "gelu_tanh",
+      .name = "gelu_tanh [2,3]",
+      .build = build_gelu_tanh,
+      .in = { OPC_IN((2, 3), 0.92, -0.78, -2.72, 2.98, 0.38, -1.74) },
+      OPC_OUT((2, 3), 0.7553921082571833, -0.16988024823014367, -0.008405455146189898,
+              2.9761244774910516, 0.24624417144356345, -0.07132507688207351) },
+    /* torch: F.softplus(x) */
+    { .op = "softplus",
+      .name = "softplus [2,3]",
+      .build = build_softplus,
+      .in = { OPC_IN((2, 3), -2.7, 1.97, -1.42, -1.77, -1.41, -1.65) },
+      OPC_OUT((2, 3), 0.06504356177659054, 2.100551706955269, 0.2164926968500355,
+              0.1572883141507905, 0.21844716706814366, 0.17567443741493244) },
+    /* torch: F.softplus(x); above the threshold 20 the result is x, and e^-800 is 0 */
+    { .op = "softplus",
+      .name = "softplus above the threshold is x, far below it 0",
+      .build = build_softplus,
+      .in = { OPC_IN((4), 25, 20.5, 1000, -800) },
+      OPC_OUT((4), 25.0, 20.5, 1000.0, 0.0),
+      .mode = OPC_EXACT },
+    /* torch: F.softplus(x); tiny tails kept, and just below the threshold */
+    { .op = "softplus",
+      .name = "softplus tails and below the threshold",
+      .build = build_softplus,
+      .in = { OPC_IN((4), -30, -50, 19.5, 15) },
+      OPC_OUT((4), 9.357622968839737e-14, 1.9287498479639178e-22, 19.500000003398267,
+              15.000000305902274) },
+    /* torch: F.silu(x) */
+    { .op = "silu",
+      .name = "silu [2,3]",
+      .build = build_silu,
+      .in = { OPC_IN((2, 3), 2.09, -0.95, 2.65, -0.51, 2.83, -2.12) },
+      OPC_OUT((2, 3), 1.8599483195823683, -0.26494058087828004, 2.4751291248482703,
+              -0.19134869802110105, 2.672299953861877, -0.22719630943143973) },
+    /* torch: torch.log1p(x) */
+    { .op = "log1p",
+      .name = "log1p [2,3]",
+      .build = build_log1p,
+      .in = { OPC_IN((2, 3), -0.08, -0.17, 0.35, -0.85, -0.3, 0.2) },
+      OPC_OUT((2, 3), -0.08338160893905106, -0.18632957819149346, 0.30010459245033805,
+              -1.897119984885881, -0.35667494393873234, 0.18232155679395465) },
+    /* torch: torch.log1p(x) */
+    { .op = "log1p",
+      .name = "log1p of tiny x",
+      .build = build_log1p,
+      .in = { OPC_IN((3), 1e-10, -1e-12, 3e-17) },
+      OPC_OUT((3), 9.999999999500001e-11, -1.0000000000005e-12, 3e-17) },
+    /* torch: torch.clamp(x, -0.5, 1.0) */
+    { .op = "clamp",
+      .name = "clamp [2,3] to [-0.5, 1]",
+      .build = build_clamp,
+      .fa = { -0.5, 1.0 },
+      .in = { OPC_IN((2, 3), -0.34, 0.75, -1.21, -0.73, 1.45, 1.71) },
+      OPC_OUT((2, 3), -0.34, 0.75, -0.5, -0.5, 1.0, 1.0) },
+    /* torch: torch.clamp(x, min=0.25) */
+    { .op = "clamp",
+      .name = "clamp [2,3] below only",
+      .build = build_clamp,
+      .fa = { 0.25, INFINITY },
+      .in = { OPC_IN((2, 3), -1.09, 0.69, 1.14, 0.64, -0.46, -0.32) },
+      OPC_OUT((2, 3), 0.25, 0.69, 1.14, 0.64, 0.25, 0.25) },
+    /* torch: torch.clamp(x, max=0.5) */
+    { .op = "clamp",
+      .name = "clamp [2,3] above only",
+      .build = build_clamp,
+      .fa = { -INFINITY, 0.5 },
+      .in = { OPC_IN((2, 3), 1.28, 1.33, -1.3, -1.74, 0.8, 1.74) },
+      OPC_OUT((2, 3), 0.5, 0.5, -1.3, -1.74, 0.5, 0.5) },
+    /* torch: torch.clamp(x, 1.0, -1.0); lo > hi gives hi everywhere, and gradient 0 */
+    { .op = "clamp",
+      .name = "clamp with lo > hi is hi",
+      .build = build_clamp,
+      .fa = { 1.0, -1.0 },
+      .in = { OPC_IN((4), 1.35, -0.35, 1.82, -0.63) },
+      OPC_OUT((4), -1.0, -1.0, -1.0, -1.0) },
 
     /* ---- rows: comparison and selection ---- */
 
