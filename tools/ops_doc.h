@@ -27,6 +27,7 @@ static const struct ops_doc_builder {
     { "mean", { "nb_mean", "nb_mean_axis" } },
     { "max", { "nb_max_axis" } },
     { "matmul", { "nb_matmul", "nb_matmul_ex" } },
+    { "cross_entropy", { "nb_cross_entropy", "nb_cross_entropy_ignore" } },
 };
 
 /*
@@ -122,6 +123,8 @@ static int ops_doc_write(FILE *f)
                 fputs(" = `[]`", f);
             } else if (strcmp(at.kind, "bool") == 0) {
                 fprintf(f, " = `%s`", at.def != 0 ? "true" : "false");
+            } else if (strcmp(at.kind, "int") == 0 && at.def < INT32_MIN) {
+                fputs(" = none", f); /* outside int32: no value given (cross_entropy's ignore) */
             } else if (at.def <= -1000) {
                 fputs(" = all", f); /* NBI_AXIS_ALL: reduce every element */
             } else {
