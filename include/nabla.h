@@ -68,7 +68,7 @@
  * - Shapes are given as a rank and an array of dimensions (int64_t); NB_SHAPE(4, 3)
  *   expands to both. A scalar has rank 0 (pass 0 and NULL).
  * - Storage is row-major and contiguous. dtypes are float32, float64, and int32
- *   (int32 only for class labels).
+ *   (int32 only for class labels and indices).
  * - Elementwise binary ops broadcast as NumPy does: shapes are aligned at the
  *   right; each pair of dimensions must be equal or one of them 1.
  * - Negative axes count from the end (-1 is the last axis).
@@ -135,7 +135,7 @@ typedef struct nb_node nb_node;
 typedef enum nb_dtype {
     NB_DTYPE_F32 = 0,
     NB_DTYPE_F64 = 1,
-    NB_DTYPE_I32 = 2, /* leaves only: class labels for nb_cross_entropy and nb_one_hot */
+    NB_DTYPE_I32 = 2, /* labels and indices: leaves, nb_argmax, nb_gather of i32 */
 } nb_dtype;
 
 /* Returns the size in bytes of one element of dtype (4, 8 or 4). */
@@ -498,7 +498,8 @@ NB_API nb_node *nb_transpose(nb_graph *g, nb_node *x);
 
 /*
  * Same values, new shape. One dimension may be -1 and is inferred.
- * No data is copied. Errors: NB_ERR_SHAPE when the sizes differ.
+ * No data is copied; x may be of any dtype, i32 too (labels, indices).
+ * Errors: NB_ERR_SHAPE when the sizes differ.
  */
 NB_API nb_node *nb_reshape(nb_graph *g, nb_node *x, int rank, const int64_t *shape);
 
@@ -530,6 +531,18 @@ NB_API nb_node *nb_one_hot(nb_graph *g, nb_node *labels, int64_t classes, nb_dty
  * A label outside 0..C-1 makes the run fail with NB_ERR_VALUE, naming it.
  */
 NB_API nb_node *nb_cross_entropy(nb_graph *g, nb_node *logits, nb_node *labels);
+
+/*
+ * As nb_cross_entropy, but rows whose label equals ignore contribute nothing
+ * and are left out of the mean (F.cross_entropy with ignore_index): the sum
+ * over the kept rows divided by their count. When every row is ignored the
+ * value is NaN (0/0) and the gradient 0, as PyTorch's. Labels other than
+ * ignore must be in 0..C-1 (else the run fails with NB_ERR_VALUE); ignore
+ * itself may be any value, a class or not. The gradient of ignored rows is 0.
+ * Errors: as nb_cross_entropy.
+ */
+NB_API nb_node *nb_cross_entropy_ignore(nb_graph *g, nb_node *logits, nb_node *labels,
+                                        int32_t ignore);
 
 /*
  * Mean binary cross-entropy of logits z against targets t (same shape), computed
@@ -715,6 +728,58 @@ NB_API nb_node *nb_pad(nb_graph *g, nb_node *x, int n, const int64_t *pads, doub
 NB_API nb_node *nb_permute(nb_graph *g, nb_node *x, int n, const int *perm);
 
 /* ---- indexing: gather, scatter_add, embedding, argmax ---- */
+
+/*
+ * Slices of x picked by indices along axis (torch.index_select(x, axis, idx)):
+ * y[..., j, ...] = x[..., idx[j], ...]. idx is an i32 tensor of rank 1 (any
+ * length; indices may repeat and come in any order); the result has x's shape
+ * with the axis's size replaced by len(idx), and x's dtype (x may be i32).
+ * Its gradient is nb_scatter_add(dy, idx, axis, size of x's axis).
+ * Errors: NB_ERR_DTYPE (idx not i32), NB_ERR_RANK (idx not of rank 1),
+ * NB_ERR_AXIS. An index outside 0..size-1 (negative ones too, as PyTorch)
+ * makes the run fail with NB_ERR_VALUE naming the index, its position in idx
+ * and the axis's size:
+ *     gather(x[3,4], idx[2]): index 3 at position 1 is outside 0..2 (axis 0 has size 3)
+ */
+NB_API nb_node *nb_gather(nb_graph *g, nb_node *x, nb_node *idx, int axis);
+
+/*
+ * The adjoint of nb_gather: zeros of src's shape with size in place of the
+ * axis's length, and slice j of src added at position idx[j] along axis
+ * (torch.zeros(...).index_add(axis, idx, src)); repeated indices accumulate.
+ * idx is i32 of rank 1 with one index per slice of src along axis. The run
+ * touches only the slices used, after one zeroing pass. Its gradient with
+ * respect to src is nb_gather(dy, idx, axis), so second derivatives work.
+ * Errors: NB_ERR_DTYPE (src not f32 or f64, idx not i32), NB_ERR_RANK (idx
+ * not of rank 1), NB_ERR_AXIS, NB_ERR_SHAPE (len(idx) is not src's size along
+ * axis, or size < 1). An index outside 0..size-1 fails the run with
+ * NB_ERR_VALUE, as in nb_gather.
+ */
+NB_API nb_node *nb_scatter_add(nb_graph *g, nb_node *src, nb_node *idx, int axis, int64_t size);
+
+/*
+ * Rows of table[V,D] looked up by ids (F.embedding(ids, table)): ids is i32
+ * of any shape S (of rank at most NB_MAX_RANK - 1), the result S + [D] with
+ * y[s..., :] = table[ids[s...], :]. One op, so a lookup is one element in DOT
+ * and in nb_depth. The table's gradient adds dy's rows into the rows used
+ * (nb_scatter_add over the flattened ids), never a dense one-hot product.
+ * Errors: NB_ERR_DTYPE (ids not i32, table not f32 or f64), NB_ERR_RANK
+ * (table not of rank 2, or S + [D] over NB_MAX_RANK). An id outside 0..V-1
+ * fails the run with NB_ERR_VALUE:
+ *     embedding(ids[4], table[5,3]): id 7 at position 2 is outside 0..4 (the table has 5 rows)
+ */
+NB_API nb_node *nb_embedding(nb_graph *g, nb_node *ids, nb_node *table);
+
+/*
+ * The index of the first maximum of x along axis (torch.argmax(x, axis,
+ * keepdim)), as an i32 tensor: x's shape without the axis, or with it of size
+ * 1 when keepdims is true. Ties go to the first maximum; a NaN counts as
+ * larger than every number, so the first NaN wins, as in PyTorch. No gradient
+ * flows through it (nb_grad refuses it as an output and passes nothing back
+ * through its integer result). Errors: NB_ERR_DTYPE (x not f32 or f64),
+ * NB_ERR_AXIS.
+ */
+NB_API nb_node *nb_argmax(nb_graph *g, nb_node *x, int axis, bool keepdims);
 
 /* ---- reductions over lists of axes: min, logsumexp, var ---- */
 

@@ -702,7 +702,6 @@ static const fn functions[] = {
     { "sum_to", F_SHAPE, 2, 2, "sum_to(x, [shape])" },
     { "matmul", F_MATMUL, 2, 4, "matmul(a, b), optionally with transpose_a and/or transpose_b" },
     { "pow", F_POW, 2, 2, "pow(x, p)" },
-    { "cross_entropy", F_PAIR, 2, 2, "cross_entropy(logits, labels)" },
     { "bce_logits", F_PAIR, 2, 2, "bce_logits(z, t)" },
     { "mse", F_PAIR, 2, 2, "mse(a, b)" },
     { "sigmoid_grad", F_PAIR, 2, 2, "sigmoid_grad(y, dy)" },
@@ -735,6 +734,16 @@ static nb_node *call_unary(nb_graph *g, const char *name, nb_node *x)
 
 /* ---- calls of ops and functions described by attribute records ---- */
 
+/*
+ * True if d is a whole-number setting whose default lies outside int32, which
+ * no argument can give: it means "none" (cross_entropy's ignore), and the
+ * word none selects it.
+ */
+static bool unset_default(const nbi_attr_desc *d)
+{
+    return d->kind == NBI_ATTR_INT && d->def < INT32_MIN;
+}
+
 /* "slice(x, axis, start=0, stop, step=1)": the call's form, from its description. */
 static void generic_usage(const nbl_func *f, char *buf, size_t cap)
 {
@@ -753,6 +762,8 @@ static void generic_usage(const nbl_func *f, char *buf, size_t cap)
                 snprintf(def, sizeof def, "=[]");
             } else if (d->kind == NBI_ATTR_BOOL) {
                 snprintf(def, sizeof def, "=%s", d->def ? "true" : "false");
+            } else if (unset_default(d)) {
+                snprintf(def, sizeof def, "=none");
             } else {
                 snprintf(def, sizeof def, "=%g", d->def);
             }
@@ -797,7 +808,11 @@ static bool attr_arg(parser *p, const nbl_func *f, const nbi_attr_desc *d, const
             a->i = (int64_t)v->num;
             return true;
         }
-        want = "a whole number";
+        if (unset_default(d) && word_is(v, "none")) {
+            a->i = (int64_t)d->def;
+            return true;
+        }
+        want = unset_default(d) ? "a whole number or none" : "a whole number";
         break;
     case NBI_ATTR_INTS: {
         bool one = v->kind == V_NUM;
@@ -1080,8 +1095,7 @@ static bool apply_call(parser *p, const opent *o)
             return false;
         }
         n_in = 2;
-        y = strcmp(f->name, "cross_entropy") == 0  ? nb_cross_entropy(g, in[0], in[1])
-            : strcmp(f->name, "bce_logits") == 0   ? nb_bce_logits(g, in[0], in[1])
+        y = strcmp(f->name, "bce_logits") == 0     ? nb_bce_logits(g, in[0], in[1])
             : strcmp(f->name, "sigmoid_grad") == 0 ? nb_sigmoid_grad(g, in[0], in[1])
             : strcmp(f->name, "tanh_grad") == 0    ? nb_tanh_grad(g, in[0], in[1])
             : strcmp(f->name, "relu_grad") == 0    ? nb_relu_grad(g, in[0], in[1])

@@ -173,7 +173,12 @@ static void put_op(FILE *f, nb_node *v)
         fputc(')', f);
         break;
     case NBI_OP_ONE_HOT:
-        fprintf(f, "one_hot(%s, %lld)", name_of(a), (long long)v->shape[v->rank - 1]);
+        fprintf(f, "one_hot(%s, %lld", name_of(a), (long long)v->shape[v->rank - 1]);
+        /* only cross_entropy's gradient sets ignore: nb_node_expression shows it, no model has it */
+        if (nbi_attr_shown(v, 0)) {
+            fprintf(f, ", ignore=%lld", (long long)v->attr[0].i);
+        }
+        fputc(')', f);
         break;
     case NBI_OP_FILL:
         fputs("fill(", f);

@@ -1,12 +1,19 @@
 /*
  * ops/loss.c: losses that must be one element and numerically stable:
- * cross-entropy of logits against integer labels (with one_hot, which its
- * gradient uses), binary cross-entropy with logits, and mean squared error.
- * Each returns a scalar mean.
+ * cross-entropy of logits against integer labels, optionally ignoring one
+ * label value (with one_hot, which its gradient uses), binary cross-entropy
+ * with logits, and mean squared error. Each returns a scalar mean.
  */
 #include "kernel.h"
 
 #include <stdio.h>
+
+/*
+ * The `ignore` attribute's default, "no label is ignored": a value outside
+ * int32, so no label can equal it and the model language cannot spell it
+ * (its usage messages and docs/ops.md show it as "none").
+ */
+#define IGNORE_NONE (-2147483649.0)
 
 static bool check_labels(nb_graph *g, const char *op, int n, nb_node *const *in, int which)
 {
@@ -18,13 +25,14 @@ static bool check_labels(nb_graph *g, const char *op, int n, nb_node *const *in,
     return true;
 }
 
-/* Reports the first label outside 0..classes-1. */
-static nb_status label_range(nb_graph *g, nb_node *y, nb_node *labels, int64_t classes)
+/* Reports the first label outside 0..classes-1 that is not ignore. */
+static nb_status label_range(nb_graph *g, nb_node *y, nb_node *labels, int64_t classes,
+                             int64_t ignore)
 {
     const int32_t *l = labels->data;
     size_t n = nbi_node_count(labels);
     for (size_t i = 0; i < n; i++) {
-        if (l[i] < 0 || l[i] >= classes) {
+        if ((l[i] < 0 || l[i] >= classes) && l[i] != ignore) {
             nb_node *in[2] = { y->in[0], y->in[1] };
             return nbi_report(g, NB_ERR_VALUE, nbi_ops[y->op]->name, y->arity, in,
                               "label %d at index %zu is outside 0..%lld", (int)l[i], i,
@@ -36,13 +44,16 @@ static nb_status label_range(nb_graph *g, nb_node *y, nb_node *labels, int64_t c
 
 /* ---- one_hot ---- */
 
-NBI_TYPED(one_hot_kernel, (const int32_t *l, void *yv, size_t n, size_t classes), {
+/* An ignored label's row stays all zero. */
+NBI_TYPED(one_hot_kernel, (const int32_t *l, void *yv, size_t n, size_t classes, int64_t ignore), {
     T *y = yv;
     for (size_t i = 0; i < n * classes; i++) {
         y[i] = 0;
     }
     for (size_t i = 0; i < n; i++) {
-        y[i * classes + (size_t)l[i]] = 1;
+        if (l[i] != ignore) {
+            y[i * classes + (size_t)l[i]] = 1;
+        }
     }
 })
 
@@ -50,11 +61,12 @@ static nb_status one_hot_forward(nb_graph *g, nb_node *y)
 {
     nb_node *labels = y->in[0];
     int64_t classes = y->shape[y->rank - 1];
-    nb_status s = label_range(g, y, labels, classes);
+    nb_status s = label_range(g, y, labels, classes, y->attr[0].i);
     if (s != NB_OK) {
         return s;
     }
-    NBI_DISPATCH(y, one_hot_kernel, labels->data, y->data, nbi_node_count(labels), (size_t)classes);
+    NBI_DISPATCH(y, one_hot_kernel, labels->data, y->data, nbi_node_count(labels), (size_t)classes,
+                 y->attr[0].i);
     return NB_OK;
 }
 
@@ -85,50 +97,79 @@ nb_node *nb_one_hot(nb_graph *g, nb_node *labels, int64_t classes, nb_dtype dtyp
     return nbi_node_new(g, NBI_OP_ONE_HOT, dtype, labels->rank + 1, shape, labels, NULL);
 }
 
+/*
+ * one_hot whose rows for labels equal to ignore are all zero: the targets of
+ * cross_entropy_ignore's gradient. Only that gradient rule builds it (the
+ * model language has no form for it; nb_model_write writes forward nodes only).
+ */
+static nb_node *one_hot_ignore(nb_graph *g, nb_node *labels, int64_t classes, nb_dtype dtype,
+                               int64_t ignore)
+{
+    nb_node *y = nb_one_hot(g, labels, classes, dtype);
+    if (y) {
+        y->attr[0].i = ignore;
+    }
+    return y;
+}
+
 static void classes_label(const nb_node *y, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "classes=%lld", (long long)y->shape[y->rank - 1]);
+    int at = snprintf(buf, cap, "classes=%lld", (long long)y->shape[y->rank - 1]);
+    if (nbi_attr_shown(y, 0) && at > 0 && (size_t)at < cap) {
+        snprintf(buf + at, cap - (size_t)at, " ignore=%lld", (long long)y->attr[0].i);
+    }
 }
 
 const nbi_op nbi_op_one_hot = {
     .name = "one_hot",
     .symbol = "onehot",
     .arity = 1,
+    .attrs = { { "ignore", NBI_ATTR_INT, IGNORE_NONE } },
+    .n_attrs = 1,
     .forward = one_hot_forward,
     .label = classes_label,
-    .formula = "y[..., c] = 1 if labels[...] = c else 0",
+    .formula = "y[..., c] = 1 if labels[...] = c else 0; all 0 where labels[...] = ignore (set "
+               "only in cross_entropy's gradient)",
     .grad_formula = "none (labels are integers)",
 };
 
 /* ---- cross_entropy ---- */
 
-NBI_TYPED(xent_kernel, (const void *zv, const int32_t *l, void *yv, size_t n, size_t c), {
-    const T *z = zv;
-    double total = 0;
-    for (size_t i = 0; i < n; i++) {
-        const T *r = z + i * c;
-        T m = r[0];
-        for (size_t k = 1; k < c; k++) {
-            m = r[k] > m ? r[k] : m;
-        }
-        T s = 0;
-        for (size_t k = 0; k < c; k++) {
-            s += NBI_EXP(r[k] - m);
-        }
-        total += (double)((m - r[l[i]]) + log(s)); /* m + log s would round log s to m's ulp */
-    }
-    *(T *)yv = (T)(total / (double)n);
-})
+/* The mean over the rows kept: 0/0, NaN, when every row is ignored (as PyTorch). */
+NBI_TYPED(xent_kernel,
+          (const void *zv, const int32_t *l, void *yv, size_t n, size_t c, int64_t ignore), {
+              const T *z = zv;
+              double total = 0;
+              size_t kept = 0;
+              for (size_t i = 0; i < n; i++) {
+                  if (l[i] == ignore) {
+                      continue;
+                  }
+                  kept++;
+                  const T *r = z + i * c;
+                  T m = r[0];
+                  for (size_t k = 1; k < c; k++) {
+                      m = r[k] > m ? r[k] : m;
+                  }
+                  T s = 0;
+                  for (size_t k = 0; k < c; k++) {
+                      s += NBI_EXP(r[k] - m);
+                  }
+                  total +=
+                      (double)((m - r[l[i]]) + log(s)); /* m + log s would round log s to m's ulp */
+              }
+              *(T *)yv = (T)(total / (double)kept);
+          })
 
 static nb_status cross_entropy_forward(nb_graph *g, nb_node *y)
 {
     nb_node *z = y->in[0], *labels = y->in[1];
     size_t n = (size_t)z->shape[0], c = (size_t)z->shape[1];
-    nb_status s = label_range(g, y, labels, (int64_t)c);
+    nb_status s = label_range(g, y, labels, (int64_t)c, y->attr[0].i);
     if (s != NB_OK) {
         return s;
     }
-    NBI_DISPATCH(y, xent_kernel, z->data, labels->data, y->data, n, c);
+    NBI_DISPATCH(y, xent_kernel, z->data, labels->data, y->data, n, c, y->attr[0].i);
     return NB_OK;
 }
 
@@ -158,6 +199,24 @@ nb_node *nb_cross_entropy(nb_graph *g, nb_node *logits, nb_node *labels)
     return nbi_node_new(g, NBI_OP_CROSS_ENTROPY, logits->dtype, 0, NULL, logits, labels);
 }
 
+nb_node *nb_cross_entropy_ignore(nb_graph *g, nb_node *logits, nb_node *labels, int32_t ignore)
+{
+    nb_node *y = nb_cross_entropy(g, logits, labels);
+    if (y) {
+        y->attr[0].i = ignore;
+    }
+    return y;
+}
+
+static nb_node *cross_entropy_build(nb_graph *g, int n, nb_node *const *in, const nbi_attr *attr)
+{
+    (void)n;
+    /* the language reads whole numbers within int32 only, so a given ignore fits */
+    return attr[0].i == (int64_t)IGNORE_NONE
+               ? nb_cross_entropy(g, in[0], in[1])
+               : nb_cross_entropy_ignore(g, in[0], in[1], (int32_t)attr[0].i);
+}
+
 static void cross_entropy_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     if (!need[0]) {
@@ -166,19 +225,41 @@ static void cross_entropy_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool 
     nb_node *z = y->in[0], *labels = y->in[1];
     int64_t n = z->shape[0], c = z->shape[1];
     nb_node *p = nb_softmax(g, z, 1);
-    nb_node *t = nb_one_hot(g, labels, c, (nb_dtype)z->dtype);
-    nb_node *scale = nbi_chain(g, dy, nbi_scalar_cached(g, y->dtype, 1.0 / (double)n));
-    dx[0] = nb_mul(g, nb_sub(g, p, t), scale);
+    if (y->attr[0].i == (int64_t)IGNORE_NONE) {
+        nb_node *t = nb_one_hot(g, labels, c, (nb_dtype)z->dtype);
+        nb_node *scale = nbi_chain(g, dy, nbi_scalar_cached(g, y->dtype, 1.0 / (double)n));
+        dx[0] = nb_mul(g, nb_sub(g, p, t), scale);
+        return;
+    }
+    /*
+     * Ignored rows have all-zero targets t, so keep = Σ_c t (1 or 0 per row)
+     * masks them and the count of kept rows is K = Σ keep, known only at run
+     * time. Dividing by K + 1 - max(keep) is dividing by K, or by 1 when every
+     * row is ignored: the gradient is then 0, as PyTorch's, not 0/0.
+     */
+    nb_node *t = one_hot_ignore(g, labels, c, (nb_dtype)z->dtype, y->attr[0].i);
+    nb_node *keep = nb_sum_axis(g, t, 1, true);
+    nb_node *any = nb_max_axis(g, nb_reshape(g, keep, NB_SHAPE(n)), 0, false);
+    nb_node *one = nbi_scalar_cached(g, y->dtype, 1.0);
+    nb_node *count = nb_add(g, nb_sum(g, keep), nb_sub(g, one, any));
+    nb_node *scale = nb_div(g, dy, count);
+    dx[0] = nb_mul(g, nb_sub(g, nb_mul(g, p, keep), t), scale);
 }
 
 const nbi_op nbi_op_cross_entropy = {
     .name = "cross_entropy",
     .symbol = "CE",
     .arity = 2,
+    .attrs = { { "ignore", NBI_ATTR_INT, IGNORE_NONE } },
+    .n_attrs = 1,
+    .build = cross_entropy_build,
+    .inputs = "logits, labels",
     .forward = cross_entropy_forward,
     .grad = cross_entropy_grad,
-    .formula = "y = (1/N) Σ_i [logsumexp(z_i) - z_i,label_i]",
-    .grad_formula = "dz = (softmax(z) - one_hot(labels)) * dy / N; labels get none",
+    .formula = "y = (1/N) Σ_i [logsumexp(z_i) - z_i,label_i]; with ignore, rows whose label is "
+               "ignore are left out and N counts the rest",
+    .grad_formula = "dz = (softmax(z) - one_hot(labels)) * dy / N; labels get none; with ignore, "
+                    "ignored rows get 0 and N counts the kept rows",
 };
 
 /* ---- bce_logits ---- */

@@ -83,7 +83,8 @@ static nb_status reshape_forward(nb_graph *g, nb_node *y)
 
 nb_node *nb_reshape(nb_graph *g, nb_node *x, int rank, const int64_t *shape)
 {
-    if (!nbi_check_inputs(g, "reshape", 1, &x) || !nbi_check_float(g, "reshape", 1, &x)) {
+    /* any dtype, i32 too: a view copies nothing (embedding's gradient flattens its ids) */
+    if (!nbi_check_inputs(g, "reshape", 1, &x)) {
         return NULL;
     }
     if (rank < 0 || rank > NB_MAX_RANK) {

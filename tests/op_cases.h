@@ -50,6 +50,7 @@ typedef struct op_input {
 enum {
     OPC_EXACT = 1u << 0,        /* forward values must be equal, not just close */
     OPC_FORWARD_ONLY = 1u << 1, /* at a kink or a tie: no gradient check */
+    OPC_INT_OUT = 1u << 2,      /* the output is i32 (argmax), whatever the case's dtype */
 };
 
 typedef struct op_case op_case;
@@ -211,6 +212,11 @@ static nb_node *build_permute(nb_graph *g, const op_case *c, nb_dtype dtype, nb_
 }
 
 /* builders: indexing */
+OPC_BUILDER(build_gather, nb_gather(g, x[0], x[1], (int)c->ia[0]))
+OPC_BUILDER(build_scatter_add, nb_scatter_add(g, x[0], x[1], (int)c->ia[0], c->ia[1]))
+OPC_BUILDER(build_embedding, nb_embedding(g, x[0], x[1]))
+OPC_BUILDER(build_argmax, nb_argmax(g, x[0], (int)c->ia[0], c->keepdims))
+OPC_BUILDER(build_cross_entropy_ignore, nb_cross_entropy_ignore(g, x[0], x[1], (int32_t)c->ia[0]))
 
 /* builders: reductions over lists of axes */
 /* The row's axes (.ia, .n_ia) as the int array the _axes builders take, in buf. */
@@ -2266,6 +2272,166 @@ static const op_case op_cases[] = {
       OPC_OUT((4), -1.57, -1.05, 0.33, -1.39) },
 
     /* ---- rows: indexing ---- */
+    /* torch: torch.index_select(x, 0, idx) */
+    { .op = "gather",
+      .name = "gather [3,4] axis 0, repeated indices",
+      .build = build_gather,
+      .in = { OPC_IN((3, 4), 2.32, -0.76, -1.0, -0.77, 1.97, -0.55, 1.4, 0.92, -1.91, -2.74, 0.1,
+                     0.24),
+              OPC_LABELS((5), 2, 0, 2, 1, 0) },
+      .ia = { 0 },
+      .n_ia = 1,
+      OPC_OUT((5, 4), -1.91, -2.74, 0.1, 0.24, 2.32, -0.76, -1.0, -0.77, -1.91, -2.74, 0.1, 0.24,
+              1.97, -0.55, 1.4, 0.92, 2.32, -0.76, -1.0, -0.77) },
+    /* torch: torch.index_select(x, -1, idx) */
+    { .op = "gather",
+      .name = "gather [2,3,4] axis -1",
+      .build = build_gather,
+      .in = { OPC_IN((2, 3, 4), -1.91, 1.87, 2.01, 0.16, -2.4, -2.27, -1.92, -1.6, 1.61, 1.8, 2.48,
+                     2.6, 1.41, -2.82, 1.75, 1.27, -1.23, 1.4, 2.41, 0.36, 1.6, -0.53, -2.16, 1.81),
+              OPC_LABELS((3), 3, 3, 1) },
+      .ia = { -1 },
+      .n_ia = 1,
+      OPC_OUT((2, 3, 3), 0.16, 0.16, 1.87, -1.6, -1.6, -2.27, 2.6, 2.6, 1.8, 1.27, 1.27, -2.82,
+              0.36, 0.36, 1.4, 1.81, 1.81, -0.53) },
+    /* torch: torch.index_select(x, 1, idx) */
+    { .op = "gather",
+      .name = "gather [2,3,4] axis 1",
+      .build = build_gather,
+      .in = { OPC_IN((2, 3, 4), 0.72, 0.05, 2.89, 0.13, 2.01, -2.64, -0.98, -1.63, 1.61, 1.52,
+                     -2.07, -2.04, -0.66, 1.57, -2.9, 1.12, 1.46, -0.23, 2.52, -0.62, -2.76, 2.83,
+                     -1.68, -1.58),
+              OPC_LABELS((2), 2, 0) },
+      .ia = { 1 },
+      .n_ia = 1,
+      OPC_OUT((2, 2, 4), 1.61, 1.52, -2.07, -2.04, 0.72, 0.05, 2.89, 0.13, -2.76, 2.83, -1.68,
+              -1.58, -0.66, 1.57, -2.9, 1.12) },
+    /* torch: torch.index_select(x, 0, idx) */
+    { .op = "gather",
+      .name = "gather [4] axis 0",
+      .build = build_gather,
+      .in = { OPC_IN((4), 2.04, -0.61, -0.07, 1.31), OPC_LABELS((3), 3, 0, 3) },
+      .ia = { 0 },
+      .n_ia = 1,
+      OPC_OUT((3), 1.31, 2.04, 1.31) },
+    /* torch: torch.zeros(4, 2).index_add(0, idx, src) */
+    { .op = "scatter_add",
+      .name = "scatter_add [5,2] axis 0 size 4, repeated indices",
+      .build = build_scatter_add,
+      .in = { OPC_IN((5, 2), 0.19, 0.31, -0.08, -1.65, 1.11, 0.52, -2.52, 1.15, -1.87, -0.59),
+              OPC_LABELS((5), 1, 0, 1, 3, 1) },
+      .ia = { 0, 4 },
+      .n_ia = 2,
+      OPC_OUT((4, 2), -0.08, -1.65, -0.5700000000000001, 0.2400000000000001, 0.0, 0.0, -2.52,
+              1.15) },
+    /* torch: torch.zeros(2, 3, 2).index_add(1, idx, src) */
+    { .op = "scatter_add",
+      .name = "scatter_add [2,3,2] axis 1 size 3",
+      .build = build_scatter_add,
+      .in = { OPC_IN((2, 3, 2), 0.49, 1.41, -0.98, -1.91, -1.47, -0.49, -2.21, -0.82, -2.2, -0.85,
+                     -0.91, -0.1),
+              OPC_LABELS((3), 2, 0, 2) },
+      .ia = { 1, 3 },
+      .n_ia = 2,
+      OPC_OUT((2, 3, 2), -0.98, -1.91, 0.0, 0.0, -0.98, 0.9199999999999999, -2.2, -0.85, 0.0, 0.0,
+              -3.12, -0.9199999999999999) },
+    /* torch: torch.zeros(2, 2).index_add(-1, idx, src) */
+    { .op = "scatter_add",
+      .name = "scatter_add [2,3] axis -1 size 2",
+      .build = build_scatter_add,
+      .in = { OPC_IN((2, 3), 0.13, 0.42, -2.87, -0.92, 1.85, 0.82), OPC_LABELS((3), 0, 0, 1) },
+      .ia = { -1, 2 },
+      .n_ia = 2,
+      OPC_OUT((2, 2), 0.55, -2.87, 0.93, 0.82) },
+    /* torch: F.embedding(ids, t) */
+    { .op = "embedding",
+      .name = "embedding [4] ids, table [4,3], a repeated id",
+      .build = build_embedding,
+      .in = { OPC_LABELS((4), 1, 3, 1, 0), OPC_IN((4, 3), -2.91, 1.45, 2.8, -2.1, -1.68, 0.27,
+                                                  -0.84, 1.48, 0.46, -2.6, 1.89, -0.16) },
+      OPC_OUT((4, 3), -2.1, -1.68, 0.27, -2.6, 1.89, -0.16, -2.1, -1.68, 0.27, -2.91, 1.45, 2.8) },
+    /* torch: F.embedding(ids, t) */
+    { .op = "embedding",
+      .name = "embedding [2,3] ids, table [3,2]",
+      .build = build_embedding,
+      .in = { OPC_LABELS((2, 3), 0, 2, 2, 1, 0, 2),
+              OPC_IN((3, 2), 2.36, 2.98, 2.49, -2.67, -0.07, -0.52) },
+      OPC_OUT((2, 3, 2), 2.36, 2.98, -0.07, -0.52, -0.07, -0.52, 2.49, -2.67, 2.36, 2.98, -0.07,
+              -0.52) },
+    /* torch: F.embedding(torch.tensor(2), t) */
+    { .op = "embedding",
+      .name = "embedding scalar id, table [3,2]",
+      .build = build_embedding,
+      .in = { OPC_LABELS0(2), OPC_IN((3, 2), -1.61, -1.8, 2.94, 0.54, 0.72, 2.65) },
+      OPC_OUT((2), 0.72, 2.65) },
+    /* torch: torch.argmax(x, 1) */
+    { .op = "argmax",
+      .name = "argmax [2,3] axis 1",
+      .build = build_argmax,
+      .in = { OPC_IN((2, 3), -1.91, -0.17, 2.22, 1.35, -1.58, 2.8) },
+      .ia = { 1 },
+      .n_ia = 1,
+      OPC_OUT((2), 2, 2),
+      .mode = OPC_EXACT | OPC_INT_OUT },
+    /* torch: torch.argmax(x, 0, keepdim=True) */
+    { .op = "argmax",
+      .name = "argmax [2,3] axis 0 keepdims",
+      .build = build_argmax,
+      .in = { OPC_IN((2, 3), -0.48, 2.19, 1.08, -2.37, 0.63, 3.0) },
+      .ia = { 0 },
+      .n_ia = 1,
+      .keepdims = true,
+      OPC_OUT((1, 3), 0, 0, 1),
+      .mode = OPC_EXACT | OPC_INT_OUT },
+    /* torch: torch.argmax(x, -2) */
+    { .op = "argmax",
+      .name = "argmax [2,3,4] axis -2",
+      .build = build_argmax,
+      .in = { OPC_IN((2, 3, 4), -1.15, -2.28, 1.78, -0.81, 0.83, -2.18, -2.55, 0.48, -1.31, -1.53,
+                     2.33, 2.58, -2.57, 1.93, 0.2, 1.11, 2.6, 0.47, -0.11, 1.94, 1.45, 2.28, -0.55,
+                     0.76) },
+      .ia = { -2 },
+      .n_ia = 1,
+      OPC_OUT((2, 4), 1, 2, 2, 2, 1, 2, 0, 1),
+      .mode = OPC_EXACT | OPC_INT_OUT },
+    /* torch: torch.argmax(x, 1) (ties: the first maximum) */
+    { .op = "argmax",
+      .name = "argmax [2,3] ties go to the first",
+      .build = build_argmax,
+      .in = { OPC_IN((2, 3), 1.5, -2.0, 1.5, 0.5, 0.5, 0.25) },
+      .ia = { 1 },
+      .n_ia = 1,
+      OPC_OUT((2), 0, 0),
+      .mode = OPC_EXACT | OPC_INT_OUT | OPC_FORWARD_ONLY },
+    /* torch: F.cross_entropy(z, l, ignore_index=-1) */
+    { .op = "cross_entropy",
+      .name = "cross_entropy [4,3] ignore -1 (two rows ignored)",
+      .build = build_cross_entropy_ignore,
+      .in = { OPC_IN((4, 3), -2.3, -1.43, -2.79, 1.28, -2.81, -1.1, -1.87, 2.45, 2.91, 0.43, 2.39,
+                     -1.94),
+              OPC_LABELS((4), 2, -1, 1, -1) },
+      .ia = { -1 },
+      .n_ia = 1,
+      OPC_OUT0(1.4153397751872914) },
+    /* torch: F.cross_entropy(z, l, ignore_index=3) */
+    { .op = "cross_entropy",
+      .name = "cross_entropy [3,4] ignore the class 3",
+      .build = build_cross_entropy_ignore,
+      .in = { OPC_IN((3, 4), -1.39, 1.93, -0.36, 2.71, 2.06, 0.84, 2.63, -0.19, 0.27, 1.69, -1.22,
+                     2.8),
+              OPC_LABELS((3), 3, 0, 3) },
+      .ia = { 3 },
+      .n_ia = 1,
+      OPC_OUT0(1.1533834020175715) },
+    /* torch: F.cross_entropy(z, l, ignore_index=-100) */
+    { .op = "cross_entropy",
+      .name = "cross_entropy [2,5] ignore -100, no row ignored",
+      .build = build_cross_entropy_ignore,
+      .in = { OPC_IN((2, 5), 1.4, 2.16, -0.43, -0.64, 1.78, -0.77, -2.04, -2.86, 1.02, -1.86),
+              OPC_LABELS((2), 4, 0) },
+      .ia = { -100 },
+      .n_ia = 1,
+      OPC_OUT0(1.6262652798253971) },
 
     /* ---- rows: reductions over lists of axes ---- */
     /* torch: torch.sum(x, dim=(0, 2)) */
@@ -2770,7 +2936,7 @@ static inline bool opc_has_float_input(const op_case *c)
 /* True if test_ops_grad.c gradient-checks the case. */
 static inline bool opc_is_grad_case(const op_case *c)
 {
-    return !(c->mode & OPC_FORWARD_ONLY) && opc_has_float_input(c);
+    return !(c->mode & (OPC_FORWARD_ONLY | OPC_INT_OUT)) && opc_has_float_input(c);
 }
 
 /*

@@ -32,6 +32,7 @@ static const struct ops_doc_builder {
     { "var", { "nb_var", "nb_var_axes" } },
     { "matmul", { "nb_matmul", "nb_matmul_ex" } },
     { "layer_norm_plain", { "nb_layer_norm" } }, /* nb_layer_norm with no weight and bias */
+    { "cross_entropy", { "nb_cross_entropy", "nb_cross_entropy_ignore" } },
 };
 
 /*
@@ -127,6 +128,8 @@ static int ops_doc_write(FILE *f)
                 fputs(" = `[]`", f);
             } else if (strcmp(at.kind, "bool") == 0) {
                 fprintf(f, " = `%s`", at.def != 0 ? "true" : "false");
+            } else if (strcmp(at.kind, "int") == 0 && at.def < INT32_MIN) {
+                fputs(" = none", f); /* outside int32: no value given (cross_entropy's ignore) */
             } else {
                 fprintf(f, " = `%g`", at.def);
             }
