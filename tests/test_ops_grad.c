@@ -117,11 +117,12 @@ ParameterizedTest(size_t *i, ops_grad, matches_central_differences,
 
 /* ---- the ops whose gradient is zero ---- */
 
-Test(ops_grad, nondifferentiable_set_is_sign_step_argmax_mask_one_hot_fill,
-     .description = "the op table marks exactly sign, step, argmax_mask, one_hot and fill "
-                    "(and the leaves) as having no gradient rule")
+Test(ops_grad, nondifferentiable_set_is_exactly_the_piecewise_constant_ops,
+     .description = "the op table marks exactly sign, step, argmax_mask, one_hot, fill, "
+                    "greater, less and equal (and the leaves) as having no gradient rule")
 {
-    const char *expected[] = { "sign", "step", "argmax_mask", "one_hot", "fill" };
+    const char *expected[] = { "sign", "step",    "argmax_mask", "one_hot",
+                               "fill", "greater", "less",        "equal" };
     size_t found = 0;
     for (size_t i = 0; i < nb_op_count(); i++) {
         nb_op_info info;
