@@ -640,6 +640,50 @@ NB_API nb_node *nb_clamp(nb_graph *g, nb_node *x, double lo, double hi);
 
 /* ---- comparison and selection: maximum, minimum, where, greater, less, equal ---- */
 
+/*
+ * Elementwise maximum and minimum of a and b (torch.maximum, torch.minimum),
+ * with NumPy broadcasting: the result has the broadcast shape and a's dtype.
+ * y = a where a > b (a < b for minimum), else b; where either is NaN, y is
+ * NaN, as PyTorch propagates it. At a tie (a == b) y is a (which differs
+ * from b only in the sign of a zero; PyTorch's own choice there varies).
+ * Gradient, PyTorch's rule: dy goes to the input that wins; at a tie a == b
+ * it is split equally, dy/2 to each; where a or b is NaN both get dy. Each
+ * part is summed over the axes its input was broadcast along.
+ * Errors: NB_ERR_SHAPE for shapes that do not broadcast, NB_ERR_DTYPE for an
+ * i32 input or two dtypes.
+ */
+NB_API nb_node *nb_maximum(nb_graph *g, nb_node *a, nb_node *b);
+NB_API nb_node *nb_minimum(nb_graph *g, nb_node *a, nb_node *b);
+
+/*
+ * Selection: y = a where c != 0, else b (torch.where(c != 0, a, b)), with c,
+ * a and b broadcast together by NumPy rules; the result has the broadcast
+ * shape and a's dtype. a and b are floats of one dtype; the condition c is of
+ * that dtype (any nonzero value, NaN included, selects a) or i32.
+ * Gradient: none to c; da = where(c, dy, 0) and db = where(c, 0, dy), each
+ * summed over the axes its input was broadcast along. They are selections,
+ * not products with a 0/1 mask, so an infinite or NaN value in the branch not
+ * taken leaves the other gradient finite.
+ * Errors: NB_ERR_SHAPE for shapes that do not broadcast together;
+ * NB_ERR_DTYPE for an i32 a or b, a and b of two dtypes, or a float c of
+ * another dtype than a.
+ */
+NB_API nb_node *nb_where(nb_graph *g, nb_node *c, nb_node *a, nb_node *b);
+
+/*
+ * Comparisons a > b, a < b and a == b, elementwise with NumPy broadcasting:
+ * 1 where it holds, else 0 (torch.gt, torch.lt, torch.eq as a float tensor).
+ * The result has the broadcast shape and the inputs' dtype: two floats of
+ * one dtype, or two i32 inputs, whose result is f32 (for accuracy, say:
+ * mean(equal(argmax, labels))). A NaN compares false, so equal(NaN, NaN) is 0.
+ * Their gradient is 0 (the ops have no gradient rule).
+ * Errors: NB_ERR_SHAPE for shapes that do not broadcast, NB_ERR_DTYPE for
+ * inputs of two dtypes.
+ */
+NB_API nb_node *nb_greater(nb_graph *g, nb_node *a, nb_node *b);
+NB_API nb_node *nb_less(nb_graph *g, nb_node *a, nb_node *b);
+NB_API nb_node *nb_equal(nb_graph *g, nb_node *a, nb_node *b);
+
 /* ---- layout: concat, slice, pad, permute ---- */
 
 /*

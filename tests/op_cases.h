@@ -184,6 +184,12 @@ OPC_BUILDER(build_log1p, nb_log1p(g, x[0]))
 OPC_BUILDER(build_clamp, nb_clamp(g, x[0], c->fa[0], c->fa[1]))
 
 /* builders: comparison and selection */
+OPC_BUILDER(build_maximum, nb_maximum(g, x[0], x[1]))
+OPC_BUILDER(build_minimum, nb_minimum(g, x[0], x[1]))
+OPC_BUILDER(build_where, nb_where(g, x[0], x[1], x[2]))
+OPC_BUILDER(build_greater, nb_greater(g, x[0], x[1]))
+OPC_BUILDER(build_less, nb_less(g, x[0], x[1]))
+OPC_BUILDER(build_equal, nb_equal(g, x[0], x[1]))
 
 /* builders: layout */
 /* concat takes every leaf of its row (opc_arity comes after the table) */
@@ -2006,6 +2012,178 @@ static const op_case op_cases[] = {
       OPC_OUT((4), -1.0, -1.0, -1.0, -1.0) },
 
     /* ---- rows: comparison and selection ---- */
+    /* torch: torch.maximum(a, b) */
+    { .op = "maximum",
+      .name = "maximum same shape [2,3]",
+      .build = build_maximum,
+      .in = { OPC_IN((2, 3), -1.52, 0.45, 0.8, -1.22, 0.81, 0.61),
+              OPC_IN((2, 3), -1.58, -1.11, -0.62, -1.82, -1.72, 0.69) },
+      OPC_OUT((2, 3), -1.52, 0.45, 0.8, -1.22, 0.81, 0.69) },
+    /* torch: torch.maximum(a, b) */
+    { .op = "maximum",
+      .name = "maximum both broadcast [2,1] with [1,3]",
+      .build = build_maximum,
+      .in = { OPC_IN((2, 1), 0.39, -1.35), OPC_IN((1, 3), 1.28, -0.96, 1.07) },
+      OPC_OUT((2, 3), 1.28, 0.39, 1.07, 1.28, -0.96, 1.07) },
+    /* torch: torch.maximum(a, b) */
+    { .op = "maximum",
+      .name = "maximum rank-extending [3] with [2,3]",
+      .build = build_maximum,
+      .in = { OPC_IN((3), 0.3, 1.27, 1.47),
+              OPC_IN((2, 3), -1.39, -1.81, -1.83, 0.73, 1.53, -0.58) },
+      OPC_OUT((2, 3), 0.3, 1.27, 1.47, 0.73, 1.53, 1.47) },
+    /* torch: torch.maximum(a, b); ties at 0, 3 and 4 (their gradient: test_ops_compare.c) */
+    { .op = "maximum",
+      .name = "maximum with ties",
+      .build = build_maximum,
+      .in = { OPC_IN((2, 3), 1.5, -0.5, 2, 0.25, -1, 3),
+              OPC_IN((2, 3), 1.5, 0.5, -2, 0.25, -1, 2.5) },
+      OPC_OUT((2, 3), 1.5, 0.5, 2, 0.25, -1, 3),
+      .mode = OPC_EXACT | OPC_FORWARD_ONLY },
+    /* torch: torch.minimum(a, b) */
+    { .op = "minimum",
+      .name = "minimum same shape [2,3]",
+      .build = build_minimum,
+      .in = { OPC_IN((2, 3), 0.64, 1.15, -1.51, -1.95, -0.61, -1.48),
+              OPC_IN((2, 3), -0.91, -0.97, -0.32, -0.6, -1.75, 1.82) },
+      OPC_OUT((2, 3), -0.91, -0.97, -1.51, -1.95, -1.75, -1.48) },
+    /* torch: torch.minimum(a, b) */
+    { .op = "minimum",
+      .name = "minimum [2,3] with column [2,1]",
+      .build = build_minimum,
+      .in = { OPC_IN((2, 3), -0.93, -1.34, -1, 1.91, 1.37, -1.4), OPC_IN((2, 1), 0.67, 0.17) },
+      OPC_OUT((2, 3), -0.93, -1.34, -1, 0.17, 0.17, -1.4) },
+    /* torch: torch.minimum(a, b) */
+    { .op = "minimum",
+      .name = "minimum [2,3] with scalar",
+      .build = build_minimum,
+      .in = { OPC_IN((2, 3), -0.11, 1.8, 0.46, -0.58, -0.75, -0.56), OPC_IN0(0.3) },
+      OPC_OUT((2, 3), -0.11, 0.3, 0.3, -0.58, -0.75, -0.56) },
+    /* torch: torch.minimum(a, b); ties at 0, 3 and 4 */
+    { .op = "minimum",
+      .name = "minimum with ties",
+      .build = build_minimum,
+      .in = { OPC_IN((2, 3), 1.5, -0.5, 2, 0.25, -1, 3),
+              OPC_IN((2, 3), 1.5, 0.5, -2, 0.25, -1, 2.5) },
+      OPC_OUT((2, 3), 1.5, -0.5, -2, 0.25, -1, 2.5),
+      .mode = OPC_EXACT | OPC_FORWARD_ONLY },
+    /* torch: torch.where(c != 0, a, b) */
+    { .op = "where",
+      .name = "where i32 condition, same shapes [2,3]",
+      .build = build_where,
+      .in = { OPC_LABELS((2, 3), 1, 0, 0, 2, 0, 1),
+              OPC_IN((2, 3), -1.82, 0.52, 1.4, 1.09, -1.7, 1.26),
+              OPC_IN((2, 3), -0.12, -1.45, 0.73, -0.88, 1.45, 0.68) },
+      OPC_OUT((2, 3), -1.82, -1.45, 0.73, 1.09, 1.45, 1.26) },
+    /* torch: torch.where(c != 0, a, b) */
+    { .op = "where",
+      .name = "where c [2,1], a [1,3], b [3]",
+      .build = build_where,
+      .in = { OPC_LABELS((2, 1), 0, 3), OPC_IN((1, 3), 1.19, 0.53, 1.88),
+              OPC_IN((3), -1.68, -1.9, -1.96) },
+      OPC_OUT((2, 3), -1.68, -1.9, -1.96, 1.19, 0.53, 1.88) },
+    /* torch: torch.where(c != 0, a, b) */
+    { .op = "where",
+      .name = "where c [2,3], a [2,1], scalar b",
+      .build = build_where,
+      .in = { OPC_LABELS((2, 3), 1, 0, 1, 0, 0, 1), OPC_IN((2, 1), 1.14, -0.63), OPC_IN0(0.75) },
+      OPC_OUT((2, 3), 1.14, 0.75, 1.14, 0.75, 0.75, -0.63) },
+    /* torch: torch.where(c != 0, a, b) */
+    { .op = "where",
+      .name = "where c [3], a [2,3], b [2,1]",
+      .build = build_where,
+      .in = { OPC_LABELS((3), 0, -1, 1), OPC_IN((2, 3), 0.42, -1.33, -1.71, -0.07, 0.06, 1.36),
+              OPC_IN((2, 1), 0.15, -1.83) },
+      OPC_OUT((2, 3), 0.15, -1.33, -1.71, -1.83, 0.06, 1.36) },
+    /* torch: torch.where(c != 0, a, b) */
+    { .op = "where",
+      .name = "where c [2,1,3], a [4,1], b [2,4,3]",
+      .build = build_where,
+      .in = { OPC_LABELS((2, 1, 3), 1, 0, 1, 0, 1, 1), OPC_IN((4, 1), -0.4, 1.63, 0.73, 0.17),
+              OPC_IN((2, 4, 3), 0.52, 1.41, 0.97, 0.23, -1.38, -1.27, -1.9, 1.8, -1.98, 1.03, -0.39,
+                     -1.87, 1.63, 0.71, 0.38, -0.19, 0.88, 1.01, 1.68, -0.56, 0.57, -1.45, 1.62,
+                     1.05) },
+      OPC_OUT((2, 4, 3), -0.4, 1.41, -0.4, 1.63, -1.38, 1.63, 0.73, 1.8, 0.73, 0.17, -0.39, 0.17,
+              1.63, -0.4, -0.4, -0.19, 1.63, 1.63, 1.68, 0.73, 0.73, -1.45, 0.17, 0.17) },
+    /* torch: torch.where(c != 0, a, b); a float c with zeros (forward only: a
+       step of c would switch the branch) */
+    { .op = "where",
+      .name = "where float condition with zeros",
+      .build = build_where,
+      .in = { OPC_IN((2, 3), 0.5, 0, -1.25, 0, 2, 0),
+              OPC_IN((2, 3), 1.99, -1.92, 0.21, -1.84, 1.5, 0.55),
+              OPC_IN((2, 3), -1.63, -0.93, -0.58, 1.72, 1.98, -0.8) },
+      OPC_OUT((2, 3), 1.99, -0.93, 0.21, 1.72, 1.5, -0.8),
+      .mode = OPC_FORWARD_ONLY },
+    /* torch: torch.where(c != 0, a, b); a float c away from 0 (its gradient is 0) */
+    { .op = "where",
+      .name = "where float condition [3] away from 0, a [2,3], b [2,1]",
+      .build = build_where,
+      .in = { OPC_IN((3), 0.5, -1.25, 2), OPC_IN((2, 3), 0.8, 1.63, 0.6, 0.9, -1.78, 1.68),
+              OPC_IN((2, 1), 1.6, -0.6) },
+      OPC_OUT((2, 3), 0.8, 1.63, 0.6, 0.9, -1.78, 1.68) },
+    /* torch: (a > b).double() */
+    { .op = "greater",
+      .name = "greater same shape [2,3]",
+      .build = build_greater,
+      .in = { OPC_IN((2, 3), -0.18, 1.68, 0.81, 0.85, -1.9, 1.13),
+              OPC_IN((2, 3), 1, 1.87, -0.59, -0.28, -1.1, 0.28) },
+      OPC_OUT((2, 3), 0, 0, 1, 1, 0, 1),
+      .mode = OPC_EXACT },
+    /* torch: (a > b).double() */
+    { .op = "greater",
+      .name = "greater [2,3] with row [3]",
+      .build = build_greater,
+      .in = { OPC_IN((2, 3), -0.86, 0.99, 0.15, -1.45, -0.87, 0.19),
+              OPC_IN((3), 1.75, 0.27, -1.41) },
+      OPC_OUT((2, 3), 0, 1, 1, 0, 0, 1),
+      .mode = OPC_EXACT },
+    /* torch: (a > b).double(); equal values give 0 */
+    { .op = "greater",
+      .name = "greater with ties",
+      .build = build_greater,
+      .in = { OPC_IN((2, 3), 1.5, -0.5, 2, 0.25, -1, 3),
+              OPC_IN((2, 3), 1.5, 0.5, -2, 0.25, -1, 2.5) },
+      OPC_OUT((2, 3), 0, 0, 1, 0, 0, 1),
+      .mode = OPC_EXACT | OPC_FORWARD_ONLY },
+    /* torch: (a < b).double() */
+    { .op = "less",
+      .name = "less same shape [2,3]",
+      .build = build_less,
+      .in = { OPC_IN((2, 3), -0.18, 1.68, 0.81, 0.85, -1.9, 1.13),
+              OPC_IN((2, 3), 1, 1.87, -0.59, -0.28, -1.1, 0.28) },
+      OPC_OUT((2, 3), 1, 1, 0, 0, 1, 0),
+      .mode = OPC_EXACT },
+    /* torch: (a < b).double() */
+    { .op = "less",
+      .name = "less both broadcast [2,1] with [1,3]",
+      .build = build_less,
+      .in = { OPC_IN((2, 1), 0.12, -1.39), OPC_IN((1, 3), 1.35, -0.5, -1.86) },
+      OPC_OUT((2, 3), 1, 0, 0, 1, 1, 0),
+      .mode = OPC_EXACT },
+    /* torch: (a == b).double() */
+    { .op = "equal",
+      .name = "equal same shape with ties",
+      .build = build_equal,
+      .in = { OPC_IN((2, 3), 1.5, -0.5, 2, 0.25, -1, 3),
+              OPC_IN((2, 3), 1.5, 0.5, -2, 0.25, -1, 2.5) },
+      OPC_OUT((2, 3), 1, 0, 0, 1, 1, 0),
+      .mode = OPC_EXACT | OPC_FORWARD_ONLY },
+    /* torch: (a == b).double() */
+    { .op = "equal",
+      .name = "equal [2,3] with row [3]",
+      .build = build_equal,
+      .in = { OPC_IN((2, 3), 1.5, -0.5, 2, 0.25, -1, 3), OPC_IN((3), 1.5, 0.5, 3) },
+      OPC_OUT((2, 3), 1, 0, 0, 0, 0, 1),
+      .mode = OPC_EXACT | OPC_FORWARD_ONLY },
+    /* torch: (a == b).double(); no equal pair, so the zero gradient is checked too */
+    { .op = "equal",
+      .name = "equal [2,3] without ties",
+      .build = build_equal,
+      .in = { OPC_IN((2, 3), -0.18, 1.68, 0.81, 0.85, -1.9, 1.13),
+              OPC_IN((2, 3), 1, 1.87, -0.59, -0.28, -1.1, 0.28) },
+      OPC_OUT((2, 3), 0, 0, 0, 0, 0, 0),
+      .mode = OPC_EXACT },
 
     /* ---- rows: layout ---- */
     /* torch: torch.cat([x0, x1], 1) */

@@ -117,11 +117,12 @@ ParameterizedTest(size_t *i, ops_grad, matches_central_differences,
 
 /* ---- the ops whose gradient is zero ---- */
 
-Test(ops_grad, nondifferentiable_set_is_sign_step_argmax_mask_one_hot_fill_argmax,
-     .description = "the op table marks exactly sign, step, argmax_mask, one_hot, fill and "
-                    "argmax (and the leaves) as having no gradient rule")
+Test(ops_grad, nondifferentiable_set_is_exactly_the_piecewise_constant_ops,
+     .description = "the op table marks exactly sign, step, argmax_mask, one_hot, fill, "
+                    "greater, less, equal and argmax (and the leaves) as having no gradient rule")
 {
-    const char *expected[] = { "sign", "step", "argmax_mask", "one_hot", "fill", "argmax" };
+    const char *expected[] = { "sign",    "step", "argmax_mask", "one_hot", "fill",
+                               "greater", "less", "equal",       "argmax" };
     size_t found = 0;
     for (size_t i = 0; i < nb_op_count(); i++) {
         nb_op_info info;
