@@ -245,7 +245,8 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
 
     /* On a path: y depends on it (downward sweep) and it depends on a wrt (upward). */
     for (size_t i = 0; i < n; i++) {
-        if (wrt[i]->id < s.n) {
+        /* state (running statistics) is a constant to differentiation: its gradient is zero */
+        if (wrt[i]->id < s.n && wrt[i]->op != NBI_OP_STATE) {
             s.mark[wrt[i]->id] |= DEPENDS_ON_WRT;
         }
     }

@@ -72,6 +72,8 @@ static const char *node_style(const nb_node *n)
         return "shape=box, style=filled, fillcolor=\"#ffd9a8\"";
     case NBI_OP_CONST:
         return "shape=plaintext, fontcolor=\"#555555\"";
+    case NBI_OP_STATE: /* a leaf that runs update, not optimizers: a paler box than a param */
+        return "shape=box, style=\"filled,dashed\", fillcolor=\"#e4e4f4\"";
     default:
         return n->flags & NBI_F_GRAD ? "shape=box, style=\"rounded,filled\", fillcolor=\"#dce8ff\""
                                      : "shape=box, style=\"rounded,filled\", fillcolor=white";

@@ -407,6 +407,8 @@ nb_kind nb_node_kind(const nb_node *n)
         return NB_KIND_PARAM;
     case NBI_OP_CONST:
         return NB_KIND_CONST;
+    case NBI_OP_STATE:
+        return NB_KIND_STATE;
     default:
         return NB_KIND_OP;
     }

@@ -249,7 +249,8 @@ nb_node *nbi_scalar_cached(nb_graph *g, int dtype, double value);
 
 static inline bool nbi_is_leaf(const nb_node *n)
 {
-    return n->op == NBI_OP_INPUT || n->op == NBI_OP_PARAM || n->op == NBI_OP_CONST;
+    return n->op == NBI_OP_INPUT || n->op == NBI_OP_PARAM || n->op == NBI_OP_CONST ||
+           n->op == NBI_OP_STATE;
 }
 
 static inline size_t nbi_node_count(const nb_node *n)

@@ -329,6 +329,7 @@ typedef enum nb_kind {
     NB_KIND_PARAM,
     NB_KIND_CONST,
     NB_KIND_OP,
+    NB_KIND_STATE, /* values ops update while running, not an optimizer (nb_state) */
 } nb_kind;
 
 /*
@@ -347,7 +348,7 @@ NB_API size_t nb_node_id(const nb_node *n);
 
 NB_API nb_kind nb_node_kind(const nb_node *n);
 
-/* Returns the op's name: "add", "matmul", ... and "input", "param", "const" for leaves. */
+/* Returns the op's name: "add", "matmul", ... and "input", "param", "const", "state" for leaves. */
 NB_API const char *nb_node_op_name(const nb_node *n);
 
 NB_API nb_dtype nb_node_dtype(const nb_node *n);
@@ -554,6 +555,65 @@ NB_API nb_node *nb_bce_logits(nb_graph *g, nb_node *z, nb_node *t);
 NB_API nb_node *nb_mse(nb_graph *g, nb_node *a, nb_node *b);
 
 /* ---- batch normalization ---- */
+
+/*
+ * Creates a state node: a leaf holding values that are not parameters, such
+ * as batch normalization's running statistics (PyTorch's buffers), every
+ * element set to value. Ops that own it (nb_batch_norm) write it while
+ * running; the program may read and write it as any leaf (nb_node_data,
+ * nb_node_write). nb_grad treats it as a constant: the gradient with respect
+ * to it is zero and nothing flows into it. nb_optim_new refuses it as a
+ * parameter. nb_checkpoint_save and nb_checkpoint_load save and restore it
+ * when it is in their node list, beside the parameters (with or without an
+ * optimizer), and nb_model_write writes it as `state name[shape] = literal`.
+ * An op that reads a state node in the same run as the op that updates it
+ * sees the old values if it was built before the updating op and the new
+ * ones otherwise: read state between runs.
+ * Errors: as nb_param's for dtype (f32 or f64) and shape.
+ */
+NB_API nb_node *nb_state(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape, double value);
+
+/*
+ * Batch normalization over axis 1 (F.batch_norm): x is [N, C], [N, C, L] or
+ * [N, C, H, W]; the statistics of channel c are taken over every axis but 1,
+ * m = N * L (or N * H * W) values. The output has x's shape:
+ *     y = (x - mean_c) / sqrt(var_c + eps) * weight_c + bias_c
+ * weight and bias are [C] (a NULL weight is ones, a NULL bias zeros, made as
+ * nb_fill nodes of [C] that the model writer writes as fill([C], 1)).
+ * running_mean and running_var are state nodes [C] (nb_state; usually zeros
+ * and ones, as PyTorch starts them). The mode of the run decides
+ * (nb_graph_set_training, NB_RUN_TRAIN, NB_RUN_EVAL):
+ * - training: mean_c and var_c are the batch's mean and biased variance, and
+ *   each run that computes y also updates, as PyTorch does,
+ *       running_mean = momentum * mean_c + (1 - momentum) * running_mean
+ *       running_var  = momentum * var_c * m / (m - 1) + (1 - momentum) * running_var
+ *   (the unbiased variance); y does not depend on the running statistics.
+ *   A run with m = 1 fails with NB_ERR_VALUE, as PyTorch refuses it.
+ * - evaluation: mean_c and var_c are running_mean and running_var, which
+ *   are left unchanged.
+ * The gradient follows the run's mode: through the batch statistics in
+ * training, through the affine map with fixed statistics in evaluation
+ * (nb_mode_select picks the rule's value at run time, so one gradient graph
+ * serves both modes and can be differentiated again). No gradient flows to
+ * the running statistics. PyTorch's defaults are momentum 0.1, eps 1e-5.
+ * Errors: NB_ERR_RANK (x of rank below 2), NB_ERR_SHAPE (weight, bias,
+ * running_mean or running_var not [C]), NB_ERR_ARG (a running statistic that
+ * is not a state node, running_mean and running_var the same node, momentum
+ * outside [0, 1], eps not a finite number > 0), NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_batch_norm(nb_graph *g, nb_node *x, nb_node *weight, nb_node *bias,
+                              nb_node *running_mean, nb_node *running_var, double momentum,
+                              double eps);
+
+/*
+ * The value of train in training runs and of eval in evaluation runs (the
+ * run's mode, as nb_batch_norm follows it); both are computed. Its gradient
+ * selects the same way (dtrain = mode_select(dy, 0), deval = mode_select(0,
+ * dy)), so derivatives of every order follow the mode: batch_norm's gradient
+ * rule is built with it. train and eval must have one shape.
+ * Errors: NB_ERR_SHAPE, NB_ERR_DTYPE.
+ */
+NB_API nb_node *nb_mode_select(nb_graph *g, nb_node *train, nb_node *eval);
 
 /* -- */
 
@@ -1010,7 +1070,8 @@ NB_API void nb_scope_pop(nb_graph *g);
  * Returns the graph's status. Errors: NB_ERR_SHAPE if y is not a scalar (reduce
  * it first, e.g. with nb_sum); NB_ERR_ARG for NULL arguments; NB_ERR_GRAPH for a
  * foreign node; NB_ERR_DTYPE for an i32 y, or a wrt node whose dtype is not
- * y's (i32 labels). On error grads[] is all NULL.
+ * y's (i32 labels). On error grads[] is all NULL. A state node (nb_state) is a
+ * constant: its gradient is a fill node of zeros.
  */
 NB_API nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_node **grads);
 
@@ -1151,7 +1212,8 @@ NB_API nb_dot_options nb_dot_defaults(void);
 /*
  * Writes the graph as Graphviz DOT to f. Each node shows its name, op and shape,
  * and, with values, its value and its gradient when they are computed and small.
- * Inputs are green ellipses, parameters orange boxes, constants grey plain text,
+ * Inputs are green ellipses, parameters orange boxes, state nodes pale dashed
+ * boxes, constants grey plain text,
  * ops white rounded boxes and gradient ops blue; scopes are clusters; the longest
  * path to highlight is red and bold. Node ids are stable ("n12" is node 12).
  * opts may be NULL for the defaults. Returns NB_ERR_IO when writing fails.
@@ -1222,7 +1284,7 @@ NB_API nb_optim_options nb_optim_defaults(nb_optim_kind kind);
  * (moments), allocated once here; steps allocate nothing.
  * Returns NULL after recording an error on g, sticky as a builder's: NB_ERR_ARG
  * for bad options or arguments (a grad not shaped like its param, a param that
- * is not a param, params of mixed dtypes).
+ * is not a param, such as a state node, params of mixed dtypes).
  */
 NB_API nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *params,
                               nb_node *const *grads, const nb_optim_options *opts);
@@ -1358,10 +1420,13 @@ NB_API nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const 
  * written beside path under a temporary name, flushed and synced, then renamed
  * over path, so a crash leaves either the old file or the new one (the new
  * file keeps the old one's permissions, or gets 0644). The format (docs/training.md)
- * has a magic number, a version and a CRC-32.
+ * has a magic number, a version and a CRC-32. params may be any leaves with
+ * values; state nodes (nb_state: running statistics) are saved beside the
+ * parameters, with or without an optimizer.
  * Returns NB_ERR_IO on failure (see nb_graph_error), NB_ERR_ARG for bad
- * arguments (duplicate names, names over 4096 bytes, parameters that are not
- * exactly the optimizer's), NB_ERR_GRAPH for a parameter of another graph.
+ * arguments (duplicate names, names over 4096 bytes, parameters, state nodes
+ * aside, that are not exactly the optimizer's), NB_ERR_GRAPH for a parameter
+ * of another graph.
  */
 NB_API nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n, nb_node *const *params,
                                     const nb_optim *opt);

@@ -6,11 +6,16 @@
  * every name, dtype and shape) before it changes anything.
  *
  * Format (little-endian; docs/training.md):
- *   "NABLACKP"  u32 version=1  u32 flags (1: optimizer state)  u32 tensors
+ *   "NABLACKP"  u32 version (1 or 2)  u32 flags (1: optimizer state)  u32 tensors
  *   [flags & 1: u32 optimizer kind, u32 slots, i64 steps]
  *   per tensor: u32 name length (at most 4096), name, u32 dtype, u32 rank,
- *               i64 dims[rank], values, [flags & 1: slots x values of optimizer state]
+ *               i64 dims[rank], [version 2: u32 has_state, 0 or 1], values,
+ *               [has_state: slots x values of optimizer state]
  *   u32 CRC-32 (zlib's) of every byte before it
+ * In version 1 every tensor has optimizer state exactly when flags & 1. A file
+ * with optimizer state and tensors the optimizer does not update (state nodes:
+ * running statistics) needs version 2; every other file is written as version
+ * 1, byte for byte as before, so older readers still read it.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -26,6 +31,7 @@
 
 #define MAGIC      "NABLACKP"
 #define VERSION    1u
+#define VERSION_2  2u /* with a has_state word per tensor */
 #define FLAG_OPTIM 1u
 #define MAX_NAME   4096u
 
@@ -114,6 +120,7 @@ static nb_status check_params(nb_graph *g, const char *op, size_t n, nb_node *co
     if (n == 0 || !params) {
         return nbi_report(g, NB_ERR_ARG, op, 0, NULL, "no parameters given");
     }
+    size_t n_state = 0;
     for (size_t i = 0; i < n; i++) {
         nb_node *p = params[i];
         if (p && p->g != g) {
@@ -146,12 +153,14 @@ static nb_status check_params(nb_graph *g, const char *op, size_t n, nb_node *co
                                   nb_node_name(p));
             }
         }
-        if (opt && opt_index(opt, p) < 0) {
+        /* state (running statistics) rides along with the optimizer's parameters */
+        n_state += p->op == NBI_OP_STATE;
+        if (opt && p->op != NBI_OP_STATE && opt_index(opt, p) < 0) {
             return nbi_report(g, NB_ERR_ARG, op, 0, NULL,
                               "parameter '%s' is not one the optimizer updates", nb_node_name(p));
         }
     }
-    if (opt && (opt->g != g || opt->n != n)) {
+    if (opt && (opt->g != g || opt->n != n - n_state)) {
         return nbi_report(g, NB_ERR_ARG, op, 0, NULL,
                           "with an optimizer, pass exactly its %zu parameters", opt ? opt->n : 0);
     }
@@ -212,8 +221,12 @@ nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n, nb_node *c
         close(fd);
         w.ok = false;
     } else {
+        bool mixed = false; /* optimizer state for some tensors only: version 2 */
+        for (size_t i = 0; i < n && opt; i++) {
+            mixed |= opt_index(opt, params[i]) < 0;
+        }
         put(&w, MAGIC, 8);
-        put_u32(&w, VERSION);
+        put_u32(&w, mixed ? VERSION_2 : VERSION);
         put_u32(&w, opt ? FLAG_OPTIM : 0);
         put_u32(&w, (uint32_t)n);
         if (opt) {
@@ -232,9 +245,12 @@ nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n, nb_node *c
             for (int d = 0; d < p->rank; d++) {
                 put_i64(&w, p->shape[d]);
             }
+            int k = opt ? opt_index(opt, p) : -1;
+            if (mixed) {
+                put_u32(&w, k >= 0);
+            }
             put_values(&w, p->data, count, es);
-            if (opt) {
-                int k = opt_index(opt, p);
+            if (k >= 0) {
                 for (int s = 0; s < opt->n_slots; s++) {
                     put_values(&w, nbi_optim_slot(opt, (size_t)k, s), count, es);
                 }
@@ -311,7 +327,7 @@ static void copy_values(void *dst, const unsigned char *src, size_t count, size_
 /* Where a parameter's values (and state) sit in the file once it has been checked. */
 typedef struct found {
     const unsigned char *values;
-    const unsigned char *state;
+    const unsigned char *state; /* NULL: none in the file */
 } found;
 
 static unsigned char *read_file(nb_graph *g, const char *path, size_t *len, nb_status *st)
@@ -366,8 +382,9 @@ static nb_status load(nb_graph *g, const unsigned char *buf, size_t len, const c
                       (uint32_t)buf[len - 2] << 16 | (uint32_t)buf[len - 1] << 24;
     take(&r, 8);
     uint32_t version = get_u32(&r), flags = get_u32(&r), tensors = get_u32(&r);
-    if (version != VERSION) {
-        BAD("%s: format version %u; this nabla reads version %u", path, (unsigned)version, VERSION);
+    if (version != VERSION && version != VERSION_2) {
+        BAD("%s: format version %u; this nabla reads versions %u and %u", path, (unsigned)version,
+            VERSION, VERSION_2);
         goto done;
     }
     if (crc_update(0, buf, len - 4) != stored) {
@@ -417,6 +434,11 @@ static nb_status load(nb_graph *g, const unsigned char *buf, size_t len, const c
         for (uint32_t d = 0; d < rank; d++) {
             dims[d] = get_i64(&r);
         }
+        uint32_t has_state = version == VERSION ? (flags & FLAG_OPTIM) : get_u32(&r);
+        if (!r.ok || has_state > 1 || (has_state && !(flags & FLAG_OPTIM))) {
+            BAD("%s: tensor %u has a malformed header", path, (unsigned)t + 1);
+            goto done;
+        }
         size_t i = 0;
         while (i < n && !(strlen(nb_node_name(params[i])) == name_len &&
                           memcmp(nb_node_name(params[i]), name, name_len) == 0)) {
@@ -439,9 +461,16 @@ static nb_status load(nb_graph *g, const unsigned char *buf, size_t len, const c
                 nb_dtype_name((nb_dtype)dtype), fs, nb_dtype_name(p->dtype), ps);
             goto done;
         }
+        if (opt && has_state != (opt_index(opt, p) >= 0)) {
+            BAD(has_state ? "%s: tensor '%s' has optimizer state, but the optimizer does not "
+                            "update it"
+                          : "%s: tensor '%s' has no optimizer state",
+                path, nb_node_name(p));
+            goto done;
+        }
         size_t bytes = nbi_node_bytes(p);
         at[i].values = take(&r, bytes);
-        at[i].state = slots ? take(&r, bytes * slots) : NULL;
+        at[i].state = has_state && slots ? take(&r, bytes * slots) : NULL;
         if (!r.ok) {
             BAD("%s: truncated inside tensor '%s'", path, nb_node_name(p));
             goto done;
@@ -456,7 +485,7 @@ static nb_status load(nb_graph *g, const unsigned char *buf, size_t len, const c
         nb_node *p = params[i];
         size_t count = nbi_node_count(p), es = nbi_dtype_size(p->dtype);
         copy_values(p->data, at[i].values, count, es);
-        if (opt) {
+        if (opt && at[i].state) {
             int k = opt_index(opt, p);
             for (uint32_t s = 0; s < slots; s++) {
                 copy_values(nbi_optim_slot(opt, (size_t)k, (int)s), at[i].state + s * count * es,

@@ -53,7 +53,7 @@ bool nbl_reserved(const char *s, size_t len)
 {
     /* clang-format off */
     static const char *const words[] = {
-        "input", "param", "const", "scope", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",
+        "input", "param", "const", "state", "scope", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",
         "relu", "neg", "sign", "step", "pow", "sum", "mean", "max", "argmax_mask", "matmul",
         "transpose", "reshape", "broadcast_to", "sum_to", "softmax", "log_softmax", "one_hot",
         "cross_entropy", "bce_logits", "mse", "fill", "sigmoid_grad", "tanh_grad",

@@ -1471,7 +1471,8 @@ static bool initializer(parser *p, nb_init *init, value *lit, bool *is_literal)
 
 /*
  * input NAME [shape] [: dtype] [= literal] | param NAME [shape] [: dtype] = init
- * | const NAME [shape] [: dtype] = literal. The dtype defaults to the model's;
+ * | const NAME [shape] [: dtype] = literal
+ * | state NAME [shape] [: dtype] = (literal | zeros | ones). The dtype defaults to the model's;
  * the writer names it when a node's differs (i32 labels, an i32 constant).
  */
 static bool declaration(parser *p, int which)
@@ -1513,6 +1514,14 @@ static bool declaration(parser *p, int which)
             if (!initializer(p, &init, &lit, &is_literal)) {
                 return false;
             }
+        } else if (which == NBI_OP_STATE &&
+                   (is_word(&p->tok, "zeros") || is_word(&p->tok, "ones"))) {
+            /* state starts as PyTorch's buffers do: running means at 0, variances at 1 */
+            init = nb_init_constant(is_word(&p->tok, "ones") ? 1 : 0);
+            advance(p);
+            if (p->status != NB_OK) {
+                return false;
+            }
         } else {
             if (!literal(p, &lit)) {
                 return false;
@@ -1520,8 +1529,9 @@ static bool declaration(parser *p, int which)
             is_literal = true;
         }
     } else if (which != NBI_OP_INPUT) {
-        return expected(p, which == NBI_OP_PARAM ? "'=' and an initializer"
-                                                 : "'=' and a literal") == NB_OK;
+        return expected(p, which == NBI_OP_PARAM   ? "'=' and an initializer"
+                           : which == NBI_OP_STATE ? "'=' and a literal, zeros or ones"
+                                                   : "'=' and a literal") == NB_OK;
     }
     if (!end_of_statement(p)) {
         return false;
@@ -1551,6 +1561,8 @@ static bool declaration(parser *p, int which)
         if (p->status != NB_OK) {
             return false;
         }
+    } else if (which == NBI_OP_STATE) {
+        n = nb_state(p->g, dtype, rank, rank ? shape : NULL, init.a);
     } else {
         n = which == NBI_OP_INPUT ? nb_input(p->g, dtype, rank, rank ? shape : NULL)
                                   : nb_param(p->g, dtype, rank, rank ? shape : NULL, init);
@@ -1607,6 +1619,9 @@ static bool statement(parser *p)
         if (is_word(&t, "const")) {
             return declaration(p, NBI_OP_CONST);
         }
+        if (is_word(&t, "state")) {
+            return declaration(p, NBI_OP_STATE);
+        }
         if (is_word(&t, "scope")) {
             advance(p);
             token name = p->tok;
@@ -1651,7 +1666,8 @@ static bool statement(parser *p)
         nb_scope_pop(p->g);
         return true;
     }
-    return expected(p, "a statement (input, param, const, scope, '}' or name = expression)") ==
+    return expected(p,
+                    "a statement (input, param, const, state, scope, '}' or name = expression)") ==
            NB_OK;
 }
 

@@ -390,6 +390,7 @@ nb_status nb_model_write(nb_graph *g, FILE *f)
             fprintf(f, "%s %s",
                     v->op == NBI_OP_INPUT   ? "input"
                     : v->op == NBI_OP_PARAM ? "param"
+                    : v->op == NBI_OP_STATE ? "state"
                                             : "const",
                     name);
             if (v->rank > 0) {

@@ -1,7 +1,8 @@
 /*
- * ops/leaf.c: the leaves (input, param, const) and fill, the one op without
- * inputs. Leaves own their values in the graph's arena; parameters are filled
- * by an initializer from the graph's seeded generator.
+ * ops/leaf.c: the leaves (input, param, const, state) and fill, the one op
+ * without inputs. Leaves own their values in the graph's arena; parameters are
+ * filled by an initializer from the graph's seeded generator, state nodes with
+ * one value (ops such as batch_norm update them while running).
  */
 #include "kernel.h"
 
@@ -86,6 +87,28 @@ nb_node *nb_scalar(nb_graph *g, nb_dtype dtype, double value)
         } else {
             *(double *)n->data = value;
         }
+    }
+    return n;
+}
+
+/* Writes value into every element of a floating leaf. */
+static void fill_leaf(nb_node *n, double value)
+{
+    size_t count = nbi_node_count(n);
+    for (size_t i = 0; i < count; i++) {
+        if (n->dtype == NB_DTYPE_F32) {
+            ((float *)n->data)[i] = (float)value;
+        } else {
+            ((double *)n->data)[i] = value;
+        }
+    }
+}
+
+nb_node *nb_state(nb_graph *g, nb_dtype dtype, int rank, const int64_t *shape, double value)
+{
+    nb_node *n = leaf(g, NBI_OP_STATE, dtype, rank, shape, false);
+    if (n) {
+        fill_leaf(n, value);
     }
     return n;
 }
@@ -258,6 +281,16 @@ const nbi_op nbi_op_const = {
     .forward = leaf_forward,
     .formula = "fixed values",
     .grad_formula = "-",
+};
+
+/* Not a parameter: values that ops write while running (running statistics). */
+const nbi_op nbi_op_state = {
+    .name = "state",
+    .symbol = "state",
+    .flags = NBI_OP_LEAF,
+    .forward = leaf_forward,
+    .formula = "values kept across runs and updated by the ops that own them (batch_norm)",
+    .grad_formula = "- (a constant to nb_grad; optimizers refuse it)",
 };
 
 /* ---- fill ---- */

@@ -128,6 +128,13 @@ nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *par
         if (!nbi_check_inputs(g, "optim_new", 2, in)) {
             return NULL;
         }
+        if (params[i]->op == NBI_OP_STATE) {
+            nbi_fail(g, NB_ERR_ARG, "optim_new", 2, in,
+                     "params[%zu] is a state node: the ops that own it update it while running, "
+                     "not an optimizer",
+                     i);
+            return NULL;
+        }
         if (params[i]->op != NBI_OP_PARAM) {
             nbi_fail(g, NB_ERR_ARG, "optim_new", 2, in, "params[%zu] is not a parameter", i);
             return NULL;

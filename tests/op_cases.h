@@ -168,6 +168,84 @@ OPC_BUILDER(build_fill, nb_fill(g, dtype, c->to.rank, c->to.dims, c->value))
 
 /* builders: batch normalization */
 
+/* Running statistics for x's channels: every element value. */
+static nb_node *opc_bn_state(nb_graph *g, nb_dtype dtype, nb_node *x, double value)
+{
+    int64_t c = nb_node_shape(x)[1];
+    return nb_state(g, dtype, 1, &c, value);
+}
+
+/* Running statistics holding values[0 .. C-1] (C <= 4). */
+static nb_node *opc_bn_running(nb_graph *g, nb_dtype dtype, nb_node *x, const double *values)
+{
+    nb_node *s = opc_bn_state(g, dtype, x, 0);
+    if (s && nb_node_write_f64(g, s, values, nb_node_size(s)) != NB_OK) {
+        return NULL;
+    }
+    return s;
+}
+
+static const double opc_bn_mean[4] = { 0.2, -0.3, 0.5, 0.1 };
+static const double opc_bn_var[4] = { 0.8, 1.5, 0.6, 1.2 };
+
+/*
+ * batch_norm(x, w, b, running_mean, running_var) in the graph's mode for
+ * rows with ia[0] 0, in evaluation mode (set on the row's graph, so the
+ * gradient check runs in it too) with ia[0] 1.
+ */
+static nb_node *opc_bn(nb_graph *g, const op_case *c, nb_dtype dtype, nb_node *const *x)
+{
+    if (c->ia[0]) {
+        nb_graph_set_training(g, false);
+    }
+    return nb_batch_norm(g, x[0], x[1], x[2], opc_bn_running(g, dtype, x[0], opc_bn_mean),
+                         opc_bn_running(g, dtype, x[0], opc_bn_var), c->fa[0], c->fa[1]);
+}
+
+/* mode_select(a, b), in evaluation mode when ia[0] is 1. */
+static nb_node *opc_mode_select(nb_graph *g, const op_case *c, nb_node *const *x)
+{
+    if (c->ia[0]) {
+        nb_graph_set_training(g, false);
+    }
+    return nb_mode_select(g, x[0], x[1]);
+}
+
+/*
+ * batch_norm's gradient is a mode_select: d/dx sum(batch_norm(x, w,
+ * b, ...) * k) with k[i] = ((37 i) mod 17 - 8.5) / 8 (sum(batch_norm) alone
+ * has a zero gradient in training), in evaluation mode when ia[0] is 1. Its
+ * gradient check is a second-order check of batch_norm.
+ */
+static nb_node *opc_bn_dx(nb_graph *g, const op_case *c, nb_dtype dtype, nb_node *const *x)
+{
+    nb_node *y = opc_bn(g, c, dtype, x);
+    if (!y) {
+        return NULL;
+    }
+    double k[64];
+    float kf[64];
+    if (nb_node_size(y) > 64) {
+        return NULL;
+    }
+    for (size_t i = 0; i < nb_node_size(y); i++) {
+        k[i] = ((double)((i * 37) % 17) - 8.5) / 8.0;
+        kf[i] = (float)k[i];
+    }
+    nb_node *s = nb_sum(g, nb_mul(g, y,
+                                  nb_const(g, dtype, nb_node_rank(y), nb_node_shape(y),
+                                           dtype == NB_DTYPE_F32 ? (const void *)kf : k)));
+    nb_node *d = NULL;
+    return s && nb_grad(g, s, 1, &x[0], &d) == NB_OK ? d : NULL;
+}
+
+OPC_BUILDER(build_batch_norm, opc_bn(g, c, dtype, x))
+OPC_BUILDER(build_batch_norm_plain,
+            nb_batch_norm(g, x[0], NULL, NULL, opc_bn_state(g, dtype, x[0], 0),
+                          opc_bn_state(g, dtype, x[0], 1), c->fa[0], c->fa[1]))
+OPC_BUILDER(build_mode_select, opc_mode_select(g, c, x))
+OPC_BUILDER(build_batch_norm_dx, opc_bn_dx(g, c, dtype, x))
+
 /* -- */
 
 /* builders: activations */
@@ -1893,6 +1971,130 @@ static const op_case op_cases[] = {
       OPC_OUT0(-1.25) },
 
     /* ---- rows: batch normalization ---- */
+    /* torch: F.batch_norm(x, torch.zeros(3), torch.ones(3), w, b, training=True, momentum=0.1, eps=1e-5) */
+    { .op = "batch_norm",
+      .name = "batch_norm [4,3] training",
+      .build = build_batch_norm,
+      .fa = { 0.1, 1e-05 },
+      .in = { OPC_IN((4, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3, -1.19, -0.26, -0.49, -1.69, 1.9,
+                     1.57),
+              OPC_IN((3), 1.33, 1.07, 0.84), OPC_IN((3), -1.49, 1.53, 0.35) },
+      OPC_OUT((4, 3), -2.3374889967361194, 0.4443436866771447, 0.9724657264999578,
+              0.7548123181839659, 2.3178453545559874, -0.3856413131363139, -1.7752523940233766,
+              0.5093206231353704, -0.5648359919772109, -2.602070927424469, 2.8484903356314977,
+              1.378011578613567) },
+    /* torch: F.batch_norm(x, torch.zeros(3), torch.ones(3), w, b, training=True, momentum=0.1, eps=1e-5) */
+    { .op = "batch_norm",
+      .name = "batch_norm [2,3,4] training",
+      .build = build_batch_norm,
+      .fa = { 0.1, 1e-05 },
+      .in = { OPC_IN((2, 3, 4), -1.49, 1.79, 1.61, 0.35, 0.22, 1.51, 0.61, -0.52, -1.82, 1.99, 0.25,
+                     -1.16, -1.8, 1.31, -0.95, -1.18, -0.94, -1.1, 1.39, -0.63, 1.77, -0.34, 1.88,
+                     -1.42),
+              OPC_IN((3), 0.78, 0.75, 0.93), OPC_IN((3), -1.93, -1.17, -0.49) },
+      OPC_OUT((2, 3, 4), -2.7430523786967203, -0.8975078789560683, -0.9987877600393967,
+              -1.707746927622696, -1.0507333738330802, -0.04185502789651367, -0.7457236413406299,
+              -1.6294697893315757, -1.7313866255536274, 0.6771088771118444, -0.4228339508771112,
+              -1.314166932178506, -2.9174788405624525, -1.1675875618449443, -2.4392127354467346,
+              -2.5686259168309875, -1.9579418089388299, -2.0830740068844507, -0.13570417635572926,
+              -1.71549817541919, 0.5380356459868041, -0.7958030707124467, 0.6075722615493242,
+              -1.478526205326281) },
+    /* torch: F.batch_norm(x, torch.zeros(3), torch.ones(3), w, b, training=True, momentum=0.1, eps=1e-5) */
+    { .op = "batch_norm",
+      .name = "batch_norm [2,3,2,2] training",
+      .build = build_batch_norm,
+      .fa = { 0.1, 1e-05 },
+      .in = { OPC_IN((2, 3, 2, 2), -0.34, 0.75, -1.21, -0.73, 1.45, 1.71, -1.09, 0.69, 1.14, 0.64,
+                     -0.46, -0.32, 1.28, 1.33, -1.3, -1.74, 0.8, 1.74, 1.35, -0.35, 1.82, -0.63,
+                     -1.15, -0.45),
+              OPC_IN((3), 0.75, 1.18, 0.89), OPC_IN((3), 0.2, 1.33, 1.19) },
+      OPC_OUT((2, 3, 2, 2), 0.1372675081994495, 0.8570403088583972, -0.4372300482898023,
+              -0.12026587919228404, 2.146016407162601, 2.466264355633961, -0.9825597048268425,
+              1.2099070193232397, 2.1893185370872197, 1.7207049206336582, 0.6897549644358228,
+              0.8209667770428202, 1.2070215789035736, 1.2400386798512317, -0.496660829995587,
+              -0.7872113183349787, 1.3453965359842, 2.5032160419960414, 2.022844119289001,
+              -0.07108477456220144, 2.8266330554640637, 0.530426334841612, 0.04306817372990808,
+              0.6991272367648941) },
+    /* torch: F.batch_norm(x, torch.zeros(2), torch.ones(2), None, None, training=True, momentum=0.5, eps=0.1) */
+    { .op = "batch_norm",
+      .name = "batch_norm [3,2] training, no weight or bias, momentum 0.5, eps 0.1",
+      .build = build_batch_norm_plain,
+      .fa = { 0.5, 0.1 },
+      .in = { OPC_IN((3, 2), 0.5, -0.04, -0.55, 0.23, 1.56, -1.21) },
+      OPC_OUT((3, 2), -0.003632594897809094, 0.428309278626273, -1.1478999877076899,
+              0.8137876293899187, 1.151532582605499, -1.2420969080161917) },
+    /* torch: F.batch_norm(x, torch.tensor([0.2, -0.3, 0.5]), torch.tensor([0.8, 1.5, 0.6]), w, b, training=False, eps=1e-5) */
+    { .op = "batch_norm",
+      .name = "batch_norm [4,3] evaluation",
+      .build = build_batch_norm,
+      .ia = { 1 },
+      .fa = { 0.1, 1e-05 },
+      .in = { OPC_IN((4, 3), 1.42, -0.91, -0.23, -0.14, -1.56, 1.26, 0.96, -0.89, -1.47, -1.63,
+                     0.02, -0.18),
+              OPC_IN((3), 1.33, 1.07, 0.84), OPC_IN((3), -1.49, 1.53, 0.35) },
+      OPC_OUT((4, 3), 0.3241106119896861, 0.9970744580439858, -0.4416311990656242,
+              -1.995571809898765, 0.4292029789105279, 1.174163988068321, -0.3598983072851136,
+              1.0145474266327075, -1.7863198111770955, -4.211165917984529, 1.8095674974195486,
+              -0.3874098840611294) },
+    /* torch: F.batch_norm(x, torch.tensor([0.2, -0.3, 0.5]), torch.tensor([0.8, 1.5, 0.6]), w, b, training=False, eps=1e-3) */
+    { .op = "batch_norm",
+      .name = "batch_norm [2,3,4] evaluation, eps 1e-3",
+      .build = build_batch_norm,
+      .ia = { 1 },
+      .fa = { 0.1, 0.001 },
+      .in = { OPC_IN((2, 3, 4), -1.49, 1.79, 1.61, 0.35, 0.22, 1.51, 0.61, -0.52, -1.82, 1.99, 0.25,
+                     -1.16, -1.8, 1.31, -0.95, -1.18, -0.94, -1.1, 1.39, -0.63, 1.77, -0.34, 1.88,
+                     -1.42),
+              OPC_IN((3), 0.78, 0.75, 0.93), OPC_IN((3), -1.93, -1.17, -0.49) },
+      OPC_OUT((2, 3, 4), -3.402872146369318, -0.5442800516407007, -0.7011540080587345,
+              -1.7992717029849719, -0.851672424950897, -0.06197517146369948, -0.6129267436640699,
+              -1.3046770509823127, -3.273131312059564, 1.2974420926589443, -0.7899063913857287,
+              -2.4813784388012396, -3.6730439602003764, -0.962610602088791, -2.9322502771152164,
+              -3.13270033253826, -1.5617877846758188, -1.6597347308447736, -0.13543538109041559,
+              -1.372015576473469, 1.0335244682395028, -1.4976854750560489, 1.1654832804492234,
+              -2.7932810858423975) },
+    /* torch: torch.autograd.grad((F.batch_norm(x, rm, rv, w, b, training=True, eps=1e-5) * k).sum(), x), k[i] = ((37 i) % 17 - 8.5) / 8 */
+    { .op = "mode_select",
+      .name = "mode_select: d/dx batch_norm [4,3] in training",
+      .build = build_batch_norm_dx,
+      .ia = { 0 },
+      .fa = { 0.1, 1e-05 },
+      .in = { OPC_IN((4, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3, -1.19, -0.26, -0.49, -1.69, 1.9,
+                     1.57),
+              OPC_IN((3), 1.33, 1.07, 0.84), OPC_IN((3), -1.49, 1.53, 0.35) },
+      OPC_OUT((4, 3), -0.8157156630926351, -0.05893689645828875, -0.6608142181199852,
+              0.24989426761235814, 0.09306873041131233, 0.5558971707172291, -0.7535077150964465,
+              0.03944980445588896, -0.3666902525141668, 1.3193291105767235, -0.0735816384089127,
+              0.471607299916923) },
+    /* torch: torch.autograd.grad((F.batch_norm(x, rm, rv, w, b, training=False, eps=1e-5) * k).sum(), x), k[i] = ((37 i) % 17 - 8.5) / 8 */
+    { .op = "mode_select",
+      .name = "mode_select: d/dx batch_norm [4,3] in evaluation",
+      .build = build_batch_norm_dx,
+      .ia = { 1 },
+      .fa = { 0.1, 1e-05 },
+      .in = { OPC_IN((4, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3, -1.19, -0.26, -0.49, -1.69, 1.9,
+                     1.57),
+              OPC_IN((3), 1.33, 1.07, 0.84), OPC_IN((3), -1.49, 1.53, 0.35) },
+      OPC_OUT((4, 3), -1.5799119059336406, -0.6006332952373112, -0.3388832187780926,
+              0.09293599446668474, 0.38222118787828896, 0.8810963688230407, -1.394039917000271,
+              -0.49142724155780004, -0.2033299312668555, 0.2788079834000542, 0.49142724155780004,
+              1.0166496563342775) },
+
+    /* closed form: train in a training run */
+    { .op = "mode_select",
+      .name = "mode_select [2,3] in training",
+      .build = build_mode_select,
+      .in = { OPC_IN((2, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3),
+              OPC_IN((2, 3), -1.19, -0.26, -0.49, -1.69, 1.9, 1.57) },
+      OPC_OUT((2, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3) },
+    /* closed form: eval in an evaluation run */
+    { .op = "mode_select",
+      .name = "mode_select [2,3] in evaluation",
+      .build = build_mode_select,
+      .ia = { 1 },
+      .in = { OPC_IN((2, 3), -1.53, -0.32, 1.14, 0.34, 1.41, -0.3),
+              OPC_IN((2, 3), -1.19, -0.26, -0.49, -1.69, 1.9, 1.57) },
+      OPC_OUT((2, 3), -1.19, -0.26, -0.49, -1.69, 1.9, 1.57) },
 
     /* -- */
 

@@ -841,14 +841,15 @@ Test(malformed, wrong_version)
 {
     char path[256], msg[512];
     unsigned char *b = malloc(fx.len);
-    const uint32_t versions[3] = { 0, 2, 0xFFFFFFFFu };
+    const uint32_t versions[3] = { 0, 3, 0xFFFFFFFFu };
     for (int i = 0; i < 3; i++) {
         memcpy(b, fx.bytes, fx.len);
         put32(b + 8, versions[i]);
         edited(path, sizeof path, b, fx.len, true);
         expect_load_error(&fx.target, path, true, NB_ERR_FORMAT,
-                          fmt(msg, sizeof msg, "%s: format version %u; this nabla reads version 1",
-                              path, (unsigned)versions[i]));
+                          fmt(msg, sizeof msg,
+                              "%s: format version %u; this nabla reads versions 1 and 2", path,
+                              (unsigned)versions[i]));
     }
     free(b);
     assert_target_state_unchanged();
@@ -904,7 +905,7 @@ Test(malformed, a_flipped_bit_anywhere)
         if (i < 8) {
             fmt(msg, sizeof msg, "%s: not a nabla checkpoint (no \"NABLACKP\" magic number)", path);
         } else if (i < 12) {
-            fmt(msg, sizeof msg, "%s: format version %u; this nabla reads version 1", path,
+            fmt(msg, sizeof msg, "%s: format version %u; this nabla reads versions 1 and 2", path,
                 (unsigned)get32(b + 8));
         } else {
             fmt(msg, sizeof msg, "%s: checksum mismatch: the file is truncated or corrupted", path);

@@ -427,5 +427,5 @@ Test(op_cases, every_op_has_forward_and_gradient_cases,
                          info.name);
         }
     }
-    cr_expect_eq(ops, nb_op_count() - 3, "expected every op but input, param and const");
+    cr_expect_eq(ops, nb_op_count() - 4, "expected every op but input, param, const and state");
 }
