@@ -932,8 +932,7 @@ NB_API nb_node *nb_min_axes(nb_graph *g, nb_node *x, int n, const int *axes, boo
  * built from nb_exp and nb_sub of y itself, so it can be differentiated again.
  */
 NB_API nb_node *nb_logsumexp(nb_graph *g, nb_node *x, int axis, bool keepdims);
-NB_API nb_node *nb_logsumexp_axes(nb_graph *g, nb_node *x, int n, const int *axes,
-                                  bool keepdims);
+NB_API nb_node *nb_logsumexp_axes(nb_graph *g, nb_node *x, int n, const int *axes, bool keepdims);
 
 /*
  * Variance over one axis, or over the axes (torch.var(x, dim, correction=c,
@@ -993,8 +992,7 @@ NB_API nb_node *nb_dropout(nb_graph *g, nb_node *x, double p);
  * [D]; NB_ERR_ARG for eps negative, infinite or NaN; NB_ERR_DTYPE for integer
  * or mixed dtypes.
  */
-NB_API nb_node *nb_layer_norm(nb_graph *g, nb_node *x, nb_node *weight, nb_node *bias,
-                              double eps);
+NB_API nb_node *nb_layer_norm(nb_graph *g, nb_node *x, nb_node *weight, nb_node *bias, double eps);
 
 /* What the op table says of one op (leaves included), for docs and teaching tools. */
 typedef struct nb_op_info {
@@ -1025,6 +1023,7 @@ typedef struct nb_op_attr {
     const char *kind;
     double def;
     bool required;
+    const char *def_word; /* the word that stands for the default ("end", "none"), or NULL */
 } nb_op_attr;
 
 /*

@@ -734,16 +734,6 @@ static nb_node *call_unary(nb_graph *g, const char *name, nb_node *x)
 
 /* ---- calls of ops and functions described by attribute records ---- */
 
-/*
- * True if d is a whole-number setting whose default lies outside int32, which
- * no argument can give: it means "none" (cross_entropy's ignore), and the
- * word none selects it.
- */
-static bool unset_default(const nbi_attr_desc *d)
-{
-    return d->kind == NBI_ATTR_INT && d->def < INT32_MIN;
-}
-
 /* "slice(x, axis, start=0, stop, step=1)": the call's form, from its description. */
 static void generic_usage(const nbl_func *f, char *buf, size_t cap)
 {
@@ -762,8 +752,8 @@ static void generic_usage(const nbl_func *f, char *buf, size_t cap)
                 snprintf(def, sizeof def, "=[]");
             } else if (d->kind == NBI_ATTR_BOOL) {
                 snprintf(def, sizeof def, "=%s", d->def ? "true" : "false");
-            } else if (unset_default(d)) {
-                snprintf(def, sizeof def, "=none");
+            } else if (d->def_word) {
+                snprintf(def, sizeof def, "=%s", d->def_word);
             } else {
                 snprintf(def, sizeof def, "=%g", d->def);
             }
@@ -808,11 +798,15 @@ static bool attr_arg(parser *p, const nbl_func *f, const nbi_attr_desc *d, const
             a->i = (int64_t)v->num;
             return true;
         }
-        if (unset_default(d) && word_is(v, "none")) {
+        if (d->def_word && word_is(v, d->def_word)) {
             a->i = (int64_t)d->def;
             return true;
         }
-        want = unset_default(d) ? "a whole number or none" : "a whole number";
+        if (d->def_word) {
+            return fail(p, NB_ERR_FORMAT, v->line, v->col, "%s: %s must be a whole number or %s",
+                        f->name, d->name, d->def_word) == NB_OK;
+        }
+        want = "a whole number";
         break;
     case NBI_ATTR_INTS: {
         bool one = v->kind == V_NUM;
@@ -848,6 +842,15 @@ static bool apply_generic(parser *p, const opent *o, const nbl_func *f)
     value *a = p->vals + o->base;
     char usage[256];
     generic_usage(f, usage, sizeof usage);
+    /* a flag's bare name (keepdims) is that flag set, wherever it stands */
+    for (int i = 0; i < argc; i++) {
+        for (int k = 0; k < f->n_attrs && !a[i].key; k++) {
+            if (f->attrs[k].kind == NBI_ATTR_BOOL && word_is(&a[i], f->attrs[k].name)) {
+                a[i].key = a[i].word;
+                a[i].key_len = a[i].len;
+            }
+        }
+    }
     int n_pos = 0;
     while (n_pos < argc && !a[n_pos].key) {
         n_pos++;

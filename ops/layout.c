@@ -409,7 +409,7 @@ const nbi_op nbi_op_slice = {
     .arity = 1,
     .attrs = { { "axis", NBI_ATTR_INT, 0, true },
                { "start", NBI_ATTR_INT, 0 },
-               { "stop", NBI_ATTR_INT, NB_SLICE_END },
+               { "stop", NBI_ATTR_INT, NB_SLICE_END, .def_word = "end" },
                { "step", NBI_ATTR_INT, 1 } },
     .n_attrs = 4,
     .build = slice_build,

@@ -58,6 +58,12 @@ typedef struct nbi_attr_desc {
      * read), and required in the language when there is no default to take.
      */
     bool required;
+    /*
+     * A word that stands for the default in usage messages, docs and the
+     * language, where the number itself means nothing to a reader: "end"
+     * for a slice's stop, "none" for an unset label. NULL for most.
+     */
+    const char *def_word;
 } nbi_attr_desc;
 
 #define NBI_MAX_ATTRS 6

@@ -47,6 +47,7 @@ bool nb_op_attr_get(size_t i, int k, nb_op_attr *attr)
         .kind = kind_names[d->kind],
         .def = d->def,
         .required = d->required,
+        .def_word = d->def_word,
     };
     return true;
 }

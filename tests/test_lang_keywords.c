@@ -210,3 +210,51 @@ Test(keywords, leaky_relu_refuses_a_nan_slope)
     cr_assert_str_eq(nb_graph_error(g), "leaky_relu(x[2]): the slope is NaN");
     nb_graph_free(g);
 }
+
+Test(keywords, a_flag_by_its_bare_name_may_follow_keywords)
+{
+    nb_graph *g = parse("input x[2, 3] = [[1, 2, 3], [4, 5, 7]]\n"
+                        "a = sum(x, axes=[1], keepdims)\n"
+                        "b = sum(x, keepdims, axes=[1])\n"
+                        "c = sum(x, [1], keepdims=true)\n");
+    double a[2], b[2], c[2];
+    values_of(g, "a", a, 2);
+    values_of(g, "b", b, 2);
+    values_of(g, "c", c, 2);
+    cr_assert_eq(a[0], 6);
+    cr_assert_eq(a[1], 16);
+    cr_assert_eq(memcmp(a, b, sizeof a), 0);
+    cr_assert_eq(memcmp(a, c, sizeof a), 0);
+    cr_assert_eq(nb_node_rank(nb_graph_find(g, "b")), 2);
+    nb_graph_free(g);
+}
+
+Test(keywords, a_default_with_a_word_is_shown_and_read_by_it)
+{
+    nb_graph *g = parse("input x[2, 5]\n"
+                        "a = slice(x, axis=1, start=1, stop=end)\n"
+                        "b = slice(x, axis=1, start=1)\n");
+    char ea[128], eb[128];
+    nb_node_expression(nb_graph_find(g, "a"), ea, sizeof ea);
+    nb_node_expression(nb_graph_find(g, "b"), eb, sizeof eb);
+    cr_assert_str_eq(ea, "slice(x, axis=1, start=1)");
+    cr_assert_str_eq(ea, eb);
+    nb_graph_free(g);
+    parse_error("input x[2, 5]\ny = slice(x, stop=2)\n", 2, 5,
+                "slice needs axis=...; it takes slice(x, axis, start=0, stop=end, step=1)");
+    parse_error("input x[2, 5]\ny = slice(x, axis=1, stop=last)\n", 2, 27,
+                "slice: stop must be a whole number or end");
+
+    size_t slice = nb_op_count();
+    for (size_t i = 0; i < nb_op_count(); i++) {
+        nb_op_info info;
+        nb_op_info_get(i, &info);
+        slice = strcmp(info.name, "slice") == 0 ? i : slice;
+    }
+    nb_op_attr stop, start;
+    cr_assert(nb_op_attr_get(slice, 2, &stop));
+    cr_assert(nb_op_attr_get(slice, 1, &start));
+    cr_assert_str_eq(stop.name, "stop");
+    cr_assert_str_eq(stop.def_word, "end");
+    cr_assert_null(start.def_word);
+}

@@ -128,8 +128,8 @@ static int ops_doc_write(FILE *f)
                 fputs(" = `[]`", f);
             } else if (strcmp(at.kind, "bool") == 0) {
                 fprintf(f, " = `%s`", at.def != 0 ? "true" : "false");
-            } else if (strcmp(at.kind, "int") == 0 && at.def < INT32_MIN) {
-                fputs(" = none", f); /* outside int32: no value given (cross_entropy's ignore) */
+            } else if (at.def_word) {
+                fprintf(f, " = %s", at.def_word);
             } else {
                 fprintf(f, " = `%g`", at.def);
             }
