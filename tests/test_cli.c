@@ -1307,9 +1307,10 @@ static void doc_example(const char *page, const char *cmd)
     snprintf(script, sizeof script, "%.*s%s %s\n", (int)(word - cmd), cmd, NABLA, word + 6);
     write_model("doc.sh", script);
     char sh[1024];
-    snprintf(sh, sizeof sh,
-             "cd '%s' && ln -sf '%s/examples' examples && ln -sf '%s/data' data && sh doc.sh 2>&1",
-             dir, NB_SOURCE_DIR, NB_SOURCE_DIR);
+    snprintf(
+        sh, sizeof sh,
+        "cd '%s' && ln -sfn '%s/examples' examples && ln -sfn '%s/data' data && sh doc.sh 2>&1",
+        dir, NB_SOURCE_DIR, NB_SOURCE_DIR);
     FILE *p = popen(sh, "r");
     cr_assert_not_null(p);
     char *got = read_all(p);
