@@ -4,8 +4,10 @@
  * popen, and checks the output: JSON field by field (through the small reader
  * below), human lines exactly where their format is fixed, exit statuses
  * (0 success, 1 a failed check, 2 a bad model or bad arguments), error
- * messages with line:column and caret, and the numbers of the book's
- * figure 1.3 against their closed forms.
+ * messages with line:column and caret, the numbers of the book's figure 1.3
+ * against their closed forms, training and evaluation modes and state nodes
+ * in checkpoints (examples/models/bn_mlp.nb), and every example output that
+ * docs/cli.md shows.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -479,10 +481,11 @@ Test(cli, set_errors)
         { "--set k=[1,2.5]",
           "nabla eval: --set k: k is an i32 input (labels); 2.5 is not a whole number\n" },
         { "--set c=3",
-          "nabla eval: --set c: c is a constant; --set gives values to inputs and parameters\n" },
+          "nabla eval: --set c: c is a constant; --set gives values to inputs, parameters and "
+          "state nodes\n" },
         { "--set y=3",
-          "nabla eval: --set y: y is computed by the model; --set gives values to inputs and "
-          "parameters\n" },
+          "nabla eval: --set y: y is computed by the model; --set gives values to inputs, "
+          "parameters and state nodes\n" },
         { "--set q=3",
           "nabla eval: --set q: m.nb has no node named 'q' (it names: a, k, c, s, y)\n" },
         { "--set a", "nabla eval: --set takes NAME=VALUE, as in --set x=[1,2]; got 'a'\n" },
@@ -991,6 +994,381 @@ Test(cli, train_errors)
     }
 }
 
+/* ---- modes, state nodes and checkpoints (examples/models/bn_mlp.nb) ---- */
+
+#define BN_MLP   NB_SOURCE_DIR "/examples/models/bn_mlp.nb"
+#define IRIS_CSV NB_SOURCE_DIR "/data/iris-train.csv"
+#define BN_EPS   1e-5 /* batch_norm's default, which bn_mlp.nb keeps */
+
+/* A fixed batch for bn_mlp's x[10, 4]: x[i][j] = sin(4i + j + 1), as a --set literal. */
+static void bn_batch(char *buf, size_t cap, double x[10][4])
+{
+    size_t at = (size_t)snprintf(buf, cap, "x=[");
+    for (int i = 0; i < 10; i++) {
+        at += (size_t)snprintf(buf + at, cap - at, "%s[", i ? ", " : "");
+        for (int j = 0; j < 4; j++) {
+            x[i][j] = sin(4.0 * i + j + 1);
+            at += (size_t)snprintf(buf + at, cap - at, "%s%.17g", j ? ", " : "", x[i][j]);
+        }
+        at += (size_t)snprintf(buf + at, cap - at, "]");
+    }
+    snprintf(buf + at, cap - at, "]");
+}
+
+/* The values of `nabla eval ... --json` flattened row-major into out (at most cap); their count. */
+static size_t flatten(jvalue *v, double *out, size_t cap)
+{
+    if (v->kind == J_NUM) {
+        cr_assert_gt(cap, 0);
+        out[0] = v->num;
+        return 1;
+    }
+    cr_assert_eq(v->kind, J_ARR);
+    size_t n = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        n += flatten(&v->items[i], out + n, cap - n);
+    }
+    return n;
+}
+
+/* Runs `nabla eval MODEL --of NAME EXTRA --json`, expects success, and reads the value. */
+static size_t eval_values(const char *model, const char *name, const char *extra, double *out,
+                          size_t cap)
+{
+    result r = run("eval '%s' --of %s %s --json", model, name, extra);
+    cr_assert_eq(r.status, 0, "eval --of %s %s: %s", name, extra, r.err);
+    jvalue v = json(r.out);
+    size_t n = flatten(jget(&v, "value"), out, cap);
+    jfree(&v);
+    result_free(&r);
+    return n;
+}
+
+/*
+ * z = batch_norm(x @ W1, gamma, beta, rm, rv) in evaluation mode, from the
+ * values the command reports for W1, gamma, beta, rm and rv (after `extra`:
+ * --load, --set).
+ */
+static void bn_eval_z(const char *extra, double x[10][4], double z[10][16])
+{
+    double w1[64], gamma[16], beta[16], rm[16], rv[16];
+    cr_assert_eq(eval_values(BN_MLP, "W1", extra, w1, 64), 64);
+    cr_assert_eq(eval_values(BN_MLP, "gamma", extra, gamma, 16), 16);
+    cr_assert_eq(eval_values(BN_MLP, "beta", extra, beta, 16), 16);
+    cr_assert_eq(eval_values(BN_MLP, "rm", extra, rm, 16), 16);
+    cr_assert_eq(eval_values(BN_MLP, "rv", extra, rv, 16), 16);
+    for (int i = 0; i < 10; i++) {
+        for (int c = 0; c < 16; c++) {
+            double a = 0;
+            for (int j = 0; j < 4; j++) {
+                a += x[i][j] * w1[j * 16 + c];
+            }
+            z[i][c] = (a - rm[c]) / sqrt(rv[c] + BN_EPS) * gamma[c] + beta[c];
+        }
+    }
+}
+
+Test(cli, commands_run_in_evaluation_mode_unless_train,
+     .description = "eval: dropout off, batch_norm on rm and rv; --train: batch statistics, "
+                    "dropout drops with p = 0.25")
+{
+    char set[2048], extra[2100];
+    double x[10][4], want[10][16], z[160], h[160];
+    bn_batch(set, sizeof set, x);
+    snprintf(extra, sizeof extra, "--set '%s'", set);
+
+    /* evaluation: z from the running statistics (zeros and ones), h = relu(z) */
+    bn_eval_z(extra, x, want);
+    cr_assert_eq(eval_values(BN_MLP, "z", extra, z, 160), 160);
+    cr_assert_eq(eval_values(BN_MLP, "h", extra, h, 160), 160);
+    for (int k = 0; k < 160; k++) {
+        assert_close(z[k], want[k / 16][k % 16], 1e-12);
+        cr_assert_eq(h[k], z[k] > 0 ? z[k] : 0, "h[%d]: dropout is off in evaluation", k);
+    }
+
+    /* training: every channel of z has batch mean beta = 0; h is 0 or relu(z) / 0.75 */
+    snprintf(extra, sizeof extra, "--set '%s' --train", set);
+    cr_assert_eq(eval_values(BN_MLP, "z", extra, z, 160), 160);
+    cr_assert_eq(eval_values(BN_MLP, "h", extra, h, 160), 160);
+    for (int c = 0; c < 16; c++) {
+        double mean = 0;
+        for (int i = 0; i < 10; i++) {
+            mean += z[i * 16 + c] / 10;
+        }
+        cr_assert_lt(fabs(mean), 1e-12, "channel %d: batch mean %g", c, mean);
+    }
+    int dropped = 0, kept = 0;
+    for (int k = 0; k < 160; k++) {
+        if (z[k] <= 0) {
+            cr_assert_eq(h[k], 0);
+        } else if (h[k] == 0) {
+            dropped++;
+        } else {
+            assert_close(h[k], z[k] / 0.75, 1e-12);
+            kept++;
+        }
+    }
+    cr_assert(dropped > 0 && kept > 0, "dropped %d, kept %d", dropped, kept);
+}
+
+Test(cli, set_gives_a_state_node_values)
+{
+    char set[2048], extra[2200];
+    double x[10][4], want[10][16], z[160], rm[16];
+    bn_batch(set, sizeof set, x);
+    snprintf(extra, sizeof extra, "--set '%s' --set rm=0.5 --set 'rv=2'", set);
+    cr_assert_eq(eval_values(BN_MLP, "rm", extra, rm, 16), 16);
+    for (int c = 0; c < 16; c++) {
+        cr_assert_eq(rm[c], 0.5);
+    }
+    /* evaluation normalizes with them: (x @ W1 - 0.5) / sqrt(2 + eps) */
+    bn_eval_z(extra, x, want);
+    cr_assert_eq(eval_values(BN_MLP, "z", extra, z, 160), 160);
+    for (int k = 0; k < 160; k++) {
+        assert_close(z[k], want[k / 16][k % 16], 1e-12);
+    }
+}
+
+Test(cli, train_saves_state_and_evaluation_passes_leave_it_alone)
+{
+    /* with accuracy (evaluation runs after every epoch) and without (--quiet) */
+    result r = run("train '%s' --loss loss --data '%s' --standardize --epochs 2 --lr 0.01 "
+                   "--save a.ckpt",
+                   BN_MLP, IRIS_CSV);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "epoch   2/2  loss "), "%s", r.err);
+    cr_assert(strstr(r.err, "  accuracy "), "%s", r.err);
+    cr_assert(strstr(r.out, "saved the parameters and the state nodes to a.ckpt (read them with "
+                            "--load a.ckpt)\n"),
+              "%s", r.out);
+    result_free(&r);
+    r = run("train '%s' --loss loss --data '%s' --standardize --epochs 2 --lr 0.01 --save b.ckpt "
+            "--quiet",
+            BN_MLP, IRIS_CSV);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.err, "");
+    result_free(&r);
+    char cmp[400];
+    snprintf(cmp, sizeof cmp, "cmp -s '%s/a.ckpt' '%s/b.ckpt'", dir, dir);
+    cr_assert_eq(system(cmp), 0, "the accuracy passes changed the checkpoint");
+
+    /* the training steps moved the running statistics from zeros and ones */
+    double rm[16], rv[16];
+    cr_assert_eq(eval_values(BN_MLP, "rm", "--load a.ckpt", rm, 16), 16);
+    cr_assert_eq(eval_values(BN_MLP, "rv", "--load a.ckpt", rv, 16), 16);
+    int moved = 0;
+    for (int c = 0; c < 16; c++) {
+        moved += rm[c] != 0 && rv[c] != 1 && rv[c] > 0;
+    }
+    cr_assert_eq(moved, 16);
+
+    /* a loaded model evaluates with its saved statistics */
+    char set[2048], extra[2100];
+    double x[10][4], want[10][16], z[160];
+    bn_batch(set, sizeof set, x);
+    snprintf(extra, sizeof extra, "--load a.ckpt --set '%s'", set);
+    bn_eval_z(extra, x, want);
+    cr_assert_eq(eval_values(BN_MLP, "z", extra, z, 160), 160);
+    for (int k = 0; k < 160; k++) {
+        assert_close(z[k], want[k / 16][k % 16], 1e-12);
+    }
+}
+
+Test(cli, load_a_checkpoint_without_state)
+{
+    /* what a program that saved the parameters alone wrote */
+    nb_graph *g = nb_graph_new();
+    cr_assert_eq(nb_model_parse_file(g, BN_MLP, NULL, NULL), NB_OK, "%s", nb_graph_error(g));
+    static const char *const names[] = { "W1", "gamma", "beta", "W2", "b2" };
+    nb_node *p[5];
+    for (int i = 0; i < 5; i++) {
+        p[i] = nb_graph_find(g, names[i]);
+        cr_assert_not_null(p[i]);
+    }
+    cr_assert_eq(nb_node_write_f64(g, p[4], (double[]){ 0.25, -0.5, 1 }, 3), NB_OK);
+    char path[128];
+    snprintf(path, sizeof path, "%s/old.ckpt", dir);
+    cr_assert_eq(nb_checkpoint_save(g, path, 5, p, NULL), NB_OK, "%s", nb_graph_error(g));
+    nb_graph_free(g);
+
+    /* evaluation mode would read rm and rv as if trained: refused, with the ways out */
+    result r = run("eval '%s' --of logits --load old.ckpt", BN_MLP);
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.err, "nabla eval: --load old.ckpt: the checkpoint holds the parameters "
+                            "only, not the state nodes rm, rv that evaluation mode reads; give "
+                            "them with --set, run in training mode with --train, or save a new "
+                            "checkpoint with nabla train --load old.ckpt --save FILE\n");
+    result_free(&r);
+    r = run("grad '%s' --of loss --load old.ckpt --set rm=0", BN_MLP);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "not the state node rv that evaluation mode reads; give it with"), "%s",
+              r.err);
+    result_free(&r);
+
+    /* fine when they are given, in training mode, or when nothing runs */
+    double b2[3];
+    cr_assert_eq(eval_values(BN_MLP, "b2", "--load old.ckpt --set rm=0 --set rv=1", b2, 3), 3);
+    cr_assert(b2[0] == 0.25 && b2[1] == -0.5 && b2[2] == 1);
+    cr_assert_eq(eval_values(BN_MLP, "b2", "--load old.ckpt --train", b2, 3), 3);
+    cr_assert_eq(b2[1], -0.5);
+    r = run("depth '%s' --of loss --load old.ckpt", BN_MLP);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    result_free(&r);
+
+    /* train starts the statistics from the model's values and says so */
+    r = run("train '%s' --loss loss --data '%s' --epochs 1 --quiet --load old.ckpt --save new.ckpt",
+            BN_MLP, IRIS_CSV);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.err, "nabla train: note: old.ckpt holds the parameters but not the state "
+                            "nodes rm, rv; they start from the model's values, and training "
+                            "updates them\n");
+    result_free(&r);
+    double rm[16];
+    cr_assert_eq(eval_values(BN_MLP, "rm", "--load new.ckpt", rm, 16), 16);
+    cr_assert_neq(rm[0], 0);
+
+    /* a checkpoint of another model names what does not match */
+    write_model("iris.nb", iris);
+    r = run("eval iris.nb --of loss --load new.ckpt");
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.err, "nabla eval: --load new.ckpt: checkpoint_load: new.ckpt: holds 7 "
+                            "tensors, but 4 parameters were given\n");
+    result_free(&r);
+}
+
+Test(cli, check_runs_in_evaluation_mode,
+     .description = "dropout's fresh mask per training run would defeat finite differences")
+{
+    char set[2048];
+    double x[10][4];
+    bn_batch(set, sizeof set, x);
+    result r = run("check '%s' --of loss --set '%s'", BN_MLP, set);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "all 5 gradients agree with finite differences\n"), "%s", r.out);
+    result_free(&r);
+    r = run("check '%s' --of loss --set '%s' --train", BN_MLP, set);
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.err, "nabla check: --train: h is dropout, which draws a new mask in every "
+                            "training run, so finite differences cannot agree with the gradient; "
+                            "check in evaluation mode (without --train), or set its p to 0\n");
+    result_free(&r);
+
+    /* without dropout, --train checks the gradient through the batch statistics */
+    write_model("bn.nb", "input x[6, 3]\n"
+                         "param w[3] = [0.5, -1, 2]\n"
+                         "param b[3] = [0.1, 0.2, -0.3]\n"
+                         "state m[3] = zeros\n"
+                         "state v[3] = ones\n"
+                         "y = batch_norm(x, w, b, m, v, eps=0.01)\n"
+                         "loss = sum(y * y * x)\n");
+    const char *xs = "--set 'x=[[1, 2, 0.5], [-1, 0.3, 2], [0.7, -2, 1], [2, 1, -1], "
+                     "[0.1, 0.4, 0.9], [-0.6, 1.5, -0.2]]'";
+    r = run("check bn.nb --of loss --wrt w,b,x %s --train --json", xs);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    jvalue v = json(r.out);
+    cr_assert_eq(jget(&v, "passed")->kind, J_BOOL);
+    cr_assert_eq(jget(&v, "passed")->num, 1, "%s", r.out);
+    jfree(&v);
+    result_free(&r);
+    /* and the two modes give different gradients for x */
+    result e = run("grad bn.nb --of loss --wrt x %s --json", xs);
+    result t = run("grad bn.nb --of loss --wrt x %s --train --json", xs);
+    cr_assert(e.status == 0 && t.status == 0);
+    cr_assert_str_neq(e.out, t.out);
+    result_free(&e);
+    result_free(&t);
+}
+
+/* ---- docs/cli.md shows what the program prints ---- */
+
+/*
+ * Runs the command shown in docs/cli.md as "$ CMD" (CMD as written there,
+ * continuation lines included) from a directory that sees the source's
+ * examples/ and data/, as the page's commands were run, and compares what
+ * it printed (stdout after stderr's progress) with the lines the page shows
+ * under it, up to the next "$ " or the end of the block.
+ */
+static void doc_example(const char *page, const char *cmd)
+{
+    char want_at[4200];
+    snprintf(want_at, sizeof want_at, "\n$ %s\n", cmd);
+    const char *at = strstr(page, want_at);
+    cr_assert_not_null(at, "docs/cli.md no longer shows $ %s", cmd);
+    at += strlen(want_at);
+    const char *end = at;
+    while (*end && strncmp(end, "$ ", 2) != 0 && strncmp(end, "```", 3) != 0) {
+        const char *nl = strchr(end, '\n');
+        end = nl ? nl + 1 : end + strlen(end);
+    }
+    /* the command word is the built binary, also after an environment prefix */
+    const char *word = strstr(cmd, "nabla ");
+    cr_assert_not_null(word);
+    char script[4400];
+    snprintf(script, sizeof script, "%.*s%s %s\n", (int)(word - cmd), cmd, NABLA, word + 6);
+    write_model("doc.sh", script);
+    char sh[1024];
+    snprintf(
+        sh, sizeof sh,
+        "cd '%s' && ln -sfn '%s/examples' examples && ln -sfn '%s/data' data && sh doc.sh 2>&1",
+        dir, NB_SOURCE_DIR, NB_SOURCE_DIR);
+    FILE *p = popen(sh, "r");
+    cr_assert_not_null(p);
+    char *got = read_all(p);
+    pclose(p);
+    cr_assert(strlen(got) == (size_t)(end - at) && memcmp(got, at, strlen(got)) == 0,
+              "$ %s\nprints:\n%s\nbut docs/cli.md shows:\n%.*s", cmd, got, (int)(end - at), at);
+    free(got);
+}
+
+/*
+ * Examples the page shows but this test cannot compare: output elided with
+ * "...", model files the page makes by hand, and rounding errors, whose last
+ * digits vary by machine.
+ */
+static const char *const doc_unchecked[] = {
+    "nabla check examples/models/xor.nb --of loss --set 'c=[0.1, -0.9]'", /* ... */
+    "nabla eval sc.nb --of y --json",                                     /* sc.nb by printf */
+    "nabla eval shape.nb --of y",                                         /* shape.nb by hand */
+    "nabla check examples/models/mlp.nb --of loss",                       /* rounding errors */
+};
+
+Test(cli, docs_show_what_the_program_prints,
+     .description = "every `$ nabla ...` example of docs/cli.md, run and compared")
+{
+    char *page = read_path(NB_SOURCE_DIR "/docs/cli.md");
+    cr_assert_not_null(page);
+    size_t checked = 0;
+    for (const char *at = strstr(page, "\n$ "); at; at = strstr(at + 1, "\n$ ")) {
+        const char *cmd = at + 3;
+        if (strncmp(cmd, "nabla ", 6) != 0 && strncmp(cmd, "PATH=", 5) != 0) {
+            continue;
+        }
+        /* the command, with its continuation lines */
+        const char *end = cmd;
+        for (;;) {
+            const char *nl = strchr(end, '\n');
+            cr_assert_not_null(nl);
+            end = nl;
+            if (nl[-1] != '\\') {
+                break;
+            }
+            end = nl + 1;
+        }
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%.*s", (int)(end - cmd), cmd);
+        bool skip = strstr(buf, "--svg") && !have_graphviz();
+        for (size_t i = 0; i < sizeof doc_unchecked / sizeof *doc_unchecked; i++) {
+            skip |= strcmp(buf, doc_unchecked[i]) == 0;
+        }
+        if (!skip) {
+            doc_example(page, buf);
+            checked++;
+        }
+    }
+    cr_assert_geq(checked, 25, "only %zu examples found", checked);
+    free(page);
+}
+
 /* ---- model errors, arguments, help ---- */
 
 Test(cli, model_errors_point_at_the_place)
@@ -1066,6 +1444,10 @@ Test(cli, bad_arguments)
           "nabla depth: --set is an option of eval, grad, dot, trace, check and train, not of "
           "depth\n" },
         { "check fig.nb --of y --eps 0", "nabla check: --eps takes a number > 0, not '0'\n" },
+        { "depth fig.nb --of y --train",
+          "nabla depth: --train is an option of eval, grad, dot, trace and check, not of depth\n" },
+        { "train fig.nb --loss y --train",
+          "nabla train: --train is an option of eval, grad, dot, trace and check, not of train\n" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         result r = run("%s", cases[i].args);

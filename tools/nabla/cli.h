@@ -52,7 +52,8 @@ typedef struct cli {
     nb_dtype dtype;
     bool json;
     uint64_t seed;
-    const char *load; /* checkpoint to read parameters from */
+    const char *load; /* checkpoint to read parameters and state nodes from */
+    bool train;       /* run in training mode (eval, grad, dot, trace, check) */
     /* depth, dot */
     int scopes; /* 0: over ops; k >= 1: over scopes of level k */
     bool grad;
@@ -109,11 +110,20 @@ int cli_fail_at(const cli *c, const model *m, int line, int column, const char *
 /* ---- loading (model.c) ---- */
 
 /*
- * Reads and parses c->model_path with c's dtype and seed, then applies --load
- * and every --set. Returns EXIT_OK or the exit status after reporting.
+ * Reads and parses c->model_path with c's dtype and seed, sets the graph's
+ * mode (training for train and --train, evaluation otherwise), then applies
+ * --load (parameters and state nodes) and every --set. Returns EXIT_OK or the
+ * exit status after reporting.
  */
 int model_load(const cli *c, model *m, nb_dtype dtype);
 void model_free(model *m);
+
+/*
+ * What a checkpoint of the model holds: every parameter in declaration order,
+ * then every state node (malloc'd, *n_params + *n_states entries; NULL when
+ * out of memory).
+ */
+nb_node **model_saved(const model *m, size_t *n_params, size_t *n_states);
 
 /* Finds the node `name` (as given with an option) or reports; NULL then. */
 nb_node *model_node(const cli *c, const model *m, const char *name, const char *option, int *rc);

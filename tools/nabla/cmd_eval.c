@@ -184,6 +184,21 @@ int cmd_check(const cli *c)
             goto done;
         }
     }
+    /*
+     * finite differences compare runs, and in training mode each run draws a
+     * new dropout mask: the differences would measure the masks, not the slope
+     */
+    for (size_t i = 0; c->train && i < nb_graph_node_count(m.g); i++) {
+        nb_node *v = nb_graph_node(m.g, i);
+        if (strcmp(nb_node_op_name(v), "dropout") == 0) {
+            rc = cli_fail(c, EXIT_USAGE,
+                          "--train: %s is dropout, which draws a new mask in every training run, "
+                          "so finite differences cannot agree with the gradient; check in "
+                          "evaluation mode (without --train), or set its p to 0",
+                          nb_node_name(v));
+            goto done;
+        }
+    }
     res = calloc(n ? n : 1, sizeof *res);
     if (!res) {
         rc = cli_fail(c, EXIT_USAGE, "out of memory");

@@ -196,21 +196,18 @@ int cmd_train(const cli *c)
     if (c->standardize) {
         nb_dataset_standardize(&ds, NULL);
     }
-    /* the parameters, their gradients and the optimizer */
-    size_t count = nb_graph_node_count(m.g);
-    params = malloc(count * sizeof *params);
-    grads = malloc(count * sizeof *grads);
+    /*
+     * the parameters (then the state nodes, which checkpoints carry beside
+     * them: batch_norm's running statistics), their gradients and the optimizer
+     */
+    size_t n_states = 0;
+    params = model_saved(&m, &n_params, &n_states);
+    grads = malloc((n_params ? n_params : 1) * sizeof *grads);
     losses = calloc((size_t)c->epochs, sizeof *losses);
     accs = calloc((size_t)c->epochs, sizeof *accs);
     if (!params || !grads || !losses || !accs) {
         rc = cli_fail(c, EXIT_USAGE, "out of memory");
         goto done;
-    }
-    for (size_t i = 0; i < count; i++) {
-        nb_node *v = nb_graph_node(m.g, i);
-        if (nb_node_kind(v) == NB_KIND_PARAM) {
-            params[n_params++] = v;
-        }
     }
     if (n_params == 0) {
         rc = cli_fail(c, EXIT_USAGE, "%s has no parameters to train", m.path);
@@ -246,7 +243,11 @@ int cmd_train(const cli *c)
                 skipped ? " (the last partial batch is skipped)" : "", on->name, oo.lr, n_params,
                 n_params == 1 ? "" : "s");
     }
-    /* the steps run in training mode (dropout drops); accuracy() asks for evaluation runs */
+    /*
+     * the steps run in training mode (dropout drops, batch_norm updates its
+     * running statistics); accuracy() asks for evaluation runs, which leave
+     * them alone, so the reported accuracy does not change what is saved
+     */
     nb_graph_set_training(m.g, true);
     for (int e = 0; e < c->epochs; e++) {
         b.rng = c->seed * 1000003u + (uint64_t)e; /* each epoch's order depends only on it */
@@ -277,7 +278,8 @@ int cmd_train(const cli *c)
             }
             fputc('\n', stderr);
         }
-        if (c->save && nb_checkpoint_save(m.g, c->save, n_params, params, opt) != NB_OK) {
+        if (c->save &&
+            nb_checkpoint_save(m.g, c->save, n_params + n_states, params, opt) != NB_OK) {
             rc = cli_fail(c, EXIT_USAGE, "--save %s: %s", c->save, nb_graph_error(m.g));
             goto done;
         }
@@ -316,7 +318,8 @@ int cmd_train(const cli *c)
         }
         putchar('\n');
         if (c->save) {
-            printf("saved the parameters to %s (read them with --load %s)\n", c->save, c->save);
+            printf("saved the parameters%s to %s (read them with --load %s)\n",
+                   n_states ? " and the state nodes" : "", c->save, c->save);
         }
     }
 done:

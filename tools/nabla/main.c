@@ -33,11 +33,15 @@ static const char usage_main[] =
     "The language and every command are described in docs/cli.md.\n";
 
 static const char opts_common[] =
-    "  --set NAME=VALUE  set an input or a parameter: a nested list of its shape,\n"
-    "                    [[1, 2], [3, 4]], or one number for every element\n"
-    "                    (repeatable; quote it for the shell)\n"
-    "  --seed N          seed of the parameter initializers (default 0)\n"
-    "  --load FILE       read the parameters from a checkpoint (nabla train --save)\n";
+    "  --set NAME=VALUE  set an input, a parameter or a state node: a nested list\n"
+    "                    of its shape, [[1, 2], [3, 4]], or one number for every\n"
+    "                    element (repeatable; quote it for the shell)\n"
+    "  --seed N          seed of the parameter initializers and of dropout (default 0)\n"
+    "  --load FILE       read the parameters and state nodes from a checkpoint\n"
+    "                    (nabla train --save)\n"
+    "  --train           run in training mode (dropout drops, batch_norm normalizes\n"
+    "                    with the batch's statistics); the default is evaluation\n"
+    "                    mode (dropout off, batch_norm on its running statistics)\n";
 
 static const char help_eval[] =
     "usage: nabla eval MODEL --of NAME [--set NAME=VALUE]... [--dtype f32|f64] [--json]\n"
@@ -141,7 +145,9 @@ static const char help_train[] =
     "usage: nabla train MODEL --loss NAME --data FILE [--labels FILE] [OPTIONS]\n"
     "\n"
     "Trains every parameter of the model to reduce the scalar NAME over a dataset,\n"
-    "in mini-batches, and prints the loss after each epoch (on stderr).\n"
+    "in mini-batches, and prints the loss after each epoch (on stderr): the mean of\n"
+    "the steps' losses, which run in training mode (dropout drops, batch_norm uses\n"
+    "and updates batch statistics); the accuracy comes from evaluation runs.\n"
     "The model declares the batch as two inputs, features x[B, F] and labels\n"
     "y[B] (`input y[B] : i32` for class labels, f32/f64 for targets); B is the\n"
     "batch size. Each epoch visits the examples in a new seeded order; a last\n"
@@ -167,12 +173,13 @@ static const char help_train[] =
     "  --epochs N        passes over the data (default 10)\n"
     "  --batch N         must equal the model's batch size B (the model fixes it)\n"
     "  --seed N          seed of the initializers and of the batch order (default 0)\n"
-    "  --load FILE       start from the parameters in a checkpoint\n"
+    "  --load FILE       start from the parameters and state nodes in a checkpoint\n"
     "  --save FILE       write a checkpoint after every epoch\n"
     "  --dtype f32|f64   dtype of the model's floating nodes (default f64)\n"
     "  --quiet           no progress lines\n"
     "  --json            print the loss (and accuracy) of every epoch as JSON\n"
-    "  --set NAME=VALUE  set a parameter's starting values (repeatable)\n";
+    "  --set NAME=VALUE  set a parameter's or a state node's starting values\n"
+    "                    (repeatable)\n";
 
 typedef struct command {
     const char *name;
@@ -208,6 +215,7 @@ typedef enum opt_id {
     O_JSON,
     O_SEED,
     O_LOAD,
+    O_TRAIN,
     O_SCOPES,
     O_GRAD,
     O_VALUES,
@@ -254,6 +262,7 @@ static const option options[] = {
     { "--json", O_JSON, ARG_NONE, ALL & ~CMD_DOT },
     { "--seed", O_SEED, ARG_REQUIRED, ALL },
     { "--load", O_LOAD, ARG_REQUIRED, ALL },
+    { "--train", O_TRAIN, ARG_NONE, VALUES & ~CMD_TRAIN },
     { "--scopes", O_SCOPES, ARG_OPTIONAL, CMD_DEPTH | CMD_DOT },
     { "--grad", O_GRAD, ARG_NONE, CMD_DEPTH | CMD_DOT },
     { "--values", O_VALUES, ARG_NONE, CMD_DOT },
@@ -378,6 +387,9 @@ static int apply(cli *c, const option *o, const char *v)
         break;
     case O_LOAD:
         c->load = v;
+        break;
+    case O_TRAIN:
+        c->train = true;
         break;
     case O_SCOPES:
         if (!v) {

@@ -362,10 +362,13 @@ static int apply_set(const cli *c, const model *m, const cli_set *s)
         return rc;
     }
     nb_kind kind = nb_node_kind(n);
-    if (kind != NB_KIND_INPUT && kind != NB_KIND_PARAM) {
+    /* a state node is a leaf with values, as a parameter is (running statistics to try) */
+    if (kind != NB_KIND_INPUT && kind != NB_KIND_PARAM && kind != NB_KIND_STATE) {
         return cli_fail(c, EXIT_USAGE,
-                        "--set %s: %s is %s; --set gives values to inputs and parameters", s->name,
-                        s->name, kind == NB_KIND_CONST ? "a constant" : "computed by the model");
+                        "--set %s: %s is %s; --set gives values to inputs, parameters and state "
+                        "nodes",
+                        s->name, s->name,
+                        kind == NB_KIND_CONST ? "a constant" : "computed by the model");
     }
     literal v;
     char err[256];
@@ -456,19 +459,103 @@ static int read_file(const cli *c, model *m)
     return EXIT_OK;
 }
 
-/* Every parameter of the model, in declaration order (malloc'd). */
-static nb_node **params_of(nb_graph *g, size_t *n)
+/*
+ * What a checkpoint holds for the model: every parameter, in declaration
+ * order, then every state node (malloc'd; *n_params + *n_states entries).
+ */
+static nb_node **saved_of(nb_graph *g, size_t *n_params, size_t *n_states)
 {
     size_t count = nb_graph_node_count(g);
     nb_node **p = malloc((count ? count : 1) * sizeof *p);
-    *n = 0;
-    for (size_t i = 0; p && i < count; i++) {
-        nb_node *v = nb_graph_node(g, i);
-        if (nb_node_kind(v) == NB_KIND_PARAM && !nb_node_is_grad(v)) {
-            p[(*n)++] = v;
+    *n_params = *n_states = 0;
+    for (int kind = 0; kind < 2; kind++) {
+        for (size_t i = 0; p && i < count; i++) {
+            nb_node *v = nb_graph_node(g, i);
+            if (nb_node_kind(v) == (kind ? NB_KIND_STATE : NB_KIND_PARAM) && !nb_node_is_grad(v)) {
+                p[*n_params + (*n_states)++] = v;
+            }
+        }
+        if (kind == 0) {
+            *n_params = *n_states;
+            *n_states = 0;
         }
     }
     return p;
+}
+
+nb_node **model_saved(const model *m, size_t *n_params, size_t *n_states)
+{
+    return saved_of(m->g, n_params, n_states);
+}
+
+static bool is_set(const cli *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_sets; i++) {
+        if (strcmp(c->sets[i].name, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * --load: the parameters and the state nodes. A checkpoint saved with the
+ * parameters only (before nabla saved state, or by a program that passed
+ * parameters alone) still loads: the state nodes keep the model's values.
+ * That is right for train (training runs re-estimate running statistics) and
+ * for training-mode runs (batch_norm reads the batch's statistics), so those
+ * get a note or nothing; an evaluation-mode run would read the model's
+ * initial statistics as if trained, so it is refused unless --set gives
+ * every missing state node.
+ */
+static int load_checkpoint(const cli *c, model *m)
+{
+    size_t np, ns;
+    nb_node **nodes = saved_of(m->g, &np, &ns);
+    if (!nodes) {
+        return cli_fail(c, EXIT_USAGE, "out of memory");
+    }
+    nb_status s = np + ns ? nb_checkpoint_load(m->g, c->load, np + ns, nodes, NULL) : NB_OK;
+    int rc = EXIT_OK;
+    if (s != NB_OK) {
+        char first[1024];
+        snprintf(first, sizeof first, "%s", nb_graph_error(m->g));
+        /* nothing changed on failure, so the parameters alone can be tried */
+        if (ns && np && nb_checkpoint_load(m->g, c->load, np, nodes, NULL) == NB_OK) {
+            char names[512] = "";
+            size_t at = 0, unset = 0;
+            bool evaluates = !c->train && c->cmd != CMD_TRAIN && c->cmd != CMD_DEPTH &&
+                             (c->cmd != CMD_DOT || c->values);
+            for (size_t i = 0; i < ns && at + 1 < sizeof names; i++) {
+                const char *name = nb_node_name(nodes[np + i]);
+                if (is_set(c, name)) {
+                    continue;
+                }
+                int w = snprintf(names + at, sizeof names - at, "%s%s", unset ? ", " : "", name);
+                at += w > 0 ? (size_t)w : 0;
+                unset++;
+            }
+            if (unset && c->cmd == CMD_TRAIN) {
+                fprintf(stderr,
+                        "nabla train: note: %s holds the parameters but not the state node%s "
+                        "%s; %s from the model's values, and training updates %s\n",
+                        c->load, unset == 1 ? "" : "s", names,
+                        unset == 1 ? "it starts" : "they start", unset == 1 ? "it" : "them");
+            } else if (unset && evaluates) {
+                rc = cli_fail(c, EXIT_USAGE,
+                              "--load %s: the checkpoint holds the parameters only, not the state "
+                              "node%s %s that evaluation mode reads; give %s with --set, run in "
+                              "training mode with --train, or save a new checkpoint with nabla "
+                              "train --load %s --save FILE",
+                              c->load, unset == 1 ? "" : "s", names, unset == 1 ? "it" : "them",
+                              c->load);
+            }
+        } else {
+            rc = cli_fail(c, EXIT_USAGE, "--load %s: %s", c->load, first);
+        }
+    }
+    free(nodes);
+    return rc;
 }
 
 int model_load(const cli *c, model *m, nb_dtype dtype)
@@ -489,17 +576,10 @@ int model_load(const cli *c, model *m, nb_dtype dtype)
     if (nb_model_parse(m->g, m->src, m->len, &mo, &pe) != NB_OK) {
         return cli_fail_at(c, m, pe.line, pe.column, pe.message);
     }
-    if (c->load) {
-        size_t n;
-        nb_node **params = params_of(m->g, &n);
-        if (!params) {
-            return cli_fail(c, EXIT_USAGE, "out of memory");
-        }
-        nb_status s = n ? nb_checkpoint_load(m->g, c->load, n, params, NULL) : NB_OK;
-        free(params);
-        if (s != NB_OK) {
-            return cli_fail(c, EXIT_USAGE, "--load %s: %s", c->load, nb_graph_error(m->g));
-        }
+    /* a new graph trains; the other commands show the model as it predicts */
+    nb_graph_set_training(m->g, c->cmd == CMD_TRAIN || c->train);
+    if (c->load && (rc = load_checkpoint(c, m)) != EXIT_OK) {
+        return rc;
     }
     for (size_t i = 0; i < c->n_sets; i++) {
         if ((rc = apply_set(c, m, &c->sets[i])) != EXIT_OK) {
