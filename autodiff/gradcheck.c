@@ -1,6 +1,7 @@
 /*
  * autodiff/gradcheck.c: checks nb_grad against central finite differences,
- * element by element, restoring every perturbed value. Meant for float64
+ * element by element, restoring every perturbed value and the state leaves
+ * the runs update. Meant for float64
  * graphs, where a step of 1e-6 leaves errors near 1e-10 and a wrong factor
  * stands out by orders of magnitude.
  */
@@ -27,8 +28,66 @@ static void set(nb_node *n, size_t i, double v)
     }
 }
 
-static nb_status eval(nb_graph *g, nb_node *y, double *out)
+/*
+ * The values of every state leaf (batch_norm's running statistics), which a
+ * training run updates: saved when the check starts and put back before each
+ * run and at the end, so every run sees the same state and the check leaves
+ * none of its runs behind.
+ */
+typedef struct states {
+    unsigned char *data;
+    size_t bytes;
+} states;
+
+static size_t state_bytes(const nb_node *n)
 {
+    return nbi_node_count(n) * nb_dtype_size((nb_dtype)n->dtype);
+}
+
+static bool states_save(nb_graph *g, states *st)
+{
+    st->bytes = 0;
+    st->data = NULL;
+    for (uint32_t id = 0; id < g->n_nodes; id++) {
+        if (g->nodes[id]->op == NBI_OP_STATE) {
+            st->bytes += state_bytes(g->nodes[id]);
+        }
+    }
+    if (st->bytes == 0) {
+        return true;
+    }
+    if (!(st->data = nbi_mem_alloc(g, st->bytes))) {
+        return false;
+    }
+    size_t at = 0;
+    for (uint32_t id = 0; id < g->n_nodes; id++) {
+        nb_node *v = g->nodes[id];
+        if (v->op == NBI_OP_STATE) {
+            memcpy(st->data + at, v->data, state_bytes(v));
+            at += state_bytes(v);
+        }
+    }
+    return true;
+}
+
+static void states_restore(nb_graph *g, const states *st)
+{
+    size_t at = 0;
+    for (uint32_t id = 0; id < g->n_nodes && at < st->bytes; id++) {
+        nb_node *v = g->nodes[id];
+        if (v->op == NBI_OP_STATE) {
+            memcpy(v->data, st->data + at, state_bytes(v));
+            at += state_bytes(v);
+        }
+    }
+}
+
+/* y with x[i] = value and the saved states (x may be a state leaf itself). */
+static nb_status eval(nb_graph *g, nb_node *y, const states *st, nb_node *x, size_t i, double value,
+                      double *out)
+{
+    states_restore(g, st);
+    set(x, i, value);
     nb_status s = nb_graph_run(g, 1, &y);
     if (s == NB_OK) {
         *out = get(y, 0);
@@ -61,6 +120,12 @@ nb_status nb_gradcheck(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt,
     if (n > 0 && !grads) {
         return nbi_report(g, NB_ERR_NOMEM, "gradcheck", 0, NULL, "out of memory");
     }
+    /* saved before nb_grad, which appends op nodes only: these are all the states */
+    states st;
+    if (!states_save(g, &st)) {
+        nbi_mem_free(g, grads, grads_bytes);
+        return nbi_report(g, NB_ERR_NOMEM, "gradcheck", 0, NULL, "out of memory");
+    }
     nb_status s = NB_OK;
     if (o.grads) {
         for (size_t i = 0; i < n; i++) {
@@ -87,18 +152,18 @@ nb_status nb_gradcheck(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt,
             s = nbi_report(g, NB_ERR_NOMEM, "gradcheck", 0, NULL, "out of memory");
             break;
         }
+        states_restore(g, &st);
         s = nb_graph_run(g, 1, &grads[w]);
         if (s == NB_OK) {
             s = nb_node_read_f64(g, grads[w], analytic, count);
         }
         double worst = -1;
         for (size_t i = 0; i < count && s == NB_OK; i++) {
+            states_restore(g, &st);
             double v = get(x, i), fp = 0, fm = 0;
-            set(x, i, v + o.eps);
-            s = eval(g, y, &fp);
-            set(x, i, v - o.eps);
+            s = eval(g, y, &st, x, i, v + o.eps, &fp);
             if (s == NB_OK) {
-                s = eval(g, y, &fm);
+                s = eval(g, y, &st, x, i, v - o.eps, &fm);
             }
             set(x, i, v);
             double num = (fp - fm) / (2 * o.eps), a = analytic[i];
@@ -119,6 +184,8 @@ nb_status nb_gradcheck(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt,
         }
         nbi_mem_free(g, analytic, bytes);
     }
+    states_restore(g, &st);
+    nbi_mem_free(g, st.data, st.bytes);
     nbi_mem_free(g, grads, grads_bytes);
     return s;
 }

@@ -99,6 +99,24 @@ static char *parser_write(nb_graph *g, size_t *len, nb_status *st)
     return text;
 }
 
+/*
+ * nb_node_expression of v, whole, in a malloc'd buffer. The expression is how
+ * attributes are compared: the writer's call form spells every attribute that
+ * is not at its default (exactly, for reals), so it must not be cut short: a
+ * concat of 256 inputs with 200-byte names puts its axis past 50 kB.
+ */
+static char *parser_expression(nb_node *v)
+{
+    for (size_t cap = 512;; cap *= 2) {
+        char *buf = malloc(cap);
+        NBF_CHECK(buf, "out of memory");
+        if (nb_node_expression(v, buf, cap) + 1 < cap) {
+            return buf;
+        }
+        free(buf);
+    }
+}
+
 /* Node a of the parsed graph and node b of its round trip must be the same node. */
 static void parser_same_node(nb_node *a, nb_node *b, const char *text)
 {
@@ -116,10 +134,10 @@ static void parser_same_node(nb_node *a, nb_node *b, const char *text)
         NBF_CHECK(nb_node_id(nb_node_input(a, k)) == nb_node_id(nb_node_input(b, k)),
                   "input %d of %s changed in the round trip:\n%s", k, nb_node_name(a), text);
     }
-    char ea[600], eb[600];
-    nb_node_expression(a, ea, sizeof ea);
-    nb_node_expression(b, eb, sizeof eb);
+    char *ea = parser_expression(a), *eb = parser_expression(b);
     NBF_CHECK(strcmp(ea, eb) == 0, "%s = %s became %s", nb_node_name(a), ea, eb);
+    free(ea);
+    free(eb);
     if (nb_node_kind(a) != NB_KIND_OP) {
         NBF_CHECK(nb_node_kind(a) == nb_node_kind(b) &&
                       memcmp(nb_node_data(a), nb_node_data(b),

@@ -1103,7 +1103,9 @@ typedef struct nb_gradcheck_result {
  * deliberately wrong ones in a test of the checker) are checked instead and
  * nothing is added. It runs the graph 1 + 2 * size times per wrt node, so the
  * values of earlier runs are no longer valid afterwards. Leaf values are
- * restored afterwards. Fills results[0..n-1].
+ * restored afterwards, state leaves too: every run starts from the states'
+ * values at the call, so the running statistics a training run of batch_norm
+ * updates end as they were. Fills results[0..n-1].
  * Returns NB_OK when the check ran (see results[i].passed), or the error that
  * stopped it (NB_ERR_ARG if a wrt node is not a leaf).
  */

@@ -839,7 +839,8 @@ static bool attr_arg(parser *p, const nbl_func *f, const nbi_attr_desc *d, const
 static bool apply_generic(parser *p, const opent *o, const nbl_func *f)
 {
     int argc = (int)(p->n_vals - o->base);
-    value *a = p->vals + o->base;
+    /* with no argument pushed yet ("elu()" first), p->vals may still be NULL */
+    value *a = argc > 0 ? p->vals + o->base : NULL;
     char usage[256];
     generic_usage(f, usage, sizeof usage);
     /* a flag's bare name (keepdims) is that flag set, wherever it stands */
@@ -960,14 +961,16 @@ static bool find_generic(const char *name, size_t len, nbl_func *f)
 
 /*
  * True if a reduction's call is in the form of its record: a list of axes
- * ("sum(x, [0, 2])") or a keyword argument ("sum(x, axes=[0, 2], keepdims=true)").
+ * ("sum(x, [0, 2])"), a keyword argument ("sum(x, axes=[0, 2], keepdims=true)")
+ * or a flag spelled true or false ("sum(x, 1, true)", as every flag may be).
  * The forms from before lists of axes keep their own reading and messages.
  */
 static bool reads_as_record(const parser *p, const opent *o, int argc)
 {
     for (int i = 0; i < argc; i++) {
         const value *v = &p->vals[o->base + (uint32_t)i];
-        if (v->key || (i == 1 && v->kind == V_LIST)) {
+        if (v->key || (i == 1 && v->kind == V_LIST) ||
+            (i == 2 && (word_is(v, "true") || word_is(v, "false")))) {
             return true;
         }
     }

@@ -62,7 +62,12 @@ static void put_shape(FILE *f, int rank, const int64_t *shape)
     }
 }
 
-/* The generic call form: op(in0, in1, ..., attr=value, ...) with the attributes that show. */
+/*
+ * The generic call form: op(in0, in1, ..., attr=value, ...) with the
+ * attributes that show. Every one is a keyword, flags too ("keepdims=true"):
+ * the bare flag of DOT labels would be a positional argument after a keyword
+ * one, which the parser refuses ("argmax(x, axis=1, keepdims)").
+ */
 static void put_call(FILE *f, nb_node *v)
 {
     fprintf(f, "%s(", nbi_ops[v->op]->name);
@@ -75,7 +80,12 @@ static void put_call(FILE *f, nb_node *v)
             continue;
         }
         char buf[160];
-        nbi_attr_format(v, a, buf, sizeof buf);
+        if (nbi_ops[v->op]->attrs[a].kind == NBI_ATTR_BOOL) {
+            snprintf(buf, sizeof buf, "%s=%s", nbi_ops[v->op]->attrs[a].name,
+                     v->attr[a].i ? "true" : "false");
+        } else {
+            nbi_attr_format(v, a, buf, sizeof buf);
+        }
         fprintf(f, "%s%s", k++ ? ", " : "", buf);
     }
     fputc(')', f);

@@ -134,6 +134,20 @@ Test(fuzz_fixes, a_call_without_arguments_is_a_syntax_error)
     nb_graph_free(g);
 }
 
+Test(fuzz_fixes, a_call_of_an_op_with_settings_without_arguments_is_a_syntax_error,
+     .description = "regression: the first call, with keywords read from the op's record, "
+                    "took an offset of the empty value stack's NULL")
+{
+    nb_graph *g = nb_graph_new();
+    nb_parse_error e;
+    const char *src = "y = elu()\n";
+    cr_assert_eq(nb_model_parse(g, src, strlen(src), NULL, &e), NB_ERR_FORMAT);
+    cr_assert_str_eq(e.message, "elu takes elu(x, alpha=1); got 0 positional arguments");
+    cr_assert_eq(e.line, 1);
+    cr_assert_eq(e.column, 5);
+    nb_graph_free(g);
+}
+
 Test(fuzz_fixes, an_f32_literal_beyond_the_f32_range_is_a_syntax_error)
 {
     static const struct {
@@ -209,5 +223,61 @@ Test(fuzz_fixes, f32_exp_sigmoid_and_tanh_of_nan_are_nan)
                          (double)v[i]);
         }
     }
+    nb_graph_free(g);
+}
+
+Test(fuzz_fixes, gradcheck_puts_back_the_states_training_runs_update,
+     .description = "regression: each run of nb_gradcheck moved batch_norm's running statistics")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_param(g, NB_DTYPE_F64, NB_SHAPE(2, 2), nb_init_constant(0));
+    nb_node *m = nb_state(g, NB_DTYPE_F64, NB_SHAPE(2), 0.5);
+    nb_node *v = nb_state(g, NB_DTYPE_F64, NB_SHAPE(2), 2);
+    nb_node *w = nb_fill(g, NB_DTYPE_F64, NB_SHAPE(2), 1);
+    nb_node *b = nb_fill(g, NB_DTYPE_F64, NB_SHAPE(2), 0);
+    nb_node *y = nb_sum(g, nb_mul(g, nb_batch_norm(g, x, w, b, m, v, 0.1, 1e-5), x));
+    cr_assert_eq(nb_graph_status(g), NB_OK, "%s", nb_graph_error(g));
+    const double xv[4] = { 1, 2, 3, 5 };
+    cr_assert_eq(nb_node_write_f64(g, x, xv, 4), NB_OK);
+    /* x and both states: the states are constants to nb_grad, and no run may move them */
+    nb_node *wrt[3] = { x, m, v };
+    nb_gradcheck_result r[3];
+    cr_assert_eq(nb_gradcheck(g, y, 3, wrt, NULL, r), NB_OK, "%s", nb_graph_error(g));
+    for (int i = 0; i < 3; i++) {
+        cr_assert(r[i].passed, "wrt %d: analytic %g, numeric %g", i, r[i].analytic, r[i].numeric);
+    }
+    const double *mv = nb_node_data(m), *vv = nb_node_data(v), *xd = nb_node_data(x);
+    cr_assert(mv[0] == 0.5 && mv[1] == 0.5, "running mean %g %g", mv[0], mv[1]);
+    cr_assert(vv[0] == 2 && vv[1] == 2, "running var %g %g", vv[0], vv[1]);
+    cr_assert_arr_eq(xd, xv, sizeof xv);
+    /* an ordinary run still updates them: 0.9 * 0.5 + 0.1 * mean of column 0 (1, 3) */
+    cr_assert_eq(nb_graph_run(g, 1, &y), NB_OK);
+    cr_assert_float_eq(((const double *)nb_node_data(m))[0], 0.65, 1e-15);
+    nb_graph_free(g);
+}
+
+Test(fuzz_fixes, argmax_with_keepdims_is_written_with_keywords_only,
+     .description = "regression: the writer put keepdims bare after axis=1, a positional "
+                    "argument after a keyword one, and the model did not read back")
+{
+    nb_graph *g = nb_graph_new();
+    const char *src = "input x[2, 3] = [[1, 5, 2], [4, 0, 3]]\ny = argmax(x, 1, keepdims)\n";
+    cr_assert_eq(nb_model_parse(g, src, strlen(src), NULL, NULL), NB_OK);
+    char expr[64];
+    nb_node_expression(nb_graph_find(g, "y"), expr, sizeof expr);
+    cr_assert_str_eq(expr, "argmax(x, axis=1, keepdims=true)");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cr_assert_eq(nb_model_write(g, f), NB_OK);
+    fclose(f);
+    nb_graph *h = nb_graph_new();
+    nb_parse_error e;
+    cr_assert_eq(nb_model_parse(h, text, len, NULL, &e), NB_OK, "%d:%d: %s\n%s", e.line, e.column,
+                 e.message, text);
+    nb_node *y = nb_graph_find(h, "y");
+    cr_assert(nb_node_rank(y) == 2 && nb_node_shape(y)[1] == 1);
+    free(text);
+    nb_graph_free(h);
     nb_graph_free(g);
 }

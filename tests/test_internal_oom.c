@@ -805,3 +805,328 @@ Test(internal_oom, every_gradient_rule_fails_cleanly,
     ops_sweep(false);
     ops_sweep(true);
 }
+
+/* ---- the ops of Part II, the layers and state leaves under out-of-memory ---- */
+
+enum { NEW_OPS_VALUES = 1 + 12 + 12 + 3 + 3 + 15 + 12 + 3 + 3 };
+
+/* total += sum(y * y), each call checked like the session's builders. */
+static void add_square(outcome *o, nb_graph *g, nb_node **total, nb_node *y)
+{
+    nb_node *sq, *s;
+    BUILD(o, g, sq, nb_mul(g, y, y));
+    BUILD(o, g, s, nb_sum(g, sq));
+    if (!*total) {
+        *total = s;
+        return;
+    }
+    BUILD(o, g, *total, nb_add(g, *total, s));
+}
+
+/*
+ * A float64 graph using every op added in Part II (state leaves, batch_norm,
+ * mode_select, the activations, comparisons, layout, indexing, reductions over
+ * lists of axes, cross_entropy with ignore, dropout, layer_norm with and
+ * without weight and bias), the gradient of a loss through all of them with
+ * respect to five leaves, and a second-order gradient. Each builder call is
+ * checked like the session's. Returns false when some call reported
+ * NB_ERR_NOMEM; otherwise fills vals with the outputs and the running
+ * statistics the training run updated.
+ */
+static bool new_ops_session(faulty *f, double *vals, int pad)
+{
+    outcome o;
+    memset(&o, 0, sizeof o);
+    nb_graph *g = nb_graph_new_with_allocator(faulty_alloc, f);
+    if (!g) {
+        return false;
+    }
+    const nb_dtype T = NB_DTYPE_F64;
+    if (pad > 0) {
+        nb_node *unused;
+        BUILD(&o, g, unused, nb_input(g, T, 1, (const int64_t[]){ pad }));
+    }
+    nb_node *x, *c, *w, *b, *table, *rm, *rv, *idx, *ids, *lab, *total = NULL;
+    BUILD(&o, g, x, nb_param(g, T, NB_SHAPE(4, 3), nb_init_uniform(-1, 1)));
+    BUILD(&o, g, c, nb_input(g, T, NB_SHAPE(4, 3)));
+    BUILD(&o, g, w, nb_param(g, T, NB_SHAPE(3), nb_init_normal(1, 0.1)));
+    BUILD(&o, g, b, nb_param(g, T, NB_SHAPE(3), nb_init_constant(0.25)));
+    BUILD(&o, g, table, nb_param(g, T, NB_SHAPE(5, 3), nb_init_uniform(-1, 1)));
+    BUILD(&o, g, rm, nb_state(g, T, NB_SHAPE(3), 0));
+    BUILD(&o, g, rv, nb_state(g, T, NB_SHAPE(3), 1));
+    BUILD(&o, g, idx, nb_input(g, NB_DTYPE_I32, NB_SHAPE(3)));
+    BUILD(&o, g, ids, nb_input(g, NB_DTYPE_I32, NB_SHAPE(2, 2)));
+    BUILD(&o, g, lab, nb_input(g, NB_DTYPE_I32, NB_SHAPE(4)));
+    nb_scope_push(g, "part2");
+    note(&o, g, nb_graph_status(g), "scope_push");
+
+    /* layout */
+    nb_node *cat, *sl, *sg, *pd, *pm, *x3;
+    nb_node *pair[2] = { x, c };
+    BUILD(&o, g, cat, nb_concat(g, 2, pair, 0));
+    BUILD(&o, g, sl, nb_slice(g, cat, 0, 1, 8, 2));
+    BUILD(&o, g, sg, nb_slice_grad(g, sl, NB_SHAPE(8, 3), 0, 1, 2));
+    BUILD(&o, g, pd, nb_pad(g, x, 4, (const int64_t[]){ 1, 0, 0, 1 }, 0.5));
+    BUILD(&o, g, pm, nb_permute(g, pd, 2, (const int[]){ 1, 0 }));
+    BUILD(&o, g, x3, nb_reshape(g, cat, NB_SHAPE(2, 4, 3)));
+    add_square(&o, g, &total, sl);
+    add_square(&o, g, &total, sg);
+    add_square(&o, g, &total, pm);
+
+    /* indexing */
+    nb_node *ga, *sa, *em, *am, *oh, *ohx, *ce;
+    BUILD(&o, g, ga, nb_gather(g, x, idx, 0));
+    BUILD(&o, g, sa, nb_scatter_add(g, ga, idx, 0, 4));
+    BUILD(&o, g, em, nb_embedding(g, ids, table));
+    BUILD(&o, g, am, nb_argmax(g, c, 1, false));
+    BUILD(&o, g, oh, nb_one_hot(g, am, 3, T));
+    BUILD(&o, g, ohx, nb_mul(g, oh, x));
+    BUILD(&o, g, ce, nb_cross_entropy_ignore(g, x, lab, -1));
+    add_square(&o, g, &total, sa);
+    add_square(&o, g, &total, em);
+    add_square(&o, g, &total, ohx);
+    add_square(&o, g, &total, ce);
+
+    /* comparison and selection */
+    nb_node *mx, *mn, *gt, *lt, *eq, *wh, *sel;
+    BUILD(&o, g, mx, nb_maximum(g, x, c));
+    BUILD(&o, g, mn, nb_minimum(g, x, w));
+    BUILD(&o, g, gt, nb_greater(g, x, c));
+    BUILD(&o, g, lt, nb_less(g, x, w));
+    BUILD(&o, g, eq, nb_equal(g, x, x));
+    BUILD(&o, g, wh, nb_where(g, gt, x, c));
+    BUILD(&o, g, sel, nb_where(g, lt, mx, mn));
+    add_square(&o, g, &total, wh);
+    add_square(&o, g, &total, sel);
+    add_square(&o, g, &total, eq);
+
+    /* activations */
+    nb_node *ax, *acts[10];
+    BUILD(&o, g, ax, nb_abs(g, x));
+    BUILD(&o, g, acts[0], nb_clamp(g, x, -0.5, 0.5));
+    BUILD(&o, g, acts[1], nb_leaky_relu(g, x, 0.1));
+    BUILD(&o, g, acts[2], nb_elu(g, x, 1.5));
+    BUILD(&o, g, acts[3], nb_erf(g, x));
+    BUILD(&o, g, acts[4], nb_gelu(g, x));
+    BUILD(&o, g, acts[5], nb_gelu_tanh(g, x));
+    BUILD(&o, g, acts[6], nb_softplus(g, x));
+    BUILD(&o, g, acts[7], nb_silu(g, x));
+    BUILD(&o, g, acts[8], nb_log1p(g, ax));
+    BUILD(&o, g, acts[9], nb_clamp(g, x, -INFINITY, 0.25));
+    for (int i = 0; i < 10; i++) {
+        add_square(&o, g, &total, acts[i]);
+    }
+
+    /* reductions over lists of axes */
+    nb_node *red[11];
+    BUILD(&o, g, red[0], nb_sum_axes(g, x3, 2, (const int[]){ 0, 2 }, true));
+    BUILD(&o, g, red[1], nb_mean_axes(g, x3, 1, (const int[]){ 1 }, false));
+    BUILD(&o, g, red[2], nb_max_axes(g, x3, 2, (const int[]){ 0, 1 }, false));
+    BUILD(&o, g, red[3], nb_min_axes(g, x3, 2, (const int[]){ 0, -2 }, true));
+    BUILD(&o, g, red[4], nb_min_axis(g, x, 0, false));
+    BUILD(&o, g, red[5], nb_logsumexp_axes(g, x3, 2, (const int[]){ 0, 2 }, false));
+    BUILD(&o, g, red[6], nb_logsumexp(g, x, 1, true));
+    BUILD(&o, g, red[7], nb_var_axes(g, x3, 2, (const int[]){ 0, 1 }, false, 1));
+    BUILD(&o, g, red[8], nb_var(g, x, 0, true, 0));
+    BUILD(&o, g, red[9], nb_argmax_mask_axes(g, x3, 2, (const int[]){ 0, 2 }));
+    BUILD(&o, g, red[10], nb_mul(g, red[9], x3));
+    for (int i = 0; i < 11; i++) {
+        if (i != 9) {
+            add_square(&o, g, &total, red[i]);
+        }
+    }
+
+    /* regularization and normalization */
+    nb_node *dr, *ln, *lnp, *bn, *ms;
+    BUILD(&o, g, dr, nb_dropout(g, x, 0.25));
+    BUILD(&o, g, ln, nb_layer_norm(g, x, w, b, 1e-5));
+    BUILD(&o, g, lnp, nb_layer_norm(g, c, NULL, NULL, 1e-3));
+    BUILD(&o, g, bn, nb_batch_norm(g, x, w, b, rm, rv, 0.1, 1e-5));
+    BUILD(&o, g, ms, nb_mode_select(g, bn, lnp));
+    add_square(&o, g, &total, dr);
+    add_square(&o, g, &total, ln);
+    add_square(&o, g, &total, ms);
+    nb_scope_pop(g);
+    note(&o, g, nb_graph_status(g), "scope_pop");
+
+    nb_node *wrt[5] = { x, c, w, b, table }, *grads[5] = { NULL }, *dx2, *h, *ddx = NULL;
+    note(&o, g, nb_grad(g, total, 5, wrt, grads), "grad");
+    BUILD(&o, g, dx2, nb_mul(g, grads[0], grads[0]));
+    BUILD(&o, g, h, nb_sum(g, dx2));
+    note(&o, g, nb_grad(g, h, 1, &x, &ddx), "grad of grad");
+
+    bool ok = false;
+    if (nb_graph_status(g) == NB_OK) {
+        double cv[12];
+        for (int i = 0; i < 12; i++) {
+            cv[i] = 0.35 * i - 1.9;
+        }
+        const int32_t iv[3] = { 2, 0, 2 }, idv[4] = { 0, 4, 1, 1 }, lv[4] = { 2, -1, 0, 1 };
+        cr_assert_eq(nb_node_write_f64(g, c, cv, 12), NB_OK);
+        cr_assert_eq(nb_node_write(g, idx, iv, 3), NB_OK);
+        cr_assert_eq(nb_node_write(g, ids, idv, 4), NB_OK);
+        cr_assert_eq(nb_node_write(g, lab, lv, 4), NB_OK);
+        nb_node *outs[7] = { total, grads[0], grads[1], grads[2], grads[3], grads[4], ddx };
+        nb_status rs = nb_graph_run(g, 7, outs);
+        note(&o, g, rs, "run");
+        if (rs == NB_OK) {
+            size_t at = 0;
+            for (int i = 0; i < 7; i++) {
+                size_t n = nb_node_size(outs[i]);
+                cr_assert_eq(nb_node_read_f64(g, outs[i], vals + at, n), NB_OK);
+                at += n;
+            }
+            /* the training run moved the running statistics, exactly once */
+            cr_assert_eq(nb_node_read_f64(g, rm, vals + at, 3), NB_OK);
+            cr_assert_eq(nb_node_read_f64(g, rv, vals + at + 3, 3), NB_OK);
+            at += 6;
+            cr_assert_eq(at, NEW_OPS_VALUES);
+            ok = true;
+        } else {
+            /* a failed run leaves the states as they were */
+            const double *m = nb_node_data(rm), *v = nb_node_data(rv);
+            for (int i = 0; i < 3; i++) {
+                cr_assert(m[i] == 0 && v[i] == 1, "a failed run moved the running statistics");
+            }
+        }
+    } else {
+        cr_assert(o.nomem);
+    }
+    nb_graph_free(g);
+    cr_assert(ok || o.nomem || f->failures == 0);
+    return ok && !o.nomem;
+}
+
+static void new_ops_sweep(bool after)
+{
+    double base[NEW_OPS_VALUES], vals[NEW_OPS_VALUES];
+    faulty f = faulty_make(0, false);
+    cr_assert(new_ops_session(&f, base, 0));
+    faulty_done(&f);
+    size_t sessions = 0, most = 0;
+    for (int pad = 0; pad <= 504; pad += 8) {
+        f = faulty_make(0, false);
+        cr_assert(new_ops_session(&f, vals, pad));
+        cr_assert_arr_eq(vals, base, sizeof vals);
+        size_t total = f.allocs;
+        most = total > most ? total : most;
+        faulty_done(&f);
+        for (size_t k = 1; k <= total + 1; k++) {
+            f = faulty_make(k, after);
+            if (new_ops_session(&f, vals, pad)) {
+                cr_assert_arr_eq(vals, base, sizeof vals, "pad %d, k=%zu: results differ", pad, k);
+            } else {
+                cr_assert_gt(f.failures, 0, "pad %d, k=%zu: an error, no failed allocation", pad,
+                             k);
+            }
+            faulty_done(&f);
+            sessions++;
+        }
+    }
+    cr_log_info("Part II sweep%s: %zu sessions, up to %zu allocations each",
+                after ? " (from k on)" : "", sessions, most);
+}
+
+Test(internal_oom, every_new_op_and_its_gradients_fail_cleanly,
+     .description = "a graph using every op of Part II, its gradient and a second-order "
+                    "gradient, with each allocation failing once, then from k on")
+{
+    new_ops_sweep(false);
+    new_ops_sweep(true);
+}
+
+enum { LAYER_VALUES = 1 + 12 + 4 + 8 };
+
+/*
+ * Two linear layers (with and without bias) applied to a [5, 3] batch and a
+ * [2, 5, 3] sequence, the gradient of a loss with respect to their
+ * parameters, and a run. A failed nb_linear_new must leave the graph in
+ * NB_ERR_NOMEM and its apply must return NULL.
+ */
+static bool layers_session(faulty *f, double *vals)
+{
+    outcome o;
+    memset(&o, 0, sizeof o);
+    nb_graph *g = nb_graph_new_with_allocator(faulty_alloc, f);
+    if (!g) {
+        return false;
+    }
+    const nb_dtype T = NB_DTYPE_F64;
+    nb_node *x, *x3;
+    BUILD(&o, g, x, nb_input(g, T, NB_SHAPE(5, 3)));
+    BUILD(&o, g, x3, nb_input(g, T, NB_SHAPE(2, 5, 3)));
+    nb_linear fc1 = nb_linear_new(g, "fc1", T, 3, 4, true);
+    note(&o, g, nb_graph_status(g), "linear_new fc1");
+    nb_linear fc2 = nb_linear_new(g, "fc2", T, 4, 2, false);
+    note(&o, g, nb_graph_status(g), "linear_new fc2");
+    cr_assert_null(fc2.bias);
+    if (nb_graph_status(g) == NB_OK) {
+        cr_assert_str_eq(nb_node_name(fc1.weight), "fc1_weight");
+        cr_assert_str_eq(nb_node_name(fc1.bias), "fc1_bias");
+        cr_assert_str_eq(nb_node_name(fc2.weight), "fc2_weight");
+    }
+    nb_node *h = nb_linear_apply(g, &fc1, x);
+    note(&o, g, nb_graph_status(g), "linear_apply fc1");
+    nb_node *y = nb_linear_apply(g, &fc2, nb_tanh(g, h));
+    nb_node *y3 = nb_linear_apply(g, &fc2, nb_linear_apply(g, &fc1, x3));
+    note(&o, g, nb_graph_status(g), "linear_apply");
+    cr_assert_eq(!y || !y3, nb_graph_status(g) != NB_OK,
+                 "an apply returned NULL on a healthy graph");
+    nb_node *loss = nb_add(g, nb_sum(g, nb_mul(g, y, y)), nb_mean(g, y3));
+    note(&o, g, nb_graph_status(g), "loss");
+    cr_assert_eq(!loss, nb_graph_status(g) != NB_OK, "a builder returned NULL on a healthy graph");
+    nb_node *wrt[3] = { fc1.weight, fc1.bias, fc2.weight }, *grads[3] = { NULL };
+    note(&o, g, nb_grad(g, loss, 3, wrt, grads), "grad");
+    bool ok = false;
+    if (nb_graph_status(g) == NB_OK) {
+        double xv[15], x3v[30];
+        for (int i = 0; i < 30; i++) {
+            x3v[i] = cos(0.7 * i);
+            if (i < 15) {
+                xv[i] = sin(1.3 * i);
+            }
+        }
+        cr_assert_eq(nb_node_write_f64(g, x, xv, 15), NB_OK);
+        cr_assert_eq(nb_node_write_f64(g, x3, x3v, 30), NB_OK);
+        nb_node *outs[4] = { loss, grads[0], grads[1], grads[2] };
+        nb_status rs = nb_graph_run(g, 4, outs);
+        note(&o, g, rs, "run");
+        if (rs == NB_OK) {
+            size_t at = 0;
+            for (int i = 0; i < 4; i++) {
+                size_t n = nb_node_size(outs[i]);
+                cr_assert_eq(nb_node_read_f64(g, outs[i], vals + at, n), NB_OK);
+                at += n;
+            }
+            cr_assert_eq(at, LAYER_VALUES);
+            ok = true;
+        }
+    } else {
+        cr_assert(o.nomem);
+    }
+    nb_graph_free(g);
+    return ok && !o.nomem;
+}
+
+Test(internal_oom, every_allocation_of_the_linear_layers_fails_cleanly,
+     .description = "nb_linear_new and nb_linear_apply, their gradient and a run, with each "
+                    "allocation failing once, then from k on")
+{
+    double base[LAYER_VALUES], vals[LAYER_VALUES];
+    faulty f = faulty_make(0, false);
+    cr_assert(layers_session(&f, base));
+    size_t total = f.allocs;
+    faulty_done(&f);
+    for (int after = 0; after <= 1; after++) {
+        for (size_t k = 1; k <= total + 1; k++) {
+            f = faulty_make(k, after);
+            if (layers_session(&f, vals)) {
+                cr_assert_arr_eq(vals, base, sizeof vals, "k=%zu: results differ", k);
+            } else {
+                cr_assert_gt(f.failures, 0, "k=%zu: an error, no failed allocation", k);
+            }
+            faulty_done(&f);
+        }
+    }
+    cr_log_info("linear layers: %zu allocations, each failed once and from k on", total);
+}

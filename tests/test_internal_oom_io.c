@@ -513,12 +513,45 @@ static char *write_model(nb_graph *g, nb_status *s, size_t *len)
     return text;
 }
 
-Test(oom_lang, every_allocation_of_a_write_fails_cleanly,
-     .description = "nb_model_write: NB_ERR_NOMEM, or the same text; names never fall back")
+/*
+ * The ops of Part II with keyword and positional arguments, flags as words and
+ * as true/false, state leaves, and a scope: every call goes through the op
+ * records' attribute reading.
+ */
+static const char MODEL_KW[] =
+    "input x[4, 3] = [[1, 2, 3], [-1, 0.5, 2], [0, 0, 1], [3, -2, 0.25]]\n"
+    "input i[3] : i32 = [2, 0, 2]\n"
+    "input l[4] : i32 = [0, -1, 2, 1]\n"
+    "param w[3] = ones\n"
+    "param b[3] = [0.5, -1, 2]\n"
+    "param t[5, 3] = uniform(-1, 1)\n"
+    "state rm[3] = zeros\n"
+    "state rv[3] : f64 = ones\n"
+    "scope net {\n"
+    "  c = concat(x, x, axis=0) + 1\n"
+    "  s = slice(c, 0, 1, stop=8, step=2) + slice(x, axis=1, start=-3)\n"
+    "  p = permute(pad(x, [1, 0], value=0.5), perm=[1, 0])\n"
+    "  g = scatter_add(gather(x, i, axis=0), i, 0, size=4) + slice_grad(s, [4, 3], 0, step=1)\n"
+    "  e = sum(embedding(argmax(x, 1, keepdims=false), t), 0)\n"
+    "  a = leaky_relu(x, slope=0.2) + elu(x, 0.5) + clamp(x, lo=-1) + clamp(x, -2, hi=2)\n"
+    "  a2 = erf(x) * gelu(x) - gelu_tanh(x) + softplus(x) * silu(x) + log1p(abs(x))\n"
+    "  m = where(greater(x, b), maximum(x, b), minimum(x, 0)) + equal(x, w) + less(x, 0)\n"
+    "  r = sum(x, [0, 1], keepdims) + var(x, 0, keepdims=true, correction=0) + "
+    "logsumexp(x, axes=[1], keepdims=true)\n"
+    "  r2 = min(x, [0, 1]) + max(x, axes=[0], keepdims=false) + mean(x, 1, true)\n"
+    "  n = batch_norm(x, w, b, rm, rv, momentum=0.2) + layer_norm(x, w, b, eps=1e-3) + "
+    "layer_norm_plain(x, 1e-4)\n"
+    "  d = mode_select(dropout(n, p=0.25), n) * argmax_mask(x, axes=[0, 1])\n"
+    "}\n"
+    "loss = cross_entropy(x, l, ignore=-1) + sum(s) + sum(p) + sum(g) + sum(e) + sum(a) + "
+    "sum(a2) + sum(m) + sum(r) + sum(r2) + sum(d)\n";
+
+/* Every allocation of nb_model_write of src's graph fails once, then from k on. */
+static void write_sweep(const char *src, const char *what)
 {
     faulty f = faulty_make(0, false);
     nb_graph *g = nb_graph_new_with_allocator(faulty_alloc, &f);
-    cr_assert_eq(nb_model_parse(g, MODEL, strlen(MODEL), NULL, NULL), NB_OK);
+    cr_assert_eq(nb_model_parse(g, src, strlen(src), NULL, NULL), NB_OK, "%s", nb_graph_error(g));
     size_t before = f.allocs, len;
     nb_status s;
     char *want = write_model(g, &s, &len);
@@ -530,7 +563,7 @@ Test(oom_lang, every_allocation_of_a_write_fails_cleanly,
         for (int after = 0; after <= 1; after++) {
             f = faulty_make(0, false);
             g = nb_graph_new_with_allocator(faulty_alloc, &f);
-            cr_assert_eq(nb_model_parse(g, MODEL, strlen(MODEL), NULL, NULL), NB_OK);
+            cr_assert_eq(nb_model_parse(g, src, strlen(src), NULL, NULL), NB_OK);
             f.fail_at = f.allocs + k;
             f.fail_after = after;
             char *text = write_model(g, &s, &len);
@@ -548,7 +581,55 @@ Test(oom_lang, every_allocation_of_a_write_fails_cleanly,
         }
     }
     free(want);
-    cr_log_info("nb_model_write: %zu allocations, each failed once and from k on", total);
+    cr_log_info("nb_model_write of %s: %zu allocations, each failed once and from k on", what,
+                total);
+}
+
+Test(oom_lang, every_allocation_of_a_write_fails_cleanly,
+     .description = "nb_model_write: NB_ERR_NOMEM, or the same text; names never fall back")
+{
+    write_sweep(MODEL, "every kind of statement");
+    write_sweep(MODEL_KW, "the ops of Part II with keyword arguments");
+}
+
+Test(oom_lang, every_allocation_of_a_parse_with_keyword_arguments_fails_cleanly,
+     .description = "the ops of Part II called with keywords, flags and state leaves: "
+                    "NB_ERR_NOMEM in the parse error, a graph that frees cleanly")
+{
+    parse_sweep(MODEL_KW, "the ops of Part II with keyword arguments");
+    /* nodes come from arena chunks: a first leaf of each size moves where a chunk runs out,
+       so that the failures land in other calls */
+    static char src[sizeof MODEL_KW + 64];
+    for (int pad = 1; pad <= 512; pad += 7) {
+        snprintf(src, sizeof src, "input pad_[%d]\n%s", pad, MODEL_KW);
+        parse_sweep(src, "the same after a leaf of some size");
+        write_sweep(src, "the same after a leaf of some size");
+    }
+}
+
+Test(oom_lang, a_written_model_with_keyword_arguments_reads_back_the_same,
+     .description = "the sweeps above compare against this text: it must be the model's")
+{
+    nb_graph *g = nb_graph_new();
+    cr_assert_eq(nb_model_parse(g, MODEL_KW, strlen(MODEL_KW), NULL, NULL), NB_OK, "%s",
+                 nb_graph_error(g));
+    nb_status s;
+    size_t len, len2;
+    char *text = write_model(g, &s, &len);
+    cr_assert_eq(s, NB_OK, "%s", nb_graph_error(g));
+    cr_assert(strstr(text, "state rm[3] = [0, 0, 0]\n"), "%s", text);
+    cr_assert(strstr(text, "batch_norm(x, w, b, rm, rv, momentum=0.2)"), "%s", text);
+    nb_graph *h = nb_graph_new();
+    nb_parse_error e;
+    cr_assert_eq(nb_model_parse(h, text, len, NULL, &e), NB_OK, "%d:%d: %s", e.line, e.column,
+                 e.message);
+    cr_assert_eq(nb_graph_node_count(h), nb_graph_node_count(g));
+    char *text2 = write_model(h, &s, &len2);
+    cr_assert_str_eq(text2, text);
+    free(text);
+    free(text2);
+    nb_graph_free(h);
+    nb_graph_free(g);
 }
 
 Test(oom_lang, a_name_that_cannot_be_generated_is_out_of_memory_for_the_writer,

@@ -258,3 +258,30 @@ Test(keywords, a_default_with_a_word_is_shown_and_read_by_it)
     cr_assert_str_eq(stop.def_word, "end");
     cr_assert_null(start.def_word);
 }
+
+Test(keywords, a_reduction_flag_may_be_true_or_false_in_its_place,
+     .description = "sum(x, 1, true) is sum(x, 1, keepdims), as every flag may be spelled; "
+                    "the first language's reading once refused it")
+{
+    nb_graph *g = parse("input x[2, 3] = [[1, 2, 3], [4, 5, 6]]\n"
+                        "a = sum(x, 1, true)\n"
+                        "b = sum(x, 1, keepdims)\n"
+                        "c = max(x, 0, false)\n"
+                        "d = mean(x, -1, false)\n");
+    char ea[64], eb[64], ec[64], ed[64];
+    nb_node_expression(nb_graph_find(g, "a"), ea, sizeof ea);
+    nb_node_expression(nb_graph_find(g, "b"), eb, sizeof eb);
+    nb_node_expression(nb_graph_find(g, "c"), ec, sizeof ec);
+    nb_node_expression(nb_graph_find(g, "d"), ed, sizeof ed);
+    cr_assert_str_eq(ea, "sum(x, 1, keepdims)");
+    cr_assert_str_eq(eb, "sum(x, 1, keepdims)");
+    cr_assert_str_eq(ec, "max(x, 0)");
+    cr_assert_str_eq(ed, "mean(x, 1)");
+    double d[2];
+    values_of(g, "d", d, 2);
+    cr_assert(d[0] == 2 && d[1] == 5, "%g %g", d[0], d[1]);
+    nb_graph_free(g);
+    /* the first language's message still answers any other third word */
+    parse_error("input x[2, 3] = 1\ny = sum(x, 1, keep)\n", 2, 15,
+                "sum: the third argument can only be keepdims");
+}

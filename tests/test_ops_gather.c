@@ -351,7 +351,7 @@ Test(gather_lang, positional_and_keyword_forms_give_the_same_node,
         { "g1", "g3", "gather(x, i, axis=1)" },
         { "t1", "t2", "scatter_add(g1, i, axis=1, size=6)" },
         { "e1", "e1", "embedding(ids, x)" },
-        { "a1", "a2", "argmax(x, axis=1, keepdims)" },
+        { "a1", "a2", "argmax(x, axis=1, keepdims=true)" },
         { "c1", "c4", "cross_entropy(x, l)" },
         { "c2", "c3", "cross_entropy(x, l, ignore=-1)" },
     };
