@@ -139,7 +139,7 @@ static inline double accuracy(nb_graph *g, nb_node *logits, nb_node *labels)
 /* One instance of a model over shared parameters, for a given number of rows. */
 typedef struct model {
     nb_node *x, *y, *logits, *loss;
-    nb_node *grads[8];
+    nb_node *grads[32]; /* one per parameter */
 } model;
 
 /* Builds an instance for rows examples; with train, also its gradients. */

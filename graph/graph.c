@@ -377,6 +377,20 @@ size_t nb_graph_params(const nb_graph *g, nb_node **out, size_t cap)
     return n;
 }
 
+size_t nb_graph_states(const nb_graph *g, nb_node **out, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t id = 0; g && id < g->n_nodes; id++) {
+        if (g->nodes[id]->op == NBI_OP_STATE) {
+            if (n < cap) {
+                out[n] = g->nodes[id];
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
 nb_node *nb_graph_find(nb_graph *g, const char *name)
 {
     if (!g || !name) {

@@ -240,6 +240,14 @@ NB_API nb_node *nb_graph_find(nb_graph *g, const char *name);
  */
 NB_API size_t nb_graph_params(const nb_graph *g, nb_node **out, size_t cap);
 
+/*
+ * As nb_graph_params, for the graph's state nodes (nb_state: batch
+ * normalization's running statistics), which nb_graph_params leaves out
+ * because optimizers refuse them. For handing them to nb_checkpoint_save and
+ * nb_checkpoint_load beside the parameters.
+ */
+NB_API size_t nb_graph_states(const nb_graph *g, nb_node **out, size_t cap);
+
 /* Memory held by a graph, for measurements and tests. */
 typedef struct nb_memory_stats {
     size_t nodes;           /* number of nodes */
@@ -1488,6 +1496,129 @@ NB_API nb_linear nb_linear_new(nb_graph *g, const char *name, nb_dtype dtype, in
  * Errors: as nb_matmul_ex and nb_add (NB_ERR_SHAPE when x's last axis is not in).
  */
 NB_API nb_node *nb_linear_apply(nb_graph *g, const nb_linear *layer, nb_node *x);
+
+/*
+ * A layer wrapping an op of the same name is that name plus _layer
+ * (nb_batch_norm_layer beside the op nb_batch_norm), with _new and _apply.
+ * A failed _new returns a zeroed layer, which its _apply refuses with
+ * NB_ERR_ARG ("batch_norm_layer: the layer is NULL or was not made by
+ * nb_batch_norm_layer_new") on a graph not yet in error. Hyperparameters
+ * (eps, momentum, p) are fields set to PyTorch's defaults by _new; a program
+ * may change them before an application, which reads them when it builds.
+ */
+
+/* Layer normalization over the last axis, as torch.nn.LayerNorm(features). */
+typedef struct nb_layer_norm_layer {
+    char name[NB_LAYER_NAME_MAX];
+    int64_t features; /* D, the size of the last axis */
+    nb_node *weight;  /* [D], ones; NULL without affine */
+    nb_node *bias;    /* [D], zeros; NULL without affine */
+    double eps;       /* 1e-5 */
+} nb_layer_norm_layer;
+
+/*
+ * Makes a layer normalization over features values; with affine, the
+ * parameters "<name>_weight" (ones) and "<name>_bias" (zeros), as PyTorch's
+ * elementwise_affine=True.
+ * Errors: NB_ERR_ARG (the name, as nb_linear_new; features below 1),
+ * NB_ERR_DTYPE (not f32 or f64, also without affine), NB_ERR_NOMEM.
+ */
+NB_API nb_layer_norm_layer nb_layer_norm_layer_new(nb_graph *g, const char *name, nb_dtype dtype,
+                                                   int64_t features, bool affine);
+
+/*
+ * Applies nb_layer_norm(x, weight, bias, eps) to x[..., features] in scope
+ * layer->name: each row of the last axis centred and scaled to unit
+ * variance, then weight * . + bias. Same in training and evaluation.
+ * Errors: NB_ERR_SHAPE when x's last axis is not features
+ * ("layer_norm_layer(x[2,3]): ln: the last axis has size 3, but the layer
+ * normalizes 4 features"), and as nb_layer_norm.
+ */
+NB_API nb_node *nb_layer_norm_layer_apply(nb_graph *g, const nb_layer_norm_layer *layer,
+                                          nb_node *x);
+
+/*
+ * Batch normalization over axis 1, as torch.nn.BatchNorm1d(features) (and
+ * BatchNorm2d for x of rank 4), keeping running statistics.
+ */
+typedef struct nb_batch_norm_layer {
+    char name[NB_LAYER_NAME_MAX];
+    int64_t features;      /* C, the size of axis 1 */
+    nb_node *weight;       /* [C], ones; NULL without affine */
+    nb_node *bias;         /* [C], zeros; NULL without affine */
+    nb_node *running_mean; /* state [C], zeros */
+    nb_node *running_var;  /* state [C], ones */
+    double momentum;       /* 0.1 */
+    double eps;            /* 1e-5 */
+} nb_batch_norm_layer;
+
+/*
+ * Makes a batch normalization over features channels: with affine, the
+ * parameters "<name>_weight" (ones) and "<name>_bias" (zeros); always the
+ * state nodes (nb_state) "<name>_running_mean" (zeros) and
+ * "<name>_running_var" (ones), which nb_graph_params does not list and
+ * nb_graph_states does. Every application shares them.
+ * Errors: NB_ERR_ARG (the name, which must leave room for
+ * "_running_mean"; features below 1), NB_ERR_DTYPE, NB_ERR_NOMEM.
+ */
+NB_API nb_batch_norm_layer nb_batch_norm_layer_new(nb_graph *g, const char *name, nb_dtype dtype,
+                                                   int64_t features, bool affine);
+
+/*
+ * Applies nb_batch_norm(x, weight, bias, running_mean, running_var, momentum,
+ * eps) to x [N, C], [N, C, L] or [N, C, H, W] in scope layer->name. A
+ * training run normalizes with the batch's statistics and updates the running
+ * ones (once per application computed in the run); an evaluation run
+ * normalizes with the running ones (see nb_batch_norm). Evaluate with
+ * NB_RUN_EVAL or nb_graph_set_training(g, false), as with model.eval().
+ * Errors: as nb_batch_norm (NB_ERR_SHAPE when axis 1 is not features).
+ */
+NB_API nb_node *nb_batch_norm_layer_apply(nb_graph *g, const nb_batch_norm_layer *layer,
+                                          nb_node *x);
+
+/* Dropout, as torch.nn.Dropout(p): no parameters. */
+typedef struct nb_dropout_layer {
+    char name[NB_LAYER_NAME_MAX];
+    double p; /* the probability of zeroing an element in training */
+} nb_dropout_layer;
+
+/*
+ * Makes a dropout layer. The name (at most NB_LAYER_NAME_MAX - 1 bytes)
+ * is only its scope's: it has nothing to save.
+ * Errors: NB_ERR_ARG (the name; p outside [0, 1):
+ * "dropout_layer: drop: p must be in [0, 1) (got 1)").
+ */
+NB_API nb_dropout_layer nb_dropout_layer_new(nb_graph *g, const char *name, double p);
+
+/*
+ * Applies nb_dropout(x, p) in scope layer->name: in a training run each
+ * element is zeroed with probability p and the rest scaled by 1/(1-p), a
+ * new mask in each run and each application; the identity in evaluation.
+ * Errors: as nb_dropout.
+ */
+NB_API nb_node *nb_dropout_layer_apply(nb_graph *g, const nb_dropout_layer *layer, nb_node *x);
+
+/* A table of num vectors of dim values, as torch.nn.Embedding(num, dim). */
+typedef struct nb_embedding_layer {
+    char name[NB_LAYER_NAME_MAX];
+    nb_node *weight; /* [num, dim], the table, drawn from N(0, 1) */
+} nb_embedding_layer;
+
+/*
+ * Makes an embedding layer, its table the parameter "<name>_weight" (PyTorch
+ * calls it weight too), drawn from N(0, 1) as PyTorch's default.
+ * Errors: NB_ERR_ARG (the name; num or dim below 1), NB_ERR_DTYPE, NB_ERR_NOMEM.
+ */
+NB_API nb_embedding_layer nb_embedding_layer_new(nb_graph *g, const char *name, nb_dtype dtype,
+                                                 int64_t num, int64_t dim);
+
+/*
+ * Looks up the rows of the table for i32 ids of any shape S, giving S + [dim]
+ * (nb_embedding), in scope layer->name. Only the rows used get gradient.
+ * Errors: as nb_embedding (an id outside 0..num-1 fails the run with NB_ERR_VALUE).
+ */
+NB_API nb_node *nb_embedding_layer_apply(nb_graph *g, const nb_embedding_layer *layer,
+                                         nb_node *ids);
 
 /* ======================================================================== */
 /* Model language                                                           */

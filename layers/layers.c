@@ -32,15 +32,32 @@ bool nbi_layer_name(nb_graph *g, char *dst, const char *kind, const char *name,
                       name ? name : "(null)");
         return false;
     }
-    if (strlen(name) + 1 + strlen(longest_suffix) >= NB_LAYER_NAME_MAX) {
-        nb_graph_fail(g, NB_ERR_ARG, kind, 0, NULL,
-                      "the layer name '%.40s...' is too long: with '_%s' it must stay under %d "
-                      "bytes",
-                      name, longest_suffix, NB_LAYER_NAME_MAX);
+    size_t suffix = *longest_suffix ? 1 + strlen(longest_suffix) : 0;
+    if (strlen(name) + suffix >= NB_LAYER_NAME_MAX) {
+        if (suffix) {
+            nb_graph_fail(g, NB_ERR_ARG, kind, 0, NULL,
+                          "the layer name '%.40s...' is too long: with '_%s' it must stay under "
+                          "%d bytes",
+                          name, longest_suffix, NB_LAYER_NAME_MAX);
+        } else {
+            nb_graph_fail(g, NB_ERR_ARG, kind, 0, NULL,
+                          "the layer name '%.40s...' is too long: it must stay under %d bytes",
+                          name, NB_LAYER_NAME_MAX);
+        }
         return false;
     }
     snprintf(dst, NB_LAYER_NAME_MAX, "%s", name);
     return true;
+}
+
+bool nbi_layer_dtype(nb_graph *g, const char *kind, const char *name, nb_dtype dtype)
+{
+    if (dtype == NB_DTYPE_F32 || dtype == NB_DTYPE_F64) {
+        return true;
+    }
+    nb_graph_fail(g, NB_ERR_DTYPE, kind, 0, NULL, "%s: dtype %s is not supported; use f32 or f64",
+                  name, nb_dtype_name(dtype));
+    return false;
 }
 
 nb_node *nbi_layer_param(nb_graph *g, const char *layer, const char *suffix, nb_dtype dtype,

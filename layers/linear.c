@@ -12,7 +12,8 @@ nb_linear nb_linear_new(nb_graph *g, const char *name, nb_dtype dtype, int64_t i
 {
     nb_linear l;
     memset(&l, 0, sizeof l);
-    if (!nbi_layer_name(g, l.name, "linear", name, "weight")) {
+    if (!nbi_layer_name(g, l.name, "linear", name, "weight") ||
+        !nbi_layer_dtype(g, "linear", name, dtype)) {
         return l;
     }
     if (in < 1 || out < 1) {

@@ -45,6 +45,7 @@ run logreg "$ex/logreg"
 run digits_mlp "$ex/digits_mlp" --epochs 2
 run mnist_mlp "$ex/mnist_mlp" --epochs 1
 run regularization "$ex/regularization" --epochs 1
+run norm_mlp "$ex/norm_mlp" --epochs 1
 run nabla-eval "$nabla" eval "$models/mlp.nb" --of probs --json
 run nabla-depth "$nabla" depth "$models/xor.nb" --of loss --scopes --grad
 run nabla-trace "$nabla" trace "$models/figure_1_3.nb" --of y
