@@ -14,21 +14,10 @@ nb_batch_norm_layer nb_batch_norm_layer_new(nb_graph *g, const char *name, nb_dt
 {
     nb_batch_norm_layer l;
     memset(&l, 0, sizeof l);
-    if (!nbi_layer_name(g, l.name, "batch_norm_layer", name, "running_mean") ||
-        !nbi_layer_dtype(g, "batch_norm_layer", name, dtype)) {
+    if (!nbi_layer_norm_params(g, l.name, "batch_norm_layer", name, "running_mean", dtype, features,
+                               affine, &l.weight, &l.bias)) {
         memset(&l, 0, sizeof l);
         return l;
-    }
-    if (features < 1) {
-        nb_graph_fail(g, NB_ERR_ARG, "batch_norm_layer", 0, NULL,
-                      "%s: features must be at least 1 (got %lld)", name, (long long)features);
-        memset(&l, 0, sizeof l);
-        return l;
-    }
-    if (affine) {
-        l.weight =
-            nbi_layer_param(g, l.name, "weight", dtype, NB_SHAPE(features), nb_init_constant(1));
-        l.bias = nbi_layer_param(g, l.name, "bias", dtype, NB_SHAPE(features), nb_init_constant(0));
     }
     char full[NB_LAYER_NAME_MAX + 16];
     snprintf(full, sizeof full, "%s_running_mean", l.name);

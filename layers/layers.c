@@ -67,3 +67,23 @@ nb_node *nbi_layer_param(nb_graph *g, const char *layer, const char *suffix, nb_
     snprintf(full, sizeof full, "%s_%s", layer, suffix);
     return nb_node_set_name(g, nb_param(g, dtype, rank, shape, init), full);
 }
+
+bool nbi_layer_norm_params(nb_graph *g, char *dst, const char *kind, const char *name,
+                           const char *longest_suffix, nb_dtype dtype, int64_t features,
+                           bool affine, nb_node **weight, nb_node **bias)
+{
+    if (!nbi_layer_name(g, dst, kind, name, longest_suffix) ||
+        !nbi_layer_dtype(g, kind, name, dtype)) {
+        return false;
+    }
+    if (features < 1) {
+        nb_graph_fail(g, NB_ERR_ARG, kind, 0, NULL, "%s: features must be at least 1 (got %lld)",
+                      name, (long long)features);
+        return false;
+    }
+    if (affine) {
+        *weight = nbi_layer_param(g, dst, "weight", dtype, NB_SHAPE(features), nb_init_constant(1));
+        *bias = nbi_layer_param(g, dst, "bias", dtype, NB_SHAPE(features), nb_init_constant(0));
+    }
+    return nb_graph_status(g) == NB_OK;
+}

@@ -27,6 +27,16 @@ bool nbi_layer_name(nb_graph *g, char *dst, const char *kind, const char *name,
  */
 bool nbi_layer_dtype(nb_graph *g, const char *kind, const char *name, nb_dtype dtype);
 
+/*
+ * The start of a normalization layer's _new (layer_norm_layer, batch_norm_layer):
+ * checks name, dtype and features (>= 1) as above, then, when affine, makes
+ * "<name>_weight" (ones) and "<name>_bias" (zeros) of [features], as
+ * PyTorch's modules start. Returns false after recording an error.
+ */
+bool nbi_layer_norm_params(nb_graph *g, char *dst, const char *kind, const char *name,
+                           const char *longest_suffix, nb_dtype dtype, int64_t features,
+                           bool affine, nb_node **weight, nb_node **bias);
+
 /* Makes a parameter named "<layer>_<suffix>" (NULL after an error, sticky on g). */
 nb_node *nbi_layer_param(nb_graph *g, const char *layer, const char *suffix, nb_dtype dtype,
                          int rank, const int64_t *shape, nb_init init);
