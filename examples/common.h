@@ -105,6 +105,31 @@ static inline const char *data_path(char *buf, size_t cap, const options *o, con
     return buf;
 }
 
+/*
+ * Reads the UCI 8x8 digits' train and test splits from o->data, pixels
+ * scaled from 0..16 to [0, 1]. Prints "program: message" and returns false
+ * when a file cannot be read.
+ */
+static inline bool load_digits(const options *o, const char *program, nb_dataset *train,
+                               nb_dataset *test)
+{
+    char err[512], a[1024];
+    if (nb_dataset_read_csv(train, data_path(a, sizeof a, o, "digits-train.csv"), "label", err,
+                            sizeof err) != NB_OK) {
+        fprintf(stderr, "%s: %s\n", program, err);
+        return false;
+    }
+    if (nb_dataset_read_csv(test, data_path(a, sizeof a, o, "digits-test.csv"), "label", err,
+                            sizeof err) != NB_OK) {
+        fprintf(stderr, "%s: %s\n", program, err);
+        nb_dataset_free(train);
+        return false;
+    }
+    nb_dataset_scale(train, 1.0 / 16);
+    nb_dataset_scale(test, 1.0 / 16);
+    return true;
+}
+
 /* y = x @ w + b: a dense layer. */
 static inline nb_node *dense(nb_graph *g, nb_node *x, nb_node *w, nb_node *b)
 {

@@ -13,17 +13,10 @@ enum { IN = 64, HIDDEN = 64, CLASSES = 10 };
 int main(int argc, char **argv)
 {
     options o = parse_options(argc, argv, false);
-    char err[512], a[1024];
     nb_dataset train, test;
-    if (nb_dataset_read_csv(&train, data_path(a, sizeof a, &o, "digits-train.csv"), "label", err,
-                            sizeof err) != NB_OK ||
-        nb_dataset_read_csv(&test, data_path(a, sizeof a, &o, "digits-test.csv"), "label", err,
-                            sizeof err) != NB_OK) {
-        fprintf(stderr, "digits_mlp: %s\n", err);
+    if (!load_digits(&o, "digits_mlp", &train, &test)) {
         return 1;
     }
-    nb_dataset_scale(&train, 1.0 / 16);
-    nb_dataset_scale(&test, 1.0 / 16);
 
     nb_graph *g = nb_graph_new();
     nb_graph_seed(g, o.seed);

@@ -71,17 +71,10 @@ static result run(const options *o, const char *name, double p, nb_optim_options
 int main(int argc, char **argv)
 {
     options o = parse_options(argc, argv, false);
-    char err[512], a[1024];
     nb_dataset train, test;
-    if (nb_dataset_read_csv(&train, data_path(a, sizeof a, &o, "digits-train.csv"), "label", err,
-                            sizeof err) != NB_OK ||
-        nb_dataset_read_csv(&test, data_path(a, sizeof a, &o, "digits-test.csv"), "label", err,
-                            sizeof err) != NB_OK) {
-        fprintf(stderr, "regularization: %s\n", err);
+    if (!load_digits(&o, "regularization", &train, &test)) {
         return 1;
     }
-    nb_dataset_scale(&train, 1.0 / 16);
-    nb_dataset_scale(&test, 1.0 / 16);
     size_t all = train.rows;
     train.rows = SUBSET; /* the first 200 rows (the file's order is already random) */
 
