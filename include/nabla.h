@@ -787,7 +787,8 @@ NB_API nb_node *nb_concat(nb_graph *g, int n, nb_node *const *xs, int axis);
  * step >= 1 (PyTorch has no negative steps either). The node stores the
  * normalised start and stop, so equal slices read and write alike.
  * The gradient is nb_slice_grad. In the model language:
- * slice(x, axis=1, start=0, stop=NB_SLICE_END, step=1), axis required.
+ * slice(x, axis=0, start=0, stop=end, step=1), each setting optional (the
+ * axis always shows in DOT and the written text).
  * Errors: NB_ERR_AXIS; NB_ERR_ARG for step < 1 or a start outside the axis
  * ("slice(x[2,3]): start 5 is past the end of axis 1 (size 3)"); NB_ERR_SHAPE
  * for an empty result ("start 2 and stop 1 select nothing of axis 1 (size 3);
@@ -846,7 +847,8 @@ NB_API nb_node *nb_permute(nb_graph *g, nb_node *x, int n, const int *perm);
  * y[..., j, ...] = x[..., idx[j], ...]. idx is an i32 tensor of rank 1 (any
  * length; indices may repeat and come in any order); the result has x's shape
  * with the axis's size replaced by len(idx), and x's dtype (x may be i32).
- * Its gradient is nb_scatter_add(dy, idx, axis, size of x's axis).
+ * Its gradient is nb_scatter_add(dy, idx, axis, size of x's axis). In the
+ * model language: gather(x, idx, axis=0).
  * Errors: NB_ERR_DTYPE (idx not i32), NB_ERR_RANK (idx not of rank 1),
  * NB_ERR_AXIS. An index outside 0..size-1 (negative ones too, as PyTorch)
  * makes the run fail with NB_ERR_VALUE naming the index, its position in idx

@@ -148,7 +148,7 @@ const nbi_op nbi_op_gather = {
     .name = "gather",
     .symbol = "gather",
     .arity = 2,
-    .attrs = { { "axis", NBI_ATTR_INT, .required = true } },
+    .attrs = { { "axis", NBI_ATTR_INT, 0, .shown = true } },
     .n_attrs = 1,
     .build = gather_build,
     .inputs = "x, idx",

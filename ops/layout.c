@@ -407,7 +407,7 @@ const nbi_op nbi_op_slice = {
     .name = "slice",
     .symbol = "slice",
     .arity = 1,
-    .attrs = { { "axis", NBI_ATTR_INT, 0, true },
+    .attrs = { { "axis", NBI_ATTR_INT, 0, .shown = true },
                { "start", NBI_ATTR_INT, 0 },
                { "stop", NBI_ATTR_INT, NB_SLICE_END, .def_word = "end" },
                { "step", NBI_ATTR_INT, 1 } },

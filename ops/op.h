@@ -58,6 +58,8 @@ typedef struct nbi_attr_desc {
      * read), and required in the language when there is no default to take.
      */
     bool required;
+    /* Shown even when equal to its default: an axis a reader of DOT needs. */
+    bool shown;
     /*
      * A word that stands for the default in usage messages, docs and the
      * language, where the number itself means nothing to a reader: "end"

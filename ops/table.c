@@ -58,11 +58,11 @@ bool nbi_attr_shown(const nb_node *y, int k)
     const nbi_attr *a = &y->attr[k];
     switch (d->kind) {
     case NBI_ATTR_FLOAT:
-        return d->required || memcmp(&a->f, &d->def, sizeof a->f) != 0;
+        return d->required || d->shown || memcmp(&a->f, &d->def, sizeof a->f) != 0;
     case NBI_ATTR_INTS:
-        return d->required || a->n > 0;
+        return d->required || d->shown || a->n > 0;
     default:
-        return d->required || a->i != (int64_t)d->def;
+        return d->required || d->shown || a->i != (int64_t)d->def;
     }
 }
 

@@ -240,8 +240,11 @@ Test(keywords, a_default_with_a_word_is_shown_and_read_by_it)
     cr_assert_str_eq(ea, "slice(x, axis=1, start=1)");
     cr_assert_str_eq(ea, eb);
     nb_graph_free(g);
-    parse_error("input x[2, 5]\ny = slice(x, stop=2)\n", 2, 5,
-                "slice needs axis=...; it takes slice(x, axis, start=0, stop=end, step=1)");
+    /* the axis defaults to 0 and always shows */
+    g = parse("input x[2, 5]\nc = slice(x, stop=1)\n");
+    nb_node_expression(nb_graph_find(g, "c"), ea, sizeof ea);
+    cr_assert_str_eq(ea, "slice(x, axis=0, stop=1)");
+    nb_graph_free(g);
     parse_error("input x[2, 5]\ny = slice(x, axis=1, stop=last)\n", 2, 27,
                 "slice: stop must be a whole number or end");
 

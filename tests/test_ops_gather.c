@@ -387,11 +387,11 @@ static void expect_parse_error(const char *src, nb_status code, int line, int co
 }
 
 Test(gather_lang, bad_calls_show_the_whole_form,
-     .description = "a missing axis, a fractional ignore and an unknown keyword name the form "
-                    "gather(x, idx, axis) or cross_entropy(logits, labels, ignore=none)")
+     .description = "a fractional axis or ignore and an unknown keyword name the form "
+                    "gather(x, idx, axis=0) or cross_entropy(logits, labels, ignore=none)")
 {
-    expect_parse_error("input x[3]\ninput i[2] : i32\ny = gather(x, i)\n", NB_ERR_FORMAT, 3, 5,
-                       "gather needs axis=...; it takes gather(x, idx, axis)");
+    expect_parse_error("input x[3]\ninput i[2] : i32\ny = gather(x, i, axis=0.5)\n", NB_ERR_FORMAT,
+                       3, 23, "gather: axis must be a whole number");
     expect_parse_error("input z[2, 3]\ninput l[2] : i32\ny = cross_entropy(z, l, ignore=1.5)\n",
                        NB_ERR_FORMAT, 3, 32,
                        "cross_entropy: ignore must be a whole number or none");
