@@ -32,8 +32,8 @@ enum {
 };
 
 /*
- * A node: 64 bytes on LP64, so a million-node graph is 64 MB of metadata.
- * Its inputs follow it in the same arena block; its attributes (one nbi_attr
+ * A node: 64 bytes on LP64 and 8 more per input, so a million binary nodes
+ * are 80 MB of metadata. Its inputs follow it in the same arena block; its attributes (one nbi_attr
  * per attribute its op's record describes) are allocated only for ops that
  * have some. Shapes are interned: elementwise ops share their input's shape
  * array. Names live in a hash (g->names) holding only the nodes that were
