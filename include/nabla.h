@@ -1012,8 +1012,8 @@ NB_API nb_node *nb_layer_norm(nb_graph *g, nb_node *x, nb_node *weight, nb_node 
  * kh x kw window whose top-left corner is (i*sh - ph, j*sw - pw), the input
  * padded with -inf by ph rows and pw columns on each side. The result is
  * [N, C, OH, OW] with OH = floor((H + 2 ph - kh) / sh) + 1 and
- * OW = floor((W + 2 pw - kw) / sw) + 1. A stride of 0 in both sh and sw means
- * the kernel's size (PyTorch's default); windows may overlap (stride below
+ * OW = floor((W + 2 pw - kw) / sw) + 1. A stride of 0 means the kernel's size
+ * along that axis (PyTorch's default); windows may overlap (stride below
  * the kernel). A NaN in a window gives NaN, as in PyTorch.
  * The gradient sends dy to each window's first maximum in row-major window
  * order (PyTorch's tie rule) and adds where windows share it: a scatter_add

@@ -651,7 +651,7 @@ const nbi_op nbi_op_avg_pool1d = {
     .inputs = "x",
     .forward = avg_forward,
     .grad = avg_grad,
-    .formula = "y[n,c,i] = sum of x[n,c] over the window at i*s - p / k",
+    .formula = "y[n,c,i] = (sum of x[n,c] over the window at i*s - p) / k",
     .grad_formula = "dx = avg_pool_grad(dy)",
 };
 
