@@ -1004,6 +1004,91 @@ NB_API nb_node *nb_dropout(nb_graph *g, nb_node *x, double p);
  */
 NB_API nb_node *nb_layer_norm(nb_graph *g, nb_node *x, nb_node *weight, nb_node *bias, double eps);
 
+/* ---- convolution and pooling ---- */
+
+/*
+ * Max pooling of x[N, C, H, W] (F.max_pool2d(x, (kh, kw), (sh, sw), (ph, pw))
+ * with ceil_mode false): y[n, c, i, j] is the maximum of x[n, c] over the
+ * kh x kw window whose top-left corner is (i*sh - ph, j*sw - pw), the input
+ * padded with -inf by ph rows and pw columns on each side. The result is
+ * [N, C, OH, OW] with OH = floor((H + 2 ph - kh) / sh) + 1 and
+ * OW = floor((W + 2 pw - kw) / sw) + 1. A stride of 0 means the kernel's size
+ * along that axis (PyTorch's default); windows may overlap (stride below
+ * the kernel). A NaN in a window gives NaN, as in PyTorch.
+ * The gradient sends dy to each window's first maximum in row-major window
+ * order (PyTorch's tie rule) and adds where windows share it: a scatter_add
+ * at nb_max_pool_index's indices, whose gradient is a gather, so second
+ * derivatives work; x gets no gradient through the choice of the maximum
+ * (zero almost everywhere). In the model language:
+ * max_pool2d(x, kernel, stride=kernel, padding=0), each a number or [h, w].
+ * Errors: NB_ERR_RANK (x not of rank 4), NB_ERR_DTYPE (x not f32 or f64),
+ * NB_ERR_ARG (kernel or stride below 1, padding negative or more than half
+ * the kernel, as PyTorch's rule padding <= kernel / 2), NB_ERR_SHAPE (the
+ * window is larger than the padded input):
+ *     max_pool2d(x[1,1,4,4]): padding [2, 0] must be between 0 and half the kernel [3, 3] (PyTorch's rule)
+ */
+NB_API nb_node *nb_max_pool2d(nb_graph *g, nb_node *x, int kh, int kw, int sh, int sw, int ph,
+                              int pw);
+
+/*
+ * Average pooling of x[N, C, H, W] (F.avg_pool2d with count_include_pad
+ * true, PyTorch's default, and ceil_mode false): y[n, c, i, j] is the sum of
+ * x[n, c] over the window of nb_max_pool2d, padding counted as zeros, divided
+ * by kh*kw. Shape rule, stride default and errors as nb_max_pool2d. Its
+ * gradient is nb_avg_pool_grad(dy), whose gradient is avg pooling again. In
+ * the model language: avg_pool2d(x, kernel, stride=kernel, padding=0).
+ */
+NB_API nb_node *nb_avg_pool2d(nb_graph *g, nb_node *x, int kh, int kw, int sh, int sw, int ph,
+                              int pw);
+
+/*
+ * nb_max_pool2d on x[N, C, L] (F.max_pool1d(x, k, s, p)): windows of k
+ * elements moved by s (0: by k) over x padded with p -inf on each side,
+ * giving [N, C, floor((L + 2p - k) / s) + 1]. Gradient, tie rule and errors
+ * as nb_max_pool2d (NB_ERR_RANK for x not of rank 3). In the model language:
+ * max_pool1d(x, kernel, stride=kernel, padding=0).
+ */
+NB_API nb_node *nb_max_pool1d(nb_graph *g, nb_node *x, int k, int s, int p);
+
+/*
+ * nb_avg_pool2d on x[N, C, L] (F.avg_pool1d(x, k, s, p), padding counted):
+ * each window's sum divided by k. Shape rule as nb_max_pool1d, errors as
+ * nb_avg_pool2d. In the model language: avg_pool1d(x, kernel, stride=kernel,
+ * padding=0).
+ */
+NB_API nb_node *nb_avg_pool1d(nb_graph *g, nb_node *x, int k, int s, int p);
+
+/*
+ * The flat index into x (of N*C*H*W elements, row-major) of each window's
+ * first maximum in the pooling nb_max_pool2d (nsp 2, x[N, C, H, W]) or
+ * nb_max_pool1d (nsp 1, x[N, C, L]) makes: an i32 vector of N*C*OH*OW
+ * indices, windows in y's row-major order. kernel, stride and padding hold
+ * nsp entries each; stride NULL means the kernel, padding NULL means 0. It is
+ * what max pooling's gradient scatters dy by; no gradient flows through it.
+ * In the model language: max_pool_index(x, kernel, stride=kernel, padding=0).
+ * Errors: as nb_max_pool2d; NB_ERR_ARG for nsp not 1 or 2; NB_ERR_RANK for x
+ * not of rank 2 + nsp; NB_ERR_SHAPE for x of more than 2^31-1 elements.
+ */
+NB_API nb_node *nb_max_pool_index(nb_graph *g, nb_node *x, int nsp, const int *kernel,
+                                  const int *stride, const int *padding);
+
+/*
+ * The adjoint of average pooling: dx of shape [N, C, size...] (nsp = 1 or 2
+ * spatial sizes) for dy[N, C, OH, OW] (or [N, C, OL]), each dy[n, c, i, j]
+ * spread as dy / (kh*kw) over the in-bounds elements of its window; elements
+ * shared by overlapping windows add. kernel, stride (NULL: the kernel) and
+ * padding (NULL: 0) as in nb_max_pool_index. Its gradient with respect to dy
+ * is the average pooling of the incoming gradient, so it is differentiable
+ * to any order. In the model language:
+ * avg_pool_grad(dy, size, kernel, stride=kernel, padding=0).
+ * Errors: as nb_avg_pool2d for the pooling of size; NB_ERR_RANK (dy not of
+ * rank 3 or 4), NB_ERR_ARG (size not of nsp positive entries), NB_ERR_SHAPE
+ * (dy's spatial size is not the pooled size of size):
+ *     avg_pool_grad(dy[1,1,3,3]): dy's spatial size [3, 3] is not the pooled size [2, 2] of [4, 4]
+ */
+NB_API nb_node *nb_avg_pool_grad(nb_graph *g, nb_node *dy, int nsp, const int64_t *size,
+                                 const int *kernel, const int *stride, const int *padding);
+
 /* What the op table says of one op (leaves included), for docs and teaching tools. */
 typedef struct nb_op_info {
     const char *name;         /* "matmul", as nb_node_op_name reports it */
