@@ -513,6 +513,17 @@ NB_API nb_node *nb_transpose(nb_graph *g, nb_node *x);
 NB_API nb_node *nb_reshape(nb_graph *g, nb_node *x, int rank, const int64_t *shape);
 
 /*
+ * Stops the gradient: y = x in value (a view of x's storage, no copy, any
+ * dtype), but nb_grad sends nothing back through y, so every gradient reaching
+ * x only through y is zero, as torch's x.detach(). The op has no gradient rule
+ * (nb_op_info's differentiable is false). Passing a recurrent network's
+ * carried state through it between chunks of a sequence truncates
+ * backpropagation through time there. In the model language: stop_gradient(x).
+ * Errors: as any builder's for a NULL or foreign x.
+ */
+NB_API nb_node *nb_stop_gradient(nb_graph *g, nb_node *x);
+
+/*
  * Broadcasts x to shape by NumPy rules (explicitly, as one node). Its gradient
  * is nb_sum_to back to x's shape. Errors: NB_ERR_SHAPE.
  */

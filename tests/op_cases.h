@@ -334,6 +334,7 @@ OPC_BUILDER(build_dropout, nb_dropout(g, x[0], c->fa[0]))
 OPC_BUILDER(build_dropout_eval, (nb_graph_set_training(g, false), nb_dropout(g, x[0], c->fa[0])))
 OPC_BUILDER(build_layer_norm, nb_layer_norm(g, x[0], x[1], x[2], c->fa[0]))
 OPC_BUILDER(build_layer_norm_plain, nb_layer_norm(g, x[0], NULL, NULL, c->fa[0]))
+OPC_BUILDER(build_stop_gradient, nb_stop_gradient(g, x[0]))
 
 static const op_case op_cases[] = {
     /* torch: a + b */
@@ -3277,7 +3278,13 @@ static const op_case op_cases[] = {
       .fa = { 0.01 },
       .in = { OPC_IN((5), 1.17, 0.69, 1.24, -0.5, 1.56) },
       OPC_OUT((5), 0.4638343381685242, -0.1948653136684335, 0.559894704061414, -1.8278915338475579,
-              0.9990278052860525) },
+              0.9990278052860525) },    /* torch: x.detach() (the identity; no gradient rule, so forward only) */
+    { .op = "stop_gradient",
+      .name = "stop_gradient [2,3]",
+      .build = build_stop_gradient,
+      .mode = OPC_FORWARD_ONLY,
+      .in = { OPC_IN((2, 3), 0.47, -1.65, 1.44, -0.74, -0.24, -0.5) },
+      OPC_OUT((2, 3), 0.47, -1.65, 1.44, -0.74, -0.24, -0.5) },
 };
 
 #define OP_CASE_COUNT (sizeof op_cases / sizeof op_cases[0])

@@ -119,10 +119,11 @@ ParameterizedTest(size_t *i, ops_grad, matches_central_differences,
 
 Test(ops_grad, nondifferentiable_set_is_exactly_the_piecewise_constant_ops,
      .description = "the op table marks exactly sign, step, argmax_mask, one_hot, fill, "
-                    "greater, less, equal and argmax (and the leaves) as having no gradient rule")
+                    "greater, less, equal, argmax and stop_gradient (and the leaves) as having no "
+                    "gradient rule")
 {
     const char *expected[] = { "sign",    "step", "argmax_mask", "one_hot", "fill",
-                               "greater", "less", "equal",       "argmax" };
+                               "greater", "less", "equal",       "argmax",  "stop_gradient" };
     size_t found = 0;
     for (size_t i = 0; i < nb_op_count(); i++) {
         nb_op_info info;
