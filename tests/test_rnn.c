@@ -1,0 +1,349 @@
+/*
+ * tests/test_rnn.c: the recurrent cells and their unrolling (layers/rnn.c)
+ * and stop_gradient: each cell's step and gradients against PyTorch in
+ * float64, gradient checks of the cells and of a masked unrolled sequence,
+ * second derivatives through two steps, padding that changes nothing,
+ * truncated backpropagation through time, and the errors.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <nabla.h>
+#include <string.h>
+
+/*
+ * Made by tests/reference/rnn_cells.py (PyTorch 1.13, float64): for each
+ * cell, its inputs, parameters, new states, the loss sum(h' * w) (+ sum(c' * w))
+ * and that loss's gradients.
+ */
+/* torch.nn.RNNCell(3, 2, nonlinearity='tanh') */
+static const double rnn_x[] = { 0.14, -0.0, -0.71, 0.78, -0.78, -0.06 };
+static const double rnn_h[] = { -0.97, 0.69, -0.37, -0.14 };
+static const double rnn_w_ih[] = { 0.32, -0.74, -0.38, -0.97, -0.48, 0.15 };
+static const double rnn_w_hh[] = { -0.36, 0.05, 0.75, 0.2 };
+static const double rnn_b_ih[] = { 0.72, 0.11 };
+static const double rnn_b_hh[] = { 0.32, -0.79 };
+static const double rnn_h_out[] = { 0.9400291693782105, -0.9072579608129772, 0.9651270252727365,
+                                    -0.8802101641961804 };
+static const double rnn_loss = -0.7316564750654182;
+static const double rnn_dx[] = {
+    0.07840149100694042,   0.1498477701533032,   0.028733300034097645,
+    -0.020507555311342435, 0.009090620046273928, 0.010249448605902331
+};
+static const double rnn_dh[] = { -0.04670326905452207, -0.030502248137602966, 0.018267264705816084,
+                                 0.001744597318568562 };
+static const double rnn_dw_ih[] = { -0.03401048752206753,  0.01670414486524841,
+                                    0.08905281483712923,   -0.006045022273387807,
+                                    -0.010979965758729494, 0.08549639798363763 };
+static const double rnn_dw_hh[] = { 0.12783199229092684, -0.08229736610385695, 0.11275040035529083,
+                                    -0.08587963267176398 };
+static const double rnn_db_ih[] = { -0.14503230360305575, -0.10753017819440808 };
+static const double rnn_db_hh[] = { -0.14503230360305575, -0.10753017819440808 };
+/* torch.nn.RNNCell(3, 2, nonlinearity='relu') */
+static const double relu_x[] = { -0.3, 0.41, -0.18, 0.7, 0.22, -0.33 };
+static const double relu_h[] = { 0.34, 0.86, -0.23, -0.46 };
+static const double relu_w_ih[] = { -0.55, 0.89, 0.81, 0.56, 0.97, -0.69 };
+static const double relu_w_hh[] = { 0.55, 0.95, 0.79, 0.09 };
+static const double relu_b_ih[] = { 0.41, -0.13 };
+static const double relu_b_hh[] = { 0.78, -0.94 };
+static const double relu_h_out[] = { 2.5781, 0.0, 0.16999999999999998, 0.0 };
+static const double relu_loss = -2.79235625;
+static const double relu_dx[] = { 0.5843750000000001, -0.945625, -0.8606250000000001,
+                                  0.171875,           -0.278125, -0.25312500000000004 };
+static const double relu_dh[] = { -0.5843750000000001, -1.009375, -0.171875, -0.296875 };
+static const double relu_dw_ih[] = { 0.09999999999999999, -0.504375, 0.294375, 0.0, 0.0, 0.0 };
+static const double relu_dw_hh[] = { -0.289375, -0.7699999999999999, 0.0, 0.0 };
+static const double relu_db_ih[] = { -1.375, 0.0 };
+static const double relu_db_hh[] = { -1.375, 0.0 };
+/* torch.nn.LSTMCell(3, 2) */
+static const double lstm_x[] = { -0.19, 0.66, 0.68, -0.61, -0.74, 0.51 };
+static const double lstm_h[] = { 0.1, -0.64, -0.75, 0.41 };
+static const double lstm_c[] = { 0.66, -0.65, 0.83, 0.98 };
+static const double lstm_w_ih[] = { 0.1,   -0.56, 0.91,  0.47, 0.75, -0.36, -0.94, 0.81,
+                                    0.06,  -0.22, -0.29, -0.7, 0.99, 0.62,  0.75,  0.24,
+                                    -0.04, -0.79, 0.49,  0.25, 0.73, 0.64,  -0.33, -0.55 };
+static const double lstm_w_hh[] = { -0.19, 0.61, 0.61, 0.87,  0.12, -0.91, -0.65, 0.45,
+                                    0.57,  -0.2, 0.47, -0.37, 0.99, -0.1,  0.37,  0.53 };
+static const double lstm_b_ih[] = { 0.06, -0.21, 0.55, -1.0, 0.98, -0.24, 0.3, 0.05 };
+static const double lstm_b_hh[] = { -0.23, 0.83, -0.96, -0.4, -0.04, -0.75, 0.27, -0.05 };
+static const double lstm_h_out[] = { 0.5506172859325819, -0.13292824686036983, 0.027043442201698326,
+                                     -0.01733843921470471 };
+static const double lstm_c_out[] = { 0.8682483131502502, -0.5492337871708948, 0.06456570772447157,
+                                     -0.045584202208469426 };
+static const double lstm_loss = -1.0711188250698913;
+static const double lstm_dx[] = { 0.12183860696334001, 0.06652275115796065, -0.4947327034179989,
+                                  -0.246161699781756,  -0.2856358564093037, -0.2272756505325317 };
+static const double lstm_dh[] = { -0.06609420476741591, 0.24505743800459356, -0.2165755412314311,
+                                  0.13462358392286014 };
+static const double lstm_dc[] = { -1.0694514052276052, -0.06994249208607467, -0.13094425079887684,
+                                  0.027927471887804586 };
+static const double lstm_dw_ih[] = {
+    0.052537646774295996, -0.2422831177235168,  -0.22301715553269472, -0.02131417301259677,
+    0.12986785163007492,  0.10895550907433649,  0.08441655915707674,  -0.07435415096908335,
+    -0.1740246888313414,  -0.01919383095717247, 0.013765943574454759, 0.03773043575138551,
+    0.19861120216679667,  0.18992695639807172,  -0.19590557463315328, 0.021056928402787663,
+    -0.07952332107531693, -0.07909438925350576, 0.02677429888652225,  -0.07897828346684609,
+    -0.08761460331187731, -0.01233756005748752, 0.044775679279221395, 0.04527848192036543
+};
+static const double lstm_dw_hh[] = {
+    -0.05004835265971476,  0.2285094372700755,   0.03213335966203425,   -0.11992616354919224,
+    0.0375705111983079,    0.09564913550756317,  -0.009718765308483184, -0.01904075673826063,
+    0.2250836740412905,    -0.08951531598188008, -0.013472071025871479, 0.0764273338095302,
+    -0.008836709967373547, 0.0780940957685715,   0.007212330539615811,  -0.043212399296998064
+};
+static const double lstm_db_ih[] = { -0.32273861363750267, 0.15534672294231763,
+                                     -0.2750587743500045,  0.0601124072925487,
+                                     -0.36503380218395665, -0.11575753795201738,
+                                     -0.13007160805818577, 0.06641820577642768 };
+static const double lstm_db_hh[] = { -0.32273861363750267, 0.15534672294231763,
+                                     -0.2750587743500045,  0.0601124072925487,
+                                     -0.36503380218395665, -0.11575753795201738,
+                                     -0.13007160805818577, 0.06641820577642768 };
+/* torch.nn.GRUCell(3, 2) */
+static const double gru_x[] = { 0.67, -0.92, 0.91, 0.17, 0.1, 0.45 };
+static const double gru_h[] = { -0.98, -0.1, 0.26, -0.91 };
+static const double gru_w_ih[] = { -0.35, -0.57, -0.9, 0.53,  0.86, -0.45, -0.6, -0.14, -0.26,
+                                   0.83,  -0.12, 0.15, -0.37, -0.6, -0.35, 0.34, 0.19,  -0.54 };
+static const double gru_w_hh[] = { -0.19, -0.4,  0.27,  0.57, 0.08,  -0.74,
+                                   -0.03, -0.82, -0.49, 0.51, -0.38, 0.79 };
+static const double gru_b_ih[] = { 0.59, 0.98, 0.68, -0.64, 0.73, 0.83 };
+static const double gru_b_hh[] = { -0.59, 0.26, 0.08, -0.35, 0.5, -0.07 };
+static const double gru_h_out[] = { -0.1969934935840677, 0.19467243052941835, 0.2889790587743333,
+                                    -0.41273681829392006 };
+static const double gru_loss = -0.04063371606625233;
+static const double gru_dx[] = {
+    -0.22814173701229137, -0.02320601836226884, 0.14201703549415404,
+    0.012781201205410674, 0.03713513167312965,  0.0013443431021039204
+};
+static const double gru_dh[] = { -0.4697205828879991, -0.8998035043178989, -0.2372515560348943,
+                                 0.03696892944124359 };
+static const double gru_dw_ih[] = {
+    -0.024826290150478013, 0.034546317440338904,  -0.03341932464525356, -0.011459339823885691,
+    0.01368253873596964,   -0.016913025624986262, 0.3139712857686916,   -0.4287928263114285,
+    0.42797095976128713,   0.06273352044290544,   -0.09118046968941787, 0.08189406836732631,
+    -0.12065047936776836,  0.14549930788218457,   -0.17712262168137122, -0.18124893797586517,
+    0.25954947564021136,   -0.23916226792224204
+};
+static const double gru_dw_hh[] = {
+    0.037009457539928396, 0.0024943181226325054, 0.013630037681673205, 0.007156275693763435,
+    -0.45568419720857467, -0.053048187772837166, -0.09944642338234272, 0.00400548731284017,
+    0.06153090120484164,  0.03168500579297838,   0.14717984742762535,  -0.005435209178886023
+};
+static const double gru_db_ih[] = { -0.03603248537743115, -0.021697660037504854,
+                                    0.4738330274321896,   0.08235432411394181,
+                                    -0.22521859898850244, -0.24663911779443504 };
+static const double gru_db_hh[] = { -0.03603248537743115, -0.021697660037504854,
+                                    0.4738330274321896,   0.08235432411394181,
+                                    -0.09711204746046516, -0.12254959363102842 };
+
+enum { B = 2, I = 3, H = 2 };
+
+static double loss_weight(size_t k)
+{
+    return ((double)((k * 37) % 17) - 8.5) / 8.0;
+}
+
+static nb_node *leaf(nb_graph *g, int rank, const int64_t *shape, const double *v)
+{
+    nb_node *n = nb_input(g, NB_DTYPE_F64, rank, shape);
+    size_t count = 1;
+    for (int i = 0; i < rank; i++) {
+        count *= (size_t)shape[i];
+    }
+    if (v) {
+        cr_assert_eq(nb_node_write_f64(g, n, v, count), NB_OK, "%s", nb_graph_error(g));
+    }
+    return n;
+}
+
+/* sum(y * w) with the script's weights w_k, y [rows, cols] */
+static nb_node *weighted(nb_graph *g, nb_node *y)
+{
+    size_t n = 1;
+    for (int i = 0; i < nb_node_rank(y); i++) {
+        n *= (size_t)nb_node_shape(y)[i];
+    }
+    double w[256];
+    cr_assert(n <= 256);
+    for (size_t k = 0; k < n; k++) {
+        w[k] = loss_weight(k);
+    }
+    return nb_sum(g, nb_mul(g, y, nb_const(g, NB_DTYPE_F64, nb_node_rank(y), nb_node_shape(y), w)));
+}
+
+static void write(nb_graph *g, nb_node *n, const double *v)
+{
+    cr_assert_eq(nb_node_write_f64(g, n, v, nb_node_size(n)), NB_OK, "%s", nb_graph_error(g));
+}
+
+static void expect_values(nb_graph *g, nb_node *n, const double *want, size_t count,
+                          const char *what)
+{
+    double got[64];
+    cr_assert(count <= 64);
+    cr_assert_eq(nb_node_size(n), count, "%s: size", what);
+    cr_assert_eq(nb_node_read_f64(g, n, got, count), NB_OK, "%s", nb_graph_error(g));
+    for (size_t i = 0; i < count; i++) {
+        cr_expect(fabs(got[i] - want[i]) <= 1e-13 * (1 + fabs(want[i])),
+                  "%s[%zu]: got %.17g, PyTorch %.17g", what, i, got[i], want[i]);
+    }
+}
+
+/* One cell step as the script ran it: its leaves, its outputs and its loss. */
+typedef struct cell_case {
+    nb_graph *g;
+    nb_node *x, *h, *c, *params[4];
+    nb_node *h_out, *c_out, *loss;
+} cell_case;
+
+typedef enum kind { RNN_TANH, RNN_RELU, LSTM, GRU } kind;
+
+static cell_case build_case(kind k, const double *x, const double *h, const double *c,
+                            const double *const *p)
+{
+    cell_case cc;
+    memset(&cc, 0, sizeof cc);
+    nb_graph *g = cc.g = nb_graph_new();
+    cc.x = leaf(g, NB_SHAPE(B, I), x);
+    cc.h = leaf(g, NB_SHAPE(B, H), h);
+    if (k == LSTM) {
+        cc.c = leaf(g, NB_SHAPE(B, H), c);
+        nb_lstm_cell cell = nb_lstm_cell_new(g, "lstm", NB_DTYPE_F64, I, H);
+        nb_node *ps[4] = { cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh };
+        memcpy(cc.params, ps, sizeof ps);
+        cr_assert_eq(nb_lstm_cell_apply(g, &cell, cc.x, cc.h, cc.c, &cc.h_out, &cc.c_out), NB_OK,
+                     "%s", nb_graph_error(g));
+    } else if (k == GRU) {
+        nb_gru_cell cell = nb_gru_cell_new(g, "gru", NB_DTYPE_F64, I, H);
+        nb_node *ps[4] = { cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh };
+        memcpy(cc.params, ps, sizeof ps);
+        cc.h_out = nb_gru_cell_apply(g, &cell, cc.x, cc.h);
+    } else {
+        nb_rnn_cell cell = nb_rnn_cell_new(g, "rnn", NB_DTYPE_F64, I, H,
+                                           k == RNN_RELU ? NB_RNN_RELU : NB_RNN_TANH);
+        nb_node *ps[4] = { cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh };
+        memcpy(cc.params, ps, sizeof ps);
+        cc.h_out = nb_rnn_cell_apply(g, &cell, cc.x, cc.h);
+    }
+    cr_assert_eq(nb_graph_status(g), NB_OK, "%s", nb_graph_error(g));
+    for (int i = 0; i < 4; i++) {
+        write(g, cc.params[i], p[i]);
+    }
+    cc.loss = weighted(g, cc.h_out);
+    if (cc.c_out) {
+        cc.loss = nb_add(g, cc.loss, weighted(g, cc.c_out));
+    }
+    cr_assert_eq(nb_graph_status(g), NB_OK, "%s", nb_graph_error(g));
+    return cc;
+}
+
+/* The step's outputs, loss and every gradient against PyTorch's. */
+static void check_against_torch(kind k, const double *x, const double *h, const double *c,
+                                const double *const *p, const double *h_out, const double *c_out,
+                                double loss, const double *const *grads)
+{
+    cell_case cc = build_case(k, x, h, c, p);
+    nb_graph *g = cc.g;
+    nb_node *wrt[7] = { cc.x, cc.h };
+    size_t n = 2;
+    if (cc.c) {
+        wrt[n++] = cc.c;
+    }
+    for (int i = 0; i < 4; i++) {
+        wrt[n++] = cc.params[i];
+    }
+    nb_node *d[7], *outs[10] = { cc.loss, cc.h_out };
+    cr_assert_eq(nb_grad(g, cc.loss, n, wrt, d), NB_OK, "%s", nb_graph_error(g));
+    size_t m = 2;
+    if (cc.c_out) {
+        outs[m++] = cc.c_out;
+    }
+    memcpy(outs + m, d, n * sizeof *d);
+    cr_assert_eq(nb_graph_run(g, m + n, outs), NB_OK, "%s", nb_graph_error(g));
+    expect_values(g, cc.loss, &loss, 1, "loss");
+    expect_values(g, cc.h_out, h_out, B * H, "h'");
+    if (cc.c_out) {
+        expect_values(g, cc.c_out, c_out, B * H, "c'");
+    }
+    for (size_t i = 0; i < n; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "gradient %zu", i);
+        expect_values(g, d[i], grads[i], nb_node_size(wrt[i]), what);
+    }
+    nb_graph_free(g);
+}
+
+Test(rnn_cell, tanh_step_and_gradients_match_pytorch,
+     .description = "nn.RNNCell(3, 2): h', the loss and its gradients wrt x, h and the four "
+                    "parameters equal PyTorch's float64 values within 1e-13")
+{
+    check_against_torch(
+        RNN_TANH, rnn_x, rnn_h, NULL,
+        (const double *const[]){ rnn_w_ih, rnn_w_hh, rnn_b_ih, rnn_b_hh }, rnn_h_out, NULL,
+        rnn_loss,
+        (const double *const[]){ rnn_dx, rnn_dh, rnn_dw_ih, rnn_dw_hh, rnn_db_ih, rnn_db_hh });
+}
+
+Test(rnn_cell, relu_step_and_gradients_match_pytorch,
+     .description = "nn.RNNCell(3, 2, nonlinearity='relu'): h', loss and gradients as PyTorch's")
+{
+    check_against_torch(RNN_RELU, relu_x, relu_h, NULL,
+                        (const double *const[]){ relu_w_ih, relu_w_hh, relu_b_ih, relu_b_hh },
+                        relu_h_out, NULL, relu_loss,
+                        (const double *const[]){ relu_dx, relu_dh, relu_dw_ih, relu_dw_hh,
+                                                 relu_db_ih, relu_db_hh });
+}
+
+Test(lstm_cell, step_and_gradients_match_pytorch,
+     .description = "nn.LSTMCell(3, 2): h', c', the loss and its gradients wrt x, h, c and the "
+                    "four parameters equal PyTorch's float64 values within 1e-13")
+{
+    check_against_torch(LSTM, lstm_x, lstm_h, lstm_c,
+                        (const double *const[]){ lstm_w_ih, lstm_w_hh, lstm_b_ih, lstm_b_hh },
+                        lstm_h_out, lstm_c_out, lstm_loss,
+                        (const double *const[]){ lstm_dx, lstm_dh, lstm_dc, lstm_dw_ih, lstm_dw_hh,
+                                                 lstm_db_ih, lstm_db_hh });
+}
+
+Test(gru_cell, step_and_gradients_match_pytorch,
+     .description = "nn.GRUCell(3, 2) (reset gate inside the hidden product): h', the loss and "
+                    "its gradients equal PyTorch's float64 values within 1e-13")
+{
+    check_against_torch(
+        GRU, gru_x, gru_h, NULL, (const double *const[]){ gru_w_ih, gru_w_hh, gru_b_ih, gru_b_hh },
+        gru_h_out, NULL, gru_loss,
+        (const double *const[]){ gru_dx, gru_dh, gru_dw_ih, gru_dw_hh, gru_db_ih, gru_db_hh });
+}
+
+static void gradcheck_all(nb_graph *g, nb_node *loss, size_t n, nb_node *const *wrt)
+{
+    nb_gradcheck_options opts = nb_gradcheck_defaults();
+    nb_gradcheck_result res[16];
+    cr_assert(n <= 16);
+    cr_assert_eq(nb_gradcheck(g, loss, n, wrt, &opts, res), NB_OK, "%s", nb_graph_error(g));
+    for (size_t i = 0; i < n; i++) {
+        cr_expect(res[i].passed, "wrt %zu element %zu: analytic %.12g, numeric %.12g", i,
+                  res[i].worst_index, res[i].analytic, res[i].numeric);
+    }
+}
+
+Test(cells, pass_float64_gradient_checks,
+     .description = "for each cell (tanh, relu, LSTM, GRU), nb_gradcheck of the loss wrt x, the "
+                    "states and the four parameters passes (eps 1e-6, rtol 1e-5, atol 1e-7)")
+{
+    const double *const *ps[4] = {
+        (const double *const[]){ rnn_w_ih, rnn_w_hh, rnn_b_ih, rnn_b_hh },
+        (const double *const[]){ relu_w_ih, relu_w_hh, relu_b_ih, relu_b_hh },
+        (const double *const[]){ lstm_w_ih, lstm_w_hh, lstm_b_ih, lstm_b_hh },
+        (const double *const[]){ gru_w_ih, gru_w_hh, gru_b_ih, gru_b_hh },
+    };
+    const double *xs[4] = { rnn_x, relu_x, lstm_x, gru_x },
+                 *hs[4] = { rnn_h, relu_h, lstm_h, gru_h };
+    for (int k = 0; k < 4; k++) {
+        cell_case cc = build_case((kind)k, xs[k], hs[k], lstm_c, ps[k]);
+        nb_node *wrt[7] = {
+            cc.x, cc.h, cc.params[0], cc.params[1], cc.params[2], cc.params[3], cc.c
+        };
+        gradcheck_all(cc.g, cc.loss, cc.c ? 7 : 6, wrt);
+        nb_graph_free(cc.g);
+    }
+}
