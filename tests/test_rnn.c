@@ -347,3 +347,242 @@ Test(cells, pass_float64_gradient_checks,
         nb_graph_free(cc.g);
     }
 }
+
+/* ---- unrolling ---- */
+
+/* two-decimal values for a sequence: v_k = ((k * 53) % 41 - 20) / 25 */
+static void fill_values(double *v, size_t n, size_t offset)
+{
+    for (size_t k = 0; k < n; k++) {
+        v[k] = (double)((int)(((k + offset) * 53) % 41) - 20) / 25.0;
+    }
+}
+
+/* Gives the cell's four parameters distinct values in (-0.8, 0.8). */
+static void set_params(nb_graph *g, nb_node *const *ps)
+{
+    for (int i = 0; i < 4; i++) {
+        double v[64];
+        size_t n = nb_node_size(ps[i]);
+        cr_assert(n <= 64);
+        fill_values(v, n, (size_t)(7 * i + 3));
+        write(g, ps[i], v);
+    }
+}
+
+Test(unroll, masked_sequences_pass_float64_gradient_checks,
+     .description = "an RNN, an LSTM and a GRU unrolled over x[2, 3, 2] with mask [[1,1,1],"
+                    "[1,1,0]]: nb_gradcheck of sum(out * mask * w) + sum(h_last * w) wrt x, h0, "
+                    "c0 and the four parameters passes")
+{
+    for (int k = 0; k < 3; k++) {
+        nb_graph *g = nb_graph_new();
+        double xv[12], hv[4], cv[4], mv[6] = { 1, 1, 1, 1, 1, 0 };
+        fill_values(xv, 12, 1);
+        fill_values(hv, 4, 17);
+        fill_values(cv, 4, 29);
+        nb_node *x = leaf(g, NB_SHAPE(2, 3, 2), xv), *h0 = leaf(g, NB_SHAPE(2, 2), hv);
+        nb_node *c0 = leaf(g, NB_SHAPE(2, 2), cv);
+        nb_node *mask = nb_const(g, NB_DTYPE_F64, NB_SHAPE(2, 3), mv);
+        nb_node *out = NULL, *hl = NULL, *cl = NULL, *ps[4];
+        if (k == 0) {
+            nb_rnn_cell cell = nb_rnn_cell_new(g, "rnn", NB_DTYPE_F64, 2, 2, NB_RNN_TANH);
+            memcpy(ps, (nb_node *[]){ cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh },
+                   sizeof ps);
+            out = nb_rnn_unroll(g, &cell, x, h0, mask, &hl);
+        } else if (k == 1) {
+            nb_lstm_cell cell = nb_lstm_cell_new(g, "lstm", NB_DTYPE_F64, 2, 2);
+            memcpy(ps, (nb_node *[]){ cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh },
+                   sizeof ps);
+            out = nb_lstm_unroll(g, &cell, x, h0, c0, mask, &hl, &cl);
+        } else {
+            nb_gru_cell cell = nb_gru_cell_new(g, "gru", NB_DTYPE_F64, 2, 2);
+            memcpy(ps, (nb_node *[]){ cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh },
+                   sizeof ps);
+            out = nb_gru_unroll(g, &cell, x, h0, mask, &hl);
+        }
+        cr_assert_not_null(out, "%s", nb_graph_error(g));
+        cr_assert_eq(nb_node_shape(out)[0], 2);
+        cr_assert_eq(nb_node_shape(out)[1], 3);
+        cr_assert_eq(nb_node_shape(out)[2], 2);
+        set_params(g, ps);
+        nb_node *m3 = nb_reshape(g, mask, NB_SHAPE(2, 3, 1));
+        nb_node *loss = nb_add(g, weighted(g, nb_mul(g, out, m3)), weighted(g, hl));
+        if (cl) {
+            loss = nb_add(g, loss, weighted(g, cl));
+        }
+        nb_node *wrt[7] = { x, h0, ps[0], ps[1], ps[2], ps[3], c0 };
+        gradcheck_all(g, loss, k == 1 ? 7 : 6, wrt);
+        nb_graph_free(g);
+    }
+}
+
+Test(unroll, builds_each_step_in_a_step_scope,
+     .description = "a tanh RNN unrolled over T = 1, 2, 4 and 8 steps: the depth over scopes "
+                    "(level 1) of the last state is T: each step's scope is one element")
+{
+    int depth[4];
+    for (int i = 0; i < 4; i++) {
+        int64_t T = (int64_t)1 << i;
+        nb_graph *g = nb_graph_new();
+        nb_rnn_cell cell = nb_rnn_cell_new(g, "rnn", NB_DTYPE_F64, 2, 3, NB_RNN_TANH);
+        nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, T, 2));
+        nb_node *hl = NULL;
+        cr_assert_not_null(nb_rnn_unroll(g, &cell, x, NULL, NULL, &hl), "%s", nb_graph_error(g));
+        depth[i] = nb_depth(g, hl, 1);
+        nb_graph_free(g);
+    }
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(depth[i], 1 << i, "T = %d: depth %d", 1 << i, depth[i]);
+    }
+}
+
+/* ---- second derivatives ---- */
+
+Test(unroll, hessian_vector_product_through_two_steps_matches_differences,
+     .description = "a tanh RNN over two steps: H v = d/dW_hh sum(dL/dW_hh * v), the gradient "
+                    "of a gradient, matches (dL/dW_hh(W + eps v) - dL/dW_hh(W - eps v)) / 2eps "
+                    "(eps 1e-5) within 1e-8")
+{
+    nb_graph *g = nb_graph_new();
+    double xv[4];
+    fill_values(xv, 4, 5);
+    nb_node *x = leaf(g, NB_SHAPE(1, 2, 2), xv);
+    nb_rnn_cell cell = nb_rnn_cell_new(g, "rnn", NB_DTYPE_F64, 2, 2, NB_RNN_TANH);
+    nb_node *ps[4] = { cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh };
+    nb_node *out = nb_rnn_unroll(g, &cell, x, NULL, NULL, NULL);
+    cr_assert_not_null(out, "%s", nb_graph_error(g));
+    set_params(g, ps);
+    nb_node *loss = weighted(g, out), *w = cell.weight_hh, *dw = NULL, *hv = NULL;
+    cr_assert_eq(nb_grad(g, loss, 1, &w, &dw), NB_OK, "%s", nb_graph_error(g));
+    double v[4] = { 0.3, -0.7, 0.5, 0.2 };
+    nb_node *s = nb_sum(g, nb_mul(g, dw, nb_const(g, NB_DTYPE_F64, NB_SHAPE(2, 2), v)));
+    cr_assert_eq(nb_grad(g, s, 1, &w, &hv), NB_OK, "%s", nb_graph_error(g));
+    double w0[4], analytic[4], plus[4], minus[4], wp[4];
+    cr_assert_eq(nb_graph_run(g, 1, &hv), NB_OK, "%s", nb_graph_error(g));
+    cr_assert_eq(nb_node_read_f64(g, hv, analytic, 4), NB_OK);
+    cr_assert_eq(nb_node_read_f64(g, w, w0, 4), NB_OK);
+    const double eps = 1e-5;
+    for (int sign = -1; sign <= 1; sign += 2) {
+        for (int i = 0; i < 4; i++) {
+            wp[i] = w0[i] + sign * eps * v[i];
+        }
+        write(g, w, wp);
+        cr_assert_eq(nb_graph_run(g, 1, &dw), NB_OK, "%s", nb_graph_error(g));
+        cr_assert_eq(nb_node_read_f64(g, dw, sign > 0 ? plus : minus, 4), NB_OK);
+    }
+    double norm = 0;
+    for (int i = 0; i < 4; i++) {
+        double numeric = (plus[i] - minus[i]) / (2 * eps);
+        norm += fabs(analytic[i]);
+        cr_expect(fabs(analytic[i] - numeric) <= 1e-8, "element %d: analytic %.12g, numeric %.12g",
+                  i, analytic[i], numeric);
+    }
+    cr_expect_gt(norm, 1e-3, "the Hessian-vector product is not trivially zero");
+    nb_graph_free(g);
+}
+
+/* ---- padding ---- */
+
+/* An LSTM over x [b, T, 2] with its outputs and last states weighted by wo and wl. */
+typedef struct seq_run {
+    nb_graph *g;
+    nb_node *x, *out, *hl, *cl, *loss, *ps[4], *d[5];
+} seq_run;
+
+static seq_run run_lstm(int64_t b, int64_t T, const double *xv, const double *mv, const double *wo,
+                        const double *wl)
+{
+    seq_run r;
+    memset(&r, 0, sizeof r);
+    nb_graph *g = r.g = nb_graph_new();
+    r.x = leaf(g, NB_SHAPE(b, T, 2), xv);
+    nb_lstm_cell cell = nb_lstm_cell_new(g, "lstm", NB_DTYPE_F64, 2, 2);
+    nb_node *ps[4] = { cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh };
+    memcpy(r.ps, ps, sizeof ps);
+    nb_node *mask = mv ? nb_const(g, NB_DTYPE_F64, NB_SHAPE(b, T), mv) : NULL;
+    r.out = nb_lstm_unroll(g, &cell, r.x, NULL, NULL, mask, &r.hl, &r.cl);
+    cr_assert_not_null(r.out, "%s", nb_graph_error(g));
+    set_params(g, ps);
+    nb_node *o = r.out;
+    if (mask) {
+        o = nb_mul(g, o, nb_reshape(g, mask, NB_SHAPE(b, T, 1)));
+    }
+    r.loss = nb_add(
+        g, nb_sum(g, nb_mul(g, o, nb_const(g, NB_DTYPE_F64, NB_SHAPE(b, T, 2), wo))),
+        nb_sum(g, nb_mul(g, nb_add(g, r.hl, r.cl), nb_const(g, NB_DTYPE_F64, NB_SHAPE(b, 2), wl))));
+    nb_node *wrt[5] = { r.x, ps[0], ps[1], ps[2], ps[3] };
+    cr_assert_eq(nb_grad(g, r.loss, 5, wrt, r.d), NB_OK, "%s", nb_graph_error(g));
+    nb_node *outs[8] = { r.loss, r.out, r.hl, r.d[0], r.d[1], r.d[2], r.d[3], r.d[4] };
+    cr_assert_eq(nb_graph_run(g, 8, outs), NB_OK, "%s", nb_graph_error(g));
+    return r;
+}
+
+static void read(seq_run *r, nb_node *n, double *v)
+{
+    cr_assert_eq(nb_node_read_f64(r->g, n, v, nb_node_size(n)), NB_OK, "%s", nb_graph_error(r->g));
+}
+
+Test(unroll, padded_batch_gives_the_unpadded_sequences_results,
+     .description = "an LSTM over a batch of a 3-step and a 2-step sequence, the second padded "
+                    "with 5s and masked: its outputs and last states are exactly those of the "
+                    "sequences run one by one, padded inputs get gradient exactly 0, the other "
+                    "input gradients agree to rounding (1e-15: sums taken in another order), the "
+                    "loss and parameter gradients are the sums of the two (within 1e-14)")
+{
+    double xa[6], xb[4], wo[12], wl[4], mv[6] = { 1, 1, 1, 1, 1, 0 };
+    fill_values(xa, 6, 2);
+    fill_values(xb, 4, 11);
+    fill_values(wo, 12, 23);
+    fill_values(wl, 4, 31);
+    double xp[12] = { xa[0], xa[1], xa[2], xa[3], xa[4], xa[5], xb[0], xb[1], xb[2], xb[3], 5, 5 };
+    double wob[4] = { wo[6], wo[7], wo[8], wo[9] };
+    seq_run p = run_lstm(2, 3, xp, mv, wo, wl);
+    seq_run a = run_lstm(1, 3, xa, NULL, wo, wl);
+    seq_run b = run_lstm(1, 2, xb, NULL, wob, wl + 2);
+
+    double po[12], ao[6], bo[4], ph[4], ah[2], bh[2];
+    read(&p, p.out, po), read(&a, a.out, ao), read(&b, b.out, bo);
+    read(&p, p.hl, ph), read(&a, a.hl, ah), read(&b, b.hl, bh);
+    for (int i = 0; i < 6; i++) {
+        cr_expect_eq(po[i], ao[i], "out of sequence a, element %d", i);
+    }
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(po[6 + i], bo[i], "out of sequence b, element %d", i);
+    }
+    cr_expect_eq(po[10], bo[2], "a padded step repeats the state");
+    cr_expect_eq(po[11], bo[3], "a padded step repeats the state");
+    cr_expect_eq(ph[0], ah[0]);
+    cr_expect_eq(ph[1], ah[1]);
+    cr_expect_eq(ph[2], bh[0]);
+    cr_expect_eq(ph[3], bh[1]);
+
+    double pdx[12], adx[6], bdx[4];
+    read(&p, p.d[0], pdx), read(&a, a.d[0], adx), read(&b, b.d[0], bdx);
+    for (int i = 0; i < 6; i++) {
+        cr_expect(fabs(pdx[i] - adx[i]) <= 1e-15 * (1 + fabs(adx[i])),
+                  "dx of sequence a, element %d: batch %.17g, alone %.17g", i, pdx[i], adx[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        cr_expect(fabs(pdx[6 + i] - bdx[i]) <= 1e-15 * (1 + fabs(bdx[i])),
+                  "dx of sequence b, element %d: batch %.17g, alone %.17g", i, pdx[6 + i], bdx[i]);
+    }
+    cr_expect_eq(pdx[10], 0.0, "a padded input gets no gradient");
+    cr_expect_eq(pdx[11], 0.0, "a padded input gets no gradient");
+
+    double pl, al, bl;
+    read(&p, p.loss, &pl), read(&a, a.loss, &al), read(&b, b.loss, &bl);
+    cr_expect(fabs(pl - (al + bl)) <= 1e-14 * fabs(pl), "loss %.17g, one by one %.17g", pl,
+              al + bl);
+    for (int k = 1; k < 5; k++) {
+        double pg[32], ag[32], bg[32];
+        size_t n = nb_node_size(p.d[k]);
+        read(&p, p.d[k], pg), read(&a, a.d[k], ag), read(&b, b.d[k], bg);
+        for (size_t i = 0; i < n; i++) {
+            cr_expect(fabs(pg[i] - (ag[i] + bg[i])) <= 1e-14 * (1 + fabs(pg[i])),
+                      "parameter %d element %zu: batch %.17g, one by one %.17g", k, i, pg[i],
+                      ag[i] + bg[i]);
+        }
+    }
+    nb_graph_free(p.g), nb_graph_free(a.g), nb_graph_free(b.g);
+}
