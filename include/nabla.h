@@ -1732,7 +1732,8 @@ NB_API nb_status nb_lstm_cell_apply(nb_graph *g, const nb_lstm_cell *cell, nb_no
  * Errors: NB_ERR_SHAPE for an x that is not [B, T, input_size]
  * ("lstm_unroll(x[2,3]): lstm: x must be [batch, steps, 4] (batch first,
  * input_size 4)"; a T of 0 cannot be made, dimensions being >= 1), a mask
- * that is not [B, T], or states that are not [B, H] (as the cell's step);
+ * that is not [B, T], or initial states that are not [B, H] ("rnn_unroll(x[2,3,4],
+ * h0[1,2]): rnn: the initial state h0 must be [2, 2] (x's batch, hidden_size)");
  * NB_ERR_ARG for a NULL x or a cell its _new did not make; NB_ERR_NOMEM.
  */
 NB_API nb_node *nb_rnn_unroll(nb_graph *g, const nb_rnn_cell *cell, nb_node *x, nb_node *h0,

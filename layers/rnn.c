@@ -299,6 +299,18 @@ static nb_node *unroll(nb_graph *g, cell_kind kind, const void *cell, const char
             return NULL;
         }
     }
+    /* checked here too, so that the message names the sequence rather than step 0's slice */
+    nb_node *init[2] = { h0, c0 };
+    for (int i = 0; i < 2; i++) {
+        const int64_t *s = init[i] ? nb_node_shape(init[i]) : NULL;
+        if (s && (nb_node_rank(init[i]) != 2 || s[0] != B || s[1] != H)) {
+            nb_node *in[2] = { x, init[i] };
+            nb_graph_fail(g, NB_ERR_SHAPE, what, 2, in,
+                          "%s: the initial state %s must be [%lld, %lld] (x's batch, hidden_size)",
+                          name, i == 0 ? "h0" : "c0", (long long)B, (long long)H);
+            return NULL;
+        }
+    }
     nb_dtype dt = nb_node_dtype(x);
     nb_node *h = h0 ? h0 : nb_fill(g, dt, NB_SHAPE(B, H), 0);
     nb_node *c = kind != KIND_LSTM ? NULL : c0 ? c0 : nb_fill(g, dt, NB_SHAPE(B, H), 0);

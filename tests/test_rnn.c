@@ -586,3 +586,172 @@ Test(unroll, padded_batch_gives_the_unpadded_sequences_results,
     }
     nb_graph_free(p.g), nb_graph_free(a.g), nb_graph_free(b.g);
 }
+
+/* ---- stop_gradient and truncated backpropagation through time ---- */
+
+Test(stop_gradient, truncates_backpropagation_through_time,
+     .description = "a tanh RNN over two chunks of 2 steps, the first chunk's last state passed "
+                    "through stop_gradient: the loss is the untruncated one, nothing reaches the "
+                    "first chunk's inputs (a fill of zeros), and dL/dW_hh is exactly that of the "
+                    "second chunk run from a constant state, unlike the untruncated gradient")
+{
+    double x1v[4], x2v[4], h1v[2];
+    fill_values(x1v, 4, 3);
+    fill_values(x2v, 4, 9);
+    double grads[3][4], losses[3];
+    for (int mode = 0; mode < 3; mode++) { /* 0 truncated, 1 untruncated, 2 from a constant */
+        nb_graph *g = nb_graph_new();
+        nb_rnn_cell cell = nb_rnn_cell_new(g, "rnn", NB_DTYPE_F64, 2, 2, NB_RNN_TANH);
+        nb_node *ps[4] = { cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh };
+        nb_node *x1 = leaf(g, NB_SHAPE(1, 2, 2), x1v), *x2 = leaf(g, NB_SHAPE(1, 2, 2), x2v);
+        nb_node *h1 = NULL, *start;
+        if (mode == 2) {
+            start = leaf(g, NB_SHAPE(1, 2), h1v);
+        } else {
+            cr_assert_not_null(nb_rnn_unroll(g, &cell, x1, NULL, NULL, &h1), "%s",
+                               nb_graph_error(g));
+            start = mode == 0 ? nb_stop_gradient(g, h1) : h1;
+        }
+        nb_node *out = nb_rnn_unroll(g, &cell, x2, start, NULL, NULL);
+        cr_assert_not_null(out, "%s", nb_graph_error(g));
+        set_params(g, ps);
+        nb_node *loss = weighted(g, out);
+        nb_node *wrt[2] = { cell.weight_hh, x1 }, *d[2];
+        cr_assert_eq(nb_grad(g, loss, 2, wrt, d), NB_OK, "%s", nb_graph_error(g));
+        nb_node *outs[3] = { loss, d[0], h1 ? h1 : d[1] };
+        cr_assert_eq(nb_graph_run(g, 3, outs), NB_OK, "%s", nb_graph_error(g));
+        cr_assert_eq(nb_node_read_f64(g, loss, &losses[mode], 1), NB_OK);
+        cr_assert_eq(nb_node_read_f64(g, d[0], grads[mode], 4), NB_OK);
+        if (mode == 0) {
+            cr_expect_str_eq(nb_node_op_name(d[1]), "fill");
+            cr_assert_eq(nb_node_read_f64(g, h1, h1v, 2), NB_OK);
+        }
+        nb_graph_free(g);
+    }
+    cr_expect_eq(losses[0], losses[1], "stop_gradient is the identity forward");
+    cr_expect_eq(losses[0], losses[2]);
+    double differ = 0;
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(grads[0][i], grads[2][i], "element %d: %.17g vs %.17g", i, grads[0][i],
+                     grads[2][i]);
+        differ += fabs(grads[0][i] - grads[1][i]);
+    }
+    cr_expect_gt(differ, 1e-3, "the untruncated gradient also flows through the first chunk");
+}
+
+Test(stop_gradient, reads_and_writes_in_the_model_language,
+     .description = "y = sum(stop_gradient(x) * x) parses; dy/dx = x (one path), not 2x; "
+                    "the node writes as stop_gradient(x) and shares x's storage (a view)")
+{
+    nb_graph *g = nb_graph_new();
+    const char *src = "input x[2] = [1.5, -2]\ns = stop_gradient(x)\ny = sum(s * x)\n";
+    nb_parse_error err;
+    cr_assert_eq(nb_model_parse(g, src, strlen(src), NULL, &err), NB_OK, "%s", err.message);
+    nb_node *x = nb_graph_find(g, "x"), *y = nb_graph_find(g, "y"), *s = nb_graph_find(g, "s");
+    char buf[64];
+    nb_node_expression(s, buf, sizeof buf);
+    cr_expect_str_eq(buf, "stop_gradient(x)");
+    nb_node *d = NULL;
+    cr_assert_eq(nb_grad(g, y, 1, &x, &d), NB_OK, "%s", nb_graph_error(g));
+    nb_node *outs[2] = { y, d };
+    cr_assert_eq(nb_graph_run(g, 2, outs), NB_OK, "%s", nb_graph_error(g));
+    double yv, dv[2];
+    cr_assert_eq(nb_node_read_f64(g, y, &yv, 1), NB_OK);
+    cr_assert_eq(nb_node_read_f64(g, d, dv, 2), NB_OK);
+    cr_expect_eq(yv, 6.25);
+    cr_expect_eq(dv[0], 1.5);
+    cr_expect_eq(dv[1], -2.0);
+    nb_graph_free(g);
+}
+
+/* ---- errors ---- */
+
+static nb_node *named(nb_graph *g, const char *name, int rank, const int64_t *shape)
+{
+    return nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, rank, shape), name);
+}
+
+Test(cells, report_mismatched_state_shapes,
+     .description = "a state of the wrong hidden size or batch, or an x of the wrong input size, "
+                    "gives NB_ERR_SHAPE with the cell, the inputs and the shape expected")
+{
+    nb_graph *g = nb_graph_new();
+    nb_lstm_cell cell = nb_lstm_cell_new(g, "lstm", NB_DTYPE_F64, 3, 5);
+    nb_node *x = named(g, "x", NB_SHAPE(2, 3)), *h = named(g, "h", NB_SHAPE(2, 4));
+    nb_node *c = named(g, "c", NB_SHAPE(2, 5)), *ho = x, *co = x;
+    cr_expect_eq(nb_lstm_cell_apply(g, &cell, x, h, c, &ho, &co), NB_ERR_SHAPE);
+    cr_expect_null(ho);
+    cr_expect_null(co);
+    cr_expect_str_eq(nb_graph_error(g), "lstm_cell(x[2,3], h[2,4], c[2,5]): lstm: the state h must "
+                                        "be [2, 5] (x's batch, hidden_size)");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    nb_gru_cell gru = nb_gru_cell_new(g, "gru", NB_DTYPE_F64, 3, 2);
+    x = named(g, "x", NB_SHAPE(2, 3));
+    h = named(g, "h", NB_SHAPE(3, 2));
+    cr_expect_null(nb_gru_cell_apply(g, &gru, x, h));
+    cr_expect_eq(nb_graph_status(g), NB_ERR_SHAPE);
+    cr_expect_str_eq(
+        nb_graph_error(g),
+        "gru_cell(x[2,3], h[3,2]): gru: the state h must be [2, 2] (x's batch, hidden_size)");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    nb_rnn_cell rnn = nb_rnn_cell_new(g, "rnn", NB_DTYPE_F64, 3, 2, NB_RNN_RELU);
+    x = named(g, "x", NB_SHAPE(2, 4));
+    h = named(g, "h", NB_SHAPE(2, 2));
+    cr_expect_null(nb_rnn_cell_apply(g, &rnn, x, h));
+    cr_expect_str_eq(nb_graph_error(g),
+                     "rnn_cell(x[2,4], h[2,2]): rnn: x must be [batch, 3] (input_size 3)");
+    nb_graph_free(g);
+}
+
+Test(unroll, reports_bad_sequences_masks_and_an_empty_sequence,
+     .description = "an x that is not [B, T, input_size], a mask that is not [B, T], a state of "
+                    "another batch, and a sequence of T = 0 (which nb_input refuses, dimensions "
+                    "being >= 1) each give their error, and the unroll returns NULL")
+{
+    nb_graph *g = nb_graph_new();
+    nb_lstm_cell cell = nb_lstm_cell_new(g, "lstm", NB_DTYPE_F64, 4, 2);
+    nb_node *x = named(g, "x", NB_SHAPE(2, 3)), *hl = x;
+    cr_expect_null(nb_lstm_unroll(g, &cell, x, NULL, NULL, NULL, &hl, NULL));
+    cr_expect_null(hl);
+    cr_expect_eq(nb_graph_status(g), NB_ERR_SHAPE);
+    cr_expect_str_eq(
+        nb_graph_error(g),
+        "lstm_unroll(x[2,3]): lstm: x must be [batch, steps, 4] (batch first, input_size 4)");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    nb_gru_cell gru = nb_gru_cell_new(g, "gru", NB_DTYPE_F64, 4, 2);
+    x = named(g, "x", NB_SHAPE(2, 3, 4));
+    nb_node *m = named(g, "m", NB_SHAPE(2, 4));
+    cr_expect_null(nb_gru_unroll(g, &gru, x, NULL, m, NULL));
+    cr_expect_eq(nb_graph_status(g), NB_ERR_SHAPE);
+    cr_expect_str_eq(
+        nb_graph_error(g),
+        "gru_unroll(x[2,3,4], m[2,4]): gru: the mask must be [2, 3] (x's batch and steps)");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    nb_rnn_cell rnn = nb_rnn_cell_new(g, "rnn", NB_DTYPE_F64, 4, 2, NB_RNN_TANH);
+    x = named(g, "x", NB_SHAPE(2, 3, 4));
+    nb_node *h0 = named(g, "h0", NB_SHAPE(1, 2));
+    cr_expect_null(nb_rnn_unroll(g, &rnn, x, h0, NULL, NULL));
+    cr_expect_eq(nb_graph_status(g), NB_ERR_SHAPE);
+    cr_expect_str_eq(nb_graph_error(g), "rnn_unroll(x[2,3,4], h0[1,2]): rnn: the initial state h0 "
+                                        "must be [2, 2] (x's batch, hidden_size)");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    rnn = nb_rnn_cell_new(g, "rnn", NB_DTYPE_F64, 4, 2, NB_RNN_TANH);
+    x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 0, 4));
+    cr_expect_null(x);
+    cr_expect_null(nb_rnn_unroll(g, &rnn, x, NULL, NULL, NULL));
+    cr_expect_eq(nb_graph_status(g), NB_ERR_SHAPE);
+    cr_expect_str_eq(
+        nb_graph_error(g),
+        "input: shape [2,0,4] is not valid (dimensions from 1 to 2^31-1, size within memory)");
+    nb_graph_free(g);
+}
