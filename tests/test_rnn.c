@@ -5,6 +5,8 @@
  * second derivatives through two steps, padding that changes nothing,
  * truncated backpropagation through time, and the errors.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <criterion/criterion.h>
 #include <math.h>
 #include <nabla.h>
@@ -753,5 +755,35 @@ Test(unroll, reports_bad_sequences_masks_and_an_empty_sequence,
     cr_expect_str_eq(
         nb_graph_error(g),
         "input: shape [2,0,4] is not valid (dimensions from 1 to 2^31-1, size within memory)");
+    nb_graph_free(g);
+}
+
+Test(stop_gradient, survives_a_model_write_round_trip,
+     .description = "nb_model_write writes s = stop_gradient(x); parsing the text into a new "
+                    "graph gives the same y (6.25) and the same gradient dy/dx = x")
+{
+    nb_graph *g = nb_graph_new();
+    const char *src = "input x[2] = [1.5, -2]\ns = stop_gradient(x)\ny = sum(s * x)\n";
+    nb_parse_error err;
+    cr_assert_eq(nb_model_parse(g, src, strlen(src), NULL, &err), NB_OK, "%s", err.message);
+    char text[4096] = { 0 };
+    FILE *f = fmemopen(text, sizeof text - 1, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(nb_model_write(g, f), NB_OK, "%s", nb_graph_error(g));
+    fclose(f);
+    cr_expect(strstr(text, "s = stop_gradient(x)") != NULL, "%s", text);
+    nb_graph *g2 = nb_graph_new();
+    cr_assert_eq(nb_model_parse(g2, text, strlen(text), NULL, &err), NB_OK, "%s", err.message);
+    nb_node *x = nb_graph_find(g2, "x"), *y = nb_graph_find(g2, "y"), *d = NULL;
+    cr_assert_eq(nb_grad(g2, y, 1, &x, &d), NB_OK, "%s", nb_graph_error(g2));
+    nb_node *outs[2] = { y, d };
+    cr_assert_eq(nb_graph_run(g2, 2, outs), NB_OK, "%s", nb_graph_error(g2));
+    double yv, dv[2];
+    cr_assert_eq(nb_node_read_f64(g2, y, &yv, 1), NB_OK);
+    cr_assert_eq(nb_node_read_f64(g2, d, dv, 2), NB_OK);
+    cr_expect_eq(yv, 6.25);
+    cr_expect_eq(dv[0], 1.5);
+    cr_expect_eq(dv[1], -2.0);
+    nb_graph_free(g2);
     nb_graph_free(g);
 }
