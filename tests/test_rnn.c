@@ -787,3 +787,71 @@ Test(stop_gradient, survives_a_model_write_round_trip,
     nb_graph_free(g2);
     nb_graph_free(g);
 }
+
+Test(cells, make_named_parameters_in_pytorch_layout_and_bounds,
+     .description = "nb_lstm_cell_new(g, \"enc\", f64, 3, 4) makes enc_weight_ih [16,3], "
+                    "enc_weight_hh [16,4], enc_bias_ih [16] and enc_bias_hh [16], all within "
+                    "U(-1/2, 1/2); GRU has 3 gates, RNN 1")
+{
+    nb_graph *g = nb_graph_new();
+    nb_lstm_cell l = nb_lstm_cell_new(g, "enc", NB_DTYPE_F64, 3, 4);
+    nb_gru_cell gr = nb_gru_cell_new(g, "gru", NB_DTYPE_F64, 3, 4);
+    nb_rnn_cell r = nb_rnn_cell_new(g, "rnn", NB_DTYPE_F64, 3, 4, NB_RNN_TANH);
+    cr_assert_eq(nb_graph_status(g), NB_OK, "%s", nb_graph_error(g));
+    const char *names[4] = { "enc_weight_ih", "enc_weight_hh", "enc_bias_ih", "enc_bias_hh" };
+    nb_node *ps[4] = { l.weight_ih, l.weight_hh, l.bias_ih, l.bias_hh };
+    int64_t rows[4] = { 16, 16, 16, 16 }, cols[4] = { 3, 4, 0, 0 };
+    for (int i = 0; i < 4; i++) {
+        cr_expect_str_eq(nb_node_name(ps[i]), names[i]);
+        cr_expect_eq(nb_node_rank(ps[i]), cols[i] ? 2 : 1);
+        cr_expect_eq(nb_node_shape(ps[i])[0], rows[i]);
+        if (cols[i]) {
+            cr_expect_eq(nb_node_shape(ps[i])[1], cols[i]);
+        }
+        double v[64];
+        size_t n = nb_node_size(ps[i]);
+        cr_assert_eq(nb_node_read_f64(g, ps[i], v, n), NB_OK);
+        double lo = 1, hi = -1;
+        for (size_t k = 0; k < n; k++) {
+            lo = v[k] < lo ? v[k] : lo;
+            hi = v[k] > hi ? v[k] : hi;
+        }
+        cr_expect(lo >= -0.5 && hi <= 0.5 && hi - lo > 0.3, "%s in [%g, %g]", names[i], lo, hi);
+    }
+    cr_expect_eq(nb_node_shape(gr.weight_ih)[0], 12);
+    cr_expect_eq(nb_node_shape(gr.weight_hh)[1], 4);
+    cr_expect_eq(nb_node_shape(r.weight_hh)[0], 4);
+    cr_expect_eq(nb_node_shape(r.bias_ih)[0], 4);
+    cr_expect_str_eq(nb_node_name(gr.bias_hh), "gru_bias_hh");
+    nb_graph_free(g);
+}
+
+Test(cells, report_bad_sizes_and_unmade_cells,
+     .description = "a hidden_size of 0 gives NB_ERR_ARG and a zeroed cell, which its apply "
+                    "and unroll then refuse without crashing")
+{
+    nb_graph *g = nb_graph_new();
+    nb_lstm_cell l = nb_lstm_cell_new(g, "enc", NB_DTYPE_F64, 3, 0);
+    cr_expect_null(l.weight_ih);
+    cr_expect_eq(nb_graph_status(g), NB_ERR_ARG);
+    cr_expect_str_eq(nb_graph_error(g),
+                     "lstm_cell: enc: input_size and hidden_size must be at least 1 (got 3 and 0)");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    nb_gru_cell zero;
+    memset(&zero, 0, sizeof zero);
+    nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 3));
+    nb_node *h = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 2));
+    cr_expect_null(nb_gru_cell_apply(g, &zero, x, h));
+    cr_expect_eq(nb_graph_status(g), NB_ERR_ARG);
+    cr_expect_str_eq(nb_graph_error(g),
+                     "gru_cell: the cell is NULL or was not made by nb_gru_cell_new");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 3, 3));
+    cr_expect_null(nb_rnn_unroll(g, NULL, x, NULL, NULL, NULL));
+    cr_expect_str_eq(nb_graph_error(g), "rnn_unroll: the cell is NULL or was not made by its _new");
+    nb_graph_free(g);
+}
