@@ -1723,9 +1723,10 @@ NB_API nb_status nb_lstm_cell_apply(nb_graph *g, const nb_lstm_cell *cell, nb_no
  * for padding. A padded step keeps the state it was given (h_t = h_(t-1),
  * through nb_where, a selection), so sequences of several lengths padded at
  * their end run in one batch: row b's *h_last is its state after its last
- * real step, its outputs at padded steps repeat that state, and a loss that
- * weights the outputs by the mask has exactly the value and gradients of the
- * sequences run one by one (padded inputs get zero gradient).
+ * real step, its outputs at padded steps repeat that state (each bit for bit
+ * as the sequence run alone), and a loss that weights the outputs by the mask
+ * has the value and gradients of the sequences run one by one, up to the
+ * order of floating-point sums; padded inputs get exactly zero gradient.
  *
  * Backpropagation through time is nb_grad over the result. To truncate it,
  * pass a chunk's last state through nb_stop_gradient before the next chunk.
