@@ -513,6 +513,17 @@ NB_API nb_node *nb_transpose(nb_graph *g, nb_node *x);
 NB_API nb_node *nb_reshape(nb_graph *g, nb_node *x, int rank, const int64_t *shape);
 
 /*
+ * Stops the gradient: y = x in value (a view of x's storage, no copy, any
+ * dtype), but nb_grad sends nothing back through y, so every gradient reaching
+ * x only through y is zero, as torch's x.detach(). The op has no gradient rule
+ * (nb_op_info's differentiable is false). Passing a recurrent network's
+ * carried state through it between chunks of a sequence truncates
+ * backpropagation through time there. In the model language: stop_gradient(x).
+ * Errors: as any builder's for a NULL or foreign x.
+ */
+NB_API nb_node *nb_stop_gradient(nb_graph *g, nb_node *x);
+
+/*
  * Broadcasts x to shape by NumPy rules (explicitly, as one node). Its gradient
  * is nb_sum_to back to x's shape. Errors: NB_ERR_SHAPE.
  */
@@ -1706,6 +1717,117 @@ NB_API nb_embedding_layer nb_embedding_layer_new(nb_graph *g, const char *name, 
  */
 NB_API nb_node *nb_embedding_layer_apply(nb_graph *g, const nb_embedding_layer *layer,
                                          nb_node *ids);
+
+/*
+ * Recurrent cells, as torch.nn.RNNCell, LSTMCell and GRUCell, built from
+ * ordinary ops (so their gradients, and the gradients of those, are graphs
+ * too). A cell of hidden size H and G gates holds PyTorch's four parameters,
+ * named after it: "<name>_weight_ih" [G*H, input_size], "<name>_weight_hh"
+ * [G*H, H], "<name>_bias_ih" [G*H] and "<name>_bias_hh" [G*H], the gates
+ * stacked along the rows in PyTorch's order, so a state_dict's tensors load
+ * as they are. Every one is drawn from U(-1/sqrt(H), 1/sqrt(H)), PyTorch's
+ * default. A step computes the two products x @ weight_ihᵀ and
+ * h @ weight_hhᵀ (the weights passed to BLIS transposed, nothing copied) and
+ * slices the gates off their last axis; it is built in scope <name>.
+ * A step takes x [B, input_size] and states [B, H]. Its errors: NB_ERR_SHAPE
+ * for an x that is not [B, input_size] or a state that is not [B, H] with x's
+ * B ("lstm_cell(x[2,3], h[2,4], c[2,5]): lstm: the state h must be [2, 5]
+ * (x's batch, hidden_size)"), NB_ERR_ARG for a NULL input or a cell that
+ * its _new did not make ("lstm_cell: the cell is NULL or was not made by
+ * nb_lstm_cell_new"), and those of the ops.
+ * The _new functions' errors: NB_ERR_ARG (the name, which must leave room for
+ * "_weight_ih"; input_size or hidden_size below 1), NB_ERR_DTYPE (not f32 or
+ * f64), NB_ERR_NOMEM; a failed _new returns a zeroed cell.
+ */
+
+/* The nonlinearity of an Elman cell, as RNNCell's nonlinearity='tanh' or 'relu'. */
+typedef enum nb_rnn_nonlinearity { NB_RNN_TANH, NB_RNN_RELU } nb_rnn_nonlinearity;
+
+/* An Elman cell (G = 1): h' = act(x @ W_ihᵀ + b_ih + h @ W_hhᵀ + b_hh). */
+typedef struct nb_rnn_cell {
+    char name[NB_LAYER_NAME_MAX];
+    int64_t input_size, hidden_size;
+    nb_rnn_nonlinearity nonlinearity;
+    nb_node *weight_ih, *weight_hh, *bias_ih, *bias_hh;
+} nb_rnn_cell;
+
+/*
+ * An LSTM cell (G = 4, gates i, f, g, o in that order along the rows):
+ * i, f, o = sigmoid of their rows of x @ W_ihᵀ + b_ih + h @ W_hhᵀ + b_hh,
+ * g = tanh of its rows, c' = f * c + i * g, h' = o * tanh(c').
+ */
+typedef struct nb_lstm_cell {
+    char name[NB_LAYER_NAME_MAX];
+    int64_t input_size, hidden_size;
+    nb_node *weight_ih, *weight_hh, *bias_ih, *bias_hh;
+} nb_lstm_cell;
+
+/*
+ * A GRU cell (G = 3, gates r, z, n), PyTorch's formula with the reset gate
+ * inside the hidden product: r = sigmoid(W_ir x + b_ir + W_hr h + b_hr),
+ * z likewise, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),
+ * h' = (1 - z) * n + z * h.
+ */
+typedef struct nb_gru_cell {
+    char name[NB_LAYER_NAME_MAX];
+    int64_t input_size, hidden_size;
+    nb_node *weight_ih, *weight_hh, *bias_ih, *bias_hh;
+} nb_gru_cell;
+
+/* Makes the cells. Errors: as above, and NB_ERR_ARG for an unknown nonlinearity. */
+NB_API nb_rnn_cell nb_rnn_cell_new(nb_graph *g, const char *name, nb_dtype dtype,
+                                   int64_t input_size, int64_t hidden_size,
+                                   nb_rnn_nonlinearity nonlinearity);
+NB_API nb_lstm_cell nb_lstm_cell_new(nb_graph *g, const char *name, nb_dtype dtype,
+                                     int64_t input_size, int64_t hidden_size);
+NB_API nb_gru_cell nb_gru_cell_new(nb_graph *g, const char *name, nb_dtype dtype,
+                                   int64_t input_size, int64_t hidden_size);
+
+/* One step of an Elman or GRU cell: the new state h' [B, H], or NULL after an error. */
+NB_API nb_node *nb_rnn_cell_apply(nb_graph *g, const nb_rnn_cell *cell, nb_node *x, nb_node *h);
+NB_API nb_node *nb_gru_cell_apply(nb_graph *g, const nb_gru_cell *cell, nb_node *x, nb_node *h);
+
+/*
+ * One step of an LSTM cell from the states h and c: stores h' and c' (each
+ * [B, H]) in *h_out and *c_out (either may be NULL when not wanted; both are
+ * set to NULL after an error). Returns the graph's status.
+ */
+NB_API nb_status nb_lstm_cell_apply(nb_graph *g, const nb_lstm_cell *cell, nb_node *x, nb_node *h,
+                                    nb_node *c, nb_node **h_out, nb_node **c_out);
+
+/*
+ * Unrolls a cell over a batch-first sequence x [B, T, input_size] (as
+ * PyTorch's batch_first=True) from the initial states h0 (and c0) [B, H],
+ * NULL meaning zeros as in PyTorch, sharing the cell's parameters over the
+ * T steps. Each step is built in a scope "step" (the cell's scope inside it),
+ * so depth over scopes counts time steps. Returns every step's h as one
+ * node [B, T, H] (the [B, 1, H] reshapes of the steps joined by nb_concat)
+ * and stores the last state(s) in *h_last (and *c_last), each may be NULL.
+ *
+ * mask, when not NULL, is [B, T] of x's dtype: nonzero for a real step, 0
+ * for padding. A padded step keeps the state it was given (h_t = h_(t-1),
+ * through nb_where, a selection), so sequences of several lengths padded at
+ * their end run in one batch: row b's *h_last is its state after its last
+ * real step, its outputs at padded steps repeat that state (each bit for bit
+ * as the sequence run alone), and a loss that weights the outputs by the mask
+ * has the value and gradients of the sequences run one by one, up to the
+ * order of floating-point sums; padded inputs get exactly zero gradient.
+ *
+ * Backpropagation through time is nb_grad over the result. To truncate it,
+ * pass a chunk's last state through nb_stop_gradient before the next chunk.
+ * Errors: NB_ERR_SHAPE for an x that is not [B, T, input_size]
+ * ("lstm_unroll(x[2,3]): lstm: x must be [batch, steps, 4] (batch first,
+ * input_size 4)"; a T of 0 cannot be made, dimensions being >= 1), a mask
+ * that is not [B, T], or initial states that are not [B, H] ("rnn_unroll(x[2,3,4],
+ * h0[1,2]): rnn: the initial state h0 must be [2, 2] (x's batch, hidden_size)");
+ * NB_ERR_ARG for a NULL x or a cell its _new did not make; NB_ERR_NOMEM.
+ */
+NB_API nb_node *nb_rnn_unroll(nb_graph *g, const nb_rnn_cell *cell, nb_node *x, nb_node *h0,
+                              nb_node *mask, nb_node **h_last);
+NB_API nb_node *nb_lstm_unroll(nb_graph *g, const nb_lstm_cell *cell, nb_node *x, nb_node *h0,
+                               nb_node *c0, nb_node *mask, nb_node **h_last, nb_node **c_last);
+NB_API nb_node *nb_gru_unroll(nb_graph *g, const nb_gru_cell *cell, nb_node *x, nb_node *h0,
+                              nb_node *mask, nb_node **h_last);
 
 /* ======================================================================== */
 /* Model language                                                           */

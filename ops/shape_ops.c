@@ -144,3 +144,44 @@ const nbi_op nbi_op_reshape = {
     .formula = "y = x viewed with a new shape (no copy)",
     .grad_formula = "dx = reshape(dy, shape(x))",
 };
+
+/* ---- stop_gradient ---- */
+
+/*
+ * The identity on values and a wall for gradients: a view of x (no copy),
+ * whose record has no gradient rule, so nb_grad sends nothing back through it.
+ * A recurrent network's carried state passed through it truncates
+ * backpropagation through time there (torch's x.detach()).
+ */
+static nb_status stop_gradient_forward(nb_graph *g, nb_node *y)
+{
+    (void)g;
+    (void)y; /* a view: the executor points y->data at the input's storage */
+    return NB_OK;
+}
+
+nb_node *nb_stop_gradient(nb_graph *g, nb_node *x)
+{
+    if (!nbi_check_inputs(g, "stop_gradient", 1, &x)) {
+        return NULL;
+    }
+    return nbi_node_new(g, NBI_OP_STOP_GRADIENT, x->dtype, x->rank, x->shape, x, NULL);
+}
+
+static nb_node *stop_gradient_build(nb_graph *g, int n, nb_node *const *in, const nbi_attr *attr)
+{
+    (void)n;
+    (void)attr;
+    return nb_stop_gradient(g, in[0]);
+}
+
+const nbi_op nbi_op_stop_gradient = {
+    .name = "stop_gradient",
+    .symbol = "stop_gradient",
+    .arity = 1,
+    .flags = NBI_OP_VIEW,
+    .build = stop_gradient_build,
+    .forward = stop_gradient_forward,
+    .formula = "y = x (a view, no copy)",
+    .grad_formula = "dx = 0 (the gradient stops here, as torch's x.detach())",
+};

@@ -334,6 +334,7 @@ OPC_BUILDER(build_dropout, nb_dropout(g, x[0], c->fa[0]))
 OPC_BUILDER(build_dropout_eval, (nb_graph_set_training(g, false), nb_dropout(g, x[0], c->fa[0])))
 OPC_BUILDER(build_layer_norm, nb_layer_norm(g, x[0], x[1], x[2], c->fa[0]))
 OPC_BUILDER(build_layer_norm_plain, nb_layer_norm(g, x[0], NULL, NULL, c->fa[0]))
+OPC_BUILDER(build_stop_gradient, nb_stop_gradient(g, x[0]))
 
 /* builders: pooling; .ia holds kernel, stride (0: the kernel), padding, each h then w in 2-d */
 OPC_BUILDER(build_max_pool2d, nb_max_pool2d(g, x[0], (int)c->ia[0], (int)c->ia[1], (int)c->ia[2],
@@ -3480,7 +3481,13 @@ static const op_case op_cases[] = {
               0.35666666666666663, -0.06333333333333334, -0.06333333333333334, -0.4633333333333333,
               -0.4633333333333333, -0.9566666666666667, -0.49333333333333335, -0.7333333333333334,
               -0.24, -0.24) },
-
+    /* torch: x.detach() (the identity; no gradient rule, so forward only) */
+    { .op = "stop_gradient",
+      .name = "stop_gradient [2,3]",
+      .build = build_stop_gradient,
+      .mode = OPC_FORWARD_ONLY,
+      .in = { OPC_IN((2, 3), 0.47, -1.65, 1.44, -0.74, -0.24, -0.5) },
+      OPC_OUT((2, 3), 0.47, -1.65, 1.44, -0.74, -0.24, -0.5) },
 };
 
 #define OP_CASE_COUNT (sizeof op_cases / sizeof op_cases[0])

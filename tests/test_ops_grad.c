@@ -118,12 +118,14 @@ ParameterizedTest(size_t *i, ops_grad, matches_central_differences,
 /* ---- the ops whose gradient is zero ---- */
 
 Test(ops_grad, nondifferentiable_set_is_exactly_the_piecewise_constant_ops,
-     .description = "the op table marks exactly sign, step, argmax_mask, one_hot, fill, "
-                    "greater, less, equal, argmax and max_pool_index (and the leaves) as having no "
-                    "gradient rule")
+     .description =
+         "the op table marks exactly sign, step, argmax_mask, one_hot, fill, "
+         "greater, less, equal, argmax, max_pool_index and stop_gradient (and the leaves) "
+         "as having no gradient rule")
 {
-    const char *expected[] = { "sign",    "step", "argmax_mask", "one_hot", "fill",
-                               "greater", "less", "equal",       "argmax",  "max_pool_index" };
+    const char *expected[] = { "sign",   "step",           "argmax_mask",  "one_hot",
+                               "fill",   "greater",        "less",         "equal",
+                               "argmax", "max_pool_index", "stop_gradient" };
     size_t found = 0;
     for (size_t i = 0; i < nb_op_count(); i++) {
         nb_op_info info;
