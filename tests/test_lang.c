@@ -1022,7 +1022,7 @@ Test(lang_errors, statements_need_their_parts)
                 "expected an operator or the end of the line, found '('");
     parse_error(
         "3 = x\n", NB_ERR_FORMAT, 1, 1,
-        "expected a statement (input, param, const, state, scope, '}' or name = expression), "
+        "expected a statement (input, param, const, state, scope, for, '}' or name = expression), "
         "found '3'");
     parse_error("input\n", NB_ERR_FORMAT, 1, 6, "expected a name, found the end of the line");
     parse_error("input = 3\n", NB_ERR_FORMAT, 1, 7, "expected a name, found '='");
