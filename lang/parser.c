@@ -1318,8 +1318,12 @@ static bool cell_shape(parser *p, const char *fn, const char *role, const value 
     if (nbi_shape_eq(n->rank, n->shape, rank, shape)) {
         return true;
     }
-    char want[96], got[160];
-    nbi_format_shape(rank, shape, want, sizeof want);
+    char want[96] = "[", got[160];
+    for (int i = 0; i < rank; i++) {
+        size_t at = strlen(want);
+        snprintf(want + at, sizeof want - at, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    }
+    strcat(want, "]");
     nbi_describe(n, got, sizeof got);
     return fail(p, NB_ERR_SHAPE, v->line, v->col, "%s: %s must be %s (%s); got %s", fn, role, want,
                 why, got) == NB_OK;
