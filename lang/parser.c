@@ -487,6 +487,10 @@ static nb_node *as_node(parser *p, value *v)
         v->node = nb_scalar(p->g, p->dtype, v->num);
         break;
     case V_LIST: {
+        if (v->count == 0) {
+            fail(p, NB_ERR_FORMAT, v->line, v->col, "empty list: a literal needs numbers");
+            return NULL;
+        }
         for (uint32_t i = 0; i < v->count; i++) {
             if (!fits(p, p->dtype, p->lits[v->off + i], v->line, v->col)) {
                 return NULL;
@@ -1518,9 +1522,21 @@ static bool expression(parser *p, value *out)
                 advance(p);
                 operand = false;
             } else if (t.kind == T_LBRACK) {
-                value v;
-                if (literal(p, &v)) {
+                /* [] is the shape of a scalar (reshape(x, []), as the writer writes it) */
+                lexer saved = p->lx;
+                advance(p);
+                if (p->tok.kind == T_RBRACK) {
+                    value v = { .kind = V_LIST, .rank = 1, .line = p->tok.line, .col = p->tok.col };
+                    v.off = p->n_lits;
                     push_val(p, v);
+                    advance(p);
+                } else {
+                    p->lx = saved;
+                    p->tok = t;
+                    value v;
+                    if (literal(p, &v)) {
+                        push_val(p, v);
+                    }
                 }
                 operand = false;
             } else if (t.kind == T_COLON && in_index(p, obase)) {

@@ -625,3 +625,19 @@ Test(loop_errors, a_model_error_in_a_later_step_names_the_step,
     parse_error("input x[2, 3]\nh = x * 1\nfor t in 0..2 {\n  h = h @ x\n}\n", 4, 9,
                 "matmul: inner dimensions 3 and 2 differ (h[2,3] @ x[2,3]) (in step t = 0)");
 }
+
+Test(loop_write, a_scalar_element_reads_back,
+     .description = "x[1, 2] is a scalar: the writer writes its reshape as reshape(s, []), which "
+                    "reads back as the same node; [] elsewhere is still an empty literal")
+{
+    nb_graph *a = parse("input x[2, 3] = [[1, 2, 3], [4, 5, 6]]\ny = x[1, 2] * 2\n");
+    char *text = write_model(a);
+    cr_expect_not_null(strstr(text, "reshape_1 = reshape(slice_2, [])\n"), "%s", text);
+    nb_graph *b = parse(text);
+    same_values(b, node(b, "y"), a, node(a, "y"), "y");
+    cr_expect_eq(nb_node_rank(node(b, "reshape_1")), 0);
+    free(text);
+    nb_graph_free(b);
+    nb_graph_free(a);
+    parse_error("input x[2]\ny = x + []\n", 2, 10, "empty list: a literal needs numbers");
+}
