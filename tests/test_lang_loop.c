@@ -551,6 +551,9 @@ Test(loop_errors, indexes,
 {
     parse_error("input x[2, 3]\nfor t in 0..4 {\n  y = x[:, t]\n}\n", 3, 12,
                 "index 3 is out of range for axis 1 of x[2,3] (size 3) (in step t = 3)");
+    /* as docs/cli.md shows it */
+    parse_error("input x[1, 4, 2]\nfor t in 0..5 {\n  y = x[:, t]\n}\n", 3, 12,
+                "index 4 is out of range for axis 1 of x[1,4,2] (size 4) (in step t = 4)");
     parse_error("input x[2, 3]\ny = x[-3]\n", 2, 8,
                 "index -3 is out of range for axis 0 of x[2,3] (size 2)");
     parse_error("input x[2, 3]\nfor t in 0..3 {\n  y = x[:, s]\n}\n", 3, 12,
