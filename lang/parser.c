@@ -1783,6 +1783,7 @@ static bool bind(parser *p, const token *name, nb_node *n)
     if (!define(p, &step, n, false)) {
         return false;
     }
+    s = sym_find(&p->syms, name->start, name->len); /* the table may have grown */
     if (!s) {
         if (!sym_add(p->g, &p->syms, (sym){ .name = name->start, .len = name->len })) {
             return nomem(p) == NB_OK;

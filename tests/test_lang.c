@@ -1495,9 +1495,10 @@ Test(lang_round_trip, i32_constants_and_mixed_float_dtypes)
 
 Test(lang_round_trip, the_example_models)
 {
-    const char *files[] = { "figure_1_3.nb", "xor.nb", "mlp.nb", "second_derivative.nb",
-                            "iris_train.nb" };
-    for (size_t i = 0; i < 5; i++) {
+    const char *files[] = { "figure_1_3.nb",        "xor.nb",        "mlp.nb",
+                            "second_derivative.nb", "iris_train.nb", "rnn_unrolled.nb",
+                            "names_lstm.nb" };
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/examples/models/%s", NB_SOURCE_DIR, files[i]);
         nb_graph *a = nb_graph_new();
