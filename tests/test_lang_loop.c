@@ -644,3 +644,26 @@ Test(loop_write, a_scalar_element_reads_back,
     nb_graph_free(a);
     parse_error("input x[2]\ny = x + []\n", 2, 10, "empty list: a literal needs numbers");
 }
+
+Test(loop_names, a_long_loop_grows_the_name_table,
+     .description = "100 steps of two carried names make 200 step names; after the loop a is "
+                    "a_99 = 100 and b is b_99 = 5050")
+{
+    nb_graph *g = parse("input x = 0\n"
+                        "a = x + 0\n"
+                        "b = x + 0\n"
+                        "for t in 0..100 {\n"
+                        "  a = a + 1\n"
+                        "  b = b + a\n"
+                        "}\n"
+                        "y = a * 1\n"
+                        "z = b * 1\n");
+    cr_expect_eq(nb_node_input(node(g, "y"), 0), node(g, "a_99"));
+    double *v = eval(g, node(g, "z"));
+    cr_expect_eq(v[0], 5050);
+    free(v);
+    v = eval(g, node(g, "a_57"));
+    cr_expect_eq(v[0], 58);
+    free(v);
+    nb_graph_free(g);
+}
