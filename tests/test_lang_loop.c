@@ -620,6 +620,16 @@ Test(loop_errors, cells,
     CELL_ERROR("lstm_cell = exp(x)", 1,
                "'lstm_cell' is a keyword or a function; choose another name");
 #undef CELL_ERROR
+    /* a weight or state of the wrong shape is a shape error, the others format errors */
+    nb_graph *g = nb_graph_new();
+    nb_parse_error err;
+    snprintf(src, sizeof src, "%sy, z = lstm_cell(x, x, h, A, B, b, b)\n", decl);
+    cr_expect_eq(nb_model_parse(g, src, strlen(src), NULL, &err), NB_ERR_SHAPE);
+    nb_graph_free(g);
+    g = nb_graph_new();
+    snprintf(src, sizeof src, "%sy = lstm_cell(x, h, h, A, B, b, b)\n", decl);
+    cr_expect_eq(nb_model_parse(g, src, strlen(src), NULL, &err), NB_ERR_FORMAT);
+    nb_graph_free(g);
 }
 
 Test(loop_errors, a_model_error_in_a_later_step_names_the_step,
