@@ -1850,6 +1850,17 @@ NB_API nb_node *nb_gru_unroll(nb_graph *g, const nb_gru_cell *cell, nb_node *x, 
  * numeric exponent, with Python's precedence; functions for every op. Every
  * assigned name becomes the node's name. Parsing uses explicit stacks, so
  * deep nesting cannot overflow the C stack.
+ *
+ * Loops unroll as they are read, each step in a scope step[t]; x[:, t] takes
+ * a step's slice, and the recurrent cells are functions (an LSTM's gives two
+ * values):
+ *
+ *     for t in 0..T {                 # T a whole number or a scalar const
+ *       h, c = lstm_cell(x[:, t], h, c, W_ih, W_hh, b_ih, b_hh)
+ *     }
+ *
+ * In step t, h = ... makes the node h_t and rebinds h to it, so names
+ * defined before the loop are carried from step to step.
  */
 
 /* Where and why parsing stopped. */
@@ -1870,8 +1881,11 @@ typedef struct nb_model_options {
  * nodes in g; look them up with nb_graph_find. opts may be NULL.
  * Returns NB_OK, or fills *err (which may be NULL) and returns its status:
  * NB_ERR_FORMAT for syntax (an unknown name, a redefinition, a bad literal, an
- * unclosed scope or parenthesis), or the engine's code for a bad op (shapes,
- * axes, dtypes), with the message pointing at the operator or call. On error g
+ * unclosed scope or parenthesis, a bad loop range or an index out of range;
+ * inside a loop the message ends with its step, "(in step t = 3)"),
+ * NB_ERR_SHAPE for a cell's weights or states of the wrong shape, or the
+ * engine's code for a bad op (shapes, axes, dtypes), with the message
+ * pointing at the operator or call. On error g
  * may hold part of the model (and, for an engine error, that error): use a
  * fresh graph to try again.
  */

@@ -27,6 +27,7 @@ typedef enum tok_kind {
     T_COMMA,
     T_ASSIGN,
     T_COLON,
+    T_DOTDOT, /* .. of a loop's range */
     T_ERROR,
 } tok_kind;
 
@@ -54,11 +55,23 @@ token nbl_next(lexer *lx);
 /* The longest name of a node or a scope, in bytes. */
 #define NBL_NAME_MAX 200
 
+/*
+ * A loop (for t in 0..T) runs at most NBL_LOOP_MAX steps, and all the loops
+ * of a model together (inner ones counted once per step of the outer one) at
+ * most NBL_STEPS_MAX: a loop unrolls as it is read, so these bound the graph
+ * a short file can build.
+ */
+#define NBL_LOOP_MAX  1024
+#define NBL_STEPS_MAX 4096
+
 /* True if s (len bytes) is a valid name: [A-Za-z_][A-Za-z0-9_]*, at most NBL_NAME_MAX long. */
 bool nbl_is_name(const char *s, size_t len);
 
 /* True if a model may not use s as a name (keywords and function names). */
 bool nbl_reserved(const char *s, size_t len);
+
+/* True if s is a scope name the language writes: a name, or a name and an index (step[3]). */
+bool nbl_is_scope_name(const char *s, size_t len);
 
 /*
  * A function of the language read through attribute descriptions: an op

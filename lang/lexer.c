@@ -2,7 +2,7 @@
  * lang/lexer.c: tokens of the model language. Newlines end statements except
  * inside parentheses and brackets; '#' starts a comment to the end of the line.
  * Numbers are decimal with an optional fraction and exponent; a sign is a
- * separate token.
+ * separate token. ".." (a loop's range, 0..T) ends a number before it.
  */
 #include "lang.h"
 
@@ -57,7 +57,7 @@ bool nbl_reserved(const char *s, size_t len)
         "relu", "neg", "sign", "step", "pow", "sum", "mean", "max", "argmax_mask", "matmul",
         "transpose", "reshape", "broadcast_to", "sum_to", "softmax", "log_softmax", "one_hot",
         "cross_entropy", "bce_logits", "mse", "fill", "sigmoid_grad", "tanh_grad",
-        "relu_grad",
+        "relu_grad", "for", "rnn_cell", "lstm_cell", "gru_cell",
         /* argument words: a variable of that name would hide them */
         "keepdims", "transpose_a", "transpose_b", "true", "false",
     };
@@ -87,6 +87,31 @@ bool nbl_reserved(const char *s, size_t len)
         }
     }
     return false;
+}
+
+bool nbl_is_scope_name(const char *s, size_t len)
+{
+    size_t n = 0;
+    while (n < len && s[n] != '[') {
+        n++;
+    }
+    if (!nbl_is_name(s, n)) {
+        return false;
+    }
+    if (n == len) {
+        return true;
+    }
+    /* name[digits], the digits without a leading zero (step[0], step[12]) */
+    size_t d = len - n - 2;
+    if (len < n + 3 || s[len - 1] != ']' || (d > 1 && s[n + 1] == '0') || d > 9) {
+        return false;
+    }
+    for (size_t i = n + 1; i < len - 1; i++) {
+        if (!is_digit(s[i])) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static token make(lexer *lx, tok_kind kind, const char *start, size_t len)
@@ -147,7 +172,7 @@ token nbl_next(lexer *lx)
         while (q < lx->end && is_digit(*q)) {
             q++;
         }
-        if (q < lx->end && *q == '.') {
+        if (q < lx->end && *q == '.' && !(q + 1 < lx->end && q[1] == '.')) {
             q++;
             while (q < lx->end && is_digit(*q)) {
                 q++;
@@ -167,7 +192,7 @@ token nbl_next(lexer *lx)
             }
             q = e;
         }
-        if (!why && q < lx->end && *q == '.') {
+        if (!why && q < lx->end && *q == '.' && !(q + 1 < lx->end && q[1] == '.')) {
             why = "a second '.'";
         } else if (!why && q < lx->end && is_alpha(*q)) {
             why = "a number runs into a name";
@@ -237,6 +262,10 @@ token nbl_next(lexer *lx)
     case ':':
         return make(lx, T_COLON, s, 1);
     default: {
+        if (c == '.' && lx->p < lx->end && *lx->p == '.') {
+            lx->p++;
+            return make(lx, T_DOTDOT, s, 2);
+        }
         /* the parser words the message from the byte (see advance in parser.c) */
         token t = make(lx, T_ERROR, s, 1);
         t.error = (unsigned char)c >= 0x80 ? "a non-ASCII character" : "an unexpected character";

@@ -4,7 +4,10 @@
  * stacks (no recursion, so no nesting depth can overflow the C stack); list
  * literals by a small state machine. Nodes are built with the public
  * builders as the parse goes, so shapes are checked at the operator or call
- * that is wrong, and the message points there.
+ * that is wrong, and the message points there. A loop (for t in 0..T { })
+ * unrolls as it is read: at its '}' the lexer goes back to the body's first
+ * line for the next step, so each step's nodes are built, and checked, as
+ * if the body were written out T times.
  */
 #include "lang.h"
 
@@ -19,6 +22,9 @@ typedef struct sym {
     size_t len;
     nb_node *node;
     int line, col;
+    bool declared;   /* by input, param, const or state: a loop may not reassign it */
+    uint32_t level;  /* the loop depth of its last assignment (0: outside loops) */
+    uint32_t serial; /* ... and the id of that loop's step then */
 } sym;
 
 typedef struct symtab {
@@ -86,12 +92,13 @@ static bool sym_add(nb_graph *g, symtab *t, sym entry)
 
 /* ---- parser state ---- */
 
-enum { V_NODE, V_NUM, V_LIST, V_WORD };
+enum { V_NODE, V_NUM, V_LIST, V_WORD, V_COLON, V_PAIR };
 
 /* An operand on the value stack. */
 typedef struct value {
     int kind;
-    nb_node *node;       /* V_NODE */
+    nb_node *node;       /* V_NODE; V_PAIR: the first of two results (an LSTM's h) */
+    nb_node *node2;      /* V_PAIR: the second (c) */
     double num;          /* V_NUM */
     uint32_t off, count; /* V_LIST: values in p->lits */
     int rank;            /* V_LIST */
@@ -103,21 +110,33 @@ typedef struct value {
     int line, col;
 } value;
 
-enum { O_ADD, O_SUB, O_MUL, O_DIV, O_MATMUL, O_POW, O_NEG, O_GROUP, O_CALL };
+enum { O_ADD, O_SUB, O_MUL, O_DIV, O_MATMUL, O_POW, O_NEG, O_GROUP, O_CALL, O_INDEX };
 
 typedef struct opent {
     int kind;
     int line, col;
     const char *name; /* O_CALL: the function */
     size_t len;
-    uint32_t base;   /* O_CALL: value stack height when the call opened */
+    uint32_t base;   /* O_CALL, O_INDEX: value stack height when the call or index opened */
     const char *key; /* O_CALL: the keyword of the argument being read, if any */
     size_t key_len;
 } opent;
 
 typedef struct open_scope {
     int line, col;
+    bool loop; /* the '{' of a loop: its '}' starts the next step */
 } open_scope;
+
+/* An open loop: for VAR in START..STOP { */
+typedef struct loop {
+    const char *var;
+    size_t len;
+    int line, col; /* of the variable */
+    int64_t cur, stop;
+    lexer lx;        /* the lexer and token at the end of the '{' line, */
+    token tok;       /* where each step starts reading the body again */
+    uint32_t serial; /* the id of the current step, unique in the parse */
+} loop;
 
 typedef struct parser {
     nb_graph *g;
@@ -135,6 +154,10 @@ typedef struct parser {
     uint32_t n_lits, cap_lits;
     open_scope *scopes;
     uint32_t n_scopes, cap_scopes;
+    loop *loops;
+    uint32_t n_loops, cap_loops;
+    uint32_t serial; /* steps started so far: each step's id */
+    int64_t steps;   /* steps the loops have been given, against NBL_STEPS_MAX */
 } parser;
 
 NBI_PRINTF(5, 6)
@@ -150,8 +173,17 @@ static nb_status fail(parser *p, nb_status code, int line, int col, const char *
         p->err->column = col;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
+        int n = vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
         va_end(ap);
+        /* in a loop, which step: the same line fails in one step and not another */
+        size_t at = n < 0 ? 0 : (size_t)n, cap = sizeof p->err->message;
+        for (uint32_t i = 0; i < p->n_loops && at < cap; i++) {
+            const loop *l = &p->loops[i];
+            int w =
+                snprintf(p->err->message + at, cap - at, "%s%.*s = %lld%s", i ? ", " : " (in step ",
+                         (int)l->len, l->var, (long long)l->cur, i + 1 == p->n_loops ? ")" : "");
+            at += w > 0 ? (size_t)w : 0;
+        }
     }
     return code;
 }
@@ -455,6 +487,10 @@ static nb_node *as_node(parser *p, value *v)
         v->node = nb_scalar(p->g, p->dtype, v->num);
         break;
     case V_LIST: {
+        if (v->count == 0) {
+            fail(p, NB_ERR_FORMAT, v->line, v->col, "empty list: a literal needs numbers");
+            return NULL;
+        }
         for (uint32_t i = 0; i < v->count; i++) {
             if (!fits(p, p->dtype, p->lits[v->off + i], v->line, v->col)) {
                 return NULL;
@@ -478,6 +514,14 @@ static nb_node *as_node(parser *p, value *v)
         nbi_mem_free(p->g, data, v->count * es);
         break;
     }
+    case V_COLON:
+        fail(p, NB_ERR_FORMAT, v->line, v->col, "':' stands only in an index, as in x[:, t]");
+        return NULL;
+    case V_PAIR:
+        fail(p, NB_ERR_FORMAT, v->line, v->col,
+             "%.*s gives two values, h and c: assign them with h, c = %.*s(...)", (int)v->len,
+             v->word, (int)v->len, v->word);
+        return NULL;
     default:
         fail(p, NB_ERR_FORMAT, v->line, v->col, "'%.*s' is not a defined name", (int)v->len,
              v->word);
@@ -977,6 +1021,9 @@ static bool reads_as_record(const parser *p, const opent *o, int argc)
     return false;
 }
 
+static int cell_kind(const char *name, size_t len);
+static bool apply_cell(parser *p, const opent *o, int kind);
+
 /* Applies the call o to the values above o->base on the stack. */
 static bool apply_call(parser *p, const opent *o)
 {
@@ -988,6 +1035,10 @@ static bool apply_call(parser *p, const opent *o)
         }
     }
     nbl_func gf;
+    int cell = f ? -1 : cell_kind(o->name, o->len);
+    if (cell >= 0) {
+        return apply_cell(p, o, cell);
+    }
     if (!f && find_generic(o->name, o->len, &gf)) {
         return apply_generic(p, o, &gf);
     }
@@ -1138,6 +1189,287 @@ static bool apply_call(parser *p, const opent *o)
     return push_val(p, (value){ .kind = V_NODE, .node = y, .line = o->line, .col = o->col });
 }
 
+/* ---- loops: their variables, bounds and indexing ---- */
+
+/* The open loop whose variable is s, innermost first; NULL when none. */
+static loop *find_loop(parser *p, const char *s, size_t len)
+{
+    for (uint32_t i = p->n_loops; i-- > 0;) {
+        if (p->loops[i].len == len && memcmp(p->loops[i].var, s, len) == 0) {
+            return &p->loops[i];
+        }
+    }
+    return NULL;
+}
+
+/* True, with its value, if n is a scalar constant (const T = 16, or T = 16). */
+static bool const_number(const nb_node *n, double *v)
+{
+    if (!n || n->op != NBI_OP_CONST || n->rank != 0 || !n->data) {
+        return false;
+    }
+    *v = n->dtype == NB_DTYPE_F32   ? (double)*(const float *)n->data
+         : n->dtype == NB_DTYPE_F64 ? *(const double *)n->data
+                                    : (double)*(const int32_t *)n->data;
+    return true;
+}
+
+/* True while an index's entries are read: the innermost open call or index is an index. */
+static bool in_index(const parser *p, uint32_t obase)
+{
+    for (uint32_t i = p->n_ops; i-- > obase;) {
+        if (p->ops[i].kind == O_CALL || p->ops[i].kind == O_INDEX) {
+            return p->ops[i].kind == O_INDEX;
+        }
+    }
+    return false;
+}
+
+/*
+ * Applies the index o to the node below its entries: x[:, t] is
+ * slice(x, axis=1, start=t, stop=t + 1) reshaped without that axis, as
+ * nb_lstm_unroll takes a step's input. Each entry is ':' (the whole axis) or
+ * a whole number (negative ones count from the end); axes past the entries
+ * are kept whole.
+ */
+static bool apply_index(parser *p, const opent *o)
+{
+    uint32_t n = p->n_vals - o->base;
+    value *a = p->vals + o->base, *xv = &p->vals[o->base - 1];
+    if (xv->kind == V_WORD || xv->kind == V_PAIR) {
+        return as_node(p, xv) != NULL;
+    }
+    if (xv->kind != V_NODE) {
+        return fail(p, NB_ERR_FORMAT, o->line, o->col,
+                    "only a node can be indexed, as in x[:, t]") == NB_OK;
+    }
+    nb_node *x = xv->node, *y = x;
+    char d[160];
+    nbi_describe(x, d, sizeof d);
+    if ((int)n > x->rank) {
+        return fail(p, NB_ERR_FORMAT, o->line, o->col,
+                    "%s has %d ax%s but the index has %u entries", d, x->rank,
+                    x->rank == 1 ? "is" : "es", n) == NB_OK;
+    }
+    int64_t shape[NB_MAX_RANK];
+    int rank = 0;
+    bool any = false;
+    for (int k = 0; k < x->rank; k++) {
+        if (k >= (int)n || a[k].kind == V_COLON) {
+            shape[rank++] = x->shape[k];
+            continue;
+        }
+        const value *v = &a[k];
+        if (v->kind == V_WORD) {
+            return fail(p, NB_ERR_FORMAT, v->line, v->col,
+                        "'%.*s' is not a loop variable or a scalar const; an index entry is ':' "
+                        "or a whole number",
+                        (int)v->len, v->word) == NB_OK;
+        }
+        if (v->kind != V_NUM || v->num != floor(v->num)) {
+            return fail(p, NB_ERR_FORMAT, v->line, v->col,
+                        "an index entry is ':' or a whole number (a number, a loop variable or a "
+                        "scalar const)") == NB_OK;
+        }
+        int64_t size = x->shape[k];
+        if (v->num < (double)-size || v->num >= (double)size) {
+            return fail(p, NB_ERR_FORMAT, v->line, v->col,
+                        "index %g is out of range for axis %d of %s (size %lld)", v->num, k, d,
+                        (long long)size) == NB_OK;
+        }
+        int64_t i = (int64_t)v->num + (v->num < 0 ? size : 0);
+        nb_node *z = nb_slice(p->g, y, k, i, i + 1, 1);
+        if (!z) {
+            engine_error(p, o->line, o->col, ", ", 1, &y);
+            return false;
+        }
+        y = z;
+        any = true;
+    }
+    if (!any) {
+        return fail(p, NB_ERR_FORMAT, o->line, o->col,
+                    "this index keeps every axis of %s whole; give a whole number for one",
+                    d) == NB_OK;
+    }
+    nb_node *z = nb_reshape(p->g, y, rank, shape);
+    if (!z) {
+        engine_error(p, o->line, o->col, ", ", 1, &y);
+        return false;
+    }
+    p->n_vals = o->base - 1;
+    return push_val(p, (value){ .kind = V_NODE, .node = z, .line = xv->line, .col = xv->col });
+}
+
+/* ---- recurrent cells: one step, PyTorch's layout (layers/rnn.c) ---- */
+
+enum { CELL_RNN, CELL_LSTM, CELL_GRU };
+
+static int cell_kind(const char *name, size_t len)
+{
+    static const char *const names[] = { "rnn_cell", "lstm_cell", "gru_cell" };
+    for (int i = 0; i < 3; i++) {
+        if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Fails at v unless node n has the shape rank/shape: "lstm_cell: W_ih must be [8, 3] (...); got W_ih[4,3]". */
+static bool cell_shape(parser *p, const char *fn, const char *role, const value *v, nb_node *n,
+                       int rank, const int64_t *shape, const char *why)
+{
+    if (nbi_shape_eq(n->rank, n->shape, rank, shape)) {
+        return true;
+    }
+    char want[96] = "[", got[160];
+    for (int i = 0; i < rank; i++) {
+        size_t at = strlen(want);
+        snprintf(want + at, sizeof want - at, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    }
+    strcat(want, "]");
+    nbi_describe(n, got, sizeof got);
+    return fail(p, NB_ERR_SHAPE, v->line, v->col, "%s: %s must be %s (%s); got %s", fn, role, want,
+                why, got) == NB_OK;
+}
+
+/*
+ * rnn_cell(x, h, W_ih, W_hh, b_ih, b_hh, nonlinearity=tanh),
+ * lstm_cell(x, h, c, W_ih, W_hh, b_ih, b_hh) and gru_cell(x, h, W_ih, W_hh,
+ * b_ih, b_hh): one step of nb_rnn_cell_apply, nb_lstm_cell_apply or
+ * nb_gru_cell_apply with the given weights, in scope rnn, lstm or gru. H comes
+ * from W_hh [G*H, H], I from W_ih [G*H, I]. lstm_cell gives a pair (h', c').
+ */
+static bool apply_cell(parser *p, const opent *o, int kind)
+{
+    static const char *const fns[] = { "rnn_cell", "lstm_cell", "gru_cell" };
+    static const char *const scopes[] = { "rnn", "lstm", "gru" };
+    static const char *const usage[] = {
+        "rnn_cell(x, h, W_ih, W_hh, b_ih, b_hh, nonlinearity=tanh)",
+        "lstm_cell(x, h, c, W_ih, W_hh, b_ih, b_hh)",
+        "gru_cell(x, h, W_ih, W_hh, b_ih, b_hh)",
+    };
+    const char *fn = fns[kind];
+    int argc = (int)(p->n_vals - o->base), want = kind == CELL_LSTM ? 7 : 6, npos = 0;
+    value *a = argc > 0 ? p->vals + o->base : NULL;
+    nb_rnn_nonlinearity act = NB_RNN_TANH;
+    for (int i = 0; i < argc; i++) {
+        if (!a[i].key) {
+            if (i > npos) {
+                return fail(p, NB_ERR_FORMAT, a[i].line, a[i].col,
+                            "%s: a positional argument after a keyword one; %s takes %s", fn, fn,
+                            usage[kind]) == NB_OK;
+            }
+            npos++;
+            continue;
+        }
+        bool nl =
+            kind == CELL_RNN && a[i].key_len == 12 && memcmp(a[i].key, "nonlinearity", 12) == 0;
+        if (!nl) {
+            return fail(p, NB_ERR_FORMAT, a[i].line, a[i].col,
+                        "%s has no argument '%.*s'; it takes %s", fn, (int)a[i].key_len, a[i].key,
+                        usage[kind]) == NB_OK;
+        }
+        if (!word_is(&a[i], "tanh") && !word_is(&a[i], "relu")) {
+            return fail(p, NB_ERR_FORMAT, a[i].line, a[i].col,
+                        "rnn_cell: nonlinearity must be tanh or relu") == NB_OK;
+        }
+        act = word_is(&a[i], "relu") ? NB_RNN_RELU : NB_RNN_TANH;
+    }
+    if (npos != want) {
+        return fail(p, NB_ERR_FORMAT, o->line, o->col, "%s takes %s; got %d positional argument%s",
+                    fn, usage[kind], npos, npos == 1 ? "" : "s") == NB_OK;
+    }
+    nb_node *in[7];
+    for (int i = 0; i < want; i++) {
+        if (!(in[i] = as_node(p, &a[i]))) {
+            return false;
+        }
+    }
+    int w = kind == CELL_LSTM ? 3 : 2; /* where the weights start */
+    int64_t G = kind == CELL_LSTM ? 4 : kind == CELL_GRU ? 3 : 1;
+    nb_node *x = in[0], *h = in[1], *c = kind == CELL_LSTM ? in[2] : NULL;
+    nb_node *w_ih = in[w], *w_hh = in[w + 1];
+    char gh[8] = "H", why[96];
+    if (G > 1) {
+        snprintf(gh, sizeof gh, "%lldH", (long long)G);
+    }
+    if (w_hh->rank != 2 || w_hh->shape[0] != G * w_hh->shape[1]) {
+        char got[160];
+        nbi_describe(w_hh, got, sizeof got);
+        return fail(p, NB_ERR_SHAPE, a[w + 1].line, a[w + 1].col,
+                    "%s: W_hh must be [%s, H] (H the hidden size); got %s", fn, gh, got) == NB_OK;
+    }
+    int64_t H = w_hh->shape[1], rows = G * H;
+    snprintf(why, sizeof why, "%s rows, H = %lld from W_hh", gh, (long long)H);
+    if (w_ih->rank != 2 || w_ih->shape[0] != rows) {
+        char got[160];
+        nbi_describe(w_ih, got, sizeof got);
+        return fail(p, NB_ERR_SHAPE, a[w].line, a[w].col, "%s: W_ih must be [%lld, I] (%s); got %s",
+                    fn, (long long)rows, why, got) == NB_OK;
+    }
+    int64_t I = w_ih->shape[1];
+    snprintf(why, sizeof why, "%s, H = %lld from W_hh", gh, (long long)H);
+    if (!cell_shape(p, fn, "b_ih", &a[w + 2], in[w + 2], NB_SHAPE(rows), why) ||
+        !cell_shape(p, fn, "b_hh", &a[w + 3], in[w + 3], NB_SHAPE(rows), why)) {
+        return false;
+    }
+    snprintf(why, sizeof why, "I = %lld from W_ih", (long long)I);
+    int64_t B = x->rank == 2 ? x->shape[0] : 1;
+    if (!cell_shape(p, fn, "x", &a[0], x, NB_SHAPE(B, I), why)) {
+        return false;
+    }
+    snprintf(why, sizeof why, "x's batch, H = %lld from W_hh", (long long)H);
+    if (!cell_shape(p, fn, "h", &a[1], h, NB_SHAPE(B, H), why) ||
+        (c && !cell_shape(p, fn, "c", &a[2], c, NB_SHAPE(B, H), why))) {
+        return false;
+    }
+    /* the public cell structs, filled with the given weights */
+    nb_node *y = NULL, *y2 = NULL;
+    nb_graph *g = p->g;
+    if (kind == CELL_LSTM) {
+        nb_lstm_cell cell = { .input_size = I,
+                              .hidden_size = H,
+                              .weight_ih = w_ih,
+                              .weight_hh = w_hh,
+                              .bias_ih = in[w + 2],
+                              .bias_hh = in[w + 3] };
+        snprintf(cell.name, sizeof cell.name, "%s", scopes[kind]);
+        nb_lstm_cell_apply(g, &cell, x, h, c, &y, &y2);
+    } else if (kind == CELL_GRU) {
+        nb_gru_cell cell = { .input_size = I,
+                             .hidden_size = H,
+                             .weight_ih = w_ih,
+                             .weight_hh = w_hh,
+                             .bias_ih = in[w + 2],
+                             .bias_hh = in[w + 3] };
+        snprintf(cell.name, sizeof cell.name, "%s", scopes[kind]);
+        y = nb_gru_cell_apply(g, &cell, x, h);
+    } else {
+        nb_rnn_cell cell = { .input_size = I,
+                             .hidden_size = H,
+                             .nonlinearity = act,
+                             .weight_ih = w_ih,
+                             .weight_hh = w_hh,
+                             .bias_ih = in[w + 2],
+                             .bias_hh = in[w + 3] };
+        snprintf(cell.name, sizeof cell.name, "%s", scopes[kind]);
+        y = nb_rnn_cell_apply(g, &cell, x, h);
+    }
+    if (!y) {
+        engine_error(p, o->line, o->col, ", ", w, in);
+        return false;
+    }
+    p->n_vals = o->base;
+    return push_val(p, (value){ .kind = y2 ? V_PAIR : V_NODE,
+                                .node = y,
+                                .node2 = y2,
+                                .word = o->name,
+                                .len = o->len,
+                                .line = o->line,
+                                .col = o->col });
+}
+
 static bool reduce_top(parser *p)
 {
     opent o = p->ops[--p->n_ops];
@@ -1190,10 +1522,26 @@ static bool expression(parser *p, value *out)
                 advance(p);
                 operand = false;
             } else if (t.kind == T_LBRACK) {
-                value v;
-                if (literal(p, &v)) {
+                /* [] is the shape of a scalar (reshape(x, []), as the writer writes it) */
+                lexer saved = p->lx;
+                advance(p);
+                if (p->tok.kind == T_RBRACK) {
+                    value v = { .kind = V_LIST, .rank = 1, .line = p->tok.line, .col = p->tok.col };
+                    v.off = p->n_lits;
                     push_val(p, v);
+                    advance(p);
+                } else {
+                    p->lx = saved;
+                    p->tok = t;
+                    value v;
+                    if (literal(p, &v)) {
+                        push_val(p, v);
+                    }
                 }
+                operand = false;
+            } else if (t.kind == T_COLON && in_index(p, obase)) {
+                push_val(p, (value){ .kind = V_COLON, .line = t.line, .col = t.col });
+                advance(p);
                 operand = false;
             } else if (t.kind == T_NAME) {
                 advance(p);
@@ -1225,7 +1573,15 @@ static bool expression(parser *p, value *out)
                     continue;
                 }
                 sym *s = sym_find(&p->syms, t.start, t.len);
-                if (s) {
+                loop *l = find_loop(p, t.start, t.len);
+                double num;
+                if (l || (s && in_index(p, obase) && const_number(s->node, &num))) {
+                    /* a loop variable is its step's number; so is a scalar const in an index */
+                    push_val(p, (value){ .kind = V_NUM,
+                                         .num = l ? (double)l->cur : num,
+                                         .line = t.line,
+                                         .col = t.col });
+                } else if (s) {
                     push_val(
                         p,
                         (value){ .kind = V_NODE, .node = s->node, .line = t.line, .col = t.col });
@@ -1249,7 +1605,8 @@ static bool expression(parser *p, value *out)
             while (p->n_ops > obase && p->status == NB_OK) {
                 int top = p->ops[p->n_ops - 1].kind;
                 int pt = precedence(top), pk = precedence(kind);
-                if (top == O_GROUP || top == O_CALL || pt < pk || (pt == pk && kind == O_POW)) {
+                if (top == O_GROUP || top == O_CALL || top == O_INDEX || pt < pk ||
+                    (pt == pk && kind == O_POW)) {
                     break;
                 }
                 reduce_top(p);
@@ -1257,9 +1614,15 @@ static bool expression(parser *p, value *out)
             push_op(p, (opent){ .kind = kind, .line = t.line, .col = t.col });
             advance(p);
             operand = true;
-        } else if (t.kind == T_COMMA || t.kind == T_RPAREN) {
+        } else if (t.kind == T_LBRACK) {
+            /* after an operand, '[' opens an index: x[:, t] */
+            push_op(p, (opent){ .kind = O_INDEX, .line = t.line, .col = t.col, .base = p->n_vals });
+            advance(p);
+            operand = true;
+        } else if (t.kind == T_COMMA || t.kind == T_RPAREN || t.kind == T_RBRACK) {
             while (p->n_ops > obase && p->ops[p->n_ops - 1].kind != O_GROUP &&
-                   p->ops[p->n_ops - 1].kind != O_CALL && p->status == NB_OK) {
+                   p->ops[p->n_ops - 1].kind != O_CALL && p->ops[p->n_ops - 1].kind != O_INDEX &&
+                   p->status == NB_OK) {
                 reduce_top(p);
             }
             if (p->status != NB_OK) {
@@ -1267,8 +1630,13 @@ static bool expression(parser *p, value *out)
             }
             if (p->n_ops == obase) {
                 return fail(p, NB_ERR_FORMAT, t.line, t.col,
-                            t.kind == T_COMMA ? "',' outside a function call's arguments"
-                                              : "unmatched ')'") == NB_OK;
+                            t.kind == T_COMMA    ? "',' outside a function call's arguments"
+                            : t.kind == T_RPAREN ? "unmatched ')'"
+                                                 : "unmatched ']'") == NB_OK;
+            }
+            if ((t.kind == T_RBRACK) != (p->ops[p->n_ops - 1].kind == O_INDEX) &&
+                t.kind != T_COMMA) {
+                return expected(p, t.kind == T_RBRACK ? "')'" : "']'") == NB_OK;
             }
             opent *top = &p->ops[p->n_ops - 1];
             if (top->kind == O_CALL && top->key) {
@@ -1280,7 +1648,7 @@ static bool expression(parser *p, value *out)
                 top->key = NULL;
             }
             if (t.kind == T_COMMA) {
-                if (top->kind != O_CALL) {
+                if (top->kind == O_GROUP) {
                     return fail(p, NB_ERR_FORMAT, t.line, t.col,
                                 "',' outside a function call's arguments") == NB_OK;
                 }
@@ -1291,6 +1659,9 @@ static bool expression(parser *p, value *out)
             opent o = p->ops[--p->n_ops];
             advance(p);
             if (o.kind == O_CALL && !apply_call(p, &o)) {
+                break;
+            }
+            if (o.kind == O_INDEX && !apply_index(p, &o)) {
                 break;
             }
         } else if (t.kind == T_NEWLINE || t.kind == T_EOF) {
@@ -1310,6 +1681,10 @@ static bool expression(parser *p, value *out)
                         "this call of %.*s is not closed: a ')' is missing", (int)top->len,
                         top->name) == NB_OK;
         }
+        if (top->kind == O_INDEX) {
+            return fail(p, NB_ERR_FORMAT, top->line, top->col,
+                        "this '[' is not closed: a ']' is missing") == NB_OK;
+        }
         reduce_top(p);
     }
     if (p->status != NB_OK) {
@@ -1324,7 +1699,7 @@ static bool expression(parser *p, value *out)
 
 /* ---- statements ---- */
 
-static bool define(parser *p, const token *name, nb_node *n)
+static bool define(parser *p, const token *name, nb_node *n, bool declared)
 {
     sym *s = sym_find(&p->syms, name->start, name->len);
     if (s) {
@@ -1343,10 +1718,83 @@ static bool define(parser *p, const token *name, nb_node *n)
                         .len = name->len,
                         .node = n,
                         .line = name->line,
-                        .col = name->col })) {
+                        .col = name->col,
+                        .declared = declared })) {
         nomem(p);
         return false;
     }
+    return true;
+}
+
+/*
+ * Gives node n the name of an assignment. Outside loops that is a definition.
+ * In a loop, NAME = ... in the step t = 3 names the node NAME_3 (NAME_1_3
+ * in nested loops, outer variable first), a name defined as any other, and
+ * binds NAME to it: later statements and the next step read NAME as the
+ * newest value, and after the loop NAME is the last step's. So a name defined
+ * before the loop and assigned in it is a variable carried across steps (h,
+ * c). A name may be assigned once per step, and declared leaves not at all.
+ */
+static bool bind(parser *p, const token *name, nb_node *n)
+{
+    if (p->n_loops == 0) {
+        return define(p, name, n, false);
+    }
+    const loop *l = find_loop(p, name->start, name->len), *in = &p->loops[p->n_loops - 1];
+    if (l) {
+        return fail(p, NB_ERR_FORMAT, name->line, name->col,
+                    "'%.*s' is the variable of the loop at %d:%d; it cannot be assigned",
+                    (int)name->len, name->start, l->line, l->col) == NB_OK;
+    }
+    sym *s = sym_find(&p->syms, name->start, name->len);
+    if (s && s->declared) {
+        return fail(p, NB_ERR_FORMAT, name->line, name->col,
+                    "'%.*s' is declared at %d:%d; a loop may assign only names given by '='",
+                    (int)name->len, name->start, s->line, s->col) == NB_OK;
+    }
+    if (s && s->level == p->n_loops && s->serial == in->serial) {
+        return fail(p, NB_ERR_FORMAT, name->line, name->col,
+                    "'%.*s' is already assigned in this step (at %d:%d); assign it once a step",
+                    (int)name->len, name->start, s->line, s->col) == NB_OK;
+    }
+    char buf[NBL_NAME_MAX + 64];
+    int at = snprintf(buf, sizeof buf, "%.*s", (int)name->len, name->start);
+    for (uint32_t i = 0; i < p->n_loops && at > 0 && (size_t)at < sizeof buf; i++) {
+        at += snprintf(buf + at, sizeof buf - (size_t)at, "_%lld", (long long)p->loops[i].cur);
+    }
+    if (at < 0 || at > NBL_NAME_MAX) {
+        return fail(p, NB_ERR_FORMAT, name->line, name->col,
+                    "'%s', the name of %.*s in this step, is longer than %d characters", buf,
+                    (int)name->len, name->start, NBL_NAME_MAX) == NB_OK;
+    }
+    sym *taken = sym_find(&p->syms, buf, (size_t)at);
+    if (taken) {
+        return fail(p, NB_ERR_FORMAT, name->line, name->col,
+                    "'%s', the name of %.*s in this step, is already defined (at %d:%d)", buf,
+                    (int)name->len, name->start, taken->line, taken->col) == NB_OK;
+    }
+    char *stored = nbi_arena_strdup(p->g, buf);
+    if (!stored) {
+        return nomem(p) == NB_OK;
+    }
+    token step = *name;
+    step.start = stored;
+    step.len = (size_t)at;
+    if (!define(p, &step, n, false)) {
+        return false;
+    }
+    s = sym_find(&p->syms, name->start, name->len); /* the table may have grown */
+    if (!s) {
+        if (!sym_add(p->g, &p->syms, (sym){ .name = name->start, .len = name->len })) {
+            return nomem(p) == NB_OK;
+        }
+        s = sym_find(&p->syms, name->start, name->len);
+    }
+    s->node = n;
+    s->line = name->line;
+    s->col = name->col;
+    s->level = p->n_loops;
+    s->serial = in->serial;
     return true;
 }
 
@@ -1581,14 +2029,22 @@ static bool declaration(parser *p, int which)
         !literal_into(p, &lit, dtype, rank, shape, n->data, nm)) {
         return false;
     }
-    return define(p, &name, n);
+    return define(p, &name, n, true);
 }
 
+/* NAME = expression, or NAME, NAME = a call that gives two values (lstm_cell). */
 static bool assignment(parser *p)
 {
-    token name;
+    token name, second;
     if (!new_name(p, &name)) {
         return false;
+    }
+    bool pair = p->tok.kind == T_COMMA;
+    if (pair) {
+        advance(p);
+        if (!new_name(p, &second)) {
+            return false;
+        }
     }
     if (p->tok.kind != T_ASSIGN) {
         return expected(p, "'='") == NB_OK;
@@ -1597,6 +2053,17 @@ static bool assignment(parser *p)
     value v;
     if (!expression(p, &v) || !end_of_statement(p)) {
         return false;
+    }
+    if (pair) {
+        if (v.kind != V_PAIR) {
+            return fail(p, NB_ERR_FORMAT, name.line, name.col,
+                        "two names take the two values of lstm_cell; this expression gives one") ==
+                   NB_OK;
+        }
+        return bind(p, &name, v.node) && bind(p, &second, v.node2);
+    }
+    if (v.kind == V_PAIR) {
+        return as_node(p, &v) != NULL;
     }
     if (v.kind == V_NODE) {
         char buf[64];
@@ -1609,13 +2076,172 @@ static bool assignment(parser *p)
         }
     }
     nb_node *n = as_node(p, &v);
-    return n && define(p, &name, n);
+    return n && bind(p, &name, n);
+}
+
+/* A loop bound: a whole number, or the name of a scalar const that holds one. */
+static bool loop_bound(parser *p, int64_t *out)
+{
+    token t = p->tok;
+    double v = 0;
+    if (t.kind == T_NAME) {
+        sym *s = sym_find(&p->syms, t.start, t.len);
+        if (!s && !find_loop(p, t.start, t.len)) {
+            return fail(p, NB_ERR_FORMAT, t.line, t.col,
+                        "'%.*s' is not defined; a loop bound is a whole number or the name of a "
+                        "scalar const",
+                        (int)t.len, t.start) == NB_OK;
+        }
+        if (!s || !const_number(s->node, &v)) {
+            return fail(p, NB_ERR_FORMAT, t.line, t.col,
+                        "'%.*s' is not a scalar const; a loop bound is a whole number or the name "
+                        "of a scalar const",
+                        (int)t.len, t.start) == NB_OK;
+        }
+        advance(p);
+    } else if (t.kind == T_NUMBER || t.kind == T_MINUS) {
+        if (!signed_number(p, &v)) {
+            return false;
+        }
+    } else {
+        return expected(p, "a whole number or the name of a scalar const") == NB_OK;
+    }
+    if (v != floor(v)) {
+        return fail(p, NB_ERR_FORMAT, t.line, t.col, "the loop bound %g is not a whole number",
+                    v) == NB_OK;
+    }
+    *out = v > 1e12 ? (int64_t)1e12 : v < -1e12 ? (int64_t)-1e12 : (int64_t)v;
+    return p->status == NB_OK;
+}
+
+/* Opens the scope step[t] of the innermost loop's current step. */
+static bool start_step(parser *p)
+{
+    loop *l = &p->loops[p->n_loops - 1];
+    l->serial = ++p->serial;
+    char buf[48];
+    snprintf(buf, sizeof buf, "step[%lld]", (long long)l->cur);
+    nb_scope_push(p->g, buf);
+    if (nb_graph_status(p->g) != NB_OK) {
+        return fail(p, nb_graph_status(p->g), p->tok.line, p->tok.col, "%s",
+                    nb_graph_error(p->g)) == NB_OK;
+    }
+    return true;
+}
+
+/*
+ * for VAR in START..STOP {: a loop unrolled as it is read. The body runs for
+ * VAR = START, ..., STOP - 1, each step in its own scope step[VAR]; the
+ * bounds are whole numbers or scalar consts, 0 <= START < STOP, at most
+ * NBL_LOOP_MAX steps. Loops nest, each with its own variable.
+ */
+static bool for_statement(parser *p)
+{
+    token kw = p->tok;
+    advance(p);
+    token var = p->tok;
+    if (var.kind != T_NAME) {
+        return expected(p, "a loop variable") == NB_OK;
+    }
+    if (nbl_reserved(var.start, var.len)) {
+        return fail(p, NB_ERR_FORMAT, var.line, var.col,
+                    "'%.*s' is a keyword or a function; choose another name", (int)var.len,
+                    var.start) == NB_OK;
+    }
+    if (var.len > NBL_NAME_MAX) {
+        return fail(p, NB_ERR_FORMAT, var.line, var.col, "the name is longer than %d characters",
+                    NBL_NAME_MAX) == NB_OK;
+    }
+    const loop *outer = find_loop(p, var.start, var.len);
+    if (outer) {
+        return fail(p, NB_ERR_FORMAT, var.line, var.col,
+                    "'%.*s' is already the variable of the loop at %d:%d; a nested loop needs "
+                    "its own",
+                    (int)var.len, var.start, outer->line, outer->col) == NB_OK;
+    }
+    const sym *s = sym_find(&p->syms, var.start, var.len);
+    if (s) {
+        return fail(p, NB_ERR_FORMAT, var.line, var.col,
+                    "'%.*s' is already defined (at %d:%d); a loop variable needs a new name",
+                    (int)var.len, var.start, s->line, s->col) == NB_OK;
+    }
+    advance(p);
+    if (!is_word(&p->tok, "in")) {
+        return expected(p, "'in'") == NB_OK;
+    }
+    advance(p);
+    token from = p->tok;
+    int64_t a, b;
+    if (!loop_bound(p, &a)) {
+        return false;
+    }
+    if (p->tok.kind != T_DOTDOT) {
+        return expected(p, "'..'") == NB_OK;
+    }
+    advance(p);
+    if (!loop_bound(p, &b)) {
+        return false;
+    }
+    if (p->tok.kind != T_LBRACE) {
+        return expected(p, "'{'") == NB_OK;
+    }
+    token brace = p->tok;
+    advance(p);
+    if (!end_of_statement(p)) {
+        return false;
+    }
+    if (a < 0) {
+        return fail(p, NB_ERR_FORMAT, from.line, from.col,
+                    "the loop range %lld..%lld starts below 0", (long long)a,
+                    (long long)b) == NB_OK;
+    }
+    if (b <= a) {
+        return fail(p, NB_ERR_FORMAT, from.line, from.col,
+                    "the loop range %lld..%lld is empty; a loop runs at least one step",
+                    (long long)a, (long long)b) == NB_OK;
+    }
+    if (b - a > NBL_LOOP_MAX) {
+        return fail(p, NB_ERR_FORMAT, from.line, from.col,
+                    "the loop range %lld..%lld has %lld steps; a loop runs at most %d",
+                    (long long)a, (long long)b, (long long)(b - a), NBL_LOOP_MAX) == NB_OK;
+    }
+    if (p->steps + (b - a) > NBL_STEPS_MAX) {
+        return fail(p, NB_ERR_FORMAT, kw.line, kw.col,
+                    "this loop brings the model's unrolled steps to %lld; the loops of a model run "
+                    "at most %d steps in all",
+                    (long long)(p->steps + (b - a)), NBL_STEPS_MAX) == NB_OK;
+    }
+    p->steps += b - a;
+    if (!nbi_grow(p->g, (void **)&p->loops, &p->cap_loops, p->n_loops + 1, sizeof *p->loops) ||
+        !nbi_grow(p->g, (void **)&p->scopes, &p->cap_scopes, p->n_scopes + 1, sizeof *p->scopes)) {
+        return nomem(p) == NB_OK;
+    }
+    p->loops[p->n_loops++] = (loop){ .var = var.start,
+                                     .len = var.len,
+                                     .line = var.line,
+                                     .col = var.col,
+                                     .cur = a,
+                                     .stop = b,
+                                     .lx = p->lx,
+                                     .tok = p->tok };
+    p->scopes[p->n_scopes++] = (open_scope){ brace.line, brace.col, true };
+    return start_step(p);
 }
 
 static bool statement(parser *p)
 {
     token t = p->tok;
     if (t.kind == T_NAME) {
+        if (p->n_loops > 0 && (is_word(&t, "input") || is_word(&t, "param") ||
+                               is_word(&t, "const") || is_word(&t, "state"))) {
+            return fail(p, NB_ERR_FORMAT, t.line, t.col,
+                        "'%.*s' cannot stand in a loop, as each step would declare a new leaf; "
+                        "declare it before the loop",
+                        (int)t.len, t.start) == NB_OK;
+        }
+        if (is_word(&t, "for")) {
+            return for_statement(p);
+        }
         if (is_word(&t, "input")) {
             return declaration(p, NBI_OP_INPUT);
         }
@@ -1639,6 +2265,22 @@ static bool statement(parser *p)
                             "the scope name is longer than %d characters", NBL_NAME_MAX) == NB_OK;
             }
             advance(p);
+            char buf[256];
+            snprintf(buf, sizeof buf, "%.*s", (int)name.len, name.start);
+            if (p->tok.kind == T_LBRACK) {
+                /* an indexed name, as loops make and the writer writes: scope step[3] { */
+                advance(p);
+                token i = p->tok;
+                if (i.kind != T_NUMBER || i.num != floor(i.num) || i.num > 999999999) {
+                    return expected(p, "a whole number from 0 to 999999999") == NB_OK;
+                }
+                advance(p);
+                if (p->tok.kind != T_RBRACK) {
+                    return expected(p, "']'") == NB_OK;
+                }
+                advance(p);
+                snprintf(buf + name.len, sizeof buf - name.len, "[%lld]", (long long)i.num);
+            }
             if (p->tok.kind != T_LBRACE) {
                 return expected(p, "'{'") == NB_OK;
             }
@@ -1647,15 +2289,13 @@ static bool statement(parser *p)
             if (!end_of_statement(p)) {
                 return false;
             }
-            char buf[256];
-            snprintf(buf, sizeof buf, "%.*s", (int)name.len, name.start);
             nb_scope_push(p->g, buf);
             if (nb_graph_status(p->g) != NB_OK ||
                 !nbi_grow(p->g, (void **)&p->scopes, &p->cap_scopes, p->n_scopes + 1,
                           sizeof *p->scopes)) {
                 return nomem(p) == NB_OK;
             }
-            p->scopes[p->n_scopes++] = (open_scope){ brace.line, brace.col };
+            p->scopes[p->n_scopes++] = (open_scope){ brace.line, brace.col, false };
             return true;
         }
         return assignment(p);
@@ -1668,13 +2308,22 @@ static bool statement(parser *p)
         if (!end_of_statement(p)) {
             return false;
         }
-        p->n_scopes--;
         nb_scope_pop(p->g);
+        if (p->scopes[p->n_scopes - 1].loop) {
+            loop *l = &p->loops[p->n_loops - 1];
+            if (++l->cur < l->stop) {
+                /* the next step: read the body again from its first line */
+                p->lx = l->lx;
+                p->tok = l->tok;
+                return start_step(p);
+            }
+            p->n_loops--;
+        }
+        p->n_scopes--;
         return true;
     }
-    return expected(p,
-                    "a statement (input, param, const, state, scope, '}' or name = expression)") ==
-           NB_OK;
+    return expected(p, "a statement (input, param, const, state, scope, for, '}' or name = "
+                       "expression)") == NB_OK;
 }
 
 nb_status nb_model_parse(nb_graph *g, const char *src, size_t len, const nb_model_options *opts,
@@ -1708,7 +2357,10 @@ nb_status nb_model_parse(nb_graph *g, const char *src, size_t len, const nb_mode
     }
     if (p.status == NB_OK && p.n_scopes > 0) {
         open_scope *s = &p.scopes[p.n_scopes - 1];
-        fail(&p, NB_ERR_FORMAT, s->line, s->col, "this scope is not closed: a '}' is missing");
+        p.n_loops = 0; /* the message is about the brace, not a step */
+        fail(&p, NB_ERR_FORMAT, s->line, s->col,
+             s->loop ? "this loop is not closed: a '}' is missing"
+                     : "this scope is not closed: a '}' is missing");
     }
     while (g->open_scopes > scopes_before && g->status == NB_OK) {
         nb_scope_pop(g); /* leave the graph's scope stack as we found it */
@@ -1718,6 +2370,7 @@ nb_status nb_model_parse(nb_graph *g, const char *src, size_t len, const nb_mode
     nbi_mem_free(g, p.ops, (size_t)p.cap_ops * sizeof *p.ops);
     nbi_mem_free(g, p.lits, (size_t)p.cap_lits * sizeof *p.lits);
     nbi_mem_free(g, p.scopes, (size_t)p.cap_scopes * sizeof *p.scopes);
+    nbi_mem_free(g, p.loops, (size_t)p.cap_loops * sizeof *p.loops);
     return p.status;
 }
 

@@ -315,7 +315,7 @@ static nb_status check(nb_graph *g, nb_dtype dtype)
     }
     for (uint32_t sc = 1; sc < g->n_scopes && s == NB_OK; sc++) {
         const char *name = g->scopes[sc].name;
-        if (strncmp(name, "grad:", 5) != 0 && !nbl_is_name(name, strlen(name))) {
+        if (strncmp(name, "grad:", 5) != 0 && !nbl_is_scope_name(name, strlen(name))) {
             s = nbi_report(g, NB_ERR_ARG, "model_write", 0, NULL,
                            "the scope name '%s' is not a name the model language accepts", name);
         }

@@ -1022,7 +1022,7 @@ Test(lang_errors, statements_need_their_parts)
                 "expected an operator or the end of the line, found '('");
     parse_error(
         "3 = x\n", NB_ERR_FORMAT, 1, 1,
-        "expected a statement (input, param, const, state, scope, '}' or name = expression), "
+        "expected a statement (input, param, const, state, scope, for, '}' or name = expression), "
         "found '3'");
     parse_error("input\n", NB_ERR_FORMAT, 1, 6, "expected a name, found the end of the line");
     parse_error("input = 3\n", NB_ERR_FORMAT, 1, 7, "expected a name, found '='");
@@ -1495,9 +1495,10 @@ Test(lang_round_trip, i32_constants_and_mixed_float_dtypes)
 
 Test(lang_round_trip, the_example_models)
 {
-    const char *files[] = { "figure_1_3.nb", "xor.nb", "mlp.nb", "second_derivative.nb",
-                            "iris_train.nb" };
-    for (size_t i = 0; i < 5; i++) {
+    const char *files[] = { "figure_1_3.nb",        "xor.nb",        "mlp.nb",
+                            "second_derivative.nb", "iris_train.nb", "rnn_unrolled.nb",
+                            "names_lstm.nb" };
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/examples/models/%s", NB_SOURCE_DIR, files[i]);
         nb_graph *a = nb_graph_new();
