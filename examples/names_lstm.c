@@ -21,7 +21,15 @@
  */
 #include "common.h"
 
-enum { SYMBOLS = 27, EMBED = 32, HIDDEN = 128, STEPS = 16, BATCH = 64, EVAL_BATCH = 512 };
+enum {
+    SYMBOLS = 27,
+    EMBED = 32,
+    HIDDEN = 128,
+    STEPS = 16,
+    BATCH = 64,
+    EVAL_BATCH = 512,
+    SAMPLE_BATCH = 16
+};
 
 /* ---- data ---- */
 
@@ -277,7 +285,7 @@ static void sample(nb_graph *g, const instance *in, size_t n, uint64_t seed)
         size_t k = n - done < rows ? n - done : rows;
         memset(ids, 0, rows * STEPS * sizeof *ids);
         memset(out, 0, rows * sizeof *out);
-        bool live[EVAL_BATCH] = { false };
+        bool live[SAMPLE_BATCH] = { false };
         for (size_t r = 0; r < k; r++) {
             live[r] = true;
         }
@@ -384,7 +392,7 @@ int main(int argc, char **argv)
     nb_graph_seed(g, o.seed);
     net m = net_new(g, kind);
     instance step = instance_new(g, &m, BATCH, true);
-    instance eval = instance_new(g, &m, EVAL_BATCH, false);
+    instance eval = instance_new(g, &m, test.n < EVAL_BATCH ? test.n : EVAL_BATCH, false);
     nb_optim_options oo = nb_optim_defaults(NB_OPTIM_ADAM);
     oo.lr = 3e-3;
     oo.clip_norm = 5;
@@ -432,8 +440,9 @@ int main(int argc, char **argv)
                      now_seconds() - t0);
         }
     }
-    if (n_sample > 0) {
-        sample(g, &eval, (size_t)n_sample, o.seed);
+    if (n_sample > 0) { /* its own small instance: each symbol is one run over the prefixes */
+        instance few = instance_new(g, &m, SAMPLE_BATCH, false);
+        sample(g, &few, (size_t)n_sample, o.seed);
     }
     printf("test nll: %.4f\n", mean_nll(g, &eval, &test, ids, targets));
     nb_batches_free(&b);
