@@ -1276,6 +1276,50 @@ static nb_node *w7_lstm(nb_graph *g, const char *form, const nb_lstm_cell *cell,
     return nb_concat(g, W7_T, outs, 1);
 }
 
+/*
+ * BLIS alone at the GEMM shapes of one W7 step in the fused form: per time
+ * step [x, h] W^T, its input gradient dS W and weight gradient dS^T [x, h];
+ * the output layer's three products over all B*T rows.
+ */
+typedef struct w7_gemm {
+    float *xh, *w, *s, *ds, *dxh, *dw, *h, *wo, *z, *dz, *dh, *dwo;
+} w7_gemm;
+
+static w7_gemm w7_gemm_new(void)
+{
+    const size_t XH = W7_E + W7_H, G = 4 * W7_H, R = (size_t)W7_B * W7_T;
+    w7_gemm m = {
+        sym_alloc(W7_B * XH, 40, 1), sym_alloc(G * XH, 41, 0.1),      aligned_floats(W7_B * G),
+        sym_alloc(W7_B * G, 42, 1),  aligned_floats(W7_B * XH),       aligned_floats(G * XH),
+        sym_alloc(R * W7_H, 43, 1),  sym_alloc(W7_V * W7_H, 44, 0.1), aligned_floats(R * W7_V),
+        sym_alloc(R * W7_V, 45, 1),  aligned_floats(R * W7_H),        aligned_floats(W7_V * W7_H),
+    };
+    return m;
+}
+
+static void w7_gemm_free(w7_gemm *m)
+{
+    float *all[12] = { m->xh, m->w,  m->s, m->ds, m->dxh, m->dw,
+                       m->h,  m->wo, m->z, m->dz, m->dh,  m->dwo };
+    for (int i = 0; i < 12; i++) {
+        free(all[i]);
+    }
+}
+
+static void w7_gemms(const w7_gemm *m)
+{
+    const trans_t N = BLIS_NO_TRANSPOSE, T = BLIS_TRANSPOSE;
+    const dim_t XH = W7_E + W7_H, G = 4 * W7_H, R = (dim_t)W7_B * W7_T;
+    for (int t = 0; t < W7_T; t++) {
+        sgemm(N, T, W7_B, G, XH, m->xh, XH, m->w, XH, m->s, G);
+        sgemm(N, N, W7_B, XH, G, m->ds, G, m->w, XH, m->dxh, XH);
+        sgemm(T, N, G, XH, W7_B, m->ds, G, m->xh, XH, m->dw, XH);
+    }
+    sgemm(N, T, R, W7_V, W7_H, m->h, W7_H, m->wo, W7_H, m->z, W7_V);
+    sgemm(N, N, R, W7_H, W7_V, m->dz, W7_V, m->wo, W7_H, m->dh, W7_H);
+    sgemm(T, N, W7_V, W7_H, R, m->dz, W7_V, m->h, W7_H, m->dwo, W7_H);
+}
+
 /* One names model in its own graph, with its optimizer, ready to step. */
 typedef struct w7_model {
     nb_graph *g;
@@ -1411,6 +1455,24 @@ static void bench_w7(const options *o, report *r)
     long rss = peak_rss_kb();
     nb_memory_stats mem;
     nb_graph_memory(m.g, &mem);
+    /* the same step against BLIS's 51 GEMMs alone, alternating (as W1) */
+    const int ab_reps = o->no_blis_ref ? 0 : o->reps > 0 ? o->reps : 100;
+    w7_gemm gm = w7_gemm_new();
+    double *ts = xmalloc((size_t)(ab_reps + 1) * sizeof *ts);
+    double *tg = xmalloc((size_t)(ab_reps + 1) * sizeof *tg);
+    for (int i = ab_reps ? -5 : 0; i < ab_reps; i++) {
+        double dt = w7_step(&m), t1 = now_ms();
+        w7_gemms(&gm);
+        if (i >= 0) {
+            ts[i] = dt;
+            tg[i] = now_ms() - t1;
+        }
+    }
+    stats ab_step = { NAN, NAN, NAN }, ab_gemm = { NAN, NAN, NAN };
+    if (ab_reps > 0) {
+        ab_step = stats_of(ts, ab_reps);
+        ab_gemm = stats_of(tg, ab_reps);
+    }
     put_header(r, o, "W7");
     put_stats(r, st);
     put_int(r, "peak_rss_kb", rss);
@@ -1423,9 +1485,17 @@ static void bench_w7(const options *o, report *r)
     check(r, "loss_step0", "loss_step0_ref", "loss_step0_match", loss0, 3.297356, 1e-4);
     put_num(r, "loss_last_step", loss_last);
     put_num(r, "ref_rtol", 1e-4);
+    put_int(r, "ab_reps", ab_reps);
+    put_num(r, "ab_step_median_ms", ab_step.median);
+    put_num(r, "blis_gemm_median_ms", ab_gemm.median);
+    put_num(r, "blis_gemm_min_ms", ab_gemm.min);
+    put_num(r, "ratio_to_blis", ab_step.median / ab_gemm.median);
     put_int(r, "graph_nodes", (long long)nb_graph_node_count(m.g));
     put_int(r, "workspace_bytes", (long long)mem.workspace_bytes);
     free(t);
+    free(ts);
+    free(tg);
+    w7_gemm_free(&gm);
     nb_optim_free(m.opt);
     nb_graph_free(m.g);
 }
@@ -1446,7 +1516,7 @@ static void usage(FILE *f)
                "  --reps N     timed repetitions instead of the workload's default\n"
                "  --nodes N    W5: only graphs of N op nodes (for profiling)\n"
                "  --pattern P  W5: only the chain or only the random DAG\n"
-               "  --no-blis-ref  W1, W3: time nabla alone, without the alternating BLIS\n"
+               "  --no-blis-ref  W1, W3, W7: time nabla alone, without the alternating BLIS\n"
                "               reference (for profiling; the ratio fields are then null)\n"
                "  --form F     W7: the LSTM as the library's cells (the default), two\n"
                "               (x W_ih and h W_hh a step), fused ([x, h] times [W_ih, W_hh],\n"

@@ -209,9 +209,10 @@ def tables(res, threads, mach, torch_info):
                                            if ok else None, 3),
                 fmt(blis), fmt(a.get("ratio_to_blis"), 3),
                 fmt(ratio(b.get("median_ms"), blis) if ok and blis else None, 3)))
-    p("\nnabla/BLIS for W1 and W3 is measured inside one nabla-bench process, alternating one "
-      "nabla step (or run) with BLIS's GEMMs alone at the same shapes (W1: 100 pairs after 20 "
-      "warm-up; W3: 20 after 3), and is the median of the per-round ratios. PyTorch/BLIS divides "
+    p("\nnabla/BLIS for W1, W3 and W7 is measured inside one nabla-bench process, alternating "
+      "one nabla step (or run) with BLIS's GEMMs alone at the same shapes (W1: 100 pairs after "
+      "20 warm-up; W3: 20 after 3; W7: 100 after 5, the 51 GEMMs of the fused form), and is the "
+      "median of the per-round ratios. PyTorch/BLIS divides "
       "PyTorch's time by that same BLIS figure (two processes).\n")
 
     # targets
