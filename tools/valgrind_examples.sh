@@ -53,6 +53,7 @@ head -n 64 "$root/data/names-train.txt" > "$work/names/names-train.txt"
 head -n 64 "$root/data/names-test.txt" > "$work/names/names-test.txt"
 run names_lstm "$ex/names_lstm" --epochs 1 --quiet --data "$work/names" --sample 1 \
     --save "$work/names.ckpt"
+run rnn_lessons "$ex/rnn_lessons" --svg "$work/rnn_vanishing.svg"
 run nabla-eval "$nabla" eval "$models/mlp.nb" --of probs --json
 run nabla-depth "$nabla" depth "$models/xor.nb" --of loss --scopes --grad
 run nabla-trace "$nabla" trace "$models/figure_1_3.nb" --of y
