@@ -6,9 +6,9 @@
  * this program and bench/torch_bench.py alternately and prints the table.
  *
  *     nabla-bench WORKLOAD [--threads N] [--json] [--reps N] [--nodes N]
- *                 [--pattern chain|dag] [--no-blis-ref]
+ *                 [--pattern chain|dag] [--no-blis-ref] [--form F]
  *
- * WORKLOAD is W1 W2 W3 W4 W5 gemm-w1 or gemm-w3. The JSON object (one line on
+ * WORKLOAD is W1 W2 W3 W4 W5 W7 gemm-w1 or gemm-w3. The JSON object (one line on
  * stdout) is a stable contract: workload, threads, median_ms, min_ms, max_ms,
  * peak_rss_kb first, then workload-specific fields.
  */
@@ -360,6 +360,7 @@ typedef struct options {
     long nodes;          /* W5: only this size (0: all three) */
     const char *pattern; /* W5: only "chain" or "dag" (NULL: both) */
     bool no_blis_ref;    /* W1, W3: skip the in-process BLIS reference (for profiling) */
+    const char *form;    /* W7: how the LSTM is built: cells (default), fused, hoisted */
 } options;
 
 /*
@@ -1205,22 +1206,322 @@ static void bench_w4(const options *o, report *r)
 }
 
 /* ======================================================================== */
+/* W7: one training step of the names model (embedding, LSTM, linear, Adam)  */
+/* ======================================================================== */
+
+enum { W7_B = 64, W7_T = 16, W7_V = 27, W7_E = 32, W7_H = 128 };
+
+/*
+ * One LSTM step from pre-activations s [B, 4H] (gates i, f, g, o as
+ * PyTorch stacks them), as layers/rnn.c writes it.
+ */
+static void w7_gates(nb_graph *g, nb_node *s, nb_node *c, nb_node **h_out, nb_node **c_out)
+{
+    nb_node *i = nb_sigmoid(g, nb_slice(g, s, -1, 0, W7_H, 1));
+    nb_node *f = nb_sigmoid(g, nb_slice(g, s, -1, W7_H, 2 * W7_H, 1));
+    nb_node *gg = nb_tanh(g, nb_slice(g, s, -1, 2 * W7_H, 3 * W7_H, 1));
+    nb_node *o = nb_sigmoid(g, nb_slice(g, s, -1, 3 * W7_H, 4 * W7_H, 1));
+    *c_out = nb_add(g, nb_mul(g, f, c), nb_mul(g, i, gg));
+    *h_out = nb_mul(g, o, nb_tanh(g, *c_out));
+}
+
+/*
+ * The LSTM over x [B, T, E] in one of the forms the bench compares:
+ * "cells": nb_lstm_unroll, the library's cells;
+ * "two": two products a step, x_t W_ihᵀ + b_ih and h W_hhᵀ + b_hh, added;
+ * "fused": one product a step, [x_t, h] [B, E+H] times [W_ih, W_hh]ᵀ (the
+ *   weights joined once per run, the biases summed once);
+ * "hoisted": x W_ihᵀ + b_ih for all steps in one [B*T, E] x [E, 4H] product,
+ *   then h W_hhᵀ per step (what cuDNN and PyTorch's CPU LSTM do).
+ */
+static nb_node *w7_lstm(nb_graph *g, const char *form, const nb_lstm_cell *cell, nb_node *x)
+{
+    if (strcmp(form, "cells") == 0) {
+        return nb_lstm_unroll(g, cell, x, NULL, NULL, NULL, NULL, NULL);
+    }
+    bool fused = strcmp(form, "fused") == 0, two = strcmp(form, "two") == 0;
+    if (!fused && !two && strcmp(form, "hoisted") != 0) {
+        fprintf(stderr, "nabla-bench: W7 --form is cells, two, fused, hoisted or ab, not '%s'\n",
+                form);
+        exit(2);
+    }
+    nb_node *h = nb_fill(g, NB_DTYPE_F32, NB_SHAPE(W7_B, W7_H), 0), *c = h;
+    nb_node *w2[2] = { cell->weight_ih, cell->weight_hh };
+    nb_node *w = fused ? nb_concat(g, 2, w2, 1) : NULL; /* [4H, E+H] */
+    nb_node *b = two ? NULL : nb_add(g, cell->bias_ih, cell->bias_hh);
+    nb_node *xw = NULL;
+    if (!fused && !two) {
+        nb_node *x2 = nb_reshape(g, x, NB_SHAPE(W7_B * W7_T, W7_E));
+        xw = nb_reshape(g, nb_add(g, nb_matmul_ex(g, x2, cell->weight_ih, NB_TRANS_B), b),
+                        NB_SHAPE(W7_B, W7_T, 4 * W7_H));
+    }
+    nb_node *outs[W7_T];
+    for (int t = 0; t < W7_T; t++) {
+        nb_node *s;
+        nb_node *xt = nb_reshape(g, nb_slice(g, x, 1, t, t + 1, 1), NB_SHAPE(W7_B, W7_E));
+        if (fused) {
+            nb_node *xh[2] = { xt, h };
+            s = nb_add(g, nb_matmul_ex(g, nb_concat(g, 2, xh, 1), w, NB_TRANS_B), b);
+        } else if (two) {
+            s = nb_add(g,
+                       nb_add(g, nb_matmul_ex(g, xt, cell->weight_ih, NB_TRANS_B), cell->bias_ih),
+                       nb_add(g, nb_matmul_ex(g, h, cell->weight_hh, NB_TRANS_B), cell->bias_hh));
+        } else {
+            nb_node *st = nb_reshape(g, nb_slice(g, xw, 1, t, t + 1, 1), NB_SHAPE(W7_B, 4 * W7_H));
+            s = nb_add(g, st, nb_matmul_ex(g, h, cell->weight_hh, NB_TRANS_B));
+        }
+        w7_gates(g, s, c, &h, &c);
+        outs[t] = nb_reshape(g, h, NB_SHAPE(W7_B, 1, W7_H));
+    }
+    return nb_concat(g, W7_T, outs, 1);
+}
+
+/*
+ * BLIS alone at the GEMM shapes of one W7 step in the fused form: per time
+ * step [x, h] W^T, its input gradient dS W and weight gradient dS^T [x, h];
+ * the output layer's three products over all B*T rows.
+ */
+typedef struct w7_gemm {
+    float *xh, *w, *s, *ds, *dxh, *dw, *h, *wo, *z, *dz, *dh, *dwo;
+} w7_gemm;
+
+static w7_gemm w7_gemm_new(void)
+{
+    const size_t XH = W7_E + W7_H, G = 4 * W7_H, R = (size_t)W7_B * W7_T;
+    w7_gemm m = {
+        sym_alloc(W7_B * XH, 40, 1), sym_alloc(G * XH, 41, 0.1),      aligned_floats(W7_B * G),
+        sym_alloc(W7_B * G, 42, 1),  aligned_floats(W7_B * XH),       aligned_floats(G * XH),
+        sym_alloc(R * W7_H, 43, 1),  sym_alloc(W7_V * W7_H, 44, 0.1), aligned_floats(R * W7_V),
+        sym_alloc(R * W7_V, 45, 1),  aligned_floats(R * W7_H),        aligned_floats(W7_V * W7_H),
+    };
+    return m;
+}
+
+static void w7_gemm_free(w7_gemm *m)
+{
+    float *all[12] = { m->xh, m->w,  m->s, m->ds, m->dxh, m->dw,
+                       m->h,  m->wo, m->z, m->dz, m->dh,  m->dwo };
+    for (int i = 0; i < 12; i++) {
+        free(all[i]);
+    }
+}
+
+static void w7_gemms(const w7_gemm *m)
+{
+    const trans_t N = BLIS_NO_TRANSPOSE, T = BLIS_TRANSPOSE;
+    const dim_t XH = W7_E + W7_H, G = 4 * W7_H, R = (dim_t)W7_B * W7_T;
+    for (int t = 0; t < W7_T; t++) {
+        sgemm(N, T, W7_B, G, XH, m->xh, XH, m->w, XH, m->s, G);
+        sgemm(N, N, W7_B, XH, G, m->ds, G, m->w, XH, m->dxh, XH);
+        sgemm(T, N, G, XH, W7_B, m->ds, G, m->xh, XH, m->dw, XH);
+    }
+    sgemm(N, T, R, W7_V, W7_H, m->h, W7_H, m->wo, W7_H, m->z, W7_V);
+    sgemm(N, N, R, W7_H, W7_V, m->dz, W7_V, m->wo, W7_H, m->dh, W7_H);
+    sgemm(T, N, W7_V, W7_H, R, m->dz, W7_V, m->h, W7_H, m->dwo, W7_H);
+}
+
+/* One names model in its own graph, with its optimizer, ready to step. */
+typedef struct w7_model {
+    nb_graph *g;
+    nb_optim *opt;
+} w7_model;
+
+static w7_model w7_build(const char *form)
+{
+    nb_graph *g = nb_graph_new();
+    if (!g) {
+        die(NULL, "out of memory");
+    }
+    nb_embedding_layer emb = nb_embedding_layer_new(g, "embed", NB_DTYPE_F32, W7_V, W7_E);
+    nb_lstm_cell cell = nb_lstm_cell_new(g, "lstm", NB_DTYPE_F32, W7_E, W7_H);
+    nb_linear out = nb_linear_new(g, "out", NB_DTYPE_F32, W7_H, W7_V, true);
+    nb_node *ids = nb_input(g, NB_DTYPE_I32, NB_SHAPE(W7_B, W7_T));
+    nb_node *targets = nb_input(g, NB_DTYPE_I32, NB_SHAPE(W7_B * W7_T));
+    nb_node *p[7] = { emb.weight,   cell.weight_ih, cell.weight_hh, cell.bias_ih,
+                      cell.bias_hh, out.weight,     out.bias };
+    nb_node *grads[7];
+    nb_node *h = w7_lstm(g, form, &cell, nb_embedding_layer_apply(g, &emb, ids));
+    nb_node *logits = nb_reshape(g, nb_linear_apply(g, &out, h), NB_SHAPE(W7_B * W7_T, W7_V));
+    nb_node *loss = nb_cross_entropy_ignore(g, logits, targets, -1);
+    nb_grad(g, loss, 7, p, grads);
+    nb_optim_options oo = nb_optim_defaults(NB_OPTIM_ADAM);
+    oo.lr = 3e-3;
+    oo.clip_norm = 5;
+    nb_optim *opt = nb_optim_new(g, loss, 7, p, grads, &oo);
+    if (nb_graph_status(g) != NB_OK) {
+        die(g, "building W7");
+    }
+    /* data: ids floor(27 u(30)), targets floor(27 u(31)); parameters sym(32..38) */
+    int32_t xs[W7_B * W7_T], ys[W7_B * W7_T];
+    for (int i = 0; i < W7_B * W7_T; i++) {
+        xs[i] = (int32_t)floor(gen_u(30, (uint64_t)i) * W7_V);
+        ys[i] = (int32_t)floor(gen_u(31, (uint64_t)i) * W7_V);
+    }
+    if (nb_node_write(g, ids, xs, W7_B * W7_T) != NB_OK ||
+        nb_node_write(g, targets, ys, W7_B * W7_T) != NB_OK) {
+        die(g, "writing W7's data");
+    }
+    for (int k = 0; k < 7; k++) {
+        size_t n = nb_node_size(p[k]);
+        float *v = sym_alloc(n, (uint32_t)(32 + k), k == 0 ? 1 : 1 / sqrt((double)W7_H));
+        if (nb_node_write(g, p[k], v, n) != NB_OK) {
+            die(g, "writing W7's parameters");
+        }
+        free(v);
+    }
+    return (w7_model){ g, opt };
+}
+
+static double w7_step(const w7_model *m)
+{
+    double t0 = now_ms();
+    if (nb_optim_step(m->opt) != NB_OK) {
+        die(m->g, "W7 step");
+    }
+    return now_ms() - t0;
+}
+
+/*
+ * --form ab: the four forms in one process, one step of each in turn, so
+ * that they share the machine's noise; reports each form's median and the
+ * ratios to the library's cells.
+ */
+static void bench_w7_ab(const options *o, report *r)
+{
+    enum { FORMS = 4 };
+    const char *forms[FORMS] = { "cells", "two", "fused", "hoisted" };
+    const int warm = 20, reps = reps_or(o, 200);
+    w7_model m[FORMS];
+    double *t[FORMS];
+    for (int k = 0; k < FORMS; k++) {
+        m[k] = w7_build(forms[k]);
+        t[k] = xmalloc((size_t)reps * sizeof *t[k]);
+    }
+    for (int i = -warm; i < reps; i++) {
+        for (int k = 0; k < FORMS; k++) {
+            double dt = w7_step(&m[k]);
+            if (i >= 0) {
+                t[k][i] = dt;
+            }
+        }
+    }
+    stats st[FORMS];
+    for (int k = 0; k < FORMS; k++) {
+        st[k] = stats_of(t[k], reps);
+    }
+    put_header(r, o, "W7");
+    put_stats(r, st[0]);
+    put_int(r, "peak_rss_kb", peak_rss_kb());
+    put_str(r, "what", "W7's step in four forms, one step of each in turn");
+    put_int(r, "reps", reps);
+    static const char *const keys[FORMS][2] = { { "cells_median_ms", "cells_loss" },
+                                                { "two_median_ms", "two_loss" },
+                                                { "fused_median_ms", "fused_loss" },
+                                                { "hoisted_median_ms", "hoisted_loss" } };
+    for (int k = 0; k < FORMS; k++) {
+        put_num(r, keys[k][0], st[k].median);
+    }
+    put_num(r, "fused_over_two", st[2].median / st[1].median);
+    put_num(r, "hoisted_over_two", st[3].median / st[1].median);
+    put_num(r, "cells_over_two", st[0].median / st[1].median);
+    for (int k = 0; k < FORMS; k++) {
+        put_num(r, keys[k][1], nb_optim_loss(m[k].opt));
+        free(t[k]);
+        nb_optim_free(m[k].opt);
+        nb_graph_free(m[k].g);
+    }
+}
+
+static void bench_w7(const options *o, report *r)
+{
+    const char *form = o->form ? o->form : "cells";
+    if (strcmp(form, "ab") == 0) {
+        bench_w7_ab(o, r);
+        return;
+    }
+    const int warm = 20, reps = reps_or(o, 200);
+    w7_model m = w7_build(form);
+    double *t = xmalloc((size_t)reps * sizeof *t);
+    double loss0 = NAN, loss_last = NAN;
+    for (int i = -warm; i < reps; i++) {
+        double dt = w7_step(&m);
+        loss0 = i == -warm ? nb_optim_loss(m.opt) : loss0;
+        loss_last = nb_optim_loss(m.opt);
+        if (i >= 0) {
+            t[i] = dt;
+        }
+    }
+    stats st = stats_of(t, reps);
+    long rss = peak_rss_kb();
+    nb_memory_stats mem;
+    nb_graph_memory(m.g, &mem);
+    /* the same step against BLIS's 51 GEMMs alone, alternating (as W1) */
+    const int ab_reps = o->no_blis_ref ? 0 : o->reps > 0 ? o->reps : 100;
+    w7_gemm gm = w7_gemm_new();
+    double *ts = xmalloc((size_t)(ab_reps + 1) * sizeof *ts);
+    double *tg = xmalloc((size_t)(ab_reps + 1) * sizeof *tg);
+    for (int i = ab_reps ? -5 : 0; i < ab_reps; i++) {
+        double dt = w7_step(&m), t1 = now_ms();
+        w7_gemms(&gm);
+        if (i >= 0) {
+            ts[i] = dt;
+            tg[i] = now_ms() - t1;
+        }
+    }
+    stats ab_step = { NAN, NAN, NAN }, ab_gemm = { NAN, NAN, NAN };
+    if (ab_reps > 0) {
+        ab_step = stats_of(ts, ab_reps);
+        ab_gemm = stats_of(tg, ab_reps);
+    }
+    put_header(r, o, "W7");
+    put_stats(r, st);
+    put_int(r, "peak_rss_kb", rss);
+    put_str(r, "what",
+            "one training step (forward, backward, clip 5, Adam lr 3e-3) of the names model: "
+            "embedding 27x32, LSTM 128 over T=16, linear to 27, batch 64, via nb_optim_step");
+    put_str(r, "form", form);
+    put_int(r, "reps", reps);
+    put_int(r, "warmup", warm);
+    check(r, "loss_step0", "loss_step0_ref", "loss_step0_match", loss0, 3.297356, 1e-4);
+    put_num(r, "loss_last_step", loss_last);
+    put_num(r, "ref_rtol", 1e-4);
+    put_int(r, "ab_reps", ab_reps);
+    put_num(r, "ab_step_median_ms", ab_step.median);
+    put_num(r, "blis_gemm_median_ms", ab_gemm.median);
+    put_num(r, "blis_gemm_min_ms", ab_gemm.min);
+    put_num(r, "ratio_to_blis", ab_step.median / ab_gemm.median);
+    put_int(r, "graph_nodes", (long long)nb_graph_node_count(m.g));
+    put_int(r, "workspace_bytes", (long long)mem.workspace_bytes);
+    free(t);
+    free(ts);
+    free(tg);
+    w7_gemm_free(&gm);
+    nb_optim_free(m.opt);
+    nb_graph_free(m.g);
+}
+
+/* ======================================================================== */
 /* main                                                                     */
 /* ======================================================================== */
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: nabla-bench WORKLOAD [--threads N] [--json] [--reps N]\n"
-               "                   [--nodes N] [--pattern chain|dag] [--no-blis-ref]\n"
+               "                   [--nodes N] [--pattern chain|dag] [--no-blis-ref] [--form F]\n"
                "  WORKLOAD     W1 (MLP step), W2 (scalar graph), W3 (gemm gradient),\n"
-               "               W4 (logistic regression), W5 (scaling), gemm-w1, gemm-w3\n"
+               "               W4 (logistic regression), W5 (scaling), W7 (names LSTM step),\n"
+               "               gemm-w1, gemm-w3\n"
                "  --threads N  BLIS threads (default 1)\n"
                "  --json       print one JSON object instead of text\n"
                "  --reps N     timed repetitions instead of the workload's default\n"
                "  --nodes N    W5: only graphs of N op nodes (for profiling)\n"
                "  --pattern P  W5: only the chain or only the random DAG\n"
-               "  --no-blis-ref  W1, W3: time nabla alone, without the alternating BLIS\n"
-               "               reference (for profiling; the ratio fields are then null)\n");
+               "  --no-blis-ref  W1, W3, W7: time nabla alone, without the alternating BLIS\n"
+               "               reference (for profiling; the ratio fields are then null)\n"
+               "  --form F     W7: the LSTM as the library's cells (the default), two\n"
+               "               (x W_ih and h W_hh a step), fused ([x, h] times [W_ih, W_hh],\n"
+               "               one product a step), hoisted (x W_ih for all steps in one\n"
+               "               product), or ab: the four in turn, one step each\n");
 }
 
 int main(int argc, char **argv)
@@ -1242,6 +1543,9 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--pattern") == 0 && v &&
                    (strcmp(v, "chain") == 0 || strcmp(v, "dag") == 0)) {
             o.pattern = v;
+            i++;
+        } else if (strcmp(a, "--form") == 0 && v) {
+            o.form = v;
             i++;
         } else if (strcmp(a, "--no-blis-ref") == 0) {
             o.no_blis_ref = true;
@@ -1276,6 +1580,8 @@ int main(int argc, char **argv)
         bench_w4(&o, &r);
     } else if (strcmp(w, "w5") == 0) {
         bench_w5(&o, &r);
+    } else if (strcmp(w, "w7") == 0) {
+        bench_w7(&o, &r);
     } else if (strcmp(w, "gemm-w1") == 0) {
         bench_gemm_w1(&o, &r);
     } else if (strcmp(w, "gemm-w3") == 0) {

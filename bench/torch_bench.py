@@ -3,7 +3,7 @@
 
     /usr/bin/python3 bench/torch_bench.py WORKLOAD [--threads N] [--json] [--reps N]
 
-The twin of every nabla-bench workload (W1 W2 W3 W4 W5 gemm-w1 gemm-w3), with
+The twin of every nabla-bench workload (W1 W2 W3 W4 W5 W7 gemm-w1 gemm-w3), with
 the same data generator (bench/datagen.h) and the same JSON fields. Run it
 with Debian's /usr/bin/python3 and its python3-torch; without torch it prints
 a clear message (and, with --json, {"skipped": true, ...}) and exits with 0.
@@ -486,6 +486,52 @@ def bench_w4(r):
     r["ref_note"] = "final_loss is the loss computed by step 1000, before its update"
 
 
+# ---------------------------------------------------------------------------
+# W7: one training step of the names model (examples/names_lstm.c)
+# ---------------------------------------------------------------------------
+def bench_w7(r):
+    B, T, V, E, H = 64, 16, 27, 32, 128
+    ids = torch.from_numpy(np.floor(gen_u(30, B * T) * V).astype(np.int64)).reshape(B, T)
+    tg = torch.from_numpy(np.floor(gen_u(31, B * T) * V).astype(np.int64))
+    embed = torch.nn.Embedding(V, E)
+    lstm = torch.nn.LSTM(E, H, batch_first=True)
+    out = torch.nn.Linear(H, V)
+    params = [embed.weight, lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0,
+              lstm.bias_hh_l0, out.weight, out.bias]
+    with torch.no_grad():  # the same values as nabla-bench's, streams 32..38
+        for k, p in enumerate(params):
+            p.copy_(torch.from_numpy(sym(32 + k, tuple(p.shape), 1.0 if k == 0 else H ** -0.5)))
+    opt = torch.optim.Adam(params, lr=3e-3)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        h, _ = lstm(embed(ids))
+        loss = F.cross_entropy(out(h).reshape(B * T, V), tg, ignore_index=-1)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        return loss
+
+    warm, reps = 20, reps_or(200)
+    t, losses = [], {}
+    for i in range(warm + reps):
+        t0 = now_ms()
+        loss = step()
+        dt = now_ms() - t0
+        if i in (0, warm + reps - 1):
+            losses[i] = loss.item()
+        if i >= warm:
+            t.append(dt)
+    r.update(stats(t))
+    r["peak_rss_kb"] = peak_rss_kb()
+    r["what"] = ("one training step (zero_grad, nn.Embedding, nn.LSTM batch_first, nn.Linear, "
+                 "cross_entropy, backward, clip_grad_norm_ 5, torch.optim.Adam lr 3e-3)")
+    r["reps"], r["warmup"] = reps, warm
+    check(r, "loss_step0", losses[0], 3.297356, 1e-4)
+    r["loss_last_step"] = losses[warm + reps - 1]
+    r["ref_rtol"] = 1e-4
+
+
 def clean(v):
     """JSON has no NaN: not-a-number becomes null."""
     if isinstance(v, float) and not math.isfinite(v):
@@ -498,7 +544,7 @@ def clean(v):
 
 
 WORKLOADS = {"w1": bench_w1, "w2": bench_w2, "w3": bench_w3, "w4": bench_w4, "w5": bench_w5,
-             "gemm-w1": bench_gemm_w1, "gemm-w3": bench_gemm_w3}
+             "w7": bench_w7, "gemm-w1": bench_gemm_w1, "gemm-w3": bench_gemm_w3}
 
 
 def main():

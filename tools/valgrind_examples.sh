@@ -46,6 +46,14 @@ run digits_mlp "$ex/digits_mlp" --epochs 2
 run mnist_mlp "$ex/mnist_mlp" --epochs 1
 run regularization "$ex/regularization" --epochs 1
 run norm_mlp "$ex/norm_mlp" --epochs 1
+# the names model on the first 64 names of each file (one step, one evaluation,
+# one name drawn): its full data take minutes a step under memcheck
+mkdir "$work/names"
+head -n 64 "$root/data/names-train.txt" > "$work/names/names-train.txt"
+head -n 64 "$root/data/names-test.txt" > "$work/names/names-test.txt"
+run names_lstm "$ex/names_lstm" --epochs 1 --quiet --data "$work/names" --sample 1 \
+    --save "$work/names.ckpt"
+run rnn_lessons "$ex/rnn_lessons" --svg "$work/rnn_vanishing.svg"
 run nabla-eval "$nabla" eval "$models/mlp.nb" --of probs --json
 run nabla-depth "$nabla" depth "$models/xor.nb" --of loss --scopes --grad
 run nabla-trace "$nabla" trace "$models/figure_1_3.nb" --of y
