@@ -1726,12 +1726,9 @@ NB_API nb_node *nb_embedding_layer_apply(nb_graph *g, const nb_embedding_layer *
  * [G*H, H], "<name>_bias_ih" [G*H] and "<name>_bias_hh" [G*H], the gates
  * stacked along the rows in PyTorch's order, so a state_dict's tensors load
  * as they are. Every one is drawn from U(-1/sqrt(H), 1/sqrt(H)), PyTorch's
- * default. An RNN or LSTM step computes one product,
- * [x, h] @ [weight_ih, weight_hh]ᵀ + (bias_ih + bias_hh) (the joined weight
- * passed to BLIS transposed; an unrolled sequence joins the weights once, in
- * its first step), a GRU step the two products x @ weight_ihᵀ and
- * h @ weight_hhᵀ (its reset gate scales the second alone); each then slices
- * the gates off their last axis. A step is built in scope <name>.
+ * default. A step computes the two products x @ weight_ihᵀ and
+ * h @ weight_hhᵀ (the weights passed to BLIS transposed, nothing copied) and
+ * slices the gates off their last axis; it is built in scope <name>.
  * A step takes x [B, input_size] and states [B, H]. Its errors: NB_ERR_SHAPE
  * for an x that is not [B, input_size] or a state that is not [B, H] with x's
  * B ("lstm_cell(x[2,3], h[2,4], c[2,5]): lstm: the state h must be [2, 5]

@@ -2,13 +2,10 @@
  * layers/rnn.c: the recurrent cells torch.nn.RNNCell, LSTMCell and GRUCell,
  * built from ordinary ops with PyTorch's weight layout (gates stacked along
  * the rows of weight_ih [G*H, I] and weight_hh [G*H, H]), and the unrolling
- * of a cell over a batch-first sequence. An RNN or LSTM step is one product,
- * [x, h] @ [W_ih, W_hh]ᵀ + (b_ih + b_hh), the weights joined once per
- * unrolled sequence (W7 in docs/performance.md measured it faster than the
- * two products x @ W_ihᵀ and h @ W_hhᵀ); a GRU step keeps the two, since its
- * reset gate scales h @ W_hnᵀ + b_hn alone. The gates are then sliced off the
- * last axis. Backpropagation through time is nb_grad over the unrolled graph;
- * nothing here is special to it.
+ * of a cell over a batch-first sequence. Each step is the two products
+ * x @ W_ihᵀ and h @ W_hhᵀ (the weights passed to BLIS transposed, nothing
+ * copied), the gates then sliced off the last axis. Backpropagation through
+ * time is nb_grad over the unrolled graph; nothing here is special to it.
  */
 #include "layers.h"
 
@@ -100,31 +97,7 @@ static nb_node *gate(nb_graph *g, nb_node *s, int64_t k, int64_t H)
     return nb_slice(g, s, -1, k * H, (k + 1) * H, 1);
 }
 
-/* The weights of a fused step, made by its first use: [W_ih, W_hh] [G*H, I+H], b_ih + b_hh. */
-typedef struct joined {
-    nb_node *w, *b;
-} joined;
-
-/*
- * [x, h] @ [W_ih, W_hh]ᵀ + (b_ih + b_hh), the G gates' pre-activations
- * [B, G*H] in one product: one GEMM of depth I+H instead of two (of depth I,
- * which BLIS runs far from its peak, and H) and one bias add instead of three
- * adds. The weights are joined into *j when it is empty, so an unrolled
- * sequence joins them once, in its first step.
- */
-static nb_node *fused_products(nb_graph *g, nb_node *x, nb_node *h, nb_node *w_ih, nb_node *w_hh,
-                               nb_node *b_ih, nb_node *b_hh, joined *j)
-{
-    if (!j->w) {
-        nb_node *w2[2] = { w_ih, w_hh };
-        j->w = nb_concat(g, 2, w2, 1);
-        j->b = nb_add(g, b_ih, b_hh);
-    }
-    nb_node *xh[2] = { x, h };
-    return nb_add(g, nb_matmul_ex(g, nb_concat(g, 2, xh, 1), j->w, NB_TRANS_B), j->b);
-}
-
-/* x @ W_ihᵀ + b_ih and h @ W_hhᵀ + b_hh, each [B, G*H] (the GRU's two products). */
+/* x @ W_ihᵀ + b_ih and h @ W_hhᵀ + b_hh, each [B, G*H]. */
 static void products(nb_graph *g, nb_node *x, nb_node *h, nb_node *w_ih, nb_node *w_hh,
                      nb_node *b_ih, nb_node *b_hh, nb_node **gi, nb_node **gh)
 {
@@ -157,25 +130,19 @@ nb_rnn_cell nb_rnn_cell_new(nb_graph *g, const char *name, nb_dtype dtype, int64
     return c;
 }
 
-/* One RNN step, with the joined weights of *j (made here when empty). */
-static nb_node *rnn_step(nb_graph *g, const nb_rnn_cell *cell, nb_node *x, nb_node *h, joined *j)
+nb_node *nb_rnn_cell_apply(nb_graph *g, const nb_rnn_cell *cell, nb_node *x, nb_node *h)
 {
     if (!cell_check(g, "rnn_cell", cell ? cell->name : "", cell && cell->weight_ih,
                     cell ? cell->input_size : 0, cell ? cell->hidden_size : 0, x, h, NULL, false)) {
         return NULL;
     }
     nb_scope_push(g, cell->name);
-    nb_node *s =
-        fused_products(g, x, h, cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh, j);
+    nb_node *gi, *gh;
+    products(g, x, h, cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh, &gi, &gh);
+    nb_node *s = nb_add(g, gi, gh);
     nb_node *y = cell->nonlinearity == NB_RNN_RELU ? nb_relu(g, s) : nb_tanh(g, s);
     nb_scope_pop(g);
     return y;
-}
-
-nb_node *nb_rnn_cell_apply(nb_graph *g, const nb_rnn_cell *cell, nb_node *x, nb_node *h)
-{
-    joined j = { NULL, NULL };
-    return rnn_step(g, cell, x, h, &j);
 }
 
 /* ---- LSTM ---- */
@@ -193,9 +160,8 @@ nb_lstm_cell nb_lstm_cell_new(nb_graph *g, const char *name, nb_dtype dtype, int
     return c;
 }
 
-/* One LSTM step, with the joined weights of *j (made here when empty). */
-static nb_status lstm_step(nb_graph *g, const nb_lstm_cell *cell, nb_node *x, nb_node *h,
-                           nb_node *c, nb_node **h_out, nb_node **c_out, joined *j)
+nb_status nb_lstm_cell_apply(nb_graph *g, const nb_lstm_cell *cell, nb_node *x, nb_node *h,
+                             nb_node *c, nb_node **h_out, nb_node **c_out)
 {
     if (h_out) {
         *h_out = NULL;
@@ -209,8 +175,9 @@ static nb_status lstm_step(nb_graph *g, const nb_lstm_cell *cell, nb_node *x, nb
     }
     int64_t H = cell->hidden_size;
     nb_scope_push(g, cell->name);
-    nb_node *s =
-        fused_products(g, x, h, cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh, j);
+    nb_node *gi, *gh;
+    products(g, x, h, cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh, &gi, &gh);
+    nb_node *s = nb_add(g, gi, gh);
     nb_node *i = nb_sigmoid(g, gate(g, s, 0, H));
     nb_node *f = nb_sigmoid(g, gate(g, s, 1, H));
     nb_node *gg = nb_tanh(g, gate(g, s, 2, H));
@@ -227,13 +194,6 @@ static nb_status lstm_step(nb_graph *g, const nb_lstm_cell *cell, nb_node *x, nb
         }
     }
     return nb_graph_status(g);
-}
-
-nb_status nb_lstm_cell_apply(nb_graph *g, const nb_lstm_cell *cell, nb_node *x, nb_node *h,
-                             nb_node *c, nb_node **h_out, nb_node **c_out)
-{
-    joined j = { NULL, NULL };
-    return lstm_step(g, cell, x, h, c, h_out, c_out, &j);
 }
 
 /* ---- GRU ---- */
@@ -360,17 +320,16 @@ static nb_node *unroll(nb_graph *g, cell_kind kind, const void *cell, const char
                       (long long)T);
         return NULL;
     }
-    joined j = { NULL, NULL }; /* made in step 0, so that the steps stay T elements deep */
     for (int64_t t = 0; t < T && nb_graph_status(g) == NB_OK; t++) {
         nb_scope_push(g, "step");
         nb_node *xt = nb_reshape(g, nb_slice(g, x, 1, t, t + 1, 1), NB_SHAPE(B, I));
         nb_node *hn = NULL, *cn = NULL;
         switch (kind) {
         case KIND_RNN:
-            hn = rnn_step(g, cell, xt, h, &j);
+            hn = nb_rnn_cell_apply(g, cell, xt, h);
             break;
         case KIND_LSTM:
-            lstm_step(g, cell, xt, h, c, &hn, &cn, &j);
+            nb_lstm_cell_apply(g, cell, xt, h, c, &hn, &cn);
             break;
         case KIND_GRU:
             hn = nb_gru_cell_apply(g, cell, xt, h);
