@@ -1137,7 +1137,8 @@ typedef struct nb_conv_opts {
  * or mixed), NB_ERR_ARG (stride or dilation below 1, negative padding,
  * groups below 1), NB_ERR_SHAPE (groups does not divide O; x's channels are
  * not groups x w.shape[1]; b not [O]; the dilated kernel larger than the
- * padded input):
+ * padded input), NB_ERR_ARG for an output_padding set (it is
+ * nb_conv_transpose2d's):
  *     conv2d(x[1,3,8,8], w[4,2,3,3]): x has 3 channels but w takes 2 (groups 1 x w's 2 per group)
  */
 NB_API nb_node *nb_conv2d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b,
@@ -1181,7 +1182,7 @@ NB_API nb_node *nb_conv_transpose2d(nb_graph *g, nb_node *x, nb_node *w, nb_node
  * [O, C/groups, kh, kw] tensor
  *     dw[o, c, ki, kj] = sum over n, i, j of
  *         dy[n, o, i, j] x[n, g C/groups + c, i sh - ph + ki dh, j sw - pw + kj dw]
- * for the convolution with kernel kh x kw and opts (output_padding ignored).
+ * for the convolution with kernel kh x kw and opts (no output_padding).
  * It is bilinear in x and dy: its gradients, for an incoming ddw, are
  * dx = nb_conv_transpose2d(dy, ddw) and ddy = nb_conv2d(x, ddw), so second
  * derivatives of convolutions are graphs of these three ops. In the model

@@ -17,8 +17,11 @@
 #include <blis.h>
 #include <stdint.h>
 
-/* At most this many bytes of im2col buffer per chunk of images (one image at least). */
-#define CHUNK_BYTES ((size_t)8 << 20)
+/*
+ * At most this many bytes of im2col buffer per chunk of images (one image at
+ * least): about half an L2 cache, so the GEMM reads what im2col just wrote.
+ */
+#define CHUNK_BYTES ((size_t)1 << 20)
 
 /*
  * The convolution Y = conv(X, W): X[n, c, h, w], W[o, c/groups, kh, kw],
@@ -135,11 +138,16 @@ static bool read_params(nb_graph *g, int op, int n, nb_node *const *in, const nb
         }
     }
     for (int d = 0; d < nsp && r.output_padding >= 0; d++) {
+        if (cp->op[d] < 0) {
+            nbi_fail(g, NB_ERR_ARG, name, n, in, "output_padding %s must not be negative",
+                     list_str(b1, sizeof b1, nsp, cp->op));
+            return false;
+        }
         /* PyTorch: "output padding must be smaller than either stride or dilation" */
-        if (cp->op[d] < 0 || (cp->op[d] >= cp->s[d] && cp->op[d] >= cp->d[d])) {
+        if (cp->op[d] >= cp->s[d] && cp->op[d] >= cp->d[d]) {
             nbi_fail(g, NB_ERR_ARG, name, n, in,
-                     "output_padding %s must be between 0 and less than the stride %s or the "
-                     "dilation %s (PyTorch's rule)",
+                     "output_padding %s must be smaller than the stride %s or the dilation %s "
+                     "on each axis (PyTorch's rule)",
                      list_str(b1, sizeof b1, nsp, cp->op), list_str(b2, sizeof b2, nsp, cp->s),
                      list_str(b3, sizeof b3, nsp, cp->d));
             return false;
@@ -316,15 +324,20 @@ NBI_TYPED(im2col,
                   for (int64_t oy = 0; oy < q->oh; oy++, dst += q->ow) {
                       int64_t iy = oy * q->sh - q->ph + ki * q->dh;
                       if (iy < 0 || iy >= q->h) {
-                          memset(dst, 0, (size_t)q->ow * sizeof(T));
+                          for (int64_t ox = 0; ox < q->ow; ox++) {
+                              dst[ox] = 0;
+                          }
                           continue;
                       }
                       const T *src = xp + iy * q->w + off;
                       for (int64_t ox = 0; ox < lo; ox++) {
                           dst[ox] = 0;
                       }
-                      if (q->sw == 1) {
-                          memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(T));
+                      if (q->sw ==
+                          1) { /* rows are short (tens of elements): a loop, not a memcpy call */
+                          for (int64_t ox = lo; ox < hi; ox++) {
+                              dst[ox] = src[ox];
+                          }
                       } else {
                           for (int64_t ox = lo; ox < hi; ox++) {
                               dst[ox] = src[ox * q->sw];
@@ -886,14 +899,13 @@ static nb_node *weight_grad_build(nb_graph *g, int n, nb_node *const *in, const 
     nb_node *x = in[0], *dy = in[1];
     int64_t C = x->shape[1], O = dy->shape[1], G = cp.groups;
     if (x->shape[0] != dy->shape[0]) {
-        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "x has %lld images but dy has %lld",
+        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "x's batch %lld and dy's batch %lld differ",
                  (long long)x->shape[0], (long long)dy->shape[0]);
         return NULL;
     }
     if (C % G != 0 || O % G != 0) {
-        nbi_fail(g, NB_ERR_SHAPE, name, 2, in,
-                 "groups %lld does not divide x's %lld channels and dy's %lld", (long long)G,
-                 (long long)C, (long long)O);
+        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "groups %lld does not divide %s's %lld channels",
+                 (long long)G, C % G ? "x" : "dy", (long long)(C % G ? C : O));
         return NULL;
     }
     int64_t sp[2], o[2];
@@ -955,6 +967,20 @@ static void opts_attrs(int op, int nsp, const nb_conv_opts *opts, const int *ker
     attr[r.groups].i = o->groups ? o->groups : 1;
 }
 
+/* output_padding belongs to conv_transpose2d: elsewhere a set one is an error, not ignored. */
+static bool no_output_padding(nb_graph *g, int op, int n, nb_node *const *in,
+                              const nb_conv_opts *opts)
+{
+    if (opts && (opts->output_padding[0] || opts->output_padding[1])) {
+        if (nbi_check_inputs(g, nbi_ops[op]->name, n, in)) {
+            nbi_fail(g, NB_ERR_ARG, nbi_ops[op]->name, n, in,
+                     "output_padding is a setting of conv_transpose2d only");
+        }
+        return false;
+    }
+    return true;
+}
+
 /* The inputs x, w and b (b may be NULL) as an array of 2 or 3. */
 static int inputs3(nb_node **in, nb_node *x, nb_node *w, nb_node *b)
 {
@@ -968,16 +994,24 @@ nb_node *nb_conv2d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b, const nb_con
 {
     nb_node *in[3];
     nbi_attr attr[NBI_MAX_ATTRS];
+    int n = inputs3(in, x, w, b);
+    if (!no_output_padding(g, NBI_OP_CONV2D, n, in, opts)) {
+        return NULL;
+    }
     opts_attrs(NBI_OP_CONV2D, 2, opts, NULL, attr);
-    return conv_build_op(g, NBI_OP_CONV2D, inputs3(in, x, w, b), in, attr);
+    return conv_build_op(g, NBI_OP_CONV2D, n, in, attr);
 }
 
 nb_node *nb_conv1d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b, const nb_conv_opts *opts)
 {
     nb_node *in[3];
     nbi_attr attr[NBI_MAX_ATTRS];
+    int n = inputs3(in, x, w, b);
+    if (!no_output_padding(g, NBI_OP_CONV1D, n, in, opts)) {
+        return NULL;
+    }
     opts_attrs(NBI_OP_CONV1D, 1, opts, NULL, attr);
-    return conv_build_op(g, NBI_OP_CONV1D, inputs3(in, x, w, b), in, attr);
+    return conv_build_op(g, NBI_OP_CONV1D, n, in, attr);
 }
 
 nb_node *nb_conv_transpose2d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b,
@@ -994,6 +1028,9 @@ nb_node *nb_conv2d_weight_grad(nb_graph *g, nb_node *x, nb_node *dy, int kh, int
 {
     nb_node *in[2] = { x, dy };
     nbi_attr attr[NBI_MAX_ATTRS];
+    if (!no_output_padding(g, NBI_OP_CONV2D_WEIGHT_GRAD, 2, in, opts)) {
+        return NULL;
+    }
     opts_attrs(NBI_OP_CONV2D_WEIGHT_GRAD, 2, opts, (const int[]){ kh, kw }, attr);
     return weight_grad_build(g, 2, in, attr);
 }

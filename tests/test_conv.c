@@ -744,3 +744,320 @@ ParameterizedTest(size_t *i, conv_grad, gradient_graph_matches_central_differenc
     gradcheck_all(g, s, 2, leaves, what);
     nb_graph_free(g);
 }
+
+/* ======================================================================== */
+/* Chunks of images: naive loops as the oracle                              */
+/* ======================================================================== */
+
+/*
+ * The convolution of x[N, C, H, W] by w[O, C/G, KH, KW] as the formula says,
+ * one multiply-add at a time: y = conv2d(x, w) when which is 0; the transposed
+ * product dx += w * dy when 1; the weight gradient dw += dy * x when 2.
+ */
+typedef struct naive_geom {
+    int64_t N, C, H, W, O, KH, KW, OH, OW, s, p, d, G;
+} naive_geom;
+
+static void naive(const naive_geom *q, int which, double *x, double *w, double *y)
+{
+    int64_t cg = q->C / q->G, og = q->O / q->G;
+    for (int64_t n = 0; n < q->N; n++) {
+        for (int64_t o = 0; o < q->O; o++) {
+            for (int64_t i = 0; i < q->OH; i++) {
+                for (int64_t j = 0; j < q->OW; j++) {
+                    double *yv = &y[((n * q->O + o) * q->OH + i) * q->OW + j];
+                    for (int64_t c = 0; c < cg; c++) {
+                        for (int64_t ki = 0; ki < q->KH; ki++) {
+                            for (int64_t kj = 0; kj < q->KW; kj++) {
+                                int64_t iy = i * q->s - q->p + ki * q->d;
+                                int64_t ix = j * q->s - q->p + kj * q->d;
+                                if (iy < 0 || iy >= q->H || ix < 0 || ix >= q->W) {
+                                    continue;
+                                }
+                                int64_t ci = (o / og) * cg + c;
+                                double *xv = &x[((n * q->C + ci) * q->H + iy) * q->W + ix];
+                                double *wv = &w[((o * cg + c) * q->KH + ki) * q->KW + kj];
+                                if (which == 0) {
+                                    *yv += *wv * *xv;
+                                } else if (which == 1) {
+                                    *xv += *wv * *yv;
+                                } else {
+                                    *wv += *yv * *xv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void assert_close(const double *got, const double *want, size_t n, const char *what)
+{
+    for (size_t k = 0; k < n; k++) {
+        cr_assert(fabs(got[k] - want[k]) <= 1e-12 * fmax(1, fabs(want[k])),
+                  "%s: element %zu is %.17g, want %.17g", what, k, got[k], want[k]);
+    }
+}
+
+Test(conv_chunks, several_chunks_and_a_short_last_one_match_naive_loops,
+     .description = "x[9, 4, 40, 40] by w[6, 2, 5, 5], stride 2, padding 1, dilation 2, groups "
+                    "2 in f64: an image takes (4*25 + 6) * 17*17 * 8 = 245,072 bytes of im2col "
+                    "buffer, so a 1 MiB chunk holds 4 and the 9 images run as 4, 4 and 1; "
+                    "conv2d, conv_transpose2d and conv2d_weight_grad equal the naive loops")
+{
+    naive_geom q = {
+        .N = 9, .C = 4, .H = 40, .W = 40, .O = 6, .KH = 5, .KW = 5, .s = 2, .p = 1, .d = 2, .G = 2
+    };
+    q.OH = (q.H + 2 * q.p - q.d * (q.KH - 1) - 1) / q.s + 1;
+    q.OW = q.OH;
+    nb_graph *g = nb_graph_new();
+    nb_node *x = closed_form(g, NB_DTYPE_F64, 0, NB_SHAPE(9, 4, 40, 40), "x");
+    nb_node *w = closed_form(g, NB_DTYPE_F64, 1, NB_SHAPE(6, 2, 5, 5), "w");
+    nb_node *dy = closed_form(g, NB_DTYPE_F64, 2, NB_SHAPE(9, 6, q.OH, q.OW), "dy");
+    nb_conv_opts o = { .stride = { 2, 2 }, .padding = { 1, 1 }, .dilation = { 2, 2 }, .groups = 2 };
+    nb_node *y = nb_conv2d(g, x, w, NULL, &o);
+    nb_conv_opts t = o;
+    t.output_padding[0] = t.output_padding[1] = 1; /* (17 - 1) 2 - 2 + 8 + 1 + 1 = 40: x's size */
+    nb_node *dx = nb_conv_transpose2d(g, dy, w, NULL, &t);
+    nb_node *dw = nb_conv2d_weight_grad(g, x, dy, 5, 5, &o);
+    ASSERT_OK(g);
+    cr_assert_eq(q.OH, 17);
+    cr_assert_eq(nb_node_shape(dx)[2], 40);
+
+    size_t nx = nb_node_size(x), nw = nb_node_size(w), ny = nb_node_size(dy);
+    double *xv = eval(g, x), *wv = eval(g, w), *dyv = eval(g, dy);
+    double *want = calloc(ny, sizeof *want);
+    naive(&q, 0, xv, wv, want);
+    double *got = eval(g, y);
+    cr_assert_eq(nb_node_size(y), ny);
+    assert_close(got, want, ny, "conv2d");
+    free(got);
+    free(want);
+
+    want = calloc(nw, sizeof *want);
+    naive(&q, 2, xv, want, dyv);
+    got = eval(g, dw);
+    assert_close(got, want, nw, "conv2d_weight_grad");
+    free(got);
+    free(want);
+
+    /* convᵀ is conv2d's input gradient: the naive adjoint */
+    want = calloc(nx, sizeof *want);
+    naive(&q, 1, want, wv, dyv);
+    got = eval(g, dx);
+    assert_close(got, want, nx, "conv_transpose2d");
+    free(got);
+    free(want);
+    free(xv);
+    free(wv);
+    free(dyv);
+    nb_graph_free(g);
+}
+
+/* ======================================================================== */
+/* Errors                                                                   */
+/* ======================================================================== */
+
+/* A graph with f64 inputs x, w and b of the given shapes (b [5] unless given). */
+typedef struct err_graph {
+    nb_graph *g;
+    nb_node *x, *w, *b;
+} err_graph;
+
+static err_graph eg(int xr, const int64_t *xs, int wr, const int64_t *ws)
+{
+    err_graph e;
+    e.g = nb_graph_new();
+    e.x = nb_node_set_name(e.g, nb_input(e.g, NB_DTYPE_F64, xr, xs), "x");
+    e.w = nb_node_set_name(e.g, nb_input(e.g, NB_DTYPE_F64, wr, ws), "w");
+    e.b = nb_node_set_name(e.g, nb_input(e.g, NB_DTYPE_F64, NB_SHAPE(5)), "b");
+    return e;
+}
+
+#define EXPECT_ERROR(e, call, code, msg)                                                           \
+    do {                                                                                           \
+        cr_assert_null(call);                                                                      \
+        ASSERT_ERROR((e).g, code, msg);                                                            \
+        nb_graph_free((e).g);                                                                      \
+    } while (0)
+
+Test(conv_errors, ranks_dtypes_and_inputs)
+{
+    err_graph e = eg(NB_SHAPE(4, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, NULL), NB_ERR_RANK,
+                 "conv2d(x[4,5,5], w[6,2,3,3]): x has rank 3; conv2d takes x[N, C, H, W]");
+    e = eg(NB_SHAPE(1, 2, 5, 5), NB_SHAPE(6, 2, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, NULL), NB_ERR_RANK,
+                 "conv2d(x[1,2,5,5], w[6,2,3]): w has rank 3; conv2d takes w[O, C/groups, kh, kw]");
+    e = eg(NB_SHAPE(4, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv1d(e.g, e.x, e.w, NULL, NULL), NB_ERR_RANK,
+                 "conv1d(x[4,5,5], w[6,2,3,3]): w has rank 4; conv1d takes w[O, C/groups, k]");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv1d(e.g, e.x, e.w, NULL, NULL), NB_ERR_RANK,
+                 "conv1d(x[1,3,8,8], w[4,3,3,3]): x has rank 4; conv1d takes x[N, C, L]");
+    e = eg(NB_SHAPE(1, 3, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv_transpose2d(e.g, e.x, e.w, NULL, NULL), NB_ERR_RANK,
+                 "conv_transpose2d(x[1,3,8], w[4,3,3,3]): x has rank 3; conv_transpose2d takes "
+                 "x[N, C, H, W]");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d_weight_grad(e.g, e.x, e.w, 3, 3, NULL), NB_ERR_RANK,
+                 "conv2d_weight_grad(x[1,3,8,8], w[4,3,3]): dy has rank 3; conv2d_weight_grad "
+                 "takes dy[N, O, OH, OW]");
+    e = eg(NB_SHAPE(1, 3, 8), NB_SHAPE(4, 3, 3));
+    EXPECT_ERROR(e, nb_conv1d(e.g, e.x, NULL, NULL, NULL), NB_ERR_ARG,
+                 "conv1d(x[1,3,8], NULL): input 2 is NULL");
+
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_node_set_name(g, nb_input(g, NB_DTYPE_F32, NB_SHAPE(1, 1, 4, 4)), "x");
+    nb_node *w = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 1, 2, 2)), "w");
+    cr_assert_null(nb_conv2d(g, x, w, NULL, NULL));
+    cr_assert_eq(nb_graph_status(g), NB_ERR_DTYPE, "%s", nb_graph_error(g));
+    nb_graph_free(g);
+}
+
+Test(conv_errors, settings)
+{
+    err_graph e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .stride = { -1, 1 } }),
+                 NB_ERR_ARG, "conv2d(x[1,3,8,8], w[4,3,3,3]): stride [-1, 1] must be positive");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .padding = { -1, 0 } }),
+                 NB_ERR_ARG,
+                 "conv2d(x[1,3,8,8], w[4,3,3,3]): padding [-1, 0] must not be negative");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .dilation = { 1, -2 } }),
+                 NB_ERR_ARG, "conv2d(x[1,3,8,8], w[4,3,3,3]): dilation [1, -2] must be positive");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .groups = -1 }), NB_ERR_ARG,
+                 "conv2d(x[1,3,8,8], w[4,3,3,3]): groups -1 must be positive");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .output_padding = { 1, 0 } }),
+                 NB_ERR_ARG,
+                 "conv2d(x[1,3,8,8], w[4,3,3,3]): output_padding is a setting of "
+                 "conv_transpose2d only");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d_weight_grad(e.g, e.x, e.w, 0, 3, NULL), NB_ERR_ARG,
+                 "conv2d_weight_grad(x[1,3,8,8], w[4,3,3,3]): kernel [0, 3] must be positive");
+    e = eg(NB_SHAPE(1, 3, 8), NB_SHAPE(4, 3, 3));
+    EXPECT_ERROR(e, nb_conv1d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .stride = { -2 } }), NB_ERR_ARG,
+                 "conv1d(x[1,3,8], w[4,3,3]): stride -2 must be positive");
+}
+
+Test(conv_errors, output_padding_follows_pytorch,
+     .description = "output_padding must be smaller than the stride or the dilation on each "
+                    "axis (PyTorch: 'output padding must be smaller than either stride or "
+                    "dilation'); 1 is allowed at stride 1 when the dilation is 2")
+{
+    err_graph e = eg(NB_SHAPE(1, 4, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(
+        e,
+        nb_conv_transpose2d(e.g, e.x, e.w, NULL,
+                            &(nb_conv_opts){ .stride = { 2, 1 }, .output_padding = { 2, 0 } }),
+        NB_ERR_ARG,
+        "conv_transpose2d(x[1,4,8,8], w[4,3,3,3]): output_padding [2, 0] must be "
+        "smaller than the stride [2, 1] or the dilation [1, 1] on each axis (PyTorch's "
+        "rule)");
+    e = eg(NB_SHAPE(1, 4, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(
+        e, nb_conv_transpose2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .output_padding = { -1, 0 } }),
+        NB_ERR_ARG,
+        "conv_transpose2d(x[1,4,8,8], w[4,3,3,3]): output_padding [-1, 0] must not be "
+        "negative");
+    e = eg(NB_SHAPE(1, 4, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    nb_node *y = nb_conv_transpose2d(
+        e.g, e.x, e.w, NULL, &(nb_conv_opts){ .dilation = { 2, 1 }, .output_padding = { 1, 0 } });
+    ASSERT_OK(e.g);
+    cr_assert_eq(nb_node_shape(y)[2], 7 + 4 + 1 + 1); /* (8 - 1) 1 + 2 (3 - 1) + 1 + 1 */
+    nb_graph_free(e.g);
+    e = eg(NB_SHAPE(1, 4, 2, 2), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e,
+                 nb_conv_transpose2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .padding = { 3, 0 } }),
+                 NB_ERR_SHAPE,
+                 "conv_transpose2d(x[1,4,2,2], w[4,3,3,3]): the output size [-2, 4] is not "
+                 "positive");
+}
+
+Test(conv_errors, channels_and_groups)
+{
+    err_graph e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, NULL), NB_ERR_SHAPE,
+                 "conv2d(x[1,3,8,8], w[4,2,3,3]): x has 3 channels but w takes 2 (groups 1 x w's "
+                 "2 per group)");
+    e = eg(NB_SHAPE(1, 4, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .groups = 4 }), NB_ERR_SHAPE,
+                 "conv2d(x[1,4,5,5], w[6,2,3,3]): groups 4 does not divide w's 6 output channels");
+    e = eg(NB_SHAPE(1, 4, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .groups = 3 }), NB_ERR_SHAPE,
+                 "conv2d(x[1,4,5,5], w[6,2,3,3]): x has 4 channels but w takes 6 (groups 3 x w's "
+                 "2 per group)");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, e.b, NULL), NB_ERR_SHAPE,
+                 "conv2d(x[1,3,8,8], w[4,3,3,3], b[5]): b is [5] but the output has 4 channels; "
+                 "it must be [4]");
+    e = eg(NB_SHAPE(1, 4, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv_transpose2d(e.g, e.x, e.w, NULL, NULL), NB_ERR_SHAPE,
+                 "conv_transpose2d(x[1,4,5,5], w[6,2,3,3]): x has 4 channels but w takes 6");
+    e = eg(NB_SHAPE(1, 6, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv_transpose2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .groups = 4 }),
+                 NB_ERR_SHAPE,
+                 "conv_transpose2d(x[1,6,5,5], w[6,2,3,3]): groups 4 does not divide w's 6 input "
+                 "channels");
+    e = eg(NB_SHAPE(1, 6, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv_transpose2d(e.g, e.x, e.w, e.b, &(nb_conv_opts){ .groups = 3 }),
+                 NB_ERR_SHAPE,
+                 "conv_transpose2d(x[1,6,5,5], w[6,2,3,3], b[5]): b is [5] but the output has 6 "
+                 "channels; it must be [6]");
+    e = eg(NB_SHAPE(2, 4, 5, 5), NB_SHAPE(3, 6, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d_weight_grad(e.g, e.x, e.w, 3, 3, NULL), NB_ERR_SHAPE,
+                 "conv2d_weight_grad(x[2,4,5,5], w[3,6,3,3]): x's batch 2 and dy's batch 3 "
+                 "differ");
+    e = eg(NB_SHAPE(2, 4, 5, 5), NB_SHAPE(2, 6, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d_weight_grad(e.g, e.x, e.w, 3, 3, &(nb_conv_opts){ .groups = 4 }),
+                 NB_ERR_SHAPE,
+                 "conv2d_weight_grad(x[2,4,5,5], w[2,6,3,3]): groups 4 does not divide dy's 6 "
+                 "channels");
+    e = eg(NB_SHAPE(2, 4, 5, 5), NB_SHAPE(2, 6, 3, 2));
+    EXPECT_ERROR(e, nb_conv2d_weight_grad(e.g, e.x, e.w, 3, 3, NULL), NB_ERR_SHAPE,
+                 "conv2d_weight_grad(x[2,4,5,5], w[2,6,3,2]): dy's spatial size [3, 2] is not "
+                 "the convolution's output size [3, 3]");
+}
+
+Test(conv_errors, window_larger_than_the_padded_input,
+     .description = "as PyTorch ('Kernel size can't be greater than actual input size'), "
+                    "counting dilation; any padding >= 0 is allowed, unlike pooling's")
+{
+    err_graph e = eg(NB_SHAPE(1, 3, 4, 8), NB_SHAPE(4, 3, 5, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, NULL), NB_ERR_SHAPE,
+                 "conv2d(x[1,3,4,8], w[4,3,5,3]): the window 5 is larger than the padded input 4 "
+                 "on axis 2");
+    e = eg(NB_SHAPE(1, 4, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(
+        e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .dilation = { 1, 3 }, .groups = 2 }),
+        NB_ERR_SHAPE,
+        "conv2d(x[1,4,5,5], w[6,2,3,3]): the window 7 (kernel 3, dilation 3) is larger "
+        "than the padded input 5 on axis 3");
+    e = eg(NB_SHAPE(1, 2, 3), NB_SHAPE(1, 2, 4));
+    EXPECT_ERROR(e, nb_conv1d(e.g, e.x, e.w, NULL, NULL), NB_ERR_SHAPE,
+                 "conv1d(x[1,2,3], w[1,2,4]): the window 4 is larger than the padded input 3 on "
+                 "axis 2");
+    /* padding 5 around a 3x3 kernel: allowed, as in F.conv2d */
+    e = eg(NB_SHAPE(1, 3, 4, 4), NB_SHAPE(4, 3, 3, 3));
+    nb_node *y = nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .padding = { 5, 5 } });
+    ASSERT_OK(e.g);
+    cr_assert_eq(nb_node_shape(y)[2], 12);
+    nb_graph_free(e.g);
+}
+
+Test(conv_errors, first_error_sticks)
+{
+    err_graph e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 2, 3, 3));
+    cr_assert_null(nb_conv2d(e.g, e.x, e.w, NULL, NULL));
+    cr_assert_null(nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .stride = { -1, -1 } }));
+    cr_assert_null(nb_conv_transpose2d(e.g, e.x, e.w, NULL, NULL));
+    ASSERT_ERROR(e.g, NB_ERR_SHAPE,
+                 "conv2d(x[1,3,8,8], w[4,2,3,3]): x has 3 channels but w takes 2 (groups 1 x w's "
+                 "2 per group)");
+    nb_graph_free(e.g);
+}
