@@ -788,7 +788,7 @@ static nb_node *conv_build_op(nb_graph *g, int op, int n, nb_node *const *in, co
     const char *name = nbi_ops[op]->name;
     int nsp = op == NBI_OP_CONV1D ? 1 : 2;
     if (n != 2 && n != 3) {
-        nbi_fail(g, NB_ERR_ARG, name, 0, NULL, "takes x, w and optionally b; got %d inputs", n);
+        nbi_fail(g, NB_ERR_ARG, name, n, in, "takes x, w and optionally b; got %d inputs", n);
         return NULL;
     }
     if (!check_common(g, name, n, in) ||
@@ -837,7 +837,7 @@ static nb_node *conv_transpose_build(nb_graph *g, int n, nb_node *const *in, con
 {
     const char *name = "conv_transpose2d";
     if (n != 2 && n != 3) {
-        nbi_fail(g, NB_ERR_ARG, name, 0, NULL, "takes x, w and optionally b; got %d inputs", n);
+        nbi_fail(g, NB_ERR_ARG, name, n, in, "takes x, w and optionally b; got %d inputs", n);
         return NULL;
     }
     if (!check_common(g, name, n, in) || !check_rank(g, name, n, in, 0, "x", 2, "x[N, C, H, W]") ||

@@ -1061,3 +1061,300 @@ Test(conv_errors, first_error_sticks)
                  "2 per group)");
     nb_graph_free(e.g);
 }
+
+/* ======================================================================== */
+/* Second order through a small conv net                                    */
+/* ======================================================================== */
+
+/* A reproducible sequence in [-1, 1) (a 64-bit LCG), independent of the library. */
+static double next_value(uint64_t *state)
+{
+    *state = *state * 6364136223846793005u + 1442695040888963407u;
+    return (double)(*state >> 11) / (double)(1ull << 53) * 2.0 - 1.0;
+}
+
+static void write_seq(nb_graph *g, nb_node *n, uint64_t *state, double *copy)
+{
+    size_t k = nb_node_size(n);
+    double *v = malloc(k * sizeof *v);
+    for (size_t i = 0; i < k; i++) {
+        v[i] = next_value(state);
+        if (copy) {
+            copy[i] = v[i];
+        }
+    }
+    cr_assert_eq(nb_node_write_f64(g, n, v, k), NB_OK);
+    free(v);
+}
+
+static void read_into(nb_graph *g, size_t n, nb_node *const *outs, double *dst)
+{
+    cr_assert_eq(nb_graph_run(g, n, outs), NB_OK, "%s", nb_graph_error(g));
+    for (size_t i = 0; i < n; i++) {
+        size_t k = nb_node_size(outs[i]);
+        cr_assert_eq(nb_node_read_f64(g, outs[i], dst, k), NB_OK);
+        dst += k;
+    }
+}
+
+Test(conv_second_order, hessian_vector_product_through_a_conv_net,
+     .description = "L = sum(K * avg_pool2d(tanh(conv2d(m, w2, b2, groups 1)), 2)), m = "
+                    "max_pool2d(tanh(conv2d(x, w1, b1, padding 1, stride 1)), 2), and a conv1d "
+                    "branch: Hv = grad(sum(grad(L) * v)) for the parameters (w1, b1, w2) matches "
+                    "(g(p + eps v) - g(p - eps v)) / 2eps; the second sweep differentiates "
+                    "conv_transpose2d and conv2d_weight_grad")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 2, 6, 6));
+    nb_node *p[3] = { nb_input(g, NB_DTYPE_F64, NB_SHAPE(3, 2, 3, 3)),
+                      nb_input(g, NB_DTYPE_F64, NB_SHAPE(3)),
+                      nb_input(g, NB_DTYPE_F64, NB_SHAPE(4, 3, 2, 2)) };
+    nb_node *c1 = nb_conv2d(g, x, p[0], p[1], &(nb_conv_opts){ .padding = { 1, 1 } });
+    nb_node *m = nb_max_pool2d(g, nb_tanh(g, c1), 2, 2, 0, 0, 0, 0);
+    nb_node *c2 = nb_tanh(g, nb_conv2d(g, m, p[2], NULL, NULL));
+    nb_node *a = nb_avg_pool2d(g, c2, 2, 2, 0, 0, 0, 0);
+    nb_node *k = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 4, 1, 1));
+    /* a 1-d branch over the rows of m: conv1d of [2, 3, 9] by [2, 3, 3], stride 2 */
+    nb_node *row = nb_reshape(g, m, NB_SHAPE(2, 3, 9));
+    nb_node *w1d = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 3, 3));
+    nb_node *c3 = nb_conv1d(g, row, w1d, NULL, &(nb_conv_opts){ .stride = { 2 } });
+    nb_node *loss = nb_add(g, nb_sum(g, nb_mul(g, k, a)), nb_sum(g, nb_mul(g, c3, c3)));
+    nb_node *gp[3], *hv[3];
+    cr_assert_eq(nb_grad(g, loss, 3, p, gp), NB_OK, "%s", nb_graph_error(g));
+    nb_node *v[3];
+    nb_node *dot = NULL;
+    for (int i = 0; i < 3; i++) {
+        v[i] = nb_input(g, NB_DTYPE_F64, nb_node_rank(p[i]), nb_node_shape(p[i]));
+        nb_node *t = nb_sum(g, nb_mul(g, gp[i], v[i]));
+        dot = dot ? nb_add(g, dot, t) : t;
+    }
+    cr_assert_eq(nb_grad(g, dot, 3, p, hv), NB_OK, "%s", nb_graph_error(g));
+    ASSERT_OK(g);
+
+    enum { NP = 54 + 3 + 48 };
+    uint64_t state = 29;
+    double p0[NP], dir[NP];
+    write_seq(g, x, &state, NULL);
+    write_seq(g, k, &state, NULL);
+    write_seq(g, w1d, &state, NULL);
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        write_seq(g, p[i], &state, p0 + off);
+        write_seq(g, v[i], &state, dir + off);
+        off += nb_node_size(p[i]);
+    }
+    cr_assert_eq(off, NP);
+
+    double h[NP], gplus[NP], gminus[NP], at[NP];
+    read_into(g, 3, hv, h);
+    const double eps = 1e-5;
+    for (int sign = 1; sign >= -1; sign -= 2) {
+        for (int i = 0; i < NP; i++) {
+            at[i] = p0[i] + sign * eps * dir[i];
+        }
+        off = 0;
+        for (int i = 0; i < 3; i++) {
+            cr_assert_eq(nb_node_write_f64(g, p[i], at + off, nb_node_size(p[i])), NB_OK);
+            off += nb_node_size(p[i]);
+        }
+        read_into(g, 3, gp, sign > 0 ? gplus : gminus);
+    }
+    double scale = 0;
+    for (int i = 0; i < NP; i++) {
+        scale = fmax(scale, fabs(h[i]));
+    }
+    cr_assert_gt(scale, 1e-2, "the Hessian-vector product should not vanish");
+    for (int i = 0; i < NP; i++) {
+        double fd = (gplus[i] - gminus[i]) / (2 * eps);
+        cr_assert(fabs(h[i] - fd) <= 1e-6 * fmax(fabs(fd), 1e-3 * scale),
+                  "element %d: Hv = %.12g, finite differences %.12g", i, h[i], fd);
+    }
+    nb_graph_free(g);
+}
+
+/* ======================================================================== */
+/* The model language                                                       */
+/* ======================================================================== */
+
+/* The model-language expression of n. */
+static const char *expr(nb_node *n)
+{
+    static char buf[256];
+    cr_assert_not_null(n);
+    nb_node_expression(n, buf, sizeof buf);
+    return buf;
+}
+
+static nb_graph *parse(const char *src)
+{
+    nb_graph *g = nb_graph_new();
+    nb_parse_error e;
+    cr_assert_eq(nb_model_parse(g, src, strlen(src), NULL, &e), NB_OK, "%d:%d: %s", e.line,
+                 e.column, e.message);
+    return g;
+}
+
+static nb_node *find(nb_graph *g, const char *name)
+{
+    nb_node *n = nb_graph_find(g, name);
+    cr_assert_not_null(n, "no node %s", name);
+    return n;
+}
+
+static void parse_error(const char *src, nb_status status, const char *msg)
+{
+    nb_graph *g = nb_graph_new();
+    nb_parse_error e;
+    cr_assert_eq(nb_model_parse(g, src, strlen(src), NULL, &e), status, "%s", e.message);
+    cr_assert_str_eq(e.message, msg);
+    nb_graph_free(g);
+}
+
+static void assert_same_values(nb_graph *g, nb_node *a, nb_node *b)
+{
+    cr_assert_eq(nb_node_size(a), nb_node_size(b));
+    double *va = eval(g, a), *vb = eval(g, b);
+    cr_assert_eq(memcmp(va, vb, nb_node_size(a) * sizeof *va), 0, "values differ");
+    free(va);
+    free(vb);
+}
+
+static const char forms_model[] =
+    "input x[1, 2, 5, 5] = 0.5\n"
+    "param w[4, 2, 3, 3] = uniform(-1, 1)\n"
+    "param b[4] = uniform(-1, 1)\n"
+    "input s[1, 2, 7] = 0.25\n"
+    "param v[3, 2, 3] = uniform(-1, 1)\n"
+    "c1 = conv2d(x, w, b, stride=2, padding=[1, 2])\n"
+    "c2 = conv2d(x, w, b, padding=[1, 2], stride=[2, 2], dilation=1, groups=1)\n"
+    "c3 = conv2d(x, w)\n"
+    "c4 = conv2d(x, w, stride=1, padding=0, dilation=[1, 1])\n"
+    "d1 = conv1d(s, v, stride=2, padding=1, dilation=2)\n"
+    "d2 = conv1d(s, v, dilation=[2], padding=[1], stride=[2])\n"
+    "t1 = conv_transpose2d(c3, w, stride=2, output_padding=1)\n"
+    "t2 = conv_transpose2d(c3, w, output_padding=[1, 1], stride=[2, 2])\n"
+    "g1 = conv2d_weight_grad(x, c3, kernel=3)\n"
+    "g2 = conv2d_weight_grad(x, c3, kernel=[3, 3], padding=0)\n";
+
+Test(conv_lang, numbers_and_lists_are_one_node,
+     .description = "stride=2 and stride=[2, 2] (and defaults given or not) give the same node, "
+                    "which writes its settings as lists, defaults left out")
+{
+    nb_graph *g = parse(forms_model);
+    const char *pairs[][3] = {
+        { "c1", "c2", "conv2d(x, w, b, stride=[2, 2], padding=[1, 2])" },
+        { "c3", "c4", "conv2d(x, w)" },
+        { "d1", "d2", "conv1d(s, v, stride=[2], padding=[1], dilation=[2])" },
+        { "t1", "t2", "conv_transpose2d(c3, w, stride=[2, 2], output_padding=[1, 1])" },
+        { "g1", "g2", "conv2d_weight_grad(x, c3, kernel=[3, 3])" },
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        cr_assert_str_eq(expr(find(g, pairs[i][0])), pairs[i][2]);
+        cr_assert_str_eq(expr(find(g, pairs[i][1])), pairs[i][2]);
+        assert_same_values(g, find(g, pairs[i][0]), find(g, pairs[i][1]));
+    }
+    nb_graph_free(g);
+}
+
+Test(conv_lang, bad_calls_name_the_call)
+{
+    const char *head = "input x[1, 2, 5, 5]\ninput w[4, 2, 3, 3]\ninput s[1, 2, 7]\n"
+                       "input v[3, 2, 3]\n";
+    char src[512];
+    snprintf(src, sizeof src, "%sy = conv2d(x, w, stride=[1, 2, 3])\n", head);
+    parse_error(src, NB_ERR_ARG,
+                "conv2d: stride has 3 entries; it takes a number or [h, w] (x[1,2,5,5], "
+                "w[4,2,3,3])");
+    snprintf(src, sizeof src, "%sy = conv1d(s, v, padding=[1, 1])\n", head);
+    parse_error(src, NB_ERR_ARG,
+                "conv1d: padding has 2 entries; it takes one number (s[1,2,7], v[3,2,3])");
+    snprintf(src, sizeof src, "%sy = conv2d(x, w, stride=0)\n", head);
+    parse_error(src, NB_ERR_ARG, "conv2d: stride [0, 0] must be positive (x[1,2,5,5], w[4,2,3,3])");
+    snprintf(src, sizeof src, "%sy = conv2d(x, w, x, w)\n", head);
+    parse_error(src, NB_ERR_ARG,
+                "conv2d: takes x, w and optionally b; got 4 inputs (x[1,2,5,5], w[4,2,3,3], "
+                "x[1,2,5,5], w[4,2,3,3])");
+    snprintf(src, sizeof src, "%sy = conv2d(x, w, kernel=3)\n", head);
+    parse_error(src, NB_ERR_FORMAT,
+                "conv2d has no argument 'kernel'; it takes conv2d(x, w[, b], stride=[], "
+                "padding=[], dilation=[], groups=1)");
+    snprintf(src, sizeof src, "%sy = conv2d_weight_grad(x, x)\n", head);
+    parse_error(src, NB_ERR_FORMAT,
+                "conv2d_weight_grad needs kernel=...; it takes conv2d_weight_grad(x, dy, "
+                "kernel, stride=[], padding=[], dilation=[], groups=1)");
+}
+
+/* ---- the model writer ---- */
+
+static char *write_model(nb_graph *g)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cr_assert_not_null(f);
+    nb_status s = nb_model_write(g, f);
+    fclose(f);
+    cr_assert_eq(s, NB_OK, "nb_model_write: %s", nb_graph_error(g));
+    return text;
+}
+
+Test(conv_lang, model_write_round_trip,
+     .description = "a graph of every convolution op (the gradient ops built directly: the "
+                    "writer takes forward graphs), written and parsed into a new graph, gives the "
+                    "same expressions and values; writing the copy gives "
+                    "the same text")
+{
+    nb_graph *a = nb_graph_new();
+    nb_node *x = closed_form(a, NB_DTYPE_F64, 0, NB_SHAPE(2, 4, 6, 5), "x");
+    nb_node *w = closed_form(a, NB_DTYPE_F64, 1, NB_SHAPE(6, 2, 3, 2), "w");
+    nb_node *b = closed_form(a, NB_DTYPE_F64, 2, NB_SHAPE(6), "b");
+    nb_node *s = closed_form(a, NB_DTYPE_F64, 3, NB_SHAPE(2, 3, 9), "s");
+    nb_node *v = closed_form(a, NB_DTYPE_F64, 4, NB_SHAPE(2, 3, 4), "v");
+    const char *names[] = { "c", "t", "d", "gw", "loss" };
+    nb_node *n[5];
+    n[0] =
+        nb_conv2d(a, x, w, b,
+                  &(nb_conv_opts){
+                      .stride = { 2, 1 }, .padding = { 1, 2 }, .dilation = { 1, 2 }, .groups = 2 });
+    n[1] = nb_conv_transpose2d(a, n[0], w, NULL,
+                               &(nb_conv_opts){ .stride = { 3, 3 }, .output_padding = { 2, 1 } });
+    n[2] = nb_conv1d(a, s, v, NULL, &(nb_conv_opts){ .padding = { 2 }, .dilation = { 2 } });
+    n[3] = nb_conv2d_weight_grad(
+        a, x, n[0], 3, 2,
+        &(nb_conv_opts){
+            .stride = { 2, 1 }, .padding = { 1, 2 }, .dilation = { 1, 2 }, .groups = 2 });
+    n[4] = nb_add(a, nb_add(a, nb_sum(a, nb_tanh(a, n[1])), nb_sum(a, n[2])),
+                  nb_sum(a, nb_mul(a, n[3], n[3])));
+    for (int i = 0; i < 5; i++) {
+        nb_node_set_name(a, n[i], names[i]);
+    }
+    ASSERT_OK(a);
+    char *text = write_model(a);
+    cr_assert_not_null(strstr(text, "c = conv2d(x, w, b, stride=[2, 1], padding=[1, 2], "
+                                    "dilation=[1, 2], groups=2)\n"),
+                       "%s", text);
+    cr_assert_not_null(
+        strstr(text, "t = conv_transpose2d(c, w, stride=[3, 3], output_padding=[2, 1])\n"), "%s",
+        text);
+    cr_assert_not_null(strstr(text, "d = conv1d(s, v, padding=[2], dilation=[2])\n"), "%s", text);
+
+    nb_graph *c = parse(text);
+    for (int i = 0; i < 5; i++) {
+        nb_node *u = find(a, names[i]), *ww = find(c, names[i]);
+        char eu[256];
+        snprintf(eu, sizeof eu, "%s", expr(u));
+        cr_assert_str_eq(expr(ww), eu, "%s", names[i]);
+        cr_assert_eq(nb_node_size(ww), nb_node_size(u));
+        double *du = eval(a, u), *dw = eval(c, ww);
+        cr_assert_eq(memcmp(du, dw, nb_node_size(u) * sizeof *du), 0, "%s: values differ",
+                     names[i]);
+        free(du);
+        free(dw);
+    }
+    char *again = write_model(c);
+    cr_assert_str_eq(again, text);
+    free(again);
+    free(text);
+    nb_graph_free(c);
+    nb_graph_free(a);
+}
