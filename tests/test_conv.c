@@ -1358,3 +1358,139 @@ Test(conv_lang, model_write_round_trip,
     nb_graph_free(c);
     nb_graph_free(a);
 }
+
+/* ======================================================================== */
+/* Layers                                                                   */
+/* ======================================================================== */
+
+/* The smallest and largest of n's values. */
+static void range_of(nb_node *n, double *lo, double *hi)
+{
+    const double *v = nb_node_data(n);
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (size_t i = 0; i < nb_node_size(n); i++) {
+        *lo = fmin(*lo, v[i]);
+        *hi = fmax(*hi, v[i]);
+    }
+}
+
+Test(conv_layer, makes_named_parameters_in_pytorch_layout_and_bounds,
+     .description = "conv2d_layer c1 from 6 to 16 channels, 5x5: c1_weight [16, 6, 5, 5] and "
+                    "c1_bias [16] in U(-1/sqrt(150), 1/sqrt(150)), as torch.nn.Conv2d; with "
+                    "groups 2 the fan-in is 3*5*5 = 75; conv1d_layer's fan-in is in*k")
+{
+    nb_graph *g = nb_graph_new();
+    nb_conv2d_layer c1 = nb_conv2d_layer_new(g, "c1", NB_DTYPE_F64, 6, 16, 5, 5, NULL, true);
+    ASSERT_OK(g);
+    cr_assert_str_eq(nb_node_name(c1.weight), "c1_weight");
+    cr_assert_str_eq(nb_node_name(c1.bias), "c1_bias");
+    cr_assert_eq(nb_node_rank(c1.weight), 4);
+    const int64_t want[4] = { 16, 6, 5, 5 };
+    cr_assert_arr_eq(nb_node_shape(c1.weight), want, sizeof want);
+    cr_assert_eq(nb_node_size(c1.bias), 16);
+    double lo, hi, b = 1 / sqrt(150.0);
+    range_of(c1.weight, &lo, &hi);
+    cr_assert(lo >= -b && hi <= b && hi - lo > b, "weights in [%g, %g], bound %g", lo, hi, b);
+    range_of(c1.bias, &lo, &hi);
+    cr_assert(lo >= -b && hi <= b && hi - lo > 0.2 * b, "biases in [%g, %g]", lo, hi);
+
+    nb_conv2d_layer c2 = nb_conv2d_layer_new(g, "c2", NB_DTYPE_F64, 6, 4, 5, 5,
+                                             &(nb_conv_opts){ .groups = 2 }, false);
+    ASSERT_OK(g);
+    cr_assert_null(c2.bias);
+    cr_assert_eq(nb_node_shape(c2.weight)[1], 3);
+    b = 1 / sqrt(75.0);
+    range_of(c2.weight, &lo, &hi);
+    cr_assert(lo >= -b && hi <= b && hi - lo > b, "weights in [%g, %g], bound %g", lo, hi, b);
+
+    nb_conv1d_layer c3 = nb_conv1d_layer_new(g, "c3", NB_DTYPE_F32, 4, 8, 3, NULL, true);
+    ASSERT_OK(g);
+    cr_assert_eq(nb_node_rank(c3.weight), 3);
+    cr_assert_eq(nb_node_shape(c3.weight)[2], 3);
+    cr_assert_eq(nb_node_dtype(c3.bias), NB_DTYPE_F32);
+    const float *w3 = nb_node_data(c3.weight);
+    for (size_t i = 0; i < nb_node_size(c3.weight); i++) {
+        cr_assert(fabs(w3[i]) <= 1 / sqrt(12.0) + 1e-7);
+    }
+    nb_graph_free(g);
+}
+
+Test(conv_layer, applies_its_convolution_in_its_scope,
+     .description = "a layer's apply is nb_conv2d (nb_conv1d) with its parameters and settings, "
+                    "built in a scope of its name; two applications share the parameters")
+{
+    nb_graph *g = nb_graph_new();
+    nb_conv_opts o = { .stride = { 2, 1 }, .padding = { 1, 1 } };
+    nb_conv2d_layer c = nb_conv2d_layer_new(g, "conv", NB_DTYPE_F64, 2, 3, 3, 3, &o, true);
+    nb_node *x = closed_form(g, NB_DTYPE_F64, 0, NB_SHAPE(2, 2, 5, 5), "x");
+    nb_node *y = nb_conv2d_layer_apply(g, &c, x);
+    nb_node *z = nb_conv2d_layer_apply(g, &c, nb_tanh(g, x));
+    nb_node *ref = nb_conv2d(g, x, c.weight, c.bias, &o);
+    nb_conv1d_layer c1 = nb_conv1d_layer_new(g, "seq", NB_DTYPE_F64, 2, 2, 2,
+                                             &(nb_conv_opts){ .dilation = { 2 } }, false);
+    nb_node *s = closed_form(g, NB_DTYPE_F64, 1, NB_SHAPE(1, 2, 6), "s");
+    nb_node *q = nb_conv1d_layer_apply(g, &c1, s);
+    ASSERT_OK(g);
+    cr_assert_str_eq(nb_node_scope(y), "conv");
+    cr_assert_str_eq(nb_node_scope(z), "conv");
+    cr_assert_str_eq(nb_node_scope(q), "seq");
+    cr_assert_str_eq(expr(y), "conv2d(x, conv_weight, conv_bias, stride=[2, 1], padding=[1, 1])");
+    cr_assert_str_eq(expr(q), "conv1d(s, seq_weight, dilation=[2])");
+    assert_same_values(g, y, ref);
+    cr_assert_eq(nb_node_shape(q)[2], 4);
+    nb_graph_free(g);
+}
+
+Test(conv_layer, errors_name_the_layer)
+{
+    nb_graph *g = nb_graph_new();
+    nb_conv2d_layer c = nb_conv2d_layer_new(g, "c1", NB_DTYPE_F64, 6, 16, 5, 5,
+                                            &(nb_conv_opts){ .groups = 4 }, true);
+    cr_assert_null(c.weight);
+    ASSERT_ERROR(g, NB_ERR_ARG,
+                 "conv2d_layer: c1: groups 4 must be positive and divide in (6) and out (16) "
+                 "channels");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    c = nb_conv2d_layer_new(g, "c1", NB_DTYPE_F64, 6, 16, 0, 5, NULL, true);
+    ASSERT_ERROR(g, NB_ERR_ARG, "conv2d_layer: c1: the kernel size must be at least 1 (got 0 x 5)");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    nb_conv1d_layer d = nb_conv1d_layer_new(g, "d", NB_DTYPE_F64, 0, 16, 3, NULL, true);
+    cr_assert_null(d.weight);
+    ASSERT_ERROR(g, NB_ERR_ARG,
+                 "conv1d_layer: d: in and out channels must be at least 1 (got 0 and 16)");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    c = nb_conv2d_layer_new(g, "2x", NB_DTYPE_F64, 1, 1, 1, 1, NULL, true);
+    ASSERT_ERROR(g, NB_ERR_ARG,
+                 "conv2d_layer: the layer name '2x' is not a name ([A-Za-z_][A-Za-z0-9_]*)");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    c = nb_conv2d_layer_new(g, "c", NB_DTYPE_I32, 1, 1, 1, 1, NULL, true);
+    ASSERT_ERROR(g, NB_ERR_DTYPE, "conv2d_layer: c: dtype i32 is not supported; use f32 or f64");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    nb_conv2d_layer zero;
+    memset(&zero, 0, sizeof zero);
+    nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 1, 3, 3));
+    cr_assert_null(nb_conv2d_layer_apply(g, &zero, x));
+    ASSERT_ERROR(g, NB_ERR_ARG,
+                 "conv2d_layer: the layer is NULL or was not made by nb_conv2d_layer_new");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    c = nb_conv2d_layer_new(g, "c", NB_DTYPE_F64, 2, 2, 3, 3, NULL, true);
+    x = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 3, 4, 4)), "x");
+    cr_assert_null(nb_conv2d_layer_apply(g, &c, x));
+    ASSERT_ERROR(g, NB_ERR_SHAPE,
+                 "conv2d(x[1,3,4,4], c_weight[2,2,3,3], c_bias[2]): x has 3 channels but w takes "
+                 "2 (groups 1 x w's 2 per group)");
+    nb_graph_free(g);
+}
