@@ -208,6 +208,21 @@ static int64_t conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d)
     return (n + 2 * p - d * (k - 1) - 1) / s + 1;
 }
 
+/*
+ * Bytes of im2col buffer (c kh kw rows) and gathered Y (o rows) one image
+ * takes; SIZE_MAX when that overflows (the executor then reports no memory).
+ */
+static size_t image_bytes(const conv_geom *q, size_t es)
+{
+    size_t rows, cols, b;
+    if (nbi_mul_overflows((size_t)q->c, (size_t)(q->kh * q->kw), &rows) ||
+        rows > SIZE_MAX - (size_t)q->o || nbi_mul_overflows((size_t)q->oh, (size_t)q->ow, &cols) ||
+        nbi_mul_overflows(rows + (size_t)q->o, cols, &b) || nbi_mul_overflows(b, es, &b)) {
+        return SIZE_MAX;
+    }
+    return b;
+}
+
 /* Fills the geometry of the convolution of X[xs] by W[ws] into Y[ys] (4-d shapes, 1-d as h = 1). */
 static conv_geom geom_make(const int64_t *xs, const int64_t *ws, const int64_t *ys,
                            const conv_params *cp, size_t es)
@@ -232,7 +247,7 @@ static conv_geom geom_make(const int64_t *xs, const int64_t *ws, const int64_t *
     q.groups = cp->groups;
     q.direct = q.kh == 1 && q.kw == 1 && q.sh == 1 && q.sw == 1 && q.ph == 0 && q.pw == 0 &&
                q.oh == q.h && q.ow == q.w;
-    size_t per_image = (size_t)((q.c * q.kh * q.kw + q.o) * q.oh * q.ow) * es;
+    size_t per_image = image_bytes(&q, es);
     size_t nimg = per_image ? CHUNK_BYTES / per_image : 1;
     q.nimg = nimg < 1 ? 1 : nimg > (size_t)q.n ? q.n : (int64_t)nimg;
     return q;
@@ -283,7 +298,9 @@ static size_t conv_scratch(const nb_node *y)
     if (q.direct) {
         return 0;
     }
-    return (size_t)(q.nimg * (q.c * q.kh * q.kw + q.o) * q.oh * q.ow) * nbi_dtype_size(y->dtype);
+    size_t per_image = image_bytes(&q, nbi_dtype_size(y->dtype));
+    /* nimg * per_image <= max(CHUNK_BYTES, per_image): no overflow */
+    return per_image == SIZE_MAX ? SIZE_MAX : (size_t)q.nimg * per_image;
 }
 
 /* ---- kernels ---- */
