@@ -325,43 +325,52 @@ static inline void valid_range(int64_t off, int64_t s, int64_t w, int64_t ow, in
     }
 }
 
-/* Rows u0..u1 of the units (r, b) = (u / nimg, u % nimg): x -> col. */
+/*
+ * Rows u0..u1 of the units (r, b) = (u / nimg, u % nimg): x -> col. The rows
+ * and columns of a tap that fall in the padding are found once per unit, so
+ * the inner loop is a plain copy; rows are short (tens of elements), so a
+ * stride-1 row moves in 32-byte pieces, the last one overlapping, rather
+ * than through a loop with a remainder or a memcpy call.
+ */
 NBI_TYPED(im2col,
           (const conv_geom *q, const void *xv, void *colv, int64_t n0, int64_t u0, int64_t u1), {
+              enum { V = 32 / sizeof(T) };
               const T *x = xv;
               T *col = colv;
-              const int64_t P = q->oh * q->ow, ld = q->nimg * P;
+              const int64_t P = q->oh * q->ow, ld = q->nimg * P, ow = q->ow;
               for (int64_t u = u0; u < u1; u++) {
                   int64_t r = u / q->nimg, b = u % q->nimg;
                   int64_t kj = r % q->kw, ki = (r / q->kw) % q->kh, ci = r / (q->kw * q->kh);
                   const T *xp = x + ((n0 + b) * q->c + ci) * q->h * q->w;
                   T *dst = col + r * ld + b * P;
-                  int64_t off = kj * q->dw - q->pw, lo, hi;
-                  valid_range(off, q->sw, q->w, q->ow, &lo, &hi);
-                  for (int64_t oy = 0; oy < q->oh; oy++, dst += q->ow) {
-                      int64_t iy = oy * q->sh - q->ph + ki * q->dh;
-                      if (iy < 0 || iy >= q->h) {
-                          for (int64_t ox = 0; ox < q->ow; ox++) {
-                              dst[ox] = 0;
-                          }
-                          continue;
-                      }
-                      const T *src = xp + iy * q->w + off;
+                  int64_t offx = kj * q->dw - q->pw, offy = ki * q->dh - q->ph, lo, hi, y0, y1;
+                  valid_range(offx, q->sw, q->w, ow, &lo, &hi);
+                  valid_range(offy, q->sh, q->h, q->oh, &y0, &y1);
+                  memset(dst, 0, (size_t)(y0 * ow) * sizeof(T));
+                  memset(dst + y1 * ow, 0, (size_t)((q->oh - y1) * ow) * sizeof(T));
+                  const int64_t n = hi - lo;
+                  for (int64_t oy = y0; oy < y1; oy++) {
+                      const T *src = xp + (oy * q->sh + offy) * q->w + offx;
+                      T *d = dst + oy * ow;
                       for (int64_t ox = 0; ox < lo; ox++) {
-                          dst[ox] = 0;
+                          d[ox] = 0;
                       }
-                      if (q->sw ==
-                          1) { /* rows are short (tens of elements): a loop, not a memcpy call */
+                      for (int64_t ox = hi; ox < ow; ox++) {
+                          d[ox] = 0;
+                      }
+                      if (q->sw != 1) {
                           for (int64_t ox = lo; ox < hi; ox++) {
-                              dst[ox] = src[ox];
+                              d[ox] = src[ox * q->sw];
                           }
+                      } else if (n >= V) {
+                          for (int64_t i = lo; i + V <= hi; i += V) {
+                              memcpy(d + i, src + i, V * sizeof(T));
+                          }
+                          memcpy(d + hi - V, src + hi - V, V * sizeof(T));
                       } else {
                           for (int64_t ox = lo; ox < hi; ox++) {
-                              dst[ox] = src[ox * q->sw];
+                              d[ox] = src[ox];
                           }
-                      }
-                      for (int64_t ox = hi; ox < q->ow; ox++) {
-                          dst[ox] = 0;
                       }
                   }
               }
