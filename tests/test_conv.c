@@ -1494,3 +1494,46 @@ Test(conv_layer, errors_name_the_layer)
                  "2 (groups 1 x w's 2 per group)");
     nb_graph_free(g);
 }
+
+/* ======================================================================== */
+/* DOT and depth                                                            */
+/* ======================================================================== */
+
+Test(conv_dot, ops_show_by_name_with_their_settings,
+     .description = "DOT labels name conv1d, conv2d and the gradient's conv_transpose2d and "
+                    "conv2d_weight_grad with the settings that differ from the default; a layer's "
+                    "conv2d is one op and one scope deep")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 2, 6, 6)), "x");
+    nb_conv2d_layer c =
+        nb_conv2d_layer_new(g, "c1", NB_DTYPE_F64, 2, 3, 3, 3,
+                            &(nb_conv_opts){ .stride = { 2, 2 }, .padding = { 1, 1 } }, false);
+    nb_node *s = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 2, 7)), "s");
+    nb_node *v = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 2, 3)), "v");
+    nb_node *y = nb_conv2d_layer_apply(g, &c, x);
+    nb_node *q = nb_conv1d(g, s, v, NULL, &(nb_conv_opts){ .dilation = { 2 } });
+    nb_node *loss = nb_add(g, nb_sum(g, y), nb_sum(g, q));
+    nb_node *wrt[2] = { c.weight, x }, *d[2];
+    cr_assert_eq(nb_grad(g, loss, 2, wrt, d), NB_OK, "%s", nb_graph_error(g));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    nb_dot_options o = nb_dot_defaults();
+    o.grad = true;
+    cr_assert_eq(nb_graph_write_dot(g, f, &o), NB_OK);
+    fclose(f);
+    cr_assert_not_null(strstr(text, "conv2d stride=[2, 2] padding=[1, 1] [1,3,3,3]"), "%s", text);
+    cr_assert_not_null(strstr(text, "conv1d dilation=[2] [1,2,3]"), "%s", text);
+    cr_assert_not_null(
+        strstr(text, "conv_transpose2d stride=[2, 2] padding=[1, 1] output_padding=[1, 1]"), "%s",
+        text);
+    cr_assert_not_null(
+        strstr(text, "conv2d_weight_grad kernel=[3, 3] stride=[2, 2] padding=[1, 1] [3,2,3,3]"),
+        "%s", text);
+    cr_assert_not_null(strstr(text, "cluster"), "the layer's scope is a cluster");
+    free(text);
+    cr_assert_eq(nb_depth(g, y, NB_DEPTH_OPS), 1);
+    cr_assert_eq(nb_depth(g, y, NB_DEPTH_SCOPES), 1);
+    nb_graph_free(g);
+}

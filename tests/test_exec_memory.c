@@ -327,6 +327,34 @@ Test(exec_memory, convolution_buffers_live_for_their_step_only,
     nb_graph_free(g);
 }
 
+/* The workspace block a run of y alone allocates (its size plus 64 bytes of alignment slack). */
+static size_t workspace_of(nb_graph *g, nb_node *y)
+{
+    run_ok(g, 1, &y);
+    nb_memory_stats m;
+    nb_graph_memory(g, &m);
+    return m.workspace_bytes;
+}
+
+Test(exec_memory, a_1x1_convolution_takes_no_buffer,
+     .description = "conv2d of x[2, 8, 16, 16] by w[4, 8, 1, 1] (stride 1, no padding) runs as "
+                    "GEMMs straight on x: the workspace is y's 2*4*16*16*8 = 16,384 bytes (and "
+                    "64 of alignment slack); with stride 4 it is y's 1,024 bytes and an im2col "
+                    "buffer of (8 + 4) rows of 2*4*4 positions, 3,072 bytes")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 8, 16, 16));
+    nb_node *w = nb_input(g, NB_DTYPE_F64, NB_SHAPE(4, 8, 1, 1));
+    cr_assert_eq(workspace_of(g, nb_conv2d(g, x, w, NULL, NULL)), 16384 + 64);
+    nb_graph_free(g);
+    g = nb_graph_new();
+    x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 8, 16, 16));
+    w = nb_input(g, NB_DTYPE_F64, NB_SHAPE(4, 8, 1, 1));
+    nb_node *z = nb_conv2d(g, x, w, NULL, &(nb_conv_opts){ .stride = { 4, 4 } });
+    cr_assert_eq(workspace_of(g, z), 1024 + 3072 + 64);
+    nb_graph_free(g);
+}
+
 /* ---- only what the outputs need runs ---- */
 
 Test(exec_memory, unneeded_bad_label_is_not_run,
