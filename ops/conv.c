@@ -379,33 +379,45 @@ NBI_TYPED(im2col,
 /* Units u0..u1 of (b, ci) = (u / c, u % c): x[n0 + b, ci] = sum of its taps in col. */
 NBI_TYPED(col2im,
           (const conv_geom *q, const void *colv, void *xv, int64_t n0, int64_t u0, int64_t u1), {
+              enum { V = 32 / sizeof(T) };
               const T *col = colv;
               T *x = xv;
-              const int64_t P = q->oh * q->ow, ld = q->nimg * P;
+              const int64_t P = q->oh * q->ow, ld = q->nimg * P, ow = q->ow;
               for (int64_t u = u0; u < u1; u++) {
                   int64_t b = u / q->c, ci = u % q->c;
                   T *xp = x + ((n0 + b) * q->c + ci) * q->h * q->w;
                   memset(xp, 0, (size_t)(q->h * q->w) * sizeof(T));
-                  for (int64_t ki = 0; ki < q->kh; ki++) {
-                      for (int64_t kj = 0; kj < q->kw; kj++) {
+                  /*
+                   * kj outermost: taps kj and kj + 1 add to the same row at
+                   * columns one apart, and a load that overlaps part of a
+                   * store still in flight stalls (store forwarding fails);
+                   * taps of one kj hit the same columns, which forwards.
+                   */
+                  for (int64_t kj = 0; kj < q->kw; kj++) {
+                      for (int64_t ki = 0; ki < q->kh; ki++) {
                           int64_t r = (ci * q->kh + ki) * q->kw + kj;
-                          const T *src = col + r * ld + b * P;
-                          int64_t off = kj * q->dw - q->pw, lo, hi;
-                          valid_range(off, q->sw, q->w, q->ow, &lo, &hi);
-                          for (int64_t oy = 0; oy < q->oh; oy++, src += q->ow) {
-                              int64_t iy = oy * q->sh - q->ph + ki * q->dh;
-                              if (iy < 0 || iy >= q->h) {
+                          int64_t offx = kj * q->dw - q->pw, offy = ki * q->dh - q->ph;
+                          int64_t lo, hi, y0, y1;
+                          valid_range(offx, q->sw, q->w, ow, &lo, &hi);
+                          valid_range(offy, q->sh, q->h, q->oh, &y0, &y1);
+                          for (int64_t oy = y0; oy < y1; oy++) {
+                              /* col and x never overlap: no alias checks in the row loops */
+                              const T *restrict s = col + r * ld + b * P + oy * ow;
+                              T *restrict d = xp + (oy * q->sh + offy) * q->w + offx;
+                              if (q->sw != 1) {
+                                  for (int64_t ox = lo; ox < hi; ox++) {
+                                      d[ox * q->sw] += s[ox];
+                                  }
                                   continue;
                               }
-                              T *dst = xp + iy * q->w + off;
-                              if (q->sw == 1) {
-                                  for (int64_t ox = lo; ox < hi; ox++) {
-                                      dst[ox] += src[ox];
+                              int64_t ox = lo;
+                              for (; ox + V <= hi; ox += V) {
+                                  for (int k = 0; k < V; k++) {
+                                      d[ox + k] += s[ox + k];
                                   }
-                              } else {
-                                  for (int64_t ox = lo; ox < hi; ox++) {
-                                      dst[ox * q->sw] += src[ox];
-                                  }
+                              }
+                              for (; ox < hi; ox++) {
+                                  d[ox] += s[ox];
                               }
                           }
                       }
