@@ -337,39 +337,47 @@ NBI_TYPED(im2col,
               enum { V = 32 / sizeof(T) };
               const T *x = xv;
               T *col = colv;
-              const int64_t P = q->oh * q->ow, ld = q->nimg * P, ow = q->ow;
-              for (int64_t u = u0; u < u1; u++) {
+              const int64_t P = q->oh * q->ow, ld = q->nimg * P, ow = q->ow, plane = q->h * q->w;
+              for (int64_t u = u0; u < u1;) {
+                  /* the tap r's geometry once, then its images b from u's on */
                   int64_t r = u / q->nimg, b = u % q->nimg;
+                  int64_t bend = q->nimg - b < u1 - u ? q->nimg : b + (u1 - u);
                   int64_t kj = r % q->kw, ki = (r / q->kw) % q->kh, ci = r / (q->kw * q->kh);
-                  const T *xp = x + ((n0 + b) * q->c + ci) * q->h * q->w;
-                  T *dst = col + r * ld + b * P;
                   int64_t offx = kj * q->dw - q->pw, offy = ki * q->dh - q->ph, lo, hi, y0, y1;
                   valid_range(offx, q->sw, q->w, ow, &lo, &hi);
                   valid_range(offy, q->sh, q->h, q->oh, &y0, &y1);
-                  memset(dst, 0, (size_t)(y0 * ow) * sizeof(T));
-                  memset(dst + y1 * ow, 0, (size_t)((q->oh - y1) * ow) * sizeof(T));
                   const int64_t n = hi - lo;
-                  for (int64_t oy = y0; oy < y1; oy++) {
-                      const T *src = xp + (oy * q->sh + offy) * q->w + offx;
-                      T *d = dst + oy * ow;
-                      for (int64_t ox = 0; ox < lo; ox++) {
-                          d[ox] = 0;
+                  for (; b < bend; b++, u++) {
+                      const T *xp = x + ((n0 + b) * q->c + ci) * plane;
+                      T *dst = col + r * ld + b * P;
+                      if (y0 > 0) { /* most taps have no padding rows: no call for those */
+                          memset(dst, 0, (size_t)(y0 * ow) * sizeof(T));
                       }
-                      for (int64_t ox = hi; ox < ow; ox++) {
-                          d[ox] = 0;
+                      if (y1 < q->oh) {
+                          memset(dst + y1 * ow, 0, (size_t)((q->oh - y1) * ow) * sizeof(T));
                       }
-                      if (q->sw != 1) {
-                          for (int64_t ox = lo; ox < hi; ox++) {
-                              d[ox] = src[ox * q->sw];
+                      for (int64_t oy = y0; oy < y1; oy++) {
+                          const T *restrict src = xp + (oy * q->sh + offy) * q->w + offx;
+                          T *restrict d = dst + oy * ow;
+                          for (int64_t ox = 0; ox < lo; ox++) {
+                              d[ox] = 0;
                           }
-                      } else if (n >= V) {
-                          for (int64_t i = lo; i + V <= hi; i += V) {
-                              memcpy(d + i, src + i, V * sizeof(T));
+                          for (int64_t ox = hi; ox < ow; ox++) {
+                              d[ox] = 0;
                           }
-                          memcpy(d + hi - V, src + hi - V, V * sizeof(T));
-                      } else {
-                          for (int64_t ox = lo; ox < hi; ox++) {
-                              d[ox] = src[ox];
+                          if (q->sw != 1) {
+                              for (int64_t ox = lo; ox < hi; ox++) {
+                                  d[ox] = src[ox * q->sw];
+                              }
+                          } else if (n >= V) {
+                              for (int64_t i = lo; i + V <= hi; i += V) {
+                                  memcpy(d + i, src + i, V * sizeof(T));
+                              }
+                              memcpy(d + hi - V, src + hi - V, V * sizeof(T));
+                          } else {
+                              for (int64_t ox = lo; ox < hi; ox++) {
+                                  d[ox] = src[ox];
+                              }
                           }
                       }
                   }
