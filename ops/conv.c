@@ -35,6 +35,13 @@ typedef struct conv_geom {
     int64_t sh, sw, ph, pw, dh, dw, groups;
     int64_t nimg; /* images per chunk of the im2col buffer */
     bool direct;  /* 1x1, stride 1, no padding: GEMMs straight on X and Y */
+    /*
+     * conv2d's forward at stride 1 along the width: im2col rows are whole
+     * rows of X padded to hp x wp, so each tap of each image is one block
+     * copy; the GEMM computes wp - ow extra columns per row, dropped after.
+     */
+    bool wide;
+    int64_t hp, wp;
 } conv_geom;
 
 /* The attribute lists of an op, by role: index in the op's attrs, or -1. */
@@ -214,10 +221,14 @@ static int64_t conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d)
  */
 static size_t image_bytes(const conv_geom *q, size_t es)
 {
-    size_t rows, cols, b;
+    size_t rows, cols, b, pad = 0;
     if (nbi_mul_overflows((size_t)q->c, (size_t)(q->kh * q->kw), &rows) ||
-        rows > SIZE_MAX - (size_t)q->o || nbi_mul_overflows((size_t)q->oh, (size_t)q->ow, &cols) ||
-        nbi_mul_overflows(rows + (size_t)q->o, cols, &b) || nbi_mul_overflows(b, es, &b)) {
+        rows > SIZE_MAX - (size_t)q->o ||
+        nbi_mul_overflows((size_t)q->oh, (size_t)(q->wide ? q->wp : q->ow), &cols) ||
+        nbi_mul_overflows(rows + (size_t)q->o, cols, &b) ||
+        (q->wide &&
+         (nbi_mul_overflows((size_t)q->c, (size_t)(q->hp * q->wp), &pad) || b > SIZE_MAX - pad)) ||
+        nbi_mul_overflows(b + pad, es, &b)) {
         return SIZE_MAX;
     }
     return b;
@@ -225,7 +236,7 @@ static size_t image_bytes(const conv_geom *q, size_t es)
 
 /* Fills the geometry of the convolution of X[xs] by W[ws] into Y[ys] (4-d shapes, 1-d as h = 1). */
 static conv_geom geom_make(const int64_t *xs, const int64_t *ws, const int64_t *ys,
-                           const conv_params *cp, size_t es)
+                           const conv_params *cp, size_t es, bool forward)
 {
     conv_geom q;
     int o = cp->nsp == 1 ? 1 : 0; /* params' index of the width axis minus one */
@@ -247,6 +258,10 @@ static conv_geom geom_make(const int64_t *xs, const int64_t *ws, const int64_t *
     q.groups = cp->groups;
     q.direct = q.kh == 1 && q.kw == 1 && q.sh == 1 && q.sw == 1 && q.ph == 0 && q.pw == 0 &&
                q.oh == q.h && q.ow == q.w;
+    q.hp = q.h + 2 * q.ph;
+    q.wp = q.w + 2 * q.pw;
+    /* worth it while the extra columns cost the GEMM at most a quarter more */
+    q.wide = forward && !q.direct && q.sw == 1 && 4 * q.wp <= 5 * q.ow;
     size_t per_image = image_bytes(&q, es);
     size_t nimg = per_image ? CHUNK_BYTES / per_image : 1;
     q.nimg = nimg < 1 ? 1 : nimg > (size_t)q.n ? q.n : (int64_t)nimg;
@@ -288,7 +303,7 @@ static conv_geom geom_of(const nb_node *y)
         shape4(y->in[1], b);
         shape4(y, c);
     }
-    return geom_make(a, b, c, &cp, es);
+    return geom_make(a, b, c, &cp, es, y->op == NBI_OP_CONV2D || y->op == NBI_OP_CONV1D);
 }
 
 /* Bytes of im2col buffer (c kh kw rows) and gathered Y (o rows) for nimg images. */
@@ -300,7 +315,12 @@ static size_t conv_scratch(const nb_node *y)
     }
     size_t per_image = image_bytes(&q, nbi_dtype_size(y->dtype));
     /* nimg * per_image <= max(CHUNK_BYTES, per_image): no overflow */
-    return per_image == SIZE_MAX ? SIZE_MAX : (size_t)q.nimg * per_image;
+    if (per_image == SIZE_MAX) {
+        return SIZE_MAX;
+    }
+    /* a wide im2col reads up to (kw - 1) dw elements past the last padded plane */
+    size_t slack = q.wide ? (size_t)((q.kw - 1) * q.dw) * nbi_dtype_size(y->dtype) : 0;
+    return (size_t)q.nimg * per_image + slack;
 }
 
 /* ---- kernels ---- */
@@ -476,8 +496,85 @@ NBI_TYPED(add_bias,
               }
           })
 
+/* Units (b, ci) = u: x[n0 + b, ci] into xp[u], padded with zeros to hp x wp. */
+NBI_TYPED(pad_planes,
+          (const conv_geom *q, const void *xv, void *xpv, int64_t n0, int64_t u0, int64_t u1), {
+              const T *x = xv;
+              T *xp = xpv;
+              const int64_t wp = q->wp, pw = q->pw;
+              for (int64_t u = u0; u < u1; u++) {
+                  const T *restrict src = x + (n0 * q->c + u) * q->h * q->w;
+                  T *restrict d = xp + u * q->hp * wp;
+                  memset(d, 0, (size_t)(q->ph * wp) * sizeof(T));
+                  d += q->ph * wp;
+                  for (int64_t iy = 0; iy < q->h; iy++, d += wp, src += q->w) {
+                      for (int64_t i = 0; i < pw; i++) {
+                          d[i] = 0;
+                          d[pw + q->w + i] = 0;
+                      }
+                      memcpy(d + pw, src, (size_t)q->w * sizeof(T));
+                  }
+                  memset(d, 0, (size_t)(q->ph * wp) * sizeof(T));
+              }
+          })
+
+/*
+ * Units (r, b) = (u / nb, u % nb) of a chunk of nb images: the wide im2col,
+ * col[r, b*oh*wp + oy*wp + i] = xp[b, ci, oy*sh + ki*dh, i + kj*dw] for i < wp
+ * (columns from ow on read past the row: garbage the GEMM's extra columns take).
+ */
+NBI_TYPED(im2col_wide,
+          (const conv_geom *q, const void *xpv, void *colv, int64_t nb, int64_t u0, int64_t u1), {
+              const T *xp = xpv;
+              T *col = colv;
+              const int64_t wp = q->wp, PP = q->oh * wp, ld = q->nimg * PP;
+              for (int64_t u = u0; u < u1; u++) {
+                  int64_t r = u / nb, b = u % nb;
+                  int64_t kj = r % q->kw, ki = (r / q->kw) % q->kh, ci = r / (q->kw * q->kh);
+                  const T *src = xp + (b * q->c + ci) * q->hp * wp + ki * q->dh * wp + kj * q->dw;
+                  T *dst = col + r * ld + b * PP;
+                  if (q->sh == 1) {
+                      memcpy(dst, src, (size_t)PP * sizeof(T));
+                      continue;
+                  }
+                  for (int64_t oy = 0; oy < q->oh; oy++) {
+                      memcpy(dst + oy * wp, src + oy * q->sh * wp, (size_t)wp * sizeof(T));
+                  }
+              }
+          })
+
+/* Units (b, k) = (u / o, u % o): y[n0 + b, k] = the first ow columns of m's rows + bias[k]. */
+NBI_TYPED(unwide,
+          (const conv_geom *q, const void *mv, void *yv, const void *biasv, int64_t n0, int64_t u0,
+           int64_t u1),
+          {
+              const T *m = mv;
+              T *y = yv;
+              const T *bias = biasv;
+              const int64_t wp = q->wp, ow = q->ow, PP = q->oh * wp, ld = q->nimg * PP;
+              for (int64_t u = u0; u < u1; u++) {
+                  int64_t b = u / q->o, k = u % q->o;
+                  const T *restrict src = m + k * ld + b * PP;
+                  T *restrict d = y + ((n0 + b) * q->o + k) * q->oh * ow;
+                  const T v = bias ? bias[k] : 0;
+                  for (int64_t oy = 0; oy < q->oh; oy++, src += wp, d += ow) {
+                      for (int64_t i = 0; i < ow; i++) {
+                          d[i] = src[i] + v;
+                      }
+                  }
+              }
+          })
+
 /* One of the loops above, split over threads by units. */
-typedef enum { JOB_IM2COL, JOB_COL2IM, JOB_RECHUNK, JOB_BIAS } job_kind;
+typedef enum {
+    JOB_IM2COL,
+    JOB_COL2IM,
+    JOB_RECHUNK,
+    JOB_BIAS,
+    JOB_PAD,
+    JOB_IM2COL_WIDE,
+    JOB_UNWIDE
+} job_kind;
 
 typedef struct conv_job {
     job_kind kind;
@@ -517,6 +614,27 @@ static void job_run(void *ctx, int k, int nt)
         } else {
             rechunk_f64(j->q, j->ch, j->P, j->to_chunk ? (void *)j->src : j->dst,
                         j->to_chunk ? j->dst : (void *)j->src, j->bias, j->to_chunk, j->n0, u0, u1);
+        }
+        break;
+    case JOB_PAD:
+        if (j->f32) {
+            pad_planes_f32(j->q, j->src, j->dst, j->n0, u0, u1);
+        } else {
+            pad_planes_f64(j->q, j->src, j->dst, j->n0, u0, u1);
+        }
+        break;
+    case JOB_IM2COL_WIDE: /* ch holds the chunk's images */
+        if (j->f32) {
+            im2col_wide_f32(j->q, j->src, j->dst, j->ch, u0, u1);
+        } else {
+            im2col_wide_f64(j->q, j->src, j->dst, j->ch, u0, u1);
+        }
+        break;
+    case JOB_UNWIDE:
+        if (j->f32) {
+            unwide_f32(j->q, j->src, j->dst, j->bias, j->n0, u0, u1);
+        } else {
+            unwide_f64(j->q, j->src, j->dst, j->bias, j->n0, u0, u1);
         }
         break;
     case JOB_BIAS:
@@ -619,6 +737,50 @@ static inline void *at(void *p, int64_t i, size_t es)
     return (unsigned char *)p + (size_t)i * es;
 }
 
+/*
+ * The wide forward: per chunk, pad the images (xp), copy each tap's block
+ * (col), one GEMM per group into tmp, then drop the extra columns into Y.
+ * scratch: col [c kh kw, nimg oh wp], tmp [o, nimg oh wp], xp [nimg c, hp wp]
+ * and (kw - 1) dw elements of slack read past the last plane.
+ */
+static void conv_forward_wide(const conv_geom *q, bool f32, const void *x, const void *w,
+                              const void *bias, void *y, void *scratch)
+{
+    size_t es = f32 ? sizeof(float) : sizeof(double);
+    int64_t G = q->groups, cg = q->c / G, og = q->o / G, kk = cg * q->kh * q->kw;
+    int64_t rows = q->c * q->kh * q->kw, PP = q->oh * q->wp, ld = q->nimg * PP;
+    void *col = scratch, *tmp = at(scratch, rows * ld, es), *xp = at(tmp, q->o * ld, es);
+    int64_t planes = q->nimg * q->c * q->hp * q->wp;
+    memset(at(xp, planes, es), 0, (size_t)((q->kw - 1) * q->dw) * es);
+    for (int64_t n0 = 0; n0 < q->n; n0 += q->nimg) {
+        int64_t nb = q->n - n0 < q->nimg ? q->n - n0 : q->nimg;
+        conv_job j = { .kind = JOB_PAD, .q = q, .f32 = f32, .src = x, .dst = xp, .n0 = n0 };
+        j.units = nb * q->c;
+        job_go(&j, nb * q->c * q->hp * q->wp);
+        j = (conv_job){ .kind = JOB_IM2COL_WIDE,
+                        .q = q,
+                        .f32 = f32,
+                        .src = xp,
+                        .dst = col,
+                        .ch = nb,
+                        .units = rows * nb };
+        job_go(&j, rows * nb * PP);
+        for (int64_t gi = 0; gi < G; gi++) {
+            gemm(f32, false, false, og, nb * PP, kk, at((void *)w, gi * og * kk, es), kk,
+                 at(col, gi * kk * ld, es), ld, 0, at(tmp, gi * og * ld, es), ld);
+        }
+        j = (conv_job){ .kind = JOB_UNWIDE,
+                        .q = q,
+                        .f32 = f32,
+                        .src = tmp,
+                        .dst = y,
+                        .bias = bias,
+                        .n0 = n0,
+                        .units = nb * q->o };
+        job_go(&j, nb * q->o * q->oh * q->ow);
+    }
+}
+
 /* Y = conv(X, W) + bias (bias may be NULL). scratch: conv_scratch bytes. */
 static void conv_forward_kernel(const conv_geom *q, bool f32, const void *x, const void *w,
                                 const void *bias, void *y, void *scratch)
@@ -626,6 +788,10 @@ static void conv_forward_kernel(const conv_geom *q, bool f32, const void *x, con
     size_t es = f32 ? sizeof(float) : sizeof(double);
     int64_t G = q->groups, cg = q->c / G, og = q->o / G, kk = cg * q->kh * q->kw;
     int64_t P = q->oh * q->ow, HW = q->h * q->w;
+    if (q->wide) {
+        conv_forward_wide(q, f32, x, w, bias, y, scratch);
+        return;
+    }
     if (q->direct) {
         for (int64_t n = 0; n < q->n; n++) {
             for (int64_t gi = 0; gi < G; gi++) {

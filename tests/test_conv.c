@@ -801,30 +801,32 @@ static void assert_close(const double *got, const double *want, size_t n, const 
     }
 }
 
-Test(conv_chunks, several_chunks_and_a_short_last_one_match_naive_loops,
-     .description = "x[9, 4, 40, 40] by w[6, 2, 5, 5], stride 2, padding 1, dilation 2, groups "
-                    "2 in f64: an image takes (4*25 + 6) * 17*17 * 8 = 245,072 bytes of im2col "
-                    "buffer, so a 1 MiB chunk holds 4 and the 9 images run as 4, 4 and 1; "
-                    "conv2d, conv_transpose2d and conv2d_weight_grad equal the naive loops")
+/*
+ * Runs conv2d, conv_transpose2d (with the output_padding that gives x's size
+ * back) and conv2d_weight_grad for q in f64 and compares them with the naive
+ * loops.
+ */
+static void chunks_match_naive(naive_geom q)
 {
-    naive_geom q = {
-        .N = 9, .C = 4, .H = 40, .W = 40, .O = 6, .KH = 5, .KW = 5, .s = 2, .p = 1, .d = 2, .G = 2
-    };
     q.OH = (q.H + 2 * q.p - q.d * (q.KH - 1) - 1) / q.s + 1;
-    q.OW = q.OH;
+    q.OW = (q.W + 2 * q.p - q.d * (q.KW - 1) - 1) / q.s + 1;
     nb_graph *g = nb_graph_new();
-    nb_node *x = closed_form(g, NB_DTYPE_F64, 0, NB_SHAPE(9, 4, 40, 40), "x");
-    nb_node *w = closed_form(g, NB_DTYPE_F64, 1, NB_SHAPE(6, 2, 5, 5), "w");
-    nb_node *dy = closed_form(g, NB_DTYPE_F64, 2, NB_SHAPE(9, 6, q.OH, q.OW), "dy");
-    nb_conv_opts o = { .stride = { 2, 2 }, .padding = { 1, 1 }, .dilation = { 2, 2 }, .groups = 2 };
+    nb_node *x = closed_form(g, NB_DTYPE_F64, 0, NB_SHAPE(q.N, q.C, q.H, q.W), "x");
+    nb_node *w = closed_form(g, NB_DTYPE_F64, 1, NB_SHAPE(q.O, q.C / q.G, q.KH, q.KW), "w");
+    nb_node *dy = closed_form(g, NB_DTYPE_F64, 2, NB_SHAPE(q.N, q.O, q.OH, q.OW), "dy");
+    int s = (int)q.s, p = (int)q.p, d = (int)q.d;
+    nb_conv_opts o = {
+        .stride = { s, s }, .padding = { p, p }, .dilation = { d, d }, .groups = (int)q.G
+    };
     nb_node *y = nb_conv2d(g, x, w, NULL, &o);
     nb_conv_opts t = o;
-    t.output_padding[0] = t.output_padding[1] = 1; /* (17 - 1) 2 - 2 + 8 + 1 + 1 = 40: x's size */
+    t.output_padding[0] = (int)(q.H - ((q.OH - 1) * q.s - 2 * q.p + q.d * (q.KH - 1) + 1));
+    t.output_padding[1] = (int)(q.W - ((q.OW - 1) * q.s - 2 * q.p + q.d * (q.KW - 1) + 1));
     nb_node *dx = nb_conv_transpose2d(g, dy, w, NULL, &t);
-    nb_node *dw = nb_conv2d_weight_grad(g, x, dy, 5, 5, &o);
+    nb_node *dw = nb_conv2d_weight_grad(g, x, dy, (int)q.KH, (int)q.KW, &o);
     ASSERT_OK(g);
-    cr_assert_eq(q.OH, 17);
-    cr_assert_eq(nb_node_shape(dx)[2], 40);
+    cr_assert_eq(nb_node_shape(dx)[2], q.H);
+    cr_assert_eq(nb_node_shape(dx)[3], q.W);
 
     size_t nx = nb_node_size(x), nw = nb_node_size(w), ny = nb_node_size(dy);
     double *xv = eval(g, x), *wv = eval(g, w), *dyv = eval(g, dy);
@@ -854,6 +856,55 @@ Test(conv_chunks, several_chunks_and_a_short_last_one_match_naive_loops,
     free(wv);
     free(dyv);
     nb_graph_free(g);
+}
+
+Test(conv_chunks, several_chunks_and_a_short_last_one_match_naive_loops,
+     .description = "x[9, 4, 40, 40] by w[6, 2, 5, 5], stride 2, padding 1, dilation 2, groups "
+                    "2 in f64: an image takes (4*25 + 6) * 17*17 * 8 = 245,072 bytes of im2col "
+                    "buffer, so a 1 MiB chunk holds 4 and the 9 images run as 4, 4 and 1; "
+                    "conv2d, conv_transpose2d and conv2d_weight_grad equal the naive loops")
+{
+    chunks_match_naive((naive_geom){ .N = 9,
+                                     .C = 4,
+                                     .H = 40,
+                                     .W = 40,
+                                     .O = 6,
+                                     .KH = 5,
+                                     .KW = 5,
+                                     .s = 2,
+                                     .p = 1,
+                                     .d = 2,
+                                     .G = 2 });
+}
+
+Test(conv_chunks, wide_rows_in_chunks_match_naive_loops,
+     .description = "x[5, 2, 40, 40] by w[3, 2, 3, 3], stride 1, padding 1: conv2d's forward "
+                    "copies whole padded rows (42 columns for 40 outputs) and computes the extra "
+                    "columns; an image takes ((18 + 3) * 40*42 + 2 * 42*42) * 8 = 310,464 bytes, "
+                    "so the 5 images run as 3 and 2; also with dilation 2 and groups 2")
+{
+    chunks_match_naive((naive_geom){ .N = 5,
+                                     .C = 2,
+                                     .H = 40,
+                                     .W = 40,
+                                     .O = 3,
+                                     .KH = 3,
+                                     .KW = 3,
+                                     .s = 1,
+                                     .p = 1,
+                                     .d = 1,
+                                     .G = 1 });
+    chunks_match_naive((naive_geom){ .N = 5,
+                                     .C = 4,
+                                     .H = 30,
+                                     .W = 37,
+                                     .O = 6,
+                                     .KH = 3,
+                                     .KW = 2,
+                                     .s = 1,
+                                     .p = 2,
+                                     .d = 2,
+                                     .G = 2 });
 }
 
 /* ======================================================================== */
