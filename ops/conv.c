@@ -236,7 +236,7 @@ static size_t image_bytes(const conv_geom *q, size_t es)
 
 /* Fills the geometry of the convolution of X[xs] by W[ws] into Y[ys] (4-d shapes, 1-d as h = 1). */
 static conv_geom geom_make(const int64_t *xs, const int64_t *ws, const int64_t *ys,
-                           const conv_params *cp, size_t es, bool forward)
+                           const conv_params *cp, size_t es, bool wide_ok)
 {
     conv_geom q;
     int o = cp->nsp == 1 ? 1 : 0; /* params' index of the width axis minus one */
@@ -261,7 +261,7 @@ static conv_geom geom_make(const int64_t *xs, const int64_t *ws, const int64_t *
     q.hp = q.h + 2 * q.ph;
     q.wp = q.w + 2 * q.pw;
     /* worth it while the extra columns cost the GEMM at most a quarter more */
-    q.wide = forward && !q.direct && q.sw == 1 && 4 * q.wp <= 5 * q.ow;
+    q.wide = wide_ok && !q.direct && q.sw == 1 && 4 * q.wp <= 5 * q.ow;
     size_t per_image = image_bytes(&q, es);
     size_t nimg = per_image ? CHUNK_BYTES / per_image : 1;
     q.nimg = nimg < 1 ? 1 : nimg > (size_t)q.n ? q.n : (int64_t)nimg;
@@ -303,7 +303,12 @@ static conv_geom geom_of(const nb_node *y)
         shape4(y->in[1], b);
         shape4(y, c);
     }
-    return geom_make(a, b, c, &cp, es, y->op == NBI_OP_CONV2D || y->op == NBI_OP_CONV1D);
+    /*
+     * The data gradient (conv_transpose2d) keeps the plain layout: its
+     * extra columns would add into real ones, and a non-finite weight would
+     * make them NaN.
+     */
+    return geom_make(a, b, c, &cp, es, y->op != NBI_OP_CONV_TRANSPOSE2D);
 }
 
 /* Bytes of im2col buffer (c kh kw rows) and gathered Y (o rows) for nimg images. */
@@ -521,10 +526,13 @@ NBI_TYPED(pad_planes,
 /*
  * Units (r, b) = (u / nb, u % nb) of a chunk of nb images: the wide im2col,
  * col[r, b*oh*wp + oy*wp + i] = xp[b, ci, oy*sh + ki*dh, i + kj*dw] for i < wp
- * (columns from ow on read past the row: garbage the GEMM's extra columns take).
+ * (columns from ow on read past the row: garbage the GEMM's extra columns take;
+ * zeroed with zero_extra, for the weight gradient, whose sums run over them).
  */
 NBI_TYPED(im2col_wide,
-          (const conv_geom *q, const void *xpv, void *colv, int64_t nb, int64_t u0, int64_t u1), {
+          (const conv_geom *q, const void *xpv, void *colv, int64_t nb, bool zero_extra, int64_t u0,
+           int64_t u1),
+          {
               const T *xp = xpv;
               T *col = colv;
               const int64_t wp = q->wp, PP = q->oh * wp, ld = q->nimg * PP;
@@ -535,10 +543,36 @@ NBI_TYPED(im2col_wide,
                   T *dst = col + r * ld + b * PP;
                   if (q->sh == 1) {
                       memcpy(dst, src, (size_t)PP * sizeof(T));
-                      continue;
+                  } else {
+                      for (int64_t oy = 0; oy < q->oh; oy++) {
+                          memcpy(dst + oy * wp, src + oy * q->sh * wp, (size_t)wp * sizeof(T));
+                      }
                   }
-                  for (int64_t oy = 0; oy < q->oh; oy++) {
-                      memcpy(dst + oy * wp, src + oy * q->sh * wp, (size_t)wp * sizeof(T));
+                  for (int64_t oy = 0; zero_extra && oy < q->oh; oy++) {
+                      for (int64_t i = q->ow; i < wp; i++) {
+                          dst[oy * wp + i] = 0;
+                      }
+                  }
+              }
+          })
+
+/* Units (b, k) = (u / o, u % o): dy[n0 + b, k] into m's wide rows, zeros in the extra columns. */
+NBI_TYPED(to_wide,
+          (const conv_geom *q, const void *tv, void *mv, int64_t n0, int64_t u0, int64_t u1), {
+              const T *t = tv;
+              T *m = mv;
+              const int64_t wp = q->wp, ow = q->ow, PP = q->oh * wp, ld = q->nimg * PP;
+              for (int64_t u = u0; u < u1; u++) {
+                  int64_t b = u / q->o, k = u % q->o;
+                  const T *restrict src = t + ((n0 + b) * q->o + k) * q->oh * ow;
+                  T *restrict d = m + k * ld + b * PP;
+                  for (int64_t oy = 0; oy < q->oh; oy++, src += ow, d += wp) {
+                      for (int64_t i = 0; i < ow; i++) {
+                          d[i] = src[i];
+                      }
+                      for (int64_t i = ow; i < wp; i++) {
+                          d[i] = 0;
+                      }
                   }
               }
           })
@@ -573,7 +607,8 @@ typedef enum {
     JOB_BIAS,
     JOB_PAD,
     JOB_IM2COL_WIDE,
-    JOB_UNWIDE
+    JOB_UNWIDE,
+    JOB_TO_WIDE
 } job_kind;
 
 typedef struct conv_job {
@@ -623,11 +658,18 @@ static void job_run(void *ctx, int k, int nt)
             pad_planes_f64(j->q, j->src, j->dst, j->n0, u0, u1);
         }
         break;
-    case JOB_IM2COL_WIDE: /* ch holds the chunk's images */
+    case JOB_IM2COL_WIDE: /* ch holds the chunk's images, to_chunk asks for zero_extra */
         if (j->f32) {
-            im2col_wide_f32(j->q, j->src, j->dst, j->ch, u0, u1);
+            im2col_wide_f32(j->q, j->src, j->dst, j->ch, j->to_chunk, u0, u1);
         } else {
-            im2col_wide_f64(j->q, j->src, j->dst, j->ch, u0, u1);
+            im2col_wide_f64(j->q, j->src, j->dst, j->ch, j->to_chunk, u0, u1);
+        }
+        break;
+    case JOB_TO_WIDE:
+        if (j->f32) {
+            to_wide_f32(j->q, j->src, j->dst, j->n0, u0, u1);
+        } else {
+            to_wide_f64(j->q, j->src, j->dst, j->n0, u0, u1);
         }
         break;
     case JOB_UNWIDE:
@@ -737,6 +779,36 @@ static inline void *at(void *p, int64_t i, size_t es)
     return (unsigned char *)p + (size_t)i * es;
 }
 
+/* Pads the chunk's images into xp, then copies each tap's rows into col. */
+static void im2col_wide_go(const conv_geom *q, bool f32, const void *x, void *xp, void *col,
+                           int64_t n0, int64_t nb, bool zero_extra)
+{
+    int64_t rows = q->c * q->kh * q->kw;
+    conv_job j = { .kind = JOB_PAD, .q = q, .f32 = f32, .src = x, .dst = xp, .n0 = n0 };
+    j.units = nb * q->c;
+    job_go(&j, nb * q->c * q->hp * q->wp);
+    j = (conv_job){ .kind = JOB_IM2COL_WIDE,
+                    .q = q,
+                    .f32 = f32,
+                    .src = xp,
+                    .dst = col,
+                    .ch = nb,
+                    .units = rows * nb,
+                    .to_chunk = zero_extra };
+    job_go(&j, rows * nb * q->oh * q->wp);
+}
+
+/* The scratch of a wide im2col: col, tmp and xp, whose slack is zeroed here. */
+static void wide_buffers(const conv_geom *q, size_t es, void *scratch, void **col, void **tmp,
+                         void **xp)
+{
+    int64_t rows = q->c * q->kh * q->kw, ld = q->nimg * q->oh * q->wp;
+    *col = scratch;
+    *tmp = at(scratch, rows * ld, es);
+    *xp = at(*tmp, q->o * ld, es);
+    memset(at(*xp, q->nimg * q->c * q->hp * q->wp, es), 0, (size_t)((q->kw - 1) * q->dw) * es);
+}
+
 /*
  * The wide forward: per chunk, pad the images (xp), copy each tap's block
  * (col), one GEMM per group into tmp, then drop the extra columns into Y.
@@ -748,35 +820,24 @@ static void conv_forward_wide(const conv_geom *q, bool f32, const void *x, const
 {
     size_t es = f32 ? sizeof(float) : sizeof(double);
     int64_t G = q->groups, cg = q->c / G, og = q->o / G, kk = cg * q->kh * q->kw;
-    int64_t rows = q->c * q->kh * q->kw, PP = q->oh * q->wp, ld = q->nimg * PP;
-    void *col = scratch, *tmp = at(scratch, rows * ld, es), *xp = at(tmp, q->o * ld, es);
-    int64_t planes = q->nimg * q->c * q->hp * q->wp;
-    memset(at(xp, planes, es), 0, (size_t)((q->kw - 1) * q->dw) * es);
+    int64_t PP = q->oh * q->wp, ld = q->nimg * PP;
+    void *col, *tmp, *xp;
+    wide_buffers(q, es, scratch, &col, &tmp, &xp);
     for (int64_t n0 = 0; n0 < q->n; n0 += q->nimg) {
         int64_t nb = q->n - n0 < q->nimg ? q->n - n0 : q->nimg;
-        conv_job j = { .kind = JOB_PAD, .q = q, .f32 = f32, .src = x, .dst = xp, .n0 = n0 };
-        j.units = nb * q->c;
-        job_go(&j, nb * q->c * q->hp * q->wp);
-        j = (conv_job){ .kind = JOB_IM2COL_WIDE,
-                        .q = q,
-                        .f32 = f32,
-                        .src = xp,
-                        .dst = col,
-                        .ch = nb,
-                        .units = rows * nb };
-        job_go(&j, rows * nb * PP);
+        im2col_wide_go(q, f32, x, xp, col, n0, nb, false);
         for (int64_t gi = 0; gi < G; gi++) {
             gemm(f32, false, false, og, nb * PP, kk, at((void *)w, gi * og * kk, es), kk,
                  at(col, gi * kk * ld, es), ld, 0, at(tmp, gi * og * ld, es), ld);
         }
-        j = (conv_job){ .kind = JOB_UNWIDE,
-                        .q = q,
-                        .f32 = f32,
-                        .src = tmp,
-                        .dst = y,
-                        .bias = bias,
-                        .n0 = n0,
-                        .units = nb * q->o };
+        conv_job j = { .kind = JOB_UNWIDE,
+                       .q = q,
+                       .f32 = f32,
+                       .src = tmp,
+                       .dst = y,
+                       .bias = bias,
+                       .n0 = n0,
+                       .units = nb * q->o };
         job_go(&j, nb * q->o * q->oh * q->ow);
     }
 }
@@ -863,6 +924,36 @@ static void conv_data_kernel(const conv_geom *q, bool f32, const void *dy, const
     }
 }
 
+/*
+ * The wide weight gradient: col's and dy's rows padded to wp with zeros in
+ * the extra columns, so the GEMM's sum over them adds exactly 0 * 0.
+ */
+static void conv_weight_wide(const conv_geom *q, bool f32, const void *x, const void *dy, void *dw,
+                             void *scratch)
+{
+    size_t es = f32 ? sizeof(float) : sizeof(double);
+    int64_t G = q->groups, cg = q->c / G, og = q->o / G, kk = cg * q->kh * q->kw;
+    int64_t PP = q->oh * q->wp, ld = q->nimg * PP;
+    void *col, *tmp, *xp;
+    wide_buffers(q, es, scratch, &col, &tmp, &xp);
+    for (int64_t n0 = 0; n0 < q->n; n0 += q->nimg) {
+        int64_t nb = q->n - n0 < q->nimg ? q->n - n0 : q->nimg;
+        im2col_wide_go(q, f32, x, xp, col, n0, nb, true);
+        conv_job j = { .kind = JOB_TO_WIDE,
+                       .q = q,
+                       .f32 = f32,
+                       .src = dy,
+                       .dst = tmp,
+                       .n0 = n0,
+                       .units = nb * q->o };
+        job_go(&j, nb * q->o * PP);
+        for (int64_t gi = 0; gi < G; gi++) {
+            gemm(f32, false, true, og, kk, nb * PP, at(tmp, gi * og * ld, es), ld,
+                 at(col, gi * kk * ld, es), ld, n0 ? 1 : 0, at(dw, gi * og * kk, es), kk);
+        }
+    }
+}
+
 /* W = the weight gradient: dW[o, r] = sum over images and positions of dY[o] col(X)[r]. */
 static void conv_weight_kernel(const conv_geom *q, bool f32, const void *x, const void *dy,
                                void *dw, void *scratch)
@@ -870,6 +961,10 @@ static void conv_weight_kernel(const conv_geom *q, bool f32, const void *x, cons
     size_t es = f32 ? sizeof(float) : sizeof(double);
     int64_t G = q->groups, cg = q->c / G, og = q->o / G, kk = cg * q->kh * q->kw;
     int64_t P = q->oh * q->ow, HW = q->h * q->w;
+    if (q->wide) {
+        conv_weight_wide(q, f32, x, dy, dw, scratch);
+        return;
+    }
     if (q->direct) {
         for (int64_t n = 0; n < q->n; n++) {
             for (int64_t gi = 0; gi < G; gi++) {
