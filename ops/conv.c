@@ -36,9 +36,10 @@ typedef struct conv_geom {
     int64_t nimg; /* images per chunk of the im2col buffer */
     bool direct;  /* 1x1, stride 1, no padding: GEMMs straight on X and Y */
     /*
-     * conv2d's forward at stride 1 along the width: im2col rows are whole
-     * rows of X padded to hp x wp, so each tap of each image is one block
-     * copy; the GEMM computes wp - ow extra columns per row, dropped after.
+     * The forward and the weight gradient at stride 1 along the width: im2col
+     * rows are whole rows of X padded to hp x wp, so each tap of each image
+     * is one block copy; the GEMM runs over wp - ow extra columns per row,
+     * dropped after (forward) or zero (weight gradient).
      */
     bool wide;
     int64_t hp, wp;
