@@ -1478,6 +1478,19 @@ NB_API void nb_dataset_scale(nb_dataset *ds, double factor);
  */
 NB_API void nb_dataset_standardize(nb_dataset *train, nb_dataset *other);
 
+/*
+ * The statistics nb_dataset_standardize uses: each feature column's mean and
+ * standard deviation over ds (population form, divided by rows), into
+ * mean[cols] and std[cols]. An empty dataset gives 0 and 1.
+ */
+NB_API void nb_dataset_moments(const nb_dataset *ds, double *mean, double *std);
+
+/*
+ * Applies saved statistics: each feature becomes (x - mean[c]) / std[c], a
+ * std of 0 only centering, as nb_dataset_standardize does with train's own.
+ */
+NB_API void nb_dataset_normalize(nb_dataset *ds, const double *mean, const double *std);
+
 /* Mini-batches over n examples in a seeded random order. */
 typedef struct nb_batches {
     size_t n, batch;
@@ -1549,6 +1562,20 @@ NB_API nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n, nb_
  */
 NB_API nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *const *params,
                                     nb_optim *opt);
+
+/*
+ * Looks up the tensor `name` in the checkpoint at path, for a caller that
+ * saves more than the model's leaves (the nabla command saves --standardize's
+ * statistics as the state nodes "standardize:mean" and "standardize:std") and
+ * must know what a file holds before it loads it with nb_checkpoint_load.
+ * The file is read and its checksum verified. Returns NB_OK with *found set,
+ * and when it is true the tensor's dtype, rank and shape (NB_MAX_RANK
+ * entries); NB_ERR_IO or NB_ERR_FORMAT (the message in nb_graph_error) when
+ * the file cannot be read or is not a checkpoint; NB_ERR_ARG for a NULL
+ * argument. Not sticky.
+ */
+NB_API nb_status nb_checkpoint_find(nb_graph *g, const char *path, const char *name, bool *found,
+                                    nb_dtype *dtype, int *rank, int64_t *shape);
 
 /* ======================================================================== */
 /* Layers                                                                   */

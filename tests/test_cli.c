@@ -6,8 +6,9 @@
  * (0 success, 1 a failed check, 2 a bad model or bad arguments), error
  * messages with line:column and caret, the numbers of the book's figure 1.3
  * against their closed forms, training and evaluation modes and state nodes
- * in checkpoints (examples/models/bn_mlp.nb), and every example output that
- * docs/cli.md shows.
+ * in checkpoints (examples/models/bn_mlp.nb), held-out evaluation (eval
+ * --data, train --test, standardization kept in checkpoints) and the hints
+ * that wrong arguments get. docs/cli.md's examples are checked by test_docs.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -1138,8 +1139,8 @@ Test(cli, train_saves_state_and_evaluation_passes_leave_it_alone)
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(strstr(r.err, "epoch   2/2  loss "), "%s", r.err);
     cr_assert(strstr(r.err, "  accuracy "), "%s", r.err);
-    cr_assert(strstr(r.out, "saved the parameters and the state nodes to a.ckpt (read them with "
-                            "--load a.ckpt)\n"),
+    cr_assert(strstr(r.out, "saved the parameters, the state nodes and the standardization "
+                            "statistics to a.ckpt (read them with --load a.ckpt)\n"),
               "%s", r.out);
     result_free(&r);
     r = run("train '%s' --loss loss --data '%s' --standardize --epochs 2 --lr 0.01 --save b.ckpt "
@@ -1279,95 +1280,10 @@ Test(cli, check_runs_in_evaluation_mode,
     result_free(&t);
 }
 
-/* ---- docs/cli.md shows what the program prints ---- */
-
 /*
- * Runs the command shown in docs/cli.md as "$ CMD" (CMD as written there,
- * continuation lines included) from a directory that sees the source's
- * examples/ and data/, as the page's commands were run, and compares what
- * it printed (stdout after stderr's progress) with the lines the page shows
- * under it, up to the next "$ " or the end of the block.
+ * docs/cli.md's examples are run and compared by tests/test_docs.c, with every
+ * other page's (its blocks are marked <!-- doctest -->).
  */
-static void doc_example(const char *page, const char *cmd)
-{
-    char want_at[4200];
-    snprintf(want_at, sizeof want_at, "\n$ %s\n", cmd);
-    const char *at = strstr(page, want_at);
-    cr_assert_not_null(at, "docs/cli.md no longer shows $ %s", cmd);
-    at += strlen(want_at);
-    const char *end = at;
-    while (*end && strncmp(end, "$ ", 2) != 0 && strncmp(end, "```", 3) != 0) {
-        const char *nl = strchr(end, '\n');
-        end = nl ? nl + 1 : end + strlen(end);
-    }
-    /* the command word is the built binary, also after an environment prefix */
-    const char *word = strstr(cmd, "nabla ");
-    cr_assert_not_null(word);
-    char script[4400];
-    snprintf(script, sizeof script, "%.*s%s %s\n", (int)(word - cmd), cmd, NABLA, word + 6);
-    write_model("doc.sh", script);
-    char sh[1024];
-    snprintf(
-        sh, sizeof sh,
-        "cd '%s' && ln -sfn '%s/examples' examples && ln -sfn '%s/data' data && sh doc.sh 2>&1",
-        dir, NB_SOURCE_DIR, NB_SOURCE_DIR);
-    FILE *p = popen(sh, "r");
-    cr_assert_not_null(p);
-    char *got = read_all(p);
-    pclose(p);
-    cr_assert(strlen(got) == (size_t)(end - at) && memcmp(got, at, strlen(got)) == 0,
-              "$ %s\nprints:\n%s\nbut docs/cli.md shows:\n%.*s", cmd, got, (int)(end - at), at);
-    free(got);
-}
-
-/*
- * Examples the page shows but this test cannot compare: output elided with
- * "...", model files the page makes by hand, and rounding errors, whose last
- * digits vary by machine.
- */
-static const char *const doc_unchecked[] = {
-    "nabla check examples/models/xor.nb --of loss --set 'c=[0.1, -0.9]'", /* ... */
-    "nabla eval sc.nb --of y --json",                                     /* sc.nb by printf */
-    "nabla eval shape.nb --of y",                                         /* shape.nb by hand */
-    "nabla check examples/models/mlp.nb --of loss",                       /* rounding errors */
-};
-
-Test(cli, docs_show_what_the_program_prints,
-     .description = "every `$ nabla ...` example of docs/cli.md, run and compared")
-{
-    char *page = read_path(NB_SOURCE_DIR "/docs/cli.md");
-    cr_assert_not_null(page);
-    size_t checked = 0;
-    for (const char *at = strstr(page, "\n$ "); at; at = strstr(at + 1, "\n$ ")) {
-        const char *cmd = at + 3;
-        if (strncmp(cmd, "nabla ", 6) != 0 && strncmp(cmd, "PATH=", 5) != 0) {
-            continue;
-        }
-        /* the command, with its continuation lines */
-        const char *end = cmd;
-        for (;;) {
-            const char *nl = strchr(end, '\n');
-            cr_assert_not_null(nl);
-            end = nl;
-            if (nl[-1] != '\\') {
-                break;
-            }
-            end = nl + 1;
-        }
-        char buf[4096];
-        snprintf(buf, sizeof buf, "%.*s", (int)(end - cmd), cmd);
-        bool skip = strstr(buf, "--svg") && !have_graphviz();
-        for (size_t i = 0; i < sizeof doc_unchecked / sizeof *doc_unchecked; i++) {
-            skip |= strcmp(buf, doc_unchecked[i]) == 0;
-        }
-        if (!skip) {
-            doc_example(page, buf);
-            checked++;
-        }
-    }
-    cr_assert_geq(checked, 25, "only %zu examples found", checked);
-    free(page);
-}
 
 /* ---- model errors, arguments, help ---- */
 

@@ -129,6 +129,9 @@ Test(docs, ops_md_builders_exist, .description = "every builder in docs/ops.md i
  *                             prints, stdout and stderr together.
  *   <!-- doctest: file NAME -->  the block's text is written to NAME, for later
  *                             blocks of the page to use (a model, prog.c).
+ *   <!-- doctest needs dot -->  a transcript that needs a program the build
+ *                             does not (Graphviz's dot for --svg): skipped,
+ *                             not failed, where it is not installed.
  *   <!-- doctest: c -->       a C program (or, without main, the body of one,
  *                             with nabla.h, stdio.h and stdlib.h included), compiled
  *                             against the build and run; its output is compared
@@ -158,21 +161,31 @@ typedef struct doc_block {
     int kind; /* 'T' transcript, 'F' file, 'C' C program, 'O' output of the last C block */
     int line; /* of the opening fence, 1-based */
     char name[128];
-    char *text; /* the lines between the fences, malloc'd */
+    char needs[64]; /* a program the block needs ("dot"); skipped when it is not on PATH */
+    char *text;     /* the lines between the fences, malloc'd */
 } doc_block;
 
-/* Parses the marker comment at s; 0 if it is not one. */
-static int marker_kind(const char *s, char *name, size_t cap)
+/*
+ * Parses the marker comment at s; 0 if it is not one. A trailing "needs PROG"
+ * is copied to needs.
+ */
+static int marker_kind(const char *s, char *name, size_t cap, char *needs, size_t needs_cap)
 {
     if (strncmp(s, MARK, strlen(MARK)) != 0) {
         return 0;
     }
     s += strlen(MARK);
+    needs[0] = '\0';
+    const char *nd = strstr(s, "needs ");
+    if (nd) {
+        nd += 6;
+        snprintf(needs, needs_cap, "%.*s", (int)strcspn(nd, " -"), nd);
+    }
     while (*s == ' ' || *s == ':') {
         s++;
     }
     name[0] = '\0';
-    if (strncmp(s, "-->", 3) == 0) {
+    if (strncmp(s, "-->", 3) == 0 || strncmp(s, "needs ", 6) == 0) {
         return 'T';
     }
     if (strncmp(s, "file ", 5) == 0) {
@@ -194,13 +207,13 @@ static size_t page_blocks(const char *page, const char *text, doc_block *out, si
 {
     size_t n = 0;
     int line = 1, pending = 0;
-    char name[128] = "";
+    char name[128] = "", needs[64] = "";
     const char *p = text;
     while (*p) {
         const char *eol = strchr(p, '\n');
         size_t len = eol ? (size_t)(eol - p) : strlen(p);
         if (strncmp(p, MARK, strlen(MARK)) == 0) {
-            pending = marker_kind(p, name, sizeof name);
+            pending = marker_kind(p, name, sizeof name, needs, sizeof needs);
             cr_expect(pending > 0, "%s:%d: unknown doctest marker %.*s", page, line, (int)len, p);
         } else if (strncmp(p, "```", 3) == 0 && pending > 0) {
             /* a marked block: collect up to the closing fence */
@@ -209,6 +222,7 @@ static size_t page_blocks(const char *page, const char *text, doc_block *out, si
             b->kind = pending;
             b->line = line;
             snprintf(b->name, sizeof b->name, "%s", name);
+            snprintf(b->needs, sizeof b->needs, "%s", needs);
             const char *start = eol ? eol + 1 : p + len, *q = start;
             while (*q && strncmp(q, "```", 3) != 0) {
                 const char *e = strchr(q, '\n');
@@ -441,6 +455,13 @@ static void write_text(const char *path, const char *text)
     cr_assert_eq(fclose(f), 0);
 }
 
+static bool on_path(const char *prog)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "command -v '%s' >/dev/null 2>&1", prog);
+    return system(cmd) == 0;
+}
+
 /* A fresh directory that looks like the source root (see the comment above). */
 static void make_workdir(char *dir, size_t cap)
 {
@@ -530,6 +551,8 @@ static int doc_check_page(const char *page, const char *text, char **report, int
             char path[1200];
             snprintf(path, sizeof path, "%s/%s", dir, b->name);
             write_text(path, b->text);
+        } else if (b->kind == 'T' && b->needs[0] && !on_path(b->needs)) {
+            continue; /* e.g. Graphviz's dot for --svg: not a dependency of the build */
         } else if (b->kind == 'T') {
             size_t k = transcript_commands(b->text, b->line, cmds + nc, 512 - nc);
             for (size_t j = nc; j < nc + k; j++) {

@@ -510,6 +510,25 @@ static bool is_set(const cli *c, const char *name)
  */
 static int load_checkpoint(const cli *c, model *m)
 {
+    /*
+     * --standardize's statistics, when the file has them, load as two more
+     * state nodes (so every list below includes them)
+     */
+    static const char *const norm[2] = { NORM_MEAN, NORM_STD };
+    nb_node **norm_at[2] = { &m->norm_mean, &m->norm_std };
+    for (int k = 0; k < 2; k++) {
+        bool found = false;
+        nb_dtype dt;
+        int rank;
+        int64_t shape[NB_MAX_RANK];
+        if (nb_checkpoint_find(m->g, c->load, norm[k], &found, &dt, &rank, shape) != NB_OK) {
+            return cli_fail(c, EXIT_USAGE, "--load %s: %s", c->load, nb_graph_error(m->g));
+        }
+        if (found && !(*norm_at[k] = nb_node_set_name(
+                           m->g, nb_state(m->g, dt, rank, shape, 0), norm[k]))) {
+            return cli_fail(c, EXIT_USAGE, "--load %s: %s", c->load, nb_graph_error(m->g));
+        }
+    }
     size_t np, ns;
     nb_node **nodes = saved_of(m->g, &np, &ns);
     if (!nodes) {
