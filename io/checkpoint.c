@@ -578,8 +578,7 @@ nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *c
  * load() checks, so a file load() accepts is walked the same way.
  */
 static nb_status find(nb_graph *g, const unsigned char *buf, size_t len, const char *path,
-                      const char *name, bool *found_it, nb_dtype *dtype, int *rank,
-                      int64_t *shape)
+                      const char *name, bool *found_it, nb_dtype *dtype, int *rank, int64_t *shape)
 {
 #define BAD(...) nbi_report(g, NB_ERR_FORMAT, "checkpoint_find", 0, NULL, __VA_ARGS__)
     reader r = { .p = buf, .end = buf + len, .ok = true };

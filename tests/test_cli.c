@@ -1399,3 +1399,150 @@ Test(cli, help_for_every_command)
     cr_assert_str_eq(r.out, "nabla " NB_VERSION_STRING "\n");
     result_free(&r);
 }
+
+/* ---- held-out evaluation ---- */
+
+#define IRIS_NB   NB_SOURCE_DIR "/examples/models/iris_train.nb"
+#define IRIS_TEST NB_SOURCE_DIR "/data/iris-test.csv"
+
+Test(cli, train_test_and_eval_data_agree_with_the_saved_statistics,
+     .description = "train --test's figures are eval --data's on the saved checkpoint")
+{
+    result t = run("train '%s' --loss loss --data '%s' --standardize --epochs 4 --lr 0.01 "
+                   "--test '%s' --save s.ckpt --quiet --json",
+                   IRIS_NB, IRIS_CSV, IRIS_TEST);
+    cr_assert_eq(t.status, 0, "%s", t.err);
+    jvalue tv = json(t.out);
+    jvalue *test = jget(&tv, "test");
+    cr_assert_not_null(test, "%s", t.out);
+    cr_assert_eq(jnum(jget(test, "examples")), 30);
+    cr_assert_eq(jnum(jget(test, "skipped")), 0);
+    double loss = jnum(jget(test, "loss")), acc = jnum(jget(test, "accuracy"));
+    cr_assert(loss > 0 && loss < 2 && acc > 0.5 && acc <= 1, "%s", t.out);
+
+    /* the checkpoint carries the statistics, and eval applies them */
+    result e = run("eval '%s' --of loss --data '%s' --load s.ckpt --json", IRIS_NB, IRIS_TEST);
+    cr_assert_eq(e.status, 0, "%s", e.err);
+    jvalue ev = json(e.out);
+    cr_assert_eq(jnum(jget(&ev, "loss")), loss, "%s vs %s", e.out, t.out);
+    cr_assert_eq(jnum(jget(&ev, "accuracy")), acc);
+    cr_assert_eq(jget(&ev, "standardized")->kind, J_BOOL);
+    cr_assert_eq(jget(&ev, "standardized")->num, 1);
+    jfree(&ev);
+    result_free(&e);
+
+    /* the statistics are the training data's: mean and std of its first column */
+    e = run("eval '%s' --of 'standardize:mean' --load s.ckpt --json", IRIS_NB);
+    cr_assert_eq(e.status, 0, "%s", e.err);
+    ev = json(e.out);
+    jvalue *mean = jget(&ev, "value");
+    cr_assert_eq(mean->kind, J_ARR);
+    cr_assert_eq(mean->n, 4);
+    nb_dataset ds = { 0 };
+    char err[256];
+    cr_assert_eq(nb_dataset_read_csv(&ds, IRIS_CSV, "label", err, sizeof err), NB_OK, "%s", err);
+    double m[4], s[4];
+    nb_dataset_moments(&ds, m, s);
+    for (int k = 0; k < 4; k++) {
+        cr_assert_eq(mean->items[k].num, m[k]);
+    }
+    nb_dataset_free(&ds);
+    jfree(&ev);
+    result_free(&e);
+
+    /* without the statistics (a model never standardized) the figures differ */
+    e = run("eval '%s' --of loss --data '%s' --json", IRIS_NB, IRIS_TEST);
+    cr_assert_eq(e.status, 0, "%s", e.err);
+    ev = json(e.out);
+    cr_assert_neq(jnum(jget(&ev, "loss")), loss);
+    cr_assert_eq(jget(&ev, "standardized")->num, 0);
+    jfree(&ev);
+    result_free(&e);
+
+    /* and the human line */
+    e = run("eval '%s' --of loss --data '%s' --load s.ckpt", IRIS_NB, IRIS_TEST);
+    cr_assert_eq(e.status, 0, "%s", e.err);
+    char want[512];
+    snprintf(want, sizeof want,
+             "loss over %s (30 examples, standardized as in training): %.6f, accuracy %.4f\n",
+             IRIS_TEST, loss, acc);
+    cr_assert_str_eq(e.out, want);
+    result_free(&e);
+    jfree(&tv);
+    result_free(&t);
+
+    /* --verbose: the test figures on every epoch's line */
+    t = run("train '%s' --loss loss --data '%s' --standardize --epochs 2 --lr 0.01 --test '%s' "
+            "--verbose",
+            IRIS_NB, IRIS_CSV, IRIS_TEST);
+    cr_assert_eq(t.status, 0, "%s", t.err);
+    cr_assert(strstr(t.err, "epoch   1/2  loss ") && strstr(t.err, "  test loss "), "%s", t.err);
+    char *second = strstr(t.err, "epoch   2/2");
+    cr_assert(second && strstr(second, "  test accuracy "), "%s", t.err);
+    result_free(&t);
+}
+
+Test(cli, old_checkpoints_without_statistics_still_load)
+{
+    /* a checkpoint saved without --standardize holds no statistics, as every older file */
+    result t = run("train '%s' --loss loss --data '%s' --epochs 1 --save p.ckpt --quiet", IRIS_NB,
+                   IRIS_CSV);
+    cr_assert_eq(t.status, 0, "%s", t.err);
+    cr_assert(strstr(t.out, "saved the parameters to p.ckpt"), "%s", t.out);
+    result_free(&t);
+    result e = run("eval '%s' --of loss --data '%s' --load p.ckpt --json", IRIS_NB, IRIS_TEST);
+    cr_assert_eq(e.status, 0, "%s", e.err);
+    jvalue ev = json(e.out);
+    cr_assert_eq(jget(&ev, "standardized")->num, 0);
+    jfree(&ev);
+    result_free(&e);
+    /* --standardize at eval time cannot invent the training statistics */
+    e = run("eval '%s' --of loss --data '%s' --load p.ckpt --standardize", IRIS_NB, IRIS_TEST);
+    cr_assert_eq(e.status, 2);
+    cr_assert_str_eq(e.err, "nabla eval: --standardize: eval applies the training data's "
+                            "statistics, which nabla train --standardize --save FILE keeps in "
+                            "the checkpoint; give it with --load FILE (this one has none)\n");
+    result_free(&e);
+}
+
+Test(cli, idx_without_labels_says_what_it_needs)
+{
+    /* an IDX images file: magic 0x00000803, 1 image of 2 x 2 */
+    static const unsigned char idx[] = {
+        0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4
+    };
+    char path[256];
+    snprintf(path, sizeof path, "%s/images.idx", dir);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(idx, 1, sizeof idx, f), sizeof idx);
+    cr_assert_eq(fclose(f), 0);
+    write_model("m.nb", "input x[1, 4]\ninput y[1] : i32\nparam w[4, 2] = zeros\n"
+                        "loss = cross_entropy(x @ w, y)\n");
+    result r = run("train m.nb --loss loss --data images.idx");
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.err, "nabla train: --data images.idx is an IDX images file (magic "
+                            "0x00000803); IDX needs --labels FILE, the labels file (MNIST's "
+                            "train-labels-idx1-ubyte); CSV files carry their labels in a column\n");
+    result_free(&r);
+    r = run("train m.nb --loss loss --data '%s' --test images.idx", IRIS_CSV);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--test images.idx is an IDX images file") &&
+                  strstr(r.err, "IDX needs --test-labels FILE"),
+              "%s", r.err);
+    result_free(&r);
+    r = run("eval m.nb --of loss --data images.idx");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "IDX needs --labels FILE"), "%s", r.err);
+    result_free(&r);
+}
+
+Test(cli, a_diverging_loss_stops_training, .description = "sgd with lr 1e4 on iris blows up")
+{
+    result r = run("train '%s' --loss loss --data '%s' --optim sgd --lr 10000 --epochs 20", IRIS_NB,
+                   IRIS_CSV);
+    cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.err, "nabla train: training diverged at epoch "), "%s", r.err);
+    cr_assert(strstr(r.err, "try a smaller --lr (now 10000)"), "%s", r.err);
+    result_free(&r);
+}

@@ -176,8 +176,8 @@ static int marker_kind(const char *s, char *name, size_t cap, char *needs, size_
     }
     s += strlen(MARK);
     needs[0] = '\0';
-    const char *nd = strstr(s, "needs ");
-    if (nd) {
+    const char *nd = strstr(s, "needs "), *end = strstr(s, "-->");
+    if (nd && end && nd < end) {
         nd += 6;
         snprintf(needs, needs_cap, "%.*s", (int)strcspn(nd, " -"), nd);
     }

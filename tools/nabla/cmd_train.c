@@ -140,6 +140,7 @@ int cmd_train(const cli *c)
      * them alone, so the reported accuracy does not change what is saved
      */
     nb_graph_set_training(m.g, true);
+    double first = 0; /* the first step's loss, the yardstick of divergence */
     for (int e = 0; e < c->epochs; e++) {
         b.rng = c->seed * 1000003u + (uint64_t)e; /* each epoch's order depends only on it */
         nb_batches_shuffle(&b);
@@ -157,24 +158,27 @@ int cmd_train(const cli *c)
                 goto done;
             }
             sum += nb_optim_loss(opt);
+            if (e == 0 && k == 0) {
+                first = nb_optim_loss(opt);
+            }
         }
         losses[e] = sum / (double)steps;
         /*
          * a loss that is no longer finite, or has grown a thousandfold over the
-         * first epoch's, will not come back: stop and say so
+         * first step's, will not come back: stop and say so
          */
-        if (!isfinite(losses[e]) || (e > 0 && losses[0] > 0 && losses[e] > 1000 * losses[0])) {
+        if (!isfinite(losses[e]) || (first > 0 && losses[e] > 1000 * first)) {
             rc = cli_fail(c, EXIT_FAILED,
-                          "training diverged at epoch %d: the mean loss is %g (epoch 1: %g); "
-                          "try a smaller --lr (now %g)",
-                          e + 1, losses[e], losses[0], oo.lr);
+                          "training diverged at epoch %d: the mean loss is %g, the first step's "
+                          "was %g; try a smaller --lr (now %g)",
+                          e + 1, losses[e], first, oo.lr);
             goto done;
         }
         heldout tr;
-        accs[e] = logits && (!c->quiet || c->json) &&
-                          data_heldout(m.g, &ds, x, y, loss, false, &tr) == 0
-                      ? tr.accuracy
-                      : -1;
+        accs[e] =
+            logits && (!c->quiet || c->json) && data_heldout(m.g, &ds, x, y, loss, false, &tr) == 0
+                ? tr.accuracy
+                : -1;
         bool test_now = c->test && (c->verbose || e + 1 == c->epochs);
         if (test_now && data_heldout(m.g, &test, x, y, loss, true, &ho) != 0) {
             rc = cli_fail(c, EXIT_USAGE, "evaluating --test %s failed: %s", c->test,
@@ -252,8 +256,7 @@ int cmd_train(const cli *c)
         if (c->save) {
             size_t model_states = n_states - (m.norm_mean ? 2 : 0);
             printf("saved the parameters%s%s to %s (read them with --load %s)\n",
-                   model_states ? (m.norm_mean ? ", the state nodes" : " and the state nodes")
-                                : "",
+                   model_states ? (m.norm_mean ? ", the state nodes" : " and the state nodes") : "",
                    m.norm_mean ? " and the standardization statistics" : "", c->save, c->save);
         }
     }

@@ -37,10 +37,10 @@ int data_read(const cli *c, const char *path, const char *labels, const char *op
                         "in a column",
                         option, path, magic == 0x803 ? "images" : "data", magic, labels_option);
     }
-    nb_status s =
-        labels ? nb_dataset_read_idx(ds, path, labels, err, sizeof err)
-               : nb_dataset_read_csv(ds, path, c->label_column ? c->label_column : "label", err,
-                                     sizeof err);
+    nb_status s = labels
+                      ? nb_dataset_read_idx(ds, path, labels, err, sizeof err)
+                      : nb_dataset_read_csv(ds, path, c->label_column ? c->label_column : "label",
+                                            err, sizeof err);
     if (s != NB_OK) {
         return cli_fail(c, EXIT_USAGE, "%s", err);
     }

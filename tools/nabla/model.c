@@ -524,8 +524,8 @@ static int load_checkpoint(const cli *c, model *m)
         if (nb_checkpoint_find(m->g, c->load, norm[k], &found, &dt, &rank, shape) != NB_OK) {
             return cli_fail(c, EXIT_USAGE, "--load %s: %s", c->load, nb_graph_error(m->g));
         }
-        if (found && !(*norm_at[k] = nb_node_set_name(
-                           m->g, nb_state(m->g, dt, rank, shape, 0), norm[k]))) {
+        if (found &&
+            !(*norm_at[k] = nb_node_set_name(m->g, nb_state(m->g, dt, rank, shape, 0), norm[k]))) {
             return cli_fail(c, EXIT_USAGE, "--load %s: %s", c->load, nb_graph_error(m->g));
         }
     }
