@@ -1546,3 +1546,40 @@ Test(cli, a_diverging_loss_stops_training, .description = "sgd with lr 1e4 on ir
     cr_assert(strstr(r.err, "try a smaller --lr (now 10000)"), "%s", r.err);
     result_free(&r);
 }
+
+Test(cli, misspelt_commands_options_optimizers_and_nodes_get_a_suggestion)
+{
+    write_model("fig.nb", fig13);
+    static const struct {
+        const char *args, *err;
+    } cases[] = {
+        { "evl fig.nb --of y", "nabla: unknown command 'evl'; did you mean 'eval'? (see nabla "
+                               "--help)\n" },
+        { "frobnicate fig.nb", "nabla: unknown command 'frobnicate'; the commands are eval, "
+                               "grad, depth, dot, trace, check and train (see nabla --help)\n" },
+        { "eval fig.nb --off y", "nabla eval: unknown option '--off'; did you mean '--of'? (see "
+                                 "nabla eval --help)\n" },
+        { "depth fig.nb --of y --scope", "nabla depth: unknown option '--scope'; did you mean "
+                                         "'--scopes'? (see nabla depth --help)\n" },
+        { "eval fig.nb --of y --zzzzzz", "nabla eval: unknown option '--zzzzzz' (see nabla eval "
+                                         "--help)\n" },
+        { "train fig.nb --loss y --data d.csv --optim adm",
+          "nabla train: --optim adm: did you mean 'adam'? the optimizers are sgd, momentum, "
+          "nesterov, adagrad, rmsprop, adam and adamw\n" },
+        { "eval fig.nb --of Y", "nabla eval: --of Y: fig.nb has no node named 'Y'; did you mean "
+                                "'y'? (it names: x, w, y)\n" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        result r = run("%s", cases[i].args);
+        cr_expect_eq(r.status, 2, "%s", cases[i].args);
+        cr_expect_str_eq(r.err, cases[i].err, "nabla %s", cases[i].args);
+        result_free(&r);
+    }
+    /* the model language's suggestions reach the command with line and caret */
+    write_model("typo.nb", "input x[3]\ny = sigmod(x)\n");
+    result r = run("eval typo.nb --of y");
+    cr_assert_str_eq(r.err, "typo.nb:2:5: unknown function 'sigmod'; did you mean 'sigmoid'?\n"
+                            "    2 | y = sigmod(x)\n"
+                            "      |     ^\n");
+    result_free(&r);
+}

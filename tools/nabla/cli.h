@@ -228,6 +228,22 @@ typedef struct heldout {
 int data_heldout(nb_graph *g, const nb_dataset *ds, nb_node *x, nb_node *y, nb_node *loss,
                  bool want_loss, heldout *h);
 
+/* ---- did you mean ...? (suggest.c) ---- */
+
+/*
+ * Offer every known word with suggest_try; suggest_note writes "; did you
+ * mean 'sigmoid'?" for the closest one close enough to be a typo, or "".
+ */
+typedef struct suggest {
+    const char *word;
+    size_t len;
+    const char *best;
+    int dist;
+} suggest;
+void suggest_init(suggest *s, const char *word, size_t len);
+void suggest_try(suggest *s, const char *cand);
+const char *suggest_note(const suggest *s, char *buf, size_t cap);
+
 /* ---- commands ---- */
 
 /* EXIT_OK when n is a float scalar; otherwise reports (how to reduce it) and returns EXIT_USAGE. */

@@ -40,10 +40,19 @@ int cmd_train(const cli *c)
         }
     }
     if (!on) {
+        suggest sg;
+        suggest_init(&sg, oname, strlen(oname));
+        for (size_t i = 0; i < sizeof optims / sizeof *optims; i++) {
+            suggest_try(&sg, optims[i].name);
+        }
+        char note[128] = "";
+        if (sg.best) {
+            snprintf(note, sizeof note, "did you mean '%s'? ", sg.best);
+        }
         return cli_fail(c, EXIT_USAGE,
-                        "--optim %s: the optimizers are sgd, momentum, nesterov, adagrad, "
+                        "--optim %s: %sthe optimizers are sgd, momentum, nesterov, adagrad, "
                         "rmsprop, adam and adamw",
-                        oname);
+                        oname, note);
     }
     model m;
     nb_dataset ds = { 0 }, test = { 0 };

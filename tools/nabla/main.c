@@ -589,8 +589,19 @@ static int parse(cli *c, const command *cmd, int argc, char **argv)
             }
         }
         if (!o) {
-            return cli_fail(c, EXIT_USAGE, "unknown option '%.*s' (see nabla %s --help)", (int)len,
-                            a, cmd->name);
+            /* the closest of this command's options first, then of any command's */
+            suggest sg;
+            suggest_init(&sg, a, len);
+            for (int pass = 0; pass < 2 && !sg.best; pass++) {
+                for (size_t k = 0; k < sizeof options / sizeof *options; k++) {
+                    if (pass || (options[k].cmds & cmd->bit)) {
+                        suggest_try(&sg, options[k].name);
+                    }
+                }
+            }
+            char note[128];
+            return cli_fail(c, EXIT_USAGE, "unknown option '%.*s'%s (see nabla %s --help)",
+                            (int)len, a, suggest_note(&sg, note, sizeof note), cmd->name);
         }
         if (!(o->cmds & cmd->bit)) {
             char who[128];
@@ -667,6 +678,17 @@ int main(int argc, char **argv)
     }
     if (!cmd) {
         c.cmd_name = NULL;
+        suggest sg;
+        suggest_init(&sg, name, strlen(name));
+        for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+            suggest_try(&sg, commands[i].name);
+        }
+        if (sg.best) {
+            return cli_fail(&c, EXIT_USAGE,
+                            "unknown command '%s'; did you mean '%s'? (see nabla "
+                            "--help)",
+                            name, sg.best);
+        }
         return cli_fail(&c, EXIT_USAGE,
                         "unknown command '%s'; the commands are eval, grad, depth, dot, trace, "
                         "check and train (see nabla --help)",

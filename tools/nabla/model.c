@@ -147,10 +147,20 @@ nb_node *model_node(const cli *c, const model *m, const char *name, const char *
 {
     nb_node *n = nb_graph_find(m->g, name);
     if (!n || nb_node_is_grad(n)) {
-        char names[512];
+        char names[512], note[300];
         model_names(m, names, sizeof names);
-        *rc = cli_fail(c, EXIT_USAGE, "%s %s: %s has no node named '%s'%s%s%s", option, name,
-                       m->path, name, names[0] ? " (it names: " : "", names, names[0] ? ")" : "");
+        suggest sg;
+        suggest_init(&sg, name, strlen(name));
+        size_t count = nb_graph_node_count(m->g);
+        for (size_t i = 0; i < count; i++) {
+            nb_node *v = nb_graph_node(m->g, i);
+            if (!nb_node_is_grad(v)) {
+                suggest_try(&sg, nb_node_name(v));
+            }
+        }
+        *rc = cli_fail(c, EXIT_USAGE, "%s %s: %s has no node named '%s'%s%s%s%s", option, name,
+                       m->path, name, suggest_note(&sg, note, sizeof note),
+                       names[0] ? " (it names: " : "", names, names[0] ? ")" : "");
         return NULL;
     }
     *rc = EXIT_OK;
