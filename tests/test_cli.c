@@ -768,13 +768,18 @@ Test(cli, trace_figure_1_3)
         "  sum_1  sum      []     -0.1               sum(mul_1)\n"
         "  y      sigmoid  []     0.475              sigmoid(sum_1)\n",
         "  ∂y/∂y = 1\n      the seed",
+        /* the rule written with the real nodes, and a value for each of its symbols */
         ("  ∂y/∂sum_1 = 0.2494\n"
-         "      from y = sigmoid(sum_1): dx = sigmoid_grad(y, dy) = dy * y * (1 - y)   [x = sum_1, "
-         "dy = ∂y/∂y]\n"),
+         "      from y = sigmoid(sum_1): ∂y/∂sum_1 += sigmoid_grad(y, ∂y/∂y) = ∂y/∂y * y * (1 - y)"
+         "   [y = 0.475, ∂y/∂y = 1]\n"),
         "  ∂y/∂mul_1 = [0.2494, 0.2494, 0.2494]\n"
-        "      from sum_1 = sum(mul_1): dx = broadcast_to(dy, shape(x))",
-        "  ∂y/∂w = [0.2494, 0.4988, -0.2494]\n      from mul_1 = w * x: da = dy * b",
-        "  ∂y/∂x = [0.1247, -0.06234, 0.02494]\n      from mul_1 = w * x: db = dy * a",
+        "      from sum_1 = sum(mul_1): ∂y/∂mul_1 += broadcast_to(∂y/∂sum_1, shape(mul_1))   "
+        "[mul_1 = [0.5, -0.5, -0.1], ∂y/∂sum_1 = 0.2494]\n",
+        "  ∂y/∂w = [0.2494, 0.4988, -0.2494]\n      from mul_1 = w * x: ∂y/∂w += ∂y/∂mul_1 * x "
+        "(summed over broadcast axes)   [x = [1, 2, -1], ∂y/∂mul_1 = [0.2494, 0.2494, 0.2494]]\n",
+        "  ∂y/∂x = [0.1247, -0.06234, 0.02494]\n      from mul_1 = w * x: ∂y/∂x += ∂y/∂mul_1 * w "
+        "(summed over broadcast axes)   [w = [0.5, -0.25, 0.1], ∂y/∂mul_1 = [0.2494, 0.2494, "
+        "0.2494]]\n",
     };
     const char *at = r.out;
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
@@ -840,10 +845,10 @@ Test(cli, trace_sums_several_consumers)
     result r = run("trace m.nb --of y");
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(strstr(r.out, "  ∂y/∂w = 4\n"
-                            "      from mul_1 = w * x: da = dy * b (summed over broadcast axes)"
-                            "   [a = w, b = x, dy = ∂y/∂mul_1]\n"
-                            "      from y = mul_1 + w: db = dy (summed over broadcast axes)   "
-                            "[a = mul_1, b = w, dy = ∂y/∂y]\n"
+                            "      from mul_1 = w * x: ∂y/∂w += ∂y/∂mul_1 * x (summed over "
+                            "broadcast axes)   [x = 3, ∂y/∂mul_1 = 1]\n"
+                            "      from y = mul_1 + w: ∂y/∂w += ∂y/∂y (summed over broadcast "
+                            "axes)   [∂y/∂y = 1]\n"
                             "      (the 2 contributions are summed)\n"),
               "%s", r.out);
     result_free(&r);
@@ -1581,5 +1586,45 @@ Test(cli, misspelt_commands_options_optimizers_and_nodes_get_a_suggestion)
     cr_assert_str_eq(r.err, "typo.nb:2:5: unknown function 'sigmod'; did you mean 'sigmoid'?\n"
                             "    2 | y = sigmod(x)\n"
                             "      |     ^\n");
+    result_free(&r);
+}
+
+Test(cli, trace_specializes_rules_and_gives_every_symbol_a_value,
+     .description = "matmul's flags, pow's p, mean's n, leaky_relu's default slope")
+{
+    write_model("t.nb", "input x[2, 3] = [[1, 2, 3], [4, 5, 6]]\n"
+                        "param w[4, 3] = ones\n"
+                        "param v[2, 4] = ones\n"
+                        "h = matmul(x, w, transpose_b)\n"
+                        "g = matmul(x, v, transpose_a)\n"
+                        "z = leaky_relu(h) ** 2\n"
+                        "loss = mean(z) + sum(g)\n");
+    result r = run("trace t.nb --of loss");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    static const char *const parts[] = {
+        /* a @ bᵀ: da = dy @ b, db = dyᵀ @ a; aᵀ @ b: da = b @ dyᵀ, db = a @ dy */
+        "from h = matmul(x, w, transpose_b): ∂loss/∂w += (∂loss/∂h)ᵀ @ x   [x = ",
+        "from h = matmul(x, w, transpose_b): ∂loss/∂x += ∂loss/∂h @ w   [w = ",
+        "from g = matmul(x, v, transpose_a): ∂loss/∂v += x @ ∂loss/∂g   [x = ",
+        "from g = matmul(x, v, transpose_a): ∂loss/∂x += v @ (∂loss/∂g)ᵀ   [v = ",
+        ", p = 2]\n",
+        "from mean_1 = mean(z): ∂loss/∂z += broadcast_to(∂loss/∂mean_1 / n, shape(z))   [z = ",
+        ", n = 8]\n",
+        ", slope = 0.01]\n",
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        cr_expect_not_null(strstr(r.out, parts[i]), "missing: %s\nin:\n%s", parts[i], r.out);
+    }
+    /* the same nested form in both passes, cut after six values */
+    cr_expect_not_null(strstr(r.out, "[4, 3]  [[1, 1, 1], [1, 1, 1], ...] (12 values)"), "%s",
+                       r.out);
+    cr_expect_not_null(strstr(r.out, "  ∂loss/∂x = [[10, 10, 10], [19, 19, 19]]\n"), "%s", r.out);
+    result_free(&r);
+    /* the JSON gives the op's rule for this input and the applied one */
+    r = run("trace t.nb --of loss --json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_expect_not_null(strstr(r.out, "\"rule\": \"da = dy @ b\", \"applied\": \"from h = "
+                                     "matmul(x, w, transpose_b): ∂loss/∂x += ∂loss/∂h @ w"),
+                       "%s", r.out);
     result_free(&r);
 }
