@@ -1312,6 +1312,8 @@ typedef struct nb_dot_options {
     int depth_level;    /* level of that path, as nb_depth (default NB_DEPTH_OPS) */
     const char *title;  /* graph label (default none) */
     bool left_to_right; /* rankdir=LR instead of top to bottom (default false) */
+    int collapse;       /* k >= 1: draw each scope instance of level k as one node, as the
+                           book's second figure 1.3 draws logistic regression (default 0) */
 } nb_dot_options;
 
 NB_API nb_dot_options nb_dot_defaults(void);
@@ -1323,6 +1325,13 @@ NB_API nb_dot_options nb_dot_defaults(void);
  * boxes, constants grey plain text,
  * ops white rounded boxes and gradient ops blue; scopes are clusters; the longest
  * path to highlight is red and bold. Node ids are stable ("n12" is node 12).
+ * A scalar's shape reads "scalar". Edges into an op whose inputs play
+ * different parts carry the input's role (a and b of sub, div and matmul; y
+ * and dy of the *_grad ops), and the seed of a gradient reads ∂y/∂y = 1.
+ * Gradients show (with values) only in a drawing with grad. With collapse = k,
+ * each scope instance of level k (or a shallower innermost one) is one node
+ * "s<scope id>" named after the scope and what it outputs, edges between
+ * elements are drawn once, and a highlighted path is red through them.
  * opts may be NULL for the defaults. Returns NB_ERR_IO when writing fails.
  */
 NB_API nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts);

@@ -308,6 +308,7 @@ int cmd_dot(const cli *c)
     o.grad = c->grad;
     o.values = c->values;
     o.depth_level = c->scopes;
+    o.collapse = c->scopes; /* each scope instance of that level drawn as one node */
     o.title = c->title;
     o.left_to_right = c->left_to_right;
     if (c->render) {
