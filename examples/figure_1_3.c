@@ -3,7 +3,8 @@
  * Courville, Deep Learning, chapter 1). Logistic regression y = σ(Σ w·x) has
  * depth 3 when {mul, sum, sigmoid} are the elements and depth 1 when
  * "logistic regression" itself is the element. The gradient graph shows how
- * backpropagation deepens it. Writes figure_1_3.dot and figure_1_3_grad.dot
+ * backpropagation deepens it. Writes figure_1_3.dot, figure_1_3_scopes.dot (the
+ * scope drawn as one node) and figure_1_3_grad.dot
  * to the directory given as its argument (the current one by default).
  */
 #include <nabla.h>
@@ -98,6 +99,13 @@ int main(int argc, char **argv)
     o.values = true;
     o.title = "figure 1.3: logistic regression, depth 3 over ops";
     int rc = write_dot(g, dir, "figure_1_3.dot", &o);
+    /* the book's second drawing: logistic regression as one element */
+    o.collapse = 1;
+    o.depth_level = NB_DEPTH_SCOPES;
+    o.title = "figure 1.3: logistic regression as one element, depth 1";
+    rc |= write_dot(g, dir, "figure_1_3_scopes.dot", &o);
+    o.collapse = 0;
+    o.depth_level = NB_DEPTH_OPS;
     o.grad = true;
     o.highlight = dw;
     o.title = "figure 1.3 with its gradient graph";

@@ -191,10 +191,10 @@ static void put_scope_node(nb_graph *g, dot_state *st, uint32_t scope, int inden
     put_escaped(f, g->scopes[scope].name);
     fprintf(f, "\\n%zu op%s", ops, ops == 1 ? "" : "s");
     if (outs == 1) {
-        fputs(" -> ", f);
+        fputs(" → ", f);
         put_escaped(f, first_out);
     } else if (outs > 1) {
-        fprintf(f, " -> %zu outputs", outs);
+        fprintf(f, " → %zu outputs", outs);
     }
     fprintf(f, "\", shape=box, style=\"rounded,filled\", fillcolor=\"%s\", %s];\n",
             strncmp(g->scopes[scope].name, "grad:", 5) ? "#f3f3fa" : "#eef4ff",

@@ -700,3 +700,116 @@ Test(docs, runner_catches_drift, .description = "a page showing a wrong number f
     cr_expect_eq(k, 4);
     free(report);
 }
+
+/*
+ * ---- the pictures: docs/img is what the programs draw ----
+ *
+ * tools/regen_img.sh writes each picture's DOT file from a program and
+ * renders it; both are committed. Here the DOT files are made again and
+ * compared byte for byte, and each SVG must show every label line of its DOT
+ * file (as Graphviz escapes it), so neither can be left behind a change.
+ */
+
+/* Writes s as Graphviz writes text into SVG: &, <, > and - escaped. */
+static void svg_escape(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < len && at + 8 < cap; i++) {
+        const char *rep = s[i] == '&'   ? "&amp;"
+                          : s[i] == '<' ? "&lt;"
+                          : s[i] == '>' ? "&gt;"
+                          : s[i] == '-' ? "&#45;"
+                                        : NULL;
+        if (rep) {
+            at += (size_t)snprintf(out + at, cap - at, "%s", rep);
+        } else {
+            out[at++] = s[i];
+        }
+    }
+    out[at] = '\0';
+}
+
+/* Each line of every label="..." of dot must be some <text>'s content in svg. */
+static void svg_shows_labels(const char *name, const char *dot, const char *svg)
+{
+    for (const char *p = strstr(dot, "label=\""); p; p = strstr(p + 1, "label=\"")) {
+        const char *q = p + 7;
+        while (*q && *q != '"') {
+            const char *end = q;
+            while (*end && *end != '"' && !(end[0] == '\\' && end[1] == 'n')) {
+                end += end[0] == '\\' && end[1] ? 2 : 1;
+            }
+            char line[512], esc[1024], want[1100];
+            snprintf(line, sizeof line, "%.*s", (int)(end - q), q);
+            /* DOT's \" inside a label is a quote */
+            char plain[512];
+            size_t k = 0;
+            for (size_t i = 0; line[i] && k + 1 < sizeof plain; i++) {
+                if (line[i] == '\\' && line[i + 1]) {
+                    i++;
+                }
+                plain[k++] = line[i];
+            }
+            plain[k] = '\0';
+            if (k > 0 && strncmp(p - 4, "head", 4) != 0) {
+                svg_escape(plain, k, esc, sizeof esc);
+                snprintf(want, sizeof want, ">%s</text>", esc);
+                cr_expect_not_null(strstr(svg, want),
+                                   "docs/img/%s.svg does not show '%s' of its .dot file; "
+                                   "regenerate with tools/regen_img.sh",
+                                   name, plain);
+            }
+            q = *end == '\\' ? end + 2 : end;
+        }
+    }
+}
+
+Test(docs, images_are_what_the_programs_draw, .timeout = 120)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/nabla-img-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s/tools/regen_img.sh' --dot-only '%s' '%s' 2>&1", NB_SOURCE_DIR,
+             dir, NB_BUILD_DIR);
+    cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+    DIR *d = opendir(NB_SOURCE_DIR "/docs/img");
+    cr_assert_not_null(d);
+    struct dirent *e;
+    int pictures = 0;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".svg") != 0) {
+            continue;
+        }
+        char name[256], path[1024];
+        snprintf(name, sizeof name, "%.*s", (int)(len - 4), e->d_name);
+        size_t size;
+        snprintf(path, sizeof path, "%s/docs/img/%s.svg", NB_SOURCE_DIR, name);
+        char *svg = slurp(path, &size);
+        snprintf(path, sizeof path, "%s/docs/img/%s.dot", NB_SOURCE_DIR, name);
+        char *have = slurp(path, &size);
+        snprintf(path, sizeof path, "%s/%s.dot", dir, name);
+        char *want = slurp(path, &size);
+        cr_expect_not_null(want,
+                           "docs/img/%s.svg: no program draws it (add it to "
+                           "tools/regen_img.sh)",
+                           name);
+        cr_expect_not_null(have, "docs/img/%s.svg has no docs/img/%s.dot beside it", name, name);
+        if (want && have) {
+            cr_expect_str_eq(have, want,
+                             "docs/img/%s.dot is not what the program draws now; regenerate "
+                             "with tools/regen_img.sh",
+                             name);
+            svg_shows_labels(name, have, svg);
+            pictures++;
+        }
+        free(svg);
+        free(have);
+        free(want);
+    }
+    closedir(d);
+    cr_expect_geq(pictures, 5);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}

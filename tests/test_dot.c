@@ -626,7 +626,7 @@ Test(dot, golden_figure_1_3_collapsed,
     char *s = render(f.g, &o);
     assert_golden("figure_1_3_collapsed.dot", s);
     /* one node for the scope, red on the longest path, and no op of it drawn */
-    cr_assert_not_null(strstr(s, "  s1 [label=\"logistic_regression\\n3 ops -> y\""), "%s", s);
+    cr_assert_not_null(strstr(s, "  s1 [label=\"logistic_regression\\n3 ops → y\""), "%s", s);
     cr_assert(!draws_node(s, nb_node_id(f.y)) && !draws_node(s, 2), "%s", s);
     cr_assert_not_null(strstr(s, "  n1 -> s1 [color=red, penwidth=2.5];\n"), "%s", s);
     cr_assert_not_null(strstr(s, "  n0 -> s1;\n"), "%s", s);
@@ -635,7 +635,7 @@ Test(dot, golden_figure_1_3_collapsed,
     o.grad = true;
     o.highlight = f.dw;
     s = render(f.g, &o);
-    cr_assert_not_null(strstr(s, "  s2 [label=\"grad:logistic_regression\\n3 ops -> grad_w\""),
+    cr_assert_not_null(strstr(s, "  s2 [label=\"grad:logistic_regression\\n3 ops → grad_w\""),
                        "%s", s);
     cr_assert_not_null(strstr(s, "  s1 -> s2 [color=red, penwidth=2.5];\n"), "%s", s);
     const char *first = strstr(s, "s1 -> s2"),
