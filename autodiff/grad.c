@@ -225,6 +225,11 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
     if (!check_args(g, y, n, wrt, grads)) {
         return g ? (g->status != NB_OK ? g->status : NB_ERR_ARG) : NB_ERR_ARG;
     }
+    char open[300];
+    if (!nbi_scopes_closed(g, open, sizeof open)) {
+        nbi_fail(g, NB_ERR_ARG, "grad", 1, &y, "%s", open);
+        return g->status;
+    }
     if (n == 0) {
         return NB_OK;
     }

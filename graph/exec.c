@@ -569,6 +569,10 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
     if (n > 0 && !outs) {
         return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "the output array is NULL");
     }
+    char open[300];
+    if (!nbi_scopes_closed(g, open, sizeof open)) {
+        return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "%s", open);
+    }
     if (flags & ~(NB_RUN_KEEP_ALL | NB_RUN_CHECK_FINITE | NB_RUN_TRAIN | NB_RUN_EVAL)) {
         return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "unknown flags 0x%x", (unsigned)flags);
     }

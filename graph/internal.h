@@ -287,6 +287,14 @@ double nbi_rng_normal(nb_graph *g);  /* N(0, 1) */
 /* Creates a scope instance under parent; returns its index or 0 after recording NOMEM. */
 uint32_t nbi_scope_new(nb_graph *g, const char *name, uint32_t parent);
 
+/*
+ * False when a scope is still open (an nb_scope_push without its pop), and
+ * writes "scope 'NAME' is still open ..." to msg: nb_grad, runs and depth
+ * queries refuse to go on, since nodes built or measured then would be
+ * grouped in a scope the program meant to have closed.
+ */
+bool nbi_scopes_closed(const nb_graph *g, char *msg, size_t cap);
+
 /* ---- depth (graph/depth.c) ---- */
 
 /* nb_depth_path, also telling why it returned 0. */

@@ -1175,8 +1175,10 @@ NB_API void nb_scope_pop(nb_graph *g);
  * Returns the graph's status. Errors: NB_ERR_SHAPE if y is not a scalar (reduce
  * it first, e.g. with nb_sum); NB_ERR_ARG for NULL arguments; NB_ERR_GRAPH for a
  * foreign node; NB_ERR_DTYPE for an i32 y, or a wrt node whose dtype is not
- * y's (i32 labels). On error grads[] is all NULL. A state node (nb_state) is a
- * constant: its gradient is a fill node of zeros.
+ * y's (i32 labels); NB_ERR_ARG while a scope is still open (an nb_scope_push
+ * without its pop: its gradient nodes would land in it). On error grads[] is
+ * all NULL. A state node (nb_state) is a constant: its gradient is a fill node
+ * of zeros.
  */
 NB_API nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_node **grads);
 
@@ -1251,7 +1253,8 @@ NB_API bool nb_graph_training(const nb_graph *g);
  * consumer has run. Later runs of the same set allocate nothing. Values are
  * read with nb_node_data and stay valid until the next run on the graph.
  * Returns NB_ERR_* of the graph's sticky error without running, NB_ERR_ARG for
- * bad arguments, NB_ERR_NOMEM, or NB_ERR_VALUE from an op (see nb_graph_error).
+ * bad arguments or while a scope is still open (not sticky: pop it and run),
+ * NB_ERR_NOMEM, or NB_ERR_VALUE from an op (see nb_graph_error).
  */
 NB_API nb_status nb_graph_run(nb_graph *g, size_t n, nb_node *const *outs);
 
@@ -1283,8 +1286,8 @@ enum {
  * scope if shallower) adds 0, so a whole scope counts as one element. A gradient
  * node's depth is measured over the combined graph, forward nodes it uses included.
  * Returns -1 on a graph in error, or after reporting (not sticky, as for runs:
- * the graph stays usable) NB_ERR_ARG for a NULL node or a negative level,
- * NB_ERR_GRAPH for a foreign node, NB_ERR_NOMEM.
+ * the graph stays usable) NB_ERR_ARG for a NULL node, a negative level or a
+ * scope still open, NB_ERR_GRAPH for a foreign node, NB_ERR_NOMEM.
  */
 NB_API int nb_depth(nb_graph *g, nb_node *out, int level);
 
