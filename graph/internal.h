@@ -26,10 +26,11 @@
 
 /* Node flags. */
 enum {
-    NBI_F_GRAD = 1u << 0,  /* built by nb_grad */
-    NBI_F_VALID = 1u << 1, /* an op node whose data holds its value from the last run */
-    NBI_F_NAMED = 1u << 2, /* name was given by the user */
-    NBI_F_SEED = 1u << 3,  /* the seed of an nb_grad call (its pair in grad_pairs names y) */
+    NBI_F_GRAD = 1u << 0,    /* built by nb_grad */
+    NBI_F_VALID = 1u << 1,   /* an op node whose data holds its value from the last run */
+    NBI_F_NAMED = 1u << 2,   /* name was given by the user */
+    NBI_F_SEED = 1u << 3,    /* the seed of an nb_grad call (its pair in grad_pairs names y) */
+    NBI_F_WRITTEN = 1u << 4, /* an input given values (written, loaded, or its data handed out) */
 };
 
 /*

@@ -1254,7 +1254,10 @@ NB_API bool nb_graph_training(const nb_graph *g);
  * read with nb_node_data and stay valid until the next run on the graph.
  * Returns NB_ERR_* of the graph's sticky error without running, NB_ERR_ARG for
  * bad arguments or while a scope is still open (not sticky: pop it and run),
- * NB_ERR_NOMEM, or NB_ERR_VALUE from an op (see nb_graph_error).
+ * NB_ERR_NOMEM, or NB_ERR_VALUE from an op (see nb_graph_error). A run that
+ * reads an input never given values (nb_node_write, nb_node_write_f64, a
+ * pointer from nb_node_data, a loaded batch or checkpoint) succeeds with
+ * zeros and leaves "warning: input x was never written ..." in nb_graph_error.
  */
 NB_API nb_status nb_graph_run(nb_graph *g, size_t n, nb_node *const *outs);
 

@@ -510,6 +510,7 @@ static nb_status load(nb_graph *g, const unsigned char *buf, size_t len, const c
         nb_node *p = params[i];
         size_t count = nbi_node_count(p), es = nbi_dtype_size(p->dtype);
         copy_values(p->data, at[i].values, count, es);
+        p->flags |= NBI_F_WRITTEN;
         if (opt && at[i].state) {
             int k = opt_index(opt, p);
             for (uint32_t s = 0; s < slots; s++) {

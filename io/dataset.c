@@ -581,6 +581,7 @@ nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const nb_batc
             }
         }
     }
+    x->flags |= NBI_F_WRITTEN;
     for (size_t i = 0; i < m; i++) {
         const float *src = ds->x + rows[i] * ds->cols;
         if (x->dtype == NB_DTYPE_F32) {
@@ -595,6 +596,7 @@ nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const nb_batc
             continue;
         }
         double v = ds->y[rows[i]];
+        y->flags |= NBI_F_WRITTEN;
         switch (y->dtype) {
         case NB_DTYPE_I32:
             ((int32_t *)y->data)[i] = (int32_t)v;

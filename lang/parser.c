@@ -1618,6 +1618,9 @@ static bool declaration(parser *p, int which)
         !literal_into(p, &lit, dtype, rank, shape, n->data, nm)) {
         return false;
     }
+    if (is_literal) {
+        n->flags |= NBI_F_WRITTEN; /* input x[3] = [1, 2, 3] has its values */
+    }
     return define(p, &name, n);
 }
 

@@ -1628,3 +1628,19 @@ Test(cli, trace_specializes_rules_and_gives_every_symbol_a_value,
                        "%s", r.out);
     result_free(&r);
 }
+
+Test(cli, an_input_never_given_values_gets_a_warning)
+{
+    write_model("z.nb", "input x[2]\nparam w[2] = [1, 2]\ny = sum(w * x)\n");
+    result r = run("eval z.nb --of y");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "y = 0\n");
+    cr_assert_str_eq(r.err, "nabla eval: warning: input x was never given values and reads as "
+                            "zeros; give it with --set x=VALUE or a literal in the model (input "
+                            "x[...] = [...])\n");
+    result_free(&r);
+    r = run("eval z.nb --of y --set 'x=[1, 1]'");
+    cr_assert_str_eq(r.out, "y = 3\n");
+    cr_assert_str_eq(r.err, "");
+    result_free(&r);
+}

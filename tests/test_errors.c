@@ -1095,6 +1095,7 @@ Test(run_error, cross_entropy_label_out_of_range_then_fixed,
     nb_node *l = labels(g, "l", NB_SHAPE(4));
     nb_node *loss = nb_cross_entropy(g, z, l);
     ASSERT_HEALTHY(g);
+    cr_assert_eq(nb_node_write_f64(g, z, (double[12]){ 0 }, 12), NB_OK);
 
     int32_t bad[4] = { 0, 2, 3, 1 };
     cr_assert_eq(nb_node_write(g, l, bad, 4), NB_OK);
@@ -1193,6 +1194,11 @@ Test(run_error, bad_run_arguments)
     cr_assert_eq(nb_graph_run(NULL, 1, &y), NB_ERR_ARG);
     cr_assert_eq(nb_graph_status(g), NB_OK);
 
+    /* a run of an input never written works (zeros) and leaves a warning */
+    cr_assert_eq(nb_graph_run(g, 1, &y), NB_OK);
+    cr_assert_str_eq(nb_graph_error(g), "warning: input x was never written and reads as zeros "
+                                        "(give it values with nb_node_write)");
+    cr_assert_eq(nb_node_write_f64(g, x, (double[]){ 0, 1 }, 2), NB_OK);
     cr_assert_eq(nb_graph_run(g, 1, &y), NB_OK);
     cr_assert_str_eq(nb_graph_error(g), "");
     nb_graph_free(g);

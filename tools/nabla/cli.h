@@ -115,6 +115,13 @@ int cli_fail(const cli *c, int status, const char *fmt, ...)
  */
 int cli_fail_at(const cli *c, const model *m, int line, int column, const char *message);
 
+/*
+ * After a successful run: prints the library's warning (an input never
+ * written, which read as zeros) on stderr as "nabla CMD: warning: ...", with
+ * how to give the input a value here.
+ */
+void cli_run_warning(const cli *c, nb_graph *g);
+
 /* ---- loading (model.c) ---- */
 
 /*

@@ -299,6 +299,9 @@ int cmd_dot(const cli *c)
         rc = cli_fail(c, EXIT_USAGE, "running the model failed: %s", nb_graph_error(m.g));
         goto done;
     }
+    if (c->values && n_outs) {
+        cli_run_warning(c, m.g);
+    }
     nb_dot_options o = nb_dot_defaults();
     if (y) {
         o.outputs = outs;

@@ -40,6 +40,7 @@ static int run(const cli *c, nb_graph *g, size_t n, nb_node *const *outs)
     if (nb_graph_run(g, n, outs) != NB_OK) {
         return cli_fail(c, EXIT_USAGE, "running the model failed: %s", nb_graph_error(g));
     }
+    cli_run_warning(c, g);
     return EXIT_OK;
 }
 

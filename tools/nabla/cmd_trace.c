@@ -648,6 +648,7 @@ int cmd_trace(const cli *c)
         rc = cli_fail(c, EXIT_USAGE, "running the model failed: %s", nb_graph_error(m.g));
         goto done;
     }
+    cli_run_warning(c, m.g);
     if (c->json) {
         print_json(&t);
     } else {

@@ -433,6 +433,20 @@ static int apply_set(const cli *c, const model *m, const cli_set *s)
     return EXIT_OK;
 }
 
+void cli_run_warning(const cli *c, nb_graph *g)
+{
+    const char *msg = nb_graph_error(g), *name;
+    if (strncmp(msg, "warning: input ", 15) != 0) {
+        return;
+    }
+    name = msg + 15;
+    fprintf(stderr,
+            "nabla %s: warning: input %.*s was never given values and reads as zeros; give it "
+            "with --set %.*s=VALUE or a literal in the model (input %.*s[...] = [...])\n",
+            c->cmd_name, (int)strcspn(name, " "), name, (int)strcspn(name, " "), name,
+            (int)strcspn(name, " "), name);
+}
+
 /* ---- loading ---- */
 
 static int read_file(const cli *c, model *m)
