@@ -1433,6 +1433,14 @@ NB_API nb_status nb_optim_step_with(nb_optim *opt, nb_node *loss, nb_node *const
 /* The loss computed by the last step (NaN before the first, or without a loss node). */
 NB_API double nb_optim_loss(const nb_optim *opt);
 
+/*
+ * The divergence check of `nabla train`: true when loss (say, an epoch's mean
+ * loss) is not finite or is over 1000 times the loss of the optimizer's first
+ * step, a run that does not come back; stop and lower the learning rate.
+ * False for a NULL opt and before any step with a loss.
+ */
+NB_API bool nb_optim_diverged(const nb_optim *opt, double loss);
+
 /* Steps taken so far. */
 NB_API int64_t nb_optim_steps(const nb_optim *opt);
 

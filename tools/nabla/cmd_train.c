@@ -174,9 +174,9 @@ int cmd_train(const cli *c)
         losses[e] = sum / (double)steps;
         /*
          * a loss that is no longer finite, or has grown a thousandfold over the
-         * first step's, will not come back: stop and say so
+         * first step's (nb_optim_diverged), will not come back: stop and say so
          */
-        if (!isfinite(losses[e]) || (first > 0 && losses[e] > 1000 * first)) {
+        if (nb_optim_diverged(opt, losses[e])) {
             rc = cli_fail(c, EXIT_FAILED,
                           "training diverged at epoch %d: the mean loss is %g, the first step's "
                           "was %g; try a smaller --lr (now %g)",
