@@ -635,8 +635,8 @@ Test(dot, golden_figure_1_3_collapsed,
     o.grad = true;
     o.highlight = f.dw;
     s = render(f.g, &o);
-    cr_assert_not_null(strstr(s, "  s2 [label=\"grad:logistic_regression\\n3 ops → grad_w\""),
-                       "%s", s);
+    cr_assert_not_null(strstr(s, "  s2 [label=\"grad:logistic_regression\\n3 ops → grad_w\""), "%s",
+                       s);
     cr_assert_not_null(strstr(s, "  s1 -> s2 [color=red, penwidth=2.5];\n"), "%s", s);
     const char *first = strstr(s, "s1 -> s2"),
                *again = first ? strstr(first + 1, "s1 -> s2") : NULL;
