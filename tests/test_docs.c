@@ -153,6 +153,10 @@ Test(docs, ops_md_builders_exist, .description = "every builder in docs/ops.md i
 
 #include <dirent.h>
 #include <sys/stat.h>
+
+#ifndef NB_SANITIZE
+#define NB_SANITIZE "none" /* meson's b_sanitize, for compiling the pages' C */
+#endif
 #include <unistd.h>
 
 #define MARK "<!-- doctest"
@@ -541,6 +545,10 @@ static int doc_check_page(const char *page, const char *text, char **report, int
             "export PKG_CONFIG_PATH='%s/meson-uninstalled'\nexport LD_LIBRARY_PATH='%s'\n"
             "exec 2>&1\n",
             dir, NB_BUILD_DIR, NB_BUILD_DIR, NB_BUILD_DIR, NB_BUILD_DIR);
+    /* a sanitized build's library links only into sanitized programs: the pages' cc too */
+    if (strcmp(NB_SANITIZE, "none") != 0 && NB_SANITIZE[0]) {
+        appendf(&script, "cc() { command cc -fsanitize=%s \"$@\"; }\n", NB_SANITIZE);
+    }
     doc_cmd cmds[512];
     const char *wants[512];
     int lines_of[512];
