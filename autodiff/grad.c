@@ -225,6 +225,11 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
     if (!check_args(g, y, n, wrt, grads)) {
         return g ? (g->status != NB_OK ? g->status : NB_ERR_ARG) : NB_ERR_ARG;
     }
+    char open[300];
+    if (!nbi_scopes_closed(g, open, sizeof open)) {
+        nbi_fail(g, NB_ERR_ARG, "grad", 1, &y, "%s", open);
+        return g->status;
+    }
     if (n == 0) {
         return NB_OK;
     }
@@ -276,8 +281,20 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
 
     if (s.mark[y->id] & DEPENDS_ON_WRT) {
         g->cur_scope = mirror_scope(g, s.mirror, y->scope);
-        s.adj[y->id] = y->rank == 0 ? nbi_scalar_cached(g, y->dtype, 1.0)
-                                    : nb_fill(g, (nb_dtype)y->dtype, y->rank, y->shape, 1.0);
+        /*
+         * a seed of its own (not the cached constant 1, which rules share), so
+         * that it can be drawn as ∂y/∂y = 1; recorded as y's gradient
+         */
+        nb_node *seed = y->rank == 0 ? nb_scalar(g, (nb_dtype)y->dtype, 1.0)
+                                     : nb_fill(g, (nb_dtype)y->dtype, y->rank, y->shape, 1.0);
+        s.adj[y->id] = seed;
+        if (seed) {
+            seed->flags |= NBI_F_SEED;
+            nb_node *pair_w[1] = { y }, *pair_d[1] = { seed };
+            if (!record_pairs(g, 1, pair_w, pair_d)) {
+                nbi_fail_nomem(g, "grad");
+            }
+        }
     }
     for (uint32_t id = y->id + 1; id-- > 0 && g->status == NB_OK;) {
         nb_node *v = g->nodes[id];

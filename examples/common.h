@@ -55,6 +55,19 @@ static inline options parse_options(int argc, char **argv, bool with_ckpt)
             o.resume = v;
             i++;
         } else {
+            bool help = strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+            bool known = strcmp(a, "--epochs") == 0 || strcmp(a, "--seed") == 0 ||
+                         strcmp(a, "--data") == 0 ||
+                         (with_ckpt && (strcmp(a, "--save") == 0 || strcmp(a, "--resume") == 0));
+            if (!help) {
+                /* name what was wrong before the usage, so it is not lost above it */
+                if (known) {
+                    fprintf(stderr, "%s: %s needs %s\n", argv[0], a,
+                            strcmp(a, "--epochs") == 0 ? "a whole number >= 1" : "a value");
+                } else {
+                    fprintf(stderr, "%s: unknown flag '%s'\n", argv[0], a);
+                }
+            }
             fprintf(stderr,
                     "usage: %s [--quiet] [--epochs N] [--seed N] [--data DIR]%s\n"
                     "  --quiet        no progress lines on stderr\n"
@@ -65,7 +78,7 @@ static inline options parse_options(int argc, char **argv, bool with_ckpt)
                     with_ckpt ? "  --save FILE    write a checkpoint after every epoch\n"
                                 "  --resume FILE  continue from a checkpoint\n"
                               : "");
-            exit(strcmp(a, "--help") == 0 ? 0 : 2);
+            exit(help ? 0 : 2);
         }
     }
     return o;

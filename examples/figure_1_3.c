@@ -3,11 +3,14 @@
  * Courville, Deep Learning, chapter 1). Logistic regression y = σ(Σ w·x) has
  * depth 3 when {mul, sum, sigmoid} are the elements and depth 1 when
  * "logistic regression" itself is the element. The gradient graph shows how
- * backpropagation deepens it. Writes figure_1_3.dot and figure_1_3_grad.dot.
+ * backpropagation deepens it. Writes figure_1_3.dot, figure_1_3_scopes.dot (the
+ * scope drawn as one node) and figure_1_3_grad.dot
+ * to the directory given as its argument (the current one by default).
  */
 #include <nabla.h>
 
 #include <stdio.h>
+#include <string.h>
 
 static void print_path(nb_graph *g, nb_node *out, int level)
 {
@@ -19,8 +22,12 @@ static void print_path(nb_graph *g, nb_node *out, int level)
     printf("\n");
 }
 
-static int write_dot(nb_graph *g, const char *file, const nb_dot_options *o)
+/* Writes dir/name (dir "." writes name); prints the path it wrote. */
+static int write_dot(nb_graph *g, const char *dir, const char *name, const nb_dot_options *o)
 {
+    char file[4096];
+    snprintf(file, sizeof file, "%s%s%s", strcmp(dir, ".") ? dir : "", strcmp(dir, ".") ? "/" : "",
+             name);
     FILE *f = fopen(file, "w");
     if (!f) {
         perror(file);
@@ -35,8 +42,15 @@ static int write_dot(nb_graph *g, const char *file, const nb_dot_options *o)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* the one optional argument: the directory to write the DOT files to */
+    const char *dir = argc > 1 ? argv[1] : ".";
+    if (argc > 2 || (argc > 1 && argv[1][0] == '-')) {
+        fprintf(stderr, "usage: %s [DIR]  (writes figure_1_3.dot and figure_1_3_grad.dot to DIR)\n",
+                argv[0]);
+        return 2;
+    }
     nb_graph *g = nb_graph_new();
     if (!g) {
         return 1;
@@ -84,12 +98,20 @@ int main(void)
     o.highlight = y;
     o.values = true;
     o.title = "figure 1.3: logistic regression, depth 3 over ops";
-    int rc = write_dot(g, "figure_1_3.dot", &o);
+    int rc = write_dot(g, dir, "figure_1_3.dot", &o);
+    /* the book's second drawing: logistic regression as one element */
+    o.collapse = 1;
+    o.depth_level = NB_DEPTH_SCOPES;
+    o.title = "figure 1.3: logistic regression as one element, depth 1";
+    rc |= write_dot(g, dir, "figure_1_3_scopes.dot", &o);
+    o.collapse = 0;
+    o.depth_level = NB_DEPTH_OPS;
     o.grad = true;
     o.highlight = dw;
     o.title = "figure 1.3 with its gradient graph";
-    rc |= write_dot(g, "figure_1_3_grad.dot", &o);
-    printf("render with: dot -Tsvg figure_1_3.dot -o figure_1_3.svg\n");
+    rc |= write_dot(g, dir, "figure_1_3_grad.dot", &o);
+    const char *d = strcmp(dir, ".") ? dir : "", *sep = strcmp(dir, ".") ? "/" : "";
+    printf("render with: dot -Tsvg %s%sfigure_1_3.dot -o %s%sfigure_1_3.svg\n", d, sep, d, sep);
     nb_graph_free(g);
     return rc;
 }

@@ -40,6 +40,10 @@ static nb_status compute(nb_graph *g, nb_node *out, int level, depth_run *r)
     if (level < 0) {
         return nbi_report(g, NB_ERR_ARG, "depth", 1, &out, "level %d is negative", level);
     }
+    char open[300];
+    if (!nbi_scopes_closed(g, open, sizeof open)) {
+        return nbi_report(g, NB_ERR_ARG, "depth", 0, NULL, "%s", open);
+    }
     r->n = (size_t)out->id + 1;
     r->n_scopes = level > 0 ? g->n_scopes : 0;
     r->depth = nbi_mem_alloc(g, r->n * sizeof *r->depth);

@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 nb_dot_options nb_dot_defaults(void)
 {
@@ -85,16 +86,48 @@ typedef struct dot_state {
     const nb_dot_options *o;
     uint8_t *show;  /* by node id */
     uint32_t *next; /* by node id: the next node on the highlighted path, or UINT32_MAX */
+    uint32_t *rep;  /* collapse: by node id, the scope drawn in its place, or UINT32_MAX */
     size_t n;
 } dot_state;
+
+/* The y whose seed n is (the pair nb_grad recorded), or NULL. */
+static const nb_node *seed_of(const nb_graph *g, const nb_node *n)
+{
+    for (uint32_t i = 0; (n->flags & NBI_F_SEED) && i + 1 < g->n_grad_pairs; i += 2) {
+        if (g->grad_pairs[i + 1] == n) {
+            return g->grad_pairs[i];
+        }
+    }
+    return NULL;
+}
 
 static void put_node(dot_state *st, nb_node *n, int indent)
 {
     FILE *f = st->f;
     char shape[96], attr[160], name[64];
-    nbi_format_shape(n->rank, n->shape, shape, sizeof shape);
+    if (n->rank == 0) {
+        snprintf(shape, sizeof shape, "scalar");
+    } else {
+        nbi_format_shape(n->rank, n->shape, shape, sizeof shape);
+    }
     nbi_node_label(n, attr, sizeof attr);
     fprintf(f, "%*sn%u [label=\"", indent, "", (unsigned)n->id);
+    const nb_node *y = seed_of(n->g, n);
+    if (y) {
+        /* the seed: the output's adjoint of itself */
+        char buf[64];
+        const char *yn = nbi_name_into(y, buf, sizeof buf);
+        fputs("∂", f);
+        put_escaped(f, yn);
+        fputs("/∂", f);
+        put_escaped(f, yn);
+        fprintf(f, " = 1\", %s", node_style(n));
+        if (st->next[n->id] != UINT32_MAX) {
+            fputs(", color=red, penwidth=2.5", f);
+        }
+        fputs("];\n", f);
+        return;
+    }
     put_escaped(f, nbi_name_into(n, name, sizeof name));
     fputs("\\n", f);
     put_escaped(f, nbi_ops[n->op]->name);
@@ -109,7 +142,7 @@ static void put_node(dot_state *st, nb_node *n, int indent)
     if (st->o->values && nbi_has_value(n) && nbi_node_count(n) <= st->o->max_values) {
         fputs("\\n= ", f);
         put_values(f, n);
-        const nb_node *d = grad_of(n->g, n);
+        const nb_node *d = st->o->grad ? grad_of(n->g, n) : NULL; /* forward-only: values only */
         if (d && nbi_node_count(d) <= st->o->max_values) {
             fputs("\\ngrad = ", f);
             put_values(f, d);
@@ -120,6 +153,80 @@ static void put_node(dot_state *st, nb_node *n, int indent)
         fputs(", color=red, penwidth=2.5", f);
     }
     fputs("];\n", f);
+}
+
+/*
+ * A collapsed scope instance as one node: its name and what it outputs (its
+ * nodes that are used outside it or are the drawing's outputs).
+ */
+static void put_scope_node(nb_graph *g, dot_state *st, uint32_t scope, int indent)
+{
+    FILE *f = st->f;
+    size_t ops = 0, outs = 0;
+    bool red = false;
+    char first_out[64] = "";
+    for (uint32_t id = 0; id < st->n; id++) {
+        nb_node *v = g->nodes[id];
+        if (!st->show[id] || st->rep[id] != scope) {
+            continue;
+        }
+        ops += !nbi_is_leaf(v);
+        red |= st->next[id] != UINT32_MAX || (st->o->highlight && st->o->highlight == v);
+        bool out = st->o->highlight == v;
+        for (size_t k = 0; k < st->o->n_outputs && !out; k++) {
+            out = st->o->outputs[k] == v;
+        }
+        for (uint32_t w = id + 1; w < st->n && !out; w++) {
+            nb_node *u = g->nodes[w];
+            for (int i = 0; st->show[w] && st->rep[w] != scope && i < u->arity && !out; i++) {
+                out = u->in[i] == v;
+            }
+        }
+        if (out && outs++ == 0) {
+            char buf[64];
+            snprintf(first_out, sizeof first_out, "%s", nbi_name_into(v, buf, sizeof buf));
+        }
+    }
+    fprintf(f, "%*ss%u [label=\"", indent, "", (unsigned)scope);
+    put_escaped(f, g->scopes[scope].name);
+    fprintf(f, "\\n%zu op%s", ops, ops == 1 ? "" : "s");
+    if (outs == 1) {
+        fputs(" → ", f);
+        put_escaped(f, first_out);
+    } else if (outs > 1) {
+        fprintf(f, " → %zu outputs", outs);
+    }
+    fprintf(f, "\", shape=box, style=\"rounded,filled\", fillcolor=\"%s\", %s];\n",
+            strncmp(g->scopes[scope].name, "grad:", 5) ? "#f3f3fa" : "#eef4ff",
+            red ? "color=red, penwidth=2.5" : "color=\"#8888aa\"");
+}
+
+/* The role of input i of n when its op names its inputs ("a, b"; "y, dy"), or "". */
+static void input_role(const nb_node *n, int i, char *buf, size_t cap)
+{
+    const char *names = nbi_ops[n->op]->inputs;
+    buf[0] = '\0';
+    if (!names || n->arity < 2) {
+        return;
+    }
+    for (int k = 0; *names; k++) {
+        size_t len = strcspn(names, ",");
+        if (k == i) {
+            snprintf(buf, cap, "%.*s", (int)len, names);
+            return;
+        }
+        names += len;
+        while (*names == ',' || *names == ' ') {
+            names++;
+        }
+    }
+}
+
+/* Orders (from, to) edge keys. */
+static int by_key(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 /* Marks what to draw: what the outputs need (or everything), gradient nodes on request. */
@@ -193,6 +300,12 @@ static bool put_clusters(nb_graph *g, dot_state *st)
             while (cur != UINT32_MAX && !used[cur]) {
                 cur = sib[cur];
             }
+            if (cur != UINT32_MAX && st->o->collapse > 0 &&
+                g->scopes[cur].level >= (uint32_t)st->o->collapse) {
+                put_scope_node(g, st, cur, cluster_indent(top));
+                cur = sib[cur];
+                continue;
+            }
             if (cur != UINT32_MAX) {
                 int ind = cluster_indent(top);
                 fprintf(st->f, "%*ssubgraph cluster_%u {\n%*s  label=\"", ind, "", (unsigned)cur,
@@ -225,6 +338,66 @@ static bool put_clusters(nb_graph *g, dot_state *st)
     return ok;
 }
 
+/* The drawn key of node id: its own, or (collapsed) its scope's, offset past the nodes. */
+static uint64_t drawn_key(const dot_state *st, uint32_t id)
+{
+    return st->rep[id] == UINT32_MAX ? id : (uint64_t)st->n + st->rep[id];
+}
+
+static void put_key(FILE *f, const dot_state *st, uint64_t k)
+{
+    fprintf(f, k < st->n ? "n%u" : "s%u", (unsigned)(k < st->n ? k : k - st->n));
+}
+
+/*
+ * Edges between drawn elements, each once (an edge inside a collapsed scope
+ * is not drawn): red when any edge it stands for is on the highlighted path.
+ */
+static bool put_collapsed_edges(nb_graph *g, dot_state *st)
+{
+    size_t cap = 0;
+    for (uint32_t id = 0; id < st->n; id++) {
+        cap += st->show[id] ? (size_t)g->nodes[id]->arity : 0;
+    }
+    /* key: from (high 31 bits), to (next 31 bits), red (bit 1), gradient (bit 0) */
+    uint64_t *e = nbi_mem_alloc(g, (cap ? cap : 1) * sizeof *e);
+    if (!e) {
+        return false;
+    }
+    size_t n = 0;
+    for (uint32_t id = 0; id < st->n; id++) {
+        nb_node *v = g->nodes[id];
+        for (int i = 0; st->show[id] && i < v->arity; i++) {
+            nb_node *u = v->in[i];
+            uint64_t a = drawn_key(st, u->id), b = drawn_key(st, id);
+            if (!st->show[u->id] || a == b) {
+                continue;
+            }
+            bool red = st->next[u->id] == id;
+            e[n++] = a << 33 | b << 2 | (uint64_t)red << 1 | ((v->flags & NBI_F_GRAD) != 0);
+        }
+    }
+    qsort(e, n, sizeof *e, by_key);
+    for (size_t i = 0; i < n;) {
+        uint64_t pair = e[i] >> 2;
+        bool red = false, grad = false;
+        for (; i < n && e[i] >> 2 == pair; i++) {
+            red |= (e[i] >> 1) & 1;
+            grad |= e[i] & 1;
+        }
+        fputs("  ", st->f);
+        put_key(st->f, st, pair >> 31);
+        fputs(" -> ", st->f);
+        put_key(st->f, st, pair & 0x7fffffffu);
+        fputs(red    ? " [color=red, penwidth=2.5];\n"
+              : grad ? " [color=\"#4a72c4\"];\n"
+                     : ";\n",
+              st->f);
+    }
+    nbi_mem_free(g, e, (cap ? cap : 1) * sizeof *e);
+    return true;
+}
+
 nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts)
 {
     if (!g || !f) {
@@ -239,15 +412,25 @@ nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts)
     dot_state st = { .f = f, .o = &o, .n = g->n_nodes };
     st.show = nbi_mem_alloc(g, st.n ? st.n : 1);
     st.next = nbi_mem_alloc(g, (st.n ? st.n : 1) * sizeof *st.next);
+    st.rep = nbi_mem_alloc(g, (st.n ? st.n : 1) * sizeof *st.rep);
     nb_node **path = NULL;
     size_t path_len = 0;
     nb_status status = NB_OK;
-    if (!st.show || !st.next) {
+    if (!st.show || !st.next || !st.rep) {
         status = nbi_report(g, NB_ERR_NOMEM, "write_dot", 0, NULL, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < st.n; i++) {
         st.next[i] = UINT32_MAX;
+        st.rep[i] = UINT32_MAX;
+        /* collapse: the enclosing instance at the level (nodes of shallower scopes stay) */
+        uint32_t sc = g->nodes[i]->scope;
+        if (o.collapse > 0 && sc != 0 && g->scopes[sc].level >= (uint32_t)o.collapse) {
+            while (g->scopes[sc].level > (uint32_t)o.collapse) {
+                sc = g->scopes[sc].parent;
+            }
+            st.rep[i] = sc;
+        }
     }
     if (st.n) {
         choose(g, &o, &st);
@@ -286,23 +469,40 @@ nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts)
         status = nbi_report(g, NB_ERR_NOMEM, "write_dot", 0, NULL, "out of memory");
         goto done;
     }
-    for (uint32_t id = 0; id < st.n; id++) {
-        nb_node *v = g->nodes[id];
-        if (!st.show[id]) {
-            continue;
+    if (o.collapse > 0) {
+        if (!put_collapsed_edges(g, &st)) {
+            status = nbi_report(g, NB_ERR_NOMEM, "write_dot", 0, NULL, "out of memory");
+            goto done;
         }
-        for (int i = 0; i < v->arity; i++) {
-            nb_node *u = v->in[i];
-            if (!st.show[u->id]) {
+    } else {
+        for (uint32_t id = 0; id < st.n; id++) {
+            nb_node *v = g->nodes[id];
+            if (!st.show[id]) {
                 continue;
             }
-            fprintf(f, "  n%u -> n%u", (unsigned)u->id, (unsigned)id);
-            if (st.next[u->id] == id) {
-                fputs(" [color=red, penwidth=2.5]", f);
-            } else if (v->flags & NBI_F_GRAD) {
-                fputs(" [color=\"#4a72c4\"]", f);
+            for (int i = 0; i < v->arity; i++) {
+                nb_node *u = v->in[i];
+                if (!st.show[u->id]) {
+                    continue;
+                }
+                char role[32];
+                input_role(v, i, role, sizeof role);
+                fprintf(f, "  n%u -> n%u", (unsigned)u->id, (unsigned)id);
+                const char *sep = " [";
+                if (st.next[u->id] == id) {
+                    fputs(" [color=red, penwidth=2.5", f);
+                    sep = ", ";
+                } else if (v->flags & NBI_F_GRAD) {
+                    fputs(" [color=\"#4a72c4\"", f);
+                    sep = ", ";
+                }
+                if (role[0]) {
+                    fprintf(f, "%sheadlabel=\"%s\", labelfontsize=9, labelfontcolor=\"#555555\"",
+                            sep, role);
+                    sep = ", ";
+                }
+                fputs(sep[0] == ',' ? "];\n" : ";\n", f);
             }
-            fputs(";\n", f);
         }
     }
     fputs("}\n", f);
@@ -313,5 +513,6 @@ done:
     nbi_mem_free(g, path, path_len * sizeof *path);
     nbi_mem_free(g, st.show, st.n ? st.n : 1);
     nbi_mem_free(g, st.next, (st.n ? st.n : 1) * sizeof *st.next);
+    nbi_mem_free(g, st.rep, (st.n ? st.n : 1) * sizeof *st.rep);
     return status;
 }

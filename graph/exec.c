@@ -619,6 +619,10 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
     if (n > 0 && !outs) {
         return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "the output array is NULL");
     }
+    char open[300];
+    if (!nbi_scopes_closed(g, open, sizeof open)) {
+        return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "%s", open);
+    }
     if (flags & ~(NB_RUN_KEEP_ALL | NB_RUN_CHECK_FINITE | NB_RUN_TRAIN | NB_RUN_EVAL)) {
         return nbi_report(g, NB_ERR_ARG, "run", 0, NULL, "unknown flags 0x%x", (unsigned)flags);
     }
@@ -686,6 +690,24 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
         g->nodes[p->kept[i]]->flags |= NBI_F_VALID;
     }
     g->last_plan = p;
+    /*
+     * an input nobody gave values reads as zeros: a warning, not an error
+     * (zeros can be meant), left where nb_graph_error shows it
+     */
+    for (uint32_t k = 0; k < p->n_steps; k++) {
+        nb_node *v = g->nodes[p->steps[k]];
+        for (int i = 0; i < v->arity; i++) {
+            nb_node *u = v->in[i];
+            if (u->op == NBI_OP_INPUT && !(u->flags & NBI_F_WRITTEN)) {
+                char buf[64];
+                snprintf(g->run_err, sizeof g->run_err,
+                         "warning: input %s was never written and reads as zeros (give it values "
+                         "with nb_node_write)",
+                         nbi_name_into(u, buf, sizeof buf));
+                return NB_OK;
+            }
+        }
+    }
     return NB_OK;
 }
 

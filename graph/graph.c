@@ -487,6 +487,10 @@ const char *nb_node_scope_at(const nb_node *n, int level)
 
 void *nb_node_data(const nb_node *n)
 {
+    if (n && n->op == NBI_OP_INPUT) {
+        /* the program holds the pointer and may fill the input through it */
+        ((nb_node *)n)->flags |= NBI_F_WRITTEN;
+    }
     return n && nbi_has_value(n) ? n->data : NULL;
 }
 
@@ -536,6 +540,7 @@ nb_status nb_node_write(nb_graph *g, nb_node *n, const void *src, size_t count)
         return nbi_report(g, NB_ERR_ARG, "write", 1, &n, "the source is NULL");
     }
     memcpy(n->data, src, count * nbi_dtype_size(n->dtype));
+    n->flags |= NBI_F_WRITTEN;
     return NB_OK;
 }
 
@@ -567,6 +572,7 @@ nb_status nb_node_write_f64(nb_graph *g, nb_node *n, const double *src, size_t c
             d[i] = (int32_t)src[i];
         }
     }
+    n->flags |= NBI_F_WRITTEN;
     return NB_OK;
 }
 

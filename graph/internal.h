@@ -26,9 +26,11 @@
 
 /* Node flags. */
 enum {
-    NBI_F_GRAD = 1u << 0,  /* built by nb_grad */
-    NBI_F_VALID = 1u << 1, /* an op node whose data holds its value from the last run */
-    NBI_F_NAMED = 1u << 2, /* name was given by the user */
+    NBI_F_GRAD = 1u << 0,    /* built by nb_grad */
+    NBI_F_VALID = 1u << 1,   /* an op node whose data holds its value from the last run */
+    NBI_F_NAMED = 1u << 2,   /* name was given by the user */
+    NBI_F_SEED = 1u << 3,    /* the seed of an nb_grad call (its pair in grad_pairs names y) */
+    NBI_F_WRITTEN = 1u << 4, /* an input given values (written, loaded, or its data handed out) */
 };
 
 /*
@@ -290,6 +292,14 @@ double nbi_rng_normal(nb_graph *g);  /* N(0, 1) */
 
 /* Creates a scope instance under parent; returns its index or 0 after recording NOMEM. */
 uint32_t nbi_scope_new(nb_graph *g, const char *name, uint32_t parent);
+
+/*
+ * False when a scope is still open (an nb_scope_push without its pop), and
+ * writes "scope 'NAME' is still open ..." to msg: nb_grad, runs and depth
+ * queries refuse to go on, since nodes built or measured then would be
+ * grouped in a scope the program meant to have closed.
+ */
+bool nbi_scopes_closed(const nb_graph *g, char *msg, size_t cap);
 
 /* ---- depth (graph/depth.c) ---- */
 

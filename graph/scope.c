@@ -44,6 +44,18 @@ void nb_scope_push(nb_graph *g, const char *name)
     }
 }
 
+bool nbi_scopes_closed(const nb_graph *g, char *msg, size_t cap)
+{
+    if (g->open_scopes == 0) {
+        return true;
+    }
+    snprintf(msg, cap,
+             "scope '%s' is still open: every nb_scope_push needs its nb_scope_pop before "
+             "nb_grad, a run or a depth query",
+             g->scopes[g->cur_scope].name);
+    return false;
+}
+
 void nb_scope_pop(nb_graph *g)
 {
     if (!g || g->status != NB_OK) {

@@ -1270,8 +1270,10 @@ NB_API void nb_scope_pop(nb_graph *g);
  * Returns the graph's status. Errors: NB_ERR_SHAPE if y is not a scalar (reduce
  * it first, e.g. with nb_sum); NB_ERR_ARG for NULL arguments; NB_ERR_GRAPH for a
  * foreign node; NB_ERR_DTYPE for an i32 y, or a wrt node whose dtype is not
- * y's (i32 labels). On error grads[] is all NULL. A state node (nb_state) is a
- * constant: its gradient is a fill node of zeros.
+ * y's (i32 labels); NB_ERR_ARG while a scope is still open (an nb_scope_push
+ * without its pop: its gradient nodes would land in it). On error grads[] is
+ * all NULL. A state node (nb_state) is a constant: its gradient is a fill node
+ * of zeros.
  */
 NB_API nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_node **grads);
 
@@ -1346,7 +1348,11 @@ NB_API bool nb_graph_training(const nb_graph *g);
  * consumer has run. Later runs of the same set allocate nothing. Values are
  * read with nb_node_data and stay valid until the next run on the graph.
  * Returns NB_ERR_* of the graph's sticky error without running, NB_ERR_ARG for
- * bad arguments, NB_ERR_NOMEM, or NB_ERR_VALUE from an op (see nb_graph_error).
+ * bad arguments or while a scope is still open (not sticky: pop it and run),
+ * NB_ERR_NOMEM, or NB_ERR_VALUE from an op (see nb_graph_error). A run that
+ * reads an input never given values (nb_node_write, nb_node_write_f64, a
+ * pointer from nb_node_data, a loaded batch or checkpoint) succeeds with
+ * zeros and leaves "warning: input x was never written ..." in nb_graph_error.
  */
 NB_API nb_status nb_graph_run(nb_graph *g, size_t n, nb_node *const *outs);
 
@@ -1378,8 +1384,8 @@ enum {
  * scope if shallower) adds 0, so a whole scope counts as one element. A gradient
  * node's depth is measured over the combined graph, forward nodes it uses included.
  * Returns -1 on a graph in error, or after reporting (not sticky, as for runs:
- * the graph stays usable) NB_ERR_ARG for a NULL node or a negative level,
- * NB_ERR_GRAPH for a foreign node, NB_ERR_NOMEM.
+ * the graph stays usable) NB_ERR_ARG for a NULL node, a negative level or a
+ * scope still open, NB_ERR_GRAPH for a foreign node, NB_ERR_NOMEM.
  */
 NB_API int nb_depth(nb_graph *g, nb_node *out, int level);
 
@@ -1407,6 +1413,8 @@ typedef struct nb_dot_options {
     int depth_level;    /* level of that path, as nb_depth (default NB_DEPTH_OPS) */
     const char *title;  /* graph label (default none) */
     bool left_to_right; /* rankdir=LR instead of top to bottom (default false) */
+    int collapse;       /* k >= 1: draw each scope instance of level k as one node, as the
+                           book's second figure 1.3 draws logistic regression (default 0) */
 } nb_dot_options;
 
 NB_API nb_dot_options nb_dot_defaults(void);
@@ -1418,6 +1426,13 @@ NB_API nb_dot_options nb_dot_defaults(void);
  * boxes, constants grey plain text,
  * ops white rounded boxes and gradient ops blue; scopes are clusters; the longest
  * path to highlight is red and bold. Node ids are stable ("n12" is node 12).
+ * A scalar's shape reads "scalar". Edges into an op whose inputs play
+ * different parts carry the input's role (a and b of sub, div and matmul; y
+ * and dy of the *_grad ops), and the seed of a gradient reads ∂y/∂y = 1.
+ * Gradients show (with values) only in a drawing with grad. With collapse = k,
+ * each scope instance of level k (or a shallower innermost one) is one node
+ * "s<scope id>" named after the scope and what it outputs, edges between
+ * elements are drawn once, and a highlighted path is red through them.
  * opts may be NULL for the defaults. Returns NB_ERR_IO when writing fails.
  */
 NB_API nb_status nb_graph_write_dot(nb_graph *g, FILE *f, const nb_dot_options *opts);
@@ -1513,6 +1528,14 @@ NB_API nb_status nb_optim_step_with(nb_optim *opt, nb_node *loss, nb_node *const
 /* The loss computed by the last step (NaN before the first, or without a loss node). */
 NB_API double nb_optim_loss(const nb_optim *opt);
 
+/*
+ * The divergence check of `nabla train`: true when loss (say, an epoch's mean
+ * loss) is not finite or is over 1000 times the loss of the optimizer's first
+ * step, a run that does not come back; stop and lower the learning rate.
+ * False for a NULL opt and before any step with a loss.
+ */
+NB_API bool nb_optim_diverged(const nb_optim *opt, double loss);
+
 /* Steps taken so far. */
 NB_API int64_t nb_optim_steps(const nb_optim *opt);
 
@@ -1572,6 +1595,19 @@ NB_API void nb_dataset_scale(nb_dataset *ds, double factor);
  * statistic leaks into training. Constant columns are only centered.
  */
 NB_API void nb_dataset_standardize(nb_dataset *train, nb_dataset *other);
+
+/*
+ * The statistics nb_dataset_standardize uses: each feature column's mean and
+ * standard deviation over ds (population form, divided by rows), into
+ * mean[cols] and std[cols]. An empty dataset gives 0 and 1.
+ */
+NB_API void nb_dataset_moments(const nb_dataset *ds, double *mean, double *std);
+
+/*
+ * Applies saved statistics: each feature becomes (x - mean[c]) / std[c], a
+ * std of 0 only centering, as nb_dataset_standardize does with train's own.
+ */
+NB_API void nb_dataset_normalize(nb_dataset *ds, const double *mean, const double *std);
 
 /* Mini-batches over n examples in a seeded random order. */
 typedef struct nb_batches {
@@ -1644,6 +1680,20 @@ NB_API nb_status nb_checkpoint_save(nb_graph *g, const char *path, size_t n, nb_
  */
 NB_API nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *const *params,
                                     nb_optim *opt);
+
+/*
+ * Looks up the tensor `name` in the checkpoint at path, for a caller that
+ * saves more than the model's leaves (the nabla command saves --standardize's
+ * statistics as the state nodes "standardize:mean" and "standardize:std") and
+ * must know what a file holds before it loads it with nb_checkpoint_load.
+ * The file is read and its checksum verified. Returns NB_OK with *found set,
+ * and when it is true the tensor's dtype, rank and shape (NB_MAX_RANK
+ * entries); NB_ERR_IO or NB_ERR_FORMAT (the message in nb_graph_error) when
+ * the file cannot be read or is not a checkpoint; NB_ERR_ARG for a NULL
+ * argument. Not sticky.
+ */
+NB_API nb_status nb_checkpoint_find(nb_graph *g, const char *path, const char *name, bool *found,
+                                    nb_dtype *dtype, int *rank, int64_t *shape);
 
 /* ======================================================================== */
 /* Layers                                                                   */

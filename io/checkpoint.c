@@ -324,6 +324,19 @@ static void copy_values(void *dst, const unsigned char *src, size_t count, size_
     }
 }
 
+static bool same_ignoring_case(const char *a, const unsigned char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int x = (unsigned char)a[i], y = b[i];
+        x = x >= 'A' && x <= 'Z' ? x - 'A' + 'a' : x;
+        y = y >= 'A' && y <= 'Z' ? y - 'A' + 'a' : y;
+        if (x != y) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Where a parameter's values (and state) sit in the file once it has been checked. */
 typedef struct found {
     const unsigned char *values;
@@ -445,7 +458,19 @@ static nb_status load(nb_graph *g, const unsigned char *buf, size_t len, const c
             i++;
         }
         if (i == n) {
-            BAD("%s: tensor '%.*s' matches no parameter given", path, (int)name_len, name);
+            /* a name that differs only in case is most likely a renamed parameter */
+            size_t k = 0;
+            while (k < n && !(strlen(nb_node_name(params[k])) == name_len &&
+                              same_ignoring_case(nb_node_name(params[k]), name, name_len))) {
+                k++;
+            }
+            if (k < n) {
+                BAD("%s: tensor '%.*s' matches no parameter given; did you mean '%s'? (names "
+                    "are case-sensitive)",
+                    path, (int)name_len, name, nb_node_name(params[k]));
+            } else {
+                BAD("%s: tensor '%.*s' matches no parameter given", path, (int)name_len, name);
+            }
             goto done;
         }
         nb_node *p = params[i];
@@ -485,6 +510,7 @@ static nb_status load(nb_graph *g, const unsigned char *buf, size_t len, const c
         nb_node *p = params[i];
         size_t count = nbi_node_count(p), es = nbi_dtype_size(p->dtype);
         copy_values(p->data, at[i].values, count, es);
+        p->flags |= NBI_F_WRITTEN;
         if (opt && at[i].state) {
             int k = opt_index(opt, p);
             for (uint32_t s = 0; s < slots; s++) {
@@ -544,6 +570,96 @@ nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_node *c
         return st;
     }
     st = load(g, buf, len, path, n, params, opt);
+    nbi_mem_free(g, buf, len + 1);
+    return st;
+}
+
+/*
+ * Walks the verified tensor headers of buf for `name`: the layout is the one
+ * load() checks, so a file load() accepts is walked the same way.
+ */
+static nb_status find(nb_graph *g, const unsigned char *buf, size_t len, const char *path,
+                      const char *name, bool *found_it, nb_dtype *dtype, int *rank, int64_t *shape)
+{
+#define BAD(...) nbi_report(g, NB_ERR_FORMAT, "checkpoint_find", 0, NULL, __VA_ARGS__)
+    reader r = { .p = buf, .end = buf + len, .ok = true };
+    if (len < 8 + 4 * 4 || memcmp(buf, MAGIC, 8) != 0) {
+        return BAD("%s: not a nabla checkpoint", path);
+    }
+    uint32_t stored = (uint32_t)buf[len - 4] | (uint32_t)buf[len - 3] << 8 |
+                      (uint32_t)buf[len - 2] << 16 | (uint32_t)buf[len - 1] << 24;
+    take(&r, 8);
+    uint32_t version = get_u32(&r), flags = get_u32(&r), tensors = get_u32(&r);
+    if (version != VERSION && version != VERSION_2) {
+        return BAD("%s: format version %u; this nabla reads versions %u and %u", path,
+                   (unsigned)version, VERSION, VERSION_2);
+    }
+    if (crc_update(0, buf, len - 4) != stored) {
+        return BAD("%s: checksum mismatch: the file is truncated or corrupted", path);
+    }
+    r.end = buf + len - 4;
+    uint32_t slots = 0;
+    if (flags & FLAG_OPTIM) {
+        get_u32(&r);
+        slots = get_u32(&r);
+        get_i64(&r);
+    }
+    size_t want = strlen(name);
+    for (uint32_t t = 0; t < tensors && r.ok; t++) {
+        uint32_t name_len = get_u32(&r);
+        const unsigned char *at = name_len <= MAX_NAME ? take(&r, name_len) : NULL;
+        uint32_t dt = get_u32(&r), rk = get_u32(&r);
+        if (!r.ok || !at || dt > NB_DTYPE_I32 || rk > NB_MAX_RANK) {
+            return BAD("%s: tensor %u has a malformed header", path, (unsigned)t + 1);
+        }
+        int64_t dims[NB_MAX_RANK];
+        size_t count = 1;
+        for (uint32_t d = 0; d < rk; d++) {
+            dims[d] = get_i64(&r);
+            if (dims[d] < 0 || (dims[d] > 0 && count > SIZE_MAX / 8 / (size_t)dims[d])) {
+                return BAD("%s: tensor %u has a malformed header", path, (unsigned)t + 1);
+            }
+            count *= (size_t)dims[d];
+        }
+        uint32_t has_state = version == VERSION ? (flags & FLAG_OPTIM) : get_u32(&r);
+        if (name_len == want && memcmp(at, name, want) == 0 && r.ok) {
+            *found_it = true;
+            *dtype = (nb_dtype)dt;
+            *rank = (int)rk;
+            memcpy(shape, dims, rk * sizeof *dims);
+            return NB_OK;
+        }
+        size_t bytes = count * nbi_dtype_size((int)dt);
+        take(&r, bytes);
+        if (has_state && slots) {
+            take(&r, bytes * slots);
+        }
+    }
+    if (!r.ok) {
+        return BAD("%s: truncated", path);
+    }
+    return NB_OK;
+#undef BAD
+}
+
+nb_status nb_checkpoint_find(nb_graph *g, const char *path, const char *name, bool *found_it,
+                             nb_dtype *dtype, int *rank, int64_t *shape)
+{
+    if (!g) {
+        return NB_ERR_ARG;
+    }
+    g->run_err[0] = '\0';
+    if (!path || !name || !found_it || !dtype || !rank || !shape) {
+        return nbi_report(g, NB_ERR_ARG, "checkpoint_find", 0, NULL, "an argument is NULL");
+    }
+    *found_it = false;
+    nb_status st = NB_OK;
+    size_t len = 0;
+    unsigned char *buf = read_file(g, path, &len, &st);
+    if (!buf) {
+        return st;
+    }
+    st = find(g, buf, len, path, name, found_it, dtype, rank, shape);
     nbi_mem_free(g, buf, len + 1);
     return st;
 }

@@ -411,35 +411,53 @@ void nb_dataset_scale(nb_dataset *ds, double factor)
     }
 }
 
+void nb_dataset_moments(const nb_dataset *ds, double *mean, double *std)
+{
+    for (size_t c = 0; ds && mean && std && c < ds->cols; c++) {
+        double m = 0, var = 0;
+        for (size_t r = 0; ds->x && r < ds->rows; r++) {
+            m += ds->x[r * ds->cols + c];
+        }
+        m = ds->rows ? m / (double)ds->rows : 0;
+        for (size_t r = 0; ds->x && r < ds->rows; r++) {
+            double d = ds->x[r * ds->cols + c] - m;
+            var += d * d;
+        }
+        mean[c] = m;
+        std[c] = ds->rows ? sqrt(var / (double)ds->rows) : 1;
+    }
+}
+
+void nb_dataset_normalize(nb_dataset *ds, const double *mean, const double *std)
+{
+    if (!ds || !ds->x || !mean || !std) {
+        return;
+    }
+    for (size_t c = 0; c < ds->cols; c++) {
+        double inv = std[c] > 0 ? 1 / std[c] : 1;
+        for (size_t r = 0; r < ds->rows; r++) {
+            float *v = &ds->x[r * ds->cols + c];
+            *v = (float)((*v - mean[c]) * inv);
+        }
+    }
+}
+
 void nb_dataset_standardize(nb_dataset *train, nb_dataset *other)
 {
     if (!train || !train->x || train->rows == 0) {
         return;
     }
-    for (size_t c = 0; c < train->cols; c++) {
-        double mean = 0, var = 0;
-        for (size_t r = 0; r < train->rows; r++) {
-            mean += train->x[r * train->cols + c];
-        }
-        mean /= (double)train->rows;
-        for (size_t r = 0; r < train->rows; r++) {
-            double d = train->x[r * train->cols + c] - mean;
-            var += d * d;
-        }
-        double sd = sqrt(var / (double)train->rows);
-        double inv = sd > 0 ? 1 / sd : 1;
-        nb_dataset *sets[2] = { train, other };
-        for (int s = 0; s < 2; s++) {
-            nb_dataset *d = sets[s];
-            if (!d || !d->x || d->cols != train->cols) {
-                continue;
-            }
-            for (size_t r = 0; r < d->rows; r++) {
-                float *v = &d->x[r * d->cols + c];
-                *v = (float)((*v - mean) * inv);
-            }
-        }
+    double *mean = malloc(train->cols * 2 * sizeof *mean);
+    if (!mean) {
+        return; /* void API: leaves the data as it was */
     }
+    double *std = mean + train->cols;
+    nb_dataset_moments(train, mean, std);
+    nb_dataset_normalize(train, mean, std);
+    if (other && other->cols == train->cols) {
+        nb_dataset_normalize(other, mean, std);
+    }
+    free(mean);
 }
 
 /* ---- batches ---- */
@@ -563,6 +581,7 @@ nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const nb_batc
             }
         }
     }
+    x->flags |= NBI_F_WRITTEN;
     for (size_t i = 0; i < m; i++) {
         const float *src = ds->x + rows[i] * ds->cols;
         if (x->dtype == NB_DTYPE_F32) {
@@ -577,6 +596,7 @@ nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const nb_batc
             continue;
         }
         double v = ds->y[rows[i]];
+        y->flags |= NBI_F_WRITTEN;
         switch (y->dtype) {
         case NB_DTYPE_I32:
             ((int32_t *)y->data)[i] = (int32_t)v;

@@ -90,4 +90,21 @@ typedef struct nbl_func {
 extern const nbl_func nbl_funcs[];
 extern const size_t nbl_n_funcs;
 
+/*
+ * "did you mean ...?" (lang/suggest.c): offer every known word with
+ * nbl_suggest_try; nbl_suggest_note writes "; did you mean 'sigmoid'?" for
+ * the closest one close enough to be a typo (a case-only difference is the
+ * closest), or "" when there is none. word must outlive the suggester.
+ */
+typedef struct nbl_suggest {
+    const char *word;
+    size_t len;
+    const char *best;
+    size_t best_len;
+    int dist;
+} nbl_suggest;
+void nbl_suggest_init(nbl_suggest *s, const char *word, size_t len);
+void nbl_suggest_try(nbl_suggest *s, const char *cand, size_t len);
+int nbl_suggest_note(const nbl_suggest *s, char *buf, size_t cap);
+
 #endif /* NABLA_LANG_H */

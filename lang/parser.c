@@ -522,10 +522,20 @@ static nb_node *as_node(parser *p, value *v)
              "%.*s gives two values, h and c: assign them with h, c = %.*s(...)", (int)v->len,
              v->word, (int)v->len, v->word);
         return NULL;
-    default:
-        fail(p, NB_ERR_FORMAT, v->line, v->col, "'%.*s' is not a defined name", (int)v->len,
-             v->word);
+    default: {
+        nbl_suggest sg;
+        nbl_suggest_init(&sg, v->word, v->len);
+        for (uint32_t i = 0; i < p->syms.cap; i++) {
+            if (p->syms.slots[i].name) {
+                nbl_suggest_try(&sg, p->syms.slots[i].name, p->syms.slots[i].len);
+            }
+        }
+        char note[128];
+        nbl_suggest_note(&sg, note, sizeof note);
+        fail(p, NB_ERR_FORMAT, v->line, v->col, "'%.*s' is not a defined name%s", (int)v->len,
+             v->word, note);
         return NULL;
+    }
     }
     if (!v->node) {
         fail(p, nb_graph_status(p->g), v->line, v->col, "%s", nb_graph_error(p->g));
@@ -931,9 +941,18 @@ static bool apply_generic(parser *p, const opent *o, const nbl_func *f)
             }
         }
         if (k < 0) {
+            nbl_suggest sg;
+            nbl_suggest_init(&sg, a[i].key, a[i].key_len);
+            for (int j = 0; j < f->n_attrs; j++) {
+                nbl_suggest_try(&sg, f->attrs[j].name, strlen(f->attrs[j].name));
+            }
+            char note[128] = "";
+            if (sg.best) {
+                snprintf(note, sizeof note, " (did you mean '%.*s'?)", (int)sg.best_len, sg.best);
+            }
             return fail(p, NB_ERR_FORMAT, a[i].line, a[i].col,
-                        "%s has no argument '%.*s'; it takes %s", f->name, (int)a[i].key_len,
-                        a[i].key, usage) == NB_OK;
+                        "%s has no argument '%.*s'%s; it takes %s", f->name, (int)a[i].key_len,
+                        a[i].key, note, usage) == NB_OK;
         }
         if (given[k]) {
             return fail(p, NB_ERR_FORMAT, a[i].line, a[i].col, "%s: %s is given twice", f->name,
@@ -1043,10 +1062,28 @@ static bool apply_call(parser *p, const opent *o)
         return apply_generic(p, o, &gf);
     }
     if (!f) {
-        return fail(p, NB_ERR_FORMAT, o->line, o->col,
-                    sym_find(&p->syms, o->name, o->len) ? "'%.*s' is a node, not a function"
-                                                        : "unknown function '%.*s'",
-                    (int)o->len, o->name) == NB_OK;
+        if (sym_find(&p->syms, o->name, o->len)) {
+            return fail(p, NB_ERR_FORMAT, o->line, o->col, "'%.*s' is a node, not a function",
+                        (int)o->len, o->name) == NB_OK;
+        }
+        /* the closest of every function the language knows */
+        nbl_suggest sg;
+        nbl_suggest_init(&sg, o->name, o->len);
+        for (size_t i = 0; i < sizeof functions / sizeof *functions; i++) {
+            nbl_suggest_try(&sg, functions[i].name, strlen(functions[i].name));
+        }
+        for (size_t i = 0; i < NBI_OP_COUNT; i++) {
+            if (nbi_ops[i]->build) {
+                nbl_suggest_try(&sg, nbi_ops[i]->name, strlen(nbi_ops[i]->name));
+            }
+        }
+        for (size_t i = 0; i < nbl_n_funcs; i++) {
+            nbl_suggest_try(&sg, nbl_funcs[i].name, strlen(nbl_funcs[i].name));
+        }
+        char note[128];
+        nbl_suggest_note(&sg, note, sizeof note);
+        return fail(p, NB_ERR_FORMAT, o->line, o->col, "unknown function '%.*s'%s", (int)o->len,
+                    o->name, note) == NB_OK;
     }
     int argc = (int)(p->n_vals - o->base);
     if ((f->kind == F_REDUCE || f->kind == F_MAX || f->kind == F_ARGMAX) &&
@@ -2029,12 +2066,19 @@ static bool declaration(parser *p, int which)
         !literal_into(p, &lit, dtype, rank, shape, n->data, nm)) {
         return false;
     }
+    if (is_literal) {
+        n->flags |= NBI_F_WRITTEN; /* input x[3] = [1, 2, 3] has its values */
+    }
     return define(p, &name, n, true);
 }
+
+/* The words that start a statement, for "did you mean 'input'?" after "inptu x[3]". */
+static const char *const keywords[] = { "input", "param", "const", "state", "scope", "for" };
 
 /* NAME = expression, or NAME, NAME = a call that gives two values (lstm_cell). */
 static bool assignment(parser *p)
 {
+    token first = p->tok;
     token name, second;
     if (!new_name(p, &name)) {
         return false;
@@ -2047,6 +2091,17 @@ static bool assignment(parser *p)
         }
     }
     if (p->tok.kind != T_ASSIGN) {
+        /* "word name ..." is a declaration whose keyword is misspelt */
+        nbl_suggest sg;
+        nbl_suggest_init(&sg, first.start, first.len);
+        for (size_t i = 0; p->tok.kind == T_NAME && i < sizeof keywords / sizeof *keywords; i++) {
+            nbl_suggest_try(&sg, keywords[i], strlen(keywords[i]));
+        }
+        if (sg.best) {
+            return fail(p, NB_ERR_FORMAT, first.line, first.col,
+                        "unknown keyword '%.*s'; did you mean '%.*s'?", (int)first.len, first.start,
+                        (int)sg.best_len, sg.best) == NB_OK;
+        }
         return expected(p, "'='") == NB_OK;
     }
     advance(p);

@@ -51,6 +51,7 @@ static void sigmoid_grad_grad(nb_graph *g, nb_node *o, nb_node *d, const bool *n
 
 const nbi_op nbi_op_sigmoid_grad = {
     .name = "sigmoid_grad",
+    .inputs = "y, dy", /* not interchangeable: DOT labels the edges */
     .symbol = "σ'",
     .arity = 2,
     .flags = NBI_OP_ELEMENTWISE,
@@ -84,6 +85,7 @@ static void tanh_grad_grad(nb_graph *g, nb_node *o, nb_node *d, const bool *need
 
 const nbi_op nbi_op_tanh_grad = {
     .name = "tanh_grad",
+    .inputs = "y, dy", /* not interchangeable: DOT labels the edges */
     .symbol = "tanh'",
     .arity = 2,
     .flags = NBI_OP_ELEMENTWISE,
@@ -113,6 +115,7 @@ static void relu_grad_grad(nb_graph *g, nb_node *o, nb_node *d, const bool *need
 
 const nbi_op nbi_op_relu_grad = {
     .name = "relu_grad",
+    .inputs = "y, dy", /* not interchangeable: DOT labels the edges */
     .symbol = "relu'",
     .arity = 2,
     .flags = NBI_OP_ELEMENTWISE,

@@ -74,6 +74,7 @@ nb_node *nb_sub(nb_graph *g, nb_node *a, nb_node *b)
 
 const nbi_op nbi_op_sub = {
     .name = "sub",
+    .inputs = "a, b", /* not interchangeable: DOT labels the edges */
     .symbol = "-",
     .arity = 2,
     .flags = NBI_OP_ELEMENTWISE,
@@ -137,6 +138,7 @@ nb_node *nb_div(nb_graph *g, nb_node *a, nb_node *b)
 
 const nbi_op nbi_op_div = {
     .name = "div",
+    .inputs = "a, b", /* not interchangeable: DOT labels the edges */
     .symbol = "÷",
     .arity = 2,
     .flags = NBI_OP_ELEMENTWISE,

@@ -242,6 +242,7 @@ static void matmul_label(const nb_node *y, char *buf, size_t cap)
 
 const nbi_op nbi_op_matmul = {
     .name = "matmul",
+    .inputs = "a, b", /* not interchangeable: DOT labels the edges */
     .symbol = "@",
     .arity = 2,
     .forward = matmul_forward,

@@ -167,6 +167,7 @@ nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *par
     opt->total = total;
     opt->n_slots = opt->rule->slots(&o);
     opt->last_loss = NAN;
+    opt->first_loss = NAN;
     opt->params = nbi_mem_alloc(g, n * sizeof *opt->params);
     opt->outs = nbi_mem_alloc(g, opt->n_outs * sizeof *opt->outs);
     opt->other = nbi_mem_alloc(g, (n + 1) * sizeof *opt->other);
@@ -380,6 +381,9 @@ static nb_status step(nb_optim *opt, nb_node *const *outs, size_t n_outs, bool h
         nb_node *loss = outs[0];
         opt->last_loss =
             loss->dtype == NB_DTYPE_F32 ? (double)*(float *)loss->data : *(double *)loss->data;
+        if (isnan(opt->first_loss)) {
+            opt->first_loss = opt->last_loss;
+        }
     }
     if (!isfinite(opt->last_norm)) {
         /* a NaN or infinity refuses the step; huge finite values only overflowed the squares */
@@ -441,6 +445,18 @@ nb_status nb_optim_step_with(nb_optim *opt, nb_node *loss, nb_node *const *grads
         opt->other[k++] = grads[i];
     }
     return step(opt, opt->other, k, loss != NULL);
+}
+
+bool nb_optim_diverged(const nb_optim *opt, double loss)
+{
+    if (!opt) {
+        return false;
+    }
+    if (!isfinite(loss)) {
+        return true;
+    }
+    double first = opt->first_loss;
+    return isfinite(first) && first > 0 && loss > 1000 * first;
 }
 
 double nb_optim_loss(const nb_optim *opt)

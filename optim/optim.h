@@ -46,6 +46,7 @@ struct nb_optim {
     size_t n_blocks;
     int64_t t; /* steps taken */
     double last_loss, last_norm;
+    double first_loss; /* of the first step with a loss: the yardstick of nb_optim_diverged */
 };
 
 /* State slot k of parameter i. */

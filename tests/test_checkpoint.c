@@ -1334,3 +1334,77 @@ Test(format, the_documented_77_byte_example, .init = scratch_make, .fini = scrat
     nb_optim_free(opt);
     nb_graph_free(g);
 }
+
+/* ======================================================================== */
+/* Looking up a tensor; names that differ only in case                      */
+/* ======================================================================== */
+
+Test(find, reports_what_a_file_holds, .init = scratch_make, .fini = scratch_remove)
+{
+    model m = build(NB_DTYPE_F64, 1, NULL);
+    char path[256];
+    at(path, sizeof path, "find.ckpt");
+    /* a state node beside the parameters: how the nabla command keeps --standardize's statistics */
+    nb_node *extra =
+        nb_node_set_name(m.g, nb_state(m.g, NB_DTYPE_F64, NB_SHAPE(3), 0.5), "standardize:mean");
+    nb_node *all[3] = { m.w, m.b, extra };
+    cr_assert_eq(nb_checkpoint_save(m.g, path, 3, all, NULL), NB_OK, "%s", nb_graph_error(m.g));
+    bool found = false;
+    nb_dtype dt = NB_DTYPE_I32;
+    int rank = -1;
+    int64_t shape[NB_MAX_RANK] = { 0 };
+    cr_assert_eq(nb_checkpoint_find(m.g, path, "w", &found, &dt, &rank, shape), NB_OK);
+    cr_assert(found);
+    cr_assert_eq(dt, NB_DTYPE_F64);
+    cr_assert_eq(rank, 2);
+    cr_assert(shape[0] == 3 && shape[1] == 2);
+    cr_assert_eq(nb_checkpoint_find(m.g, path, "standardize:mean", &found, &dt, &rank, shape),
+                 NB_OK);
+    cr_assert(found && rank == 1 && shape[0] == 3);
+    cr_assert_eq(nb_checkpoint_find(m.g, path, "W", &found, &dt, &rank, shape), NB_OK);
+    cr_assert_not(found, "names are case-sensitive");
+    /* with optimizer state (version 2: a has_state word per tensor) it walks the same */
+    drop(&m);
+    nb_optim_options o = sgd_momentum();
+    m = build(NB_DTYPE_F32, 2, &o);
+    train(&m, 2);
+    cr_assert_eq(nb_checkpoint_save(m.g, path, 2, m.params, m.opt), NB_OK);
+    cr_assert_eq(nb_checkpoint_find(m.g, path, "b", &found, &dt, &rank, shape), NB_OK);
+    cr_assert(found && dt == NB_DTYPE_F32 && rank == 1 && shape[0] == 2);
+    /* a missing file and a corrupted one are errors, and do not stick */
+    char missing[256];
+    at(missing, sizeof missing, "none.ckpt");
+    cr_assert_eq(nb_checkpoint_find(m.g, missing, "b", &found, &dt, &rank, shape), NB_ERR_IO);
+    size_t len;
+    unsigned char *bytes = slurp(path, &len);
+    bytes[len / 2] ^= 1;
+    spit(path, bytes, len);
+    free(bytes);
+    cr_assert_eq(nb_checkpoint_find(m.g, path, "b", &found, &dt, &rank, shape), NB_ERR_FORMAT);
+    char want[512];
+    cr_assert_str_eq(nb_graph_error(m.g),
+                     fmt(want, sizeof want,
+                         "checkpoint_find: %s: checksum mismatch: the file is truncated or "
+                         "corrupted",
+                         path));
+    cr_assert_eq(nb_graph_status(m.g), NB_OK);
+    cr_assert_eq(nb_checkpoint_find(m.g, path, NULL, &found, &dt, &rank, shape), NB_ERR_ARG);
+    drop(&m);
+}
+
+Test(find, a_name_differing_in_case_gets_a_suggestion, .init = scratch_make, .fini = scratch_remove)
+{
+    model a = build(NB_DTYPE_F64, 1, NULL), b = build(NB_DTYPE_F64, 2, NULL);
+    char path[256];
+    at(path, sizeof path, "case.ckpt");
+    cr_assert_eq(nb_checkpoint_save(a.g, path, 2, a.params, NULL), NB_OK);
+    nb_node_set_name(b.g, b.w, "W");
+    char want[512];
+    expect_load_error(&b, path, false, NB_ERR_FORMAT,
+                      fmt(want, sizeof want,
+                          "%s: tensor 'w' matches no parameter given; did you mean 'W'? (names "
+                          "are case-sensitive)",
+                          path));
+    drop(&a);
+    drop(&b);
+}

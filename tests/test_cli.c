@@ -6,8 +6,9 @@
  * (0 success, 1 a failed check, 2 a bad model or bad arguments), error
  * messages with line:column and caret, the numbers of the book's figure 1.3
  * against their closed forms, training and evaluation modes and state nodes
- * in checkpoints (examples/models/bn_mlp.nb), and every example output that
- * docs/cli.md shows.
+ * in checkpoints (examples/models/bn_mlp.nb), held-out evaluation (eval
+ * --data, train --test, standardization kept in checkpoints) and the hints
+ * that wrong arguments get. docs/cli.md's examples are checked by test_docs.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -767,13 +768,18 @@ Test(cli, trace_figure_1_3)
         "  sum_1  sum      []     -0.1               sum(mul_1)\n"
         "  y      sigmoid  []     0.475              sigmoid(sum_1)\n",
         "  ∂y/∂y = 1\n      the seed",
+        /* the rule written with the real nodes, and a value for each of its symbols */
         ("  ∂y/∂sum_1 = 0.2494\n"
-         "      from y = sigmoid(sum_1): dx = sigmoid_grad(y, dy) = dy * y * (1 - y)   [x = sum_1, "
-         "dy = ∂y/∂y]\n"),
+         "      from y = sigmoid(sum_1): ∂y/∂sum_1 += sigmoid_grad(y, ∂y/∂y) = ∂y/∂y * y * (1 - y)"
+         "   [y = 0.475, ∂y/∂y = 1]\n"),
         "  ∂y/∂mul_1 = [0.2494, 0.2494, 0.2494]\n"
-        "      from sum_1 = sum(mul_1): dx = broadcast_to(dy, shape(x))",
-        "  ∂y/∂w = [0.2494, 0.4988, -0.2494]\n      from mul_1 = w * x: da = dy * b",
-        "  ∂y/∂x = [0.1247, -0.06234, 0.02494]\n      from mul_1 = w * x: db = dy * a",
+        "      from sum_1 = sum(mul_1): ∂y/∂mul_1 += broadcast_to(∂y/∂sum_1, shape(mul_1))   "
+        "[mul_1 = [0.5, -0.5, -0.1], ∂y/∂sum_1 = 0.2494]\n",
+        "  ∂y/∂w = [0.2494, 0.4988, -0.2494]\n      from mul_1 = w * x: ∂y/∂w += ∂y/∂mul_1 * x "
+        "(summed over broadcast axes)   [x = [1, 2, -1], ∂y/∂mul_1 = [0.2494, 0.2494, 0.2494]]\n",
+        "  ∂y/∂x = [0.1247, -0.06234, 0.02494]\n      from mul_1 = w * x: ∂y/∂x += ∂y/∂mul_1 * w "
+        "(summed over broadcast axes)   [w = [0.5, -0.25, 0.1], ∂y/∂mul_1 = [0.2494, 0.2494, "
+        "0.2494]]\n",
     };
     const char *at = r.out;
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
@@ -839,10 +845,10 @@ Test(cli, trace_sums_several_consumers)
     result r = run("trace m.nb --of y");
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(strstr(r.out, "  ∂y/∂w = 4\n"
-                            "      from mul_1 = w * x: da = dy * b (summed over broadcast axes)"
-                            "   [a = w, b = x, dy = ∂y/∂mul_1]\n"
-                            "      from y = mul_1 + w: db = dy (summed over broadcast axes)   "
-                            "[a = mul_1, b = w, dy = ∂y/∂y]\n"
+                            "      from mul_1 = w * x: ∂y/∂w += ∂y/∂mul_1 * x (summed over "
+                            "broadcast axes)   [x = 3, ∂y/∂mul_1 = 1]\n"
+                            "      from y = mul_1 + w: ∂y/∂w += ∂y/∂y (summed over broadcast "
+                            "axes)   [∂y/∂y = 1]\n"
                             "      (the 2 contributions are summed)\n"),
               "%s", r.out);
     result_free(&r);
@@ -1138,8 +1144,8 @@ Test(cli, train_saves_state_and_evaluation_passes_leave_it_alone)
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(strstr(r.err, "epoch   2/2  loss "), "%s", r.err);
     cr_assert(strstr(r.err, "  accuracy "), "%s", r.err);
-    cr_assert(strstr(r.out, "saved the parameters and the state nodes to a.ckpt (read them with "
-                            "--load a.ckpt)\n"),
+    cr_assert(strstr(r.out, "saved the parameters, the state nodes and the standardization "
+                            "statistics to a.ckpt (read them with --load a.ckpt)\n"),
               "%s", r.out);
     result_free(&r);
     r = run("train '%s' --loss loss --data '%s' --standardize --epochs 2 --lr 0.01 --save b.ckpt "
@@ -1279,95 +1285,10 @@ Test(cli, check_runs_in_evaluation_mode,
     result_free(&t);
 }
 
-/* ---- docs/cli.md shows what the program prints ---- */
-
 /*
- * Runs the command shown in docs/cli.md as "$ CMD" (CMD as written there,
- * continuation lines included) from a directory that sees the source's
- * examples/ and data/, as the page's commands were run, and compares what
- * it printed (stdout after stderr's progress) with the lines the page shows
- * under it, up to the next "$ " or the end of the block.
+ * docs/cli.md's examples are run and compared by tests/test_docs.c, with every
+ * other page's (its blocks are marked <!-- doctest -->).
  */
-static void doc_example(const char *page, const char *cmd)
-{
-    char want_at[4200];
-    snprintf(want_at, sizeof want_at, "\n$ %s\n", cmd);
-    const char *at = strstr(page, want_at);
-    cr_assert_not_null(at, "docs/cli.md no longer shows $ %s", cmd);
-    at += strlen(want_at);
-    const char *end = at;
-    while (*end && strncmp(end, "$ ", 2) != 0 && strncmp(end, "```", 3) != 0) {
-        const char *nl = strchr(end, '\n');
-        end = nl ? nl + 1 : end + strlen(end);
-    }
-    /* the command word is the built binary, also after an environment prefix */
-    const char *word = strstr(cmd, "nabla ");
-    cr_assert_not_null(word);
-    char script[4400];
-    snprintf(script, sizeof script, "%.*s%s %s\n", (int)(word - cmd), cmd, NABLA, word + 6);
-    write_model("doc.sh", script);
-    char sh[1024];
-    snprintf(
-        sh, sizeof sh,
-        "cd '%s' && ln -sfn '%s/examples' examples && ln -sfn '%s/data' data && sh doc.sh 2>&1",
-        dir, NB_SOURCE_DIR, NB_SOURCE_DIR);
-    FILE *p = popen(sh, "r");
-    cr_assert_not_null(p);
-    char *got = read_all(p);
-    pclose(p);
-    cr_assert(strlen(got) == (size_t)(end - at) && memcmp(got, at, strlen(got)) == 0,
-              "$ %s\nprints:\n%s\nbut docs/cli.md shows:\n%.*s", cmd, got, (int)(end - at), at);
-    free(got);
-}
-
-/*
- * Examples the page shows but this test cannot compare: output elided with
- * "...", model files the page makes by hand, and rounding errors, whose last
- * digits vary by machine.
- */
-static const char *const doc_unchecked[] = {
-    "nabla check examples/models/xor.nb --of loss --set 'c=[0.1, -0.9]'", /* ... */
-    "nabla eval sc.nb --of y --json",                                     /* sc.nb by printf */
-    "nabla eval shape.nb --of y",                                         /* shape.nb by hand */
-    "nabla check examples/models/mlp.nb --of loss",                       /* rounding errors */
-};
-
-Test(cli, docs_show_what_the_program_prints,
-     .description = "every `$ nabla ...` example of docs/cli.md, run and compared")
-{
-    char *page = read_path(NB_SOURCE_DIR "/docs/cli.md");
-    cr_assert_not_null(page);
-    size_t checked = 0;
-    for (const char *at = strstr(page, "\n$ "); at; at = strstr(at + 1, "\n$ ")) {
-        const char *cmd = at + 3;
-        if (strncmp(cmd, "nabla ", 6) != 0 && strncmp(cmd, "PATH=", 5) != 0) {
-            continue;
-        }
-        /* the command, with its continuation lines */
-        const char *end = cmd;
-        for (;;) {
-            const char *nl = strchr(end, '\n');
-            cr_assert_not_null(nl);
-            end = nl;
-            if (nl[-1] != '\\') {
-                break;
-            }
-            end = nl + 1;
-        }
-        char buf[4096];
-        snprintf(buf, sizeof buf, "%.*s", (int)(end - cmd), cmd);
-        bool skip = strstr(buf, "--svg") && !have_graphviz();
-        for (size_t i = 0; i < sizeof doc_unchecked / sizeof *doc_unchecked; i++) {
-            skip |= strcmp(buf, doc_unchecked[i]) == 0;
-        }
-        if (!skip) {
-            doc_example(page, buf);
-            checked++;
-        }
-    }
-    cr_assert_geq(checked, 25, "only %zu examples found", checked);
-    free(page);
-}
 
 /* ---- model errors, arguments, help ---- */
 
@@ -1481,5 +1402,245 @@ Test(cli, help_for_every_command)
     r = run("--version");
     cr_assert_eq(r.status, 0);
     cr_assert_str_eq(r.out, "nabla " NB_VERSION_STRING "\n");
+    result_free(&r);
+}
+
+/* ---- held-out evaluation ---- */
+
+#define IRIS_NB   NB_SOURCE_DIR "/examples/models/iris_train.nb"
+#define IRIS_TEST NB_SOURCE_DIR "/data/iris-test.csv"
+
+Test(cli, train_test_and_eval_data_agree_with_the_saved_statistics,
+     .description = "train --test's figures are eval --data's on the saved checkpoint")
+{
+    result t = run("train '%s' --loss loss --data '%s' --standardize --epochs 4 --lr 0.01 "
+                   "--test '%s' --save s.ckpt --quiet --json",
+                   IRIS_NB, IRIS_CSV, IRIS_TEST);
+    cr_assert_eq(t.status, 0, "%s", t.err);
+    jvalue tv = json(t.out);
+    jvalue *test = jget(&tv, "test");
+    cr_assert_not_null(test, "%s", t.out);
+    cr_assert_eq(jnum(jget(test, "examples")), 30);
+    cr_assert_eq(jnum(jget(test, "skipped")), 0);
+    double loss = jnum(jget(test, "loss")), acc = jnum(jget(test, "accuracy"));
+    cr_assert(loss > 0 && loss < 2 && acc > 0.5 && acc <= 1, "%s", t.out);
+
+    /* the checkpoint carries the statistics, and eval applies them */
+    result e = run("eval '%s' --of loss --data '%s' --load s.ckpt --json", IRIS_NB, IRIS_TEST);
+    cr_assert_eq(e.status, 0, "%s", e.err);
+    jvalue ev = json(e.out);
+    cr_assert_eq(jnum(jget(&ev, "loss")), loss, "%s vs %s", e.out, t.out);
+    cr_assert_eq(jnum(jget(&ev, "accuracy")), acc);
+    cr_assert_eq(jget(&ev, "standardized")->kind, J_BOOL);
+    cr_assert_eq(jget(&ev, "standardized")->num, 1);
+    jfree(&ev);
+    result_free(&e);
+
+    /* the statistics are the training data's: mean and std of its first column */
+    e = run("eval '%s' --of 'standardize:mean' --load s.ckpt --json", IRIS_NB);
+    cr_assert_eq(e.status, 0, "%s", e.err);
+    ev = json(e.out);
+    jvalue *mean = jget(&ev, "value");
+    cr_assert_eq(mean->kind, J_ARR);
+    cr_assert_eq(mean->n, 4);
+    nb_dataset ds = { 0 };
+    char err[256];
+    cr_assert_eq(nb_dataset_read_csv(&ds, IRIS_CSV, "label", err, sizeof err), NB_OK, "%s", err);
+    double m[4], s[4];
+    nb_dataset_moments(&ds, m, s);
+    for (int k = 0; k < 4; k++) {
+        cr_assert_eq(mean->items[k].num, m[k]);
+    }
+    nb_dataset_free(&ds);
+    jfree(&ev);
+    result_free(&e);
+
+    /* without the statistics (a model never standardized) the figures differ */
+    e = run("eval '%s' --of loss --data '%s' --json", IRIS_NB, IRIS_TEST);
+    cr_assert_eq(e.status, 0, "%s", e.err);
+    ev = json(e.out);
+    cr_assert_neq(jnum(jget(&ev, "loss")), loss);
+    cr_assert_eq(jget(&ev, "standardized")->num, 0);
+    jfree(&ev);
+    result_free(&e);
+
+    /* and the human line */
+    e = run("eval '%s' --of loss --data '%s' --load s.ckpt", IRIS_NB, IRIS_TEST);
+    cr_assert_eq(e.status, 0, "%s", e.err);
+    char want[512];
+    snprintf(want, sizeof want,
+             "loss over %s (30 examples, standardized as in training): %.6f, accuracy %.4f\n",
+             IRIS_TEST, loss, acc);
+    cr_assert_str_eq(e.out, want);
+    result_free(&e);
+    jfree(&tv);
+    result_free(&t);
+
+    /* --verbose: the test figures on every epoch's line */
+    t = run("train '%s' --loss loss --data '%s' --standardize --epochs 2 --lr 0.01 --test '%s' "
+            "--verbose",
+            IRIS_NB, IRIS_CSV, IRIS_TEST);
+    cr_assert_eq(t.status, 0, "%s", t.err);
+    cr_assert(strstr(t.err, "epoch   1/2  loss ") && strstr(t.err, "  test loss "), "%s", t.err);
+    char *second = strstr(t.err, "epoch   2/2");
+    cr_assert(second && strstr(second, "  test accuracy "), "%s", t.err);
+    result_free(&t);
+}
+
+Test(cli, old_checkpoints_without_statistics_still_load)
+{
+    /* a checkpoint saved without --standardize holds no statistics, as every older file */
+    result t = run("train '%s' --loss loss --data '%s' --epochs 1 --save p.ckpt --quiet", IRIS_NB,
+                   IRIS_CSV);
+    cr_assert_eq(t.status, 0, "%s", t.err);
+    cr_assert(strstr(t.out, "saved the parameters to p.ckpt"), "%s", t.out);
+    result_free(&t);
+    result e = run("eval '%s' --of loss --data '%s' --load p.ckpt --json", IRIS_NB, IRIS_TEST);
+    cr_assert_eq(e.status, 0, "%s", e.err);
+    jvalue ev = json(e.out);
+    cr_assert_eq(jget(&ev, "standardized")->num, 0);
+    jfree(&ev);
+    result_free(&e);
+    /* --standardize at eval time cannot invent the training statistics */
+    e = run("eval '%s' --of loss --data '%s' --load p.ckpt --standardize", IRIS_NB, IRIS_TEST);
+    cr_assert_eq(e.status, 2);
+    cr_assert_str_eq(e.err, "nabla eval: --standardize: eval applies the training data's "
+                            "statistics, which nabla train --standardize --save FILE keeps in "
+                            "the checkpoint; give it with --load FILE (this one has none)\n");
+    result_free(&e);
+}
+
+Test(cli, idx_without_labels_says_what_it_needs)
+{
+    /* an IDX images file: magic 0x00000803, 1 image of 2 x 2 */
+    static const unsigned char idx[] = {
+        0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4
+    };
+    char path[256];
+    snprintf(path, sizeof path, "%s/images.idx", dir);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(idx, 1, sizeof idx, f), sizeof idx);
+    cr_assert_eq(fclose(f), 0);
+    write_model("m.nb", "input x[1, 4]\ninput y[1] : i32\nparam w[4, 2] = zeros\n"
+                        "loss = cross_entropy(x @ w, y)\n");
+    result r = run("train m.nb --loss loss --data images.idx");
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.err, "nabla train: --data images.idx is an IDX images file (magic "
+                            "0x00000803); IDX needs --labels FILE, the labels file (MNIST's "
+                            "train-labels-idx1-ubyte); CSV files carry their labels in a column\n");
+    result_free(&r);
+    r = run("train m.nb --loss loss --data '%s' --test images.idx", IRIS_CSV);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--test images.idx is an IDX images file") &&
+                  strstr(r.err, "IDX needs --test-labels FILE"),
+              "%s", r.err);
+    result_free(&r);
+    r = run("eval m.nb --of loss --data images.idx");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "IDX needs --labels FILE"), "%s", r.err);
+    result_free(&r);
+}
+
+Test(cli, a_diverging_loss_stops_training, .description = "sgd with lr 1e4 on iris blows up")
+{
+    result r = run("train '%s' --loss loss --data '%s' --optim sgd --lr 10000 --epochs 20", IRIS_NB,
+                   IRIS_CSV);
+    cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.err, "nabla train: training diverged at epoch "), "%s", r.err);
+    cr_assert(strstr(r.err, "try a smaller --lr (now 10000)"), "%s", r.err);
+    result_free(&r);
+}
+
+Test(cli, misspelt_commands_options_optimizers_and_nodes_get_a_suggestion)
+{
+    write_model("fig.nb", fig13);
+    static const struct {
+        const char *args, *err;
+    } cases[] = {
+        { "evl fig.nb --of y", "nabla: unknown command 'evl'; did you mean 'eval'? (see nabla "
+                               "--help)\n" },
+        { "frobnicate fig.nb", "nabla: unknown command 'frobnicate'; the commands are eval, "
+                               "grad, depth, dot, trace, check and train (see nabla --help)\n" },
+        { "eval fig.nb --off y", "nabla eval: unknown option '--off'; did you mean '--of'? (see "
+                                 "nabla eval --help)\n" },
+        { "depth fig.nb --of y --scope", "nabla depth: unknown option '--scope'; did you mean "
+                                         "'--scopes'? (see nabla depth --help)\n" },
+        { "eval fig.nb --of y --zzzzzz", "nabla eval: unknown option '--zzzzzz' (see nabla eval "
+                                         "--help)\n" },
+        { "train fig.nb --loss y --data d.csv --optim adm",
+          "nabla train: --optim adm: did you mean 'adam'? the optimizers are sgd, momentum, "
+          "nesterov, adagrad, rmsprop, adam and adamw\n" },
+        { "eval fig.nb --of Y", "nabla eval: --of Y: fig.nb has no node named 'Y'; did you mean "
+                                "'y'? (it names: x, w, y)\n" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        result r = run("%s", cases[i].args);
+        cr_expect_eq(r.status, 2, "%s", cases[i].args);
+        cr_expect_str_eq(r.err, cases[i].err, "nabla %s", cases[i].args);
+        result_free(&r);
+    }
+    /* the model language's suggestions reach the command with line and caret */
+    write_model("typo.nb", "input x[3]\ny = sigmod(x)\n");
+    result r = run("eval typo.nb --of y");
+    cr_assert_str_eq(r.err, "typo.nb:2:5: unknown function 'sigmod'; did you mean 'sigmoid'?\n"
+                            "    2 | y = sigmod(x)\n"
+                            "      |     ^\n");
+    result_free(&r);
+}
+
+Test(cli, trace_specializes_rules_and_gives_every_symbol_a_value,
+     .description = "matmul's flags, pow's p, mean's n, leaky_relu's default slope")
+{
+    write_model("t.nb", "input x[2, 3] = [[1, 2, 3], [4, 5, 6]]\n"
+                        "param w[4, 3] = ones\n"
+                        "param v[2, 4] = ones\n"
+                        "h = matmul(x, w, transpose_b)\n"
+                        "g = matmul(x, v, transpose_a)\n"
+                        "z = leaky_relu(h) ** 2\n"
+                        "loss = mean(z) + sum(g)\n");
+    result r = run("trace t.nb --of loss");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    static const char *const parts[] = {
+        /* a @ bᵀ: da = dy @ b, db = dyᵀ @ a; aᵀ @ b: da = b @ dyᵀ, db = a @ dy */
+        "from h = matmul(x, w, transpose_b): ∂loss/∂w += (∂loss/∂h)ᵀ @ x   [x = ",
+        "from h = matmul(x, w, transpose_b): ∂loss/∂x += ∂loss/∂h @ w   [w = ",
+        "from g = matmul(x, v, transpose_a): ∂loss/∂v += x @ ∂loss/∂g   [x = ",
+        "from g = matmul(x, v, transpose_a): ∂loss/∂x += v @ (∂loss/∂g)ᵀ   [v = ",
+        ", p = 2]\n",
+        "from mean_1 = mean(z): ∂loss/∂z += broadcast_to(∂loss/∂mean_1 / n, shape(z))   [z = ",
+        ", n = 8]\n",
+        ", slope = 0.01]\n",
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        cr_expect_not_null(strstr(r.out, parts[i]), "missing: %s\nin:\n%s", parts[i], r.out);
+    }
+    /* the same nested form in both passes, cut after six values */
+    cr_expect_not_null(strstr(r.out, "[4, 3]  [[1, 1, 1], [1, 1, 1], ...] (12 values)"), "%s",
+                       r.out);
+    cr_expect_not_null(strstr(r.out, "  ∂loss/∂x = [[10, 10, 10], [19, 19, 19]]\n"), "%s", r.out);
+    result_free(&r);
+    /* the JSON gives the op's rule for this input and the applied one */
+    r = run("trace t.nb --of loss --json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_expect_not_null(strstr(r.out, "\"rule\": \"da = dy @ b\", \"applied\": \"from h = "
+                                     "matmul(x, w, transpose_b): ∂loss/∂x += ∂loss/∂h @ w"),
+                       "%s", r.out);
+    result_free(&r);
+}
+
+Test(cli, an_input_never_given_values_gets_a_warning)
+{
+    write_model("z.nb", "input x[2]\nparam w[2] = [1, 2]\ny = sum(w * x)\n");
+    result r = run("eval z.nb --of y");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "y = 0\n");
+    cr_assert_str_eq(r.err, "nabla eval: warning: input x was never given values and reads as "
+                            "zeros; give it with --set x=VALUE or a literal in the model (input "
+                            "x[...] = [...])\n");
+    result_free(&r);
+    r = run("eval z.nb --of y --set 'x=[1, 1]'");
+    cr_assert_str_eq(r.out, "y = 3\n");
+    cr_assert_str_eq(r.err, "");
     result_free(&r);
 }

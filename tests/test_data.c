@@ -1160,3 +1160,31 @@ Test(load_batch, a_whole_epoch_sees_every_example_once)
     nb_batches_free(&b);
     nb_dataset_free(&ds);
 }
+
+Test(standardize, moments_and_normalize_are_what_standardize_does,
+     .description = "saved statistics applied later give the same bits")
+{
+    /* columns: 1, 2, 3 (mean 2, std sqrt(2/3)); constant 5 (std 0: only centered) */
+    float x[6] = { 1, 5, 2, 5, 3, 5 };
+    double y[3] = { 0, 1, 0 };
+    nb_dataset a = { .rows = 3, .cols = 2, .x = malloc(sizeof x), .y = malloc(sizeof y) };
+    nb_dataset b = { .rows = 3, .cols = 2, .x = malloc(sizeof x), .y = malloc(sizeof y) };
+    cr_assert(a.x && a.y && b.x && b.y);
+    memcpy(a.x, x, sizeof x);
+    memcpy(b.x, x, sizeof x);
+    memcpy(a.y, y, sizeof y);
+    memcpy(b.y, y, sizeof y);
+    double mean[2], std[2];
+    nb_dataset_moments(&a, mean, std);
+    cr_assert_eq(mean[0], 2);
+    cr_assert_float_eq(std[0], sqrt(2.0 / 3.0), 1e-15);
+    cr_assert_eq(mean[1], 5);
+    cr_assert_eq(std[1], 0);
+    nb_dataset_standardize(&a, NULL);
+    nb_dataset_normalize(&b, mean, std);
+    cr_assert_eq(memcmp(a.x, b.x, sizeof x), 0);
+    cr_assert_eq(b.x[1], 0);
+    cr_assert_float_eq(b.x[4], (float)(1 / sqrt(2.0 / 3.0)), 1e-6);
+    nb_dataset_free(&a);
+    nb_dataset_free(&b);
+}

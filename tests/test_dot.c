@@ -611,3 +611,78 @@ Test(dot, foreign_highlight_is_a_graph_error, .description = "highlight from ano
     nb_graph_free(a.g);
     nb_graph_free(b.g);
 }
+
+/* ---- drawings for teaching: one node per scope, roles, the seed, no stray gradients ---- */
+
+Test(dot, golden_figure_1_3_collapsed,
+     .description = "the book's second drawing: logistic regression as one element")
+{
+    figure f = figure_1_3(true);
+    nb_dot_options o = nb_dot_defaults();
+    o.highlight = f.y;
+    o.depth_level = NB_DEPTH_SCOPES;
+    o.collapse = 1;
+    o.title = "figure 1.3: logistic regression as one element, depth 1";
+    char *s = render(f.g, &o);
+    assert_golden("figure_1_3_collapsed.dot", s);
+    /* one node for the scope, red on the longest path, and no op of it drawn */
+    cr_assert_not_null(strstr(s, "  s1 [label=\"logistic_regression\\n3 ops → y\""), "%s", s);
+    cr_assert(!draws_node(s, nb_node_id(f.y)) && !draws_node(s, 2), "%s", s);
+    cr_assert_not_null(strstr(s, "  n1 -> s1 [color=red, penwidth=2.5];\n"), "%s", s);
+    cr_assert_not_null(strstr(s, "  n0 -> s1;\n"), "%s", s);
+    free(s);
+    /* with the gradient: the mirror scope is one more element, the edge between them drawn once */
+    o.grad = true;
+    o.highlight = f.dw;
+    s = render(f.g, &o);
+    cr_assert_not_null(strstr(s, "  s2 [label=\"grad:logistic_regression\\n3 ops → grad_w\""), "%s",
+                       s);
+    cr_assert_not_null(strstr(s, "  s1 -> s2 [color=red, penwidth=2.5];\n"), "%s", s);
+    const char *first = strstr(s, "s1 -> s2"),
+               *again = first ? strstr(first + 1, "s1 -> s2") : NULL;
+    cr_assert_null(again, "an edge between two elements is drawn once:\n%s", s);
+    free(s);
+    nb_graph_free(f.g);
+}
+
+Test(dot, roles_seed_and_scalars, .description = "a and b of sub, y and dy of sigmoid_grad")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *a = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, 0, NULL), "a");
+    nb_node *b = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, 0, NULL), "b");
+    nb_node *d = nb_node_set_name(g, nb_sub(g, a, b), "d");
+    nb_node *y = nb_node_set_name(g, nb_sigmoid(g, d), "y");
+    nb_node *dd;
+    cr_assert_eq(nb_grad(g, y, 1, &d, &dd), NB_OK);
+    nb_dot_options o = nb_dot_defaults();
+    o.grad = true;
+    char *s = render(g, &o);
+    char want[128];
+    snprintf(want, sizeof want, "  n%zu -> n%zu [headlabel=\"a\"", nb_node_id(a), nb_node_id(d));
+    cr_assert_not_null(strstr(s, want), "%s", s);
+    snprintf(want, sizeof want, "  n%zu -> n%zu [headlabel=\"b\"", nb_node_id(b), nb_node_id(d));
+    cr_assert_not_null(strstr(s, want), "%s", s);
+    cr_assert_not_null(strstr(s, "headlabel=\"y\""), "%s", s);
+    cr_assert_not_null(strstr(s, "headlabel=\"dy\""), "%s", s);
+    cr_assert_not_null(strstr(s, "[label=\"∂y/∂y = 1\""), "the seed:\n%s", s);
+    cr_assert_not_null(strstr(s, "[label=\"a\\ninput scalar\""), "%s", s);
+    free(s);
+    nb_graph_free(g);
+}
+
+Test(dot, a_forward_drawing_shows_no_gradient_values)
+{
+    figure f = figure_1_3(true);
+    cr_assert_eq(nb_graph_run_ex(f.g, 2, (nb_node *[]){ f.y, f.dw }, NB_RUN_KEEP_ALL), NB_OK);
+    nb_dot_options o = nb_dot_defaults();
+    o.values = true;
+    char *s = render(f.g, &o);
+    cr_assert_not_null(strstr(s, "= [0.5, -0.25, 0.125]"), "%s", s);
+    cr_assert_null(strstr(s, "grad ="), "%s", s);
+    free(s);
+    o.grad = true;
+    s = render(f.g, &o);
+    cr_assert_not_null(strstr(s, "grad = [0.249, 0.4981, -0.249]"), "%s", s);
+    free(s);
+    nb_graph_free(f.g);
+}

@@ -1095,6 +1095,7 @@ Test(run_error, cross_entropy_label_out_of_range_then_fixed,
     nb_node *l = labels(g, "l", NB_SHAPE(4));
     nb_node *loss = nb_cross_entropy(g, z, l);
     ASSERT_HEALTHY(g);
+    cr_assert_eq(nb_node_write_f64(g, z, (double[12]){ 0 }, 12), NB_OK);
 
     int32_t bad[4] = { 0, 2, 3, 1 };
     cr_assert_eq(nb_node_write(g, l, bad, 4), NB_OK);
@@ -1193,6 +1194,11 @@ Test(run_error, bad_run_arguments)
     cr_assert_eq(nb_graph_run(NULL, 1, &y), NB_ERR_ARG);
     cr_assert_eq(nb_graph_status(g), NB_OK);
 
+    /* a run of an input never written works (zeros) and leaves a warning */
+    cr_assert_eq(nb_graph_run(g, 1, &y), NB_OK);
+    cr_assert_str_eq(nb_graph_error(g), "warning: input x was never written and reads as zeros "
+                                        "(give it values with nb_node_write)");
+    cr_assert_eq(nb_node_write_f64(g, x, (double[]){ 0, 1 }, 2), NB_OK);
     cr_assert_eq(nb_graph_run(g, 1, &y), NB_OK);
     cr_assert_str_eq(nb_graph_error(g), "");
     nb_graph_free(g);
@@ -1397,5 +1403,39 @@ Test(model, same_mlp_without_the_mistake_builds_and_runs)
     cr_assert_eq(nb_graph_run(g, 4, grads), NB_OK, "%s", nb_graph_error(g));
     /* zero inputs: h = relu(b1) = 0, logits = 0, loss = log 3 */
     cr_assert_float_eq(*(const float *)nb_node_data(loss), 1.0986123f, 1e-6);
+    nb_graph_free(g);
+}
+
+#define STILL_OPEN                                                                                 \
+    "scope 'layer' is still open: every nb_scope_push needs its nb_scope_pop before nb_grad, a "   \
+    "run or a depth query"
+
+Test(open_scope, a_run_and_a_depth_query_refuse_and_the_graph_stays_usable)
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *x = in64(g, "x", 0, NULL);
+    nb_scope_push(g, "layer");
+    nb_node *y = nb_node_set_name(g, nb_tanh(g, x), "y");
+    cr_assert_eq(nb_graph_run(g, 1, &y), NB_ERR_ARG);
+    cr_assert_str_eq(nb_graph_error(g), "run: " STILL_OPEN);
+    cr_assert_eq(nb_depth(g, y, NB_DEPTH_OPS), -1);
+    cr_assert_str_eq(nb_graph_error(g), "depth: " STILL_OPEN);
+    ASSERT_HEALTHY(g); /* not sticky: close the scope and go on */
+    nb_scope_pop(g);
+    cr_assert_eq(nb_graph_run(g, 1, &y), NB_OK, "%s", nb_graph_error(g));
+    cr_assert_eq(nb_depth(g, y, NB_DEPTH_OPS), 1);
+    nb_graph_free(g);
+}
+
+Test(open_scope, nb_grad_refuses_and_the_error_sticks)
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *x = in64(g, "x", 0, NULL);
+    nb_scope_push(g, "layer");
+    nb_node *y = nb_node_set_name(g, nb_tanh(g, x), "y");
+    nb_node *dx = x;
+    cr_assert_eq(nb_grad(g, y, 1, &x, &dx), NB_ERR_ARG);
+    cr_assert_null(dx);
+    ASSERT_ERROR(g, NB_ERR_ARG, "grad(y[]): " STILL_OPEN);
     nb_graph_free(g);
 }

@@ -340,3 +340,21 @@ Test(examples, mnist_mlp_resume_continues_where_it_stopped,
     unlink(straight);
     unlink(split);
 }
+
+Test(examples, an_unknown_flag_is_named, .description = "xor --epoch 3 says which flag is wrong")
+{
+    run_result r = run("'" EXAMPLES "xor' --epoch 3 2>&1");
+    cr_assert_eq(r.status, 2, "%s", r.out);
+    cr_assert(strncmp(r.out, EXAMPLES "xor: unknown flag '--epoch'\nusage: ",
+                      strlen(EXAMPLES "xor: unknown flag '--epoch'\nusage: ")) == 0,
+              "%s", r.out);
+    free(r.out);
+    r = run("'" EXAMPLES "logreg' --epochs 2>&1");
+    cr_assert_eq(r.status, 2, "%s", r.out);
+    cr_assert(strstr(r.out, "logreg: --epochs needs a whole number >= 1\n"), "%s", r.out);
+    free(r.out);
+    r = run("'" EXAMPLES "logreg' --help 2>&1");
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    cr_assert(strncmp(r.out, "usage: ", 7) == 0, "%s", r.out);
+    free(r.out);
+}

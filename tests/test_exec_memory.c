@@ -1128,6 +1128,7 @@ Test(exec_memory, run_arguments)
     nb_node *foreign = nb_exp(other, nb_input(other, NB_DTYPE_F64, NB_SHAPE(2)));
     check_ok(g);
     check_ok(other);
+    cr_assert_eq(nb_node_write_f64(g, x, (double[]){ 0, 0 }, 2), NB_OK);
     run_ok(g, 1, &y);
     double want[2] = { 1, 1 };
 

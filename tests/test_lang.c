@@ -2140,3 +2140,27 @@ Test(lang_expression, node_expression_spells_ops_with_their_attributes,
     cr_expect_str_eq(small, "sum(x", "truncated to the buffer, NUL-terminated");
     nb_graph_free(g);
 }
+
+Test(errors, misspelt_words_get_a_suggestion,
+     .description = "keywords, functions, argument names and node names: did you mean ...?")
+{
+    parse_error("inptu x[3]\n", NB_ERR_FORMAT, 1, 1,
+                "unknown keyword 'inptu'; did you mean 'input'?");
+    parse_error("input x[3]\nparm w[3] = zeros\n", NB_ERR_FORMAT, 2, 1,
+                "unknown keyword 'parm'; did you mean 'param'?");
+    parse_error("input x[3]\nscop s {\n", NB_ERR_FORMAT, 2, 1,
+                "unknown keyword 'scop'; did you mean 'scope'?");
+    parse_error("input x[3]\ny = sigmod(x)\n", NB_ERR_FORMAT, 2, 5,
+                "unknown function 'sigmod'; did you mean 'sigmoid'?");
+    parse_error("input x[3]\ny = Relu(x)\n", NB_ERR_FORMAT, 2, 5,
+                "unknown function 'Relu'; did you mean 'relu'?");
+    parse_error("input x[3]\ny = layernorm(x)\n", NB_ERR_FORMAT, 2, 5,
+                "unknown function 'layernorm'; did you mean 'layer_norm'?");
+    parse_error("input x[3]\nparam weight[3] = zeros\ny = wieght * x\n", NB_ERR_FORMAT, 3, 5,
+                "'wieght' is not a defined name; did you mean 'weight'?");
+    /* nothing close: no suggestion, and one or two letters are never a typo of another */
+    parse_error("input x[3]\ny = frobnicate(x)\n", NB_ERR_FORMAT, 2, 5,
+                "unknown function 'frobnicate'");
+    parse_error("input x[3]\ny = z + x\n", NB_ERR_FORMAT, 2, 5, "'z' is not a defined name");
+    parse_error("input x[3]\ny x\n", NB_ERR_FORMAT, 2, 3, "expected '=', found 'x'");
+}

@@ -70,7 +70,8 @@ Test(keywords, binding_errors_show_the_call_form)
 {
     const char *usage = "leaky_relu(x, slope=0.01)";
     char want[256];
-    snprintf(want, sizeof want, "leaky_relu has no argument 'slop'; it takes %s", usage);
+    snprintf(want, sizeof want,
+             "leaky_relu has no argument 'slop' (did you mean 'slope'?); it takes %s", usage);
     parse_error("input x[3]\ny = leaky_relu(x, slop=1)\n", 2, 24, want);
     snprintf(want, sizeof want,
              "leaky_relu: a positional argument after a keyword one; leaky_relu "

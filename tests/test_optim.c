@@ -1494,3 +1494,28 @@ Test(optim, loss_steps_lr_and_null,
  *   #   centered=True eps=0.1; adam_eps lr=0.1 eps=0.1.
  *   #   clip: ref('sgd', dict(lr=0.1), 1, 1.0), and with weight_decay=0.5.
  */
+
+Test(diverged, a_loss_grown_a_thousandfold_or_not_finite,
+     .description = "nb_optim_diverged against the first step's loss")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *w = nb_param(g, NB_DTYPE_F64, 0, NULL, nb_init_constant(1));
+    nb_node *loss = nb_mul(g, w, w); /* first step: loss 1 */
+    nb_node *dw;
+    cr_assert_eq(nb_grad(g, loss, 1, &w, &dw), NB_OK);
+    nb_optim_options o = nb_optim_defaults(NB_OPTIM_SGD);
+    o.lr = 0.1;
+    nb_optim *opt = nb_optim_new(g, loss, 1, &w, &dw, &o);
+    cr_assert_not_null(opt, "%s", nb_graph_error(g));
+    cr_assert_not(nb_optim_diverged(opt, 1e9), "no step yet: nothing to compare with");
+    cr_assert(nb_optim_diverged(opt, NAN));
+    cr_assert_eq(nb_optim_step(opt), NB_OK);
+    cr_assert_eq(nb_optim_loss(opt), 1);
+    cr_assert_eq(nb_optim_step(opt), NB_OK); /* the yardstick stays the first step's */
+    cr_assert_not(nb_optim_diverged(opt, 1000));
+    cr_assert(nb_optim_diverged(opt, 1000.5));
+    cr_assert(nb_optim_diverged(opt, INFINITY));
+    cr_assert_not(nb_optim_diverged(NULL, NAN));
+    nb_optim_free(opt);
+    nb_graph_free(g);
+}

@@ -68,11 +68,11 @@ case "$mode" in
 demo)
     [ -f build/build.ninja ] || meson setup build >/dev/null
     meson compile -C build >/dev/null
-    cd build
-    ./examples/figure_1_3
+    # from the root, so the paths it prints (build/figure_1_3.dot) are right there
+    build/examples/figure_1_3 build
     if command -v dot >/dev/null 2>&1; then
-        dot -Tsvg figure_1_3.dot -o figure_1_3.svg
-        dot -Tsvg figure_1_3_grad.dot -o figure_1_3_grad.svg
+        dot -Tsvg build/figure_1_3.dot -o build/figure_1_3.svg
+        dot -Tsvg build/figure_1_3_grad.dot -o build/figure_1_3_grad.svg
         echo "rendered build/figure_1_3.svg and build/figure_1_3_grad.svg"
     fi
     ;;

@@ -77,6 +77,8 @@ typedef struct cli {
     bool quiet;
     double scale;
     bool standardize;
+    const char *test, *test_labels; /* train --test: a held-out dataset */
+    bool verbose;                   /* train: test figures every epoch */
 } cli;
 
 /* A model loaded from a file: the graph it built and its text (for carets). */
@@ -85,7 +87,13 @@ typedef struct model {
     const char *path;
     char *src;
     size_t len;
+    /* --standardize's statistics, state nodes NORM_MEAN and NORM_STD; NULL when none */
+    nb_node *norm_mean, *norm_std;
 } model;
+
+/* The names under which checkpoints carry --standardize's statistics. */
+#define NORM_MEAN "standardize:mean"
+#define NORM_STD  "standardize:std"
 
 /* ---- errors (model.c) ---- */
 
@@ -106,6 +114,13 @@ int cli_fail(const cli *c, int status, const char *fmt, ...)
  * column; --json prints the error object. Returns EXIT_USAGE.
  */
 int cli_fail_at(const cli *c, const model *m, int line, int column, const char *message);
+
+/*
+ * After a successful run: prints the library's warning (an input never
+ * written, which read as zeros) on stderr as "nabla CMD: warning: ...", with
+ * how to give the input a value here.
+ */
+void cli_run_warning(const cli *c, nb_graph *g);
 
 /* ---- loading (model.c) ---- */
 
@@ -181,6 +196,60 @@ void inline_values(char *buf, size_t cap, const double *v, int rank, const int64
 
 /* "%.6g" without "-0". */
 void human_number(char *buf, size_t cap, double v);
+
+/* ---- datasets (data.c) ---- */
+
+/*
+ * Reads a CSV file, or with labels an IDX images file and its labels, then
+ * applies --scale. An IDX file given without labels is reported as needing
+ * labels_option. Returns EXIT_OK or the status after reporting.
+ */
+int data_read(const cli *c, const char *path, const char *labels, const char *option,
+              const char *labels_option, nb_dataset *ds);
+
+/* The batch inputs x[B, F] and y[B] (--x, --y, or x and y, or the only two inputs). */
+int data_inputs(const cli *c, const model *m, nb_node **x, nb_node **y);
+
+/* ds has x's F features and, when need_batch, at least one batch of examples. */
+int data_check(const cli *c, const char *path, const nb_dataset *ds, nb_node *x, bool need_batch);
+
+/* Makes m's statistics nodes for cols features (if --load did not bring them). */
+int data_norm_nodes(const cli *c, model *m, size_t cols);
+
+/* --standardize: train's statistics, applied to train and test (may be NULL), kept in m. */
+int data_standardize(const cli *c, model *m, nb_dataset *train, nb_dataset *test);
+
+/* Applies the statistics a checkpoint brought (nothing when it had none). */
+int data_apply_saved(const cli *c, model *m, nb_dataset *ds);
+
+/* The node whose outputs are scored for accuracy, or NULL when the loss is not a classifier's. */
+nb_node *data_scored(nb_node *loss, nb_node *y, bool *binary);
+
+/* Held-out figures over a dataset's full batches, in file order, in evaluation mode. */
+typedef struct heldout {
+    double loss;     /* mean of the batches' losses (NaN when not asked) */
+    double accuracy; /* -1 when the loss is not a classifier's */
+    size_t examples; /* in full batches */
+    size_t skipped;  /* the last partial batch */
+} heldout;
+int data_heldout(nb_graph *g, const nb_dataset *ds, nb_node *x, nb_node *y, nb_node *loss,
+                 bool want_loss, heldout *h);
+
+/* ---- did you mean ...? (suggest.c) ---- */
+
+/*
+ * Offer every known word with suggest_try; suggest_note writes "; did you
+ * mean 'sigmoid'?" for the closest one close enough to be a typo, or "".
+ */
+typedef struct suggest {
+    const char *word;
+    size_t len;
+    const char *best;
+    int dist;
+} suggest;
+void suggest_init(suggest *s, const char *word, size_t len);
+void suggest_try(suggest *s, const char *cand);
+const char *suggest_note(const suggest *s, char *buf, size_t cap);
 
 /* ---- commands ---- */
 

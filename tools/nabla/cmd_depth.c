@@ -299,6 +299,9 @@ int cmd_dot(const cli *c)
         rc = cli_fail(c, EXIT_USAGE, "running the model failed: %s", nb_graph_error(m.g));
         goto done;
     }
+    if (c->values && n_outs) {
+        cli_run_warning(c, m.g);
+    }
     nb_dot_options o = nb_dot_defaults();
     if (y) {
         o.outputs = outs;
@@ -308,6 +311,7 @@ int cmd_dot(const cli *c)
     o.grad = c->grad;
     o.values = c->values;
     o.depth_level = c->scopes;
+    o.collapse = c->scopes; /* each scope instance of that level drawn as one node */
     o.title = c->title;
     o.left_to_right = c->left_to_right;
     if (c->render) {

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ static int run(const cli *c, nb_graph *g, size_t n, nb_node *const *outs)
     if (nb_graph_run(g, n, outs) != NB_OK) {
         return cli_fail(c, EXIT_USAGE, "running the model failed: %s", nb_graph_error(g));
     }
+    cli_run_warning(c, g);
     return EXIT_OK;
 }
 
@@ -55,11 +57,73 @@ static void print_named(FILE *f, const char *label, nb_graph *g, const nb_node *
     free(v);
 }
 
+/*
+ * eval --data: the scalar --of (a loss) over a dataset's full batches in
+ * evaluation mode, with its accuracy when it is a classifier's loss; the
+ * features are standardized with the statistics --load brought, if any.
+ */
+static int eval_data(const cli *c)
+{
+    model m;
+    nb_dataset ds = { 0 };
+    nb_node *loss = NULL, *x = NULL, *y = NULL;
+    int rc;
+    heldout h;
+    if ((rc = model_load(c, &m, c->dtype)) != EXIT_OK ||
+        !(loss = model_node(c, &m, c->of, "--of", &rc)) ||
+        (rc = need_scalar(c, loss, "--of")) != EXIT_OK ||
+        (rc = data_inputs(c, &m, &x, &y)) != EXIT_OK ||
+        (rc = data_read(c, c->data, c->labels, "--data", "--labels", &ds)) != EXIT_OK ||
+        (rc = data_check(c, c->data, &ds, x, true)) != EXIT_OK ||
+        (rc = data_apply_saved(c, &m, &ds)) != EXIT_OK) {
+        goto done;
+    }
+    if (c->standardize && !m.norm_mean) {
+        rc = cli_fail(c, EXIT_USAGE,
+                      "--standardize: eval applies the training data's statistics, which "
+                      "nabla train --standardize --save FILE keeps in the checkpoint; give it "
+                      "with --load FILE%s",
+                      c->load ? " (this one has none)" : "");
+        goto done;
+    }
+    if (data_heldout(m.g, &ds, x, y, loss, true, &h) != 0) {
+        rc = cli_fail(c, EXIT_USAGE, "running the model failed: %s", nb_graph_error(m.g));
+        goto done;
+    }
+    if (c->json) {
+        fputs("{\"of\": ", stdout);
+        json_string(stdout, c->of);
+        fputs(", \"data\": ", stdout);
+        json_string(stdout, c->data);
+        fputs(", \"loss\": ", stdout);
+        json_number(stdout, h.loss, NB_DTYPE_F64);
+        fputs(", \"accuracy\": ", stdout);
+        json_number(stdout, h.accuracy >= 0 ? h.accuracy : NAN, NB_DTYPE_F64);
+        printf(", \"examples\": %zu, \"skipped\": %zu, \"standardized\": %s}\n", h.examples,
+               h.skipped, m.norm_mean ? "true" : "false");
+    } else {
+        printf("%s over %s (%zu examples%s%s): %.6f", c->of, c->data, h.examples,
+               h.skipped ? ", the last partial batch skipped" : "",
+               m.norm_mean ? ", standardized as in training" : "", h.loss);
+        if (h.accuracy >= 0) {
+            printf(", accuracy %.4f", h.accuracy);
+        }
+        putchar('\n');
+    }
+done:
+    nb_dataset_free(&ds);
+    model_free(&m);
+    return rc;
+}
+
 int cmd_eval(const cli *c)
 {
     int rc = need_of(c);
     if (rc != EXIT_OK) {
         return rc;
+    }
+    if (c->data) {
+        return eval_data(c);
     }
     model m;
     nb_node *y = NULL;

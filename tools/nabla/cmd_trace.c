@@ -234,44 +234,233 @@ static void consumers(const trace *t, size_t i, emit_fn emit, void *user)
     }
 }
 
-/* True if the rule uses the consumer's output y (as a word, not the d of dy). */
-static bool mentions_y(const char *rule)
+static bool word_char(char ch)
 {
-    for (const char *p = strchr(rule, 'y'); p; p = strchr(p + 1, 'y')) {
-        char before = p > rule ? p[-1] : ' ', after = p[1];
-        bool word = !((before >= 'a' && before <= 'z') || (before >= 'A' && before <= 'Z') ||
-                      before == '_' || (after >= 'a' && after <= 'z') || after == '_');
-        if (word) {
-            return true;
-        }
-    }
-    return false;
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_';
 }
 
+/* Appends s to out (at *at, cap bytes). */
+static void put(char *out, size_t cap, size_t *at, const char *s, size_t len)
+{
+    if (*at + len < cap) {
+        memcpy(out + *at, s, len);
+        *at += len;
+        out[*at] = '\0';
+    }
+}
+
+/*
+ * matmul's rule for the transpose flags this node has: the generic "op(b)ᵀ
+ * (transposed back if flagged)" written out, so da = dy @ bᵀ becomes
+ * da = dy @ b for a @ bᵀ.
+ */
+static bool matmul_rule(nb_node *c, int slot, char *rule, size_t cap)
+{
+    if (strcmp(nb_node_op_name(c), "matmul") != 0) {
+        return false;
+    }
+    char expr[400];
+    nb_node_expression(c, expr, sizeof expr);
+    bool ta = strstr(expr, "transpose_a") != NULL, tb = strstr(expr, "transpose_b") != NULL;
+    static const char *const rules[2][2][2] = {
+        /* [ta][tb][slot] */
+        { { "da = dy @ bᵀ", "db = aᵀ @ dy" }, { "da = dy @ b", "db = dyᵀ @ a" } },
+        { { "da = b @ dyᵀ", "db = a @ dy" }, { "da = bᵀ @ dyᵀ", "db = dyᵀ @ aᵀ" } },
+    };
+    bool batched = nb_node_rank(nb_node_input(c, 0)) != nb_node_rank(nb_node_input(c, 1));
+    snprintf(rule, cap, "%s%s", rules[ta][tb][slot],
+             batched ? " (summed over the batch for the shared operand)" : "");
+    return true;
+}
+
+/*
+ * The count a rule's n (or N) stands for: the elements averaged, which is the
+ * input's size over the output's, or cross_entropy's rows.
+ */
+static size_t rule_count(const nb_node *c)
+{
+    const nb_node *in = nb_node_input(c, 0);
+    if (strcmp(nb_node_op_name(c), "cross_entropy") == 0 && nb_node_rank(in) > 0) {
+        return (size_t)nb_node_shape(in)[0];
+    }
+    size_t out = nb_node_size(c);
+    return out ? nb_node_size(in) / out : 0;
+}
+
+/*
+ * The value of c's attribute `name` as its expression shows it ("slope=0.2",
+ * pow's "x ** 3"), or the op's default; false when the op has no such
+ * attribute or the value cannot be told.
+ */
+static bool attr_value(nb_node *c, const char *name, char *buf, size_t cap)
+{
+    nb_op_info info;
+    size_t op = 0;
+    for (; op < nb_op_count(); op++) {
+        if (nb_op_info_get(op, &info) && strcmp(info.name, nb_node_op_name(c)) == 0) {
+            break;
+        }
+    }
+    nb_op_attr attr;
+    int k = 0;
+    for (; op < nb_op_count() && k < info.n_attrs; k++) {
+        if (nb_op_attr_get(op, k, &attr) && strcmp(attr.name, name) == 0) {
+            break;
+        }
+    }
+    if (op == nb_op_count() || k == info.n_attrs) {
+        return false;
+    }
+    char expr[400], key[80];
+    nb_node_expression(c, expr, sizeof expr);
+    snprintf(key, sizeof key, "%s=", name);
+    const char *at = strstr(expr, key);
+    if (at) {
+        at += strlen(key);
+    } else if (strcmp(nb_node_op_name(c), "pow") == 0 && (at = strstr(expr, " ** "))) {
+        at += 4;
+    }
+    if (at) {
+        snprintf(buf, cap, "%.*s", (int)strcspn(at, ",) "), at);
+        return true;
+    }
+    if (attr.required || strcmp(attr.kind, "ints") == 0) {
+        return false;
+    }
+    snprintf(buf, cap, "%g", attr.def);
+    return true;
+}
+
+/* Appends "name = value" for node n to a binding list. */
+static void bind_value(const trace *t, char *where, size_t cap, size_t *at, const char *name,
+                       const nb_node *n, const nb_node *shape_of)
+{
+    char val[400] = "?";
+    double *v = node_values(t->g, n);
+    if (v) {
+        inline_values(val, sizeof val, v, nb_node_rank(shape_of), nb_node_shape(shape_of), 4);
+    }
+    free(v);
+    char item[600];
+    int w = snprintf(item, sizeof item, "%s%s = %s", *at ? ", " : "", name, val);
+    put(where, cap, at, item, w > 0 ? (size_t)w : 0);
+}
+
+/*
+ * The rule by which consumer c sends its input `slot` a gradient, written
+ * with the real nodes: the consumer's adjoint dy is ∂L/∂c, its output y is c,
+ * the inputs' roles (x, a, b, z, ...) are their names, and what the input
+ * receives is added to its adjoint: "∂L/∂w += ∂L/∂mul_1 * x". where gets a
+ * value for every symbol the rule uses (nodes, the adjoint, n).
+ */
 static void format_from(const trace *t, nb_node *c, int slot, char *buf, size_t cap)
 {
     char expr[400], rule[512], vars[2][16];
     nb_node_expression(c, expr, sizeof expr);
     rule_for(c, slot, rule, sizeof rule, vars);
-    char where[600];
-    size_t at = 0;
-    where[0] = '\0';
-    for (int s = 0; s < nb_node_arity(c) && s < 2; s++) {
-        const char *in = nb_node_name(nb_node_input(c, s));
-        if (vars[s][0] && strcmp(vars[s], in) != 0 && at < sizeof where) {
-            at += (size_t)snprintf(where + at, sizeof where - at, "%s%s = %s", at ? ", " : "",
-                                   vars[s], in);
+    matmul_rule(c, slot, rule, sizeof rule);
+    const char *L = nb_node_name(t->y), *cn = nb_node_name(c);
+    int arity = nb_node_arity(c) < 2 ? nb_node_arity(c) : 2;
+    char out[1200] = "", where[1200] = "";
+    size_t at = 0, wat = 0;
+    bool used_in[2] = { false, false }, used_c = false, used_adj = false;
+    char n_sym[2] = ""; /* "n" or "N", as the rule writes it */
+    char attrs[400] = "", attrs_seen[200] = " ";
+    size_t attr_at = 0;
+    bool lhs_done = false;
+    for (const char *p = rule; *p;) {
+        if (!word_char(*p) || (p > rule && word_char(p[-1]))) {
+            /* multi-byte characters (ᵀ, ∂, Σ) pass through unchanged */
+            put(out, sizeof out, &at, p, 1);
+            p++;
+            continue;
+        }
+        size_t len = 0;
+        while (word_char(p[len])) {
+            len++;
+        }
+        char word[64];
+        snprintf(word, sizeof word, "%.*s", (int)(len < 63 ? len : 63), p);
+        char sub[300] = "";
+        if (strcmp(word, "dy") == 0) {
+            snprintf(sub, sizeof sub, "∂%s/∂%s", L, cn);
+            used_adj = true;
+        } else if (strcmp(word, "y") == 0) {
+            snprintf(sub, sizeof sub, "%s", cn);
+            used_c = true;
+        } else if (strcmp(word, "n") == 0 || strcmp(word, "N") == 0) {
+            n_sym[0] = word[0];
+        } else if (!strstr(attrs_seen, word) && attr_value(c, word, sub, sizeof sub)) {
+            /* an attribute (pow's p, leaky_relu's slope): bound, the word kept */
+            char item[200];
+            int w = snprintf(item, sizeof item, "%s%s = %s", attr_at ? ", " : "", word, sub);
+            if (w > 0 && attr_at + (size_t)w < sizeof attrs) {
+                memcpy(attrs + attr_at, item, (size_t)w + 1);
+                attr_at += (size_t)w;
+            }
+            snprintf(attrs_seen + strlen(attrs_seen), sizeof attrs_seen - strlen(attrs_seen),
+                     " %s ", word);
+            sub[0] = '\0';
+        } else {
+            for (int s = 0; s < arity && !sub[0]; s++) {
+                const char *in = nb_node_name(nb_node_input(c, s));
+                if (vars[s][0] && strcmp(word, vars[s]) == 0) {
+                    snprintf(sub, sizeof sub, "%s", in);
+                    used_in[s] = true;
+                } else if (vars[s][0] && word[0] == 'd' && strcmp(word + 1, vars[s]) == 0) {
+                    /* the part's own left side adds to the input's adjoint */
+                    bool lhs = !lhs_done && s == slot && strncmp(p + len, " = ", 3) == 0;
+                    snprintf(sub, sizeof sub, "∂%s/∂%s%s", L, in, lhs ? " +=" : "");
+                    if (lhs) {
+                        lhs_done = true;
+                        p += 2; /* "= " of " = " is replaced by "+=" */
+                    }
+                }
+            }
+        }
+        if (sub[0] && strncmp(p + len, "ᵀ", strlen("ᵀ")) == 0 && strchr(sub, '/')) {
+            /* (∂L/∂h)ᵀ: the transpose is of the whole adjoint */
+            put(out, sizeof out, &at, "(", 1);
+            put(out, sizeof out, &at, sub, strlen(sub));
+            put(out, sizeof out, &at, ")", 1);
+        } else if (sub[0]) {
+            put(out, sizeof out, &at, sub, strlen(sub));
+        } else {
+            put(out, sizeof out, &at, p, len);
+        }
+        p += len;
+    }
+    /* every symbol with its value */
+    for (int s = 0; s < arity; s++) {
+        nb_node *in = nb_node_input(c, s);
+        if (used_in[s] && (s == 0 || in != nb_node_input(c, 0))) {
+            bind_value(t, where, sizeof where, &wat, nb_node_name(in), in, in);
         }
     }
-    if (mentions_y(rule) && strcmp(nb_node_name(c), "y") != 0 && at < sizeof where) {
-        at += (size_t)snprintf(where + at, sizeof where - at, "%sy = %s", at ? ", " : "",
-                               nb_node_name(c));
+    if (used_c) {
+        bind_value(t, where, sizeof where, &wat, cn, c, c);
     }
-    if (at < sizeof where) {
-        snprintf(where + at, sizeof where - at, "%sdy = ∂%s/∂%s", at ? ", " : "",
-                 nb_node_name(t->y), nb_node_name(c));
+    if (used_adj) {
+        char name[300];
+        snprintf(name, sizeof name, "∂%s/∂%s", L, cn);
+        size_t k = pos_of(t, c);
+        if (k < t->n_fwd && t->adj[k]) {
+            bind_value(t, where, sizeof where, &wat, name, t->adj[k], c);
+        }
     }
-    snprintf(buf, cap, "from %s = %s: %s   [%s]", nb_node_name(c), expr, rule, where);
+    if (attr_at) {
+        char item[420];
+        int w = snprintf(item, sizeof item, "%s%s", wat ? ", " : "", attrs);
+        put(where, sizeof where, &wat, item, w > 0 ? (size_t)w : 0);
+    }
+    if (n_sym[0]) {
+        char item[64];
+        int w = snprintf(item, sizeof item, "%s%s = %zu", wat ? ", " : "", n_sym, rule_count(c));
+        put(where, sizeof where, &wat, item, w > 0 ? (size_t)w : 0);
+    }
+    snprintf(buf, cap, "from %s = %s: %s%s%s%s", cn, expr, out, wat ? "   [" : "", where,
+             wat ? "]" : "");
 }
 
 static void emit_human(const trace *t, size_t i, nb_node *c, int slot, void *user)
@@ -288,8 +477,10 @@ static void print_backward(const trace *t)
 {
     printf("\nbackward pass: each node's adjoint ∂%s/∂node, in reverse order\n",
            nb_node_name(t->y));
-    printf("(in a rule, dy is the adjoint of the consumer's output y, and dx, da, db are what it\n"
-           "sends to its inputs x, a, b; a node used several times sums what it receives)\n");
+    printf(
+        "(each consumer of a node adds to its adjoint what the op's gradient rule sends, written\n"
+        "here with the real nodes and, in brackets, the values it uses; a node used several\n"
+        "times sums what it receives)\n");
     for (size_t i = t->n_fwd; i-- > 0;) {
         nb_node *n = t->fwd[i];
         const char *why = no_grad_reason(n);
@@ -301,7 +492,7 @@ static void print_backward(const trace *t)
         char val[1024] = "?";
         double *v = node_values(t->g, t->adj[i]);
         if (v) {
-            inline_values(val, sizeof val, v, nb_node_rank(n), nb_node_shape(n), 8);
+            inline_values(val, sizeof val, v, nb_node_rank(n), nb_node_shape(n), 6);
         }
         free(v);
         printf("  ∂%s/∂%s = %s\n", nb_node_name(t->y), nb_node_name(n), val);
@@ -319,12 +510,12 @@ static void print_backward(const trace *t)
 
 static void emit_json(const trace *t, size_t i, nb_node *c, int slot, void *user)
 {
-    (void)t;
     (void)i;
     int *count = user;
     char expr[400], rule[512], vars[2][16];
     nb_node_expression(c, expr, sizeof expr);
     rule_for(c, slot, rule, sizeof rule, vars);
+    matmul_rule(c, slot, rule, sizeof rule);
     fputs(*count ? ", " : "", stdout);
     fputs("{\"consumer\": ", stdout);
     json_string(stdout, nb_node_name(c));
@@ -334,6 +525,10 @@ static void emit_json(const trace *t, size_t i, nb_node *c, int slot, void *user
     json_string(stdout, expr);
     fputs(", \"rule\": ", stdout);
     json_string(stdout, rule);
+    char applied[1600];
+    format_from(t, c, slot, applied, sizeof applied);
+    fputs(", \"applied\": ", stdout);
+    json_string(stdout, applied);
     fputs("}", stdout);
     (*count)++;
 }
@@ -453,6 +648,7 @@ int cmd_trace(const cli *c)
         rc = cli_fail(c, EXIT_USAGE, "running the model failed: %s", nb_graph_error(m.g));
         goto done;
     }
+    cli_run_warning(c, m.g);
     if (c->json) {
         print_json(&t);
     } else {

@@ -25,97 +25,6 @@ static const optim_name optims[] = {
     { "adamw", NB_OPTIM_ADAMW, 0, false },
 };
 
-/* The input named by an option, or by default x / y, or else the model's only two inputs. */
-static nb_node *find_input(const cli *c, const model *m, const char *given, const char *dflt,
-                           int which, const char *option, int *rc)
-{
-    nb_node *n = NULL;
-    if (given) {
-        n = model_node(c, m, given, option, rc);
-    } else if (!(n = nb_graph_find(m->g, dflt))) {
-        nb_node *inputs[2];
-        size_t k = 0, count = nb_graph_node_count(m->g);
-        for (size_t i = 0; i < count; i++) {
-            nb_node *v = nb_graph_node(m->g, i);
-            if (nb_node_kind(v) == NB_KIND_INPUT) {
-                if (k < 2) {
-                    inputs[k] = v;
-                }
-                k++;
-            }
-        }
-        if (k != 2) {
-            *rc =
-                cli_fail(c, EXIT_USAGE, "%s has no input named %s: name the %s input with %s INPUT",
-                         m->path, dflt, which == 0 ? "features" : "labels", option);
-            return NULL;
-        }
-        n = inputs[which];
-    }
-    if (n && nb_node_kind(n) != NB_KIND_INPUT) {
-        *rc = cli_fail(c, EXIT_USAGE, "%s %s: %s is not an input", option, nb_node_name(n),
-                       nb_node_name(n));
-        return NULL;
-    }
-    return n;
-}
-
-/* The node whose outputs are scored for accuracy, or NULL when the loss is not a classifier's. */
-static nb_node *scored(nb_node *loss, nb_node *y, bool *binary)
-{
-    const char *op = nb_node_op_name(loss);
-    *binary = strcmp(op, "bce_logits") == 0;
-    if ((strcmp(op, "cross_entropy") == 0 || *binary) && nb_node_input(loss, 1) == y) {
-        return nb_node_input(loss, 0);
-    }
-    return NULL;
-}
-
-/*
- * Share of the full batches' examples (in file order) the logits classify
- * right, from evaluation runs (dropout off, batch_norm on its running
- * statistics) while the steps train; -1 on error.
- */
-static double accuracy(nb_graph *g, const nb_dataset *ds, size_t batch, nb_node *x, nb_node *y,
-                       nb_node *logits, bool binary)
-{
-    nb_batches b;
-    if (nb_batches_init(&b, ds->rows, batch, 0) != NB_OK) {
-        return -1;
-    }
-    size_t full = ds->rows / batch, hits = 0, total = 0, size = nb_node_size(logits);
-    size_t per = size / batch;
-    double *z = malloc(size * sizeof *z), *t = malloc(batch * sizeof *t);
-    for (size_t k = 0; z && t && k < full; k++) {
-        if (nb_dataset_load_batch(g, ds, &b, k, x, y) != NB_OK ||
-            nb_graph_run_ex(g, 1, &logits, NB_RUN_EVAL) ||
-            nb_node_read_f64(g, logits, z, size) != NB_OK ||
-            nb_node_read_f64(g, y, t, batch) != NB_OK) {
-            total = 0;
-            break;
-        }
-        for (size_t i = 0; i < batch; i++) {
-            if (binary) {
-                for (size_t j = 0; j < per; j++) {
-                    hits += (z[i * per + j] > 0) == (t[i] > 0.5);
-                    total++;
-                }
-                continue;
-            }
-            size_t best = 0;
-            for (size_t j = 1; j < per; j++) {
-                best = z[i * per + j] > z[i * per + best] ? j : best;
-            }
-            hits += (double)best == t[i];
-            total++;
-        }
-    }
-    free(z);
-    free(t);
-    nb_batches_free(&b);
-    return total ? (double)hits / (double)total : -1;
-}
-
 int cmd_train(const cli *c)
 {
     if (!c->loss || !c->data) {
@@ -131,14 +40,24 @@ int cmd_train(const cli *c)
         }
     }
     if (!on) {
+        suggest sg;
+        suggest_init(&sg, oname, strlen(oname));
+        for (size_t i = 0; i < sizeof optims / sizeof *optims; i++) {
+            suggest_try(&sg, optims[i].name);
+        }
+        char note[128] = "";
+        if (sg.best) {
+            snprintf(note, sizeof note, "did you mean '%s'? ", sg.best);
+        }
         return cli_fail(c, EXIT_USAGE,
-                        "--optim %s: the optimizers are sgd, momentum, nesterov, adagrad, "
+                        "--optim %s: %sthe optimizers are sgd, momentum, nesterov, adagrad, "
                         "rmsprop, adam and adamw",
-                        oname);
+                        oname, note);
     }
     model m;
-    nb_dataset ds = { 0 };
+    nb_dataset ds = { 0 }, test = { 0 };
     nb_batches b = { 0 };
+    heldout ho = { 0 };
     nb_optim *opt = NULL;
     nb_node *loss = NULL, *x = NULL, *y = NULL, **params = NULL, **grads = NULL;
     double *losses = NULL, *accs = NULL;
@@ -147,22 +66,12 @@ int cmd_train(const cli *c)
     if ((rc = model_load(c, &m, c->dtype)) != EXIT_OK ||
         !(loss = model_node(c, &m, c->loss, "--loss", &rc)) ||
         (rc = need_scalar(c, loss, "--loss")) != EXIT_OK ||
-        !(x = find_input(c, &m, c->x_name, "x", 0, "--x", &rc)) ||
-        !(y = find_input(c, &m, c->y_name, "y", 1, "--y", &rc))) {
+        (rc = data_inputs(c, &m, &x, &y)) != EXIT_OK) {
         goto done;
     }
-    char xs[96], ys[96];
+    char xs[96];
     shape_string(x, xs, sizeof xs);
-    shape_string(y, ys, sizeof ys);
-    if (nb_node_rank(x) != 2 || nb_node_rank(y) != 1 ||
-        nb_node_shape(x)[0] != nb_node_shape(y)[0]) {
-        rc = cli_fail(c, EXIT_USAGE,
-                      "the batch inputs must be features %s[B, F] and labels %s[B]; the model "
-                      "declares %s%s and %s%s",
-                      nb_node_name(x), nb_node_name(y), nb_node_name(x), xs, nb_node_name(y), ys);
-        goto done;
-    }
-    size_t batch = (size_t)nb_node_shape(x)[0], cols = (size_t)nb_node_shape(x)[1];
+    size_t batch = (size_t)nb_node_shape(x)[0];
     if (c->batch && (size_t)c->batch != batch) {
         rc = cli_fail(c, EXIT_USAGE,
                       "--batch %ld: the model fixes the batch size at %zu (%s%s); change the "
@@ -170,31 +79,22 @@ int cmd_train(const cli *c)
                       c->batch, batch, nb_node_name(x), xs, nb_node_name(x), nb_node_name(y));
         goto done;
     }
-    /* the data */
-    char err[1024];
-    nb_status s =
-        c->labels ? nb_dataset_read_idx(&ds, c->data, c->labels, err, sizeof err)
-                  : nb_dataset_read_csv(&ds, c->data, c->label_column ? c->label_column : "label",
-                                        err, sizeof err);
-    if (s != NB_OK) {
-        rc = cli_fail(c, EXIT_USAGE, "%s", err);
+    /* the data, and the held-out data standardized with the training statistics */
+    if ((rc = data_read(c, c->data, c->labels, "--data", "--labels", &ds)) != EXIT_OK ||
+        (rc = data_check(c, c->data, &ds, x, true)) != EXIT_OK) {
         goto done;
     }
-    if (ds.cols != cols) {
-        rc = cli_fail(c, EXIT_USAGE, "%s has %zu features per example, but %s is %s", c->data,
-                      ds.cols, nb_node_name(x), xs);
+    if (c->test && ((rc = data_read(c, c->test, c->test_labels, "--test", "--test-labels",
+                                    &test)) != EXIT_OK ||
+                    (rc = data_check(c, c->test, &test, x, true)) != EXIT_OK)) {
         goto done;
-    }
-    if (ds.rows < batch) {
-        rc = cli_fail(c, EXIT_USAGE, "%s has %zu examples, fewer than one batch (%zu)", c->data,
-                      ds.rows, batch);
-        goto done;
-    }
-    if (c->scale) {
-        nb_dataset_scale(&ds, c->scale);
     }
     if (c->standardize) {
-        nb_dataset_standardize(&ds, NULL);
+        if ((rc = data_standardize(c, &m, &ds, c->test ? &test : NULL)) != EXIT_OK) {
+            goto done;
+        }
+    } else if (c->test && (rc = data_apply_saved(c, &m, &test)) != EXIT_OK) {
+        goto done;
     }
     /*
      * the parameters (then the state nodes, which checkpoints carry beside
@@ -233,7 +133,7 @@ int cmd_train(const cli *c)
         goto done;
     }
     bool binary = false;
-    nb_node *logits = scored(loss, y, &binary);
+    nb_node *logits = data_scored(loss, y, &binary);
     size_t steps = ds.rows / batch, skipped = ds.rows % batch;
     if (!c->quiet) {
         fprintf(stderr,
@@ -249,6 +149,7 @@ int cmd_train(const cli *c)
      * them alone, so the reported accuracy does not change what is saved
      */
     nb_graph_set_training(m.g, true);
+    double first = 0; /* the first step's loss, the yardstick of divergence */
     for (int e = 0; e < c->epochs; e++) {
         b.rng = c->seed * 1000003u + (uint64_t)e; /* each epoch's order depends only on it */
         nb_batches_shuffle(&b);
@@ -258,7 +159,7 @@ int cmd_train(const cli *c)
                 rc = cli_fail(c, EXIT_USAGE, "loading a batch failed: %s", nb_graph_error(m.g));
                 goto done;
             }
-            s = nb_optim_step(opt);
+            nb_status s = nb_optim_step(opt);
             if (s != NB_OK) {
                 rc = cli_fail(c, s == NB_ERR_VALUE ? EXIT_FAILED : EXIT_USAGE,
                               "epoch %d, step %zu: %s%s", e + 1, k + 1, nb_graph_error(m.g),
@@ -266,15 +167,44 @@ int cmd_train(const cli *c)
                 goto done;
             }
             sum += nb_optim_loss(opt);
+            if (e == 0 && k == 0) {
+                first = nb_optim_loss(opt);
+            }
         }
         losses[e] = sum / (double)steps;
+        /*
+         * a loss that is no longer finite, or has grown a thousandfold over the
+         * first step's (nb_optim_diverged), will not come back: stop and say so
+         */
+        if (nb_optim_diverged(opt, losses[e])) {
+            rc = cli_fail(c, EXIT_FAILED,
+                          "training diverged at epoch %d: the mean loss is %g, the first step's "
+                          "was %g; try a smaller --lr (now %g)",
+                          e + 1, losses[e], first, oo.lr);
+            goto done;
+        }
+        heldout tr;
         accs[e] =
-            logits && (!c->quiet || c->json) ? accuracy(m.g, &ds, batch, x, y, logits, binary) : -1;
+            logits && (!c->quiet || c->json) && data_heldout(m.g, &ds, x, y, loss, false, &tr) == 0
+                ? tr.accuracy
+                : -1;
+        bool test_now = c->test && (c->verbose || e + 1 == c->epochs);
+        if (test_now && data_heldout(m.g, &test, x, y, loss, true, &ho) != 0) {
+            rc = cli_fail(c, EXIT_USAGE, "evaluating --test %s failed: %s", c->test,
+                          nb_graph_error(m.g));
+            goto done;
+        }
         if (!c->quiet) {
             fprintf(stderr, "epoch %*d/%d  loss %.6f", c->epochs >= 100 ? 4 : 3, e + 1, c->epochs,
                     losses[e]);
             if (accs[e] >= 0) {
                 fprintf(stderr, "  accuracy %.4f", accs[e]);
+            }
+            if (test_now && c->verbose) {
+                fprintf(stderr, "  test loss %.6f", ho.loss);
+                if (ho.accuracy >= 0) {
+                    fprintf(stderr, "  test accuracy %.4f", ho.accuracy);
+                }
             }
             fputc('\n', stderr);
         }
@@ -302,6 +232,13 @@ int cmd_train(const cli *c)
             }
             fputs("]", stdout);
         }
+        if (c->test) {
+            fputs(", \"test\": {\"loss\": ", stdout);
+            json_number(stdout, ho.loss, NB_DTYPE_F64);
+            fputs(", \"accuracy\": ", stdout);
+            json_number(stdout, ho.accuracy >= 0 ? ho.accuracy : NAN, NB_DTYPE_F64);
+            printf(", \"examples\": %zu, \"skipped\": %zu}", ho.examples, ho.skipped);
+        }
         fputs(", \"saved\": ", stdout);
         if (c->save) {
             json_string(stdout, c->save);
@@ -317,15 +254,26 @@ int cmd_train(const cli *c)
             printf(", accuracy %.4f", accs[c->epochs - 1]);
         }
         putchar('\n');
+        if (c->test) {
+            printf("test (%s, %zu examples%s): loss %.6f", c->test, ho.examples,
+                   ho.skipped ? ", the last partial batch skipped" : "", ho.loss);
+            if (ho.accuracy >= 0) {
+                printf(", accuracy %.4f", ho.accuracy);
+            }
+            putchar('\n');
+        }
         if (c->save) {
-            printf("saved the parameters%s to %s (read them with --load %s)\n",
-                   n_states ? " and the state nodes" : "", c->save, c->save);
+            size_t model_states = n_states - (m.norm_mean ? 2 : 0);
+            printf("saved the parameters%s%s to %s (read them with --load %s)\n",
+                   model_states ? (m.norm_mean ? ", the state nodes" : " and the state nodes") : "",
+                   m.norm_mean ? " and the standardization statistics" : "", c->save, c->save);
         }
     }
 done:
     nb_optim_free(opt);
     nb_batches_free(&b);
     nb_dataset_free(&ds);
+    nb_dataset_free(&test);
     free(params);
     free(grads);
     free(losses);

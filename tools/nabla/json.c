@@ -195,6 +195,7 @@ void inline_values(char *buf, size_t cap, const double *v, int rank, const int64
     }
     bool all = n <= max;
     size_t shown = all ? n : max;
+    int open = 0; /* brackets open: a cut keeps the nesting, so "[[1, 2], [3, ...]]" */
 #define PUT(...)                                                                                   \
     do {                                                                                           \
         if (at < cap) {                                                                            \
@@ -206,17 +207,22 @@ void inline_values(char *buf, size_t cap, const double *v, int rank, const int64
         if (i > 0) {
             PUT(", ");
         }
-        for (int k = all ? brackets_at(i, rank, shape) : i == 0; k > 0; k--) {
+        for (int k = brackets_at(i, rank, shape); k > 0; k--, open++) {
             PUT("[");
         }
         format_number(num, sizeof num, v[i], 4);
         PUT("%s", num);
-        for (int k = all ? brackets_at(i + 1, rank, shape) : 0; k > 0; k--) {
+        for (int k = i + 1 < n ? brackets_at(i + 1, rank, shape) : rank; k > 0 && open > 0;
+             k--, open--) {
             PUT("]");
         }
     }
     if (!all) {
-        PUT(", ...] (%zu values)", n);
+        PUT(", ...");
+        for (; open > 0; open--) {
+            PUT("]");
+        }
+        PUT(" (%zu values)", n);
     }
 #undef PUT
 }

@@ -45,14 +45,29 @@ static const char opts_common[] =
 
 static const char help_eval[] =
     "usage: nabla eval MODEL --of NAME [--set NAME=VALUE]... [--dtype f32|f64] [--json]\n"
+    "       nabla eval MODEL --of LOSS --data FILE [--labels FILE] [--load CKPT]\n"
     "\n"
-    "Computes the node NAME and prints its value.\n"
+    "Computes the node NAME and prints its value. With --data, computes the scalar\n"
+    "LOSS over a dataset instead, in batches as the model declares them (x[B, F],\n"
+    "y[B], as for train), in evaluation mode, and prints its mean over the full\n"
+    "batches and, for a classifier's loss, the accuracy: held-out figures. A\n"
+    "checkpoint saved by train --standardize standardizes the data again with the\n"
+    "training data's statistics.\n"
     "\n"
     "  --of NAME         the node to compute (an assigned name, or a generated one\n"
     "                    such as mul_1)\n"
     "%s"
     "  --dtype f32|f64   dtype of the model's floating nodes (default f64)\n"
-    "  --json            print {\"of\": NAME, \"shape\": [...], \"value\": V}\n";
+    "  --json            print {\"of\": NAME, \"shape\": [...], \"value\": V}; with\n"
+    "                    --data {\"of\", \"data\", \"loss\", \"accuracy\", \"examples\",\n"
+    "                    \"skipped\", \"standardized\"}\n"
+    "data (as for train):\n"
+    "  --data FILE       a CSV file with a header line, or with --labels the IDX\n"
+    "                    images file (MNIST format)\n"
+    "  --labels FILE     the IDX labels file\n"
+    "  --label COLUMN    the CSV column holding labels or targets (default label)\n"
+    "  --x INPUT, --y INPUT  the features and labels inputs (default x and y)\n"
+    "  --scale F         multiply every feature by F, as in training\n";
 
 static const char help_grad[] =
     "usage: nabla grad MODEL --of NAME [--wrt A,B,...] [--set NAME=VALUE]...\n"
@@ -100,7 +115,8 @@ static const char help_dot[] =
     "                    parameter (or --wrt), and highlight the deepest gradient\n"
     "  --values          run the graph and show every value (and gradient) of at\n"
     "                    most 8 elements\n"
-    "  --scopes[=LEVEL]  highlight the longest path counted over scopes\n"
+    "  --scopes[=LEVEL]  draw each scope instance of LEVEL (default 1) as one node,\n"
+    "                    and highlight the longest path counted over them\n"
     "%s"
     "  --dtype f32|f64   dtype of the model's floating nodes (default f64)\n"
     "  --title TEXT      a label for the drawing\n"
@@ -142,7 +158,8 @@ static const char help_check[] =
     "  --json            print {\"of\": NAME, \"passed\": B, \"results\": {...}}\n";
 
 static const char help_train[] =
-    "usage: nabla train MODEL --loss NAME --data FILE [--labels FILE] [OPTIONS]\n"
+    "usage: nabla train MODEL --loss NAME --data FILE [--labels FILE] [--test FILE]\n"
+    "                   [OPTIONS]\n"
     "\n"
     "Trains every parameter of the model to reduce the scalar NAME over a dataset,\n"
     "in mini-batches, and prints the loss after each epoch (on stderr): the mean of\n"
@@ -161,7 +178,11 @@ static const char help_train[] =
     "  --x INPUT         the features input (default x)\n"
     "  --y INPUT         the labels input (default y)\n"
     "  --scale F         multiply every feature by F (1/255 for pixels: 0.00392)\n"
-    "  --standardize     scale every feature column to mean 0, deviation 1\n"
+    "  --standardize     scale every feature column to mean 0, deviation 1 (the\n"
+    "                    statistics go into --save's checkpoint, for eval --data)\n"
+    "  --test FILE       held-out data (standardized with the training statistics):\n"
+    "                    its loss and accuracy at the end (every epoch with --verbose)\n"
+    "  --test-labels FILE  the IDX labels file of --test\n"
     "training:\n"
     "  --loss NAME       the scalar to minimize\n"
     "  --optim NAME      sgd, momentum (SGD with 0.9), nesterov, adagrad, rmsprop,\n"
@@ -177,6 +198,7 @@ static const char help_train[] =
     "  --save FILE       write a checkpoint after every epoch\n"
     "  --dtype f32|f64   dtype of the model's floating nodes (default f64)\n"
     "  --quiet           no progress lines\n"
+    "  --verbose         with --test, the test figures on every epoch's line\n"
     "  --json            print the loss (and accuracy) of every epoch as JSON\n"
     "  --set NAME=VALUE  set a parameter's or a state node's starting values\n"
     "                    (repeatable)\n";
@@ -244,6 +266,9 @@ typedef enum opt_id {
     O_QUIET,
     O_SCALE,
     O_STANDARDIZE,
+    O_TEST,
+    O_TEST_LABELS,
+    O_VERBOSE,
     O_HELP,
 } opt_id;
 
@@ -276,11 +301,11 @@ static const option options[] = {
     { "--rtol", O_RTOL, ARG_REQUIRED, CMD_CHECK },
     { "--atol", O_ATOL, ARG_REQUIRED, CMD_CHECK },
     { "--loss", O_LOSS, ARG_REQUIRED, CMD_TRAIN },
-    { "--data", O_DATA, ARG_REQUIRED, CMD_TRAIN },
-    { "--labels", O_LABELS, ARG_REQUIRED, CMD_TRAIN },
-    { "--label", O_LABEL, ARG_REQUIRED, CMD_TRAIN },
-    { "--x", O_X, ARG_REQUIRED, CMD_TRAIN },
-    { "--y", O_Y, ARG_REQUIRED, CMD_TRAIN },
+    { "--data", O_DATA, ARG_REQUIRED, CMD_TRAIN | CMD_EVAL },
+    { "--labels", O_LABELS, ARG_REQUIRED, CMD_TRAIN | CMD_EVAL },
+    { "--label", O_LABEL, ARG_REQUIRED, CMD_TRAIN | CMD_EVAL },
+    { "--x", O_X, ARG_REQUIRED, CMD_TRAIN | CMD_EVAL },
+    { "--y", O_Y, ARG_REQUIRED, CMD_TRAIN | CMD_EVAL },
     { "--optim", O_OPTIM, ARG_REQUIRED, CMD_TRAIN },
     { "--lr", O_LR, ARG_REQUIRED, CMD_TRAIN },
     { "--momentum", O_MOMENTUM, ARG_REQUIRED, CMD_TRAIN },
@@ -290,8 +315,11 @@ static const option options[] = {
     { "--batch", O_BATCH, ARG_REQUIRED, CMD_TRAIN },
     { "--save", O_SAVE, ARG_REQUIRED, CMD_TRAIN },
     { "--quiet", O_QUIET, ARG_NONE, CMD_TRAIN },
-    { "--scale", O_SCALE, ARG_REQUIRED, CMD_TRAIN },
-    { "--standardize", O_STANDARDIZE, ARG_NONE, CMD_TRAIN },
+    { "--scale", O_SCALE, ARG_REQUIRED, CMD_TRAIN | CMD_EVAL },
+    { "--standardize", O_STANDARDIZE, ARG_NONE, CMD_TRAIN | CMD_EVAL },
+    { "--test", O_TEST, ARG_REQUIRED, CMD_TRAIN },
+    { "--test-labels", O_TEST_LABELS, ARG_REQUIRED, CMD_TRAIN },
+    { "--verbose", O_VERBOSE, ARG_NONE, CMD_TRAIN },
     { "--help", O_HELP, ARG_NONE, ALL },
     { "-h", O_HELP, ARG_NONE, ALL },
 };
@@ -498,6 +526,15 @@ static int apply(cli *c, const option *o, const char *v)
     case O_STANDARDIZE:
         c->standardize = true;
         break;
+    case O_TEST:
+        c->test = v;
+        break;
+    case O_TEST_LABELS:
+        c->test_labels = v;
+        break;
+    case O_VERBOSE:
+        c->verbose = true;
+        break;
     case O_HELP:
         break;
     }
@@ -553,8 +590,19 @@ static int parse(cli *c, const command *cmd, int argc, char **argv)
             }
         }
         if (!o) {
-            return cli_fail(c, EXIT_USAGE, "unknown option '%.*s' (see nabla %s --help)", (int)len,
-                            a, cmd->name);
+            /* the closest of this command's options first, then of any command's */
+            suggest sg;
+            suggest_init(&sg, a, len);
+            for (int pass = 0; pass < 2 && !sg.best; pass++) {
+                for (size_t k = 0; k < sizeof options / sizeof *options; k++) {
+                    if (pass || (options[k].cmds & cmd->bit)) {
+                        suggest_try(&sg, options[k].name);
+                    }
+                }
+            }
+            char note[128];
+            return cli_fail(c, EXIT_USAGE, "unknown option '%.*s'%s (see nabla %s --help)",
+                            (int)len, a, suggest_note(&sg, note, sizeof note), cmd->name);
         }
         if (!(o->cmds & cmd->bit)) {
             char who[128];
@@ -631,6 +679,17 @@ int main(int argc, char **argv)
     }
     if (!cmd) {
         c.cmd_name = NULL;
+        suggest sg;
+        suggest_init(&sg, name, strlen(name));
+        for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+            suggest_try(&sg, commands[i].name);
+        }
+        if (sg.best) {
+            return cli_fail(&c, EXIT_USAGE,
+                            "unknown command '%s'; did you mean '%s'? (see nabla "
+                            "--help)",
+                            name, sg.best);
+        }
         return cli_fail(&c, EXIT_USAGE,
                         "unknown command '%s'; the commands are eval, grad, depth, dot, trace, "
                         "check and train (see nabla --help)",

@@ -147,10 +147,20 @@ nb_node *model_node(const cli *c, const model *m, const char *name, const char *
 {
     nb_node *n = nb_graph_find(m->g, name);
     if (!n || nb_node_is_grad(n)) {
-        char names[512];
+        char names[512], note[300];
         model_names(m, names, sizeof names);
-        *rc = cli_fail(c, EXIT_USAGE, "%s %s: %s has no node named '%s'%s%s%s", option, name,
-                       m->path, name, names[0] ? " (it names: " : "", names, names[0] ? ")" : "");
+        suggest sg;
+        suggest_init(&sg, name, strlen(name));
+        size_t count = nb_graph_node_count(m->g);
+        for (size_t i = 0; i < count; i++) {
+            nb_node *v = nb_graph_node(m->g, i);
+            if (!nb_node_is_grad(v)) {
+                suggest_try(&sg, nb_node_name(v));
+            }
+        }
+        *rc = cli_fail(c, EXIT_USAGE, "%s %s: %s has no node named '%s'%s%s%s%s", option, name,
+                       m->path, name, suggest_note(&sg, note, sizeof note),
+                       names[0] ? " (it names: " : "", names, names[0] ? ")" : "");
         return NULL;
     }
     *rc = EXIT_OK;
@@ -423,6 +433,20 @@ static int apply_set(const cli *c, const model *m, const cli_set *s)
     return EXIT_OK;
 }
 
+void cli_run_warning(const cli *c, nb_graph *g)
+{
+    const char *msg = nb_graph_error(g), *name;
+    if (strncmp(msg, "warning: input ", 15) != 0) {
+        return;
+    }
+    name = msg + 15;
+    fprintf(stderr,
+            "nabla %s: warning: input %.*s was never given values and reads as zeros; give it "
+            "with --set %.*s=VALUE or a literal in the model (input %.*s[...] = [...])\n",
+            c->cmd_name, (int)strcspn(name, " "), name, (int)strcspn(name, " "), name,
+            (int)strcspn(name, " "), name);
+}
+
 /* ---- loading ---- */
 
 static int read_file(const cli *c, model *m)
@@ -510,6 +534,25 @@ static bool is_set(const cli *c, const char *name)
  */
 static int load_checkpoint(const cli *c, model *m)
 {
+    /*
+     * --standardize's statistics, when the file has them, load as two more
+     * state nodes (so every list below includes them)
+     */
+    static const char *const norm[2] = { NORM_MEAN, NORM_STD };
+    nb_node **norm_at[2] = { &m->norm_mean, &m->norm_std };
+    for (int k = 0; k < 2; k++) {
+        bool found = false;
+        nb_dtype dt;
+        int rank;
+        int64_t shape[NB_MAX_RANK];
+        if (nb_checkpoint_find(m->g, c->load, norm[k], &found, &dt, &rank, shape) != NB_OK) {
+            return cli_fail(c, EXIT_USAGE, "--load %s: %s", c->load, nb_graph_error(m->g));
+        }
+        if (found &&
+            !(*norm_at[k] = nb_node_set_name(m->g, nb_state(m->g, dt, rank, shape, 0), norm[k]))) {
+            return cli_fail(c, EXIT_USAGE, "--load %s: %s", c->load, nb_graph_error(m->g));
+        }
+    }
     size_t np, ns;
     nb_node **nodes = saved_of(m->g, &np, &ns);
     if (!nodes) {
