@@ -870,6 +870,9 @@ Test(docs, images_are_what_the_programs_draw, .timeout = 120)
         }
         char name[256], path[1024];
         snprintf(name, sizeof name, "%.*s", (int)(len - 4), e->d_name);
+        if (strcmp(name, "rnn_vanishing") == 0) {
+            continue; /* a plot, not a graph: teaching_md_rnn_lessons_... checks it */
+        }
         size_t size;
         snprintf(path, sizeof path, "%s/docs/img/%s.svg", NB_SOURCE_DIR, name);
         char *svg = slurp(path, &size);

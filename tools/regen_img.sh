@@ -30,6 +30,8 @@ model=examples/models/figure_1_3.nb
 "$nabla" dot "$model" --of y --grad --values -o "$out/lesson_backward.dot"
 
 if [ "$render" = 1 ]; then
+    # a plot, drawn as SVG by the program itself (test_docs compares it byte for byte)
+    "$build/examples/rnn_lessons" --svg "$out/rnn_vanishing.svg" >/dev/null
     for f in "$out"/*.dot; do
         dot -Tsvg "$f" -o "${f%.dot}.svg"
     done
