@@ -31,7 +31,15 @@ struct nbi_plan {
     uint32_t *steps;   /* op node ids in run order */
     uint32_t *offsets; /* workspace offset per step in UNITs, NO_UNIT for views */
     uint32_t n_kept;
-    uint32_t *kept;   /* op node ids whose values are readable after the run */
+    uint32_t *kept; /* op node ids whose values are readable after the run */
+    /*
+     * Steps whose op needs temporary memory (its record's scratch), in run
+     * order, and the workspace offset of that memory in UNITs: sparse, since
+     * few ops need any.
+     */
+    uint32_t n_temps;
+    uint32_t *temp_steps;
+    uint32_t *temp_offsets;
     size_t workspace; /* bytes of workspace needed */
     size_t bytes;     /* bytes held by this plan */
 };
@@ -169,6 +177,8 @@ static void plan_free(nb_graph *g, nbi_plan *p)
     nbi_mem_free(g, p->steps, p->n_steps * sizeof *p->steps);
     nbi_mem_free(g, p->offsets, p->n_steps * sizeof *p->offsets);
     nbi_mem_free(g, p->kept, p->n_kept * sizeof *p->kept);
+    nbi_mem_free(g, p->temp_steps, p->n_temps * sizeof *p->temp_steps);
+    nbi_mem_free(g, p->temp_offsets, p->n_temps * sizeof *p->temp_offsets);
     nbi_mem_free(g, p, sizeof *p);
 }
 
@@ -207,13 +217,25 @@ static bool scratch_new(nb_graph *g, scratch *s, size_t n)
     return true;
 }
 
-/* Offsets for every step, freeing each block after its last reader runs. */
+/* Bytes of temporary memory step v needs while it runs (0 for most ops). */
+static size_t temp_bytes(const nb_node *v)
+{
+    const nbi_op *op = nbi_ops[v->op];
+    return op->scratch ? op->scratch(v) : 0;
+}
+
+/*
+ * Offsets for every step, freeing each block after its last reader runs. A
+ * step's temporary memory is taken after its output and freed with its dying
+ * inputs, right after the step, so the next steps reuse it.
+ */
 static bool assign_offsets(nb_graph *g, nbi_plan *p, scratch *s)
 {
     bin bins[SMALL_BLOCK / UNIT + 1];
     memset(bins, 0, sizeof bins);
     freelist fl = { .g = g, .bins = bins };
     bool ok = true;
+    uint32_t t = 0;
     for (uint32_t k = 0; k < p->n_steps && ok && !fl.overflow; k++) {
         nb_node *v = g->nodes[p->steps[k]];
         const nbi_op *op = nbi_ops[v->op];
@@ -245,6 +267,19 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, scratch *s)
             break;
         }
         p->offsets[k] = (uint32_t)(s->off[v->id] / UNIT);
+        size_t temp = temp_bytes(v), temp_off = 0;
+        if (temp > 0) {
+            temp = round_block(temp > SMALL_BLOCK ? temp : SMALL_BLOCK + 1); /* 64-byte aligned */
+            temp_off = fl_alloc(&fl, temp);
+            if (temp_off / UNIT >= NO_UNIT) {
+                ok = false;
+                break;
+            }
+            NBI_ASSERT(t < p->n_temps);
+            p->temp_steps[t] = k;
+            p->temp_offsets[t++] = (uint32_t)(temp_off / UNIT);
+            ok = fl_free(&fl, temp_off, temp);
+        }
         for (int i = 0; i < arity; i++) {
             uint32_t r = s->root[v->in[i]->id];
             if (s->off[r] != NO_OFFSET && s->last[r] == k && !(s->state[r] & RELEASED)) {
@@ -345,6 +380,16 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
             s.root[v->id] = s.root[v->in[0]->id];
         }
     }
+    for (uint32_t j = 0; j < n_steps; j++) {
+        p->n_temps += temp_bytes(g->nodes[p->steps[j]]) > 0;
+    }
+    if (p->n_temps) {
+        p->temp_steps = nbi_mem_alloc(g, p->n_temps * sizeof *p->temp_steps);
+        p->temp_offsets = nbi_mem_alloc(g, p->n_temps * sizeof *p->temp_offsets);
+        if (!p->temp_steps || !p->temp_offsets) {
+            goto fail;
+        }
+    }
     if (!assign_offsets(g, p, &s)) {
         goto fail;
     }
@@ -367,7 +412,8 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     }
     p->bytes = sizeof *p + n * sizeof *p->outs +
                (size_t)n_steps * (sizeof *p->steps + sizeof *p->offsets) +
-               (size_t)p->n_kept * sizeof *p->kept;
+               (size_t)p->n_kept * sizeof *p->kept +
+               (size_t)p->n_temps * (sizeof *p->temp_steps + sizeof *p->temp_offsets);
     scratch_free(g, &s);
     return p;
 fail:
@@ -603,10 +649,15 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
         return nbi_report(g, NB_ERR_NOMEM, "run", 0, NULL,
                           "out of memory for a workspace of %zu bytes", p->workspace);
     }
+    uint32_t t = 0;
     for (uint32_t k = 0; k < p->n_steps; k++) {
         nb_node *v = g->nodes[p->steps[k]];
         v->data =
             p->offsets[k] == NO_UNIT ? v->in[0]->data : g->workspace + (size_t)p->offsets[k] * UNIT;
+        g->scratch = NULL;
+        if (t < p->n_temps && p->temp_steps[t] == k) {
+            g->scratch = g->workspace + (size_t)p->temp_offsets[t++] * UNIT;
+        }
         range before[8]; /* in-place ops are elementwise, of few inputs */
         unsigned in_place = 0;
         if ((flags & NB_RUN_CHECK_FINITE) && p->offsets[k] != NO_UNIT) {
@@ -619,6 +670,7 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
             }
         }
         nb_status st = nbi_ops[v->op]->forward(g, v);
+        g->scratch = NULL;
         if (st == NB_OK && (flags & NB_RUN_CHECK_FINITE)) {
             st = check_finite(g, v, before, in_place);
         }

@@ -125,6 +125,11 @@ struct nb_graph {
     size_t workspace_size;
     void *workspace_block; /* unaligned allocation behind workspace */
     size_t workspace_block_size;
+    /*
+     * The running step's temporary memory (its op's scratch bytes, 64-byte
+     * aligned, in the workspace), valid only inside that step's forward.
+     */
+    void *scratch;
 };
 
 /* ---- threads (graph/parallel.c) ---- */

@@ -1100,6 +1100,100 @@ NB_API nb_node *nb_max_pool_index(nb_graph *g, nb_node *x, int nsp, const int *k
 NB_API nb_node *nb_avg_pool_grad(nb_graph *g, nb_node *dy, int nsp, const int64_t *size,
                                  const int *kernel, const int *stride, const int *padding);
 
+/*
+ * The settings of a convolution, per spatial axis ([0] height, [1] width; a
+ * 1-d convolution reads [0] only). Zero-initialize and set what differs:
+ * NULL, or a zero field, means PyTorch's default (stride 1, padding 0,
+ * dilation 1, output_padding 0, groups 1), so
+ * nb_conv2d(g, x, w, b, &(nb_conv_opts){ .padding = { 2, 2 } }) is
+ * F.conv2d(x, w, b, padding=2). Negative values are errors.
+ */
+typedef struct nb_conv_opts {
+    int stride[2];         /* step of the window; 0: 1 */
+    int padding[2];        /* zeros added on each side of the input */
+    int dilation[2];       /* spacing of the kernel's taps; 0: 1 */
+    int output_padding[2]; /* nb_conv_transpose2d only: rows and columns added at the end */
+    int groups;            /* channel groups; 0: 1. groups = C is a depthwise convolution */
+} nb_conv_opts;
+
+/*
+ * 2-d convolution (cross-correlation, as F.conv2d(x, w, b, stride, padding,
+ * dilation, groups)) of x[N, C, H, W] by w[O, C/groups, kh, kw], plus
+ * b[O] when b is not NULL:
+ *     y[n, o, i, j] = b[o] + sum over c < C/groups, ki, kj of
+ *         w[o, c, ki, kj] x[n, g C/groups + c, i sh - ph + ki dh, j sw - pw + kj dw]
+ * where g = o / (O/groups) is o's group and x reads 0 outside itself. The
+ * result is [N, O, OH, OW], OH = floor((H + 2 ph - dh (kh - 1) - 1) / sh) + 1
+ * and OW likewise. As in PyTorch, any padding >= 0 is allowed (there is no
+ * half-the-kernel rule, unlike pooling's). Gradients: dx =
+ * nb_conv_transpose2d(dy, w) (with the output_padding that restores H, W),
+ * dw = nb_conv2d_weight_grad(x, dy), db = dy summed over axes 0, 2, 3; each
+ * is differentiable again. Runs on BLIS GEMMs over im2col buffers in the
+ * executor's planned workspace (a 1x1 convolution of stride 1 without padding
+ * copies nothing). In the model language:
+ * conv2d(x, w, b, stride=1, padding=0, dilation=1, groups=1), b optional,
+ * each list a number or [h, w].
+ * Errors: NB_ERR_RANK (x or w not of rank 4), NB_ERR_DTYPE (not f32 or f64,
+ * or mixed), NB_ERR_ARG (stride or dilation below 1, negative padding,
+ * groups below 1), NB_ERR_SHAPE (groups does not divide O; x's channels are
+ * not groups x w.shape[1]; b not [O]; the dilated kernel larger than the
+ * padded input):
+ *     conv2d(x[1,3,8,8], w[4,2,3,3]): x has 3 channels but w takes 2 (groups 1 x w's 2 per group)
+ */
+NB_API nb_node *nb_conv2d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b,
+                          const nb_conv_opts *opts);
+
+/*
+ * 1-d convolution of x[N, C, L] by w[O, C/groups, k] (F.conv1d), plus b[O]
+ * when not NULL: nb_conv2d of height 1, with opts' [0] entries (stride,
+ * padding, dilation) and groups. The result is [N, O, OL]. Its gradients
+ * are nb_conv_transpose2d and nb_conv2d_weight_grad on the [N, C, 1, L]
+ * views, reshaped back. In the model language:
+ * conv1d(x, w, b, stride=1, padding=0, dilation=1, groups=1).
+ * Errors: as nb_conv2d (NB_ERR_RANK for x or w not of rank 3).
+ */
+NB_API nb_node *nb_conv1d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b,
+                          const nb_conv_opts *opts);
+
+/*
+ * Transposed 2-d convolution (F.conv_transpose2d(x, w, b, stride, padding,
+ * output_padding, groups, dilation)) of x[N, C, H, W] by w[C, O/groups, kh,
+ * kw], plus b[O]: the adjoint of nb_conv2d by w, which is conv2d's input
+ * gradient. Each x[n, c, i, j] adds x w[c, o, ki, kj] to
+ * y[n, g O/groups + o, i sh - ph + ki dh, j sw - pw + kj dw] (g = c's group;
+ * positions outside y are dropped). The result is [N, O, OH, OW] with
+ * OH = (H - 1) sh - 2 ph + dh (kh - 1) + output_padding[0] + 1, OW likewise.
+ * Gradients: dx = nb_conv2d(dy, w), dw = nb_conv2d_weight_grad(dy, x),
+ * db = dy summed over axes 0, 2, 3. In the model language:
+ * conv_transpose2d(x, w, b, stride=1, padding=0, output_padding=0,
+ * dilation=1, groups=1).
+ * Errors: as nb_conv2d, and NB_ERR_ARG for an output_padding negative or not
+ * smaller than either the stride or the dilation (PyTorch's rule), NB_ERR_SHAPE
+ * for x's channels not w.shape[0], groups not dividing them, or an output
+ * size below 1.
+ */
+NB_API nb_node *nb_conv_transpose2d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b,
+                                    const nb_conv_opts *opts);
+
+/*
+ * The weight gradient of nb_conv2d, as one op: for x[N, C, H, W] and
+ * dy[N, O, OH, OW] (the gradient of the convolution's output), the
+ * [O, C/groups, kh, kw] tensor
+ *     dw[o, c, ki, kj] = sum over n, i, j of
+ *         dy[n, o, i, j] x[n, g C/groups + c, i sh - ph + ki dh, j sw - pw + kj dw]
+ * for the convolution with kernel kh x kw and opts (output_padding ignored).
+ * It is bilinear in x and dy: its gradients, for an incoming ddw, are
+ * dx = nb_conv_transpose2d(dy, ddw) and ddy = nb_conv2d(x, ddw), so second
+ * derivatives of convolutions are graphs of these three ops. In the model
+ * language: conv2d_weight_grad(x, dy, kernel=[kh, kw], stride=1, padding=0,
+ * dilation=1, groups=1).
+ * Errors: as nb_conv2d; NB_ERR_ARG for a kernel below 1; NB_ERR_SHAPE for
+ * batch sizes that differ, groups dividing neither channel count, or dy's
+ * spatial size not the convolution's output size.
+ */
+NB_API nb_node *nb_conv2d_weight_grad(nb_graph *g, nb_node *x, nb_node *dy, int kh, int kw,
+                                      const nb_conv_opts *opts);
+
 /* What the op table says of one op (leaves included), for docs and teaching tools. */
 typedef struct nb_op_info {
     const char *name;         /* "matmul", as nb_node_op_name reports it */

@@ -739,7 +739,7 @@ static void generic_usage(const nbl_func *f, char *buf, size_t cap)
 {
     size_t at = (size_t)snprintf(buf, cap, "%s(", f->name);
     const char *names = f->inputs ? f->inputs : "x";
-    if (f->arity == NBI_VARIADIC) {
+    if (f->arity == NBI_VARIADIC && !f->inputs) {
         at += (size_t)snprintf(buf + at, at < cap ? cap - at : 0, "x1, x2, ...");
     } else {
         at += (size_t)snprintf(buf + at, at < cap ? cap - at : 0, "%s", names);

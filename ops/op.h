@@ -101,6 +101,13 @@ typedef struct nbi_op {
      * every attribute that differs from its default.
      */
     void (*label)(const nb_node *y, char *buf, size_t cap);
+    /*
+     * Bytes of temporary memory forward needs for node y (im2col buffers),
+     * the same whatever the thread count; NULL or 0 for none. The executor
+     * plans it in the workspace beside the step's output, live for that step
+     * only, and hands it to forward as g->scratch, so runs allocate nothing.
+     */
+    size_t (*scratch)(const nb_node *y);
     const char *formula;      /* "y = a @ b" */
     const char *grad_formula; /* "da = dy @ bᵀ, db = aᵀ @ dy" */
 } nbi_op;

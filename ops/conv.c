@@ -1,0 +1,1230 @@
+/*
+ * ops/conv.c: convolutions on NCHW and NCL tensors, as PyTorch's F.conv2d,
+ * F.conv1d and F.conv_transpose2d, and conv2d_weight_grad, the weight
+ * gradient as an op of its own. The three 2-d ops are one convolution seen
+ * from its three tensors (input X, weight W, output Y): conv2d makes Y from
+ * X and W, conv_transpose2d makes X from Y and W (conv2d's input gradient),
+ * conv2d_weight_grad makes W from X and Y. Each one's gradient is the other
+ * two, so every order of derivative is a graph of these ops. The kernels run
+ * on BLIS GEMMs over im2col buffers that span several images, planned in the
+ * executor's workspace (the record's scratch); 1x1 convolutions copy nothing.
+ */
+/* blis.h uses POSIX threads types, hidden by plain -std=c11 */
+#define _POSIX_C_SOURCE 200809L
+
+#include "kernel.h"
+
+#include <blis.h>
+#include <stdint.h>
+
+/* At most this many bytes of im2col buffer per chunk of images (one image at least). */
+#define CHUNK_BYTES ((size_t)8 << 20)
+
+/*
+ * The convolution Y = conv(X, W): X[n, c, h, w], W[o, c/groups, kh, kw],
+ * Y[n, o, oh, ow], windows moved by sh, sw over X padded by ph, pw on each
+ * side, kernel taps dh, dw apart. A 1-d convolution has h = kh = oh = 1.
+ */
+typedef struct conv_geom {
+    int64_t n, c, h, w;
+    int64_t o, kh, kw;
+    int64_t oh, ow;
+    int64_t sh, sw, ph, pw, dh, dw, groups;
+    int64_t nimg; /* images per chunk of the im2col buffer */
+    bool direct;  /* 1x1, stride 1, no padding: GEMMs straight on X and Y */
+} conv_geom;
+
+/* The attribute lists of an op, by role: index in the op's attrs, or -1. */
+typedef struct conv_roles {
+    int stride, padding, dilation, groups, output_padding, kernel;
+} conv_roles;
+
+static conv_roles roles_of(int op)
+{
+    switch (op) {
+    case NBI_OP_CONV_TRANSPOSE2D:
+        return (conv_roles){ 0, 1, 3, 4, 2, -1 };
+    case NBI_OP_CONV2D_WEIGHT_GRAD:
+        return (conv_roles){ 1, 2, 3, 4, -1, 0 };
+    default: /* conv2d, conv1d */
+        return (conv_roles){ 0, 1, 2, 3, -1, -1 };
+    }
+}
+
+/* The settings of a convolution, per spatial axis (nsp of them). */
+typedef struct conv_params {
+    int nsp;
+    int64_t s[2], p[2], d[2], op[2], k[2];
+    int64_t groups;
+} conv_params;
+
+/* Writes v[0..nsp-1] as "3" or "[3, 2]" to buf. */
+static const char *list_str(char *buf, size_t cap, int nsp, const int64_t *v)
+{
+    if (nsp == 1) {
+        snprintf(buf, cap, "%lld", (long long)v[0]);
+    } else {
+        snprintf(buf, cap, "[%lld, %lld]", (long long)v[0], (long long)v[1]);
+    }
+    return buf;
+}
+
+/* Reads list a (empty: def; one entry: on every axis) into v; an error for too many entries. */
+static bool read_list(nb_graph *g, const char *op, int n, nb_node *const *in, const char *what,
+                      int nsp, const nbi_attr *a, int64_t def, int64_t *v)
+{
+    if (a->n > nsp) {
+        nbi_fail(g, NB_ERR_ARG, op, n, in, "%s has %d entries; it takes %s", what, (int)a->n,
+                 nsp == 1 ? "one number" : "a number or [h, w]");
+        return false;
+    }
+    for (int k = 0; k < nsp; k++) {
+        v[k] = a->n == 0 ? def : a->list[a->n == 1 ? 0 : k];
+    }
+    return true;
+}
+
+/* Reads and checks the settings of an op's attribute values (as the language gives them). */
+static bool read_params(nb_graph *g, int op, int n, nb_node *const *in, const nbi_attr *attr,
+                        int nsp, conv_params *cp)
+{
+    const char *name = nbi_ops[op]->name;
+    conv_roles r = roles_of(op);
+    char b1[48], b2[48], b3[48];
+    memset(cp, 0, sizeof *cp);
+    cp->nsp = nsp;
+    if (!read_list(g, name, n, in, "stride", nsp, &attr[r.stride], 1, cp->s) ||
+        !read_list(g, name, n, in, "padding", nsp, &attr[r.padding], 0, cp->p) ||
+        !read_list(g, name, n, in, "dilation", nsp, &attr[r.dilation], 1, cp->d)) {
+        return false;
+    }
+    if (r.output_padding >= 0 &&
+        !read_list(g, name, n, in, "output_padding", nsp, &attr[r.output_padding], 0, cp->op)) {
+        return false;
+    }
+    if (r.kernel >= 0) {
+        if (attr[r.kernel].n == 0) {
+            nbi_fail(g, NB_ERR_ARG, name, n, in, "kernel is empty");
+            return false;
+        }
+        if (!read_list(g, name, n, in, "kernel", nsp, &attr[r.kernel], 0, cp->k)) {
+            return false;
+        }
+    }
+    cp->groups = attr[r.groups].i;
+    for (int d = 0; d < nsp; d++) {
+        if (cp->s[d] < 1) {
+            nbi_fail(g, NB_ERR_ARG, name, n, in, "stride %s must be positive",
+                     list_str(b1, sizeof b1, nsp, cp->s));
+            return false;
+        }
+        if (cp->p[d] < 0) {
+            nbi_fail(g, NB_ERR_ARG, name, n, in, "padding %s must not be negative",
+                     list_str(b1, sizeof b1, nsp, cp->p));
+            return false;
+        }
+        if (cp->d[d] < 1) {
+            nbi_fail(g, NB_ERR_ARG, name, n, in, "dilation %s must be positive",
+                     list_str(b1, sizeof b1, nsp, cp->d));
+            return false;
+        }
+        if (r.kernel >= 0 && cp->k[d] < 1) {
+            nbi_fail(g, NB_ERR_ARG, name, n, in, "kernel %s must be positive",
+                     list_str(b1, sizeof b1, nsp, cp->k));
+            return false;
+        }
+    }
+    for (int d = 0; d < nsp && r.output_padding >= 0; d++) {
+        /* PyTorch: "output padding must be smaller than either stride or dilation" */
+        if (cp->op[d] < 0 || (cp->op[d] >= cp->s[d] && cp->op[d] >= cp->d[d])) {
+            nbi_fail(g, NB_ERR_ARG, name, n, in,
+                     "output_padding %s must be between 0 and less than the stride %s or the "
+                     "dilation %s (PyTorch's rule)",
+                     list_str(b1, sizeof b1, nsp, cp->op), list_str(b2, sizeof b2, nsp, cp->s),
+                     list_str(b3, sizeof b3, nsp, cp->d));
+            return false;
+        }
+    }
+    if (cp->groups < 1) {
+        nbi_fail(g, NB_ERR_ARG, name, n, in, "groups %lld must be positive", (long long)cp->groups);
+        return false;
+    }
+    return true;
+}
+
+/* Stores v in a, or an empty list when every entry is def (the attribute's default). */
+static void store_list(nbi_attr *a, int nsp, const int64_t *v, int64_t def)
+{
+    bool same = true;
+    for (int d = 0; d < nsp; d++) {
+        same &= v[d] == def;
+    }
+    a->n = same ? 0 : nsp;
+    for (int d = 0; d < nsp; d++) {
+        a->list[d] = same ? 0 : (int32_t)v[d];
+    }
+}
+
+static void store_params(nb_node *y, const conv_params *cp)
+{
+    conv_roles r = roles_of(y->op);
+    store_list(&y->attr[r.stride], cp->nsp, cp->s, 1);
+    store_list(&y->attr[r.padding], cp->nsp, cp->p, 0);
+    store_list(&y->attr[r.dilation], cp->nsp, cp->d, 1);
+    if (r.output_padding >= 0) {
+        store_list(&y->attr[r.output_padding], cp->nsp, cp->op, 0);
+    }
+    if (r.kernel >= 0) {
+        y->attr[r.kernel].n = cp->nsp;
+        for (int d = 0; d < cp->nsp; d++) {
+            y->attr[r.kernel].list[d] = (int32_t)cp->k[d];
+        }
+    }
+    y->attr[r.groups].i = cp->groups;
+}
+
+/* The settings stored in node y (valid: its build checked them). */
+static conv_params params_of(const nb_node *y)
+{
+    conv_params cp;
+    int nsp = y->op == NBI_OP_CONV1D ? 1 : 2;
+    bool ok = read_params(NULL, y->op, 0, NULL, y->attr, nsp, &cp);
+    NBI_ASSERT(ok);
+    (void)ok;
+    return cp;
+}
+
+/* The output size along one axis of a convolution of an input of size n. */
+static int64_t conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d)
+{
+    return (n + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+/* Fills the geometry of the convolution of X[xs] by W[ws] into Y[ys] (4-d shapes, 1-d as h = 1). */
+static conv_geom geom_make(const int64_t *xs, const int64_t *ws, const int64_t *ys,
+                           const conv_params *cp, size_t es)
+{
+    conv_geom q;
+    int o = cp->nsp == 1 ? 1 : 0; /* params' index of the width axis minus one */
+    q.n = xs[0];
+    q.c = xs[1];
+    q.h = xs[2];
+    q.w = xs[3];
+    q.o = ws[0];
+    q.kh = ws[2];
+    q.kw = ws[3];
+    q.oh = ys[2];
+    q.ow = ys[3];
+    q.sh = cp->nsp == 1 ? 1 : cp->s[0];
+    q.ph = cp->nsp == 1 ? 0 : cp->p[0];
+    q.dh = cp->nsp == 1 ? 1 : cp->d[0];
+    q.sw = cp->s[1 - o];
+    q.pw = cp->p[1 - o];
+    q.dw = cp->d[1 - o];
+    q.groups = cp->groups;
+    q.direct = q.kh == 1 && q.kw == 1 && q.sh == 1 && q.sw == 1 && q.ph == 0 && q.pw == 0 &&
+               q.oh == q.h && q.ow == q.w;
+    size_t per_image = (size_t)((q.c * q.kh * q.kw + q.o) * q.oh * q.ow) * es;
+    size_t nimg = per_image ? CHUNK_BYTES / per_image : 1;
+    q.nimg = nimg < 1 ? 1 : nimg > (size_t)q.n ? q.n : (int64_t)nimg;
+    return q;
+}
+
+/* A node's shape as 4-d (1-d shapes get h = 1 before the last axis). */
+static void shape4(const nb_node *t, int64_t *s)
+{
+    if (t->rank == 3) {
+        s[0] = t->shape[0];
+        s[1] = t->shape[1];
+        s[2] = 1;
+        s[3] = t->shape[2];
+    } else {
+        memcpy(s, t->shape, 4 * sizeof *s);
+    }
+}
+
+/* The convolution node y computes, whichever of its three tensors y is. */
+static conv_geom geom_of(const nb_node *y)
+{
+    conv_params cp = params_of(y);
+    int64_t a[4], b[4], c[4];
+    size_t es = nbi_dtype_size(y->dtype);
+    switch (y->op) {
+    case NBI_OP_CONV_TRANSPOSE2D: /* X is y, Y is x */
+        shape4(y, a);
+        shape4(y->in[1], b);
+        shape4(y->in[0], c);
+        break;
+    case NBI_OP_CONV2D_WEIGHT_GRAD: /* W is y */
+        shape4(y->in[0], a);
+        shape4(y, b);
+        shape4(y->in[1], c);
+        break;
+    default:
+        shape4(y->in[0], a);
+        shape4(y->in[1], b);
+        shape4(y, c);
+    }
+    return geom_make(a, b, c, &cp, es);
+}
+
+/* Bytes of im2col buffer (c kh kw rows) and gathered Y (o rows) for nimg images. */
+static size_t conv_scratch(const nb_node *y)
+{
+    conv_geom q = geom_of(y);
+    if (q.direct) {
+        return 0;
+    }
+    return (size_t)(q.nimg * (q.c * q.kh * q.kw + q.o) * q.oh * q.ow) * nbi_dtype_size(y->dtype);
+}
+
+/* ---- kernels ---- */
+
+/*
+ * The im2col layout of a chunk of nimg images starting at n0: col[r, b*P + i]
+ * with r = (ci*kh + ki)*kw + kj a tap of an input channel, b the image in the
+ * chunk, i = oy*ow + ox an output position, P = oh*ow: each group's rows are a
+ * contiguous [c/groups*kh*kw, nimg*P] matrix, so one GEMM covers the chunk.
+ */
+
+/* The output columns ox whose input column ox*s + off lies in [0, w): [*lo, *hi). */
+static inline void valid_range(int64_t off, int64_t s, int64_t w, int64_t ow, int64_t *lo,
+                               int64_t *hi)
+{
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t b = w - 1 - off < 0 ? 0 : (w - 1 - off) / s + 1;
+    *lo = a < ow ? a : ow;
+    *hi = b < ow ? b : ow;
+    if (*hi < *lo) {
+        *hi = *lo;
+    }
+}
+
+/* Rows u0..u1 of the units (r, b) = (u / nimg, u % nimg): x -> col. */
+NBI_TYPED(im2col,
+          (const conv_geom *q, const void *xv, void *colv, int64_t n0, int64_t u0, int64_t u1), {
+              const T *x = xv;
+              T *col = colv;
+              const int64_t P = q->oh * q->ow, ld = q->nimg * P;
+              for (int64_t u = u0; u < u1; u++) {
+                  int64_t r = u / q->nimg, b = u % q->nimg;
+                  int64_t kj = r % q->kw, ki = (r / q->kw) % q->kh, ci = r / (q->kw * q->kh);
+                  const T *xp = x + ((n0 + b) * q->c + ci) * q->h * q->w;
+                  T *dst = col + r * ld + b * P;
+                  int64_t off = kj * q->dw - q->pw, lo, hi;
+                  valid_range(off, q->sw, q->w, q->ow, &lo, &hi);
+                  for (int64_t oy = 0; oy < q->oh; oy++, dst += q->ow) {
+                      int64_t iy = oy * q->sh - q->ph + ki * q->dh;
+                      if (iy < 0 || iy >= q->h) {
+                          memset(dst, 0, (size_t)q->ow * sizeof(T));
+                          continue;
+                      }
+                      const T *src = xp + iy * q->w + off;
+                      for (int64_t ox = 0; ox < lo; ox++) {
+                          dst[ox] = 0;
+                      }
+                      if (q->sw == 1) {
+                          memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(T));
+                      } else {
+                          for (int64_t ox = lo; ox < hi; ox++) {
+                              dst[ox] = src[ox * q->sw];
+                          }
+                      }
+                      for (int64_t ox = hi; ox < q->ow; ox++) {
+                          dst[ox] = 0;
+                      }
+                  }
+              }
+          })
+
+/* Units u0..u1 of (b, ci) = (u / c, u % c): x[n0 + b, ci] = sum of its taps in col. */
+NBI_TYPED(col2im,
+          (const conv_geom *q, const void *colv, void *xv, int64_t n0, int64_t u0, int64_t u1), {
+              const T *col = colv;
+              T *x = xv;
+              const int64_t P = q->oh * q->ow, ld = q->nimg * P;
+              for (int64_t u = u0; u < u1; u++) {
+                  int64_t b = u / q->c, ci = u % q->c;
+                  T *xp = x + ((n0 + b) * q->c + ci) * q->h * q->w;
+                  memset(xp, 0, (size_t)(q->h * q->w) * sizeof(T));
+                  for (int64_t ki = 0; ki < q->kh; ki++) {
+                      for (int64_t kj = 0; kj < q->kw; kj++) {
+                          int64_t r = (ci * q->kh + ki) * q->kw + kj;
+                          const T *src = col + r * ld + b * P;
+                          int64_t off = kj * q->dw - q->pw, lo, hi;
+                          valid_range(off, q->sw, q->w, q->ow, &lo, &hi);
+                          for (int64_t oy = 0; oy < q->oh; oy++, src += q->ow) {
+                              int64_t iy = oy * q->sh - q->ph + ki * q->dh;
+                              if (iy < 0 || iy >= q->h) {
+                                  continue;
+                              }
+                              T *dst = xp + iy * q->w + off;
+                              if (q->sw == 1) {
+                                  for (int64_t ox = lo; ox < hi; ox++) {
+                                      dst[ox] += src[ox];
+                                  }
+                              } else {
+                                  for (int64_t ox = lo; ox < hi; ox++) {
+                                      dst[ox * q->sw] += src[ox];
+                                  }
+                              }
+                          }
+                      }
+                  }
+              }
+          })
+
+/*
+ * Between an NCHW tensor t[n, ch, P] and the chunk layout m[ch, b*P + i]:
+ * to_chunk copies t -> m, else m -> t adding bias[ch] (bias may be NULL).
+ * Units (b, k) = (u / ch, u % ch).
+ */
+NBI_TYPED(rechunk,
+          (const conv_geom *q, int64_t ch, int64_t P, void *tv, void *mv, const void *biasv,
+           bool to_chunk, int64_t n0, int64_t u0, int64_t u1),
+          {
+              T *t = tv, *m = mv;
+              const T *bias = biasv;
+              const int64_t ld = q->nimg * P;
+              for (int64_t u = u0; u < u1; u++) {
+                  int64_t b = u / ch, k = u % ch;
+                  T *tp = t + ((n0 + b) * ch + k) * P, *mp = m + k * ld + b * P;
+                  if (to_chunk) {
+                      memcpy(mp, tp, (size_t)P * sizeof(T));
+                  } else if (bias) {
+                      const T v = bias[k];
+                      for (int64_t i = 0; i < P; i++) {
+                          tp[i] = mp[i] + v;
+                      }
+                  } else {
+                      memcpy(tp, mp, (size_t)P * sizeof(T));
+                  }
+              }
+          })
+
+/* Adds bias[k] to the planes t[n0 + b, k, :] for units (b, k) = (u / ch, u % ch). */
+NBI_TYPED(add_bias,
+          (int64_t ch, int64_t P, void *tv, const void *biasv, int64_t n0, int64_t u0, int64_t u1),
+          {
+              T *t = tv;
+              const T *bias = biasv;
+              for (int64_t u = u0; u < u1; u++) {
+                  T *tp = t + (n0 * ch + u) * P;
+                  const T v = bias[u % ch];
+                  for (int64_t i = 0; i < P; i++) {
+                      tp[i] += v;
+                  }
+              }
+          })
+
+/* One of the loops above, split over threads by units. */
+typedef enum { JOB_IM2COL, JOB_COL2IM, JOB_RECHUNK, JOB_BIAS } job_kind;
+
+typedef struct conv_job {
+    job_kind kind;
+    const conv_geom *q;
+    bool f32;
+    const void *src;
+    void *dst;
+    const void *bias;
+    int64_t ch, P, n0, units;
+    bool to_chunk;
+} conv_job;
+
+static void job_run(void *ctx, int k, int nt)
+{
+    const conv_job *j = ctx;
+    int64_t u0 = j->units * k / nt, u1 = j->units * (k + 1) / nt;
+    switch (j->kind) {
+    case JOB_IM2COL:
+        if (j->f32) {
+            im2col_f32(j->q, j->src, j->dst, j->n0, u0, u1);
+        } else {
+            im2col_f64(j->q, j->src, j->dst, j->n0, u0, u1);
+        }
+        break;
+    case JOB_COL2IM:
+        if (j->f32) {
+            col2im_f32(j->q, j->src, j->dst, j->n0, u0, u1);
+        } else {
+            col2im_f64(j->q, j->src, j->dst, j->n0, u0, u1);
+        }
+        break;
+    case JOB_RECHUNK:
+        /* to_chunk: src is the tensor; otherwise src is the chunk */
+        if (j->f32) {
+            rechunk_f32(j->q, j->ch, j->P, j->to_chunk ? (void *)j->src : j->dst,
+                        j->to_chunk ? j->dst : (void *)j->src, j->bias, j->to_chunk, j->n0, u0, u1);
+        } else {
+            rechunk_f64(j->q, j->ch, j->P, j->to_chunk ? (void *)j->src : j->dst,
+                        j->to_chunk ? j->dst : (void *)j->src, j->bias, j->to_chunk, j->n0, u0, u1);
+        }
+        break;
+    case JOB_BIAS:
+        if (j->f32) {
+            add_bias_f32(j->ch, j->P, j->dst, j->bias, j->n0, u0, u1);
+        } else {
+            add_bias_f64(j->ch, j->P, j->dst, j->bias, j->n0, u0, u1);
+        }
+        break;
+    }
+}
+
+/* Runs job over its units, on several threads when there is enough work (elements). */
+static void job_go(conv_job *j, int64_t elements)
+{
+    int nt = elements >= NBI_PAR_MIN ? nbi_threads() : 1;
+    if (nt > j->units) {
+        nt = (int)j->units;
+    }
+    nbi_parallel(nt, job_run, j);
+}
+
+static void im2col_go(const conv_geom *q, bool f32, const void *x, void *col, int64_t n0,
+                      int64_t nb)
+{
+    int64_t rows = q->c * q->kh * q->kw;
+    conv_job j = { .kind = JOB_IM2COL, .q = q, .f32 = f32, .src = x, .dst = col, .n0 = n0 };
+    /* units (r, b) with b < nimg; a short last chunk skips the missing images */
+    j.units = rows * q->nimg;
+    if (nb == q->nimg) {
+        job_go(&j, rows * nb * q->oh * q->ow);
+        return;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        if (f32) {
+            im2col_f32(q, x, col, n0, r * q->nimg, r * q->nimg + nb);
+        } else {
+            im2col_f64(q, x, col, n0, r * q->nimg, r * q->nimg + nb);
+        }
+    }
+}
+
+static void col2im_go(const conv_geom *q, bool f32, const void *col, void *x, int64_t n0,
+                      int64_t nb)
+{
+    conv_job j = { .kind = JOB_COL2IM, .q = q, .f32 = f32, .src = col, .dst = x, .n0 = n0 };
+    j.units = nb * q->c;
+    job_go(&j, nb * q->c * q->kh * q->kw * q->oh * q->ow);
+}
+
+static void rechunk_go(const conv_geom *q, bool f32, int64_t ch, int64_t P, const void *src,
+                       void *dst, const void *bias, bool to_chunk, int64_t n0, int64_t nb)
+{
+    conv_job j = { .kind = JOB_RECHUNK,
+                   .q = q,
+                   .f32 = f32,
+                   .src = src,
+                   .dst = dst,
+                   .bias = bias,
+                   .ch = ch,
+                   .P = P,
+                   .n0 = n0,
+                   .to_chunk = to_chunk };
+    j.units = nb * ch;
+    job_go(&j, nb * ch * P);
+}
+
+static void bias_go(bool f32, int64_t ch, int64_t P, void *t, const void *bias, int64_t n0,
+                    int64_t nb)
+{
+    conv_job j = {
+        .kind = JOB_BIAS, .f32 = f32, .dst = t, .bias = bias, .ch = ch, .P = P, .n0 = n0
+    };
+    j.units = nb * ch;
+    job_go(&j, nb * ch * P);
+}
+
+/*
+ * c[m, n] = op(a) op(b) + beta c on BLIS, matrices row-major with row strides
+ * lda, ldb (of a and b as stored) and ldc.
+ */
+static void gemm(bool f32, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *a,
+                 int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc)
+{
+    trans_t tra = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    trans_t trb = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    if (f32) {
+        float one = 1, bt = (float)beta;
+        bli_sgemm(tra, trb, m, n, k, &one, (float *)a, lda, 1, (float *)b, ldb, 1, &bt, c, ldc, 1);
+    } else {
+        double one = 1;
+        bli_dgemm(tra, trb, m, n, k, &one, (double *)a, lda, 1, (double *)b, ldb, 1, &beta, c, ldc,
+                  1);
+    }
+}
+
+/* Element offset helper: p + i elements of the dtype. */
+static inline void *at(void *p, int64_t i, size_t es)
+{
+    return (unsigned char *)p + (size_t)i * es;
+}
+
+/* Y = conv(X, W) + bias (bias may be NULL). scratch: conv_scratch bytes. */
+static void conv_forward_kernel(const conv_geom *q, bool f32, const void *x, const void *w,
+                                const void *bias, void *y, void *scratch)
+{
+    size_t es = f32 ? sizeof(float) : sizeof(double);
+    int64_t G = q->groups, cg = q->c / G, og = q->o / G, kk = cg * q->kh * q->kw;
+    int64_t P = q->oh * q->ow, HW = q->h * q->w;
+    if (q->direct) {
+        for (int64_t n = 0; n < q->n; n++) {
+            for (int64_t gi = 0; gi < G; gi++) {
+                gemm(f32, false, false, og, P, cg, at((void *)w, gi * og * cg, es), cg,
+                     at((void *)x, (n * q->c + gi * cg) * HW, es), P, 0,
+                     at(y, (n * q->o + gi * og) * P, es), P);
+            }
+        }
+        if (bias) {
+            bias_go(f32, q->o, P, y, bias, 0, q->n);
+        }
+        return;
+    }
+    void *col = scratch, *tmp = at(scratch, q->c * q->kh * q->kw * q->nimg * P, es);
+    for (int64_t n0 = 0; n0 < q->n; n0 += q->nimg) {
+        int64_t nb = q->n - n0 < q->nimg ? q->n - n0 : q->nimg, ld = q->nimg * P;
+        im2col_go(q, f32, x, col, n0, nb);
+        /* one image: its [o, P] block of Y is the GEMM's output itself */
+        void *out = q->nimg == 1 ? at(y, n0 * q->o * P, es) : tmp;
+        for (int64_t gi = 0; gi < G; gi++) {
+            gemm(f32, false, false, og, nb == q->nimg ? ld : nb * P, kk,
+                 at((void *)w, gi * og * kk, es), kk, at(col, gi * kk * ld, es), ld, 0,
+                 at(out, gi * og * ld, es), ld);
+        }
+        if (q->nimg == 1) {
+            if (bias) {
+                bias_go(f32, q->o, P, y, bias, n0, 1);
+            }
+        } else {
+            rechunk_go(q, f32, q->o, P, tmp, y, bias, false, n0, nb);
+        }
+    }
+}
+
+/* X = convᵀ(Y, W) + bias[c] (bias may be NULL): the adjoint of the convolution in X. */
+static void conv_data_kernel(const conv_geom *q, bool f32, const void *dy, const void *w,
+                             const void *bias, void *dx, void *scratch)
+{
+    size_t es = f32 ? sizeof(float) : sizeof(double);
+    int64_t G = q->groups, cg = q->c / G, og = q->o / G, kk = cg * q->kh * q->kw;
+    int64_t P = q->oh * q->ow, HW = q->h * q->w;
+    if (q->direct) {
+        for (int64_t n = 0; n < q->n; n++) {
+            for (int64_t gi = 0; gi < G; gi++) {
+                gemm(f32, true, false, cg, P, og, at((void *)w, gi * og * cg, es), cg,
+                     at((void *)dy, (n * q->o + gi * og) * P, es), P, 0,
+                     at(dx, (n * q->c + gi * cg) * HW, es), HW);
+            }
+        }
+    } else {
+        void *col = scratch, *tmp = at(scratch, q->c * q->kh * q->kw * q->nimg * P, es);
+        for (int64_t n0 = 0; n0 < q->n; n0 += q->nimg) {
+            int64_t nb = q->n - n0 < q->nimg ? q->n - n0 : q->nimg, ld = q->nimg * P;
+            const void *src = at((void *)dy, n0 * q->o * P, es);
+            if (q->nimg > 1) {
+                rechunk_go(q, f32, q->o, P, dy, tmp, NULL, true, n0, nb);
+                src = tmp;
+            }
+            for (int64_t gi = 0; gi < G; gi++) {
+                gemm(f32, true, false, kk, nb == q->nimg ? ld : nb * P, og,
+                     at((void *)w, gi * og * kk, es), kk, at((void *)src, gi * og * ld, es), ld, 0,
+                     at(col, gi * kk * ld, es), ld);
+            }
+            col2im_go(q, f32, col, dx, n0, nb);
+        }
+    }
+    if (bias) {
+        bias_go(f32, q->c, HW, dx, bias, 0, q->n);
+    }
+}
+
+/* W = the weight gradient: dW[o, r] = sum over images and positions of dY[o] col(X)[r]. */
+static void conv_weight_kernel(const conv_geom *q, bool f32, const void *x, const void *dy,
+                               void *dw, void *scratch)
+{
+    size_t es = f32 ? sizeof(float) : sizeof(double);
+    int64_t G = q->groups, cg = q->c / G, og = q->o / G, kk = cg * q->kh * q->kw;
+    int64_t P = q->oh * q->ow, HW = q->h * q->w;
+    if (q->direct) {
+        for (int64_t n = 0; n < q->n; n++) {
+            for (int64_t gi = 0; gi < G; gi++) {
+                gemm(f32, false, true, og, cg, P, at((void *)dy, (n * q->o + gi * og) * P, es), P,
+                     at((void *)x, (n * q->c + gi * cg) * HW, es), HW, n ? 1 : 0,
+                     at(dw, gi * og * cg, es), cg);
+            }
+        }
+        return;
+    }
+    void *col = scratch, *tmp = at(scratch, q->c * q->kh * q->kw * q->nimg * P, es);
+    for (int64_t n0 = 0; n0 < q->n; n0 += q->nimg) {
+        int64_t nb = q->n - n0 < q->nimg ? q->n - n0 : q->nimg, ld = q->nimg * P;
+        im2col_go(q, f32, x, col, n0, nb);
+        const void *src = at((void *)dy, n0 * q->o * P, es);
+        if (q->nimg > 1) {
+            rechunk_go(q, f32, q->o, P, dy, tmp, NULL, true, n0, nb);
+            src = tmp;
+        }
+        for (int64_t gi = 0; gi < G; gi++) {
+            gemm(f32, false, true, og, kk, nb == q->nimg ? ld : nb * P,
+                 at((void *)src, gi * og * ld, es), ld, at(col, gi * kk * ld, es), ld, n0 ? 1 : 0,
+                 at(dw, gi * og * kk, es), kk);
+        }
+    }
+}
+
+/* ---- forwards ---- */
+
+static nb_status conv_forward(nb_graph *g, nb_node *y)
+{
+    conv_geom q = geom_of(y);
+    conv_forward_kernel(&q, y->dtype == NB_DTYPE_F32, y->in[0]->data, y->in[1]->data,
+                        y->arity > 2 ? y->in[2]->data : NULL, y->data, g->scratch);
+    return NB_OK;
+}
+
+static nb_status conv_transpose_forward(nb_graph *g, nb_node *y)
+{
+    conv_geom q = geom_of(y);
+    conv_data_kernel(&q, y->dtype == NB_DTYPE_F32, y->in[0]->data, y->in[1]->data,
+                     y->arity > 2 ? y->in[2]->data : NULL, y->data, g->scratch);
+    return NB_OK;
+}
+
+static nb_status weight_grad_forward(nb_graph *g, nb_node *y)
+{
+    conv_geom q = geom_of(y);
+    conv_weight_kernel(&q, y->dtype == NB_DTYPE_F32, y->in[0]->data, y->in[1]->data, y->data,
+                       g->scratch);
+    return NB_OK;
+}
+
+/* ---- builders ---- */
+
+/* Checks the inputs' count, graph and dtype; names x, w (or dy) and b in messages. */
+static bool check_common(nb_graph *g, const char *name, int n, nb_node *const *in)
+{
+    return nbi_check_inputs(g, name, n, in) && nbi_check_float(g, name, n, in);
+}
+
+/* Checks rank of t: 2 + nsp. */
+static bool check_rank(nb_graph *g, const char *name, int n, nb_node *const *in, int i,
+                       const char *what, int nsp, const char *form)
+{
+    if (in[i]->rank != 2 + nsp) {
+        nbi_fail(g, NB_ERR_RANK, name, n, in, "%s has rank %d; %s takes %s", what, in[i]->rank,
+                 name, form);
+        return false;
+    }
+    return true;
+}
+
+/* The spatial sizes of t: its last nsp axes. */
+static void spatial(const nb_node *t, int nsp, int64_t *sp)
+{
+    for (int d = 0; d < nsp; d++) {
+        sp[d] = t->shape[t->rank - nsp + d];
+    }
+}
+
+/* b must be [channels]. */
+static bool check_bias(nb_graph *g, const char *name, int n, nb_node *const *in, int64_t ch)
+{
+    if (n < 3) {
+        return true;
+    }
+    nb_node *b = in[2];
+    if (!(b->rank == 1 && b->shape[0] == ch)) {
+        char s[96];
+        nbi_format_shape(b->rank, b->shape, s, sizeof s);
+        nbi_fail(g, NB_ERR_SHAPE, name, n, in,
+                 "b is %s but the output has %lld channels; it must be [%lld]", s, (long long)ch,
+                 (long long)ch);
+        return false;
+    }
+    return true;
+}
+
+/* The output sizes of conv over sp, or an error when a dilated kernel exceeds the padded input. */
+static bool conv_sizes(nb_graph *g, const char *name, int n, nb_node *const *in, int nsp,
+                       const int64_t *sp, const int64_t *k, const conv_params *cp, int64_t *out)
+{
+    for (int d = 0; d < nsp; d++) {
+        int64_t span = cp->d[d] * (k[d] - 1) + 1;
+        if (sp[d] + 2 * cp->p[d] < span) {
+            if (cp->d[d] > 1) {
+                nbi_fail(g, NB_ERR_SHAPE, name, n, in,
+                         "the window %lld (kernel %lld, dilation %lld) is larger than the padded "
+                         "input %lld on axis %d",
+                         (long long)span, (long long)k[d], (long long)cp->d[d],
+                         (long long)(sp[d] + 2 * cp->p[d]), 2 + d);
+            } else {
+                nbi_fail(g, NB_ERR_SHAPE, name, n, in,
+                         "the window %lld is larger than the padded input %lld on axis %d",
+                         (long long)span, (long long)(sp[d] + 2 * cp->p[d]), 2 + d);
+            }
+            return false;
+        }
+        out[d] = conv_out(sp[d], k[d], cp->s[d], cp->p[d], cp->d[d]);
+    }
+    return true;
+}
+
+/* conv2d and conv1d: x[N, C, *sp], w[O, C/groups, *k], b[O]. */
+static nb_node *conv_build_op(nb_graph *g, int op, int n, nb_node *const *in, const nbi_attr *attr)
+{
+    const char *name = nbi_ops[op]->name;
+    int nsp = op == NBI_OP_CONV1D ? 1 : 2;
+    if (n != 2 && n != 3) {
+        nbi_fail(g, NB_ERR_ARG, name, 0, NULL, "takes x, w and optionally b; got %d inputs", n);
+        return NULL;
+    }
+    if (!check_common(g, name, n, in) ||
+        !check_rank(g, name, n, in, 0, "x", nsp, nsp == 1 ? "x[N, C, L]" : "x[N, C, H, W]") ||
+        !check_rank(g, name, n, in, 1, "w", nsp,
+                    nsp == 1 ? "w[O, C/groups, k]" : "w[O, C/groups, kh, kw]")) {
+        return NULL;
+    }
+    conv_params cp;
+    if (!read_params(g, op, n, in, attr, nsp, &cp)) {
+        return NULL;
+    }
+    nb_node *x = in[0], *w = in[1];
+    int64_t C = x->shape[1], O = w->shape[0], G = cp.groups;
+    if (O % G != 0) {
+        nbi_fail(g, NB_ERR_SHAPE, name, n, in,
+                 "groups %lld does not divide w's %lld output channels", (long long)G,
+                 (long long)O);
+        return NULL;
+    }
+    if (w->shape[1] * G != C) {
+        nbi_fail(g, NB_ERR_SHAPE, name, n, in,
+                 "x has %lld channels but w takes %lld (groups %lld x w's %lld per group)",
+                 (long long)C, (long long)(w->shape[1] * G), (long long)G, (long long)w->shape[1]);
+        return NULL;
+    }
+    if (!check_bias(g, name, n, in, O)) {
+        return NULL;
+    }
+    int64_t sp[2], k[2], o[2];
+    spatial(x, nsp, sp);
+    spatial(w, nsp, k);
+    if (!conv_sizes(g, name, n, in, nsp, sp, k, &cp, o)) {
+        return NULL;
+    }
+    int64_t shape[4] = { x->shape[0], O, o[0], o[nsp - 1] };
+    nb_node *y = nbi_node_newv(g, op, x->dtype, 2 + nsp, shape, n, in);
+    if (y) {
+        store_params(y, &cp);
+    }
+    return y;
+}
+
+/* conv_transpose2d: x[N, Cin, H, W], w[Cin, O/groups, kh, kw], b[O]. */
+static nb_node *conv_transpose_build(nb_graph *g, int n, nb_node *const *in, const nbi_attr *attr)
+{
+    const char *name = "conv_transpose2d";
+    if (n != 2 && n != 3) {
+        nbi_fail(g, NB_ERR_ARG, name, 0, NULL, "takes x, w and optionally b; got %d inputs", n);
+        return NULL;
+    }
+    if (!check_common(g, name, n, in) || !check_rank(g, name, n, in, 0, "x", 2, "x[N, C, H, W]") ||
+        !check_rank(g, name, n, in, 1, "w", 2, "w[C, O/groups, kh, kw]")) {
+        return NULL;
+    }
+    conv_params cp;
+    if (!read_params(g, NBI_OP_CONV_TRANSPOSE2D, n, in, attr, 2, &cp)) {
+        return NULL;
+    }
+    nb_node *x = in[0], *w = in[1];
+    int64_t C = x->shape[1], G = cp.groups;
+    if (w->shape[0] != C) {
+        nbi_fail(g, NB_ERR_SHAPE, name, n, in, "x has %lld channels but w takes %lld", (long long)C,
+                 (long long)w->shape[0]);
+        return NULL;
+    }
+    if (C % G != 0) {
+        nbi_fail(g, NB_ERR_SHAPE, name, n, in,
+                 "groups %lld does not divide w's %lld input channels", (long long)G, (long long)C);
+        return NULL;
+    }
+    int64_t O = w->shape[1] * G;
+    if (!check_bias(g, name, n, in, O)) {
+        return NULL;
+    }
+    int64_t o[2];
+    for (int d = 0; d < 2; d++) {
+        o[d] = (x->shape[2 + d] - 1) * cp.s[d] - 2 * cp.p[d] + cp.d[d] * (w->shape[2 + d] - 1) +
+               cp.op[d] + 1;
+    }
+    if (o[0] < 1 || o[1] < 1) {
+        char b1[48];
+        nbi_fail(g, NB_ERR_SHAPE, name, n, in, "the output size %s is not positive",
+                 list_str(b1, sizeof b1, 2, o));
+        return NULL;
+    }
+    int64_t shape[4] = { x->shape[0], O, o[0], o[1] };
+    nb_node *y = nbi_node_newv(g, NBI_OP_CONV_TRANSPOSE2D, x->dtype, 4, shape, n, in);
+    if (y) {
+        store_params(y, &cp);
+    }
+    return y;
+}
+
+/* conv2d_weight_grad: x[N, C, H, W], dy[N, O, OH, OW] -> [O, C/groups, kh, kw]. */
+static nb_node *weight_grad_build(nb_graph *g, int n, nb_node *const *in, const nbi_attr *attr)
+{
+    const char *name = "conv2d_weight_grad";
+    (void)n;
+    if (!check_common(g, name, 2, in) || !check_rank(g, name, 2, in, 0, "x", 2, "x[N, C, H, W]") ||
+        !check_rank(g, name, 2, in, 1, "dy", 2, "dy[N, O, OH, OW]")) {
+        return NULL;
+    }
+    conv_params cp;
+    if (!read_params(g, NBI_OP_CONV2D_WEIGHT_GRAD, 2, in, attr, 2, &cp)) {
+        return NULL;
+    }
+    nb_node *x = in[0], *dy = in[1];
+    int64_t C = x->shape[1], O = dy->shape[1], G = cp.groups;
+    if (x->shape[0] != dy->shape[0]) {
+        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "x has %lld images but dy has %lld",
+                 (long long)x->shape[0], (long long)dy->shape[0]);
+        return NULL;
+    }
+    if (C % G != 0 || O % G != 0) {
+        nbi_fail(g, NB_ERR_SHAPE, name, 2, in,
+                 "groups %lld does not divide x's %lld channels and dy's %lld", (long long)G,
+                 (long long)C, (long long)O);
+        return NULL;
+    }
+    int64_t sp[2], o[2];
+    spatial(x, 2, sp);
+    if (!conv_sizes(g, name, 2, in, 2, sp, cp.k, &cp, o)) {
+        return NULL;
+    }
+    if (dy->shape[2] != o[0] || dy->shape[3] != o[1]) {
+        char b1[48], b2[48];
+        int64_t have[2] = { dy->shape[2], dy->shape[3] };
+        nbi_fail(g, NB_ERR_SHAPE, name, 2, in,
+                 "dy's spatial size %s is not the convolution's output size %s",
+                 list_str(b1, sizeof b1, 2, have), list_str(b2, sizeof b2, 2, o));
+        return NULL;
+    }
+    int64_t shape[4] = { O, C / G, cp.k[0], cp.k[1] };
+    nb_node *y = nbi_node_new(g, NBI_OP_CONV2D_WEIGHT_GRAD, x->dtype, 4, shape, x, dy);
+    if (y) {
+        store_params(y, &cp);
+    }
+    return y;
+}
+
+static nb_node *conv2d_build(nb_graph *g, int n, nb_node *const *in, const nbi_attr *attr)
+{
+    return conv_build_op(g, NBI_OP_CONV2D, n, in, attr);
+}
+
+static nb_node *conv1d_build(nb_graph *g, int n, nb_node *const *in, const nbi_attr *attr)
+{
+    return conv_build_op(g, NBI_OP_CONV1D, n, in, attr);
+}
+
+/* The attribute values of opts for op (NULL opts: the defaults; 0 stands for the default). */
+static void opts_attrs(int op, int nsp, const nb_conv_opts *opts, const int *kernel, nbi_attr *attr)
+{
+    static const nb_conv_opts none;
+    const nb_conv_opts *o = opts ? opts : &none;
+    conv_roles r = roles_of(op);
+    memset(attr, 0, NBI_MAX_ATTRS * sizeof *attr);
+    for (int d = 0; d < nsp; d++) {
+        attr[r.stride].list[d] = o->stride[d] ? o->stride[d] : 1;
+        attr[r.padding].list[d] = o->padding[d];
+        attr[r.dilation].list[d] = o->dilation[d] ? o->dilation[d] : 1;
+        if (r.output_padding >= 0) {
+            attr[r.output_padding].list[d] = o->output_padding[d];
+        }
+        if (r.kernel >= 0) {
+            attr[r.kernel].list[d] = kernel[d];
+        }
+    }
+    attr[r.stride].n = attr[r.padding].n = attr[r.dilation].n = nsp;
+    if (r.output_padding >= 0) {
+        attr[r.output_padding].n = nsp;
+    }
+    if (r.kernel >= 0) {
+        attr[r.kernel].n = nsp;
+    }
+    attr[r.groups].i = o->groups ? o->groups : 1;
+}
+
+/* The inputs x, w and b (b may be NULL) as an array of 2 or 3. */
+static int inputs3(nb_node **in, nb_node *x, nb_node *w, nb_node *b)
+{
+    in[0] = x;
+    in[1] = w;
+    in[2] = b;
+    return b ? 3 : 2;
+}
+
+nb_node *nb_conv2d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b, const nb_conv_opts *opts)
+{
+    nb_node *in[3];
+    nbi_attr attr[NBI_MAX_ATTRS];
+    opts_attrs(NBI_OP_CONV2D, 2, opts, NULL, attr);
+    return conv_build_op(g, NBI_OP_CONV2D, inputs3(in, x, w, b), in, attr);
+}
+
+nb_node *nb_conv1d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b, const nb_conv_opts *opts)
+{
+    nb_node *in[3];
+    nbi_attr attr[NBI_MAX_ATTRS];
+    opts_attrs(NBI_OP_CONV1D, 1, opts, NULL, attr);
+    return conv_build_op(g, NBI_OP_CONV1D, inputs3(in, x, w, b), in, attr);
+}
+
+nb_node *nb_conv_transpose2d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b,
+                             const nb_conv_opts *opts)
+{
+    nb_node *in[3];
+    nbi_attr attr[NBI_MAX_ATTRS];
+    opts_attrs(NBI_OP_CONV_TRANSPOSE2D, 2, opts, NULL, attr);
+    return conv_transpose_build(g, inputs3(in, x, w, b), in, attr);
+}
+
+nb_node *nb_conv2d_weight_grad(nb_graph *g, nb_node *x, nb_node *dy, int kh, int kw,
+                               const nb_conv_opts *opts)
+{
+    nb_node *in[2] = { x, dy };
+    nbi_attr attr[NBI_MAX_ATTRS];
+    opts_attrs(NBI_OP_CONV2D_WEIGHT_GRAD, 2, opts, (const int[]){ kh, kw }, attr);
+    return weight_grad_build(g, 2, in, attr);
+}
+
+/* ---- gradients ---- */
+
+/* The options of node y's settings (2-d; a 1-d node's on the width axis, height plain). */
+static nb_conv_opts opts_of(const nb_node *y)
+{
+    conv_params cp = params_of(y);
+    nb_conv_opts o;
+    memset(&o, 0, sizeof o);
+    int first = cp.nsp == 1 ? 1 : 0;
+    for (int d = 0; d < 2; d++) {
+        int k = d - first;
+        o.stride[d] = k < 0 ? 1 : (int)cp.s[k];
+        o.padding[d] = k < 0 ? 0 : (int)cp.p[k];
+        o.dilation[d] = k < 0 ? 1 : (int)cp.d[k];
+        o.output_padding[d] = k < 0 ? 0 : (int)cp.op[k];
+    }
+    o.groups = (int)cp.groups;
+    return o;
+}
+
+/*
+ * The output_padding that makes convᵀ of dy (spatial size out) come back to
+ * size in: in - ((out - 1) s - 2p + d (k - 1) + 1), in [0, s) since the
+ * convolution's floor dropped at most s - 1 rows.
+ */
+static void back_padding(nb_conv_opts *o, const int64_t *in, const int64_t *out, const int64_t *k)
+{
+    for (int d = 0; d < 2; d++) {
+        o->output_padding[d] = (int)(in[d] - ((out[d] - 1) * o->stride[d] - 2 * o->padding[d] +
+                                              o->dilation[d] * (k[d] - 1) + 1));
+    }
+}
+
+/* b's gradient: dy summed over every axis but the channels. */
+static nb_node *bias_grad(nb_graph *g, nb_node *dy)
+{
+    static const int axes[3] = { 0, 2, 3 };
+    return nb_sum_axes(g, dy, dy->rank - 1, axes, false);
+}
+
+/* dx = convᵀ(dy, w), dw = conv2d_weight_grad(x, dy), db = sum of dy; 4-d x, w, dy. */
+static void conv_grads4(nb_graph *g, nb_node *x, nb_node *w, nb_node *dy, nb_conv_opts o,
+                        const bool *need, nb_node **dx, nb_node **dw)
+{
+    if (need[0]) {
+        back_padding(&o, x->shape + 2, dy->shape + 2, w->shape + 2);
+        *dx = nb_conv_transpose2d(g, dy, w, NULL, &o);
+        memset(o.output_padding, 0, sizeof o.output_padding);
+    }
+    if (need[1]) {
+        *dw = nb_conv2d_weight_grad(g, x, dy, (int)w->shape[2], (int)w->shape[3], &o);
+    }
+}
+
+static void conv2d_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
+{
+    conv_grads4(g, y->in[0], y->in[1], dy, opts_of(y), need, &dx[0], &dx[1]);
+    if (y->arity > 2 && need[2]) {
+        dx[2] = bias_grad(g, dy);
+    }
+}
+
+/* a [N, C, L] tensor as [N, C, 1, L] */
+static nb_node *as4(nb_graph *g, nb_node *t)
+{
+    int64_t s[4];
+    shape4(t, s);
+    return nb_reshape(g, t, 4, s);
+}
+
+/* conv1d is conv2d of height 1: its gradients are the 2-d ones, reshaped back */
+static void conv1d_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
+{
+    nb_node *x = y->in[0], *w = y->in[1];
+    nb_node *d4[2] = { NULL, NULL };
+    conv_grads4(g, as4(g, x), as4(g, w), as4(g, dy), opts_of(y), need, &d4[0], &d4[1]);
+    if (need[0]) {
+        dx[0] = nb_reshape(g, d4[0], x->rank, x->shape);
+    }
+    if (need[1]) {
+        dx[1] = nb_reshape(g, d4[1], w->rank, w->shape);
+    }
+    if (y->arity > 2 && need[2]) {
+        dx[2] = bias_grad(g, dy);
+    }
+}
+
+/*
+ * y = convᵀ(x, w) is the input gradient of the convolution X = y, Y = x, so
+ * dx = conv2d(dy, w) and dw = conv2d_weight_grad(dy, x). When output_padding
+ * reaches the stride (allowed below the dilation) that convolution would have
+ * more outputs than x: dx keeps the first ones and x is padded with zeros.
+ */
+static void conv_transpose_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need,
+                                nb_node **dx)
+{
+    nb_node *x = y->in[0], *w = y->in[1];
+    nb_conv_opts o = opts_of(y);
+    int64_t out[2];
+    int64_t pad[8] = { 0 };
+    bool longer = false;
+    for (int d = 0; d < 2; d++) {
+        out[d] =
+            conv_out(y->shape[2 + d], w->shape[2 + d], o.stride[d], o.padding[d], o.dilation[d]);
+        pad[2 * (2 + d) + 1] = (int)(out[d] - x->shape[2 + d]);
+        longer |= out[d] != x->shape[2 + d];
+    }
+    memset(o.output_padding, 0, sizeof o.output_padding);
+    if (need[0]) {
+        nb_node *c = nb_conv2d(g, dy, w, NULL, &o);
+        for (int d = 0; d < 2 && longer; d++) {
+            c = nb_slice(g, c, 2 + d, 0, x->shape[2 + d], 1);
+        }
+        dx[0] = c;
+    }
+    if (need[1]) {
+        nb_node *xp = longer ? nb_pad(g, x, 8, pad, 0) : x;
+        dx[1] = nb_conv2d_weight_grad(g, dy, xp, (int)w->shape[2], (int)w->shape[3], &o);
+    }
+    if (y->arity > 2 && need[2]) {
+        dx[2] = bias_grad(g, dy);
+    }
+}
+
+/*
+ * dW(x, dy) is bilinear: with ddw the gradient of W, the gradient of x is the
+ * input gradient of a convolution by ddw, convᵀ(dy, ddw), and the gradient of
+ * dy is that convolution itself, conv2d(x, ddw).
+ */
+static void weight_grad_grad(nb_graph *g, nb_node *y, nb_node *ddw, const bool *need, nb_node **dx)
+{
+    nb_node *x = y->in[0], *dy = y->in[1];
+    nb_conv_opts o = opts_of(y);
+    if (need[0]) {
+        nb_conv_opts t = o;
+        back_padding(&t, x->shape + 2, dy->shape + 2, y->shape + 2);
+        dx[0] = nb_conv_transpose2d(g, dy, ddw, NULL, &t);
+    }
+    if (need[1]) {
+        dx[1] = nb_conv2d(g, x, ddw, NULL, &o);
+    }
+}
+
+/* ---- records ---- */
+
+#define CONV_ATTRS_SPD                                                                             \
+    { "stride", NBI_ATTR_INTS, 0, false, false, "1" },                                             \
+    {                                                                                              \
+        "padding", NBI_ATTR_INTS, 0, false, false, "0"                                             \
+    }
+#define CONV_ATTR_DILATION                                                                         \
+    {                                                                                              \
+        "dilation", NBI_ATTR_INTS, 0, false, false, "1"                                            \
+    }
+#define CONV_ATTR_GROUPS                                                                           \
+    {                                                                                              \
+        "groups", NBI_ATTR_INT, 1                                                                  \
+    }
+
+const nbi_op nbi_op_conv2d = {
+    .name = "conv2d",
+    .symbol = "conv",
+    .arity = NBI_VARIADIC,
+    .attrs = { CONV_ATTRS_SPD, CONV_ATTR_DILATION, CONV_ATTR_GROUPS },
+    .n_attrs = 4,
+    .build = conv2d_build,
+    .inputs = "x, w[, b]",
+    .forward = conv_forward,
+    .grad = conv2d_grad,
+    .scratch = conv_scratch,
+    .formula = "y[n,o,i,j] = b[o] + sum over c in o's group, ki, kj of "
+               "w[o,c,ki,kj] x[n,c,i*sh - ph + ki*dh, j*sw - pw + kj*dw], zero padding",
+    .grad_formula = "dx = conv_transpose2d(dy, w), dw = conv2d_weight_grad(x, dy), "
+                    "db = sum(dy, [0, 2, 3])",
+};
+
+const nbi_op nbi_op_conv1d = {
+    .name = "conv1d",
+    .symbol = "conv",
+    .arity = NBI_VARIADIC,
+    .attrs = { CONV_ATTRS_SPD, CONV_ATTR_DILATION, CONV_ATTR_GROUPS },
+    .n_attrs = 4,
+    .build = conv1d_build,
+    .inputs = "x, w[, b]",
+    .forward = conv_forward,
+    .grad = conv1d_grad,
+    .scratch = conv_scratch,
+    .formula = "y[n,o,i] = b[o] + sum over c in o's group, k of w[o,c,k] x[n,c,i*s - p + k*d], "
+               "zero padding",
+    .grad_formula = "as conv2d of height 1: dx, dw by conv_transpose2d and conv2d_weight_grad "
+                    "on [N, C, 1, L], reshaped; db = sum(dy, [0, 2])",
+};
+
+const nbi_op nbi_op_conv_transpose2d = {
+    .name = "conv_transpose2d",
+    .symbol = "convᵀ",
+    .arity = NBI_VARIADIC,
+    .attrs = { CONV_ATTRS_SPD,
+               { "output_padding", NBI_ATTR_INTS, 0, false, false, "0" },
+               CONV_ATTR_DILATION,
+               CONV_ATTR_GROUPS },
+    .n_attrs = 5,
+    .build = conv_transpose_build,
+    .inputs = "x, w[, b]",
+    .forward = conv_transpose_forward,
+    .grad = conv_transpose_grad,
+    .scratch = conv_scratch,
+    .formula = "y = b + the adjoint of conv2d by w applied to x: each x[n,c,i,j] adds "
+               "x w[c,o,ki,kj] at y[n,o,i*sh - ph + ki*dh, j*sw - pw + kj*dw]",
+    .grad_formula = "dx = conv2d(dy, w), dw = conv2d_weight_grad(dy, x), db = sum(dy, [0, 2, 3])",
+};
+
+const nbi_op nbi_op_conv2d_weight_grad = {
+    .name = "conv2d_weight_grad",
+    .symbol = "conv∂w",
+    .arity = 2,
+    .attrs = { { "kernel", NBI_ATTR_INTS, 0, true },
+               CONV_ATTRS_SPD,
+               CONV_ATTR_DILATION,
+               CONV_ATTR_GROUPS },
+    .n_attrs = 5,
+    .build = weight_grad_build,
+    .inputs = "x, dy",
+    .forward = weight_grad_forward,
+    .grad = weight_grad_grad,
+    .scratch = conv_scratch,
+    .formula = "y[o,c,ki,kj] = sum over n, i, j of dy[n,o,i,j] "
+               "x[n,c',i*sh - ph + ki*dh, j*sw - pw + kj*dw], c' = c + (o's group) C/groups",
+    .grad_formula = "dx = conv_transpose2d(dy, ddw), ddy = conv2d(x, ddw)",
+};
