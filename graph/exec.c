@@ -268,6 +268,10 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, scratch *s)
         }
         p->offsets[k] = (uint32_t)(s->off[v->id] / UNIT);
         size_t temp = temp_bytes(v), temp_off = 0;
+        if (temp > (size_t)PTRDIFF_MAX) {
+            ok = false; /* more than any object can be: reported as out of memory */
+            break;
+        }
         if (temp > 0) {
             temp = round_block(temp > SMALL_BLOCK ? temp : SMALL_BLOCK + 1); /* 64-byte aligned */
             temp_off = fl_alloc(&fl, temp);

@@ -1137,7 +1137,8 @@ typedef struct nb_conv_opts {
  * or mixed), NB_ERR_ARG (stride or dilation below 1, negative padding,
  * groups below 1), NB_ERR_SHAPE (groups does not divide O; x's channels are
  * not groups x w.shape[1]; b not [O]; the dilated kernel larger than the
- * padded input):
+ * padded input), NB_ERR_ARG for an output_padding set (it is
+ * nb_conv_transpose2d's):
  *     conv2d(x[1,3,8,8], w[4,2,3,3]): x has 3 channels but w takes 2 (groups 1 x w's 2 per group)
  */
 NB_API nb_node *nb_conv2d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b,
@@ -1181,7 +1182,7 @@ NB_API nb_node *nb_conv_transpose2d(nb_graph *g, nb_node *x, nb_node *w, nb_node
  * [O, C/groups, kh, kw] tensor
  *     dw[o, c, ki, kj] = sum over n, i, j of
  *         dy[n, o, i, j] x[n, g C/groups + c, i sh - ph + ki dh, j sw - pw + kj dw]
- * for the convolution with kernel kh x kw and opts (output_padding ignored).
+ * for the convolution with kernel kh x kw and opts (no output_padding).
  * It is bilinear in x and dy: its gradients, for an incoming ddw, are
  * dx = nb_conv_transpose2d(dy, ddw) and ddy = nb_conv2d(x, ddw), so second
  * derivatives of convolutions are graphs of these three ops. In the model
@@ -1811,6 +1812,59 @@ NB_API nb_embedding_layer nb_embedding_layer_new(nb_graph *g, const char *name, 
  */
 NB_API nb_node *nb_embedding_layer_apply(nb_graph *g, const nb_embedding_layer *layer,
                                          nb_node *ids);
+
+/*
+ * A 2-d convolution layer, as torch.nn.Conv2d(in, out, (kh, kw), stride,
+ * padding, dilation, groups, bias): weight [out, in/groups, kh, kw] and bias
+ * [out], PyTorch's layouts.
+ */
+typedef struct nb_conv2d_layer {
+    char name[NB_LAYER_NAME_MAX];
+    nb_node *weight;   /* [out, in/groups, kh, kw] */
+    nb_node *bias;     /* [out], or NULL without bias */
+    nb_conv_opts opts; /* stride, padding, dilation, groups, read at each apply */
+} nb_conv2d_layer;
+
+/*
+ * Makes a 2-d convolution layer from in to out channels with a kh x kw
+ * kernel and the settings opts (NULL: PyTorch's defaults; output_padding
+ * must stay 0). Its parameters "<name>_weight" and "<name>_bias" are drawn
+ * from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in/groups * kh * kw:
+ * PyTorch's default (kaiming_uniform with a = sqrt(5) for the weight, and
+ * that bound for the bias).
+ * Errors: NB_ERR_ARG (the name, as nb_linear_new; in, out or the kernel
+ * below 1; groups not dividing in and out:
+ * "conv2d_layer: c1: groups 4 must be positive and divide in (6) and out (16) channels"),
+ * NB_ERR_DTYPE, NB_ERR_NOMEM.
+ */
+NB_API nb_conv2d_layer nb_conv2d_layer_new(nb_graph *g, const char *name, nb_dtype dtype,
+                                           int64_t in, int64_t out, int kh, int kw,
+                                           const nb_conv_opts *opts, bool bias);
+
+/*
+ * Applies nb_conv2d(x, weight, bias, &layer->opts) to x[N, in, H, W] in
+ * scope layer->name. Errors: as nb_conv2d.
+ */
+NB_API nb_node *nb_conv2d_layer_apply(nb_graph *g, const nb_conv2d_layer *layer, nb_node *x);
+
+/* A 1-d convolution layer, as torch.nn.Conv1d(in, out, k, ...): weight [out, in/groups, k]. */
+typedef struct nb_conv1d_layer {
+    char name[NB_LAYER_NAME_MAX];
+    nb_node *weight;   /* [out, in/groups, k] */
+    nb_node *bias;     /* [out], or NULL without bias */
+    nb_conv_opts opts; /* stride[0], padding[0], dilation[0], groups */
+} nb_conv1d_layer;
+
+/*
+ * Makes a 1-d convolution layer of kernel size k, as nb_conv2d_layer_new
+ * (fan_in = in/groups * k). Errors: as nb_conv2d_layer_new ("conv1d_layer: ...").
+ */
+NB_API nb_conv1d_layer nb_conv1d_layer_new(nb_graph *g, const char *name, nb_dtype dtype,
+                                           int64_t in, int64_t out, int k,
+                                           const nb_conv_opts *opts, bool bias);
+
+/* Applies nb_conv1d to x[N, in, L] in scope layer->name. Errors: as nb_conv1d. */
+NB_API nb_node *nb_conv1d_layer_apply(nb_graph *g, const nb_conv1d_layer *layer, nb_node *x);
 
 /*
  * Recurrent cells, as torch.nn.RNNCell, LSTMCell and GRUCell, built from

@@ -17,8 +17,11 @@
 #include <blis.h>
 #include <stdint.h>
 
-/* At most this many bytes of im2col buffer per chunk of images (one image at least). */
-#define CHUNK_BYTES ((size_t)8 << 20)
+/*
+ * At most this many bytes of im2col buffer per chunk of images (one image at
+ * least): about half an L2 cache, so the GEMM reads what im2col just wrote.
+ */
+#define CHUNK_BYTES ((size_t)1 << 20)
 
 /*
  * The convolution Y = conv(X, W): X[n, c, h, w], W[o, c/groups, kh, kw],
@@ -135,11 +138,16 @@ static bool read_params(nb_graph *g, int op, int n, nb_node *const *in, const nb
         }
     }
     for (int d = 0; d < nsp && r.output_padding >= 0; d++) {
+        if (cp->op[d] < 0) {
+            nbi_fail(g, NB_ERR_ARG, name, n, in, "output_padding %s must not be negative",
+                     list_str(b1, sizeof b1, nsp, cp->op));
+            return false;
+        }
         /* PyTorch: "output padding must be smaller than either stride or dilation" */
-        if (cp->op[d] < 0 || (cp->op[d] >= cp->s[d] && cp->op[d] >= cp->d[d])) {
+        if (cp->op[d] >= cp->s[d] && cp->op[d] >= cp->d[d]) {
             nbi_fail(g, NB_ERR_ARG, name, n, in,
-                     "output_padding %s must be between 0 and less than the stride %s or the "
-                     "dilation %s (PyTorch's rule)",
+                     "output_padding %s must be smaller than the stride %s or the dilation %s "
+                     "on each axis (PyTorch's rule)",
                      list_str(b1, sizeof b1, nsp, cp->op), list_str(b2, sizeof b2, nsp, cp->s),
                      list_str(b3, sizeof b3, nsp, cp->d));
             return false;
@@ -200,6 +208,21 @@ static int64_t conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d)
     return (n + 2 * p - d * (k - 1) - 1) / s + 1;
 }
 
+/*
+ * Bytes of im2col buffer (c kh kw rows) and gathered Y (o rows) one image
+ * takes; SIZE_MAX when that overflows (the executor then reports no memory).
+ */
+static size_t image_bytes(const conv_geom *q, size_t es)
+{
+    size_t rows, cols, b;
+    if (nbi_mul_overflows((size_t)q->c, (size_t)(q->kh * q->kw), &rows) ||
+        rows > SIZE_MAX - (size_t)q->o || nbi_mul_overflows((size_t)q->oh, (size_t)q->ow, &cols) ||
+        nbi_mul_overflows(rows + (size_t)q->o, cols, &b) || nbi_mul_overflows(b, es, &b)) {
+        return SIZE_MAX;
+    }
+    return b;
+}
+
 /* Fills the geometry of the convolution of X[xs] by W[ws] into Y[ys] (4-d shapes, 1-d as h = 1). */
 static conv_geom geom_make(const int64_t *xs, const int64_t *ws, const int64_t *ys,
                            const conv_params *cp, size_t es)
@@ -224,7 +247,7 @@ static conv_geom geom_make(const int64_t *xs, const int64_t *ws, const int64_t *
     q.groups = cp->groups;
     q.direct = q.kh == 1 && q.kw == 1 && q.sh == 1 && q.sw == 1 && q.ph == 0 && q.pw == 0 &&
                q.oh == q.h && q.ow == q.w;
-    size_t per_image = (size_t)((q.c * q.kh * q.kw + q.o) * q.oh * q.ow) * es;
+    size_t per_image = image_bytes(&q, es);
     size_t nimg = per_image ? CHUNK_BYTES / per_image : 1;
     q.nimg = nimg < 1 ? 1 : nimg > (size_t)q.n ? q.n : (int64_t)nimg;
     return q;
@@ -275,7 +298,9 @@ static size_t conv_scratch(const nb_node *y)
     if (q.direct) {
         return 0;
     }
-    return (size_t)(q.nimg * (q.c * q.kh * q.kw + q.o) * q.oh * q.ow) * nbi_dtype_size(y->dtype);
+    size_t per_image = image_bytes(&q, nbi_dtype_size(y->dtype));
+    /* nimg * per_image <= max(CHUNK_BYTES, per_image): no overflow */
+    return per_image == SIZE_MAX ? SIZE_MAX : (size_t)q.nimg * per_image;
 }
 
 /* ---- kernels ---- */
@@ -300,38 +325,52 @@ static inline void valid_range(int64_t off, int64_t s, int64_t w, int64_t ow, in
     }
 }
 
-/* Rows u0..u1 of the units (r, b) = (u / nimg, u % nimg): x -> col. */
+/*
+ * Rows u0..u1 of the units (r, b) = (u / nimg, u % nimg): x -> col. The rows
+ * and columns of a tap that fall in the padding are found once per unit, so
+ * the inner loop is a plain copy; rows are short (tens of elements), so a
+ * stride-1 row moves in 32-byte pieces, the last one overlapping, rather
+ * than through a loop with a remainder or a memcpy call.
+ */
 NBI_TYPED(im2col,
           (const conv_geom *q, const void *xv, void *colv, int64_t n0, int64_t u0, int64_t u1), {
+              enum { V = 32 / sizeof(T) };
               const T *x = xv;
               T *col = colv;
-              const int64_t P = q->oh * q->ow, ld = q->nimg * P;
+              const int64_t P = q->oh * q->ow, ld = q->nimg * P, ow = q->ow;
               for (int64_t u = u0; u < u1; u++) {
                   int64_t r = u / q->nimg, b = u % q->nimg;
                   int64_t kj = r % q->kw, ki = (r / q->kw) % q->kh, ci = r / (q->kw * q->kh);
                   const T *xp = x + ((n0 + b) * q->c + ci) * q->h * q->w;
                   T *dst = col + r * ld + b * P;
-                  int64_t off = kj * q->dw - q->pw, lo, hi;
-                  valid_range(off, q->sw, q->w, q->ow, &lo, &hi);
-                  for (int64_t oy = 0; oy < q->oh; oy++, dst += q->ow) {
-                      int64_t iy = oy * q->sh - q->ph + ki * q->dh;
-                      if (iy < 0 || iy >= q->h) {
-                          memset(dst, 0, (size_t)q->ow * sizeof(T));
-                          continue;
-                      }
-                      const T *src = xp + iy * q->w + off;
+                  int64_t offx = kj * q->dw - q->pw, offy = ki * q->dh - q->ph, lo, hi, y0, y1;
+                  valid_range(offx, q->sw, q->w, ow, &lo, &hi);
+                  valid_range(offy, q->sh, q->h, q->oh, &y0, &y1);
+                  memset(dst, 0, (size_t)(y0 * ow) * sizeof(T));
+                  memset(dst + y1 * ow, 0, (size_t)((q->oh - y1) * ow) * sizeof(T));
+                  const int64_t n = hi - lo;
+                  for (int64_t oy = y0; oy < y1; oy++) {
+                      const T *src = xp + (oy * q->sh + offy) * q->w + offx;
+                      T *d = dst + oy * ow;
                       for (int64_t ox = 0; ox < lo; ox++) {
-                          dst[ox] = 0;
+                          d[ox] = 0;
                       }
-                      if (q->sw == 1) {
-                          memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(T));
+                      for (int64_t ox = hi; ox < ow; ox++) {
+                          d[ox] = 0;
+                      }
+                      if (q->sw != 1) {
+                          for (int64_t ox = lo; ox < hi; ox++) {
+                              d[ox] = src[ox * q->sw];
+                          }
+                      } else if (n >= V) {
+                          for (int64_t i = lo; i + V <= hi; i += V) {
+                              memcpy(d + i, src + i, V * sizeof(T));
+                          }
+                          memcpy(d + hi - V, src + hi - V, V * sizeof(T));
                       } else {
                           for (int64_t ox = lo; ox < hi; ox++) {
-                              dst[ox] = src[ox * q->sw];
+                              d[ox] = src[ox];
                           }
-                      }
-                      for (int64_t ox = hi; ox < q->ow; ox++) {
-                          dst[ox] = 0;
                       }
                   }
               }
@@ -340,33 +379,45 @@ NBI_TYPED(im2col,
 /* Units u0..u1 of (b, ci) = (u / c, u % c): x[n0 + b, ci] = sum of its taps in col. */
 NBI_TYPED(col2im,
           (const conv_geom *q, const void *colv, void *xv, int64_t n0, int64_t u0, int64_t u1), {
+              enum { V = 32 / sizeof(T) };
               const T *col = colv;
               T *x = xv;
-              const int64_t P = q->oh * q->ow, ld = q->nimg * P;
+              const int64_t P = q->oh * q->ow, ld = q->nimg * P, ow = q->ow;
               for (int64_t u = u0; u < u1; u++) {
                   int64_t b = u / q->c, ci = u % q->c;
                   T *xp = x + ((n0 + b) * q->c + ci) * q->h * q->w;
                   memset(xp, 0, (size_t)(q->h * q->w) * sizeof(T));
-                  for (int64_t ki = 0; ki < q->kh; ki++) {
-                      for (int64_t kj = 0; kj < q->kw; kj++) {
+                  /*
+                   * kj outermost: taps kj and kj + 1 add to the same row at
+                   * columns one apart, and a load that overlaps part of a
+                   * store still in flight stalls (store forwarding fails);
+                   * taps of one kj hit the same columns, which forwards.
+                   */
+                  for (int64_t kj = 0; kj < q->kw; kj++) {
+                      for (int64_t ki = 0; ki < q->kh; ki++) {
                           int64_t r = (ci * q->kh + ki) * q->kw + kj;
-                          const T *src = col + r * ld + b * P;
-                          int64_t off = kj * q->dw - q->pw, lo, hi;
-                          valid_range(off, q->sw, q->w, q->ow, &lo, &hi);
-                          for (int64_t oy = 0; oy < q->oh; oy++, src += q->ow) {
-                              int64_t iy = oy * q->sh - q->ph + ki * q->dh;
-                              if (iy < 0 || iy >= q->h) {
+                          int64_t offx = kj * q->dw - q->pw, offy = ki * q->dh - q->ph;
+                          int64_t lo, hi, y0, y1;
+                          valid_range(offx, q->sw, q->w, ow, &lo, &hi);
+                          valid_range(offy, q->sh, q->h, q->oh, &y0, &y1);
+                          for (int64_t oy = y0; oy < y1; oy++) {
+                              /* col and x never overlap: no alias checks in the row loops */
+                              const T *restrict s = col + r * ld + b * P + oy * ow;
+                              T *restrict d = xp + (oy * q->sh + offy) * q->w + offx;
+                              if (q->sw != 1) {
+                                  for (int64_t ox = lo; ox < hi; ox++) {
+                                      d[ox * q->sw] += s[ox];
+                                  }
                                   continue;
                               }
-                              T *dst = xp + iy * q->w + off;
-                              if (q->sw == 1) {
-                                  for (int64_t ox = lo; ox < hi; ox++) {
-                                      dst[ox] += src[ox];
+                              int64_t ox = lo;
+                              for (; ox + V <= hi; ox += V) {
+                                  for (int k = 0; k < V; k++) {
+                                      d[ox + k] += s[ox + k];
                                   }
-                              } else {
-                                  for (int64_t ox = lo; ox < hi; ox++) {
-                                      dst[ox * q->sw] += src[ox];
-                                  }
+                              }
+                              for (; ox < hi; ox++) {
+                                  d[ox] += s[ox];
                               }
                           }
                       }
@@ -775,7 +826,7 @@ static nb_node *conv_build_op(nb_graph *g, int op, int n, nb_node *const *in, co
     const char *name = nbi_ops[op]->name;
     int nsp = op == NBI_OP_CONV1D ? 1 : 2;
     if (n != 2 && n != 3) {
-        nbi_fail(g, NB_ERR_ARG, name, 0, NULL, "takes x, w and optionally b; got %d inputs", n);
+        nbi_fail(g, NB_ERR_ARG, name, n, in, "takes x, w and optionally b; got %d inputs", n);
         return NULL;
     }
     if (!check_common(g, name, n, in) ||
@@ -824,7 +875,7 @@ static nb_node *conv_transpose_build(nb_graph *g, int n, nb_node *const *in, con
 {
     const char *name = "conv_transpose2d";
     if (n != 2 && n != 3) {
-        nbi_fail(g, NB_ERR_ARG, name, 0, NULL, "takes x, w and optionally b; got %d inputs", n);
+        nbi_fail(g, NB_ERR_ARG, name, n, in, "takes x, w and optionally b; got %d inputs", n);
         return NULL;
     }
     if (!check_common(g, name, n, in) || !check_rank(g, name, n, in, 0, "x", 2, "x[N, C, H, W]") ||
@@ -886,14 +937,13 @@ static nb_node *weight_grad_build(nb_graph *g, int n, nb_node *const *in, const 
     nb_node *x = in[0], *dy = in[1];
     int64_t C = x->shape[1], O = dy->shape[1], G = cp.groups;
     if (x->shape[0] != dy->shape[0]) {
-        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "x has %lld images but dy has %lld",
+        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "x's batch %lld and dy's batch %lld differ",
                  (long long)x->shape[0], (long long)dy->shape[0]);
         return NULL;
     }
     if (C % G != 0 || O % G != 0) {
-        nbi_fail(g, NB_ERR_SHAPE, name, 2, in,
-                 "groups %lld does not divide x's %lld channels and dy's %lld", (long long)G,
-                 (long long)C, (long long)O);
+        nbi_fail(g, NB_ERR_SHAPE, name, 2, in, "groups %lld does not divide %s's %lld channels",
+                 (long long)G, C % G ? "x" : "dy", (long long)(C % G ? C : O));
         return NULL;
     }
     int64_t sp[2], o[2];
@@ -955,6 +1005,20 @@ static void opts_attrs(int op, int nsp, const nb_conv_opts *opts, const int *ker
     attr[r.groups].i = o->groups ? o->groups : 1;
 }
 
+/* output_padding belongs to conv_transpose2d: elsewhere a set one is an error, not ignored. */
+static bool no_output_padding(nb_graph *g, int op, int n, nb_node *const *in,
+                              const nb_conv_opts *opts)
+{
+    if (opts && (opts->output_padding[0] || opts->output_padding[1])) {
+        if (nbi_check_inputs(g, nbi_ops[op]->name, n, in)) {
+            nbi_fail(g, NB_ERR_ARG, nbi_ops[op]->name, n, in,
+                     "output_padding is a setting of conv_transpose2d only");
+        }
+        return false;
+    }
+    return true;
+}
+
 /* The inputs x, w and b (b may be NULL) as an array of 2 or 3. */
 static int inputs3(nb_node **in, nb_node *x, nb_node *w, nb_node *b)
 {
@@ -968,16 +1032,24 @@ nb_node *nb_conv2d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b, const nb_con
 {
     nb_node *in[3];
     nbi_attr attr[NBI_MAX_ATTRS];
+    int n = inputs3(in, x, w, b);
+    if (!no_output_padding(g, NBI_OP_CONV2D, n, in, opts)) {
+        return NULL;
+    }
     opts_attrs(NBI_OP_CONV2D, 2, opts, NULL, attr);
-    return conv_build_op(g, NBI_OP_CONV2D, inputs3(in, x, w, b), in, attr);
+    return conv_build_op(g, NBI_OP_CONV2D, n, in, attr);
 }
 
 nb_node *nb_conv1d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b, const nb_conv_opts *opts)
 {
     nb_node *in[3];
     nbi_attr attr[NBI_MAX_ATTRS];
+    int n = inputs3(in, x, w, b);
+    if (!no_output_padding(g, NBI_OP_CONV1D, n, in, opts)) {
+        return NULL;
+    }
     opts_attrs(NBI_OP_CONV1D, 1, opts, NULL, attr);
-    return conv_build_op(g, NBI_OP_CONV1D, inputs3(in, x, w, b), in, attr);
+    return conv_build_op(g, NBI_OP_CONV1D, n, in, attr);
 }
 
 nb_node *nb_conv_transpose2d(nb_graph *g, nb_node *x, nb_node *w, nb_node *b,
@@ -994,6 +1066,9 @@ nb_node *nb_conv2d_weight_grad(nb_graph *g, nb_node *x, nb_node *dy, int kh, int
 {
     nb_node *in[2] = { x, dy };
     nbi_attr attr[NBI_MAX_ATTRS];
+    if (!no_output_padding(g, NBI_OP_CONV2D_WEIGHT_GRAD, 2, in, opts)) {
+        return NULL;
+    }
     opts_attrs(NBI_OP_CONV2D_WEIGHT_GRAD, 2, opts, (const int[]){ kh, kw }, attr);
     return weight_grad_build(g, 2, in, attr);
 }

@@ -744,3 +744,796 @@ ParameterizedTest(size_t *i, conv_grad, gradient_graph_matches_central_differenc
     gradcheck_all(g, s, 2, leaves, what);
     nb_graph_free(g);
 }
+
+/* ======================================================================== */
+/* Chunks of images: naive loops as the oracle                              */
+/* ======================================================================== */
+
+/*
+ * The convolution of x[N, C, H, W] by w[O, C/G, KH, KW] as the formula says,
+ * one multiply-add at a time: y = conv2d(x, w) when which is 0; the transposed
+ * product dx += w * dy when 1; the weight gradient dw += dy * x when 2.
+ */
+typedef struct naive_geom {
+    int64_t N, C, H, W, O, KH, KW, OH, OW, s, p, d, G;
+} naive_geom;
+
+static void naive(const naive_geom *q, int which, double *x, double *w, double *y)
+{
+    int64_t cg = q->C / q->G, og = q->O / q->G;
+    for (int64_t n = 0; n < q->N; n++) {
+        for (int64_t o = 0; o < q->O; o++) {
+            for (int64_t i = 0; i < q->OH; i++) {
+                for (int64_t j = 0; j < q->OW; j++) {
+                    double *yv = &y[((n * q->O + o) * q->OH + i) * q->OW + j];
+                    for (int64_t c = 0; c < cg; c++) {
+                        for (int64_t ki = 0; ki < q->KH; ki++) {
+                            for (int64_t kj = 0; kj < q->KW; kj++) {
+                                int64_t iy = i * q->s - q->p + ki * q->d;
+                                int64_t ix = j * q->s - q->p + kj * q->d;
+                                if (iy < 0 || iy >= q->H || ix < 0 || ix >= q->W) {
+                                    continue;
+                                }
+                                int64_t ci = (o / og) * cg + c;
+                                double *xv = &x[((n * q->C + ci) * q->H + iy) * q->W + ix];
+                                double *wv = &w[((o * cg + c) * q->KH + ki) * q->KW + kj];
+                                if (which == 0) {
+                                    *yv += *wv * *xv;
+                                } else if (which == 1) {
+                                    *xv += *wv * *yv;
+                                } else {
+                                    *wv += *yv * *xv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void assert_close(const double *got, const double *want, size_t n, const char *what)
+{
+    for (size_t k = 0; k < n; k++) {
+        cr_assert(fabs(got[k] - want[k]) <= 1e-12 * fmax(1, fabs(want[k])),
+                  "%s: element %zu is %.17g, want %.17g", what, k, got[k], want[k]);
+    }
+}
+
+Test(conv_chunks, several_chunks_and_a_short_last_one_match_naive_loops,
+     .description = "x[9, 4, 40, 40] by w[6, 2, 5, 5], stride 2, padding 1, dilation 2, groups "
+                    "2 in f64: an image takes (4*25 + 6) * 17*17 * 8 = 245,072 bytes of im2col "
+                    "buffer, so a 1 MiB chunk holds 4 and the 9 images run as 4, 4 and 1; "
+                    "conv2d, conv_transpose2d and conv2d_weight_grad equal the naive loops")
+{
+    naive_geom q = {
+        .N = 9, .C = 4, .H = 40, .W = 40, .O = 6, .KH = 5, .KW = 5, .s = 2, .p = 1, .d = 2, .G = 2
+    };
+    q.OH = (q.H + 2 * q.p - q.d * (q.KH - 1) - 1) / q.s + 1;
+    q.OW = q.OH;
+    nb_graph *g = nb_graph_new();
+    nb_node *x = closed_form(g, NB_DTYPE_F64, 0, NB_SHAPE(9, 4, 40, 40), "x");
+    nb_node *w = closed_form(g, NB_DTYPE_F64, 1, NB_SHAPE(6, 2, 5, 5), "w");
+    nb_node *dy = closed_form(g, NB_DTYPE_F64, 2, NB_SHAPE(9, 6, q.OH, q.OW), "dy");
+    nb_conv_opts o = { .stride = { 2, 2 }, .padding = { 1, 1 }, .dilation = { 2, 2 }, .groups = 2 };
+    nb_node *y = nb_conv2d(g, x, w, NULL, &o);
+    nb_conv_opts t = o;
+    t.output_padding[0] = t.output_padding[1] = 1; /* (17 - 1) 2 - 2 + 8 + 1 + 1 = 40: x's size */
+    nb_node *dx = nb_conv_transpose2d(g, dy, w, NULL, &t);
+    nb_node *dw = nb_conv2d_weight_grad(g, x, dy, 5, 5, &o);
+    ASSERT_OK(g);
+    cr_assert_eq(q.OH, 17);
+    cr_assert_eq(nb_node_shape(dx)[2], 40);
+
+    size_t nx = nb_node_size(x), nw = nb_node_size(w), ny = nb_node_size(dy);
+    double *xv = eval(g, x), *wv = eval(g, w), *dyv = eval(g, dy);
+    double *want = calloc(ny, sizeof *want);
+    naive(&q, 0, xv, wv, want);
+    double *got = eval(g, y);
+    cr_assert_eq(nb_node_size(y), ny);
+    assert_close(got, want, ny, "conv2d");
+    free(got);
+    free(want);
+
+    want = calloc(nw, sizeof *want);
+    naive(&q, 2, xv, want, dyv);
+    got = eval(g, dw);
+    assert_close(got, want, nw, "conv2d_weight_grad");
+    free(got);
+    free(want);
+
+    /* convᵀ is conv2d's input gradient: the naive adjoint */
+    want = calloc(nx, sizeof *want);
+    naive(&q, 1, want, wv, dyv);
+    got = eval(g, dx);
+    assert_close(got, want, nx, "conv_transpose2d");
+    free(got);
+    free(want);
+    free(xv);
+    free(wv);
+    free(dyv);
+    nb_graph_free(g);
+}
+
+/* ======================================================================== */
+/* Errors                                                                   */
+/* ======================================================================== */
+
+/* A graph with f64 inputs x, w and b of the given shapes (b [5] unless given). */
+typedef struct err_graph {
+    nb_graph *g;
+    nb_node *x, *w, *b;
+} err_graph;
+
+static err_graph eg(int xr, const int64_t *xs, int wr, const int64_t *ws)
+{
+    err_graph e;
+    e.g = nb_graph_new();
+    e.x = nb_node_set_name(e.g, nb_input(e.g, NB_DTYPE_F64, xr, xs), "x");
+    e.w = nb_node_set_name(e.g, nb_input(e.g, NB_DTYPE_F64, wr, ws), "w");
+    e.b = nb_node_set_name(e.g, nb_input(e.g, NB_DTYPE_F64, NB_SHAPE(5)), "b");
+    return e;
+}
+
+#define EXPECT_ERROR(e, call, code, msg)                                                           \
+    do {                                                                                           \
+        cr_assert_null(call);                                                                      \
+        ASSERT_ERROR((e).g, code, msg);                                                            \
+        nb_graph_free((e).g);                                                                      \
+    } while (0)
+
+Test(conv_errors, ranks_dtypes_and_inputs)
+{
+    err_graph e = eg(NB_SHAPE(4, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, NULL), NB_ERR_RANK,
+                 "conv2d(x[4,5,5], w[6,2,3,3]): x has rank 3; conv2d takes x[N, C, H, W]");
+    e = eg(NB_SHAPE(1, 2, 5, 5), NB_SHAPE(6, 2, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, NULL), NB_ERR_RANK,
+                 "conv2d(x[1,2,5,5], w[6,2,3]): w has rank 3; conv2d takes w[O, C/groups, kh, kw]");
+    e = eg(NB_SHAPE(4, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv1d(e.g, e.x, e.w, NULL, NULL), NB_ERR_RANK,
+                 "conv1d(x[4,5,5], w[6,2,3,3]): w has rank 4; conv1d takes w[O, C/groups, k]");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv1d(e.g, e.x, e.w, NULL, NULL), NB_ERR_RANK,
+                 "conv1d(x[1,3,8,8], w[4,3,3,3]): x has rank 4; conv1d takes x[N, C, L]");
+    e = eg(NB_SHAPE(1, 3, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv_transpose2d(e.g, e.x, e.w, NULL, NULL), NB_ERR_RANK,
+                 "conv_transpose2d(x[1,3,8], w[4,3,3,3]): x has rank 3; conv_transpose2d takes "
+                 "x[N, C, H, W]");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d_weight_grad(e.g, e.x, e.w, 3, 3, NULL), NB_ERR_RANK,
+                 "conv2d_weight_grad(x[1,3,8,8], w[4,3,3]): dy has rank 3; conv2d_weight_grad "
+                 "takes dy[N, O, OH, OW]");
+    e = eg(NB_SHAPE(1, 3, 8), NB_SHAPE(4, 3, 3));
+    EXPECT_ERROR(e, nb_conv1d(e.g, e.x, NULL, NULL, NULL), NB_ERR_ARG,
+                 "conv1d(x[1,3,8], NULL): input 2 is NULL");
+
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_node_set_name(g, nb_input(g, NB_DTYPE_F32, NB_SHAPE(1, 1, 4, 4)), "x");
+    nb_node *w = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 1, 2, 2)), "w");
+    cr_assert_null(nb_conv2d(g, x, w, NULL, NULL));
+    cr_assert_eq(nb_graph_status(g), NB_ERR_DTYPE, "%s", nb_graph_error(g));
+    nb_graph_free(g);
+}
+
+Test(conv_errors, settings)
+{
+    err_graph e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .stride = { -1, 1 } }),
+                 NB_ERR_ARG, "conv2d(x[1,3,8,8], w[4,3,3,3]): stride [-1, 1] must be positive");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .padding = { -1, 0 } }),
+                 NB_ERR_ARG,
+                 "conv2d(x[1,3,8,8], w[4,3,3,3]): padding [-1, 0] must not be negative");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .dilation = { 1, -2 } }),
+                 NB_ERR_ARG, "conv2d(x[1,3,8,8], w[4,3,3,3]): dilation [1, -2] must be positive");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .groups = -1 }), NB_ERR_ARG,
+                 "conv2d(x[1,3,8,8], w[4,3,3,3]): groups -1 must be positive");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .output_padding = { 1, 0 } }),
+                 NB_ERR_ARG,
+                 "conv2d(x[1,3,8,8], w[4,3,3,3]): output_padding is a setting of "
+                 "conv_transpose2d only");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d_weight_grad(e.g, e.x, e.w, 0, 3, NULL), NB_ERR_ARG,
+                 "conv2d_weight_grad(x[1,3,8,8], w[4,3,3,3]): kernel [0, 3] must be positive");
+    e = eg(NB_SHAPE(1, 3, 8), NB_SHAPE(4, 3, 3));
+    EXPECT_ERROR(e, nb_conv1d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .stride = { -2 } }), NB_ERR_ARG,
+                 "conv1d(x[1,3,8], w[4,3,3]): stride -2 must be positive");
+}
+
+Test(conv_errors, output_padding_follows_pytorch,
+     .description = "output_padding must be smaller than the stride or the dilation on each "
+                    "axis (PyTorch: 'output padding must be smaller than either stride or "
+                    "dilation'); 1 is allowed at stride 1 when the dilation is 2")
+{
+    err_graph e = eg(NB_SHAPE(1, 4, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(
+        e,
+        nb_conv_transpose2d(e.g, e.x, e.w, NULL,
+                            &(nb_conv_opts){ .stride = { 2, 1 }, .output_padding = { 2, 0 } }),
+        NB_ERR_ARG,
+        "conv_transpose2d(x[1,4,8,8], w[4,3,3,3]): output_padding [2, 0] must be "
+        "smaller than the stride [2, 1] or the dilation [1, 1] on each axis (PyTorch's "
+        "rule)");
+    e = eg(NB_SHAPE(1, 4, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(
+        e, nb_conv_transpose2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .output_padding = { -1, 0 } }),
+        NB_ERR_ARG,
+        "conv_transpose2d(x[1,4,8,8], w[4,3,3,3]): output_padding [-1, 0] must not be "
+        "negative");
+    e = eg(NB_SHAPE(1, 4, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    nb_node *y = nb_conv_transpose2d(
+        e.g, e.x, e.w, NULL, &(nb_conv_opts){ .dilation = { 2, 1 }, .output_padding = { 1, 0 } });
+    ASSERT_OK(e.g);
+    cr_assert_eq(nb_node_shape(y)[2], 7 + 4 + 1 + 1); /* (8 - 1) 1 + 2 (3 - 1) + 1 + 1 */
+    nb_graph_free(e.g);
+    e = eg(NB_SHAPE(1, 4, 2, 2), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e,
+                 nb_conv_transpose2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .padding = { 3, 0 } }),
+                 NB_ERR_SHAPE,
+                 "conv_transpose2d(x[1,4,2,2], w[4,3,3,3]): the output size [-2, 4] is not "
+                 "positive");
+}
+
+Test(conv_errors, channels_and_groups)
+{
+    err_graph e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, NULL), NB_ERR_SHAPE,
+                 "conv2d(x[1,3,8,8], w[4,2,3,3]): x has 3 channels but w takes 2 (groups 1 x w's "
+                 "2 per group)");
+    e = eg(NB_SHAPE(1, 4, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .groups = 4 }), NB_ERR_SHAPE,
+                 "conv2d(x[1,4,5,5], w[6,2,3,3]): groups 4 does not divide w's 6 output channels");
+    e = eg(NB_SHAPE(1, 4, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .groups = 3 }), NB_ERR_SHAPE,
+                 "conv2d(x[1,4,5,5], w[6,2,3,3]): x has 4 channels but w takes 6 (groups 3 x w's "
+                 "2 per group)");
+    e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 3, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, e.b, NULL), NB_ERR_SHAPE,
+                 "conv2d(x[1,3,8,8], w[4,3,3,3], b[5]): b is [5] but the output has 4 channels; "
+                 "it must be [4]");
+    e = eg(NB_SHAPE(1, 4, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv_transpose2d(e.g, e.x, e.w, NULL, NULL), NB_ERR_SHAPE,
+                 "conv_transpose2d(x[1,4,5,5], w[6,2,3,3]): x has 4 channels but w takes 6");
+    e = eg(NB_SHAPE(1, 6, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv_transpose2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .groups = 4 }),
+                 NB_ERR_SHAPE,
+                 "conv_transpose2d(x[1,6,5,5], w[6,2,3,3]): groups 4 does not divide w's 6 input "
+                 "channels");
+    e = eg(NB_SHAPE(1, 6, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(e, nb_conv_transpose2d(e.g, e.x, e.w, e.b, &(nb_conv_opts){ .groups = 3 }),
+                 NB_ERR_SHAPE,
+                 "conv_transpose2d(x[1,6,5,5], w[6,2,3,3], b[5]): b is [5] but the output has 6 "
+                 "channels; it must be [6]");
+    e = eg(NB_SHAPE(2, 4, 5, 5), NB_SHAPE(3, 6, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d_weight_grad(e.g, e.x, e.w, 3, 3, NULL), NB_ERR_SHAPE,
+                 "conv2d_weight_grad(x[2,4,5,5], w[3,6,3,3]): x's batch 2 and dy's batch 3 "
+                 "differ");
+    e = eg(NB_SHAPE(2, 4, 5, 5), NB_SHAPE(2, 6, 3, 3));
+    EXPECT_ERROR(e, nb_conv2d_weight_grad(e.g, e.x, e.w, 3, 3, &(nb_conv_opts){ .groups = 4 }),
+                 NB_ERR_SHAPE,
+                 "conv2d_weight_grad(x[2,4,5,5], w[2,6,3,3]): groups 4 does not divide dy's 6 "
+                 "channels");
+    e = eg(NB_SHAPE(2, 4, 5, 5), NB_SHAPE(2, 6, 3, 2));
+    EXPECT_ERROR(e, nb_conv2d_weight_grad(e.g, e.x, e.w, 3, 3, NULL), NB_ERR_SHAPE,
+                 "conv2d_weight_grad(x[2,4,5,5], w[2,6,3,2]): dy's spatial size [3, 2] is not "
+                 "the convolution's output size [3, 3]");
+}
+
+Test(conv_errors, window_larger_than_the_padded_input,
+     .description = "as PyTorch ('Kernel size can't be greater than actual input size'), "
+                    "counting dilation; any padding >= 0 is allowed, unlike pooling's")
+{
+    err_graph e = eg(NB_SHAPE(1, 3, 4, 8), NB_SHAPE(4, 3, 5, 3));
+    EXPECT_ERROR(e, nb_conv2d(e.g, e.x, e.w, NULL, NULL), NB_ERR_SHAPE,
+                 "conv2d(x[1,3,4,8], w[4,3,5,3]): the window 5 is larger than the padded input 4 "
+                 "on axis 2");
+    e = eg(NB_SHAPE(1, 4, 5, 5), NB_SHAPE(6, 2, 3, 3));
+    EXPECT_ERROR(
+        e, nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .dilation = { 1, 3 }, .groups = 2 }),
+        NB_ERR_SHAPE,
+        "conv2d(x[1,4,5,5], w[6,2,3,3]): the window 7 (kernel 3, dilation 3) is larger "
+        "than the padded input 5 on axis 3");
+    e = eg(NB_SHAPE(1, 2, 3), NB_SHAPE(1, 2, 4));
+    EXPECT_ERROR(e, nb_conv1d(e.g, e.x, e.w, NULL, NULL), NB_ERR_SHAPE,
+                 "conv1d(x[1,2,3], w[1,2,4]): the window 4 is larger than the padded input 3 on "
+                 "axis 2");
+    /* padding 5 around a 3x3 kernel: allowed, as in F.conv2d */
+    e = eg(NB_SHAPE(1, 3, 4, 4), NB_SHAPE(4, 3, 3, 3));
+    nb_node *y = nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .padding = { 5, 5 } });
+    ASSERT_OK(e.g);
+    cr_assert_eq(nb_node_shape(y)[2], 12);
+    nb_graph_free(e.g);
+}
+
+Test(conv_errors, first_error_sticks)
+{
+    err_graph e = eg(NB_SHAPE(1, 3, 8, 8), NB_SHAPE(4, 2, 3, 3));
+    cr_assert_null(nb_conv2d(e.g, e.x, e.w, NULL, NULL));
+    cr_assert_null(nb_conv2d(e.g, e.x, e.w, NULL, &(nb_conv_opts){ .stride = { -1, -1 } }));
+    cr_assert_null(nb_conv_transpose2d(e.g, e.x, e.w, NULL, NULL));
+    ASSERT_ERROR(e.g, NB_ERR_SHAPE,
+                 "conv2d(x[1,3,8,8], w[4,2,3,3]): x has 3 channels but w takes 2 (groups 1 x w's "
+                 "2 per group)");
+    nb_graph_free(e.g);
+}
+
+/* ======================================================================== */
+/* Second order through a small conv net                                    */
+/* ======================================================================== */
+
+/* A reproducible sequence in [-1, 1) (a 64-bit LCG), independent of the library. */
+static double next_value(uint64_t *state)
+{
+    *state = *state * 6364136223846793005u + 1442695040888963407u;
+    return (double)(*state >> 11) / (double)(1ull << 53) * 2.0 - 1.0;
+}
+
+static void write_seq(nb_graph *g, nb_node *n, uint64_t *state, double *copy)
+{
+    size_t k = nb_node_size(n);
+    double *v = malloc(k * sizeof *v);
+    for (size_t i = 0; i < k; i++) {
+        v[i] = next_value(state);
+        if (copy) {
+            copy[i] = v[i];
+        }
+    }
+    cr_assert_eq(nb_node_write_f64(g, n, v, k), NB_OK);
+    free(v);
+}
+
+static void read_into(nb_graph *g, size_t n, nb_node *const *outs, double *dst)
+{
+    cr_assert_eq(nb_graph_run(g, n, outs), NB_OK, "%s", nb_graph_error(g));
+    for (size_t i = 0; i < n; i++) {
+        size_t k = nb_node_size(outs[i]);
+        cr_assert_eq(nb_node_read_f64(g, outs[i], dst, k), NB_OK);
+        dst += k;
+    }
+}
+
+Test(conv_second_order, hessian_vector_product_through_a_conv_net,
+     .description = "L = sum(K * avg_pool2d(tanh(conv2d(m, w2, b2, groups 1)), 2)), m = "
+                    "max_pool2d(tanh(conv2d(x, w1, b1, padding 1, stride 1)), 2), and a conv1d "
+                    "branch: Hv = grad(sum(grad(L) * v)) for the parameters (w1, b1, w2) matches "
+                    "(g(p + eps v) - g(p - eps v)) / 2eps; the second sweep differentiates "
+                    "conv_transpose2d and conv2d_weight_grad")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 2, 6, 6));
+    nb_node *p[3] = { nb_input(g, NB_DTYPE_F64, NB_SHAPE(3, 2, 3, 3)),
+                      nb_input(g, NB_DTYPE_F64, NB_SHAPE(3)),
+                      nb_input(g, NB_DTYPE_F64, NB_SHAPE(4, 3, 2, 2)) };
+    nb_node *c1 = nb_conv2d(g, x, p[0], p[1], &(nb_conv_opts){ .padding = { 1, 1 } });
+    nb_node *m = nb_max_pool2d(g, nb_tanh(g, c1), 2, 2, 0, 0, 0, 0);
+    nb_node *c2 = nb_tanh(g, nb_conv2d(g, m, p[2], NULL, NULL));
+    nb_node *a = nb_avg_pool2d(g, c2, 2, 2, 0, 0, 0, 0);
+    nb_node *k = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 4, 1, 1));
+    /* a 1-d branch over the rows of m: conv1d of [2, 3, 9] by [2, 3, 3], stride 2 */
+    nb_node *row = nb_reshape(g, m, NB_SHAPE(2, 3, 9));
+    nb_node *w1d = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 3, 3));
+    nb_node *c3 = nb_conv1d(g, row, w1d, NULL, &(nb_conv_opts){ .stride = { 2 } });
+    nb_node *loss = nb_add(g, nb_sum(g, nb_mul(g, k, a)), nb_sum(g, nb_mul(g, c3, c3)));
+    nb_node *gp[3], *hv[3];
+    cr_assert_eq(nb_grad(g, loss, 3, p, gp), NB_OK, "%s", nb_graph_error(g));
+    nb_node *v[3];
+    nb_node *dot = NULL;
+    for (int i = 0; i < 3; i++) {
+        v[i] = nb_input(g, NB_DTYPE_F64, nb_node_rank(p[i]), nb_node_shape(p[i]));
+        nb_node *t = nb_sum(g, nb_mul(g, gp[i], v[i]));
+        dot = dot ? nb_add(g, dot, t) : t;
+    }
+    cr_assert_eq(nb_grad(g, dot, 3, p, hv), NB_OK, "%s", nb_graph_error(g));
+    ASSERT_OK(g);
+
+    enum { NP = 54 + 3 + 48 };
+    uint64_t state = 29;
+    double p0[NP], dir[NP];
+    write_seq(g, x, &state, NULL);
+    write_seq(g, k, &state, NULL);
+    write_seq(g, w1d, &state, NULL);
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        write_seq(g, p[i], &state, p0 + off);
+        write_seq(g, v[i], &state, dir + off);
+        off += nb_node_size(p[i]);
+    }
+    cr_assert_eq(off, NP);
+
+    double h[NP], gplus[NP], gminus[NP], at[NP];
+    read_into(g, 3, hv, h);
+    const double eps = 1e-5;
+    for (int sign = 1; sign >= -1; sign -= 2) {
+        for (int i = 0; i < NP; i++) {
+            at[i] = p0[i] + sign * eps * dir[i];
+        }
+        off = 0;
+        for (int i = 0; i < 3; i++) {
+            cr_assert_eq(nb_node_write_f64(g, p[i], at + off, nb_node_size(p[i])), NB_OK);
+            off += nb_node_size(p[i]);
+        }
+        read_into(g, 3, gp, sign > 0 ? gplus : gminus);
+    }
+    double scale = 0;
+    for (int i = 0; i < NP; i++) {
+        scale = fmax(scale, fabs(h[i]));
+    }
+    cr_assert_gt(scale, 1e-2, "the Hessian-vector product should not vanish");
+    for (int i = 0; i < NP; i++) {
+        double fd = (gplus[i] - gminus[i]) / (2 * eps);
+        cr_assert(fabs(h[i] - fd) <= 1e-6 * fmax(fabs(fd), 1e-3 * scale),
+                  "element %d: Hv = %.12g, finite differences %.12g", i, h[i], fd);
+    }
+    nb_graph_free(g);
+}
+
+/* ======================================================================== */
+/* The model language                                                       */
+/* ======================================================================== */
+
+/* The model-language expression of n. */
+static const char *expr(nb_node *n)
+{
+    static char buf[256];
+    cr_assert_not_null(n);
+    nb_node_expression(n, buf, sizeof buf);
+    return buf;
+}
+
+static nb_graph *parse(const char *src)
+{
+    nb_graph *g = nb_graph_new();
+    nb_parse_error e;
+    cr_assert_eq(nb_model_parse(g, src, strlen(src), NULL, &e), NB_OK, "%d:%d: %s", e.line,
+                 e.column, e.message);
+    return g;
+}
+
+static nb_node *find(nb_graph *g, const char *name)
+{
+    nb_node *n = nb_graph_find(g, name);
+    cr_assert_not_null(n, "no node %s", name);
+    return n;
+}
+
+static void parse_error(const char *src, nb_status status, const char *msg)
+{
+    nb_graph *g = nb_graph_new();
+    nb_parse_error e;
+    cr_assert_eq(nb_model_parse(g, src, strlen(src), NULL, &e), status, "%s", e.message);
+    cr_assert_str_eq(e.message, msg);
+    nb_graph_free(g);
+}
+
+static void assert_same_values(nb_graph *g, nb_node *a, nb_node *b)
+{
+    cr_assert_eq(nb_node_size(a), nb_node_size(b));
+    double *va = eval(g, a), *vb = eval(g, b);
+    cr_assert_eq(memcmp(va, vb, nb_node_size(a) * sizeof *va), 0, "values differ");
+    free(va);
+    free(vb);
+}
+
+static const char forms_model[] =
+    "input x[1, 2, 5, 5] = 0.5\n"
+    "param w[4, 2, 3, 3] = uniform(-1, 1)\n"
+    "param b[4] = uniform(-1, 1)\n"
+    "input s[1, 2, 7] = 0.25\n"
+    "param v[3, 2, 3] = uniform(-1, 1)\n"
+    "c1 = conv2d(x, w, b, stride=2, padding=[1, 2])\n"
+    "c2 = conv2d(x, w, b, padding=[1, 2], stride=[2, 2], dilation=1, groups=1)\n"
+    "c3 = conv2d(x, w)\n"
+    "c4 = conv2d(x, w, stride=1, padding=0, dilation=[1, 1])\n"
+    "d1 = conv1d(s, v, stride=2, padding=1, dilation=2)\n"
+    "d2 = conv1d(s, v, dilation=[2], padding=[1], stride=[2])\n"
+    "t1 = conv_transpose2d(c3, w, stride=2, output_padding=1)\n"
+    "t2 = conv_transpose2d(c3, w, output_padding=[1, 1], stride=[2, 2])\n"
+    "g1 = conv2d_weight_grad(x, c3, kernel=3)\n"
+    "g2 = conv2d_weight_grad(x, c3, kernel=[3, 3], padding=0)\n";
+
+Test(conv_lang, numbers_and_lists_are_one_node,
+     .description = "stride=2 and stride=[2, 2] (and defaults given or not) give the same node, "
+                    "which writes its settings as lists, defaults left out")
+{
+    nb_graph *g = parse(forms_model);
+    const char *pairs[][3] = {
+        { "c1", "c2", "conv2d(x, w, b, stride=[2, 2], padding=[1, 2])" },
+        { "c3", "c4", "conv2d(x, w)" },
+        { "d1", "d2", "conv1d(s, v, stride=[2], padding=[1], dilation=[2])" },
+        { "t1", "t2", "conv_transpose2d(c3, w, stride=[2, 2], output_padding=[1, 1])" },
+        { "g1", "g2", "conv2d_weight_grad(x, c3, kernel=[3, 3])" },
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        cr_assert_str_eq(expr(find(g, pairs[i][0])), pairs[i][2]);
+        cr_assert_str_eq(expr(find(g, pairs[i][1])), pairs[i][2]);
+        assert_same_values(g, find(g, pairs[i][0]), find(g, pairs[i][1]));
+    }
+    nb_graph_free(g);
+}
+
+Test(conv_lang, bad_calls_name_the_call)
+{
+    const char *head = "input x[1, 2, 5, 5]\ninput w[4, 2, 3, 3]\ninput s[1, 2, 7]\n"
+                       "input v[3, 2, 3]\n";
+    char src[512];
+    snprintf(src, sizeof src, "%sy = conv2d(x, w, stride=[1, 2, 3])\n", head);
+    parse_error(src, NB_ERR_ARG,
+                "conv2d: stride has 3 entries; it takes a number or [h, w] (x[1,2,5,5], "
+                "w[4,2,3,3])");
+    snprintf(src, sizeof src, "%sy = conv1d(s, v, padding=[1, 1])\n", head);
+    parse_error(src, NB_ERR_ARG,
+                "conv1d: padding has 2 entries; it takes one number (s[1,2,7], v[3,2,3])");
+    snprintf(src, sizeof src, "%sy = conv2d(x, w, stride=0)\n", head);
+    parse_error(src, NB_ERR_ARG, "conv2d: stride [0, 0] must be positive (x[1,2,5,5], w[4,2,3,3])");
+    snprintf(src, sizeof src, "%sy = conv2d(x, w, x, w)\n", head);
+    parse_error(src, NB_ERR_ARG,
+                "conv2d: takes x, w and optionally b; got 4 inputs (x[1,2,5,5], w[4,2,3,3], "
+                "x[1,2,5,5], w[4,2,3,3])");
+    snprintf(src, sizeof src, "%sy = conv2d(x, w, kernel=3)\n", head);
+    parse_error(src, NB_ERR_FORMAT,
+                "conv2d has no argument 'kernel'; it takes conv2d(x, w[, b], stride=[], "
+                "padding=[], dilation=[], groups=1)");
+    snprintf(src, sizeof src, "%sy = conv2d_weight_grad(x, x)\n", head);
+    parse_error(src, NB_ERR_FORMAT,
+                "conv2d_weight_grad needs kernel=...; it takes conv2d_weight_grad(x, dy, "
+                "kernel, stride=[], padding=[], dilation=[], groups=1)");
+}
+
+/* ---- the model writer ---- */
+
+static char *write_model(nb_graph *g)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cr_assert_not_null(f);
+    nb_status s = nb_model_write(g, f);
+    fclose(f);
+    cr_assert_eq(s, NB_OK, "nb_model_write: %s", nb_graph_error(g));
+    return text;
+}
+
+Test(conv_lang, model_write_round_trip,
+     .description = "a graph of every convolution op (the gradient ops built directly: the "
+                    "writer takes forward graphs), written and parsed into a new graph, gives the "
+                    "same expressions and values; writing the copy gives "
+                    "the same text")
+{
+    nb_graph *a = nb_graph_new();
+    nb_node *x = closed_form(a, NB_DTYPE_F64, 0, NB_SHAPE(2, 4, 6, 5), "x");
+    nb_node *w = closed_form(a, NB_DTYPE_F64, 1, NB_SHAPE(6, 2, 3, 2), "w");
+    nb_node *b = closed_form(a, NB_DTYPE_F64, 2, NB_SHAPE(6), "b");
+    nb_node *s = closed_form(a, NB_DTYPE_F64, 3, NB_SHAPE(2, 3, 9), "s");
+    nb_node *v = closed_form(a, NB_DTYPE_F64, 4, NB_SHAPE(2, 3, 4), "v");
+    const char *names[] = { "c", "t", "d", "gw", "loss" };
+    nb_node *n[5];
+    n[0] =
+        nb_conv2d(a, x, w, b,
+                  &(nb_conv_opts){
+                      .stride = { 2, 1 }, .padding = { 1, 2 }, .dilation = { 1, 2 }, .groups = 2 });
+    n[1] = nb_conv_transpose2d(a, n[0], w, NULL,
+                               &(nb_conv_opts){ .stride = { 3, 3 }, .output_padding = { 2, 1 } });
+    n[2] = nb_conv1d(a, s, v, NULL, &(nb_conv_opts){ .padding = { 2 }, .dilation = { 2 } });
+    n[3] = nb_conv2d_weight_grad(
+        a, x, n[0], 3, 2,
+        &(nb_conv_opts){
+            .stride = { 2, 1 }, .padding = { 1, 2 }, .dilation = { 1, 2 }, .groups = 2 });
+    n[4] = nb_add(a, nb_add(a, nb_sum(a, nb_tanh(a, n[1])), nb_sum(a, n[2])),
+                  nb_sum(a, nb_mul(a, n[3], n[3])));
+    for (int i = 0; i < 5; i++) {
+        nb_node_set_name(a, n[i], names[i]);
+    }
+    ASSERT_OK(a);
+    char *text = write_model(a);
+    cr_assert_not_null(strstr(text, "c = conv2d(x, w, b, stride=[2, 1], padding=[1, 2], "
+                                    "dilation=[1, 2], groups=2)\n"),
+                       "%s", text);
+    cr_assert_not_null(
+        strstr(text, "t = conv_transpose2d(c, w, stride=[3, 3], output_padding=[2, 1])\n"), "%s",
+        text);
+    cr_assert_not_null(strstr(text, "d = conv1d(s, v, padding=[2], dilation=[2])\n"), "%s", text);
+
+    nb_graph *c = parse(text);
+    for (int i = 0; i < 5; i++) {
+        nb_node *u = find(a, names[i]), *ww = find(c, names[i]);
+        char eu[256];
+        snprintf(eu, sizeof eu, "%s", expr(u));
+        cr_assert_str_eq(expr(ww), eu, "%s", names[i]);
+        cr_assert_eq(nb_node_size(ww), nb_node_size(u));
+        double *du = eval(a, u), *dw = eval(c, ww);
+        cr_assert_eq(memcmp(du, dw, nb_node_size(u) * sizeof *du), 0, "%s: values differ",
+                     names[i]);
+        free(du);
+        free(dw);
+    }
+    char *again = write_model(c);
+    cr_assert_str_eq(again, text);
+    free(again);
+    free(text);
+    nb_graph_free(c);
+    nb_graph_free(a);
+}
+
+/* ======================================================================== */
+/* Layers                                                                   */
+/* ======================================================================== */
+
+/* The smallest and largest of n's values. */
+static void range_of(nb_node *n, double *lo, double *hi)
+{
+    const double *v = nb_node_data(n);
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (size_t i = 0; i < nb_node_size(n); i++) {
+        *lo = fmin(*lo, v[i]);
+        *hi = fmax(*hi, v[i]);
+    }
+}
+
+Test(conv_layer, makes_named_parameters_in_pytorch_layout_and_bounds,
+     .description = "conv2d_layer c1 from 6 to 16 channels, 5x5: c1_weight [16, 6, 5, 5] and "
+                    "c1_bias [16] in U(-1/sqrt(150), 1/sqrt(150)), as torch.nn.Conv2d; with "
+                    "groups 2 the fan-in is 3*5*5 = 75; conv1d_layer's fan-in is in*k")
+{
+    nb_graph *g = nb_graph_new();
+    nb_conv2d_layer c1 = nb_conv2d_layer_new(g, "c1", NB_DTYPE_F64, 6, 16, 5, 5, NULL, true);
+    ASSERT_OK(g);
+    cr_assert_str_eq(nb_node_name(c1.weight), "c1_weight");
+    cr_assert_str_eq(nb_node_name(c1.bias), "c1_bias");
+    cr_assert_eq(nb_node_rank(c1.weight), 4);
+    const int64_t want[4] = { 16, 6, 5, 5 };
+    cr_assert_arr_eq(nb_node_shape(c1.weight), want, sizeof want);
+    cr_assert_eq(nb_node_size(c1.bias), 16);
+    double lo, hi, b = 1 / sqrt(150.0);
+    range_of(c1.weight, &lo, &hi);
+    cr_assert(lo >= -b && hi <= b && hi - lo > b, "weights in [%g, %g], bound %g", lo, hi, b);
+    range_of(c1.bias, &lo, &hi);
+    cr_assert(lo >= -b && hi <= b && hi - lo > 0.2 * b, "biases in [%g, %g]", lo, hi);
+
+    nb_conv2d_layer c2 = nb_conv2d_layer_new(g, "c2", NB_DTYPE_F64, 6, 4, 5, 5,
+                                             &(nb_conv_opts){ .groups = 2 }, false);
+    ASSERT_OK(g);
+    cr_assert_null(c2.bias);
+    cr_assert_eq(nb_node_shape(c2.weight)[1], 3);
+    b = 1 / sqrt(75.0);
+    range_of(c2.weight, &lo, &hi);
+    cr_assert(lo >= -b && hi <= b && hi - lo > b, "weights in [%g, %g], bound %g", lo, hi, b);
+
+    nb_conv1d_layer c3 = nb_conv1d_layer_new(g, "c3", NB_DTYPE_F32, 4, 8, 3, NULL, true);
+    ASSERT_OK(g);
+    cr_assert_eq(nb_node_rank(c3.weight), 3);
+    cr_assert_eq(nb_node_shape(c3.weight)[2], 3);
+    cr_assert_eq(nb_node_dtype(c3.bias), NB_DTYPE_F32);
+    const float *w3 = nb_node_data(c3.weight);
+    for (size_t i = 0; i < nb_node_size(c3.weight); i++) {
+        cr_assert(fabs(w3[i]) <= 1 / sqrt(12.0) + 1e-7);
+    }
+    nb_graph_free(g);
+}
+
+Test(conv_layer, applies_its_convolution_in_its_scope,
+     .description = "a layer's apply is nb_conv2d (nb_conv1d) with its parameters and settings, "
+                    "built in a scope of its name; two applications share the parameters")
+{
+    nb_graph *g = nb_graph_new();
+    nb_conv_opts o = { .stride = { 2, 1 }, .padding = { 1, 1 } };
+    nb_conv2d_layer c = nb_conv2d_layer_new(g, "conv", NB_DTYPE_F64, 2, 3, 3, 3, &o, true);
+    nb_node *x = closed_form(g, NB_DTYPE_F64, 0, NB_SHAPE(2, 2, 5, 5), "x");
+    nb_node *y = nb_conv2d_layer_apply(g, &c, x);
+    nb_node *z = nb_conv2d_layer_apply(g, &c, nb_tanh(g, x));
+    nb_node *ref = nb_conv2d(g, x, c.weight, c.bias, &o);
+    nb_conv1d_layer c1 = nb_conv1d_layer_new(g, "seq", NB_DTYPE_F64, 2, 2, 2,
+                                             &(nb_conv_opts){ .dilation = { 2 } }, false);
+    nb_node *s = closed_form(g, NB_DTYPE_F64, 1, NB_SHAPE(1, 2, 6), "s");
+    nb_node *q = nb_conv1d_layer_apply(g, &c1, s);
+    ASSERT_OK(g);
+    cr_assert_str_eq(nb_node_scope(y), "conv");
+    cr_assert_str_eq(nb_node_scope(z), "conv");
+    cr_assert_str_eq(nb_node_scope(q), "seq");
+    cr_assert_str_eq(expr(y), "conv2d(x, conv_weight, conv_bias, stride=[2, 1], padding=[1, 1])");
+    cr_assert_str_eq(expr(q), "conv1d(s, seq_weight, dilation=[2])");
+    assert_same_values(g, y, ref);
+    cr_assert_eq(nb_node_shape(q)[2], 4);
+    nb_graph_free(g);
+}
+
+Test(conv_layer, errors_name_the_layer)
+{
+    nb_graph *g = nb_graph_new();
+    nb_conv2d_layer c = nb_conv2d_layer_new(g, "c1", NB_DTYPE_F64, 6, 16, 5, 5,
+                                            &(nb_conv_opts){ .groups = 4 }, true);
+    cr_assert_null(c.weight);
+    ASSERT_ERROR(g, NB_ERR_ARG,
+                 "conv2d_layer: c1: groups 4 must be positive and divide in (6) and out (16) "
+                 "channels");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    c = nb_conv2d_layer_new(g, "c1", NB_DTYPE_F64, 6, 16, 0, 5, NULL, true);
+    ASSERT_ERROR(g, NB_ERR_ARG, "conv2d_layer: c1: the kernel size must be at least 1 (got 0 x 5)");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    nb_conv1d_layer d = nb_conv1d_layer_new(g, "d", NB_DTYPE_F64, 0, 16, 3, NULL, true);
+    cr_assert_null(d.weight);
+    ASSERT_ERROR(g, NB_ERR_ARG,
+                 "conv1d_layer: d: in and out channels must be at least 1 (got 0 and 16)");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    c = nb_conv2d_layer_new(g, "2x", NB_DTYPE_F64, 1, 1, 1, 1, NULL, true);
+    ASSERT_ERROR(g, NB_ERR_ARG,
+                 "conv2d_layer: the layer name '2x' is not a name ([A-Za-z_][A-Za-z0-9_]*)");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    c = nb_conv2d_layer_new(g, "c", NB_DTYPE_I32, 1, 1, 1, 1, NULL, true);
+    ASSERT_ERROR(g, NB_ERR_DTYPE, "conv2d_layer: c: dtype i32 is not supported; use f32 or f64");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    nb_conv2d_layer zero;
+    memset(&zero, 0, sizeof zero);
+    nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 1, 3, 3));
+    cr_assert_null(nb_conv2d_layer_apply(g, &zero, x));
+    ASSERT_ERROR(g, NB_ERR_ARG,
+                 "conv2d_layer: the layer is NULL or was not made by nb_conv2d_layer_new");
+    nb_graph_free(g);
+
+    g = nb_graph_new();
+    c = nb_conv2d_layer_new(g, "c", NB_DTYPE_F64, 2, 2, 3, 3, NULL, true);
+    x = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 3, 4, 4)), "x");
+    cr_assert_null(nb_conv2d_layer_apply(g, &c, x));
+    ASSERT_ERROR(g, NB_ERR_SHAPE,
+                 "conv2d(x[1,3,4,4], c_weight[2,2,3,3], c_bias[2]): x has 3 channels but w takes "
+                 "2 (groups 1 x w's 2 per group)");
+    nb_graph_free(g);
+}
+
+/* ======================================================================== */
+/* DOT and depth                                                            */
+/* ======================================================================== */
+
+Test(conv_dot, ops_show_by_name_with_their_settings,
+     .description = "DOT labels name conv1d, conv2d and the gradient's conv_transpose2d and "
+                    "conv2d_weight_grad with the settings that differ from the default; a layer's "
+                    "conv2d is one op and one scope deep")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 2, 6, 6)), "x");
+    nb_conv2d_layer c =
+        nb_conv2d_layer_new(g, "c1", NB_DTYPE_F64, 2, 3, 3, 3,
+                            &(nb_conv_opts){ .stride = { 2, 2 }, .padding = { 1, 1 } }, false);
+    nb_node *s = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 2, 7)), "s");
+    nb_node *v = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 2, 3)), "v");
+    nb_node *y = nb_conv2d_layer_apply(g, &c, x);
+    nb_node *q = nb_conv1d(g, s, v, NULL, &(nb_conv_opts){ .dilation = { 2 } });
+    nb_node *loss = nb_add(g, nb_sum(g, y), nb_sum(g, q));
+    nb_node *wrt[2] = { c.weight, x }, *d[2];
+    cr_assert_eq(nb_grad(g, loss, 2, wrt, d), NB_OK, "%s", nb_graph_error(g));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    nb_dot_options o = nb_dot_defaults();
+    o.grad = true;
+    cr_assert_eq(nb_graph_write_dot(g, f, &o), NB_OK);
+    fclose(f);
+    cr_assert_not_null(strstr(text, "conv2d stride=[2, 2] padding=[1, 1] [1,3,3,3]"), "%s", text);
+    cr_assert_not_null(strstr(text, "conv1d dilation=[2] [1,2,3]"), "%s", text);
+    cr_assert_not_null(
+        strstr(text, "conv_transpose2d stride=[2, 2] padding=[1, 1] output_padding=[1, 1]"), "%s",
+        text);
+    cr_assert_not_null(
+        strstr(text, "conv2d_weight_grad kernel=[3, 3] stride=[2, 2] padding=[1, 1] [3,2,3,3]"),
+        "%s", text);
+    cr_assert_not_null(strstr(text, "cluster"), "the layer's scope is a cluster");
+    free(text);
+    cr_assert_eq(nb_depth(g, y, NB_DEPTH_OPS), 1);
+    cr_assert_eq(nb_depth(g, y, NB_DEPTH_SCOPES), 1);
+    nb_graph_free(g);
+}

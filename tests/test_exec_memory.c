@@ -264,6 +264,97 @@ Test(exec_memory, parameter_updates_are_seen_without_allocating,
     cr_assert_eq(c.live, 0);
 }
 
+Test(exec_memory, convolution_runs_allocate_nothing,
+     .description = "a conv net (conv2d, max pool, a 1x1 conv2d, conv_transpose2d) and its "
+                    "gradients: the im2col buffers live in the planned workspace, so after the "
+                    "first run 50 runs with new inputs make no allocator call")
+{
+    counter c = { 0, 0 };
+    nb_graph *g = nb_graph_new_with_allocator(counting_alloc, &c);
+    nb_node *x = nb_input(g, NB_DTYPE_F32, NB_SHAPE(8, 3, 12, 12));
+    nb_node *w1 = nb_param(g, NB_DTYPE_F32, NB_SHAPE(6, 3, 3, 3), nb_init_uniform(-0.3, 0.3));
+    nb_node *b1 = nb_param(g, NB_DTYPE_F32, NB_SHAPE(6), nb_init_uniform(-0.3, 0.3));
+    nb_node *w2 = nb_param(g, NB_DTYPE_F32, NB_SHAPE(4, 6, 1, 1), nb_init_uniform(-0.3, 0.3));
+    nb_node *w3 = nb_param(g, NB_DTYPE_F32, NB_SHAPE(4, 2, 2, 2), nb_init_uniform(-0.3, 0.3));
+    nb_node *h = nb_relu(g, nb_conv2d(g, x, w1, b1, &(nb_conv_opts){ .padding = { 1, 1 } }));
+    h = nb_max_pool2d(g, h, 2, 2, 0, 0, 0, 0);
+    h = nb_tanh(g, nb_conv2d(g, h, w2, NULL, NULL));
+    h = nb_conv_transpose2d(g, h, w3, NULL, &(nb_conv_opts){ .stride = { 2, 2 } });
+    nb_node *loss = nb_sum(g, nb_mul(g, h, h));
+    nb_node *wrt[4] = { w1, b1, w2, w3 }, *outs[5];
+    cr_assert_eq(nb_grad(g, loss, 4, wrt, outs), NB_OK, "%s", nb_graph_error(g));
+    outs[4] = loss;
+    check_ok(g);
+    float xv[8 * 3 * 12 * 12];
+    for (size_t i = 0; i < sizeof xv / sizeof *xv; i++) {
+        xv[i] = (float)sin(0.37 * (double)i);
+    }
+    cr_assert_eq(nb_node_write(g, x, xv, sizeof xv / sizeof *xv), NB_OK);
+    run_ok(g, 5, outs);
+    size_t calls = c.calls;
+    double prev, l;
+    cr_assert_eq(nb_node_read_f64(g, loss, &prev, 1), NB_OK);
+    for (int r = 1; r <= 50; r++) {
+        xv[r] += 0.5f;
+        cr_assert_eq(nb_node_write(g, x, xv, sizeof xv / sizeof *xv), NB_OK);
+        run_ok(g, 5, outs);
+        cr_assert_eq(c.calls, calls, "run %d made %zu allocator calls", r, c.calls - calls);
+        cr_assert_eq(nb_node_read_f64(g, loss, &l, 1), NB_OK);
+        cr_assert_neq(l, prev, "run %d: the loss did not follow the new input", r);
+        prev = l;
+    }
+    nb_graph_free(g);
+    cr_assert_eq(c.live, 0, "%zu bytes leaked", c.live);
+}
+
+Test(exec_memory, convolution_buffers_live_for_their_step_only,
+     .description = "two 5x5 convolutions of a [1,1,64,64] f64 image in a row each need "
+                    "(25 + 1) * 64*64 * 8 = 851,968 bytes of im2col buffer: the second reuses "
+                    "the first's, so the workspace holds one buffer and a few images, not two")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 1, 64, 64));
+    nb_node *w = nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 1, 5, 5));
+    nb_conv_opts o = { .padding = { 2, 2 } };
+    nb_node *y = nb_sum(g, nb_conv2d(g, nb_conv2d(g, x, w, NULL, &o), w, NULL, &o));
+    check_ok(g);
+    run_ok(g, 1, &y);
+    nb_memory_stats m;
+    nb_graph_memory(g, &m);
+    size_t buffer = 26 * 64 * 64 * 8, image = 64 * 64 * 8;
+    cr_assert_geq(m.workspace_bytes, buffer + image);
+    cr_assert_lt(m.workspace_bytes, buffer + 3 * image, "workspace %zu bytes", m.workspace_bytes);
+    nb_graph_free(g);
+}
+
+/* The workspace block a run of y alone allocates (its size plus 64 bytes of alignment slack). */
+static size_t workspace_of(nb_graph *g, nb_node *y)
+{
+    run_ok(g, 1, &y);
+    nb_memory_stats m;
+    nb_graph_memory(g, &m);
+    return m.workspace_bytes;
+}
+
+Test(exec_memory, a_1x1_convolution_takes_no_buffer,
+     .description = "conv2d of x[2, 8, 16, 16] by w[4, 8, 1, 1] (stride 1, no padding) runs as "
+                    "GEMMs straight on x: the workspace is y's 2*4*16*16*8 = 16,384 bytes (and "
+                    "64 of alignment slack); with stride 4 it is y's 1,024 bytes and an im2col "
+                    "buffer of (8 + 4) rows of 2*4*4 positions, 3,072 bytes")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 8, 16, 16));
+    nb_node *w = nb_input(g, NB_DTYPE_F64, NB_SHAPE(4, 8, 1, 1));
+    cr_assert_eq(workspace_of(g, nb_conv2d(g, x, w, NULL, NULL)), 16384 + 64);
+    nb_graph_free(g);
+    g = nb_graph_new();
+    x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2, 8, 16, 16));
+    w = nb_input(g, NB_DTYPE_F64, NB_SHAPE(4, 8, 1, 1));
+    nb_node *z = nb_conv2d(g, x, w, NULL, &(nb_conv_opts){ .stride = { 4, 4 } });
+    cr_assert_eq(workspace_of(g, z), 1024 + 3072 + 64);
+    nb_graph_free(g);
+}
+
 /* ---- only what the outputs need runs ---- */
 
 Test(exec_memory, unneeded_bad_label_is_not_run,

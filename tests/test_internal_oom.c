@@ -1035,6 +1035,108 @@ Test(internal_oom, every_new_op_and_its_gradients_fail_cleanly,
     new_ops_sweep(true);
 }
 
+/* ---- convolutions under out-of-memory ---- */
+
+enum { CONV_VALUES = 1 + 24 + 3 + 54 };
+
+/*
+ * A conv2d layer with bias over [2, 2, 5, 5], conv1d, conv_transpose2d and
+ * conv2d_weight_grad, the gradient of a loss through them with respect to
+ * the layer's weight and bias and a second weight, and a second-order
+ * gradient (conv_transpose2d and conv2d_weight_grad differentiated), then a
+ * run, whose steps take im2col buffers from the workspace.
+ */
+static bool conv_session(faulty *f, double *vals)
+{
+    outcome o;
+    memset(&o, 0, sizeof o);
+    nb_graph *g = nb_graph_new_with_allocator(faulty_alloc, f);
+    if (!g) {
+        return false;
+    }
+    const nb_dtype T = NB_DTYPE_F64;
+    nb_node *x, *w2, *s, *v, *c1, *c2, *c3, *c4, *t;
+    BUILD(&o, g, x, nb_input(g, T, NB_SHAPE(2, 2, 5, 5)));
+    BUILD(&o, g, w2, nb_param(g, T, NB_SHAPE(3, 2, 2, 2), nb_init_uniform(-1, 1)));
+    BUILD(&o, g, s, nb_input(g, T, NB_SHAPE(2, 3, 4)));
+    BUILD(&o, g, v, nb_param(g, T, NB_SHAPE(1, 3, 2), nb_init_uniform(-1, 1)));
+    nb_conv2d_layer cl =
+        nb_conv2d_layer_new(g, "c", T, 2, 3, 3, 3, &(nb_conv_opts){ .padding = { 1, 1 } }, true);
+    note(&o, g, nb_graph_status(g), "conv2d_layer_new");
+    c1 = nb_conv2d_layer_apply(g, &cl, x);
+    note(&o, g, nb_graph_status(g), "conv2d_layer_apply");
+    BUILD(&o, g, t, nb_tanh(g, c1));
+    BUILD(&o, g, c2, nb_conv_transpose2d(g, t, w2, NULL, &(nb_conv_opts){ .stride = { 2, 2 } }));
+    BUILD(&o, g, c3, nb_conv1d(g, s, v, NULL, &(nb_conv_opts){ .stride = { 2 } }));
+    BUILD(&o, g, c4, nb_conv2d_weight_grad(g, x, c1, 3, 3, &(nb_conv_opts){ .padding = { 1, 1 } }));
+    nb_node *total = NULL;
+    add_square(&o, g, &total, c2);
+    add_square(&o, g, &total, c3);
+    add_square(&o, g, &total, c4);
+    nb_node *wrt[4] = { cl.weight, cl.bias, w2, v }, *grads[4] = { NULL }, *sq, *h, *dd = NULL;
+    note(&o, g, nb_grad(g, total, 4, wrt, grads), "grad");
+    BUILD(&o, g, sq, nb_mul(g, grads[2], grads[2]));
+    BUILD(&o, g, h, nb_sum(g, sq));
+    note(&o, g, nb_grad(g, h, 1, &cl.weight, &dd), "grad of grad");
+    bool ok = false;
+    if (nb_graph_status(g) == NB_OK) {
+        double xv[100], sv[24];
+        for (int i = 0; i < 100; i++) {
+            xv[i] = sin(0.9 * i);
+            if (i < 24) {
+                sv[i] = cos(0.6 * i);
+            }
+        }
+        cr_assert_eq(nb_node_write_f64(g, x, xv, 100), NB_OK);
+        cr_assert_eq(nb_node_write_f64(g, s, sv, 24), NB_OK);
+        nb_node *outs[4] = { total, grads[2], grads[1], dd };
+        nb_status rs = nb_graph_run(g, 4, outs);
+        note(&o, g, rs, "run");
+        if (rs == NB_OK) {
+            size_t at = 0;
+            for (int i = 0; i < 4; i++) {
+                size_t n = nb_node_size(outs[i]);
+                cr_assert_eq(nb_node_read_f64(g, outs[i], vals + at, n), NB_OK);
+                at += n;
+            }
+            cr_assert_eq(at, CONV_VALUES);
+            ok = true;
+        }
+    } else {
+        cr_assert(o.nomem);
+    }
+    nb_graph_free(g);
+    return ok && !o.nomem;
+}
+
+static void conv_sweep(bool after)
+{
+    double base[CONV_VALUES], vals[CONV_VALUES];
+    faulty f = faulty_make(0, false);
+    cr_assert(conv_session(&f, base));
+    size_t total = f.allocs;
+    faulty_done(&f);
+    for (size_t k = 1; k <= total + 1; k++) {
+        f = faulty_make(k, after);
+        if (conv_session(&f, vals)) {
+            cr_assert_arr_eq(vals, base, sizeof vals, "k=%zu: results differ", k);
+        } else {
+            cr_assert_gt(f.failures, 0, "k=%zu: an error, no failed allocation", k);
+        }
+        faulty_done(&f);
+    }
+    cr_log_info("conv sweep%s: %zu allocations", after ? " (from k on)" : "", total);
+}
+
+Test(internal_oom, every_convolution_op_and_its_gradients_fail_cleanly,
+     .description = "a conv layer, conv1d, conv_transpose2d and conv2d_weight_grad, their "
+                    "gradient and a second-order gradient, with each allocation failing once, "
+                    "then from k on")
+{
+    conv_sweep(false);
+    conv_sweep(true);
+}
+
 enum { LAYER_VALUES = 1 + 12 + 4 + 8 };
 
 /*

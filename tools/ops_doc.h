@@ -93,7 +93,8 @@ static int ops_doc_write(FILE *f)
           "*attributes* are the op's settings, with their defaults; the model\n"
           "language takes them as keyword arguments (`concat(a, b, axis=1)`), and\n"
           "DOT labels show those that differ from the default. An arity of `n` means\n"
-          "any number of inputs from one.\n"
+          "any number of inputs from one (`concat`), or, for the convolutions, two or\n"
+          "three: the bias `b` is optional.\n"
           "\n"
           "| op | builder | arity | attributes | formula | gradient rule |\n"
           "| --- | --- | ---: | --- | --- | --- |\n",
