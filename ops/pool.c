@@ -261,6 +261,70 @@ NBI_TYPED(max_kernel,
               }
           })
 
+/*
+ * The common 2x2 window moved by 2 without padding, four taps written out as
+ * plain maxima so the loop over a row's outputs vectorizes; a block holding a
+ * NaN is redone tap by tap with max_kernel's rule (the first NaN wins). Taps
+ * in the same order as max_kernel, so ties resolve the same way.
+ */
+#define MAX2_TAKE(V, AT)                                                                           \
+    do {                                                                                           \
+        T v_ = (V);                                                                                \
+        a = v_ > b ? (AT) : a;                                                                     \
+        b = v_ > b ? v_ : b;                                                                       \
+        nan |= v_ != v_;                                                                           \
+    } while (0)
+NBI_TYPED(max2_kernel,
+          (const pool_geom *q, int64_t p0, int64_t p1, const void *xv, void *yv, int32_t *idx), {
+              const T *x = xv;
+              T *y = yv, bb[POOL_BLOCK];
+              int32_t aa[POOL_BLOCK];
+              const int64_t hw = q->h * q->w;
+              const int32_t w = (int32_t)q->w;
+              for (int64_t pl = p0; pl < p1; pl++) {
+                  for (int64_t oy = 0; oy < q->oh; oy++) {
+                      int64_t o = (pl * q->oh + oy) * q->ow;
+                      for (int64_t ob = 0; ob < q->ow; ob += POOL_BLOCK) {
+                          int32_t n = (int32_t)(q->ow - ob < POOL_BLOCK ? q->ow - ob : POOL_BLOCK);
+                          const T *r0 = x + pl * hw + 2 * oy * q->w + 2 * ob, *r1 = r0 + q->w;
+                          const int32_t at = (int32_t)(pl * hw + 2 * oy * q->w + 2 * ob);
+                          int nan = 0;
+                          for (int32_t j = 0; j < n; j++) {
+                              T b = r0[2 * j];
+                              int32_t a = at + 2 * j;
+                              nan |= b != b;
+                              MAX2_TAKE(r0[2 * j + 1], at + 2 * j + 1);
+                              MAX2_TAKE(r1[2 * j], at + w + 2 * j);
+                              MAX2_TAKE(r1[2 * j + 1], at + w + 2 * j + 1);
+                              bb[j] = b;
+                              aa[j] = a;
+                          }
+                          for (int32_t j = 0; nan && j < n; j++) { /* rare: NaN rules */
+                              const T v[4] = { r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1] };
+                              const int32_t at4[4] = { at + 2 * j, at + 2 * j + 1, at + w + 2 * j,
+                                                       at + w + 2 * j + 1 };
+                              T b = -INFINITY;
+                              int32_t a = at4[0];
+                              for (int k = 0; k < 4; k++) {
+                                  if (v[k] > b || (v[k] != v[k] && b == b)) {
+                                      b = v[k];
+                                      a = at4[k];
+                                  }
+                              }
+                              bb[j] = b;
+                              aa[j] = a;
+                          }
+                          if (y) {
+                              memcpy(y + o + ob, bb, (size_t)n * sizeof(T));
+                          }
+                          if (idx) {
+                              memcpy(idx + o + ob, aa, (size_t)n * sizeof(int32_t));
+                          }
+                      }
+                  }
+              }
+          })
+
 /* Mean of each window, padding counted: y = Σ x over the window / (kh kw). */
 NBI_TYPED(avg_kernel, (const pool_geom *q, int64_t p0, int64_t p1, const void *xv, void *yv), {
     const T *x = xv;
@@ -562,6 +626,11 @@ static void pool_part(void *ctx, int k, int nt)
     }
     switch (w->kind) {
     case MAX_KERNEL:
+        if (w->q->kh == 2 && w->q->kw == 2 && w->q->sh == 2 && w->q->sw == 2 && w->q->ph == 0 &&
+            w->q->pw == 0) {
+            (w->f32 ? max2_kernel_f32 : max2_kernel_f64)(w->q, p0, p1, w->in, w->out, w->idx);
+            break;
+        }
         (w->f32 ? max_kernel_f32 : max_kernel_f64)(w->q, p0, p1, w->in, w->out, w->idx);
         break;
     case AVG_KERNEL:
