@@ -8,7 +8,7 @@
  *     nabla-bench WORKLOAD [--threads N] [--json] [--reps N] [--nodes N]
  *                 [--pattern chain|dag] [--no-blis-ref] [--form F]
  *
- * WORKLOAD is W1 W2 W3 W4 W5 W7 gemm-w1 or gemm-w3. The JSON object (one line on
+ * WORKLOAD is W1 W2 W3 W4 W5 W6 W7 gemm-w1 or gemm-w3. The JSON object (one line on
  * stdout) is a stable contract: workload, threads, median_ms, min_ms, max_ms,
  * peak_rss_kb first, then workload-specific fields.
  */
@@ -1205,6 +1205,103 @@ static void bench_w4(const options *o, report *r)
     nb_graph_free(g);
 }
 
+/*
+ * W6: one LeNet-5 training step (forward, gradient, Adam update) at batch 64
+ * of 1x28x28, as examples/mnist_cnn.c builds it: conv 5x5 to 6 with padding
+ * 2, ReLU, max-pool 2, conv 5x5 to 16, ReLU, max-pool 2, dense 400-120-84-10.
+ * Data and weights from the shared generator, as bench/torch_bench.py's twin.
+ */
+static void bench_w6(const options *o, report *r)
+{
+    enum { B = 64, NP = 10 };
+    const int warm = 10, reps = reps_or(o, 100);
+    nb_graph *g = nb_graph_new();
+    if (!g) {
+        die(NULL, "out of memory");
+    }
+    static const struct {
+        int rank;
+        int64_t shape[4];
+        int fan_in;
+    } ps[NP] = {
+        { 4, { 6, 1, 5, 5 }, 25 }, { 1, { 6 }, 25 },         { 4, { 16, 6, 5, 5 }, 150 },
+        { 1, { 16 }, 150 },        { 2, { 120, 400 }, 400 }, { 1, { 120 }, 400 },
+        { 2, { 84, 120 }, 120 },   { 1, { 84 }, 120 },       { 2, { 10, 84 }, 84 },
+        { 1, { 10 }, 84 },
+    };
+    nb_node *p[NP], *grads[NP];
+    for (int k = 0; k < NP; k++) {
+        p[k] = nb_param(g, NB_DTYPE_F32, ps[k].rank, ps[k].shape, nb_init_constant(0));
+    }
+    nb_node *x = nb_input(g, NB_DTYPE_F32, NB_SHAPE(B, 1, 28, 28));
+    nb_node *labels = nb_input(g, NB_DTYPE_I32, NB_SHAPE(B));
+    nb_node *h = nb_conv2d(g, x, p[0], p[1], &(nb_conv_opts){ .padding = { 2, 2 } });
+    h = nb_max_pool2d(g, nb_relu(g, h), 2, 2, 2, 2, 0, 0);
+    h = nb_conv2d(g, h, p[2], p[3], NULL);
+    h = nb_max_pool2d(g, nb_relu(g, h), 2, 2, 2, 2, 0, 0);
+    h = nb_reshape(g, h, NB_SHAPE(B, 400));
+    h = nb_relu(g, nb_add(g, nb_matmul_ex(g, h, p[4], NB_TRANS_B), p[5]));
+    h = nb_relu(g, nb_add(g, nb_matmul_ex(g, h, p[6], NB_TRANS_B), p[7]));
+    nb_node *logits = nb_add(g, nb_matmul_ex(g, h, p[8], NB_TRANS_B), p[9]);
+    nb_node *loss = nb_cross_entropy(g, logits, labels);
+    nb_grad(g, loss, NP, p, grads);
+    nb_optim_options oo = nb_optim_defaults(NB_OPTIM_ADAM);
+    nb_optim *opt = nb_optim_new(g, loss, NP, p, grads, &oo);
+    if (nb_graph_status(g) != NB_OK) {
+        die(g, "building W6");
+    }
+    float *xs = sym_alloc((size_t)B * 28 * 28, 61, 1);
+    int32_t ys[B];
+    for (int i = 0; i < B; i++) {
+        ys[i] = (int32_t)floor(gen_u(62, (uint64_t)i) * 10);
+    }
+    if (nb_node_write(g, x, xs, (size_t)B * 28 * 28) != NB_OK ||
+        nb_node_write(g, labels, ys, B) != NB_OK) {
+        die(g, "writing W6's data");
+    }
+    free(xs);
+    for (int k = 0; k < NP; k++) {
+        size_t n = nb_node_size(p[k]);
+        float *v = sym_alloc(n, (uint32_t)(63 + k), 1 / sqrt((double)ps[k].fan_in));
+        if (nb_node_write(g, p[k], v, n) != NB_OK) {
+            die(g, "writing W6's parameters");
+        }
+        free(v);
+    }
+    double *t = xmalloc((size_t)reps * sizeof *t), loss0 = NAN, loss9 = NAN;
+    for (int i = -warm; i < reps; i++) {
+        double t0 = now_ms();
+        if (nb_optim_step(opt) != NB_OK) {
+            die(g, "W6 step");
+        }
+        double dt = now_ms() - t0;
+        loss0 = i == -warm ? nb_optim_loss(opt) : loss0;
+        loss9 = i == -warm + 9 ? nb_optim_loss(opt) : loss9;
+        if (i >= 0) {
+            t[i] = dt;
+        }
+    }
+    stats st = stats_of(t, reps);
+    double n = B, conv = 2 * n * (6 * 28 * 28 * 25 + 16 * 10 * 10 * 150);
+    double dense = 2 * n * (400 * 120 + 120 * 84 + 84 * 10);
+    double flops = 3 * (conv + dense) - 2 * n * 6 * 28 * 28 * 25; /* no gradient for x */
+    put_header(r, o, "W6");
+    put_stats(r, st);
+    put_int(r, "peak_rss_kb", peak_rss_kb());
+    put_str(r, "what",
+            "one LeNet-5 training step (forward, gradient, Adam update), batch 64 of 1x28x28, "
+            "via nb_optim_step");
+    put_int(r, "reps", reps);
+    put_int(r, "warmup", warm);
+    check(r, "loss_step0", "loss_step0_ref", "loss_step0_match", loss0, 2.316288, 1e-4);
+    check(r, "loss_step9", "loss_step9_ref", "loss_step9_match", loss9, 2.208669, 1e-4);
+    put_num(r, "ref_rtol", 1e-4);
+    put_num(r, "gflops", flops / (st.median * 1e6));
+    free(t);
+    nb_optim_free(opt);
+    nb_graph_free(g);
+}
+
 /* ======================================================================== */
 /* W7: one training step of the names model (embedding, LSTM, linear, Adam)  */
 /* ======================================================================== */
@@ -1509,7 +1606,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: nabla-bench WORKLOAD [--threads N] [--json] [--reps N]\n"
                "                   [--nodes N] [--pattern chain|dag] [--no-blis-ref] [--form F]\n"
                "  WORKLOAD     W1 (MLP step), W2 (scalar graph), W3 (gemm gradient),\n"
-               "               W4 (logistic regression), W5 (scaling), W7 (names LSTM step),\n"
+               "               W4 (logistic regression), W5 (scaling), W6 (LeNet-5 step),\n"
+               "               W7 (names LSTM step),\n"
                "               gemm-w1, gemm-w3\n"
                "  --threads N  BLIS threads (default 1)\n"
                "  --json       print one JSON object instead of text\n"
@@ -1580,6 +1678,8 @@ int main(int argc, char **argv)
         bench_w4(&o, &r);
     } else if (strcmp(w, "w5") == 0) {
         bench_w5(&o, &r);
+    } else if (strcmp(w, "w6") == 0) {
+        bench_w6(&o, &r);
     } else if (strcmp(w, "w7") == 0) {
         bench_w7(&o, &r);
     } else if (strcmp(w, "gemm-w1") == 0) {

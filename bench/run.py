@@ -23,7 +23,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ALL = ["W1", "gemm-w1", "W2", "W3", "gemm-w3", "W4", "W5", "W7"]
+ALL = ["W1", "gemm-w1", "W2", "W3", "gemm-w3", "W4", "W5", "W6", "W7"]
 
 
 def parse_args():
@@ -261,6 +261,11 @@ def tables(res, threads, mach, torch_info):
             r = b["median_ms"] / a["median_ms"]
             p("| W4 >= 20x faster than PyTorch | %d | %.1fx | %s |" % (t, r, fmt(r >= 20)))
     for t in threads:
+        a, b = get("W6", t, "nabla"), get("W6", t, "torch")
+        if a and b and "median_ms" in a and "median_ms" in b:
+            r = a["median_ms"] / b["median_ms"]
+            p("| W6 LeNet-5 step <= 0.5x PyTorch's time (issue 11) | %d | %.2fx | %s |"
+              % (t, r, fmt(r <= 0.5)))
         a, b = get("W7", t, "nabla"), get("W7", t, "torch")
         if a and b and "median_ms" in a and "median_ms" in b:
             r = a["median_ms"] / b["median_ms"]
@@ -285,7 +290,8 @@ def tables(res, threads, mach, torch_info):
     p("|---|---|---|---|---|")
     keys = {"W1": ["loss_step0", "loss_step19", "loss_step219"],
             "W2": ["loss", "grad_p_sum", "grad_x0"], "W3": ["loss", "grad_a_sum", "grad_b_sum"],
-            "W4": ["final_loss", "accuracy"], "W7": ["loss_step0"]}
+            "W4": ["final_loss", "accuracy"], "W6": ["loss_step0", "loss_step9"],
+            "W7": ["loss_step0"]}
     for w, ks in keys.items():
         for t in threads:
             for side in ("nabla", "torch"):

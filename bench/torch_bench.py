@@ -3,7 +3,7 @@
 
     /usr/bin/python3 bench/torch_bench.py WORKLOAD [--threads N] [--json] [--reps N]
 
-The twin of every nabla-bench workload (W1 W2 W3 W4 W5 W7 gemm-w1 gemm-w3), with
+The twin of every nabla-bench workload (W1 to W7, gemm-w1, gemm-w3), with
 the same data generator (bench/datagen.h) and the same JSON fields. Run it
 with Debian's /usr/bin/python3 and its python3-torch; without torch it prints
 a clear message (and, with --json, {"skipped": true, ...}) and exits with 0.
@@ -485,6 +485,61 @@ def bench_w4(r):
     r["ref_rtol"] = 1e-4
     r["ref_note"] = "final_loss is the loss computed by step 1000, before its update"
 
+# ---------------------------------------------------------------------------
+# W6: one LeNet-5 training step, batch 64 of 1x28x28, Adam
+# ---------------------------------------------------------------------------
+# conv1 6x1x5x5 pad 2, conv2 16x6x5x5, dense 400-120, 120-84, 84-10; weights in
+# PyTorch's layout, drawn from the shared generator with fan_in^-1/2 scale
+W6_SHAPES = [((6, 1, 5, 5), 25), ((6,), 25), ((16, 6, 5, 5), 150), ((16,), 150),
+             ((120, 400), 400), ((120,), 400), ((84, 120), 120), ((84,), 120),
+             ((10, 84), 84), ((10,), 84)]
+
+
+def w6_flops():
+    n = 64
+    conv = 2 * n * (6 * 28 * 28 * 25 + 16 * 10 * 10 * 150)  # forward MACs x 2
+    dense = 2 * n * (400 * 120 + 120 * 84 + 84 * 10)
+    return 3 * (conv + dense) - 2 * n * 6 * 28 * 28 * 25  # no input gradient for conv1
+
+
+def bench_w6(r):
+    x = torch.from_numpy(sym(61, (64, 1, 28, 28), 1.0))
+    y = torch.from_numpy(np.floor(gen_u(62, 64) * 10).astype(np.int64))
+    params = [torch.from_numpy(sym(63 + k, s, fan ** -0.5)).requires_grad_()
+              for k, (s, fan) in enumerate(W6_SHAPES)]
+    c1, cb1, c2, cb2, w1, b1, w2, b2, w3, b3 = params
+    opt = torch.optim.Adam(params, lr=1e-3)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        h = F.max_pool2d(F.relu(F.conv2d(x, c1, cb1, padding=2)), 2)
+        h = F.max_pool2d(F.relu(F.conv2d(h, c2, cb2)), 2).flatten(1)
+        h = F.relu(F.linear(F.relu(F.linear(h, w1, b1)), w2, b2))
+        loss = F.cross_entropy(F.linear(h, w3, b3), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    warm, reps = 10, reps_or(100)
+    t, losses = [], {}
+    for i in range(warm + reps):
+        t0 = now_ms()
+        loss = step()
+        dt = now_ms() - t0
+        if i in (0, 9):
+            losses[i] = loss.item()
+        if i >= warm:
+            t.append(dt)
+    r.update(stats(t))
+    r["peak_rss_kb"] = peak_rss_kb()
+    r["what"] = ("one LeNet-5 training step: zero_grad, F.conv2d/max_pool2d/linear forward, "
+                 "cross_entropy, backward, torch.optim.Adam step")
+    r["reps"], r["warmup"] = reps, warm
+    check(r, "loss_step0", losses[0], 2.316288, 1e-4)
+    check(r, "loss_step9", losses[9], 2.208669, 1e-4)
+    r["ref_rtol"] = 1e-4
+    r["gflops"] = w6_flops() / (r["median_ms"] * 1e6)
+
 
 # ---------------------------------------------------------------------------
 # W7: one training step of the names model (examples/names_lstm.c)
@@ -544,7 +599,7 @@ def clean(v):
 
 
 WORKLOADS = {"w1": bench_w1, "w2": bench_w2, "w3": bench_w3, "w4": bench_w4, "w5": bench_w5,
-             "w7": bench_w7, "gemm-w1": bench_gemm_w1, "gemm-w3": bench_gemm_w3}
+             "w6": bench_w6, "w7": bench_w7, "gemm-w1": bench_gemm_w1, "gemm-w3": bench_gemm_w3}
 
 
 def main():

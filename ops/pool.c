@@ -176,48 +176,162 @@ static inline void clip(int64_t o, int64_t s, int64_t p, int64_t k, int64_t n, i
  * a NaN wins over every number (the first NaN), both as PyTorch.
  * x[planes, h, w] -> y, idx [planes, oh, ow]
  */
-NBI_TYPED(max_kernel, (const pool_geom *q, const void *xv, void *yv, int32_t *idx), {
+/*
+ * One tap of the window over n outputs: x[j * s] against best[j]; a larger
+ * value or the first NaN takes the place, with its flat index at + j * s.
+ * Written without branches (the data decides them at random) and with a
+ * constant stride for the common s = 1 and s = 2, so it vectorizes.
+ */
+#define MAX_TAPS_BODY(S)                                                                           \
+    for (int32_t j = 0; j < n; j++) {                                                              \
+        T v = x[j * (S)], b = best[j];                                                             \
+        bool take = (v > b) | ((v != v) & (b == b));                                               \
+        best[j] = take ? v : b;                                                                    \
+        arg[j] = take ? at + j * (S) : arg[j];                                                     \
+    }
+NBI_TYPED(max_taps, (const void *xv, int32_t s, void *bv, int32_t *arg, int32_t n, int32_t at), {
     const T *x = xv;
-    T *y = yv;
-    int64_t o = 0;
-    for (int64_t pl = 0; pl < q->planes; pl++) {
-        const T *xp = x + pl * q->h * q->w;
-        for (int64_t oy = 0; oy < q->oh; oy++) {
-            int64_t y0, y1;
-            clip(oy, q->sh, q->ph, q->kh, q->h, &y0, &y1);
-            for (int64_t ox = 0; ox < q->ow; ox++, o++) {
-                int64_t x0, x1;
-                clip(ox, q->sw, q->pw, q->kw, q->w, &x0, &x1);
-                T best = -INFINITY;
-                int64_t arg = y0 * q->w + x0;
-                for (int64_t iy = y0; iy < y1; iy++) {
-                    const T *row = xp + iy * q->w;
-                    for (int64_t ix = x0; ix < x1; ix++) {
-                        T v = row[ix];
-                        if (v > best || (v != v && best == best)) {
-                            best = v;
-                            arg = iy * q->w + ix;
-                        }
-                    }
-                }
-                if (y) {
-                    y[o] = best;
-                }
-                if (idx) {
-                    idx[o] = (int32_t)(pl * q->h * q->w + arg);
-                }
-            }
-        }
+    T *best = bv;
+    if (s == 2) {
+        MAX_TAPS_BODY(2)
+    } else if (s == 1) {
+        MAX_TAPS_BODY(1)
+    } else {
+        MAX_TAPS_BODY(s)
     }
 })
 
+/*
+ * Row by row: for each output row, each tap (iy, kx) of the window updates a
+ * block of outputs at once, over the columns where that tap lies inside the
+ * input, so the inner loop has no bounds checks and no branches and
+ * vectorizes. Taps come in row-major window order, so ties and NaNs resolve
+ * as they would one window at a time.
+ */
+#define POOL_BLOCK 256
+NBI_TYPED(max_kernel,
+          (const pool_geom *q, int64_t p0, int64_t p1, const void *xv, void *yv, int32_t *idx), {
+              const T *x = xv;
+              T *y = yv;
+              T best[POOL_BLOCK];
+              int32_t arg[POOL_BLOCK];
+              const int64_t hw = q->h * q->w;
+              for (int64_t pl = p0; pl < p1; pl++) {
+                  const T *xp = x + pl * hw;
+                  for (int64_t oy = 0; oy < q->oh; oy++) {
+                      int64_t y0, y1;
+                      clip(oy, q->sh, q->ph, q->kh, q->h, &y0, &y1);
+                      for (int64_t ob = 0; ob < q->ow; ob += POOL_BLOCK) {
+                          int64_t oe = ob + POOL_BLOCK < q->ow ? ob + POOL_BLOCK : q->ow;
+                          for (int64_t ox = ob; ox < oe; ox++) {
+                              int64_t x0 = ox * q->sw - q->pw;
+                              best[ox - ob] = -INFINITY;
+                              arg[ox - ob] = (int32_t)(pl * hw + y0 * q->w + (x0 < 0 ? 0 : x0));
+                          }
+                          for (int64_t iy = y0; iy < y1; iy++) {
+                              const T *row = xp + iy * q->w;
+                              for (int64_t kx = 0; kx < q->kw; kx++) {
+                                  /* columns ox with 0 <= ox*sw - pw + kx < w */
+                                  int64_t off = kx - q->pw, lo = ob, hi = oe;
+                                  if (off < 0) {
+                                      int64_t m = (-off + q->sw - 1) / q->sw;
+                                      lo = lo > m ? lo : m;
+                                  }
+                                  int64_t m = q->w - off <= 0 ? 0 : (q->w - off - 1) / q->sw + 1;
+                                  hi = hi < m ? hi : m;
+                                  if (lo < hi) {
+                                      _Generic((T)0, float
+                                               : max_taps_f32, double
+                                               : max_taps_f64)(
+                                          row + lo * q->sw + off, (int32_t)q->sw, best + (lo - ob),
+                                          arg + (lo - ob), (int32_t)(hi - lo),
+                                          (int32_t)(pl * hw + iy * q->w + off + lo * q->sw));
+                                  }
+                              }
+                          }
+                          int64_t o = (pl * q->oh + oy) * q->ow;
+                          if (y) {
+                              memcpy(y + o + ob, best, (size_t)(oe - ob) * sizeof(T));
+                          }
+                          if (idx) {
+                              memcpy(idx + o + ob, arg, (size_t)(oe - ob) * sizeof(int32_t));
+                          }
+                      }
+                  }
+              }
+          })
+
+/*
+ * The common 2x2 window moved by 2 without padding, four taps written out as
+ * plain maxima so the loop over a row's outputs vectorizes; a block holding a
+ * NaN is redone tap by tap with max_kernel's rule (the first NaN wins). Taps
+ * in the same order as max_kernel, so ties resolve the same way.
+ */
+#define MAX2_TAKE(V, AT)                                                                           \
+    do {                                                                                           \
+        T v_ = (V);                                                                                \
+        a = v_ > b ? (AT) : a;                                                                     \
+        b = v_ > b ? v_ : b;                                                                       \
+        nan |= v_ != v_;                                                                           \
+    } while (0)
+NBI_TYPED(max2_kernel,
+          (const pool_geom *q, int64_t p0, int64_t p1, const void *xv, void *yv, int32_t *idx), {
+              const T *x = xv;
+              T *y = yv, bb[POOL_BLOCK];
+              int32_t aa[POOL_BLOCK];
+              const int64_t hw = q->h * q->w;
+              const int32_t w = (int32_t)q->w;
+              for (int64_t pl = p0; pl < p1; pl++) {
+                  for (int64_t oy = 0; oy < q->oh; oy++) {
+                      int64_t o = (pl * q->oh + oy) * q->ow;
+                      for (int64_t ob = 0; ob < q->ow; ob += POOL_BLOCK) {
+                          int32_t n = (int32_t)(q->ow - ob < POOL_BLOCK ? q->ow - ob : POOL_BLOCK);
+                          const T *r0 = x + pl * hw + 2 * oy * q->w + 2 * ob, *r1 = r0 + q->w;
+                          const int32_t at = (int32_t)(pl * hw + 2 * oy * q->w + 2 * ob);
+                          int nan = 0;
+                          for (int32_t j = 0; j < n; j++) {
+                              T b = r0[2 * j];
+                              int32_t a = at + 2 * j;
+                              nan |= b != b;
+                              MAX2_TAKE(r0[2 * j + 1], at + 2 * j + 1);
+                              MAX2_TAKE(r1[2 * j], at + w + 2 * j);
+                              MAX2_TAKE(r1[2 * j + 1], at + w + 2 * j + 1);
+                              bb[j] = b;
+                              aa[j] = a;
+                          }
+                          for (int32_t j = 0; nan && j < n; j++) { /* rare: NaN rules */
+                              const T v[4] = { r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1] };
+                              const int32_t at4[4] = { at + 2 * j, at + 2 * j + 1, at + w + 2 * j,
+                                                       at + w + 2 * j + 1 };
+                              T b = -INFINITY;
+                              int32_t a = at4[0];
+                              for (int k = 0; k < 4; k++) {
+                                  if (v[k] > b || (v[k] != v[k] && b == b)) {
+                                      b = v[k];
+                                      a = at4[k];
+                                  }
+                              }
+                              bb[j] = b;
+                              aa[j] = a;
+                          }
+                          if (y) {
+                              memcpy(y + o + ob, bb, (size_t)n * sizeof(T));
+                          }
+                          if (idx) {
+                              memcpy(idx + o + ob, aa, (size_t)n * sizeof(int32_t));
+                          }
+                      }
+                  }
+              }
+          })
+
 /* Mean of each window, padding counted: y = Σ x over the window / (kh kw). */
-NBI_TYPED(avg_kernel, (const pool_geom *q, const void *xv, void *yv), {
+NBI_TYPED(avg_kernel, (const pool_geom *q, int64_t p0, int64_t p1, const void *xv, void *yv), {
     const T *x = xv;
     T *y = yv;
     const T inv = (T)1 / (T)(q->kh * q->kw);
-    int64_t o = 0;
-    for (int64_t pl = 0; pl < q->planes; pl++) {
+    int64_t o = p0 * q->oh * q->ow;
+    for (int64_t pl = p0; pl < p1; pl++) {
         const T *xp = x + pl * q->h * q->w;
         for (int64_t oy = 0; oy < q->oh; oy++) {
             int64_t y0, y1;
@@ -239,31 +353,32 @@ NBI_TYPED(avg_kernel, (const pool_geom *q, const void *xv, void *yv), {
 })
 
 /* The adjoint of avg_kernel: each dy spread evenly over its window's input elements. */
-NBI_TYPED(avg_grad_kernel, (const pool_geom *q, const void *dyv, void *dxv), {
-    const T *dy = dyv;
-    T *dx = dxv;
-    const T inv = (T)1 / (T)(q->kh * q->kw);
-    memset(dx, 0, (size_t)(q->planes * q->h * q->w) * sizeof(T));
-    int64_t o = 0;
-    for (int64_t pl = 0; pl < q->planes; pl++) {
-        T *dp = dx + pl * q->h * q->w;
-        for (int64_t oy = 0; oy < q->oh; oy++) {
-            int64_t y0, y1;
-            clip(oy, q->sh, q->ph, q->kh, q->h, &y0, &y1);
-            for (int64_t ox = 0; ox < q->ow; ox++, o++) {
-                int64_t x0, x1;
-                clip(ox, q->sw, q->pw, q->kw, q->w, &x0, &x1);
-                const T v = dy[o] * inv;
-                for (int64_t iy = y0; iy < y1; iy++) {
-                    T *row = dp + iy * q->w;
-                    for (int64_t ix = x0; ix < x1; ix++) {
-                        row[ix] += v;
-                    }
-                }
-            }
-        }
-    }
-})
+NBI_TYPED(avg_grad_kernel, (const pool_geom *q, int64_t p0, int64_t p1, const void *dyv, void *dxv),
+          {
+              const T *dy = dyv;
+              T *dx = dxv;
+              const T inv = (T)1 / (T)(q->kh * q->kw);
+              memset(dx + p0 * q->h * q->w, 0, (size_t)((p1 - p0) * q->h * q->w) * sizeof(T));
+              int64_t o = p0 * q->oh * q->ow;
+              for (int64_t pl = p0; pl < p1; pl++) {
+                  T *dp = dx + pl * q->h * q->w;
+                  for (int64_t oy = 0; oy < q->oh; oy++) {
+                      int64_t y0, y1;
+                      clip(oy, q->sh, q->ph, q->kh, q->h, &y0, &y1);
+                      for (int64_t ox = 0; ox < q->ow; ox++, o++) {
+                          int64_t x0, x1;
+                          clip(ox, q->sw, q->pw, q->kw, q->w, &x0, &x1);
+                          const T v = dy[o] * inv;
+                          for (int64_t iy = y0; iy < y1; iy++) {
+                              T *row = dp + iy * q->w;
+                              for (int64_t ix = x0; ix < x1; ix++) {
+                                  row[ix] += v;
+                              }
+                          }
+                      }
+                  }
+              }
+          })
 
 /* ---- builders ---- */
 
@@ -488,6 +603,54 @@ static nb_node *avg_pool_grad_build(nb_graph *g, int n, nb_node *const *in, cons
 
 /* ---- forwards ---- */
 
+/* ---- running a kernel over the planes, split across threads ---- */
+
+typedef enum pool_kernel { MAX_KERNEL, AVG_KERNEL, AVG_GRAD_KERNEL } pool_kernel;
+
+typedef struct pool_work {
+    pool_kernel kind;
+    bool f32;
+    const pool_geom *q;
+    const void *in;
+    void *out;
+    int32_t *idx;
+} pool_work;
+
+static void pool_part(void *ctx, int k, int nt)
+{
+    const pool_work *w = ctx;
+    int64_t per = (w->q->planes + nt - 1) / nt, p0 = k * per;
+    int64_t p1 = p0 + per < w->q->planes ? p0 + per : w->q->planes;
+    if (p0 >= p1) {
+        return;
+    }
+    switch (w->kind) {
+    case MAX_KERNEL:
+        if (w->q->kh == 2 && w->q->kw == 2 && w->q->sh == 2 && w->q->sw == 2 && w->q->ph == 0 &&
+            w->q->pw == 0) {
+            (w->f32 ? max2_kernel_f32 : max2_kernel_f64)(w->q, p0, p1, w->in, w->out, w->idx);
+            break;
+        }
+        (w->f32 ? max_kernel_f32 : max_kernel_f64)(w->q, p0, p1, w->in, w->out, w->idx);
+        break;
+    case AVG_KERNEL:
+        (w->f32 ? avg_kernel_f32 : avg_kernel_f64)(w->q, p0, p1, w->in, w->out);
+        break;
+    case AVG_GRAD_KERNEL:
+        (w->f32 ? avg_grad_kernel_f32 : avg_grad_kernel_f64)(w->q, p0, p1, w->in, w->out);
+        break;
+    }
+}
+
+/* Runs a kernel on all planes: on nbi_threads() threads when the input is large. */
+static void pool_run(pool_kernel kind, bool f32, const pool_geom *q, const void *in, void *out,
+                     int32_t *idx)
+{
+    pool_work w = { kind, f32, q, in, out, idx };
+    int64_t n = q->planes * q->h * q->w;
+    nbi_parallel(n >= NBI_PAR_MIN && q->planes > 1 ? nbi_threads() : 1, pool_part, &w);
+}
+
 /* The geometry of y, a pool (attrs from 0) of x = y->in[0]. */
 static pool_geom pool_geom_of(const nb_node *y)
 {
@@ -502,7 +665,7 @@ static nb_status max_forward(nb_graph *g, nb_node *y)
 {
     (void)g;
     pool_geom q = pool_geom_of(y);
-    NBI_DISPATCH(y, max_kernel, &q, y->in[0]->data, y->data, NULL);
+    pool_run(MAX_KERNEL, y->dtype == NB_DTYPE_F32, &q, y->in[0]->data, y->data, NULL);
     return NB_OK;
 }
 
@@ -510,7 +673,7 @@ static nb_status avg_forward(nb_graph *g, nb_node *y)
 {
     (void)g;
     pool_geom q = pool_geom_of(y);
-    NBI_DISPATCH(y, avg_kernel, &q, y->in[0]->data, y->data);
+    pool_run(AVG_KERNEL, y->dtype == NB_DTYPE_F32, &q, y->in[0]->data, y->data, NULL);
     return NB_OK;
 }
 
@@ -519,7 +682,7 @@ static nb_status max_index_forward(nb_graph *g, nb_node *y)
     (void)g;
     nb_node *x = y->in[0];
     pool_geom q = pool_geom_of(y);
-    NBI_DISPATCH(x, max_kernel, &q, x->data, NULL, y->data);
+    pool_run(MAX_KERNEL, x->dtype == NB_DTYPE_F32, &q, x->data, NULL, y->data);
     return NB_OK;
 }
 
@@ -530,7 +693,7 @@ static nb_status avg_grad_forward(nb_graph *g, nb_node *y)
     int nsp = dy->rank - 2;
     int64_t sp[2] = { y->attr[0].list[0], y->attr[0].list[nsp - 1] };
     pool_geom q = geom_of(dy, nsp, sp, &y->attr[1]);
-    NBI_DISPATCH(y, avg_grad_kernel, &q, dy->data, y->data);
+    pool_run(AVG_GRAD_KERNEL, y->dtype == NB_DTYPE_F32, &q, dy->data, y->data, NULL);
     return NB_OK;
 }
 

@@ -256,6 +256,61 @@ Test(pool, max_pooling_propagates_nan,
     nb_graph_free(g);
 }
 
+Test(pool, max_pool_2x2_stride_2_ties_nan_and_inf,
+     .description = "the 2x2 stride-2 path (vectorized): ties go to the first maximum, the "
+                    "first NaN wins over numbers and later NaNs, an all -inf window gives -inf "
+                    "at its first element; values and routed gradients, f64 and f32")
+{
+    for (int f32 = 0; f32 < 2; f32++) {
+        nb_graph *g = nb_graph_new();
+        /* windows: {1, NaN, NaN, 2}, {5, 5, 5, 3}, {-inf x 4} */
+        const double v[12] = { 1,   NAN, 5, 5, -INFINITY, -INFINITY,
+                               NAN, 2,   5, 3, -INFINITY, -INFINITY };
+        nb_node *x = nb_input(g, f32 ? NB_DTYPE_F32 : NB_DTYPE_F64, NB_SHAPE(1, 1, 2, 6));
+        cr_assert_eq(nb_node_write_f64(g, x, v, 12), NB_OK);
+        nb_node *y = nb_max_pool2d(g, x, 2, 2, 2, 2, 0, 0), *dx;
+        cr_assert_eq(nb_grad(g, nb_sum(g, y), 1, &x, &dx), NB_OK, "%s", nb_graph_error(g));
+        ASSERT_VALUES(g, y, NAN, 5, -INFINITY);
+        ASSERT_VALUES(g, dx, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0);
+        nb_graph_free(g);
+    }
+}
+
+Test(pool, max_pool_2x2_stride_2_matches_brute_force,
+     .description = "max_pool2d(x, 2) of x [2, 3, 6, 10] drawn from 5 values (many ties): "
+                    "every maximum and every routed gradient as a direct scan finds them")
+{
+    enum { N = 2, C = 3, H = 6, W = 10, OH = 3, OW = 5 };
+    double v[N * C * H * W], want[N * C * OH * OW], dwant[N * C * H * W] = { 0 };
+    uint32_t r = 7;
+    for (int i = 0; i < N * C * H * W; i++) {
+        r = r * 1103515245u + 12345u;
+        v[i] = (double)((r >> 16) % 5);
+    }
+    for (int p = 0; p < N * C; p++) {
+        for (int oy = 0; oy < OH; oy++) {
+            for (int ox = 0; ox < OW; ox++) {
+                int best = -1;
+                for (int ky = 0; ky < 2; ky++) {
+                    for (int kx = 0; kx < 2; kx++) {
+                        int at = p * H * W + (2 * oy + ky) * W + 2 * ox + kx;
+                        best = best < 0 || v[at] > v[best] ? at : best;
+                    }
+                }
+                want[(p * OH + oy) * OW + ox] = v[best];
+                dwant[best] += 1;
+            }
+        }
+    }
+    nb_graph *g = nb_graph_new();
+    nb_node *x = filled(g, "x", NB_SHAPE(N, C, H, W), v, N * C * H * W), *dx;
+    nb_node *y = nb_max_pool2d(g, x, 2, 2, 2, 2, 0, 0);
+    cr_assert_eq(nb_grad(g, nb_sum(g, y), 1, &x, &dx), NB_OK, "%s", nb_graph_error(g));
+    assert_values(g, y, N * C * OH * OW, want);
+    assert_values(g, dx, N * C * H * W, dwant);
+    nb_graph_free(g);
+}
+
 Test(pool, float32_matches_float64,
      .description = "avg_pool2d(x, 3, stride 1, padding 1) of x = 0..15 in [4,4], in f32: "
                     "PyTorch's values rounded to float")
