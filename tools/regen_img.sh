@@ -28,6 +28,8 @@ model=examples/models/figure_1_3.nb
 # the lesson's drawings (docs/teaching.md): the model file with its fixed weights
 "$nabla" dot "$model" --of y --values -o "$out/lesson_forward.dot"
 "$nabla" dot "$model" --of y --grad --values -o "$out/lesson_backward.dot"
+# lesson 9: a convolution and its gradient graph
+"$nabla" dot examples/models/conv_lesson.nb --of y --grad --wrt x,w,b -o "$out/lesson_conv_grad.dot"
 
 if [ "$render" = 1 ]; then
     # a plot, drawn as SVG by the program itself (test_docs compares it byte for byte)
