@@ -18,8 +18,12 @@ import zlib from 'node:zlib';
 
 const [buildDir, srcDir] = process.argv.slice(2);
 const pageDir = path.join(buildDir, 'playground');
+// tools/quickstart.sh counts tests from Criterion's last line; this prints the same
+const synthesis = (n, failing) =>
+  console.log(`[====] Synthesis: Tested: ${n} | Passing: ${n - failing} | Failing: ${failing} | Crashing: 0`);
 const skip = (why) => {
   console.log(`SKIP: ${why}`);
+  synthesis(0, 0);
   process.exit(77);
 };
 const chromium = process.env.CHROMIUM || ['/usr/bin/chromium', '/usr/bin/chromium-browser']
@@ -36,7 +40,9 @@ try {
 }
 
 let failures = 0;
+let checks = 0;
 function check(ok, what, got) {
+  checks++;
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}${ok ? '' : `: got ${JSON.stringify(got)}`}`);
   if (!ok) failures++;
 }
@@ -210,4 +216,5 @@ fs.writeFileSync(out + '.tmp', JSON.stringify(measured, null, 1) + '\n');
 fs.renameSync(out + '.tmp', out);
 console.log('measured:', JSON.stringify(measured));
 console.log(`screenshots in ${shots}`);
+synthesis(checks, failures);
 process.exit(failures ? 1 : 0);
