@@ -527,3 +527,56 @@ Test(depth_concepts, bad_arguments_are_reported_not_sticky)
     cr_assert_eq(nb_depth_concepts(NULL, f.y, 1, NULL, 0), -1);
     nb_graph_free(g);
 }
+
+/* Fails allocations from the k-th on, when armed; tracks the bytes it holds. */
+typedef struct failing {
+    long left; /* allocations still allowed; < 0: no limit */
+    size_t live;
+} failing;
+
+static void *failing_alloc(void *user, void *ptr, size_t old_size, size_t new_size)
+{
+    failing *f = user;
+    if (new_size == 0) {
+        f->live -= old_size;
+        free(ptr);
+        return NULL;
+    }
+    if (f->left == 0) {
+        return NULL;
+    }
+    if (f->left > 0) {
+        f->left--;
+    }
+    void *p = realloc(ptr, new_size);
+    if (p) {
+        f->live += new_size - old_size;
+    }
+    return p;
+}
+
+Test(depth_concepts, out_of_memory_at_every_allocation_is_clean,
+     .description = "every allocation the call makes can fail: -1, NOMEM, no leak, usable")
+{
+    failing f = { .left = -1 };
+    nb_graph *g = nb_graph_new_with_allocator(failing_alloc, &f);
+    nb_node *face = refinement(g, 3);
+    assert_ok(g);
+    size_t before = f.live;
+    int failed = 0;
+    for (long k = 0;; k++) {
+        f.left = k;
+        int d = nb_depth_concepts(g, face, 1, NULL, 0);
+        f.left = -1;
+        cr_assert_eq(f.live, before, "allocation %ld: %zu bytes leaked", k, f.live - before);
+        if (d == 2) {
+            break;
+        }
+        cr_assert_eq(d, -1);
+        cr_assert(strstr(nb_graph_error(g), "out of memory"), "%s", nb_graph_error(g));
+        cr_assert_eq(nb_graph_status(g), NB_OK, "not sticky");
+        failed++;
+    }
+    cr_assert_gt(failed, 5, "the call makes several allocations");
+    nb_graph_free(g);
+}
