@@ -397,7 +397,8 @@ Test(gather_lang, bad_calls_show_the_whole_form,
                        "cross_entropy: ignore must be a whole number or none");
     expect_parse_error("input z[2, 3]\ninput l[2] : i32\ny = cross_entropy(z, l, ignor=1)\n",
                        NB_ERR_FORMAT, 3, 31,
-                       "cross_entropy has no argument 'ignor'; it takes cross_entropy(logits, "
+                       "cross_entropy has no argument 'ignor' (did you mean 'ignore'?); it takes "
+                       "cross_entropy(logits, "
                        "labels, ignore=none)");
     expect_parse_error("input s[2]\ninput i[2] : i32\ny = scatter_add(s, i, 0)\n", NB_ERR_FORMAT, 3,
                        5, "scatter_add needs size=...; it takes scatter_add(src, idx, axis, size)");

@@ -181,7 +181,8 @@ Test(reduce_errors, in_the_language,
     parse_fails("input x[2, 3]\ny = max(x, [0.5])\n", NB_ERR_FORMAT, 2, 12,
                 "max: axes must be a whole number or a list of at most 8 of them, like [0, 2]");
     parse_fails("input x[2, 3]\ny = mean(x, axis=1)\n", NB_ERR_FORMAT, 2, 18,
-                "mean has no argument 'axis'; it takes mean(x, axes=[], keepdims=false)");
+                "mean has no argument 'axis' (did you mean 'axes'?); it takes mean(x, axes=[], "
+                "keepdims=false)");
     parse_fails("input x[2, 3]\ny = var(x, 1, correction=1, correction=0)\n", NB_ERR_FORMAT, 2, 40,
                 "var: correction is given twice");
 }
