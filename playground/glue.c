@@ -38,6 +38,38 @@ EMSCRIPTEN_KEEPALIVE int nbp_run(char *args)
     return rc;
 }
 
+/*
+ * The words the editor colours, from the op table (public API): a JSON object
+ * {"ops": [...], "attrs": [...]} of the op names and their attributes'
+ * keywords. Owned by the module; the same string on every call.
+ */
+EMSCRIPTEN_KEEPALIVE const char *nbp_words(void)
+{
+    static char buf[16384];
+    size_t at = 0;
+    at += (size_t)snprintf(buf + at, sizeof buf - at, "{\"ops\": [");
+    for (size_t i = 0; i < nb_op_count() && at < sizeof buf; i++) {
+        nb_op_info info;
+        if (nb_op_info_get(i, &info) && !info.leaf) {
+            at += (size_t)snprintf(buf + at, sizeof buf - at, "%s\"%s\"",
+                                   buf[at - 1] == '[' ? "" : ", ", info.name);
+        }
+    }
+    at += (size_t)snprintf(buf + at, sizeof buf - at, "], \"attrs\": [");
+    for (size_t i = 0; i < nb_op_count() && at < sizeof buf; i++) {
+        nb_op_attr attr;
+        for (int k = 0; nb_op_attr_get(i, k, &attr) && at < sizeof buf; k++) {
+            at += (size_t)snprintf(buf + at, sizeof buf - at, "%s\"%s\"",
+                                   buf[at - 1] == '[' ? "" : ", ", attr.name);
+        }
+    }
+    if (at + 3 >= sizeof buf) {
+        return "{\"ops\": [], \"attrs\": []}"; /* cannot happen with today's table */
+    }
+    snprintf(buf + at, sizeof buf - at, "]}");
+    return buf;
+}
+
 int main(void)
 {
     return 0; /* the runtime stays up: the page calls nbp_run */

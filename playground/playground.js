@@ -42,7 +42,11 @@ function nablaJson(args) {
 
 // ---- the editor: the language's words coloured, the error underlined ----
 
+// The statement words of the language (docs/cli.md); the op names and their
+// keyword arguments come from nabla's op table (nbp_words in glue.c).
 const KEYWORDS = new Set(['input', 'param', 'const', 'state', 'scope', 'for', 'in']);
+let OPS = new Set();
+let ATTRS = new Set();
 
 function escapeHtml(s) {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -61,7 +65,9 @@ function highlightLine(line, errCol) {
     if (m[1]) cls = 'com';
     else if (m[2]) cls = 'num';
     else if (m[3]) {
-      cls = KEYWORDS.has(m[3]) ? 'kw' : m[4] ? 'fn' : '';
+      cls = KEYWORDS.has(m[3]) ? 'kw'
+        : m[4] ? (OPS.has(m[3]) ? 'fn' : 'call')
+        : ATTRS.has(m[3]) && /^\s*=/.test(line.slice(m.index + text.length)) ? 'attr' : '';
       body = m[3];
     }
     const hit = errCol && errCol >= start && errCol < start + Math.max(body.length, 1);
@@ -218,6 +224,9 @@ async function start() {
     print: (l) => state.out.push(l),
     printErr: (l) => state.err.push(l),
   });
+  const words = JSON.parse(state.nabla.UTF8ToString(state.nabla._nbp_words()));
+  OPS = new Set(words.ops);
+  ATTRS = new Set(words.attrs);
   state.viz = await Viz.instance();
   const menu = $('examples');
   NABLA_MODELS.forEach((m, i) => menu.add(new Option(m.label, String(i))));

@@ -98,6 +98,10 @@ try {
   await page.$eval(editor, (e) => { e.value = ''; });
   await act(() => page.type(editor, fig));
   check((await page.$eval(editor, (e) => e.value)) === fig, 'the editor holds the typed model');
+  const fns = await page.$$eval('#highlight .fn', (s) => s.map((e) => e.textContent));
+  const kws = await page.$$eval('#highlight .kw', (s) => s.map((e) => e.textContent));
+  check(fns.join() === 'sigmoid,sum' && kws.join() === 'input,param,scope',
+    'the editor colours functions and keywords', { fns, kws });
   check((await text('depth-ops')) === '3', 'figure 1.3: depth 3 over ops', await text('depth-ops'));
   check((await text('depth-scopes')) === '1', 'figure 1.3: depth 1 over scopes', await text('depth-scopes'));
   check((await text('depth-concepts')) === '1', 'figure 1.3: one concept', await text('depth-concepts'));
