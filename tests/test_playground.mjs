@@ -10,6 +10,7 @@
 // are printed, never asserted (they vary by machine), the sizes are.
 // Exit status 77 (skipped, with the reason) without chromium or the page.
 //   node tests/test_playground.mjs BUILD_DIR SOURCE_DIR
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -181,6 +182,19 @@ try {
   check((await text('depth-scopes')) === '6', 'refinement: scope depth 6', await text('depth-scopes'));
   await act(() => pick('MLP'));
   check((await text('depth-ops')) === '6', 'MLP: depth 6 over ops', await text('depth-ops'));
+  // the page's matrix products (plain C loops) print what the native nabla (BLIS) prints
+  const mlp = path.join(srcDir, 'examples/models/mlp.nb');
+  const native = (cmd) => execFileSync(path.join(buildDir, 'tools/nabla'), [cmd, mlp, '--of', 'loss'],
+    { encoding: 'utf8' }).trim();
+  check((await text('values')) === native('eval'), 'MLP: eval as the native nabla prints it',
+    await text('values'));
+  // the check's errors are rounding-level and differ with the summation order: compare
+  // each row's leaf and verdict, and the conclusion
+  const verdicts = (t) => t.split('\n').map((l) => l.trim().split(/\s+/)).map((w) => `${w[0]} ${w.at(-1)}`);
+  const pageCheck = await text('check');
+  check(verdicts(pageCheck).join() === verdicts(native('check')).join() &&
+    pageCheck.endsWith('all 4 gradients agree with finite differences'),
+    'MLP: the gradient check passes, leaf by leaf as the native nabla', pageCheck);
   // a keystroke (a space at the end of the text) until the page has updated
   const lat = [];
   for (let i = 0; i < 5; i++) {
