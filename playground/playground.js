@@ -146,8 +146,9 @@ async function update() {
   const ops = nablaJson(['depth', ...base]);
   if (ops.error !== undefined) {
     showError(ops);
-    for (const id of ['depth-ops', 'depth-scopes', 'depth-concepts', 'path-ops', 'path-scopes', 'path-concepts']) {
-      $(id).textContent = '';
+    for (const k of ['ops', 'scopes', 'grad-ops', 'grad-scopes', 'concepts']) {
+      $('depth-' + k).textContent = '';
+      $('path-' + k).textContent = '';
     }
     // what is shown is the last good model's: dimmed until the error is fixed
     for (const id of ['graph', 'trace', 'check', 'values']) $(id).classList.add('stale');
@@ -165,6 +166,13 @@ async function update() {
   $('path-ops').textContent = ops.path.join(' → ');
   $('depth-scopes').textContent = sc.error === undefined ? sc.depth : '';
   $('path-scopes').textContent = sc.error === undefined ? sc.path.join(' → ') : sc.error;
+  // the deepest gradient of `of` (a scalar) w.r.t. the parameters, both ways
+  for (const [k, extra] of [['grad-ops', []], ['grad-scopes', ['--scopes']]]) {
+    const gd = nablaJson(['depth', ...base, '--grad', ...extra]);
+    $('depth-' + k).textContent = gd.error === undefined ? gd.grad_depth : '';
+    $('path-' + k).textContent = gd.error === undefined
+      ? `∂${of}/∂${gd.grad_of}: ${gd.grad_path.join(' → ')}` : gd.error;
+  }
   $('depth-concepts').textContent = co.error === undefined ? co.concept_depth : '';
   $('path-concepts').textContent = co.error === undefined ? co.concepts.join(', ') : co.error;
 

@@ -3,7 +3,8 @@
 // Serves BUILD/playground over HTTP, types the figure 1.3 model and reads the
 // page through its data-test handles: depth 3 over ops and 1 over scopes, the
 // highlighted longest path in the SVG, three steps of the backward pass, the
-// gradient check, --set, the concept depth of the refinement model, and a parse
+// gradient check, --set, the concept depth of the refinement model, the MLP as
+// the native nabla computes it (plain GEMM against BLIS), and a parse
 // error underlined at its line and column. Saves screenshots to
 // BUILD/playground-screenshots/ and the page's measurements (load time,
 // update latency, gzip sizes) to BUILD/playground-measurements.json; timings
@@ -106,6 +107,8 @@ try {
   check((await text('depth-ops')) === '3', 'figure 1.3: depth 3 over ops', await text('depth-ops'));
   check((await text('depth-scopes')) === '1', 'figure 1.3: depth 1 over scopes', await text('depth-scopes'));
   check((await text('depth-concepts')) === '1', 'figure 1.3: one concept', await text('depth-concepts'));
+  check((await text('depth-grad-ops')) === '6' && (await text('depth-grad-scopes')) === '2',
+    'figure 1.3: dy/dw is 6 deep over ops, 2 over scopes', await text('depth-grad-ops'));
   const svg = await page.$eval('[data-test="graph"]', (e) => e.innerHTML);
   check(svg.startsWith('<svg'), 'the graph is an SVG', svg.slice(0, 40));
   // nabla's DOT draws the longest path in red: w -> mul_1 -> sum_1 -> y
