@@ -11,7 +11,9 @@
 
 #include "internal.h"
 
+#ifndef NBI_PLAIN_GEMM /* no BLIS (WebAssembly): one thread */
 #include <blis.h>
+#endif
 #ifdef NBI_OPENMP
 #include <omp.h>
 #endif

@@ -1398,6 +1398,28 @@ NB_API int nb_depth(nb_graph *g, nb_node *out, int level);
  */
 NB_API size_t nb_depth_path(nb_graph *g, nb_node *out, int level, nb_node **path, size_t cap);
 
+/*
+ * Returns the depth of out in the graph of concepts (Deep Learning, chapter 1:
+ * the depth of the graph of concepts, against the depth of the computation).
+ * Every scope name is one concept: at level >= 1 an op node's concept is the
+ * name of its element scope (as nb_depth: its scope at nesting level `level`,
+ * or its innermost one when shallower), so all instances of one name, in
+ * every step of a loop, are one node of the concept graph; an op outside any
+ * scope is a concept of its own, and leaves are none (depth 0). An edge joins
+ * the concepts of an input and of its consumer when they differ. Feedback
+ * makes cycles; the rule for them: concepts that reach each other (a
+ * strongly connected component) count together, each one once, and a path
+ * passes such a group once. The depth is the largest number of concepts so
+ * counted on a path ending at out's concept. So an iterative refinement of
+ * `eyes` and `face` over n steps has concept depth 2 and scope depth 2n
+ * (docs/depth.md). Writes the concepts counted, from the first, to
+ * names[0..cap-1] (names may be NULL; the strings are owned by the graph);
+ * the count is the depth. Returns -1 on a graph in error, or after reporting
+ * (not sticky) NB_ERR_ARG for a NULL node or a level below 1, NB_ERR_GRAPH,
+ * NB_ERR_NOMEM.
+ */
+NB_API int nb_depth_concepts(nb_graph *g, nb_node *out, int level, const char **names, size_t cap);
+
 /* ======================================================================== */
 /* Graphviz DOT                                                             */
 /* ======================================================================== */

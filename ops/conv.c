@@ -14,7 +14,12 @@
 
 #include "kernel.h"
 
+/* BLIS, or under NBI_PLAIN_GEMM (no BLIS: WebAssembly) plain loops with its API */
+#ifdef NBI_PLAIN_GEMM
+#include "gemm_plain.h"
+#else
 #include <blis.h>
+#endif
 #include <stdint.h>
 
 /*

@@ -14,7 +14,12 @@ static int trans_flags(const nb_node *y)
     return (y->attr[0].i ? NB_TRANS_A : 0) | (y->attr[1].i ? NB_TRANS_B : 0);
 }
 
+/* BLIS, or under NBI_PLAIN_GEMM (no BLIS: WebAssembly) plain loops with its API */
+#ifdef NBI_PLAIN_GEMM
+#include "gemm_plain.h"
+#else
 #include <blis.h>
+#endif
 #include <stdio.h>
 
 typedef struct mm_dims {

@@ -646,6 +646,32 @@ Test(cli, depth_figure_1_3, .description = "depth 3 over ops, 1 over scopes; gra
     result_free(&r);
 }
 
+Test(cli, depth_concepts, .description = "--concepts: the concept graph's depth, and its misuses")
+{
+    write_model("fig.nb", fig13);
+    result r = run("depth fig.nb --of y --concepts");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "y: depth 1 over concepts (level 1)\n  logistic_regression\n");
+    result_free(&r);
+    write_model("loop.nb", "input x[2] = [1, 2]\n"
+                           "scope a {\n  u = tanh(x)\n}\nscope b {\n  v = tanh(u)\n}\n"
+                           "scope a {\n  w = tanh(v)\n}\nscope b {\n  z = sum(tanh(w))\n}\n");
+    r = run("depth loop.nb --of z --concepts --json");
+    cr_assert_str_eq(r.out, "{\"of\": \"z\", \"concept_depth\": 2, \"concepts\": [\"a\", "
+                            "\"b\"], \"level\": 1}\n");
+    result_free(&r);
+    r = run("depth fig.nb --of y --concepts --grad");
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.err, "nabla depth: --concepts measures the concept graph alone: leave out "
+                            "--grad and --scopes\n");
+    result_free(&r);
+    r = run("depth fig.nb --of y --concepts=0");
+    cr_assert_eq(r.status, 2);
+    cr_assert_str_eq(r.err, "nabla depth: --concepts=LEVEL takes a level >= 1 (1: the outermost "
+                            "scopes), not '0'\n");
+    result_free(&r);
+}
+
 Test(cli, depth_nested_scopes)
 {
     write_model("n.nb", "input x[3] = [1, 2, 3]\n"

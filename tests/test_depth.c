@@ -408,3 +408,175 @@ Test(depth, chain_of_100000_in_one_scope, .description = "the same chain in a sc
     cr_assert_eq(nb_depth(g, y, NB_DEPTH_SCOPES), 1);
     nb_graph_free(g);
 }
+
+/* ---- the depth of the graph of concepts (nb_depth_concepts) ---- */
+
+/* Asserts the concept depth of out at level and the concepts counted, in order. */
+static void assert_concepts(nb_graph *g, nb_node *out, int level, int n, const char *const *names)
+{
+    const char *got[16];
+    int d = nb_depth_concepts(g, out, level, got, 16);
+    cr_assert_eq(d, n, "concept depth of %s at level %d is %d, want %d (%s)", nb_node_name(out),
+                 level, d, n, nb_graph_error(g));
+    for (int i = 0; i < n; i++) {
+        cr_assert_str_eq(got[i], names[i], "concept %d", i);
+    }
+}
+
+/* The book's face and eyes: n steps, each refining one from the other. */
+static nb_node *refinement(nb_graph *g, int steps)
+{
+    nb_node *image = nb_input(g, NB_DTYPE_F64, NB_SHAPE(4));
+    nb_node *we = nb_param(g, NB_DTYPE_F64, NB_SHAPE(4), nb_init_normal(0, 0.5));
+    nb_node *wf = nb_param(g, NB_DTYPE_F64, NB_SHAPE(4), nb_init_normal(0, 0.5));
+    nb_node *face = image;
+    for (int i = 0; i < steps; i++) {
+        nb_scope_push(g, "eyes");
+        nb_node *eyes = nb_tanh(g, nb_add(g, nb_mul(g, we, face), image));
+        nb_scope_pop(g);
+        nb_scope_push(g, "face");
+        face = nb_tanh(g, nb_add(g, nb_mul(g, wf, eyes), image));
+        nb_scope_pop(g);
+    }
+    return face;
+}
+
+Test(depth_concepts, refinement_is_two_concepts_deep,
+     .description = "eyes <-> face over n steps: concept depth 2, scope depth 2n")
+{
+    for (int steps = 1; steps <= 5; steps++) {
+        nb_graph *g = nb_graph_new();
+        nb_node *face = refinement(g, steps);
+        assert_ok(g);
+        cr_assert_eq(nb_depth(g, face, NB_DEPTH_SCOPES), 2 * steps);
+        cr_assert_eq(nb_depth(g, face, NB_DEPTH_OPS), 6 * steps);
+        assert_concepts(g, face, 1, 2, (const char *[]){ "eyes", "face" });
+        nb_graph_free(g);
+    }
+}
+
+Test(depth_concepts, figure_1_3_is_one_concept)
+{
+    nb_graph *g = nb_graph_new();
+    figure f = figure_1_3(g);
+    nb_node *dw;
+    nb_grad(g, f.y, 1, &f.w, &dw);
+    assert_ok(g);
+    assert_concepts(g, f.y, 1, 1, (const char *[]){ "logistic_regression" });
+    /* the gradient's mirror scope is a concept of its own, after the forward one */
+    assert_concepts(g, dw, 1, 2,
+                    (const char *[]){ "logistic_regression", "grad:logistic_regression" });
+    cr_assert_eq(nb_depth_concepts(g, f.x, 1, NULL, 0), 0, "a leaf is no concept");
+    nb_graph_free(g);
+}
+
+Test(depth_concepts, a_cycle_counts_each_of_its_concepts_once,
+     .description = "a -> b -> c -> a, then d: the cycle counts 3, d one more")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2));
+    nb_node *v = x;
+    const char *order[] = { "a", "b", "c", "a", "b", "c", "a" };
+    for (size_t i = 0; i < 7; i++) {
+        nb_scope_push(g, order[i]);
+        v = nb_tanh(g, v);
+        nb_scope_pop(g);
+    }
+    nb_scope_push(g, "d");
+    nb_node *out = nb_exp(g, v);
+    nb_scope_pop(g);
+    nb_node *lone = nb_exp(g, x); /* outside every scope: a concept of its own */
+    nb_node *both = nb_add(g, out, lone);
+    assert_ok(g);
+    assert_concepts(g, out, 1, 4, (const char *[]){ "a", "b", "c", "d" });
+    assert_concepts(g, lone, 1, 1, (const char *[]){ "exp_2" });
+    assert_concepts(g, both, 1, 5, (const char *[]){ "a", "b", "c", "d", "add_1" });
+    nb_graph_free(g);
+}
+
+Test(depth_concepts, nested_names_at_each_level)
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *v = nb_input(g, NB_DTYPE_F64, NB_SHAPE(2));
+    for (int i = 0; i < 3; i++) { /* model { inner { tanh } other { sin } } three times */
+        nb_scope_push(g, "model");
+        nb_scope_push(g, "inner");
+        v = nb_tanh(g, v);
+        nb_scope_pop(g);
+        nb_scope_push(g, "other");
+        v = nb_tanh(g, v);
+        nb_scope_pop(g);
+        nb_scope_pop(g);
+    }
+    assert_ok(g);
+    cr_assert_eq(nb_depth(g, v, 1), 3);
+    assert_concepts(g, v, 1, 1, (const char *[]){ "model" });
+    assert_concepts(g, v, 2, 2, (const char *[]){ "inner", "other" });
+    nb_graph_free(g);
+}
+
+Test(depth_concepts, bad_arguments_are_reported_not_sticky)
+{
+    nb_graph *g = nb_graph_new();
+    figure f = figure_1_3(g);
+    cr_assert_eq(nb_depth_concepts(g, f.y, 0, NULL, 0), -1);
+    cr_assert_str_eq(nb_graph_error(g), "depth_concepts(y[]): level 0: concepts are scope "
+                                        "names, so the level is 1 or more");
+    cr_assert_eq(nb_depth_concepts(g, NULL, 1, NULL, 0), -1);
+    cr_assert_eq(nb_graph_status(g), NB_OK);
+    cr_assert_eq(nb_depth_concepts(NULL, f.y, 1, NULL, 0), -1);
+    nb_graph_free(g);
+}
+
+/* Fails allocations from the k-th on, when armed; tracks the bytes it holds. */
+typedef struct failing {
+    long left; /* allocations still allowed; < 0: no limit */
+    size_t live;
+} failing;
+
+static void *failing_alloc(void *user, void *ptr, size_t old_size, size_t new_size)
+{
+    failing *f = user;
+    if (new_size == 0) {
+        f->live -= old_size;
+        free(ptr);
+        return NULL;
+    }
+    if (f->left == 0) {
+        return NULL;
+    }
+    if (f->left > 0) {
+        f->left--;
+    }
+    void *p = realloc(ptr, new_size);
+    if (p) {
+        f->live += new_size - old_size;
+    }
+    return p;
+}
+
+Test(depth_concepts, out_of_memory_at_every_allocation_is_clean,
+     .description = "every allocation the call makes can fail: -1, NOMEM, no leak, usable")
+{
+    failing f = { .left = -1 };
+    nb_graph *g = nb_graph_new_with_allocator(failing_alloc, &f);
+    nb_node *face = refinement(g, 3);
+    assert_ok(g);
+    size_t before = f.live;
+    int failed = 0;
+    for (long k = 0;; k++) {
+        f.left = k;
+        int d = nb_depth_concepts(g, face, 1, NULL, 0);
+        f.left = -1;
+        cr_assert_eq(f.live, before, "allocation %ld: %zu bytes leaked", k, f.live - before);
+        if (d == 2) {
+            break;
+        }
+        cr_assert_eq(d, -1);
+        cr_assert(strstr(nb_graph_error(g), "out of memory"), "%s", nb_graph_error(g));
+        cr_assert_eq(nb_graph_status(g), NB_OK, "not sticky");
+        failed++;
+    }
+    cr_assert_gt(failed, 5, "the call makes several allocations");
+    nb_graph_free(g);
+}

@@ -4,6 +4,8 @@
 #   tools/quickstart.sh demo    install what is missing, build, run examples/figure_1_3
 #   tools/quickstart.sh test    install what is missing, build, run the test suite
 #   tools/quickstart.sh asan    the test suite again in build-asan/ under ASan+UBSan
+#   tools/quickstart.sh playground  install what is missing, build the browser
+#                               playground into build/playground/ (docs/teaching.md)
 #
 # Missing packages are installed with apt-get (as root, or through sudo). The
 # test modes end with one line "N passed, N failed" counting Criterion tests.
@@ -12,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-demo}
 packages="gcc libc6-dev meson ninja-build pkg-config libblis-dev libcriterion-dev graphviz"
+case $mode in test | playground) packages="$packages emscripten chromium nodejs" ;; esac # the browser playground
 
 install_missing() {
     missing=""
@@ -63,7 +66,19 @@ run_tests() {
     return $status
 }
 
+# The playground's npm packages (pinned in playground/package-lock.json):
+# Graphviz for the page and puppeteer-core for its test; no browser download.
+playground_packages() {
+    if ! command -v npm >/dev/null 2>&1; then
+        [ "$(id -u)" -eq 0 ] && sudo="" || sudo=sudo
+        $sudo apt-get install -y -q --no-install-recommends npm >/dev/null
+    fi
+    [ -d playground/node_modules/@viz-js/viz ] && [ -d playground/node_modules/puppeteer-core ] ||
+        (cd playground && npm ci --ignore-scripts --no-audit --no-fund >/dev/null)
+}
+
 install_missing
+case $mode in test | playground) playground_packages ;; esac
 case "$mode" in
 demo)
     [ -f build/build.ninja ] || meson setup build >/dev/null
@@ -79,11 +94,21 @@ demo)
 test)
     run_tests build
     ;;
+playground)
+    [ -f build/build.ninja ] || meson setup build >/dev/null
+    # a build set up before emscripten was installed has no playground yet
+    [ -f build/playground/index.html ] || meson setup --reconfigure build >/dev/null
+    meson compile -C build >/dev/null
+    echo "built build/playground/index.html: open it, or serve it with"
+    echo "    python3 -m http.server -d build/playground 8000"
+    echo "and open http://localhost:8000/"
+    ;;
 asan)
-    run_tests build-asan -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false
+    run_tests build-asan -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false \
+        -Dplayground=disabled
     ;;
 *)
-    echo "usage: $0 demo|test|asan" >&2
+    echo "usage: $0 demo|test|asan|playground" >&2
     exit 2
     ;;
 esac

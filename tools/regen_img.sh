@@ -3,7 +3,9 @@
 # they cannot drift from what nabla draws. Each picture is a DOT file written
 # by a program (below) and rendered by Graphviz; both are committed.
 #
-#   tools/regen_img.sh [BUILD]               rewrite docs/img/*.dot and *.svg (needs dot)
+#   tools/regen_img.sh [BUILD]               rewrite docs/img/*.dot and *.svg (needs dot),
+#                                            and copy test_playground's screenshots to
+#                                            docs/img/playground_*.png when BUILD has them
 #   tools/regen_img.sh --dot-only DIR [BUILD]  write only the DOT files, into DIR
 #
 # test_docs runs the second form and fails when a docs/img/*.dot differs from
@@ -36,5 +38,14 @@ if [ "$render" = 1 ]; then
     "$build/examples/rnn_lessons" --svg "$out/rnn_vanishing.svg" >/dev/null
     for f in "$out"/*.dot; do
         dot -Tsvg "$f" -o "${f%.dot}.svg"
+    done
+fi
+
+# the playground's screenshots (docs/teaching.md), taken by test_playground:
+# copied when that test has run in this build
+shots="$build/playground-screenshots"
+if [ "$render" = 1 ] && [ -d "$shots" ]; then
+    for f in figure_1_3 trace figure_1_3_scopes figure_1_3_grad error; do
+        cp "$shots/$f.png" "$out/playground_$f.png"
     done
 fi

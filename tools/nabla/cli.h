@@ -55,7 +55,8 @@ typedef struct cli {
     const char *load; /* checkpoint to read parameters and state nodes from */
     bool train;       /* run in training mode (eval, grad, dot, trace, check) */
     /* depth, dot */
-    int scopes; /* 0: over ops; k >= 1: over scopes of level k */
+    int scopes;   /* 0: over ops; k >= 1: over scopes of level k */
+    int concepts; /* depth --concepts: 0, or the level of the concept graph */
     bool grad;
     bool values;
     const char *out_path;

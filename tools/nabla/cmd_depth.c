@@ -103,11 +103,47 @@ static int build_grads(const cli *c, model *m, nb_node *y, int level, nb_node **
     return EXIT_OK;
 }
 
+/* depth --concepts: the depth of the concept graph and the concepts counted. */
+static int concept_depth(const cli *c, model *m, nb_node *y)
+{
+    int level = c->concepts;
+    int depth = nb_depth_concepts(m->g, y, level, NULL, 0);
+    const char **names = depth > 0 ? malloc((size_t)depth * sizeof *names) : NULL;
+    if (depth < 0 || (depth > 0 && !names) ||
+        (depth > 0 && nb_depth_concepts(m->g, y, level, names, (size_t)depth) != depth)) {
+        free(names);
+        return cli_fail(c, EXIT_USAGE, "depth failed: %s", nb_graph_error(m->g));
+    }
+    if (c->json) {
+        fputs("{\"of\": ", stdout);
+        json_string(stdout, c->of);
+        printf(", \"concept_depth\": %d, \"concepts\": [", depth);
+        for (int i = 0; i < depth; i++) {
+            fputs(i ? ", " : "", stdout);
+            json_string(stdout, names[i]);
+        }
+        printf("], \"level\": %d}\n", level);
+    } else {
+        printf("%s: depth %d over concepts (level %d)\n  ", c->of, depth, level);
+        for (int i = 0; i < depth; i++) {
+            printf("%s%s", i ? ", " : "", names[i]);
+        }
+        putchar('\n');
+    }
+    free(names);
+    return EXIT_OK;
+}
+
 int cmd_depth(const cli *c)
 {
     if (!c->of) {
         return cli_fail(c, EXIT_USAGE,
                         "which node? name it with --of NAME (see nabla depth --help)");
+    }
+    if (c->concepts && (c->grad || c->scopes)) {
+        return cli_fail(c, EXIT_USAGE,
+                        "--concepts measures the concept graph alone: "
+                        "leave out --grad and --scopes");
     }
     model m;
     nb_node *y = NULL, **wrt = NULL, **grads = NULL, **path = NULL, **gpath = NULL;
@@ -115,6 +151,10 @@ int cmd_depth(const cli *c)
     int level = c->scopes, rc;
     if ((rc = model_load(c, &m, NB_DTYPE_F64)) != EXIT_OK ||
         !(y = model_node(c, &m, c->of, "--of", &rc))) {
+        goto done;
+    }
+    if (c->concepts) {
+        rc = concept_depth(c, &m, y);
         goto done;
     }
     if (c->grad && (rc = build_grads(c, &m, y, level, &wrt, &grads, &n, &deepest)) != EXIT_OK) {

@@ -85,7 +85,7 @@ static const char help_grad[] =
 
 static const char help_depth[] =
     "usage: nabla depth MODEL --of NAME [--scopes[=LEVEL]] [--grad [--wrt A,...]]\n"
-    "                   [--json]\n"
+    "                   [--concepts[=LEVEL]] [--json]\n"
     "\n"
     "Prints the depth of NAME, the number of elements on the longest path from a\n"
     "leaf to it (Deep Learning, figure 1.3), and that path.\n"
@@ -97,6 +97,12 @@ static const char help_depth[] =
     "  --grad            also the depth of the gradient graph: the deepest of the\n"
     "                    gradients of NAME (a scalar) w.r.t. every parameter\n"
     "  --wrt A,B,...     with --grad: the gradients to measure instead\n"
+    "  --concepts[=LEVEL]  the depth of the graph of concepts instead (Deep\n"
+    "                    Learning, chapter 1): every scope name of LEVEL (default\n"
+    "                    1) is one concept, however often it is instantiated;\n"
+    "                    concepts that feed each other count once each, together;\n"
+    "                    prints the concepts counted (--json: {\"of\": NAME,\n"
+    "                    \"concept_depth\": D, \"concepts\": [...], \"level\": LEVEL})\n"
     "  --seed N, --load FILE  as for the other commands (depth ignores values)\n"
     "  --json            print {\"of\": NAME, \"depth\": D, \"path\": [...], \"scopes\":\n"
     "                    false or LEVEL}, with --grad also \"grad_depth\", \"grad_of\",\n"
@@ -239,6 +245,7 @@ typedef enum opt_id {
     O_LOAD,
     O_TRAIN,
     O_SCOPES,
+    O_CONCEPTS,
     O_GRAD,
     O_VALUES,
     O_OUT,
@@ -289,6 +296,7 @@ static const option options[] = {
     { "--load", O_LOAD, ARG_REQUIRED, ALL },
     { "--train", O_TRAIN, ARG_NONE, VALUES & ~CMD_TRAIN },
     { "--scopes", O_SCOPES, ARG_OPTIONAL, CMD_DEPTH | CMD_DOT },
+    { "--concepts", O_CONCEPTS, ARG_OPTIONAL, CMD_DEPTH },
     { "--grad", O_GRAD, ARG_NONE, CMD_DEPTH | CMD_DOT },
     { "--values", O_VALUES, ARG_NONE, CMD_DOT },
     { "-o", O_OUT, ARG_REQUIRED, CMD_DOT },
@@ -428,6 +436,17 @@ static int apply(cli *c, const option *o, const char *v)
             return cli_fail(c, EXIT_USAGE,
                             "--scopes=LEVEL takes a level >= 1 (1: the outermost scopes), not '%s'",
                             v);
+        }
+        break;
+    case O_CONCEPTS:
+        if (!v) {
+            c->concepts = 1;
+        } else if (parse_long(v, 1, 1000000, &k)) {
+            c->concepts = (int)k;
+        } else {
+            return cli_fail(
+                c, EXIT_USAGE,
+                "--concepts=LEVEL takes a level >= 1 (1: the outermost scopes), not '%s'", v);
         }
         break;
     case O_GRAD:
