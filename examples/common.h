@@ -143,6 +143,34 @@ static inline bool load_digits(const options *o, const char *program, nb_dataset
     return true;
 }
 
+/*
+ * Reads the MNIST subset's train and test splits (IDX) from o->data, pixels
+ * scaled from 0..255 to [0, 1]. Prints "program: message" and returns false
+ * when a file cannot be read.
+ */
+static inline bool load_mnist(const options *o, const char *program, nb_dataset *train,
+                              nb_dataset *test)
+{
+    char err[512], a[1024], b[1024];
+    if (nb_dataset_read_idx(train,
+                            data_path(a, sizeof a, o, "mnist-subset-train-images-idx3-ubyte"),
+                            data_path(b, sizeof b, o, "mnist-subset-train-labels-idx1-ubyte"), err,
+                            sizeof err) != NB_OK) {
+        fprintf(stderr, "%s: %s\n", program, err);
+        return false;
+    }
+    if (nb_dataset_read_idx(test, data_path(a, sizeof a, o, "mnist-subset-test-images-idx3-ubyte"),
+                            data_path(b, sizeof b, o, "mnist-subset-test-labels-idx1-ubyte"), err,
+                            sizeof err) != NB_OK) {
+        fprintf(stderr, "%s: %s\n", program, err);
+        nb_dataset_free(train);
+        return false;
+    }
+    nb_dataset_scale(train, 1.0 / 255);
+    nb_dataset_scale(test, 1.0 / 255);
+    return true;
+}
+
 /* y = x @ w + b: a dense layer. */
 static inline nb_node *dense(nb_graph *g, nb_node *x, nb_node *w, nb_node *b)
 {

@@ -78,21 +78,10 @@ static model lenet(nb_graph *g, nb_node *const *p, size_t rows, bool train)
 int main(int argc, char **argv)
 {
     options o = parse_options(argc, argv, true);
-    char err[512], a[1024], b[1024];
     nb_dataset train, test;
-    if (nb_dataset_read_idx(&train,
-                            data_path(a, sizeof a, &o, "mnist-subset-train-images-idx3-ubyte"),
-                            data_path(b, sizeof b, &o, "mnist-subset-train-labels-idx1-ubyte"), err,
-                            sizeof err) != NB_OK ||
-        nb_dataset_read_idx(&test,
-                            data_path(a, sizeof a, &o, "mnist-subset-test-images-idx3-ubyte"),
-                            data_path(b, sizeof b, &o, "mnist-subset-test-labels-idx1-ubyte"), err,
-                            sizeof err) != NB_OK) {
-        fprintf(stderr, "mnist_cnn: %s\n", err);
+    if (!load_mnist(&o, "mnist_cnn", &train, &test)) {
         return 1;
     }
-    nb_dataset_scale(&train, 1.0 / 255);
-    nb_dataset_scale(&test, 1.0 / 255);
 
     nb_graph *g = nb_graph_new();
     nb_graph_seed(g, o.seed);
