@@ -125,6 +125,14 @@ struct nb_graph {
     size_t workspace_size;
     void *workspace_block; /* unaligned allocation behind workspace */
     size_t workspace_block_size;
+
+    /*
+     * While set, the executor calls it after each step's kernel with the node
+     * just computed; a status other than NB_OK stops the run. dist/dist.c
+     * starts a gradient bucket's all-reduce as soon as its gradients exist.
+     */
+    nb_status (*after_step)(void *ctx, nb_node *v);
+    void *after_step_ctx;
 };
 
 /* ---- threads (graph/parallel.c) ---- */
