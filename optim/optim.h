@@ -46,6 +46,8 @@ struct nb_optim {
     size_t n_blocks;
     int64_t t; /* steps taken */
     double last_loss, last_norm;
+    struct nbi_dist_step *dist; /* the distributed step (dist/dist.c), or NULL */
+    const void **gdata;         /* the step's gradient values, one per parameter */
 };
 
 /* State slot k of parameter i. */
