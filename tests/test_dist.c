@@ -249,3 +249,54 @@ Test(dist, digits_mlp_on_two_processes)
 {
     example_one_two("digits_mlp", "--quiet --epochs 5");
 }
+
+/* The numbers of a JSON array "key": [a, b, ...] in text, into v (up to cap); their count. */
+static int json_array(const char *text, const char *key, double *v, int cap)
+{
+    const char *at = strstr(text, key);
+    int n = 0;
+    if (!at || !(at = strchr(at, '['))) {
+        return 0;
+    }
+    for (at++; n < cap && *at && *at != ']'; n++) {
+        char *end;
+        v[n] = strtod(at, &end);
+        at = end;
+        while (*at == ',' || *at == ' ') {
+            at++;
+        }
+    }
+    return n;
+}
+
+Test(dist, nabla_train_on_two_processes,
+     .description = "each process fills the model's x[10, 4] with its part of a global batch of "
+                    "20: the same losses (1e-12 relative) and accuracies as x[20, 4] on one")
+{
+    char model20[512], cmd[4096];
+    temp_path(model20, sizeof model20, "iris20.nb");
+    snprintf(cmd, sizeof cmd, "sed 's/x\\[10, 4\\]/x[20, 4]/; s/y\\[10\\]/y[20]/' '%s' > '%s'",
+             NB_SOURCE_DIR "/examples/models/iris_train.nb", model20);
+    free(run_ok(cmd).out);
+    const char *args = "--loss loss --data '" NB_SOURCE_DIR "/data/iris-train.csv' --standardize "
+                       "--epochs 4 --json --quiet";
+    snprintf(cmd, sizeof cmd, "'%s/tools/nabla' train '%s' %s", NB_BUILD_DIR, model20, args);
+    run_result one = run_ok(cmd);
+    snprintf(cmd, sizeof cmd, MPIRUN "'%s/tools/nabla' train '%s' %s", NB_BUILD_DIR,
+             NB_SOURCE_DIR "/examples/models/iris_train.nb", args);
+    run_result two = run_ok(cmd);
+    double l1[8], l2[8], a1[8], a2[8];
+    cr_assert_eq(json_array(one.out, "\"losses\"", l1, 8), 4, "%s", one.out);
+    cr_assert_eq(json_array(two.out, "\"losses\"", l2, 8), 4, "%s", two.out);
+    cr_assert_eq(json_array(one.out, "\"accuracy\"", a1, 8), 4, "%s", one.out);
+    cr_assert_eq(json_array(two.out, "\"accuracy\"", a2, 8), 4, "%s", two.out);
+    for (int e = 0; e < 4; e++) {
+        assert_close(l2[e], l1[e], 1e-12, "loss");
+        cr_assert_eq(a2[e], a1[e], "epoch %d accuracy %g on two processes, %g on one", e + 1, a2[e],
+                     a1[e]);
+    }
+    cr_assert(strstr(two.out, "\"steps\": 24"), "%s", two.out);
+    remove(model20);
+    free(one.out);
+    free(two.out);
+}
