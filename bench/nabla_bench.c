@@ -1301,6 +1301,7 @@ static void bench_w8(const options *o, report *r)
     stats sb = stats_of(tb, reps), ss = stats_of(ts, reps);
     put_header(r, o, "W8");
     put_stats(r, sb);
+    put_int(r, "peak_rss_kb", peak_rss_kb());
     put_int(r, "processes", size);
     put_str(r, "what",
             "one data-parallel SGD step of W1's MLP 784-512-512-10 on a global batch of 256 "
