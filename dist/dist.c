@@ -66,9 +66,9 @@ nb_status nb_dist_init(int *argc, char ***argv)
             return NB_ERR_IO;
         }
         job.owned = true;
+        /* errors come back as codes, reported as statuses; an attached program keeps its own */
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     }
-    /* errors come back as codes, so they are reported instead of aborting silently */
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &job.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &job.size);
     job.joined = job.size > 1;

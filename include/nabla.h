@@ -1387,7 +1387,8 @@ typedef struct nb_optim_options {
      * so every process applies the same update. Does nothing in a run of one
      * process. The all-reduces go in buckets of about dist_bucket_bytes
      * (0: 1 MiB; SIZE_MAX: one all-reduce after the whole gradient run),
-     * started while the gradient run still computes the rest.
+     * started while the gradient run still computes the rest. Join the job
+     * (nb_dist_init) before nb_optim_new.
      */
     bool distributed;
     size_t dist_bucket_bytes;
