@@ -1598,6 +1598,124 @@ static void bench_w7(const options *o, report *r)
 }
 
 /* ======================================================================== */
+/* W8: W1's MLP trained data-parallel, global batch 256 (docs/distributed.md) */
+/* ======================================================================== */
+
+/*
+ * Under `mpirun -np P nabla-bench W8` each process runs the W1 MLP on its
+ * 256 / P rows of one global batch with the distributed SGD optimizer; alone
+ * it runs all 256. Two optimizers over the same graph alternate step by
+ * step: one all-reduces in 1 MiB buckets while the gradient run goes on,
+ * the other in one all-reduce after it, so the overlap is measured in the
+ * same conditions. Rank 0 reports.
+ */
+enum { W8_B = 256 };
+
+static void bench_w8(const options *o, report *r)
+{
+    if (nb_dist_init(NULL, NULL) != NB_OK) {
+        fprintf(stderr, "nabla-bench: %s\n", nb_dist_error());
+        exit(2);
+    }
+    int rank = nb_dist_rank(), size = nb_dist_size();
+    if (rank != 0 && !freopen("/dev/null", "w", stdout)) {
+        exit(2);
+    }
+    const int warm = 10, reps = reps_or(o, 100);
+    int lo = W8_B * rank / size, rows = W8_B * (rank + 1) / size - lo;
+    nb_graph *g = nb_graph_new();
+    if (!g) {
+        die(NULL, "out of memory");
+    }
+    nb_node *x = nb_input(g, NB_DTYPE_F32, NB_SHAPE(rows, W1_IN));
+    nb_node *labels = nb_input(g, NB_DTYPE_I32, NB_SHAPE(rows));
+    const int64_t shapes[6][2] = {
+        { W1_H, W1_IN }, { W1_H, 0 }, { W1_H, W1_H }, { W1_H, 0 }, { W1_OUT, W1_H }, { W1_OUT, 0 },
+    };
+    nb_node *p[6], *grads[6];
+    for (int k = 0; k < 6; k++) {
+        p[k] = nb_param(g, NB_DTYPE_F32, shapes[k][1] ? 2 : 1, shapes[k], nb_init_constant(0));
+    }
+    nb_node *h1 = nb_relu(g, nb_add(g, nb_matmul_ex(g, x, p[0], NB_TRANS_B), p[1]));
+    nb_node *h2 = nb_relu(g, nb_add(g, nb_matmul_ex(g, h1, p[2], NB_TRANS_B), p[3]));
+    nb_node *logits = nb_add(g, nb_matmul_ex(g, h2, p[4], NB_TRANS_B), p[5]);
+    nb_node *loss = nb_cross_entropy(g, logits, labels);
+    nb_grad(g, loss, 6, p, grads);
+    nb_optim_options oo = nb_optim_defaults(NB_OPTIM_SGD);
+    oo.lr = 0.01;
+    oo.distributed = true;
+    nb_optim *buckets = nb_optim_new(g, loss, 6, p, grads, &oo);
+    oo.dist_bucket_bytes = SIZE_MAX;
+    nb_optim *single = nb_optim_new(g, loss, 6, p, grads, &oo);
+    if (nb_graph_status(g) != NB_OK) {
+        die(g, "building W8");
+    }
+    /* this process's rows of the global batch (W1's generator, so one process sees W1's data) */
+    float *xs = sym_alloc((size_t)W8_B * W1_IN, 1, 1);
+    int32_t ys[W8_B];
+    for (int i = 0; i < W8_B; i++) {
+        ys[i] = (int32_t)floor(gen_u(2, (uint64_t)i) * 10);
+    }
+    if (nb_node_write(g, x, xs + (size_t)lo * W1_IN, (size_t)rows * W1_IN) != NB_OK ||
+        nb_node_write(g, labels, ys + lo, (size_t)rows) != NB_OK) {
+        die(g, "writing W8's data");
+    }
+    free(xs);
+    const double scales[6] = { 1 / sqrt(784.0), 1 / sqrt(784.0), 1 / sqrt(512.0),
+                               1 / sqrt(512.0), 1 / sqrt(512.0), 1 / sqrt(512.0) };
+    for (int k = 0; k < 6; k++) {
+        size_t n = nb_node_size(p[k]);
+        float *v = sym_alloc(n, (uint32_t)(3 + k), scales[k]);
+        if (nb_node_write(g, p[k], v, n) != NB_OK) {
+            die(g, "writing W8's parameters");
+        }
+        free(v);
+    }
+    double *tb = xmalloc((size_t)reps * sizeof *tb), *ts = xmalloc((size_t)reps * sizeof *ts);
+    double loss0 = NAN;
+    for (int i = -warm; i < reps; i++) {
+        double t0 = now_ms();
+        if (nb_optim_step(buckets) != NB_OK) {
+            die(g, "W8 step");
+        }
+        double t1 = now_ms();
+        if (nb_optim_step(single) != NB_OK) {
+            die(g, "W8 step");
+        }
+        double t2 = now_ms();
+        loss0 = i == -warm ? nb_optim_loss(buckets) : loss0;
+        if (i >= 0) {
+            tb[i] = t1 - t0;
+            ts[i] = t2 - t1;
+        }
+    }
+    double l = loss0;
+    nb_dist_sum(&l, 1); /* the first step's global loss: the mean of equal shards' means */
+    stats sb = stats_of(tb, reps), ss = stats_of(ts, reps);
+    put_header(r, o, "W8");
+    put_stats(r, sb);
+    put_int(r, "peak_rss_kb", peak_rss_kb());
+    put_int(r, "processes", size);
+    put_str(r, "what",
+            "one data-parallel SGD step of W1's MLP 784-512-512-10 on a global batch of 256 "
+            "(256 / processes rows each), gradients all-reduced in 1 MiB buckets during the "
+            "gradient run");
+    put_int(r, "reps", reps);
+    put_num(r, "examples_per_s", W8_B / (sb.median * 1e-3));
+    put_num(r, "one_allreduce_median_ms", ss.median);
+    put_num(r, "overlap_saves_ms", ss.median - sb.median);
+    put_num(r, "loss_step0", l / size);
+    put_num(r, "allreduce_bytes_per_step",
+            (double)(W1_H * W1_IN + W1_H + W1_H * W1_H + W1_H + W1_OUT * W1_H + W1_OUT) * 4);
+    free(tb);
+    free(ts);
+    nb_optim_free(buckets);
+    nb_optim_free(single);
+    nb_graph_free(g);
+    nb_dist_finalize();
+}
+
+/* ======================================================================== */
 /* main                                                                     */
 /* ======================================================================== */
 
@@ -1607,8 +1725,8 @@ static void usage(FILE *f)
                "                   [--nodes N] [--pattern chain|dag] [--no-blis-ref] [--form F]\n"
                "  WORKLOAD     W1 (MLP step), W2 (scalar graph), W3 (gemm gradient),\n"
                "               W4 (logistic regression), W5 (scaling), W6 (LeNet-5 step),\n"
-               "               W7 (names LSTM step),\n"
-               "               gemm-w1, gemm-w3\n"
+               "               W7 (names LSTM step), gemm-w1, gemm-w3,\n"
+               "               W8 (W1 data-parallel, under mpirun -np P)\n"
                "  --threads N  BLIS threads (default 1)\n"
                "  --json       print one JSON object instead of text\n"
                "  --reps N     timed repetitions instead of the workload's default\n"
@@ -1682,6 +1800,8 @@ int main(int argc, char **argv)
         bench_w6(&o, &r);
     } else if (strcmp(w, "w7") == 0) {
         bench_w7(&o, &r);
+    } else if (strcmp(w, "w8") == 0) {
+        bench_w8(&o, &r);
     } else if (strcmp(w, "gemm-w1") == 0) {
         bench_gemm_w1(&o, &r);
     } else if (strcmp(w, "gemm-w3") == 0) {

@@ -18,6 +18,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -361,6 +362,49 @@ def render(path):
     print(tables(res, threads, d["machine"], d["torch"]))
 
 
+# ---- W8: data-parallel W1 under mpirun (docs/distributed.md) ----
+
+W8_CONFIGS = [("1 process x 1 thread", 1, 1), ("1 process x 2 threads", 1, 2),
+              ("2 processes x 1 thread", 2, 1)]
+
+
+def run_w8(exe, rounds):
+    """Runs W8 in its three configurations, alternating, rounds times; medians per configuration."""
+    mpirun = shutil.which("mpirun")
+    out = {}
+    for r in range(rounds):
+        for name, procs, t in W8_CONFIGS:
+            if procs > 1 and not mpirun:
+                out.setdefault(name, []).append({"error": "mpirun not found (apt-get install "
+                                                          "openmpi-bin)"})
+                continue
+            env = dict(os.environ, BLIS_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t))
+            cmd = [exe, "W8", "--threads", str(t), "--json"]
+            if procs > 1:
+                cmd = [mpirun, "--oversubscribe", "--allow-run-as-root", "--bind-to", "none",
+                       "-np", str(procs)] + cmd
+            a, da = run_json(cmd, env)
+            log("[W8 %d/%d] %s: %s ms (%.0f s)" % (r + 1, rounds, name, ms(a), da))
+            out.setdefault(name, []).append(a)
+    return {name: combine(v) for name, v in out.items()}
+
+
+def w8_table(w8):
+    lines = ["", "### W8: W1's MLP data-parallel, global batch 256", "",
+             "| configuration | step ms | examples/s | vs 1 process x 1 thread | "
+             "one all-reduce after the run, ms |",
+             "| --- | --- | --- | --- | --- |"]
+    base = w8.get(W8_CONFIGS[0][0], {}).get("median_ms")
+    for name, _, _ in W8_CONFIGS:
+        a = w8.get(name, {})
+        m = a.get("median_ms")
+        lines.append("| %s | %s | %s | %s | %s |" % (
+            name, fmt(m), fmt(a.get("examples_per_s"), 0),
+            "%.2fx" % (base / m) if base and m else "-",
+            fmt(a.get("one_allreduce_median_ms")) if a.get("processes", 1) > 1 else "-"))
+    return "\n".join(lines) + "\n"
+
+
 def main():
     args = parse_args()
     if args.render:
@@ -418,10 +462,14 @@ def main():
     mach["suite time"] = "%.0f s" % (time.time() - t_start)
     mach["noise"] = background(snap0, cpu_snapshot())
     md = tables(res, threads, mach, torch_info)
+    w8 = None
+    if "w8" in [x.lower() for x in args.workloads.split(",")]:
+        w8 = run_w8(exe, args.rounds)
+        md += w8_table(w8)
     print(md)
     out = args.out or os.path.join(build, "bench-results.json")
     with open(out, "w") as f:
-        json.dump({"machine": mach, "torch": torch_info, "results": res}, f, indent=1)
+        json.dump({"machine": mach, "torch": torch_info, "results": res, "w8": w8}, f, indent=1)
     with open(os.path.splitext(out)[0] + ".md", "w") as f:
         f.write(md + "\n")
     log("results: %s and %s" % (out, os.path.splitext(out)[0] + ".md"))

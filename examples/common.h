@@ -1,13 +1,15 @@
 /*
  * examples/common.h: what the training examples share: command-line flags,
  * progress lines on stderr, accuracy, and fit(), the mini-batch training loop
- * with per-epoch evaluation and optional checkpoints. Header-only, so each
- * example is its data, its model and one call.
+ * with per-epoch evaluation and optional checkpoints, on one process or
+ * data-parallel under mpirun. Header-only, so each example is its data, its
+ * model and one call.
  */
 #ifndef NABLA_EXAMPLES_COMMON_H
 #define NABLA_EXAMPLES_COMMON_H
 
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* on_exit */
 
 #include <nabla.h>
 
@@ -24,6 +26,7 @@
 
 typedef struct options {
     bool quiet;
+    bool muted; /* a process other than rank 0 under mpirun: no progress lines */
     int epochs; /* 0: the example's default */
     uint64_t seed;
     const char *data;   /* folder with the dataset files */
@@ -31,10 +34,45 @@ typedef struct options {
     const char *resume; /* checkpoint to continue from */
 } options;
 
+/*
+ * Leaves the MPI job when the program ends well. A failing process leaves
+ * without it: the others may be waiting for it in a collective call, and
+ * mpirun ends the job when a process exits with a non-zero status.
+ */
+static void leave_job(int status, void *arg)
+{
+    (void)arg;
+    if (status == 0) {
+        nb_dist_finalize();
+    }
+}
+
+/*
+ * Joins the MPI job when mpirun started the program (one process otherwise):
+ * rank 0 prints, the other processes' standard output goes to /dev/null.
+ */
+static inline void join_job(options *o, const char *program)
+{
+    if (nb_dist_init(NULL, NULL) != NB_OK) {
+        fprintf(stderr, "%s: %s\n", program, nb_dist_error());
+        exit(2);
+    }
+    if (nb_dist_size() > 1) {
+        on_exit(leave_job, NULL);
+        if (nb_dist_rank() != 0) {
+            o->muted = true;
+            if (!freopen("/dev/null", "w", stdout)) {
+                exit(2);
+            }
+        }
+    }
+}
+
 /* Parses the flags every example takes; with_ckpt adds --save and --resume. */
 static inline options parse_options(int argc, char **argv, bool with_ckpt)
 {
     options o = { .seed = 1, .data = NB_DATA_DIR };
+    join_job(&o, argv[0]);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--quiet") == 0) {
@@ -94,7 +132,7 @@ static inline double now_seconds(void)
 /* A progress line on stderr, unless --quiet. */
 static inline void progress(const options *o, const char *fmt, ...)
 {
-    if (o->quiet) {
+    if (o->quiet || o->muted) {
         return;
     }
     va_list ap;
@@ -104,9 +142,15 @@ static inline void progress(const options *o, const char *fmt, ...)
     fflush(stderr);
 }
 
-/* Stops the example with the graph's error message. */
+/*
+ * Stops the example with the graph's error message (naming this process's
+ * rank under mpirun, where every process that stops prints its line).
+ */
 static inline void die(nb_graph *g, const char *what)
 {
+    if (nb_dist_size() > 1) {
+        fprintf(stderr, "rank %d: ", nb_dist_rank());
+    }
     fprintf(stderr, "%s: %s\n", what, g ? nb_graph_error(g) : "failed");
     exit(1);
 }
@@ -256,31 +300,78 @@ static inline double evaluate(nb_graph *g, const model *m, const nb_dataset *ds)
     return accuracy(g, m->logits, m->y);
 }
 
+/* This process's part of n rows: all of them, or its shard under mpirun (nb_batches_shard). */
+static inline size_t shard_rows(size_t n)
+{
+    size_t r = (size_t)nb_dist_rank(), k = (size_t)nb_dist_size();
+    return n * (r + 1) / k - n * r / k;
+}
+
+/*
+ * Accuracy on all of ds of an instance m built for shard_rows(ds->rows):
+ * each process counts the hits in its part, and the counts are summed.
+ */
+static inline double evaluate_shards(nb_graph *g, const model *m, const nb_dataset *ds)
+{
+    if (nb_dist_size() == 1) {
+        return evaluate(g, m, ds);
+    }
+    nb_batches all;
+    if (nb_batches_init(&all, ds->rows, ds->rows, 0) != NB_OK ||
+        nb_batches_shard(&all, nb_dist_rank(), nb_dist_size()) != NB_OK ||
+        nb_dataset_load_batch(g, ds, &all, 0, m->x, m->y) != NB_OK ||
+        nb_graph_run_ex(g, 1, &m->logits, NB_RUN_EVAL) != NB_OK) {
+        die(g, "evaluate");
+    }
+    double hits = round(accuracy(g, m->logits, m->y) * (double)nb_batches_size(&all, 0));
+    nb_batches_free(&all);
+    if (nb_dist_sum(&hits, 1) != NB_OK) {
+        die(NULL, "evaluate: summing over processes");
+    }
+    return hits / (double)ds->rows;
+}
+
 /*
  * Trains with mini-batches in a seeded order per epoch (a smaller last batch
  * runs through its own instance, sharing the optimizer's state), reports
  * loss, accuracy, speed and time after each epoch, saves and resumes
  * checkpoints when asked, and returns the final test accuracy.
+ *
+ * Under mpirun every process takes its shard of each batch of c->batch
+ * examples (the same global batches as one process), the optimizer sums the
+ * gradients, rank 0's parameters are the start, losses and accuracies are
+ * summed over processes and checkpoints written by rank 0.
  */
 static inline double fit(nb_graph *g, const options *o, const fit_config *c,
                          const nb_dataset *train, const nb_dataset *test)
 {
     nb_batches b;
-    if (nb_batches_init(&b, train->rows, c->batch, o->seed) != NB_OK) {
+    if (nb_batches_init(&b, train->rows, c->batch, o->seed) != NB_OK ||
+        nb_batches_shard(&b, nb_dist_rank(), nb_dist_size()) != NB_OK) {
         die(g, "batches");
     }
-    size_t n_batches = nb_batches_count(&b), last = nb_batches_size(&b, n_batches - 1);
-    model full = c->build(g, c->params, c->batch, true);
-    model tail = last < c->batch ? c->build(g, c->params, last, true) : full;
-    model on_train = c->build(g, c->params, train->rows, false);
-    model on_test = c->build(g, c->params, test->rows, false);
-    nb_optim *opt = nb_optim_new(g, full.loss, c->n_params, c->params, full.grads, &c->optim);
+    size_t n_batches = nb_batches_count(&b), rows = nb_batches_size(&b, 0),
+           last = nb_batches_size(&b, n_batches - 1);
+    if (rows == 0) {
+        die(NULL, "batches: fewer examples in a batch than processes");
+    }
+    model full = c->build(g, c->params, rows, true);
+    model tail = last > 0 && last < rows ? c->build(g, c->params, last, true) : full;
+    model on_train = c->build(g, c->params, shard_rows(train->rows), false);
+    model on_test = c->build(g, c->params, shard_rows(test->rows), false);
+    nb_optim_options oo = c->optim;
+    oo.distributed = true; /* nothing changes in a run of one process */
+    nb_optim *opt = nb_optim_new(g, full.loss, c->n_params, c->params, full.grads, &oo);
     if (nb_graph_status(g) != NB_OK) {
         die(g, "building the model");
     }
+    /* every process starts from rank 0's weights */
+    if (nb_dist_broadcast(g, c->n_params, c->params) != NB_OK) {
+        die(g, "broadcast");
+    }
     int epochs = o->epochs > 0 ? o->epochs : c->epochs, start = 0;
     if (o->resume) {
-        if (nb_checkpoint_load(g, o->resume, c->n_params, c->params, opt) != NB_OK) {
+        if (nb_dist_checkpoint_load(g, o->resume, c->n_params, c->params, opt) != NB_OK) {
             die(g, "resume");
         }
         start = (int)(nb_optim_steps(opt) / (int64_t)n_batches);
@@ -293,29 +384,37 @@ static inline double fit(nb_graph *g, const options *o, const fit_config *c,
         b.rng = o->seed * 1000003u + (uint64_t)epoch; /* an epoch's order depends only on it */
         nb_batches_shuffle(&b);
         for (size_t k = 0; k < n_batches; k++) {
-            const model *m = nb_batches_size(&b, k) == c->batch ? &full : &tail;
-            if (nb_dataset_load_batch(g, train, &b, k, m->x, m->y) != NB_OK ||
-                nb_optim_step_with(opt, m->loss, m->grads) != NB_OK) {
+            size_t m_rows = nb_batches_size(&b, k);
+            const model *m = m_rows == rows ? &full : &tail;
+            /* this process's part of the global batch weighs its gradient */
+            nb_optim_set_share(opt, (double)m_rows / (double)nb_batches_global_size(&b, k));
+            if (m_rows > 0 && nb_dataset_load_batch(g, train, &b, k, m->x, m->y) != NB_OK) {
+                die(g, "loading a batch");
+            }
+            if (nb_optim_step_with(opt, m->loss, m->grads) != NB_OK) {
                 die(g, "training step");
             }
-            loss_sum += nb_optim_loss(opt) * (double)nb_batches_size(&b, k);
+            loss_sum += m_rows > 0 ? nb_optim_loss(opt) * (double)m_rows : 0;
+        }
+        if (nb_dist_sum(&loss_sum, 1) != NB_OK) {
+            die(NULL, "summing the loss over processes");
         }
         double secs = now_seconds() - te;
-        if (o->save && nb_checkpoint_save(g, o->save, c->n_params, c->params, opt) != NB_OK) {
+        if (o->save && nb_dist_checkpoint_save(g, o->save, c->n_params, c->params, opt) != NB_OK) {
             die(g, "save");
         }
         /* every epoch when there are few, else ten lines in all */
         bool report = epochs <= 20 || (epoch + 1) % (epochs / 10) == 0 || epoch + 1 == epochs;
         if (report && !o->quiet) {
-            double train_acc = evaluate(g, &on_train, train);
-            double test_acc = evaluate(g, &on_test, test);
+            double train_acc = evaluate_shards(g, &on_train, train);
+            double test_acc = evaluate_shards(g, &on_test, test);
             progress(
                 o, "epoch %3d/%d  loss %.4f  train acc %.4f  test acc %.4f  %7.0f ex/s  %5.1f s\n",
                 epoch + 1, epochs, loss_sum / (double)train->rows, train_acc, test_acc,
                 (double)train->rows / secs, now_seconds() - t0);
         }
     }
-    double acc = evaluate(g, &on_test, test);
+    double acc = evaluate_shards(g, &on_test, test);
     nb_optim_free(opt);
     nb_batches_free(&b);
     return acc;

@@ -682,6 +682,9 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
         if (st == NB_OK && (flags & NB_RUN_CHECK_FINITE)) {
             st = check_finite(g, v, before, in_place);
         }
+        if (st == NB_OK && g->after_step) {
+            st = g->after_step(g->after_step_ctx, v);
+        }
         if (st != NB_OK) {
             return st;
         }

@@ -132,6 +132,14 @@ struct nb_graph {
      * aligned, in the workspace), valid only inside that step's forward.
      */
     void *scratch;
+
+    /*
+     * While set, the executor calls it after each step's kernel with the node
+     * just computed; a status other than NB_OK stops the run. dist/dist.c
+     * starts a gradient bucket's all-reduce as soon as its gradients exist.
+     */
+    nb_status (*after_step)(void *ctx, nb_node *v);
+    void *after_step_ctx;
 };
 
 /* ---- threads (graph/parallel.c) ---- */

@@ -1512,6 +1512,18 @@ typedef struct nb_optim_options {
     double initial_accumulator; /* Adagrad: starting sum of squares */
     double clip_norm;           /* clip gradients to this global L2 norm first (0: off) */
     nb_schedule schedule;
+    /*
+     * Data-parallel training (see "Distributed training" below): each step
+     * sums the gradients of every process, each weighted by its share
+     * (nb_optim_set_share, 1/size by default), before clipping and the update,
+     * so every process applies the same update. Does nothing in a run of one
+     * process. The all-reduces go in buckets of about dist_bucket_bytes
+     * (0: 1 MiB; SIZE_MAX: one all-reduce after the whole gradient run),
+     * started while the gradient run still computes the rest. Join the job
+     * (nb_dist_init) before nb_optim_new.
+     */
+    bool distributed;
+    size_t dist_bucket_bytes;
 } nb_optim_options;
 
 NB_API nb_optim_options nb_optim_defaults(nb_optim_kind kind);
@@ -1636,6 +1648,7 @@ typedef struct nb_batches {
     size_t n, batch;
     size_t *order; /* a permutation of 0..n-1 */
     uint64_t rng;
+    int shard, shards; /* this process's part of each batch (nb_batches_shard); 0, 0: all */
 } nb_batches;
 
 /*
@@ -1655,8 +1668,25 @@ NB_API void nb_batches_shuffle(nb_batches *b);
 /* Number of batches: ceil(n / batch). */
 NB_API size_t nb_batches_count(const nb_batches *b);
 
-/* Examples in batch k: batch, or fewer for the last one. */
+/*
+ * Examples in batch k: batch, or fewer for the last one; after
+ * nb_batches_shard, this process's part of them.
+ */
 NB_API size_t nb_batches_size(const nb_batches *b, size_t k);
+
+/*
+ * Splits every batch into shards contiguous parts, of sizes differing by at
+ * most one, and makes this process take part shard (0 <= shard < shards):
+ * nb_batches_size and nb_dataset_load_batch then see that part only. With the
+ * same seed every process draws the same order, so each epoch every example
+ * is in exactly one process's part (a part may be empty when the last batch
+ * has fewer examples than shards). Usually nb_batches_shard(b,
+ * nb_dist_rank(), nb_dist_size()). Returns NB_ERR_ARG for a bad shard.
+ */
+NB_API nb_status nb_batches_shard(nb_batches *b, int shard, int shards);
+
+/* Examples in batch k over all shards (nb_batches_size before sharding). */
+NB_API size_t nb_batches_global_size(const nb_batches *b, size_t k);
 
 NB_API void nb_batches_free(nb_batches *b);
 
@@ -1716,6 +1746,110 @@ NB_API nb_status nb_checkpoint_load(nb_graph *g, const char *path, size_t n, nb_
  */
 NB_API nb_status nb_checkpoint_find(nb_graph *g, const char *path, const char *name, bool *found,
                                     nb_dtype *dtype, int *rank, int64_t *shape);
+
+/* ======================================================================== */
+/* Distributed training (MPI)                                               */
+/* ======================================================================== */
+/*
+ * Data-parallel training on MPI (dist/dist.c, docs/distributed.md): the same
+ * program runs as several processes (mpirun -np 2 prog), each builds the
+ * same model, takes its shard of every global batch (nb_batches_shard), and
+ * the optimizer option `distributed` sums the processes' gradients before
+ * every update, so all processes keep the same parameters. In a build
+ * without MPI (meson -Dmpi=disabled), or a program not started by mpirun,
+ * these functions see one process of rank 0 and change nothing.
+ *
+ * Collective functions (marked so) must be called by every process, in the
+ * same order. A process that fails on its own, outside a collective call,
+ * ends the others with nb_dist_abort; a failure found inside one (a file
+ * only one process could not read, passed to nb_dist_agree; a gradient that
+ * is not finite on one process) is reported by every process, naming the
+ * rank, so all of them stop cleanly.
+ */
+
+/* True when nabla was built with MPI. */
+NB_API bool nb_dist_available(void);
+
+/*
+ * Joins the job: attaches to MPI when the program initialized it already,
+ * else initializes it (MPI_Init_thread, funneled; argc and argv may be NULL)
+ * when mpirun or another launcher started the process; otherwise the run is
+ * one process and MPI is not started. Call once, before the other nb_dist
+ * functions. Returns NB_ERR_ARG when a launcher started several processes
+ * but nabla was built without MPI (each would train alone), NB_ERR_IO when
+ * MPI fails to start; nb_dist_error says why. Collective.
+ */
+NB_API nb_status nb_dist_init(int *argc, char ***argv);
+
+/* This process's rank, 0 to nb_dist_size() - 1 (0 before nb_dist_init). */
+NB_API int nb_dist_rank(void);
+
+/* Number of processes in the job (1 before nb_dist_init or without MPI). */
+NB_API int nb_dist_size(void);
+
+/* The message of the last failed nb_dist_init, "" if none. */
+NB_API const char *nb_dist_error(void);
+
+/*
+ * Leaves the job: finalizes MPI if nb_dist_init started it (a program that
+ * attached finalizes it itself). Call at the end of a successful run, from
+ * every process. Collective.
+ */
+NB_API void nb_dist_finalize(void);
+
+/*
+ * Ends every process of the job at once with exit status code (MPI_Abort):
+ * for a failure on this process alone, which the others, waiting in a
+ * collective call, would never learn of. In a run of one process, exit(code).
+ */
+NB_API void nb_dist_abort(int code);
+
+/*
+ * Agrees on a status: returns NB_OK when every process passes NB_OK, else
+ * the status of the lowest failing rank, whose message (msg, on that rank)
+ * is copied into msg on every process as "rank R: message". msg holds cap
+ * bytes and is read on a failing process, written on all when one failed.
+ * Collective.
+ */
+NB_API nb_status nb_dist_agree(nb_status local, char *msg, size_t cap);
+
+/* Replaces x[0..n-1] by its sum over all processes (every process gets the same). Collective. */
+NB_API nb_status nb_dist_sum(double *x, size_t n);
+
+/*
+ * Copies the values of nodes[0..n-1] (leaves with values: parameters, state
+ * nodes) from rank 0 to every process, so a run never starts from different
+ * weights. Returns NB_ERR_ARG for a node without a value (recorded as the
+ * graph's run error) and NB_ERR_IO if MPI fails. Collective.
+ */
+NB_API nb_status nb_dist_broadcast(nb_graph *g, size_t n, nb_node *const *nodes);
+
+/*
+ * Sets this process's share of the next steps' global batch, for an
+ * optimizer made with `distributed`: its gradients are multiplied by share
+ * before the sum over processes. With a loss that is a mean over this
+ * process's examples, share = local examples / global examples gives the
+ * gradient of the mean over the global batch; 0 means this process has no
+ * examples in the step and takes part with zeros, without running the
+ * graph. Returns NB_ERR_ARG for a share outside [0, 1].
+ */
+NB_API nb_status nb_optim_set_share(nb_optim *opt, double share);
+
+/*
+ * nb_checkpoint_save on rank 0 only (atomically, as always), then agrees:
+ * every process returns rank 0's status, with its message as the graph's
+ * run error. Collective.
+ */
+NB_API nb_status nb_dist_checkpoint_save(nb_graph *g, const char *path, size_t n,
+                                         nb_node *const *params, const nb_optim *opt);
+
+/*
+ * nb_checkpoint_load on rank 0 only, then broadcasts the loaded values and
+ * the optimizer's state and step count, so every process continues from
+ * the same point. Every process returns rank 0's status. Collective.
+ */
+NB_API nb_status nb_dist_checkpoint_load(nb_graph *g, const char *path, size_t n,
+                                         nb_node *const *params, nb_optim *opt);
 
 /* ======================================================================== */
 /* Layers                                                                   */

@@ -519,13 +519,38 @@ size_t nb_batches_count(const nb_batches *b)
     return b && b->batch ? (b->n + b->batch - 1) / b->batch : 0;
 }
 
-size_t nb_batches_size(const nb_batches *b, size_t k)
+size_t nb_batches_global_size(const nb_batches *b, size_t k)
 {
     if (!b || k >= nb_batches_count(b)) {
         return 0;
     }
     size_t start = k * b->batch;
     return b->n - start < b->batch ? b->n - start : b->batch;
+}
+
+/* First example of shard s of a batch of m examples: parts differ in size by at most one. */
+static size_t shard_start(size_t m, int s, int shards)
+{
+    return m * (size_t)s / (size_t)shards;
+}
+
+size_t nb_batches_size(const nb_batches *b, size_t k)
+{
+    size_t m = nb_batches_global_size(b, k);
+    if (m == 0 || b->shards <= 1) {
+        return m;
+    }
+    return shard_start(m, b->shard + 1, b->shards) - shard_start(m, b->shard, b->shards);
+}
+
+nb_status nb_batches_shard(nb_batches *b, int shard, int shards)
+{
+    if (!b || shards < 1 || shard < 0 || shard >= shards) {
+        return NB_ERR_ARG;
+    }
+    b->shard = shard;
+    b->shards = shards;
+    return NB_OK;
 }
 
 void nb_batches_free(nb_batches *b)
@@ -556,10 +581,15 @@ nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const nb_batc
         return nbi_report(g, NB_ERR_ARG, "load_batch", 0, NULL,
                           "the batches cover %zu examples but the dataset has %zu", b->n, ds->rows);
     }
-    if (m == 0) {
+    if (nb_batches_global_size(b, k) == 0) {
         return nbi_report(g, NB_ERR_ARG, "load_batch", 0, NULL,
                           "batch %zu does not exist for %zu examples in batches of %zu", k, b->n,
                           b->batch);
+    }
+    if (m == 0) {
+        return nbi_report(g, NB_ERR_ARG, "load_batch", 0, NULL,
+                          "shard %d of batch %zu is empty (%zu examples in %d shards)", b->shard, k,
+                          nb_batches_global_size(b, k), b->shards);
     }
     if (!nbi_is_leaf(x) || x->rank != 2 || (size_t)x->shape[0] != m ||
         (size_t)x->shape[1] != ds->cols || x->dtype == NB_DTYPE_I32) {
@@ -572,6 +602,9 @@ nb_status nb_dataset_load_batch(nb_graph *g, const nb_dataset *ds, const nb_batc
                           "y must be an input of shape [%zu] for batch %zu", m, k);
     }
     const size_t *rows = b->order + k * b->batch;
+    if (b->shards > 1) {
+        rows += shard_start(nb_batches_global_size(b, k), b->shard, b->shards);
+    }
     if (y && y->dtype == NB_DTYPE_I32) {
         for (size_t i = 0; i < m; i++) {
             double v = ds->y[rows[i]];

@@ -5,6 +5,7 @@
  * optimizer's in-place update).
  */
 #include "optim.h"
+#include "../dist/dist.h"
 #include "../ops/kernel.h"
 
 #include <math.h>
@@ -174,10 +175,11 @@ nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *par
     opt->offset = nbi_mem_alloc(g, n * sizeof *opt->offset);
     opt->n_blocks = block_count(total, n);
     opt->blocks = nbi_mem_alloc(g, opt->n_blocks * sizeof *opt->blocks);
+    opt->gdata = nbi_mem_alloc(g, n * sizeof *opt->gdata);
     size_t es = nbi_dtype_size(params[0]->dtype);
     opt->state_bytes = (size_t)opt->n_slots * total * es;
     opt->state = opt->state_bytes ? nbi_mem_alloc(g, opt->state_bytes) : NULL;
-    if (!opt->params || !opt->outs || !opt->other || !opt->offset || !opt->blocks ||
+    if (!opt->params || !opt->outs || !opt->other || !opt->offset || !opt->blocks || !opt->gdata ||
         (opt->state_bytes && !opt->state)) {
         nb_optim_free(opt);
         nbi_fail_nomem(g, "optim_new");
@@ -203,6 +205,17 @@ nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *par
             opt->rule->init(opt, slots, nbi_node_count(params[i]));
         }
     }
+    nb_status ds = nbi_dist_step_new(opt);
+    if (ds != NB_OK) {
+        if (ds == NB_ERR_NOMEM) {
+            nbi_fail_nomem(g, "optim_new");
+        } else {
+            nbi_fail(g, ds, "optim_new", 0, NULL,
+                     "a parameter of 2^31 elements or more is too large for one MPI all-reduce");
+        }
+        nb_optim_free(opt);
+        return NULL;
+    }
     return opt;
 }
 
@@ -217,6 +230,8 @@ void nb_optim_free(nb_optim *opt)
     nbi_mem_free(g, opt->other, (opt->n + 1) * sizeof *opt->other);
     nbi_mem_free(g, opt->offset, opt->n * sizeof *opt->offset);
     nbi_mem_free(g, opt->blocks, opt->n_blocks * sizeof *opt->blocks);
+    nbi_mem_free(g, opt->gdata, opt->n * sizeof *opt->gdata);
+    nbi_dist_step_free(opt);
     nbi_mem_free(g, opt->state, opt->state_bytes);
     nbi_mem_free(g, opt, sizeof *opt);
 }
@@ -309,8 +324,9 @@ static void squares_work(void *ctx, int k, int nt)
         const nb_node *gr = w->grads[i];
         size_t lo, hi, es = nbi_dtype_size(gr->dtype);
         if (share(i, nbi_node_count(gr), k, nt, &lo, &hi)) {
-            NBI_DISPATCH(gr, squares_kernel, (const unsigned char *)gr->data + lo * es, hi - lo,
-                         w->scale, opt->blocks + first_block(opt, i) + lo / NBI_NORM_BLOCK);
+            NBI_DISPATCH(gr, squares_kernel, (const unsigned char *)opt->gdata[i] + lo * es,
+                         hi - lo, w->scale,
+                         opt->blocks + first_block(opt, i) + lo / NBI_NORM_BLOCK);
         }
     }
 }
@@ -346,18 +362,18 @@ static void update_work(void *ctx, int k, int nt)
             slots[s] = (unsigned char *)nbi_optim_slot(opt, i, s) + lo * es;
         }
         opt->rule->update(opt, (unsigned char *)opt->params[i]->data + lo * es,
-                          (const unsigned char *)w->grads[i]->data + lo * es, slots, hi - lo, w->lr,
+                          (const unsigned char *)opt->gdata[i] + lo * es, slots, hi - lo, w->lr,
                           w->gscale);
     }
 }
 
 /* Largest |x| of a gradient; false at the first element that is NaN or infinite. */
-static bool finite_max(const nb_node *n, double *m)
+static bool finite_max(const nb_node *n, const void *data, double *m)
 {
     size_t c = nbi_node_count(n);
     for (size_t i = 0; i < c; i++) {
-        double v = n->dtype == NB_DTYPE_F32 ? (double)((const float *)n->data)[i]
-                                            : ((const double *)n->data)[i];
+        double v =
+            n->dtype == NB_DTYPE_F32 ? (double)((const float *)data)[i] : ((const double *)data)[i];
         if (!isfinite(v)) {
             return false;
         }
@@ -370,14 +386,19 @@ static bool finite_max(const nb_node *n, double *m)
 static nb_status step(nb_optim *opt, nb_node *const *outs, size_t n_outs, bool has_loss)
 {
     nb_graph *g = opt->g;
-    nb_status s = nb_graph_run(g, n_outs, outs);
+    nb_node *const *grads = outs + (has_loss ? 1 : 0);
+    /* distributed: the run, then the gradients summed over the processes */
+    nb_status s =
+        opt->dist ? nbi_dist_run(opt, outs, n_outs, grads) : nb_graph_run(g, n_outs, outs);
     if (s != NB_OK) {
         return s;
     }
-    nb_node *const *grads = outs + (has_loss ? 1 : 0);
+    for (size_t i = 0; i < opt->n; i++) {
+        opt->gdata[i] = opt->dist ? nbi_dist_grad(opt, i) : grads[i]->data;
+    }
     int nt = nbi_threads();
     opt->last_norm = sqrt(sum_squares(opt, grads, 1, nt));
-    if (has_loss) {
+    if (has_loss && (!opt->dist || nbi_dist_ran(opt))) {
         nb_node *loss = outs[0];
         opt->last_loss =
             loss->dtype == NB_DTYPE_F32 ? (double)*(float *)loss->data : *(double *)loss->data;
@@ -389,7 +410,7 @@ static nb_status step(nb_optim *opt, nb_node *const *outs, size_t n_outs, bool h
         /* a NaN or infinity refuses the step; huge finite values only overflowed the squares */
         double m = 0;
         for (size_t i = 0; i < opt->n; i++) {
-            if (!finite_max(grads[i], &m)) {
+            if (!finite_max(grads[i], opt->gdata[i], &m)) {
                 nb_node *in[2] = { opt->params[i], grads[i] };
                 return nbi_report(g, NB_ERR_VALUE, "optim_step", 2, in,
                                   "the gradient of %s is not finite; no parameter was updated",

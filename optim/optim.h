@@ -47,6 +47,8 @@ struct nb_optim {
     int64_t t; /* steps taken */
     double last_loss, last_norm;
     double first_loss; /* of the first step with a loss: the yardstick of nb_optim_diverged */
+    struct nbi_dist_step *dist; /* the distributed step (dist/dist.c), or NULL */
+    const void **gdata;         /* the step's gradient values, one per parameter */
 };
 
 /* State slot k of parameter i. */

@@ -1188,3 +1188,61 @@ Test(standardize, moments_and_normalize_are_what_standardize_does,
     nb_dataset_free(&a);
     nb_dataset_free(&b);
 }
+
+Test(batches, shards_split_each_batch_in_contiguous_parts,
+     .description = "10 examples, batches of 4, 3 shards: batch 4 splits 1,1,2 and the last, "
+                    "2, splits 0,1,1; the parts load the batch's rows in order")
+{
+    nb_batches b;
+    cr_assert_eq(nb_batches_init(&b, 10, 4, 7), NB_OK);
+    const size_t want[3][3] = { { 1, 1, 0 }, { 1, 1, 1 }, { 2, 2, 1 } };
+    for (int s = 0; s < 3; s++) {
+        cr_assert_eq(nb_batches_shard(&b, s, 3), NB_OK);
+        for (size_t k = 0; k < 3; k++) {
+            cr_assert_eq(nb_batches_size(&b, k), want[s][k], "shard %d batch %zu", s, k);
+            cr_assert_eq(nb_batches_global_size(&b, k), k < 2 ? 4u : 2u);
+        }
+    }
+    /* shard 2 of batch 0 holds examples 2 and 3 of the identity order */
+    nb_dataset ds = { .rows = 10, .cols = 1 };
+    float xs[10];
+    double ys[10];
+    for (int i = 0; i < 10; i++) {
+        xs[i] = (float)i;
+        ys[i] = i;
+    }
+    ds.x = xs;
+    ds.y = ys;
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_input(g, NB_DTYPE_F32, NB_SHAPE(2, 1));
+    cr_assert_eq(nb_dataset_load_batch(g, &ds, &b, 0, x, NULL), NB_OK);
+    cr_assert_float_eq(((const float *)nb_node_data(x))[0], 2.0f, 0);
+    cr_assert_float_eq(((const float *)nb_node_data(x))[1], 3.0f, 0);
+    /* an empty part cannot be loaded */
+    cr_assert_eq(nb_batches_shard(&b, 0, 3), NB_OK);
+    nb_node *x1 = nb_input(g, NB_DTYPE_F32, NB_SHAPE(1, 1));
+    cr_assert_eq(nb_dataset_load_batch(g, &ds, &b, 2, x1, NULL), NB_ERR_ARG);
+    cr_assert_str_eq(nb_graph_error(g),
+                     "load_batch: shard 0 of batch 2 is empty (2 examples in 3 shards)");
+    cr_assert_eq(nb_batches_shard(&b, 3, 3), NB_ERR_ARG);
+    cr_assert_eq(nb_batches_shard(&b, 0, 0), NB_ERR_ARG);
+    nb_graph_free(g);
+    nb_batches_free(&b);
+}
+
+Test(batches, one_process_job,
+     .description = "without mpirun the job is rank 0 of 1 and the "
+                    "collective calls pass values through")
+{
+    cr_assert_eq(nb_dist_init(NULL, NULL), NB_OK);
+    cr_assert_eq(nb_dist_rank(), 0);
+    cr_assert_eq(nb_dist_size(), 1);
+    double v[2] = { 1.5, -2 };
+    cr_assert_eq(nb_dist_sum(v, 2), NB_OK);
+    cr_assert(v[0] == 1.5 && v[1] == -2);
+    char msg[64] = "mine";
+    cr_assert_eq(nb_dist_agree(NB_ERR_IO, msg, sizeof msg), NB_ERR_IO);
+    cr_assert_eq(nb_dist_agree(NB_OK, msg, sizeof msg), NB_OK);
+    nb_dist_finalize();
+    cr_assert_eq(nb_dist_size(), 1);
+}

@@ -15,6 +15,10 @@ cd "$(dirname "$0")/.."
 mode=${1:-demo}
 packages="gcc libc6-dev meson ninja-build pkg-config libblis-dev libcriterion-dev graphviz"
 case $mode in test | playground) packages="$packages emscripten chromium nodejs" ;; esac # the browser playground
+# the suite also trains on two processes under mpirun (tests/test_dist.c)
+case "$mode" in
+test | asan) packages="$packages libopenmpi-dev openmpi-bin" ;;
+esac
 
 install_missing() {
     missing=""

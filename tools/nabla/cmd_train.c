@@ -4,6 +4,10 @@
  * model fixes the batch size (its features input is [B, F]); a last batch
  * of fewer than B examples is skipped, a different one in each epoch's
  * seeded order. Progress goes to stderr, the summary to stdout.
+ *
+ * Under mpirun (docs/distributed.md) every process trains the model on its
+ * own B examples of each global batch of B x processes, the gradients are
+ * summed, rank 0 prints and saves.
  */
 #include "cli.h"
 
@@ -53,6 +57,16 @@ int cmd_train(const cli *c)
                         "--optim %s: %sthe optimizers are sgd, momentum, nesterov, adagrad, "
                         "rmsprop, adam and adamw",
                         oname, note);
+    }
+    if (nb_dist_init(NULL, NULL) != NB_OK) {
+        return cli_fail(c, EXIT_USAGE, "%s", nb_dist_error());
+    }
+    /* under mpirun: rank 0 prints; each process's B examples make a global batch of B x size */
+    int rank = nb_dist_rank(), size = nb_dist_size();
+    bool quiet = c->quiet || rank != 0;
+    FILE *out = rank == 0 ? stdout : fopen("/dev/null", "w");
+    if (!out) {
+        return cli_fail(c, EXIT_USAGE, "cannot open /dev/null");
     }
     model m;
     nb_dataset ds = { 0 }, test = { 0 };
@@ -123,23 +137,30 @@ int cmd_train(const cli *c)
         oo.weight_decay = c->weight_decay;
     }
     oo.clip_norm = c->clip;
+    oo.distributed = true; /* nothing changes in a run of one process */
     if (nb_grad(m.g, loss, n_params, params, grads) != NB_OK ||
         !(opt = nb_optim_new(m.g, loss, n_params, params, grads, &oo))) {
         rc = cli_fail(c, EXIT_USAGE, "%s", nb_graph_error(m.g));
         goto done;
     }
-    if (nb_batches_init(&b, ds.rows, batch, c->seed) != NB_OK) {
+    if (nb_dist_broadcast(m.g, n_params + n_states, params) != NB_OK) {
+        rc = cli_fail(c, EXIT_USAGE, "%s", nb_graph_error(m.g));
+        goto done;
+    }
+    size_t global = batch * (size_t)size;
+    if (nb_batches_init(&b, ds.rows, global, c->seed) != NB_OK ||
+        nb_batches_shard(&b, rank, size) != NB_OK) {
         rc = cli_fail(c, EXIT_USAGE, "out of memory");
         goto done;
     }
     bool binary = false;
     nb_node *logits = data_scored(loss, y, &binary);
-    size_t steps = ds.rows / batch, skipped = ds.rows % batch;
-    if (!c->quiet) {
+    size_t steps = ds.rows / global, skipped = ds.rows % global;
+    if (!quiet) {
         fprintf(stderr,
-                "training %s: %zu examples, %zu batches of %zu per epoch%s, %s, lr %g, %zu "
+                "training %s: %zu examples, %zu batches of %zu per epoch%s%s, %s, lr %g, %zu "
                 "parameter tensor%s\n",
-                c->loss, ds.rows, steps, batch,
+                c->loss, ds.rows, steps, global, size > 1 ? " (one part on each process)" : "",
                 skipped ? " (the last partial batch is skipped)" : "", on->name, oo.lr, n_params,
                 n_params == 1 ? "" : "s");
     }
@@ -171,7 +192,8 @@ int cmd_train(const cli *c)
                 first = nb_optim_loss(opt);
             }
         }
-        losses[e] = sum / (double)steps;
+        nb_dist_sum(&sum, 1);
+        losses[e] = sum / (double)steps / (double)size;
         /*
          * a loss that is no longer finite, or has grown a thousandfold over the
          * first step's (nb_optim_diverged), will not come back: stop and say so
@@ -194,7 +216,7 @@ int cmd_train(const cli *c)
                           nb_graph_error(m.g));
             goto done;
         }
-        if (!c->quiet) {
+        if (!quiet) {
             fprintf(stderr, "epoch %*d/%d  loss %.6f", c->epochs >= 100 ? 4 : 3, e + 1, c->epochs,
                     losses[e]);
             if (accs[e] >= 0) {
@@ -209,64 +231,67 @@ int cmd_train(const cli *c)
             fputc('\n', stderr);
         }
         if (c->save &&
-            nb_checkpoint_save(m.g, c->save, n_params + n_states, params, opt) != NB_OK) {
+            nb_dist_checkpoint_save(m.g, c->save, n_params + n_states, params, opt) != NB_OK) {
             rc = cli_fail(c, EXIT_USAGE, "--save %s: %s", c->save, nb_graph_error(m.g));
             goto done;
         }
     }
     if (c->json) {
-        fputs("{\"loss\": ", stdout);
-        json_string(stdout, c->loss);
-        printf(", \"epochs\": %d, \"steps\": %lld, \"batch\": %zu, \"skipped\": %zu, \"losses\": [",
-               c->epochs, (long long)nb_optim_steps(opt), batch, skipped);
+        fputs("{\"loss\": ", out);
+        json_string(out, c->loss);
+        fprintf(
+            out,
+            ", \"epochs\": %d, \"steps\": %lld, \"batch\": %zu, \"skipped\": %zu, \"losses\": [",
+            c->epochs, (long long)nb_optim_steps(opt), batch, skipped);
         for (int e = 0; e < c->epochs; e++) {
-            fputs(e ? ", " : "", stdout);
-            json_number(stdout, losses[e], NB_DTYPE_F64);
+            fputs(e ? ", " : "", out);
+            json_number(out, losses[e], NB_DTYPE_F64);
         }
-        fputs("]", stdout);
+        fputs("]", out);
         if (logits) {
-            fputs(", \"accuracy\": [", stdout);
+            fputs(", \"accuracy\": [", out);
             for (int e = 0; e < c->epochs; e++) {
-                fputs(e ? ", " : "", stdout);
-                json_number(stdout, accs[e] >= 0 ? accs[e] : NAN, NB_DTYPE_F64);
+                fputs(e ? ", " : "", out);
+                json_number(out, accs[e] >= 0 ? accs[e] : NAN, NB_DTYPE_F64);
             }
-            fputs("]", stdout);
+            fputs("]", out);
         }
         if (c->test) {
-            fputs(", \"test\": {\"loss\": ", stdout);
-            json_number(stdout, ho.loss, NB_DTYPE_F64);
-            fputs(", \"accuracy\": ", stdout);
-            json_number(stdout, ho.accuracy >= 0 ? ho.accuracy : NAN, NB_DTYPE_F64);
-            printf(", \"examples\": %zu, \"skipped\": %zu}", ho.examples, ho.skipped);
+            fputs(", \"test\": {\"loss\": ", out);
+            json_number(out, ho.loss, NB_DTYPE_F64);
+            fputs(", \"accuracy\": ", out);
+            json_number(out, ho.accuracy >= 0 ? ho.accuracy : NAN, NB_DTYPE_F64);
+            fprintf(out, ", \"examples\": %zu, \"skipped\": %zu}", ho.examples, ho.skipped);
         }
-        fputs(", \"saved\": ", stdout);
+        fputs(", \"saved\": ", out);
         if (c->save) {
-            json_string(stdout, c->save);
+            json_string(out, c->save);
         } else {
-            fputs("null", stdout);
+            fputs("null", out);
         }
-        fputs("}\n", stdout);
+        fputs("}\n", out);
     } else {
-        printf("trained %s for %d epoch%s (%lld steps): loss %.6f -> %.6f", c->loss, c->epochs,
-               c->epochs == 1 ? "" : "s", (long long)nb_optim_steps(opt), losses[0],
-               losses[c->epochs - 1]);
+        fprintf(out, "trained %s for %d epoch%s (%lld steps): loss %.6f -> %.6f", c->loss,
+                c->epochs, c->epochs == 1 ? "" : "s", (long long)nb_optim_steps(opt), losses[0],
+                losses[c->epochs - 1]);
         if (logits && accs[c->epochs - 1] >= 0) {
-            printf(", accuracy %.4f", accs[c->epochs - 1]);
+            fprintf(out, ", accuracy %.4f", accs[c->epochs - 1]);
         }
-        putchar('\n');
+        fputc('\n', out);
         if (c->test) {
-            printf("test (%s, %zu examples%s): loss %.6f", c->test, ho.examples,
-                   ho.skipped ? ", the last partial batch skipped" : "", ho.loss);
+            fprintf(out, "test (%s, %zu examples%s): loss %.6f", c->test, ho.examples,
+                    ho.skipped ? ", the last partial batch skipped" : "", ho.loss);
             if (ho.accuracy >= 0) {
-                printf(", accuracy %.4f", ho.accuracy);
+                fprintf(out, ", accuracy %.4f", ho.accuracy);
             }
-            putchar('\n');
+            fputc('\n', out);
         }
         if (c->save) {
             size_t model_states = n_states - (m.norm_mean ? 2 : 0);
-            printf("saved the parameters%s%s to %s (read them with --load %s)\n",
-                   model_states ? (m.norm_mean ? ", the state nodes" : " and the state nodes") : "",
-                   m.norm_mean ? " and the standardization statistics" : "", c->save, c->save);
+            fprintf(out, "saved the parameters%s%s to %s (read them with --load %s)\n",
+                    model_states ? (m.norm_mean ? ", the state nodes" : " and the state nodes")
+                                 : "",
+                    m.norm_mean ? " and the standardization statistics" : "", c->save, c->save);
         }
     }
 done:
@@ -279,5 +304,11 @@ done:
     free(losses);
     free(accs);
     model_free(&m);
+    if (out != stdout) {
+        fclose(out);
+    }
+    if (rc == EXIT_OK) {
+        nb_dist_finalize(); /* a failed process leaves without it: mpirun ends the job */
+    }
     return rc;
 }

@@ -1,0 +1,306 @@
+/*
+ * tests/test_dist.c: data-parallel training under `mpirun -np 2` on this one
+ * machine (tests/meson.build adds it only when nabla is built with MPI and
+ * mpirun exists). tests/dist_worker trains a float64 classifier alone and on
+ * two processes: same losses and weights, the same bits on both ranks,
+ * every example once per epoch, resume, and the two fault cases (a file
+ * only one rank cannot read, a gradient that is not finite on one rank),
+ * where every process must stop with a message naming the rank, not hang.
+ * The examples and `nabla train` print the same lines on one and two processes.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef NB_BUILD_DIR
+#define NB_BUILD_DIR "build"
+#endif
+#ifndef NB_MPIRUN
+#define NB_MPIRUN "mpirun"
+#endif
+
+#define WORKER NB_BUILD_DIR "/tests/dist_worker"
+/*
+ * Two processes on a machine that may have fewer cores, as root in CI; a
+ * timeout turns a hang into a failure. Open MPI's own allocations are not
+ * freed at exit: LeakSanitizer (in the ASan build) would fail every run.
+ */
+#define MPIRUN                                                                                     \
+    "ASAN_OPTIONS=detect_leaks=0 OMPI_MCA_rmaps_base_oversubscribe=1 timeout 120 " NB_MPIRUN       \
+    " --oversubscribe --allow-run-as-root -np 2 "
+
+typedef struct run_result {
+    char *out;
+    int status; /* exit code, -1 if killed */
+} run_result;
+
+/* Runs a shell command line (standard error joined to the output) and collects what it printed. */
+static run_result run(const char *cmd)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    cr_assert_not_null(p, "popen(%s) failed", cmd);
+    size_t cap = 4096, n = 0, got;
+    char *out = malloc(cap);
+    cr_assert_not_null(out);
+    while ((got = fread(out + n, 1, cap - n - 1, p)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            cap *= 2;
+            out = realloc(out, cap);
+            cr_assert_not_null(out);
+        }
+    }
+    out[n] = '\0';
+    int st = pclose(p);
+    return (run_result){ out, st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1 };
+}
+
+static run_result run_ok(const char *cmd)
+{
+    run_result r = run(cmd);
+    cr_assert_eq(r.status, 0, "%s exited with %d; it printed:\n%s", cmd, r.status, r.out);
+    return r;
+}
+
+/* The number after `key` in text's n-th line that has it (from 0); NAN if none. */
+static double value_after(const char *text, const char *key, int nth)
+{
+    const char *at = text;
+    for (int i = 0; (at = strstr(at, key)) != NULL; i++, at += strlen(key)) {
+        if (i == nth) {
+            return strtod(at + strlen(key), NULL);
+        }
+    }
+    return NAN;
+}
+
+static void assert_close(double a, double b, double rel, const char *what)
+{
+    cr_assert(fabs(a - b) <= rel * fabs(b), "%s: %.17g on two processes, %.17g on one", what, a, b);
+}
+
+/* Runs the worker alone and on two processes with args; compares losses and weights. */
+static void compare_one_two(const char *args, int epochs)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' %s", WORKER, args);
+    run_result one = run_ok(cmd);
+    snprintf(cmd, sizeof cmd, MPIRUN "'%s' %s", WORKER, args);
+    run_result two = run_ok(cmd);
+    for (int e = 0; e < epochs; e++) {
+        char key[32];
+        snprintf(key, sizeof key, "epoch %d loss ", e + 1);
+        double a = value_after(two.out, key, 0), b = value_after(one.out, key, 0);
+        cr_assert(isfinite(a) && isfinite(b), "no loss for epoch %d:\n%s\n%s", e + 1, one.out,
+                  two.out);
+        /* float64: the sums only run in another order */
+        assert_close(a, b, 1e-12, key);
+    }
+    assert_close(value_after(two.out, "w2[0] ", 0), value_after(one.out, "w2[0] ", 0), 1e-10,
+                 "w2[0]");
+    assert_close(value_after(two.out, "w2[20] ", 0), value_after(one.out, "w2[20] ", 0), 1e-10,
+                 "w2[20]");
+    /* both ranks hold exactly the same bits */
+    double h0 = value_after(two.out, "rank 0 hash ", 0),
+           h1 = value_after(two.out, "rank 1 hash ", 0);
+    cr_assert(isfinite(h0) && h0 == h1, "the ranks' weights differ:\n%s", two.out);
+    free(one.out);
+    free(two.out);
+}
+
+Test(dist, two_processes_train_as_one,
+     .description = "203 examples in batches of 16 (the last, 11, split 5 and 6): the same "
+                    "losses and weights on one and two processes, the same bits on both ranks")
+{
+    compare_one_two("train 203 16 4", 4);
+}
+
+Test(dist, an_empty_shard_takes_part,
+     .description = "33 examples in batches of 16: the last batch of 1 leaves rank 0 nothing; it "
+                    "adds zeros to the sum and training still matches one process")
+{
+    compare_one_two("train 33 16 3", 3);
+}
+
+Test(dist, every_example_once_per_epoch)
+{
+    run_result r = run_ok(MPIRUN "'" WORKER "' shards 1001 64 3");
+    cr_assert(strstr(r.out, "rank 0 took 1500 examples; examples not seen exactly 3 times: 0"),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "rank 1 took 1503 examples; examples not seen exactly 3 times: 0"),
+              "%s", r.out);
+    free(r.out);
+}
+
+/* A temporary file name under the build folder. */
+static void temp_path(char *buf, size_t cap, const char *name)
+{
+    snprintf(buf, cap, NB_BUILD_DIR "/tests/dist_%ld_%s", (long)getpid(), name);
+}
+
+Test(dist, resume_continues_identically)
+{
+    char ck[512], cmd[2048];
+    temp_path(ck, sizeof ck, "resume.ckpt");
+    snprintf(cmd, sizeof cmd, MPIRUN "'%s' train 203 16 2 --save '%s'", WORKER, ck);
+    free(run_ok(cmd).out);
+    snprintf(cmd, sizeof cmd, MPIRUN "'%s' train 203 16 4 --resume '%s'", WORKER, ck);
+    run_result resumed = run_ok(cmd);
+    snprintf(cmd, sizeof cmd, MPIRUN "'%s' train 203 16 4", WORKER);
+    run_result whole = run_ok(cmd);
+    const char *a = strstr(resumed.out, "w2[0]"), *b = strstr(whole.out, "w2[0]");
+    cr_assert(a && b && strcmp(a, b) == 0, "resumed:\n%s\nuninterrupted:\n%s", resumed.out,
+              whole.out);
+    remove(ck);
+    free(resumed.out);
+    free(whole.out);
+}
+
+Test(dist, a_file_one_rank_cannot_read_stops_every_rank)
+{
+    run_result r = run(MPIRUN "'" WORKER "' badfile");
+    cr_assert_neq(r.status, 0, "%s", r.out);
+    cr_assert_neq(r.status, 124, "timed out (a hang):\n%s", r.out);
+    cr_assert(strstr(r.out, "rank 0: stopping: rank 1: "), "%s", r.out);
+    cr_assert(strstr(r.out, "rank 1: stopping: rank 1: "), "%s", r.out);
+    cr_assert(strstr(r.out, "no-such-dir/train.csv"), "%s", r.out);
+    free(r.out);
+}
+
+Test(dist, a_gradient_not_finite_on_one_rank_stops_every_rank,
+     .description = "step 20 (epoch 2) gets a NaN on rank 1: both ranks stop naming rank 1 and "
+                    "w1, and the checkpoint of epoch 1 is intact")
+{
+    char ck[512], cmd[2048];
+    temp_path(ck, sizeof ck, "nan.ckpt");
+    snprintf(cmd, sizeof cmd, MPIRUN "'%s' train 203 16 3 --save '%s' --nan-at 20", WORKER, ck);
+    run_result r = run(cmd);
+    cr_assert_neq(r.status, 0, "%s", r.out);
+    cr_assert_neq(r.status, 124, "timed out (a hang):\n%s", r.out);
+    const char *msg = "step: optim_step(w1[5,7]): rank 1: the gradient of w1 is not finite; no "
+                      "parameter was updated";
+    char want[512];
+    for (int rank = 0; rank < 2; rank++) {
+        snprintf(want, sizeof want, "rank %d: %s", rank, msg);
+        cr_assert(strstr(r.out, want), "no line \"%s\" in:\n%s", want, r.out);
+    }
+    /* the checkpoint is epoch 1's: resuming it for 0 more epochs gives a 1-epoch run's weights */
+    snprintf(cmd, sizeof cmd, "'%s' train 203 16 1 --resume '%s'", WORKER, ck);
+    run_result resumed = run_ok(cmd);
+    snprintf(cmd, sizeof cmd, MPIRUN "'%s' train 203 16 1", WORKER);
+    run_result one_epoch = run_ok(cmd);
+    const char *a = strstr(resumed.out, "w2[0]"), *b = strstr(one_epoch.out, "w2[0]");
+    cr_assert(a && b && strncmp(a, b, strcspn(b, "\n")) == 0, "resumed:\n%s\none epoch:\n%s",
+              resumed.out, one_epoch.out);
+    remove(ck);
+    free(r.out);
+    free(resumed.out);
+    free(one_epoch.out);
+}
+
+/* The last line starting with prefix in text, in buf. */
+static const char *line_with(const char *text, const char *prefix, char *buf, size_t cap)
+{
+    const char *found = NULL;
+    for (const char *at = text; at; at = strchr(at, '\n'), at = at ? at + 1 : NULL) {
+        if (strncmp(at, prefix, strlen(prefix)) == 0) {
+            found = at;
+        }
+    }
+    buf[0] = '\0';
+    if (found) {
+        snprintf(buf, cap, "%.*s", (int)strcspn(found, "\n"), found);
+    }
+    return buf;
+}
+
+/*
+ * An example prints one `test accuracy:` line, the same on one and two
+ * processes, and the one docs/distributed.md quotes.
+ */
+static void example_one_two(const char *name, const char *args, const char *want)
+{
+    char cmd[2048], a[256], b[256];
+    snprintf(cmd, sizeof cmd, "'%s/examples/%s' %s", NB_BUILD_DIR, name, args);
+    run_result one = run_ok(cmd);
+    snprintf(cmd, sizeof cmd, MPIRUN "'%s/examples/%s' %s", NB_BUILD_DIR, name, args);
+    run_result two = run_ok(cmd);
+    line_with(one.out, "test accuracy: ", a, sizeof a);
+    line_with(two.out, "test accuracy: ", b, sizeof b);
+    cr_assert(a[0] && strcmp(a, b) == 0, "one process:\n%s\ntwo:\n%s", one.out, two.out);
+    cr_assert_str_eq(b, want);
+    const char *first = strstr(two.out, "test accuracy: ");
+    cr_assert(first && !strstr(first + 1, "test accuracy: "), "printed twice:\n%s", two.out);
+    free(one.out);
+    free(two.out);
+}
+
+Test(dist, mnist_mlp_on_two_processes)
+{
+    example_one_two("mnist_mlp", "--quiet", "test accuracy: 0.9415");
+}
+
+Test(dist, digits_mlp_on_two_processes)
+{
+    example_one_two("digits_mlp", "--quiet", "test accuracy: 0.9722");
+}
+
+/* The numbers of a JSON array "key": [a, b, ...] in text, into v (up to cap); their count. */
+static int json_array(const char *text, const char *key, double *v, int cap)
+{
+    const char *at = strstr(text, key);
+    int n = 0;
+    if (!at || !(at = strchr(at, '['))) {
+        return 0;
+    }
+    for (at++; n < cap && *at && *at != ']'; n++) {
+        char *end;
+        v[n] = strtod(at, &end);
+        at = end;
+        while (*at == ',' || *at == ' ') {
+            at++;
+        }
+    }
+    return n;
+}
+
+Test(dist, nabla_train_on_two_processes,
+     .description = "each process fills the model's x[10, 4] with its part of a global batch of "
+                    "20: the same losses (1e-12 relative) and accuracies as x[20, 4] on one")
+{
+    char model20[512], cmd[4096];
+    temp_path(model20, sizeof model20, "iris20.nb");
+    snprintf(cmd, sizeof cmd, "sed 's/x\\[10, 4\\]/x[20, 4]/; s/y\\[10\\]/y[20]/' '%s' > '%s'",
+             NB_SOURCE_DIR "/examples/models/iris_train.nb", model20);
+    free(run_ok(cmd).out);
+    const char *args = "--loss loss --data '" NB_SOURCE_DIR "/data/iris-train.csv' --standardize "
+                       "--epochs 4 --json --quiet";
+    snprintf(cmd, sizeof cmd, "'%s/tools/nabla' train '%s' %s", NB_BUILD_DIR, model20, args);
+    run_result one = run_ok(cmd);
+    snprintf(cmd, sizeof cmd, MPIRUN "'%s/tools/nabla' train '%s' %s", NB_BUILD_DIR,
+             NB_SOURCE_DIR "/examples/models/iris_train.nb", args);
+    run_result two = run_ok(cmd);
+    double l1[8], l2[8], a1[8], a2[8];
+    cr_assert_eq(json_array(one.out, "\"losses\"", l1, 8), 4, "%s", one.out);
+    cr_assert_eq(json_array(two.out, "\"losses\"", l2, 8), 4, "%s", two.out);
+    cr_assert_eq(json_array(one.out, "\"accuracy\"", a1, 8), 4, "%s", one.out);
+    cr_assert_eq(json_array(two.out, "\"accuracy\"", a2, 8), 4, "%s", two.out);
+    for (int e = 0; e < 4; e++) {
+        assert_close(l2[e], l1[e], 1e-12, "loss");
+        cr_assert_eq(a2[e], a1[e], "epoch %d accuracy %g on two processes, %g on one", e + 1, a2[e],
+                     a1[e]);
+    }
+    cr_assert(strstr(two.out, "\"steps\": 24"), "%s", two.out);
+    remove(model20);
+    free(one.out);
+    free(two.out);
+}
