@@ -109,6 +109,8 @@ static double number_after(const char *line, const char *prefix)
     return v;
 }
 
+static void check_tables(const char *name, const char *line);
+
 /* Runs a classifier example with --quiet: its last line must be "test accuracy: 0.XXXX" >= target. */
 static void check_accuracy(const char *name, double target)
 {
@@ -120,6 +122,7 @@ static void check_accuracy(const char *name, double target)
               "'%s' is not 'test accuracy: 0.XXXX'", line);
     cr_assert_geq(acc, target, "%s: test accuracy %.4f is below the documented %.3f", name, acc,
                   target);
+    check_tables(name, line);
     free(r.out);
 }
 
@@ -149,6 +152,42 @@ static void temp_path(char *buf, size_t cap, const char *tag)
     close(fd);
 }
 
+/*
+ * The example tables of README.md and docs/training.md show each example's
+ * last line ("| `mnist_cnn` | ... | `test accuracy: 0.9775` | ..."): every row
+ * naming the example must show the line it printed now, and README has one.
+ */
+static void check_tables(const char *name, const char *line)
+{
+    static const char *const pages[] = { NB_SOURCE_DIR "/README.md",
+                                         NB_SOURCE_DIR "/docs/training.md" };
+    char row[128], cell[300];
+    snprintf(row, sizeof row, "| `%s` |", name);
+    snprintf(cell, sizeof cell, "`%s`", line);
+    for (int k = 0; k < 2; k++) {
+        size_t size;
+        char *text = (char *)file_bytes(pages[k], &size);
+        char *t = realloc(text, size + 1);
+        cr_assert_not_null(t);
+        t[size] = '\0';
+        int rows = 0;
+        for (const char *at = strstr(t, row); at; at = strstr(at + 1, row)) {
+            if (at != t && at[-1] != '\n') {
+                continue;
+            }
+            size_t n = strcspn(at, "\n");
+            char *found = strstr(at, cell);
+            cr_expect(found && found < at + n,
+                      "%s: the row of %s shows another last line than "
+                      "'%s', which the program prints now:\n%.*s",
+                      pages[k], name, line, (int)n, at);
+            rows++;
+        }
+        cr_expect(k == 1 || rows > 0, "README.md has no row for %s", name);
+        free(t);
+    }
+}
+
 /* ---- the examples reach their figures ---- */
 
 Test(examples, xor_network_fits_where_linear_cannot,
@@ -166,6 +205,7 @@ Test(examples, xor_network_fits_where_linear_cannot,
 
     double loss = number_after(last_line(r.out, buf, sizeof buf), "final loss: ");
     cr_assert(loss >= 0 && loss < 1e-6, "the network's final loss %g is not below 1e-6", loss);
+    check_tables("xor", last_line(r.out, buf, sizeof buf));
     free(r.out);
 }
 
@@ -284,6 +324,7 @@ Test(examples, names_lstm_reaches_2_05,
     cr_assert(strlen(line) == strlen("test nll: 0.0000"), "'%s' is not 'test nll: X.XXXX'", line);
     cr_assert_leq(nll, 2.05, "names_lstm: test nll %.4f is above the documented 2.05", nll);
     cr_assert_gt(nll, 1.5, "names_lstm: test nll %.4f is implausibly low", nll);
+    check_tables("names_lstm", line);
     free(r.out);
 }
 
