@@ -2047,6 +2047,47 @@ NB_API size_t nb_node_expression(nb_node *n, char *buf, size_t cap);
  */
 NB_API nb_status nb_model_write(nb_graph *g, FILE *f);
 
+/* ======================================================================== */
+/* ONNX export and import                                                   */
+/* ======================================================================== */
+
+/*
+ * ONNX (https://onnx.ai) is the exchange format of ONNX Runtime, PyTorch's
+ * exporter and Netron. nabla reads and writes it when built with protobuf-c
+ * (meson option onnx, on when libprotobuf-c-dev, protobuf-c-compiler and
+ * libonnx-dev are installed); without it these functions fail with NB_ERR_ARG
+ * and say so. docs/onnx.md has the op mapping both ways.
+ */
+
+/* Options of nb_onnx_write. */
+typedef struct nb_onnx_options {
+    int opset;                /* ONNX opset of the file; 0 or 17 (the one supported) */
+    const char *const *names; /* names of the outputs in the file (NULL, or a NULL
+                                 entry: the node's scope path and name) */
+    const char *graph_name;   /* the ONNX graph's name (NULL: "nabla") */
+} nb_onnx_options;
+
+/* The defaults: opset 17, outputs under their node names, graph "nabla". */
+NB_API nb_onnx_options nb_onnx_defaults(void);
+
+/*
+ * Writes the nodes that n outputs depend on as an ONNX model at path
+ * (atomically: a temporary file renamed over path). Inputs become graph
+ * inputs with their dtypes and shapes, parameters and state nodes
+ * initializers (their current values), constants Constant nodes, and every
+ * op one standard ONNX op or a small fixed subgraph of them; values are named
+ * "scope/name" after the node's scope path and name. Gradient nodes are
+ * ordinary nodes: pass the results of nb_grad as outputs to export a training
+ * graph that computes the loss and its gradients. Ops whose meaning depends
+ * on the mode (dropout, batch_norm, mode_select) are written for the graph's
+ * mode (nb_graph_set_training). opts may be NULL (nb_onnx_defaults).
+ * Errors (nb_graph_error tells; the graph stays usable): NB_ERR_ARG for a node
+ * without an ONNX mapping (naming its op, node and shape) or a build without
+ * ONNX support, NB_ERR_IO when the file cannot be written, NB_ERR_NOMEM.
+ */
+NB_API nb_status nb_onnx_write(nb_graph *g, size_t n, nb_node *const *outputs, const char *path,
+                               const nb_onnx_options *opts);
+
 #ifdef __cplusplus
 }
 #endif
