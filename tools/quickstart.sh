@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-demo}
 packages="gcc libc6-dev meson ninja-build pkg-config libblis-dev libcriterion-dev graphviz"
+[ "$mode" = demo ] || packages="$packages libprotobuf-c-dev protobuf-c-compiler libonnx-dev python3-onnx nodejs$(command -v npm >/dev/null 2>&1 || echo ' npm')" # ONNX tests
 
 install_missing() {
     missing=""
