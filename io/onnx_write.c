@@ -197,7 +197,24 @@ static const char *add_init(ow *w, Onnx__TensorProto *t)
     return t->name;
 }
 
-/* An initializer of dtype d (or int64 when i64) from doubles. */
+/* A Constant node of tensor t, named as t: the file's own constants are nodes, so that
+   only parameters and state are initializers (which importers make trainable). */
+static const char *constant(ow *w, Onnx__TensorProto *t)
+{
+    if (!t) {
+        return "";
+    }
+    const char *y = t->name;
+    Onnx__NodeProto *c = emit(w, "Constant", 0, NULL, 1, &y);
+    Onnx__AttributeProto *a = attr(w, c, "value");
+    if (a) {
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+        a->t = t;
+    }
+    return y;
+}
+
+/* A Constant of dtype d (or int64 when i64) from doubles. */
 static const char *cst(ow *w, nb_dtype d, bool i64, int rank, const int64_t *shape, const double *v)
 {
     size_t cnt = 1;
@@ -225,7 +242,7 @@ static const char *cst(ow *w, nb_dtype d, bool i64, int rank, const int64_t *sha
         }
     }
     const char *name = tmp(w);
-    const char *r = add_init(
+    const char *r = constant(
         w, tensor(w, name, i64 ? NBI_ONNX_INT64 : onnx_dtype(d), rank, shape, buf, cnt * es));
     free(buf);
     return r;
@@ -839,7 +856,7 @@ static bool map_node(ow *w, nb_node *n)
             const char *in[3] = { x[0], scalar(w, dt, at[0].f),
                                   cst(w, NB_DTYPE_F64, false, 0, NULL, (double[]){ 1 }) };
             /* training_mode is a bool scalar */
-            Onnx__TensorProto *t = w->inits[w->n_inits - 1];
+            Onnx__TensorProto *t = w->nodes[w->n_nodes - 1]->attribute[0]->t;
             t->data_type = NBI_ONNX_BOOL;
             t->raw_data.len = 1;
             t->raw_data.data[0] = 1;
