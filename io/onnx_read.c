@@ -1802,9 +1802,72 @@ static bool op_lstm(orr *r)
            out_node(r, 2, nb_reshape(g, c, 3, s3));
 }
 
+/* The attributes each operator may carry (another is an error naming it). */
+static const struct {
+    const char *op, *attrs;
+} op_attrs[] = {
+    { "Gemm", ",alpha,beta,transA,transB," },
+    { "LeakyRelu", ",alpha," },
+    { "Elu", ",alpha," },
+    { "Softmax", ",axis," },
+    { "LogSoftmax", ",axis," },
+    { "Clip", ",min,max," },
+    { "Conv", ",kernel_shape,strides,pads,dilations,group,auto_pad," },
+    { "ConvTranspose",
+      ",kernel_shape,strides,pads,dilations,group,auto_pad,output_padding,output_shape," },
+    { "MaxPool", ",kernel_shape,strides,pads,dilations,auto_pad,ceil_mode,storage_order," },
+    { "AveragePool", ",kernel_shape,strides,pads,auto_pad,ceil_mode,count_include_pad," },
+    { "Flatten", ",axis," },
+    { "Reshape", ",allowzero," },
+    { "Squeeze", ",axes," },
+    { "Unsqueeze", ",axes," },
+    { "Transpose", ",perm," },
+    { "Concat", ",axis," },
+    { "Slice", ",starts,ends,axes," },
+    { "Split", ",axis,split,num_outputs," },
+    { "Gather", ",axis," },
+    { "Pad", ",mode,pads,value," },
+    { "BatchNormalization", ",epsilon,momentum,training_mode,spatial," },
+    { "LayerNormalization", ",axis,epsilon,stash_type," },
+    { "Dropout", ",ratio,seed," },
+    { "ReduceMean", ",axes,keepdims,noop_with_empty_axes," },
+    { "ReduceSum", ",axes,keepdims,noop_with_empty_axes," },
+    { "ReduceMax", ",axes,keepdims,noop_with_empty_axes," },
+    { "ReduceMin", ",axes,keepdims,noop_with_empty_axes," },
+    { "ReduceLogSumExp", ",axes,keepdims,noop_with_empty_axes," },
+    { "Constant", ",value,value_float,value_floats,value_int,value_ints," },
+    { "ConstantOfShape", ",value," },
+    { "Shape", ",start,end," },
+    { "Cast", ",to,saturate," },
+    { "LSTM", ",hidden_size,direction,layout," },
+};
+
+static bool attrs_known(orr *r, const char *op)
+{
+    const char *allowed = ",";
+    for (size_t k = 0; k < sizeof op_attrs / sizeof *op_attrs; k++) {
+        if (strcmp(op_attrs[k].op, op) == 0) {
+            allowed = op_attrs[k].attrs;
+        }
+    }
+    for (size_t k = 0; k < r->node->n_attribute; k++) {
+        const Onnx__AttributeProto *a = r->node->attribute[k];
+        const char *name = a && a->name ? a->name : "";
+        char key[80];
+        snprintf(key, sizeof key, ",%.70s,", name);
+        if (!*name || !strstr(allowed, key)) {
+            return fail(r, NB_ERR_ARG, "attribute '%s' is not supported", name);
+        }
+    }
+    return true;
+}
+
 static bool import_node(orr *r)
 {
     const char *op = r->node->op_type ? r->node->op_type : "";
+    if (!attrs_known(r, op)) {
+        return false;
+    }
     if (r->node->domain && *r->node->domain && strcmp(r->node->domain, "ai.onnx") != 0) {
         return fail(r, NB_ERR_ARG, "operators of domain '%s' are not supported", r->node->domain);
     }

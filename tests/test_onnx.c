@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 #include <nabla.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,4 +256,250 @@ Test(onnx_runtime, cnn, .init = make_dir, .fini = remove_dir)
 Test(onnx_runtime, most_ops_and_their_gradients, .init = make_dir, .fini = remove_dir)
 {
     ort_check(6);
+}
+
+/* ---- import: PyTorch's exports (tests/reference/onnx_export.py) ---- */
+
+/* One tensor line of a .ref file: KIND NAME RANK DIMS... : VALUES. */
+typedef struct ref_tensor {
+    char kind[8], name[64];
+    int rank;
+    int64_t shape[8];
+    double *v;
+    size_t n;
+} ref_tensor;
+
+static size_t read_ref(const char *path, ref_tensor *t, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot open %s", path);
+    size_t n = 0;
+    char kind[8], name[64];
+    int rank;
+    while (n < cap && fscanf(f, "%7s %63s %d", kind, name, &rank) == 3) {
+        ref_tensor *r = &t[n++];
+        snprintf(r->kind, sizeof r->kind, "%s", kind);
+        snprintf(r->name, sizeof r->name, "%s", name);
+        r->rank = rank;
+        r->n = 1;
+        for (int k = 0; k < rank; k++) {
+            long long d;
+            cr_assert_eq(fscanf(f, "%lld", &d), 1);
+            r->shape[k] = d;
+            r->n *= (size_t)d;
+        }
+        cr_assert_eq(fscanf(f, " %7s", kind), 1);
+        r->v = malloc(r->n * sizeof *r->v);
+        for (size_t k = 0; k < r->n; k++) {
+            cr_assert_eq(fscanf(f, "%lf", &r->v[k]), 1);
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/* The largest |got - want| relative to max(|want|, floor * max |want|). */
+static double rel_err(const double *got, const double *want, size_t n, double floor)
+{
+    double big = 0, worst = 0;
+    for (size_t k = 0; k < n; k++) {
+        big = fmax(big, fabs(want[k]));
+    }
+    for (size_t k = 0; k < n; k++) {
+        double e = fabs(got[k] - want[k]) / fmax(fmax(fabs(want[k]), floor * big), 1e-300);
+        worst = fmax(worst, e);
+    }
+    return worst;
+}
+
+/* Imports tests/onnx/NAME.onnx in dtype d, feeds its inputs and checks every output. */
+static void check_pytorch(const char *name, nb_dtype d)
+{
+    NEED_ONNX();
+    char path[512];
+    snprintf(path, sizeof path, TMODELS "%s.ref", name);
+    ref_tensor ref[16];
+    size_t nref = read_ref(path, ref, 16);
+    snprintf(path, sizeof path, TMODELS "%s.onnx", name);
+    nb_graph *g = nb_graph_new();
+    nb_graph_set_training(g, false);
+    nb_node *outs[8];
+    size_t n_out = 0;
+    nb_onnx_read_options o = { .dtype = d };
+    cr_assert_eq(nb_onnx_read(g, path, &o, outs, 8, &n_out), NB_OK, "%s: %s", name,
+                 nb_graph_error(g));
+    for (size_t k = 0; k < nref; k++) {
+        if (strcmp(ref[k].kind, "input") == 0) {
+            nb_node *x = nb_graph_find(g, ref[k].name);
+            cr_assert_not_null(x, "%s: no input %s", name, ref[k].name);
+            cr_assert_eq(nb_node_write_f64(g, x, ref[k].v, ref[k].n), NB_OK);
+        }
+    }
+    cr_assert_eq(nb_graph_run(g, n_out, outs), NB_OK, "%s: %s", name, nb_graph_error(g));
+    size_t checked = 0;
+    for (size_t k = 0; k < nref; k++) {
+        if (strcmp(ref[k].kind, d == NB_DTYPE_F64 ? "f64" : "f32") != 0) {
+            continue;
+        }
+        nb_node *y = nb_graph_find(g, ref[k].name);
+        cr_assert_not_null(y, "%s: no output %s", name, ref[k].name);
+        cr_assert_eq(nb_node_size(y), ref[k].n, "%s: %s", name, ref[k].name);
+        double *v = malloc(ref[k].n * sizeof *v);
+        nb_node_read_f64(g, y, v, ref[k].n);
+        /* float64: the same weights, PyTorch's float64 run; float32: two float32 runs that
+           sum in different orders, measured against the tensor's largest value */
+        double e = rel_err(v, ref[k].v, ref[k].n, d == NB_DTYPE_F64 ? 1e-3 : 1);
+        cr_expect_leq(e, 1e-5, "%s %s (%s): relative error %g", name, ref[k].name, ref[k].kind, e);
+        free(v);
+        checked++;
+    }
+    cr_assert_gt(checked, 0);
+    for (size_t k = 0; k < nref; k++) {
+        free(ref[k].v);
+    }
+    nb_graph_free(g);
+}
+
+Test(onnx_import, pytorch_mlp)
+{
+    check_pytorch("mlp", NB_DTYPE_F32);
+    check_pytorch("mlp", NB_DTYPE_F64);
+}
+
+Test(onnx_import, pytorch_lenet)
+{
+    check_pytorch("lenet", NB_DTYPE_F32);
+    check_pytorch("lenet", NB_DTYPE_F64);
+}
+
+Test(onnx_import, pytorch_batch_norm_and_dropout_in_eval_mode)
+{
+    check_pytorch("bn_dropout", NB_DTYPE_F32);
+    check_pytorch("bn_dropout", NB_DTYPE_F64);
+}
+
+Test(onnx_import, pytorch_lstm)
+{
+    check_pytorch("lstm", NB_DTYPE_F32);
+    check_pytorch("lstm", NB_DTYPE_F64);
+}
+
+/* An imported PyTorch model is a nabla graph: its parameters get gradients that pass the check. */
+Test(onnx_import, imported_parameters_are_trainable)
+{
+    NEED_ONNX();
+    nb_graph *g = nb_graph_new();
+    nb_node *y;
+    size_t n_out;
+    nb_onnx_read_options o = { .dtype = NB_DTYPE_F64 };
+    cr_assert_eq(nb_onnx_read(g, TMODELS "lstm.onnx", &o, &y, 1, &n_out), NB_OK, "%s",
+                 nb_graph_error(g));
+    cr_assert_eq(n_out, 3);
+    nb_node *loss = nb_sum(g, nb_mul(g, y, y));
+    nb_node *params[16];
+    size_t np = nb_graph_params(g, params, 16);
+    cr_assert_geq(np, 4, "W, R, B of the LSTM and the head's weight and bias: %zu", np);
+    nb_gradcheck_result res[16];
+    cr_assert_eq(nb_gradcheck(g, loss, np, params, NULL, res), NB_OK, "%s", nb_graph_error(g));
+    for (size_t k = 0; k < np; k++) {
+        cr_expect(res[k].passed, "%s: relative error %g", nb_node_name(params[k]),
+                  res[k].max_rel_err);
+    }
+    nb_graph_free(g);
+}
+
+/* Refusals name the ONNX node and its op, and leave the graph's build status alone. */
+Test(onnx_import, unsupported_files_get_clear_errors)
+{
+    NEED_ONNX();
+    static const struct {
+        const char *file, *want;
+        nb_status st;
+    } cases[] = {
+        { "bad_op.onnx", "node 'the_hardmax' (Hardmax): operator Hardmax is not supported",
+          NB_ERR_ARG },
+        { "bad_attr.onnx", "node 'soft' (Softmax): attribute 'fancy' is not supported",
+          NB_ERR_ARG },
+        { "dynamic.onnx", "input 'x' has a dynamic or empty dimension 0 (batch)", NB_ERR_SHAPE },
+        { "cnn.nb", "not an ONNX model", NB_ERR_FORMAT },
+        { "missing.onnx", "cannot open", NB_ERR_IO },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        nb_graph *g = nb_graph_new();
+        char path[512];
+        snprintf(path, sizeof path, TMODELS "%s", cases[k].file);
+        cr_expect_eq(nb_onnx_read(g, path, NULL, NULL, 0, NULL), cases[k].st, "%s", cases[k].file);
+        cr_expect(strstr(nb_graph_error(g), cases[k].want), "%s: %s", cases[k].file,
+                  nb_graph_error(g));
+        nb_graph_free(g);
+    }
+}
+
+/* nabla -> ONNX -> nabla: the same loss and gradients for the example models. */
+static void round_trip(const char *model, const char *of, nb_dtype d)
+{
+    nb_graph *g = nb_graph_new();
+    nb_graph_set_training(g, false);
+    nb_parse_error err;
+    nb_model_options mo = { .dtype = d };
+    cr_assert_eq(nb_model_parse_file(g, model, &mo, &err), NB_OK, "%s: %s", model, err.message);
+    nb_node *y = nb_graph_find(g, of);
+    char path[128];
+    snprintf(path, sizeof path, "%s/rt.onnx", dir);
+    cr_assert_eq(nb_onnx_write(g, 1, &y, path, NULL), NB_OK, "%s", nb_graph_error(g));
+    nb_graph *h = nb_graph_new();
+    nb_graph_set_training(h, false);
+    nb_node *y2;
+    size_t n;
+    nb_onnx_read_options o = { .dtype = d };
+    cr_assert_eq(nb_onnx_read(h, path, &o, &y2, 1, &n), NB_OK, "%s: %s", model, nb_graph_error(h));
+    /* inputs carry no values in ONNX: copy them over by name */
+    nb_node *p[32], *q[32], *gp[32], *gq[32];
+    size_t np = 0;
+    for (size_t i = 0; i < nb_graph_node_count(g); i++) {
+        nb_node *a = nb_graph_node(g, i);
+        if (nb_node_kind(a) == NB_KIND_INPUT) {
+            nb_node *b = nb_graph_find(h, nb_node_name(a));
+            cr_assert_not_null(b, "%s: input %s lost", model, nb_node_name(a));
+            cr_assert_eq(nb_node_write(h, b, nb_node_data(a), nb_node_size(a)), NB_OK);
+        } else if (nb_node_kind(a) == NB_KIND_PARAM && !nb_node_is_grad(a)) {
+            p[np] = a;
+            q[np] = nb_graph_find(h, nb_node_name(a));
+            cr_assert_not_null(q[np], "%s: parameter %s lost", model, nb_node_name(a));
+            np++;
+        }
+    }
+    cr_assert_eq(nb_grad(g, y, np, p, gp), NB_OK);
+    cr_assert_eq(nb_grad(h, y2, np, q, gq), NB_OK, "%s", nb_graph_error(h));
+    gp[np] = y;
+    gq[np] = y2;
+    cr_assert_eq(nb_graph_run(g, np + 1, gp), NB_OK);
+    cr_assert_eq(nb_graph_run(h, np + 1, gq), NB_OK, "%s", nb_graph_error(h));
+    for (size_t k = 0; k <= np; k++) {
+        size_t c = nb_node_size(gp[k]);
+        double *a = malloc(c * sizeof *a), *b = malloc(c * sizeof *b);
+        nb_node_read_f64(g, gp[k], a, c);
+        nb_node_read_f64(h, gq[k], b, c);
+        double e = rel_err(b, a, c, d == NB_DTYPE_F64 ? 1e-9 : 1);
+        cr_expect_leq(e, d == NB_DTYPE_F64 ? 1e-12 : 1e-5, "%s: %s differs by %g", model,
+                      k < np ? nb_node_name(p[k]) : of, e);
+        free(a);
+        free(b);
+    }
+    nb_graph_free(h);
+    nb_graph_free(g);
+}
+
+Test(onnx_import, round_trip_of_the_example_models, .init = make_dir, .fini = remove_dir)
+{
+    NEED_ONNX();
+    for (int d = 0; d < 2; d++) {
+        nb_dtype dt = d ? NB_DTYPE_F64 : NB_DTYPE_F32;
+        round_trip(MODELS "figure_1_3.nb", "y", dt);
+        round_trip(MODELS "xor.nb", "loss", dt);
+        round_trip(MODELS "mlp.nb", "loss", dt);
+        round_trip(MODELS "iris_train.nb", "loss", dt);
+        round_trip(MODELS "bn_mlp.nb", "loss", dt);
+        round_trip(TMODELS "cnn.nb", "loss", dt);
+    }
 }
