@@ -481,7 +481,8 @@ static void round_trip(const char *model, const char *of, nb_dtype d)
         nb_node_read_f64(g, gp[k], a, c);
         nb_node_read_f64(h, gq[k], b, c);
         double e = rel_err(b, a, c, d == NB_DTYPE_F64 ? 1e-9 : 1);
-        cr_expect_leq(e, d == NB_DTYPE_F64 ? 1e-12 : 1e-5, "%s: %s differs by %g", model,
+        /* float64: log1p, gelu_tanh, silu and var are rebuilt from other ops, so rounding differs */
+        cr_expect_leq(e, d == NB_DTYPE_F64 ? 1e-8 : 1e-5, "%s: %s differs by %g", model,
                       k < np ? nb_node_name(p[k]) : of, e);
         free(a);
         free(b);
@@ -501,5 +502,6 @@ Test(onnx_import, round_trip_of_the_example_models, .init = make_dir, .fini = re
         round_trip(MODELS "iris_train.nb", "loss", dt);
         round_trip(MODELS "bn_mlp.nb", "loss", dt);
         round_trip(TMODELS "cnn.nb", "loss", dt);
+        round_trip(TMODELS "ops.nb", "loss", dt);
     }
 }
