@@ -72,6 +72,14 @@ static inline void nbi_oarena_free(nbi_oarena *a)
     memset(a, 0, sizeof *a);
 }
 
+/* memcpy that takes NULL pointers for empty copies (rank-0 shapes, empty lists). */
+static inline void nbi_ocopy(void *dst, const void *src, size_t n)
+{
+    if (n) {
+        memcpy(dst, src, n);
+    }
+}
+
 static inline bool nbi_onnx_little_endian(void)
 {
     const uint16_t one = 1;

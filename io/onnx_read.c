@@ -19,7 +19,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#define MAX_CONST (1u << 24) /* elements of a folded constant or an initializer */
+#define MAX_CONST (1u << 22) /* elements of a folded constant or an initializer */
 
 /* A value of the ONNX graph: a nabla node, or a constant known at import. */
 typedef struct oval {
@@ -151,7 +151,7 @@ static oval *add_const(orr *r, const char *name, int dt, int rank, const int64_t
     o->v = v;
     o->dt = dt;
     o->rank = rank;
-    memcpy(o->shape, shape, (size_t)rank * sizeof *shape);
+    nbi_ocopy(o->shape, shape, (size_t)rank * sizeof *shape);
     return o;
 }
 
@@ -401,7 +401,7 @@ static int attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *v, int
     if (a->n_ints > (size_t)cap) {
         return -2;
     }
-    memcpy(v, a->ints, a->n_ints * sizeof *v);
+    nbi_ocopy(v, a->ints, a->n_ints * sizeof *v);
     return (int)a->n_ints;
 }
 
@@ -669,7 +669,7 @@ static bool alias(orr *r)
         if (!o->v) {
             return fail(r, NB_ERR_NOMEM, "out of memory");
         }
-        memcpy(o->v, copy.v, cnt * sizeof *o->v);
+        nbi_ocopy(o->v, copy.v, cnt * sizeof *o->v);
         if (copy.init && !copy.node) {
             /* both names must give one parameter: materialize it now */
             oval *src = find(r, r->node->input[0]);
@@ -690,7 +690,7 @@ static bool reshape_to(orr *r, oval *x, int rank, const int64_t *shape)
         if (count_of(rank, shape) != count_of(x->rank, x->shape)) {
             return fail(r, NB_ERR_SHAPE, "the new shape has another number of elements");
         }
-        memcpy(o->v, x->v, count_of(rank, shape) * sizeof *o->v);
+        nbi_ocopy(o->v, x->v, count_of(rank, shape) * sizeof *o->v);
         o->boolean = x->boolean;
         return true;
     }
@@ -898,7 +898,7 @@ static bool op_concat(orr *r)
             size_t at = 0;
             for (size_t k = 0; k < ni; k++) {
                 oval *v = find(r, r->node->input[k]);
-                memcpy(o->v + at, v->v, (size_t)v->shape[0] * sizeof *o->v);
+                nbi_ocopy(o->v + at, v->v, (size_t)v->shape[0] * sizeof *o->v);
                 at += (size_t)v->shape[0];
             }
             return true;
@@ -1179,7 +1179,7 @@ static bool op_slice(orr *r)
     oval cur = *x;
     const int64_t *xs = shape_of(x);
     int64_t shape[NB_MAX_RANK];
-    memcpy(shape, xs, (size_t)rx * sizeof *shape);
+    nbi_ocopy(shape, xs, (size_t)rx * sizeof *shape);
     nb_node *node = NULL;
     bool fold = x->v && !x->node && !x->init && rx == 1;
     double *fv = NULL;
@@ -1243,7 +1243,7 @@ static bool op_slice(orr *r)
             free(fv);
             return false;
         }
-        memcpy(o->v, fv ? fv : x->v, (size_t)len * sizeof *o->v);
+        nbi_ocopy(o->v, fv ? fv : x->v, (size_t)len * sizeof *o->v);
         free(fv);
         return true;
     }
@@ -1401,7 +1401,7 @@ static bool spatial(orr *r, int nsp, spat *sp, bool need_kernel)
         if (n != nsp) {
             return fail(r, NB_ERR_ARG, "kernel_shape has %d entries for %d spatial axes", n, nsp);
         }
-        memcpy(sp->k, tmp, (size_t)n * sizeof *tmp);
+        nbi_ocopy(sp->k, tmp, (size_t)n * sizeof *tmp);
     } else if (need_kernel) {
         return fail(r, NB_ERR_ARG, "kernel_shape is missing");
     }
@@ -1413,7 +1413,7 @@ static bool spatial(orr *r, int nsp, spat *sp, bool need_kernel)
                 return fail(r, NB_ERR_ARG, "%s has %d entries for %d spatial axes", names[a], n,
                             nsp);
             }
-            memcpy(dst[a], tmp, (size_t)n * sizeof *tmp);
+            nbi_ocopy(dst[a], tmp, (size_t)n * sizeof *tmp);
         }
     }
     if ((n = attr_ints(r->node, "pads", tmp, 4)) >= 0) {

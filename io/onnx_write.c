@@ -112,7 +112,7 @@ static Onnx__AttributeProto *attr(ow *w, Onnx__NodeProto *n, const char *name)
     a->name = (char *)name;
     a->has_type = 1;
     if (n->n_attribute) {
-        memcpy(list, n->attribute, n->n_attribute * sizeof *list);
+        nbi_ocopy(list, n->attribute, n->n_attribute * sizeof *list);
     }
     list[n->n_attribute++] = a;
     n->attribute = list;
@@ -156,7 +156,7 @@ static void attr_ints(ow *w, Onnx__NodeProto *n, const char *name, int cnt, cons
     int64_t *c = nbi_oalloc(&w->a, (size_t)(cnt + 1) * sizeof *c);
     if (a && c) {
         a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
-        memcpy(c, v, (size_t)cnt * sizeof *c);
+        nbi_ocopy(c, v, (size_t)cnt * sizeof *c);
         a->n_ints = (size_t)cnt;
         a->ints = c;
     }
@@ -176,11 +176,11 @@ static Onnx__TensorProto *tensor(ow *w, const char *name, int dt, int rank, cons
     t->name = (char *)name;
     t->has_data_type = 1;
     t->data_type = dt;
-    memcpy(dims, shape, (size_t)rank * sizeof *dims);
+    nbi_ocopy(dims, shape, (size_t)rank * sizeof *dims);
     t->n_dims = (size_t)rank;
     t->dims = dims;
     if (bytes) {
-        memcpy(raw, data, bytes);
+        nbi_ocopy(raw, data, bytes);
     }
     t->has_raw_data = 1;
     t->raw_data.data = raw;

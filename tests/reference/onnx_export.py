@@ -126,6 +126,110 @@ def main():
             torch.randn(1, 2, 5, generator=g) * 0.5],
            ["x", "h0", "c0"], ["y", "h", "c"])
     bad_files()
+    fuzz_seeds()
+
+
+def fuzz_seeds():
+    """Small models, one per group of operators, as seeds of fuzz/fuzz_onnx.c."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper, save
+    corpus = os.path.join(OUT, "..", "..", "fuzz", "corpus", "onnx")
+    rng = np.random.default_rng(5)
+
+    def t(name, *shape):
+        return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+
+    def ints(name, *v):
+        return numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+
+    def vi(name, shape, ty=TensorProto.FLOAT):
+        return helper.make_tensor_value_info(name, ty, shape)
+
+    def save_model(name, nodes, inputs, outputs, inits):
+        g = helper.make_graph(nodes, name, inputs, outputs, inits)
+        save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+             os.path.join(corpus, "op_" + name + ".onnx"))
+
+    N = helper.make_node
+    save_model("gemm_flatten", [
+        N("Flatten", ["x"], ["f"], axis=1),
+        N("Gemm", ["f", "w", "b"], ["g"], transB=1, alpha=0.5, beta=2.0),
+        N("LeakyRelu", ["g"], ["l"], alpha=0.1),
+        N("Clip", ["l", "lo", "hi"], ["y"]),
+    ], [vi("x", [2, 3, 2])], [vi("y", [2, 4])],
+        [t("w", 4, 6), t("b", 4), numpy_helper.from_array(np.array(-0.5, np.float32), "lo"),
+         numpy_helper.from_array(np.array(0.5, np.float32), "hi")])
+    save_model("shape_chain", [
+        N("Shape", ["x"], ["s"]),
+        N("Gather", ["s", "zero"], ["n"], axis=0),
+        N("Unsqueeze", ["n", "zero1"], ["n1"]),
+        N("Concat", ["n1", "minus1"], ["shape"], axis=0),
+        N("Reshape", ["x", "shape"], ["r"]),
+        N("ReduceMean", ["r"], ["m"], axes=[1], keepdims=1),
+        N("Sub", ["r", "m"], ["y"]),
+    ], [vi("x", [3, 2, 2])], [vi("y", [3, 4])],
+        [numpy_helper.from_array(np.array(0, np.int64), "zero"), ints("zero1", 0),
+         ints("minus1", -1)])
+    save_model("split_pad", [
+        N("Split", ["x", "parts"], ["a", "b"], axis=1),
+        N("Pad", ["a", "pads", "pv"], ["p"]),
+        N("Squeeze", ["b", "ax"], ["sq"]),
+        N("Unsqueeze", ["sq", "ax"], ["us"]),
+        N("Max", ["p", "us"], ["y1"]),
+        N("Min", ["p", "us"], ["y2"]),
+        N("Where", ["c", "y1", "y2"], ["y"]),
+    ], [vi("x", [2, 3])], [vi("y", [2, 3])],
+        [ints("parts", 2, 1), ints("pads", 0, 0, 0, 1),
+         numpy_helper.from_array(np.array(0, np.float32), "pv"), ints("ax", 1),
+         numpy_helper.from_array(np.array([[True], [False]]), "c")])
+    save_model("conv_pool", [
+        N("Conv", ["x", "w", "b"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=1),
+        N("MaxPool", ["c"], ["m"], kernel_shape=[2, 2], strides=[2, 2]),
+        N("ConvTranspose", ["m", "wt"], ["u"], kernel_shape=[2, 2], strides=[2, 2]),
+        N("AveragePool", ["u"], ["a"], kernel_shape=[2, 2]),
+        N("GlobalAveragePool", ["a"], ["gp"]),
+        N("Flatten", ["gp"], ["y"]),
+    ], [vi("x", [1, 2, 4, 4])], [vi("y", [1, 3])],
+        [t("w", 4, 2, 3, 3), t("b", 4), t("wt", 4, 3, 2, 2)])
+    save_model("norms", [
+        N("BatchNormalization", ["x", "s", "bb", "mean", "var"], ["bn"], epsilon=1e-5),
+        N("Dropout", ["bn", "ratio"], ["d"]),
+        N("LayerNormalization", ["d", "ls", "lb"], ["ln"], axis=-1, epsilon=1e-5),
+        N("Softmax", ["ln"], ["sm"], axis=1),
+        N("LogSoftmax", ["ln"], ["lsm"], axis=-1),
+        N("Add", ["sm", "lsm"], ["y"]),
+    ], [vi("x", [3, 4])], [vi("y", [3, 4])],
+        [t("s", 4), t("bb", 4), t("mean", 4),
+         numpy_helper.from_array(np.ones(4, np.float32), "var"),
+         numpy_helper.from_array(np.array(0.2, np.float32), "ratio"), t("ls", 4), t("lb", 4)])
+    save_model("consts", [
+        N("Constant", [], ["k"], value=numpy_helper.from_array(np.array([2, 3], np.int64))),
+        N("ConstantOfShape", ["k"], ["z"], value=numpy_helper.from_array(np.array([0.5], np.float32))),
+        N("Cast", ["table"], ["idf"], to=TensorProto.FLOAT),
+        N("Gather", ["table", "ids"], ["e"], axis=0),
+        N("ReduceSum", ["e", "ax"], ["s"], keepdims=0),
+        N("Pow", ["z", "two"], ["zz"]),
+        N("Mul", ["s", "zz"], ["m"]),
+        N("Erf", ["m"], ["er"]),
+        N("Sqrt", ["zz"], ["sq"]),
+        N("Div", ["er", "sq"], ["y"]),
+        N("Equal", ["idf", "idf"], ["eq"]),
+        N("Greater", ["idf", "idf"], ["gt"]),
+        N("Less", ["idf", "idf"], ["lt"]),
+        N("Cast", ["lt"], ["y2"], to=TensorProto.FLOAT),
+    ], [vi("ids", [2, 2], TensorProto.INT64)], [vi("y", [2, 3]), vi("y2", [5, 3])],
+        [t("table", 5, 3), ints("ax", 1), numpy_helper.from_array(np.array(2, np.float32), "two")])
+    save_model("slice_transpose", [
+        N("Slice", ["x", "st", "en", "axs", "steps"], ["s"]),
+        N("Transpose", ["s"], ["t"], perm=[1, 0]),
+        N("Identity", ["t"], ["i"]),
+        N("MatMul", ["i", "w"], ["mm"]),
+        N("ReduceMax", ["mm"], ["y"], axes=[0], keepdims=0),
+        N("Neg", ["y"], ["n"]), N("Exp", ["n"], ["e"]), N("Log", ["e"], ["l"]),
+        N("Tanh", ["l"], ["th"]), N("Sigmoid", ["th"], ["sg"]), N("Relu", ["sg"], ["out"]),
+    ], [vi("x", [4, 6])], [vi("out", [3])],
+        [ints("st", 1), ints("en", 100), ints("axs", 1), ints("steps", 2), t("w", 4, 3)])
+    print("wrote the fuzz seeds")
 
 
 def bad_files():
