@@ -505,3 +505,83 @@ Test(onnx_import, round_trip_of_the_example_models, .init = make_dir, .fini = re
         round_trip(TMODELS "ops.nb", "loss", dt);
     }
 }
+
+/* The messages docs/onnx.md shows are the program's. */
+Test(onnx, docs_messages_are_the_programs, .init = make_dir, .fini = remove_dir)
+{
+    NEED_ONNX();
+    FILE *f = fopen(NB_SOURCE_DIR "/docs/onnx.md", "r");
+    cr_assert_not_null(f);
+    static char page[65536];
+    page[fread(page, 1, sizeof page - 1, f)] = '\0';
+    fclose(f);
+    static const char *const cmds[] = {
+        NABLA " export " TMODELS "grouped_conv.nb --of loss --grad -o %s/g.onnx 2>&1",
+        NABLA " import " TMODELS "bad_op.onnx -o %s/m.nb 2>&1",
+        NABLA " import " TMODELS "bad_attr.onnx -o %s/m.nb 2>&1",
+        NABLA " import " TMODELS "dynamic.onnx -o %s/m.nb 2>&1",
+    };
+    for (size_t k = 0; k < sizeof cmds / sizeof *cmds; k++) {
+        char cmd[1024], out[1024] = "";
+        snprintf(cmd, sizeof cmd, cmds[k], dir);
+        FILE *p = popen(cmd, "r");
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = '\0';
+        cr_assert_neq(pclose(p), 0, "%s succeeded", cmd);
+        out[strcspn(out, "\n")] = '\0';
+        /* the import messages as docs/onnx.md shows them: from "onnx_read:" on */
+        const char *msg = strstr(out, "onnx_read:") ? strstr(out, "onnx_read:") : out;
+        char line[1100];
+        snprintf(line, sizeof line, "    %s\n", msg);
+        cr_expect(strstr(page, line), "docs/onnx.md does not show\n%s", line);
+    }
+}
+
+/* docs/onnx.md's fine-tuning: PyTorch's LeNet imported, a loss added, Adam steps lower it. */
+Test(onnx_import, fine_tuning_an_imported_lenet)
+{
+    NEED_ONNX();
+    nb_graph *g = nb_graph_new();
+    nb_node *logits;
+    size_t n;
+    cr_assert_eq(nb_onnx_read(g, TMODELS "lenet.onnx", NULL, &logits, 1, &n), NB_OK, "%s",
+                 nb_graph_error(g));
+    nb_node *image = nb_graph_find(g, "image");
+    cr_assert_not_null(image);
+    int64_t b = 2;
+    nb_node *labels = nb_input(g, NB_DTYPE_I32, 1, &b);
+    nb_node *loss = nb_cross_entropy(g, logits, labels);
+    nb_node *params[64], *grads[64];
+    size_t np = nb_graph_params(g, params, 64);
+    cr_assert_eq(np, 10, "5 layers' weights and biases: %zu", np);
+    cr_assert_not_null(nb_graph_find(g, "conv1_weight"));
+    cr_assert_eq(nb_grad(g, loss, np, params, grads), NB_OK, "%s", nb_graph_error(g));
+    nb_optim_options o = nb_optim_defaults(NB_OPTIM_ADAM);
+    o.lr = 1e-3;
+    nb_optim *opt = nb_optim_new(g, loss, np, params, grads, &o);
+    cr_assert_not_null(opt, "%s", nb_graph_error(g));
+    double pixels[2 * 28 * 28];
+    for (size_t k = 0; k < 2 * 28 * 28; k++) {
+        pixels[k] = (double)((k * 7919) % 255) / 255.0;
+    }
+    cr_assert_eq(nb_node_write_f64(g, image, pixels, 2 * 28 * 28), NB_OK);
+    int32_t y[2] = { 3, 7 };
+    cr_assert_eq(nb_node_write(g, labels, y, 2), NB_OK);
+    double first = 0, last = 0;
+    for (int step = 0; step < 30; step++) {
+        cr_assert_eq(nb_optim_step(opt), NB_OK, "%s", nb_graph_error(g));
+        last = nb_optim_loss(opt);
+        if (step == 0) {
+            first = last;
+        }
+    }
+    cr_expect_lt(last, 0.5 * first, "loss %g after 30 steps, %g at the first", last, first);
+    char path[] = "/tmp/nb_onnx_tunedXXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_expect_eq(nb_onnx_write(g, 1, &logits, path, NULL), NB_OK, "%s", nb_graph_error(g));
+    remove(path);
+    nb_optim_free(opt);
+    nb_graph_free(g);
+}
