@@ -1840,6 +1840,7 @@ static const struct {
     { "Shape", ",start,end," },
     { "Cast", ",to,saturate," },
     { "LSTM", ",hidden_size,direction,layout," },
+    { "GRU", ",hidden_size,direction,layout,linear_before_reset," },
 };
 
 static bool attrs_known(orr *r, const char *op)
@@ -1860,6 +1861,95 @@ static bool attrs_known(orr *r, const char *op)
         }
     }
     return true;
+}
+
+/* GRU (one direction, layout 0): unrolled as the LSTM, gates z, r, h; linear_before_reset as PyTorch's. */
+static bool op_gru(orr *r)
+{
+    const Onnx__NodeProto *nd = r->node;
+    const Onnx__AttributeProto *dir = attr(nd, "direction");
+    if ((dir && dir->has_s && !(dir->s.len == 7 && memcmp(dir->s.data, "forward", 7) == 0)) ||
+        attr_i(nd, "layout", 0) != 0) {
+        return fail(r, NB_ERR_ARG, "only forward GRUs of layout 0 are supported");
+    }
+    if (in(r, 4, false)) {
+        return fail(r, NB_ERR_ARG, "sequence_lens is not supported");
+    }
+    nb_node *x = fnode(r, 0), *w = fnode(r, 1), *rr = fnode(r, 2);
+    nb_node *b = in(r, 3, false) ? fnode(r, 3) : NULL;
+    nb_node *h = in(r, 5, false) ? fnode(r, 5) : NULL;
+    if (!x || !w || !rr || r->st != NB_OK) {
+        return false;
+    }
+    int64_t H = attr_i(nd, "hidden_size", 0);
+    bool lbr = attr_i(nd, "linear_before_reset", 0) != 0;
+    if (nb_node_rank(x) != 3 || nb_node_rank(w) != 3 || nb_node_rank(rr) != 3 || H < 1 ||
+        H > INT32_MAX / 8 || nb_node_shape(w)[0] != 1 || nb_node_shape(w)[1] != 3 * H ||
+        nb_node_shape(rr)[1] != 3 * H || nb_node_shape(rr)[2] != H) {
+        return fail(r, NB_ERR_SHAPE,
+                    "X must be [seq, batch, input], W [1, 3H, input], R [1, 3H, H]");
+    }
+    int64_t T = nb_node_shape(x)[0], B = nb_node_shape(x)[1], I = nb_node_shape(x)[2];
+    if (T > 100000) {
+        return fail(r, NB_ERR_SHAPE, "a sequence of %lld steps is too long to unroll",
+                    (long long)T);
+    }
+    nb_graph *g = r->g;
+    nb_node *w2 = nb_reshape(g, w, 2, (int64_t[]){ 3 * H, I });
+    nb_node *r2 = nb_reshape(g, rr, 2, (int64_t[]){ 3 * H, H });
+    nb_node *wzr = nb_slice(g, w2, 0, 0, 2 * H, 1), *wh = nb_slice(g, w2, 0, 2 * H, 3 * H, 1);
+    nb_node *rzr = nb_slice(g, r2, 0, 0, 2 * H, 1), *rh = nb_slice(g, r2, 0, 2 * H, 3 * H, 1);
+    nb_node *bzr = NULL, *bwh = NULL, *brh = NULL;
+    if (b) {
+        nb_node *b2 = nb_reshape(g, b, 1, (int64_t[]){ 6 * H });
+        bzr = nb_add(g, nb_slice(g, b2, 0, 0, 2 * H, 1), nb_slice(g, b2, 0, 3 * H, 5 * H, 1));
+        bwh = nb_slice(g, b2, 0, 2 * H, 3 * H, 1);
+        brh = nb_slice(g, b2, 0, 5 * H, 6 * H, 1);
+    }
+    int64_t bh[2] = { B, H };
+    h = h ? nb_reshape(g, h, 2, bh) : nb_fill(g, r->fdt, 2, bh, 0);
+    nb_node **ys = malloc((size_t)(T ? T : 1) * sizeof *ys);
+    if (!ys) {
+        return fail(r, NB_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t t = 0; t < T && graph_ok(r); t++) {
+        nb_node *xt = nb_reshape(g, nb_slice(g, x, 0, t, t + 1, 1), 2, (int64_t[]){ B, I });
+        nb_node *zr =
+            nb_add(g, nb_matmul_ex(g, xt, wzr, NB_TRANS_B), nb_matmul_ex(g, h, rzr, NB_TRANS_B));
+        if (bzr) {
+            zr = nb_add(g, zr, bzr);
+        }
+        zr = nb_sigmoid(g, zr);
+        nb_node *z = nb_slice(g, zr, 1, 0, H, 1), *rg = nb_slice(g, zr, 1, H, 2 * H, 1);
+        nb_node *xh = nb_matmul_ex(g, xt, wh, NB_TRANS_B), *hh;
+        if (lbr) {
+            hh = nb_matmul_ex(g, h, rh, NB_TRANS_B);
+            if (brh) {
+                hh = nb_add(g, hh, brh);
+            }
+            hh = nb_mul(g, rg, hh);
+        } else {
+            hh = nb_matmul_ex(g, nb_mul(g, rg, h), rh, NB_TRANS_B);
+            if (brh) {
+                hh = nb_add(g, hh, brh);
+            }
+        }
+        nb_node *pre = nb_add(g, xh, hh);
+        if (bwh) {
+            pre = nb_add(g, pre, bwh);
+        }
+        nb_node *cand = nb_tanh(g, pre);
+        /* h = (1 - z) cand + z h = cand + z (h - cand) */
+        h = nb_add(g, cand, nb_mul(g, z, nb_sub(g, h, cand)));
+        ys[t] = nb_reshape(g, h, 4, (int64_t[]){ 1, 1, B, H });
+    }
+    bool ok = graph_ok(r);
+    nb_node *y = ok ? nb_concat(g, (int)T, ys, 0) : NULL;
+    free(ys);
+    if (!ok) {
+        return false;
+    }
+    return out_node(r, 0, y) && out_node(r, 1, nb_reshape(g, h, 3, (int64_t[]){ 1, B, H }));
 }
 
 static bool import_node(orr *r)
@@ -1972,6 +2062,8 @@ static bool import_node(orr *r)
         return op_cast(r);
     } else if (strcmp(op, "LSTM") == 0) {
         return op_lstm(r);
+    } else if (strcmp(op, "GRU") == 0) {
+        return op_gru(r);
     }
     return fail(r, NB_ERR_ARG, "operator %s is not supported (docs/onnx.md lists those that are)",
                 op);

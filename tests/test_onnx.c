@@ -585,3 +585,9 @@ Test(onnx_import, fine_tuning_an_imported_lenet)
     nb_optim_free(opt);
     nb_graph_free(g);
 }
+
+Test(onnx_import, pytorch_gru)
+{
+    check_pytorch("gru", NB_DTYPE_F32);
+    check_pytorch("gru", NB_DTYPE_F64);
+}

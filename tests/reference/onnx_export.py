@@ -3,7 +3,7 @@
 tests/test_onnx.c imports (nb_onnx_read) and checks against PyTorch's outputs.
 
 Run with Debian's Python (torch 1.13): /usr/bin/python3 tests/reference/onnx_export.py
-It writes tests/onnx/{mlp,lenet,bn_dropout,lstm}.onnx and, for each, a .ref
+It writes tests/onnx/{mlp,lenet,bn_dropout,lstm,gru}.onnx and, for each, a .ref
 file with the fixed input(s) and PyTorch's output(s) in float32 and float64
 (the model run in float64 on the same float32 weights), one tensor a line.
 Models are in eval mode (dropout off, batch norm on its running statistics)
@@ -74,6 +74,17 @@ class LSTMModel(nn.Module):
         return self.head(y), h, c
 
 
+class GRUModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(3, 4, num_layers=1)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x, h0):
+        y, h = self.gru(x, h0)
+        return self.head(y), h
+
+
 def bn_stats(model):
     """Running statistics that are not the defaults, as after some training."""
     g = torch.Generator().manual_seed(3)
@@ -125,6 +136,9 @@ def main():
            [torch.randn(4, 2, 3, generator=g), torch.randn(1, 2, 5, generator=g) * 0.5,
             torch.randn(1, 2, 5, generator=g) * 0.5],
            ["x", "h0", "c0"], ["y", "h", "c"])
+    export("gru", GRUModel(),
+           [torch.randn(5, 2, 3, generator=g), torch.randn(1, 2, 4, generator=g) * 0.5],
+           ["x", "h0"], ["y", "h"])
     bad_files()
     fuzz_seeds()
 
