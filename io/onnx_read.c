@@ -74,6 +74,15 @@ static bool fail(orr *r, nb_status code, const char *fmt, ...)
     return false;
 }
 
+/* A constant's value as an integer, saturating (NaN is 0): the file's numbers may be anything. */
+static int64_t to_i64(double v)
+{
+    if (isnan(v)) {
+        return 0;
+    }
+    return v >= 9.2e18 ? INT64_MAX : v <= -9.2e18 ? INT64_MIN : (int64_t)v;
+}
+
 static size_t count_of(int rank, const int64_t *shape)
 {
     size_t c = 1;
@@ -576,7 +585,12 @@ static bool fold2(orr *r, oval *a, oval *b, int op)
             z = x * y;
             break;
         case 3:
-            z = is_float(dt) ? x / y : (y == 0 ? 0 : (double)((int64_t)x / (int64_t)y));
+            if (is_float(dt)) {
+                z = x / y;
+            } else { /* integer division, without dividing by 0 or INT64_MIN by -1 */
+                int64_t p = to_i64(x), q = to_i64(y);
+                z = q == 0 ? 0 : q == -1 ? -(double)p : (double)(p / q);
+            }
             break;
         case 4:
             z = x == y;
@@ -779,7 +793,7 @@ static bool axes_arg(orr *r, int k, int64_t *axes, int *n)
             return fail(r, NB_ERR_AXIS, "more than %d axes", NB_MAX_RANK);
         }
         for (size_t q = 0; q < cnt; q++) {
-            axes[q] = (int64_t)a->v[q];
+            axes[q] = to_i64(a->v[q]);
         }
         *n = (int)cnt;
     }
@@ -990,7 +1004,7 @@ static bool op_constant_of_shape(orr *r)
     }
     int64_t shape[NB_MAX_RANK];
     for (size_t k = 0; k < ns; k++) {
-        shape[k] = (int64_t)s->v[k];
+        shape[k] = to_i64(s->v[k]);
     }
     double value = 0;
     int dt = NBI_ONNX_FLOAT;
@@ -1156,7 +1170,7 @@ static bool op_slice(orr *r)
         for (int k = 0; k < n; k++) {
             st[k] = s->v[k];
             en[k] = e->v[k];
-            ax[k] = a ? (int64_t)a->v[k] : k;
+            ax[k] = a ? to_i64(a->v[k]) : k;
             stp[k] = p ? p->v[k] : 1;
         }
     } else { /* opset 1-9: attributes */
@@ -1282,7 +1296,7 @@ static bool op_split(orr *r)
             return fail(r, NB_ERR_ARG, "split lists another number of parts than outputs");
         }
         for (size_t k = 0; k < no; k++) {
-            parts[k] = (int64_t)s->v[k];
+            parts[k] = to_i64(s->v[k]);
         }
     } else if (na != (int)no) {
         int64_t each = (len + (int64_t)no - 1) / (int64_t)no;
@@ -1292,7 +1306,7 @@ static bool op_split(orr *r)
     }
     int64_t at = 0;
     for (size_t k = 0; k < no; k++) {
-        if (parts[k] < 1 || at + parts[k] > len) {
+        if (parts[k] < 1 || parts[k] > len - at) {
             return fail(r, NB_ERR_SHAPE, "the parts do not fit the axis of %lld", (long long)len);
         }
         if (!out_node(r, (int)k, nb_slice(r->g, x, axis, at, at + parts[k], 1))) {
@@ -1327,7 +1341,7 @@ static bool op_pad(orr *r)
             return fail(r, NB_ERR_ARG, "too many pads");
         }
         for (size_t k = 0; k < cnt; k++) {
-            p[k] = (int64_t)pv->v[k];
+            p[k] = to_i64(pv->v[k]);
         }
         np = (int)cnt;
     }
@@ -1572,7 +1586,7 @@ static bool op_expand(orr *r)
     int64_t shape[NB_MAX_RANK];
     for (int k = 0; k < ro; k++) {
         int kx = k - (ro - rx), ks = k - (ro - (int)ns);
-        int64_t a = kx >= 0 ? nb_node_shape(x)[kx] : 1, b = ks >= 0 ? (int64_t)s->v[ks] : 1;
+        int64_t a = kx >= 0 ? nb_node_shape(x)[kx] : 1, b = ks >= 0 ? to_i64(s->v[ks]) : 1;
         if (b < 1 || b > INT32_MAX || (a != b && a != 1 && b != 1)) {
             return fail(r, NB_ERR_SHAPE, "the shape does not broadcast with the input's");
         }
@@ -1751,8 +1765,8 @@ static bool op_lstm(orr *r)
     }
     int64_t H = attr_i(nd, "hidden_size", 0);
     if (nb_node_rank(x) != 3 || nb_node_rank(w) != 3 || nb_node_rank(rr) != 3 || H < 1 ||
-        nb_node_shape(w)[0] != 1 || nb_node_shape(w)[1] != 4 * H || nb_node_shape(rr)[1] != 4 * H ||
-        nb_node_shape(rr)[2] != H) {
+        H > INT32_MAX / 8 || nb_node_shape(w)[0] != 1 || nb_node_shape(w)[1] != 4 * H ||
+        nb_node_shape(rr)[1] != 4 * H || nb_node_shape(rr)[2] != H) {
         return fail(r, NB_ERR_SHAPE,
                     "X must be [seq, batch, input], W [1, 4H, input], R [1, 4H, H]");
     }
