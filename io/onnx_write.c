@@ -551,6 +551,9 @@ static bool map_node(ow *w, nb_node *n)
             inv[perm[k]] = k;
             tshape[k] = a->shape[perm[k]];
         }
+        if (nf == 0) {
+            flat[nf++] = 1; /* OneHot takes indices of rank 1 at least */
+        }
         flat[nf++] = kk;
         const char *t = transpose(w, x[0], r, perm, NULL);
         t = reshape(w, t, nf, flat, NULL);
@@ -709,9 +712,19 @@ static bool map_node(ow *w, nb_node *n)
     case NBI_OP_SILU:
         op2(w, "Mul", x[0], op1(w, "Sigmoid", x[0], NULL), y);
         return true;
-    case NBI_OP_LOG1P:
-        op1(w, "Log", op2(w, "Add", x[0], scalar(w, dt, 1), NULL), y);
+    case NBI_OP_LOG1P: { /* Kahan: log(u) x / (u - 1), u = 1 + x, and x where u == 1 (ONNX has no Log1p) */
+        const char *u = op2(w, "Add", x[0], scalar(w, dt, 1), NULL);
+        const char *d = op2(w, "Sub", u, scalar(w, dt, 1), NULL);
+        const char *one = op2(w, "Equal", d, scalar(w, dt, 0), NULL);
+        const char *in[3] = { one, scalar(w, dt, 1), d };
+        const char *safe = tmp(w);
+        emit(w, "Where", 3, in, 1, &safe);
+        const char *r =
+            op2(w, "Mul", op1(w, "Log", u, NULL), op2(w, "Div", x[0], safe, NULL), NULL);
+        const char *in2[3] = { one, x[0], r };
+        emit(w, "Where", 3, in2, 1, &y);
         return true;
+    }
     case NBI_OP_CLAMP: {
         const char *in[3] = { x[0], isinf(at[0].f) && at[0].f < 0 ? "" : scalar(w, dt, at[0].f),
                               isinf(at[1].f) && at[1].f > 0 ? "" : scalar(w, dt, at[1].f) };
@@ -981,10 +994,11 @@ static bool map_node(ow *w, nb_node *n)
         return true;
     }
     case NBI_OP_CONV2D_WEIGHT_GRAD: {
-        /* dw = conv of x (channels as batch) by dy (channels as batch), strides and dilations swapped */
-        if (at[4].i != 1) {
-            return fail(w, "%s node '%s' %s: %s", "has no ONNX mapping for groups > 1");
-        }
+        /*
+         * dw = conv of x (channels as batch) by dy (channels as batch), strides and dilations
+         * swapped, cut to the kernel; with groups, one such conv per group on its channels of
+         * x and of dy, joined along the output channels
+         */
         int64_t s[2], p[4], d[2], kk[2];
         for (int q = 0; q < 2; q++) {
             kk[q] = list_at(&at[0], q, 1);
@@ -992,21 +1006,48 @@ static bool map_node(ow *w, nb_node *n)
             p[q] = p[2 + q] = list_at(&at[2], q, 0);
             d[q] = list_at(&at[3], q, 1);
         }
+        int64_t groups = at[4].i < 1 ? 1 : at[4].i;
+        if (groups > 4096) {
+            return fail(w, "%s node '%s' %s: %s", "has more groups than its ONNX mapping allows");
+        }
+        int64_t cg = n->in[0]->shape[1] / groups, og = n->in[1]->shape[1] / groups;
         int64_t perm[4] = { 1, 0, 2, 3 };
-        const char *in[2] = { transpose(w, x[0], 4, perm, NULL),
-                              transpose(w, x[1], 4, perm, NULL) };
-        const char *c = tmp(w);
-        o = emit(w, "Conv", 2, in, 1, &c);
-        attr_ints(w, o, "strides", 2, d);
-        attr_ints(w, o, "dilations", 2, s);
-        attr_ints(w, o, "pads", 4, p);
-        attr_ints(w, o, "kernel_shape", 2, (int64_t[]){ n->in[1]->shape[2], n->in[1]->shape[3] });
-        int64_t zero[2] = { 0, 0 };
-        int64_t ax[2] = { 2, 3 };
-        const char *sl[4] = { c, ints(w, 2, zero), ints(w, 2, kk), ints(w, 2, ax) };
-        const char *cut = tmp(w);
-        emit(w, "Slice", 4, sl, 1, &cut);
-        transpose(w, cut, 4, perm, y);
+        const char *xt = transpose(w, x[0], 4, perm, NULL),
+                   *dt_ = transpose(w, x[1], 4, perm, NULL);
+        const char **parts = nbi_oalloc(&w->a, (size_t)groups * sizeof *parts);
+        if (!parts) {
+            return false;
+        }
+        for (int64_t gi = 0; gi < groups; gi++) {
+            const char *in[2] = { xt, dt_ };
+            if (groups > 1) {
+                int64_t zero = 0, a0 = gi * cg, a1 = (gi + 1) * cg, b0 = gi * og,
+                        b1 = (gi + 1) * og;
+                const char *sx[4] = { xt, ints(w, 1, &a0), ints(w, 1, &a1), ints(w, 1, &zero) };
+                const char *sd[4] = { dt_, ints(w, 1, &b0), ints(w, 1, &b1), ints(w, 1, &zero) };
+                in[0] = tmp(w);
+                emit(w, "Slice", 4, sx, 1, &in[0]);
+                in[1] = tmp(w);
+                emit(w, "Slice", 4, sd, 1, &in[1]);
+            }
+            const char *c = tmp(w);
+            o = emit(w, "Conv", 2, in, 1, &c);
+            attr_ints(w, o, "strides", 2, d);
+            attr_ints(w, o, "dilations", 2, s);
+            attr_ints(w, o, "pads", 4, p);
+            attr_ints(w, o, "kernel_shape", 2,
+                      (int64_t[]){ n->in[1]->shape[2], n->in[1]->shape[3] });
+            int64_t zero[2] = { 0, 0 };
+            int64_t ax[2] = { 2, 3 };
+            const char *sl[4] = { c, ints(w, 2, zero), ints(w, 2, kk), ints(w, 2, ax) };
+            const char *cut = tmp(w);
+            emit(w, "Slice", 4, sl, 1, &cut);
+            parts[gi] = transpose(w, cut, 4, perm, groups > 1 ? NULL : y);
+        }
+        if (groups > 1) {
+            o = emit(w, "Concat", (int)groups, parts, 1, &y);
+            attr_i(w, o, "axis", 0);
+        }
         return true;
     }
     }
