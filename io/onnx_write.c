@@ -410,7 +410,7 @@ typedef struct spatial {
 static bool map_node(ow *w, nb_node *n)
 {
     const char *y = w->names[n->id];
-    const char *x[8] = { 0 };
+    const char *x[8] = { 0 }; /* the inputs' names; concat, the one op with more, reads its own */
     for (int k = 0; k < n->arity && k < 8; k++) {
         x[k] = w->names[n->in[k]->id];
     }
@@ -751,10 +751,18 @@ static bool map_node(ow *w, nb_node *n)
         cast(w, op2(w, op, x[0], x[1], NULL), onnx_dtype(dt), y);
         return true;
     }
-    case NBI_OP_CONCAT:
-        o = emit(w, "Concat", n->arity, x, 1, &y);
+    case NBI_OP_CONCAT: { /* any number of inputs: x[] holds only the first 8 names */
+        const char **all = nbi_oalloc(&w->a, (size_t)n->arity * sizeof *all);
+        if (!all) {
+            return false;
+        }
+        for (int k = 0; k < n->arity; k++) {
+            all[k] = w->names[n->in[k]->id];
+        }
+        o = emit(w, "Concat", n->arity, all, 1, &y);
         attr_i(w, o, "axis", at[0].i);
         return true;
+    }
     case NBI_OP_SLICE: {
         int64_t ax = at[0].i < 0 ? at[0].i + a->rank : at[0].i;
         int64_t st = at[1].i, sp = at[2].i, step = at[3].i;

@@ -733,3 +733,32 @@ Test(onnx, every_op_case_and_its_gradient, .init = make_dir, .fini = remove_dir)
     cr_expect_eq(files, 336, "%zu cases", files);
     cr_expect(strstr(out, "ok 335 cases"), "%s", out);
 }
+
+/* regression (fuzz_onnx, ASan): a concat of more than 8 inputs read past the exporter's names */
+Test(onnx, a_concat_of_many_inputs_exports, .init = make_dir, .fini = remove_dir)
+{
+    NEED_ONNX();
+    nb_graph *g = nb_graph_new();
+    nb_node *xs[12];
+    for (int k = 0; k < 12; k++) {
+        xs[k] = nb_scalar(g, NB_DTYPE_F64, k);
+        xs[k] = nb_reshape(g, xs[k], 1, (int64_t[]){ 1 });
+    }
+    nb_node *y = nb_concat(g, 12, xs, 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/c.onnx", dir);
+    cr_assert_eq(nb_onnx_write(g, 1, &y, path, NULL), NB_OK, "%s", nb_graph_error(g));
+    nb_graph *h = nb_graph_new();
+    nb_node *y2;
+    size_t n;
+    nb_onnx_read_options o = { .dtype = NB_DTYPE_F64 };
+    cr_assert_eq(nb_onnx_read(h, path, &o, &y2, 1, &n), NB_OK, "%s", nb_graph_error(h));
+    cr_assert_eq(nb_graph_run(h, 1, &y2), NB_OK);
+    double v[12];
+    nb_node_read_f64(h, y2, v, 12);
+    for (int k = 0; k < 12; k++) {
+        cr_expect_eq(v[k], k);
+    }
+    nb_graph_free(h);
+    nb_graph_free(g);
+}
