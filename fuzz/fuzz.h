@@ -40,6 +40,7 @@ int nbf_parser(const uint8_t *data, size_t size);
 int nbf_checkpoint(const uint8_t *data, size_t size);
 int nbf_idx(const uint8_t *data, size_t size);
 int nbf_csv(const uint8_t *data, size_t size);
+int nbf_onnx(const uint8_t *data, size_t size); /* builds with ONNX support only */
 
 /* The most elements a fuzzed dataset may have for nbf_use_dataset to train on it. */
 #define NBF_DATASET_MAX 65536

@@ -19,6 +19,8 @@ if [ ! -f "$build/build.ninja" ]; then
         exit 1
     }
 fi
+# the ONNX importer's target exists in builds with ONNX support (meson -Donnx)
+ninja -C "$build" -t targets all 2>/dev/null | grep -q '^fuzz/fuzz_onnx:' && targets="$targets onnx"
 exes=""
 for t in $targets; do
     exes="$exes fuzz/fuzz_$t"

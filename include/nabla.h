@@ -2267,6 +2267,78 @@ NB_API size_t nb_node_expression(nb_node *n, char *buf, size_t cap);
  */
 NB_API nb_status nb_model_write(nb_graph *g, FILE *f);
 
+/* ======================================================================== */
+/* ONNX export and import                                                   */
+/* ======================================================================== */
+
+/*
+ * ONNX (https://onnx.ai) is the exchange format of ONNX Runtime, PyTorch's
+ * exporter and Netron. nabla reads and writes it when built with protobuf-c
+ * (meson option onnx, on when libprotobuf-c-dev, protobuf-c-compiler and
+ * libonnx-dev are installed); without it these functions fail with NB_ERR_ARG
+ * and say so. docs/onnx.md has the op mapping both ways.
+ */
+
+/* Options of nb_onnx_write. */
+typedef struct nb_onnx_options {
+    int opset;                /* ONNX opset of the file; 0 or 17 (the one supported) */
+    const char *const *names; /* names of the outputs in the file (NULL, or a NULL
+                                 entry: the node's scope path and name) */
+    const char *graph_name;   /* the ONNX graph's name (NULL: "nabla") */
+} nb_onnx_options;
+
+/* The defaults: opset 17, outputs under their node names, graph "nabla". */
+NB_API nb_onnx_options nb_onnx_defaults(void);
+
+/*
+ * Writes the nodes that n outputs depend on as an ONNX model at path
+ * (atomically: a temporary file renamed over path). Inputs become graph
+ * inputs with their dtypes and shapes, parameters and state nodes
+ * initializers (their current values), constants Constant nodes, and every
+ * op one standard ONNX op or a small fixed subgraph of them; values are named
+ * "scope/name" after the node's scope path and name. Gradient nodes are
+ * ordinary nodes: pass the results of nb_grad as outputs to export a training
+ * graph that computes the loss and its gradients. Ops whose meaning depends
+ * on the mode (dropout, batch_norm, mode_select) are written for the graph's
+ * mode (nb_graph_set_training). opts may be NULL (nb_onnx_defaults).
+ * Errors (nb_graph_error tells; the graph stays usable): NB_ERR_ARG for a node
+ * without an ONNX mapping (naming its op, node and shape) or a build without
+ * ONNX support, NB_ERR_IO when the file cannot be written, NB_ERR_NOMEM.
+ */
+NB_API nb_status nb_onnx_write(nb_graph *g, size_t n, nb_node *const *outputs, const char *path,
+                               const nb_onnx_options *opts);
+
+/* Options of nb_onnx_read. */
+typedef struct nb_onnx_read_options {
+    nb_dtype dtype; /* dtype of the float nodes: NB_DTYPE_F32 (the default, as files
+                       usually hold) or NB_DTYPE_F64 */
+} nb_onnx_read_options;
+
+/*
+ * Reads the ONNX model at path and builds its graph in g with the public
+ * builders: graph inputs become inputs (float ones of opts' dtype, integer
+ * ones i32), float initializers trainable parameters holding their values
+ * (BatchNormalization's running statistics state nodes), and each operator
+ * nabla ops (docs/onnx.md lists the operators: those PyTorch's exporter
+ * writes for MLPs, CNNs and LSTMs). Shapes must be static: Shape, Constant,
+ * ConstantOfShape and the integer arithmetic, Gather, Slice, Concat, Cast,
+ * Squeeze and Unsqueeze on them fold at import. Nodes are named after the
+ * ONNX names (characters other than letters, digits and '_' become '_'),
+ * so nb_graph_find and nb_model_write work on the result. The first cap of
+ * the graph's outputs are stored in outputs (which may be NULL when cap is 0)
+ * and their count in *n_outputs (may be NULL). opts may be NULL.
+ * Set the graph's mode to evaluation (nb_graph_set_training) to run an
+ * export of a model in eval mode: batch norm then uses the running statistics.
+ * Errors (nb_graph_error tells): NB_ERR_IO (unreadable file), NB_ERR_FORMAT
+ * (not ONNX, a value used before it is defined), NB_ERR_ARG (an unsupported
+ * operator, attribute, or a value needed at import but computed at run time,
+ * naming the ONNX node and its op), NB_ERR_SHAPE (a dynamic dimension), or a
+ * builder's error for shapes that do not fit, prefixed by the ONNX node.
+ * g may then hold part of the model: use a fresh graph to try again.
+ */
+NB_API nb_status nb_onnx_read(nb_graph *g, const char *path, const nb_onnx_read_options *opts,
+                              nb_node **outputs, size_t cap, size_t *n_outputs);
+
 #ifdef __cplusplus
 }
 #endif

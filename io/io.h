@@ -26,4 +26,9 @@ nb_status nbi_checkpoint_load_buffer(nb_graph *g, const unsigned char *buf, size
                                      const char *name, size_t n, nb_node *const *params,
                                      nb_optim *opt);
 
+/* As nb_onnx_read, from buf (len bytes; only read). */
+nb_status nbi_onnx_read_buffer(nb_graph *g, const uint8_t *buf, size_t len,
+                               const nb_onnx_read_options *opts, nb_node **outputs, size_t cap,
+                               size_t *n_outputs);
+
 #endif /* NABLA_IO_H */

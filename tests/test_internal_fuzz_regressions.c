@@ -34,6 +34,9 @@ static char current[1024];
 #include "fuzz/fuzz_csv.c"
 #include "fuzz/fuzz_idx.c"
 #include "fuzz/fuzz_parser.c"
+#ifdef NBI_HAVE_ONNX
+#include "fuzz/fuzz_onnx.c"
+#endif
 
 static int compare_names(const void *a, const void *b)
 {
@@ -112,6 +115,18 @@ Test(fuzz_corpus, idx, .description = "IDX pairs, valid and malformed (make_seed
 {
     cr_assert_geq(run_dir(CORPUS "idx", nbf_idx), 5);
 }
+
+#ifdef NBI_HAVE_ONNX
+Test(fuzz_regressions, onnx)
+{
+    run_dir(REGRESSIONS "onnx", nbf_onnx);
+}
+
+Test(fuzz_corpus, onnx, .description = "PyTorch's and nabla's exports, and malformed files")
+{
+    cr_assert_geq(run_dir(CORPUS "onnx", nbf_onnx), 10);
+}
+#endif
 
 Test(fuzz_corpus, csv, .description = "small CSVs with edge cases")
 {

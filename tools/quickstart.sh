@@ -19,6 +19,7 @@ case $mode in test | playground) packages="$packages emscripten chromium nodejs"
 case "$mode" in
 test | asan) packages="$packages libopenmpi-dev openmpi-bin" ;;
 esac
+[ "$mode" = demo ] || packages="$packages libprotobuf-c-dev protobuf-c-compiler libonnx-dev python3-onnx nodejs$(command -v npm >/dev/null 2>&1 || echo ' npm')" # ONNX tests
 
 install_missing() {
     missing=""

@@ -264,5 +264,8 @@ int cmd_depth(const cli *c);
 int cmd_dot(const cli *c);
 int cmd_trace(const cli *c);
 int cmd_train(const cli *c);
+/* export and import (ONNX) parse their own options: argv as main's */
+int cmd_export_main(int argc, char **argv);
+int cmd_import_main(int argc, char **argv);
 
 #endif /* NABLA_CLI_H */

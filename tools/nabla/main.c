@@ -26,6 +26,8 @@ static const char usage_main[] =
     "  trace  the backward pass, step by step   nabla trace model.nb --of y\n"
     "  check  gradients vs finite differences   nabla check model.nb --of loss\n"
     "  train  fit the parameters to a dataset   nabla train model.nb --loss loss --data d.csv\n"
+    "  export write the model as ONNX          nabla export model.nb --of y -o model.onnx\n"
+    "  import read an ONNX model               nabla import model.onnx -o model.nb\n"
     "\n"
     "Run 'nabla COMMAND --help' for a command's options. 'nabla --version' prints\n"
     "the version. Exit status: 0 success, 1 a failed check (or a diverged\n"
@@ -674,6 +676,12 @@ int main(int argc, char **argv)
         }
         fputs(usage_main, stdout);
         return EXIT_OK;
+    }
+    if (strcmp(name, "export") == 0) { /* ONNX (cmd_export.c): its own options */
+        return cmd_export_main(argc, argv);
+    }
+    if (strcmp(name, "import") == 0) {
+        return cmd_import_main(argc, argv);
     }
     if (strcmp(name, "--version") == 0) {
         printf("nabla %s\n", nb_version());
