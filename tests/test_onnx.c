@@ -144,6 +144,10 @@ static const exported models[] = {
     { MODELS "mlp.nb", "loss,probs", true },
     { MODELS "iris_train.nb", "loss", true },
     { MODELS "bn_mlp.nb", "loss", true },
+    { MODELS "lenet.nb", "loss", false },        /* no float64 Conv in ONNX Runtime */
+    { MODELS "conv_lesson.nb", "y", false },
+    { MODELS "rnn_unrolled.nb", "loss", true },
+    { MODELS "names_lstm.nb", "loss", true },
     { TMODELS "cnn.nb", "loss", false }, /* no float64 Conv in ONNX Runtime */
     { TMODELS "ops.nb", "loss", false }, /* nor Erf */
     { TMODELS "grouped_conv.nb", "loss", false },
