@@ -354,6 +354,12 @@ static nb_node *mat(orr *r, oval *v, nb_dtype want)
                 ((double *)buf)[k] = v->v[k];
             } else {
                 double x = v->v[k];
+                if (x != x) { /* no integer stands for NaN */
+                    free(buf);
+                    fail(r, NB_ERR_VALUE, "'%s' is an integer tensor but element %zu is NaN",
+                         v->name, k);
+                    return NULL;
+                }
                 ((int32_t *)buf)[k] = x > INT32_MAX   ? INT32_MAX
                                       : x < INT32_MIN ? INT32_MIN
                                                       : (int32_t)x;
