@@ -284,10 +284,11 @@ typedef enum nb_init_kind {
 
 /*
  * An initializer. For the Xavier/Glorot and He kinds, a is the gain (1 if 0) and
- * fan_in/fan_out come from the shape unless set: for rank >= 2,
- * fan_in = shape[rank-2] * r and fan_out = shape[rank-1] * r, where r is the
- * product of the leading dimensions (the layout of w in x @ w); for rank 1 both
- * are shape[0]; for rank 0 both are 1.
+ * fan_in/fan_out come from the shape unless set: for rank 2, w[fan_in, fan_out]
+ * (the layout of w in x @ w); for rank 3 and 4, a convolution weight
+ * [out, in/groups, k...] as nb_conv1d/nb_conv2d take it, fan_in = shape[1] * k
+ * and fan_out = shape[0] * k with k the product of the kernel dimensions
+ * (PyTorch's rule); for rank 1 both are shape[0]; for rank 0 both are 1.
  */
 typedef struct nb_init {
     nb_init_kind kind;

@@ -150,19 +150,29 @@ nb_init nb_init_he_normal(void)
     return (nb_init){ .kind = NB_INIT_HE_NORMAL, .a = 1 };
 }
 
-/* Fan-in and fan-out of a weight used as x @ w (Keras' convention; see nabla.h). */
+/*
+ * Fan-in and fan-out from the shape (see nabla.h). A matrix is w in x @ w,
+ * [fan_in, fan_out]. Rank 3 and 4 are convolution weights in nabla's (and
+ * PyTorch's) layout [out, in/groups, k...], so the fans follow PyTorch's
+ * rule; Keras' rule, which multiplies the last two dimensions by the leading
+ * ones, assumes its own [k..., in, out] kernels and gave a conv2d weight
+ * fan_in = kh * out * in.
+ */
 static void fans(const nb_node *p, const nb_init *init, double *in, double *out)
 {
     double fi = 1, fo = 1;
     if (p->rank == 1) {
         fi = fo = (double)p->shape[0];
-    } else if (p->rank >= 2) {
-        double r = 1;
-        for (int i = 0; i < p->rank - 2; i++) {
-            r *= (double)p->shape[i];
+    } else if (p->rank == 2) {
+        fi = (double)p->shape[0];
+        fo = (double)p->shape[1];
+    } else if (p->rank >= 3) {
+        double k = 1;
+        for (int i = 2; i < p->rank; i++) {
+            k *= (double)p->shape[i];
         }
-        fi = (double)p->shape[p->rank - 2] * r;
-        fo = (double)p->shape[p->rank - 1] * r;
+        fi = (double)p->shape[1] * k;
+        fo = (double)p->shape[0] * k;
     }
     *in = init->fan_in > 0 ? (double)init->fan_in : fi;
     *out = init->fan_out > 0 ? (double)init->fan_out : fo;

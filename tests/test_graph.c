@@ -411,19 +411,35 @@ Test(init, xavier_uniform_f32_stays_within_the_limit)
     nb_graph_free(g);
 }
 
-Test(init, rank_3_fans_multiply_by_leading_dimensions,
-     .description = "w[4,50,150]: fan_in = 200, fan_out = 600")
+Test(init, rank_3_fans_are_a_conv1d_weights,
+     .description = "w[40,50,3] (out, in, k): fan_in = 150, fan_out = 120")
 {
     nb_graph *g = nb_graph_new();
-    nb_node *p = nb_param(g, NB_DTYPE_F64, NB_SHAPE(4, 50, 150), nb_init_xavier_uniform());
-    nb_node *q = nb_param(g, NB_DTYPE_F64, NB_SHAPE(4, 50, 150), nb_init_he_normal());
+    nb_node *p = nb_param(g, NB_DTYPE_F64, NB_SHAPE(40, 50, 3), nb_init_xavier_uniform());
+    nb_node *q = nb_param(g, NB_DTYPE_F64, NB_SHAPE(400, 50, 3), nb_init_he_normal());
     ASSERT_HEALTHY(g);
     stats s = stats_of(g, p);
-    double l = sqrt(6.0 / 800.0);
+    double l = sqrt(6.0 / 270.0);
     cr_assert_leq(s.max_abs, l);
-    cr_assert_gt(s.max_abs, 0.998 * l);
+    cr_assert_gt(s.max_abs, 0.99 * l);
     stats t = stats_of(g, q);
-    cr_assert_float_eq(t.std, sqrt(2.0 / 200.0), 0.015 * sqrt(2.0 / 200.0));
+    cr_assert_float_eq(t.std, sqrt(2.0 / 150.0), 0.015 * sqrt(2.0 / 150.0));
+    nb_graph_free(g);
+}
+
+Test(init, rank_4_fans_are_a_conv2d_weights,
+     .description = "LeNet's conv2 w[16,6,5,5]: fan_in = 150, fan_out = 400 (PyTorch's fans)")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *p = nb_param(g, NB_DTYPE_F64, NB_SHAPE(16, 6, 5, 5), nb_init_xavier_uniform());
+    nb_node *q = nb_param(g, NB_DTYPE_F64, NB_SHAPE(256, 6, 5, 5), nb_init_he_normal());
+    ASSERT_HEALTHY(g);
+    stats s = stats_of(g, p);
+    double l = sqrt(6.0 / 550.0); /* torch.nn.init.xavier_uniform_: sqrt(6 / (150 + 400)) */
+    cr_assert_leq(s.max_abs, l);
+    cr_assert_gt(s.max_abs, 0.99 * l);
+    stats t = stats_of(g, q);
+    cr_assert_float_eq(t.std, sqrt(2.0 / 150.0), 0.015 * sqrt(2.0 / 150.0));
     nb_graph_free(g);
 }
 
