@@ -26,8 +26,18 @@
 
 #ifdef NBI_PLAIN_GEMM
 #include "../ops/gemm_plain.h"
+/* the plain loops have no context to pass */
+#define GEMV_EX(ch, ...) bli_##ch##gemv(__VA_ARGS__)
+#define CNTX             NULL
 #else
 #include <blis.h>
+/*
+ * The context is looked up once per run and passed to every block's call:
+ * bli_?gemv would look it up again each time, a measurable share of a
+ * 120-row block's work.
+ */
+#define GEMV_EX(ch, ...) bli_##ch##gemv_ex(__VA_ARGS__, cx, NULL)
+#define CNTX             ((cntx_t *)bli_gks_query_cntx())
 #endif
 
 #define MAX_SPAN    4096  /* ids between the two products a region may span */
@@ -426,6 +436,8 @@ static nb_node *block_view(nb_node *view, int64_t *shape, nb_node *v, int64_t ro
 
 nb_status nbi_fuse_run(nb_graph *g, const nbi_fused *f, uint32_t k, uint32_t *covered)
 {
+    void *cx = CNTX;
+    (void)cx; /* unused without BLIS */
     *covered = 0;
     const fgroup *gr = NULL;
     for (uint32_t i = 0; i < f->n && !gr; i++) {
@@ -450,12 +462,12 @@ nb_status nbi_fuse_run(nb_graph *g, const nbi_fused *f, uint32_t k, uint32_t *co
         /* z's rows: the first product's gemv on them (matmul_forward's call, fewer rows) */
         if (f32) {
             float one = 1, zero = 0;
-            bli_sgemv(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, nb, cols, &one, (float *)xb, cols, 1,
-                      m1->in[1]->data, 1, &zero, (float *)zb, 1);
+            GEMV_EX(s, BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, nb, cols, &one, (float *)xb, cols, 1,
+                    m1->in[1]->data, 1, &zero, (float *)zb, 1);
         } else {
             double one = 1, zero = 0;
-            bli_dgemv(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, nb, cols, &one, (double *)xb, cols, 1,
-                      m1->in[1]->data, 1, &zero, (double *)zb, 1);
+            GEMV_EX(d, BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, nb, cols, &one, (double *)xb, cols, 1,
+                    m1->in[1]->data, 1, &zero, (double *)zb, 1);
         }
         for (uint32_t j = 1; j + 1 < gr->n; j++) {
             nb_node *v = g->nodes[gr->ids[j]];
@@ -475,12 +487,12 @@ nb_status nbi_fuse_run(nb_graph *g, const nbi_fused *f, uint32_t k, uint32_t *co
         /* the block's share of Xᵀ dz, added in row order as the whole gemv adds it */
         if (f32) {
             float one = 1, beta = r0 == 0 ? 0.0f : 1.0f;
-            bli_sgemv(BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, nb, cols, &one, (float *)xb, cols, 1,
-                      (float *)dzb, 1, &beta, m2->data, 1);
+            GEMV_EX(s, BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, nb, cols, &one, (float *)xb, cols, 1,
+                    (float *)dzb, 1, &beta, m2->data, 1);
         } else {
             double one = 1, beta = r0 == 0 ? 0.0 : 1.0;
-            bli_dgemv(BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, nb, cols, &one, (double *)xb, cols, 1,
-                      (double *)dzb, 1, &beta, m2->data, 1);
+            GEMV_EX(d, BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, nb, cols, &one, (double *)xb, cols, 1,
+                    (double *)dzb, 1, &beta, m2->data, 1);
         }
     }
     g->fused_runs++;
