@@ -24,6 +24,8 @@
 
 #include "internal.h"
 
+#include "../ops/kernel.h" /* NBI_TYPED, the fast exp and log1p */
+
 #ifdef NBI_PLAIN_GEMM
 #include "../ops/gemm_plain.h"
 /* the plain loops have no context to pass */
@@ -42,6 +44,7 @@
 
 #define MAX_SPAN    4096  /* ids between the two products a region may span */
 #define MAX_CHAIN   64    /* steps in a region */
+#define MAX_SIDES   4     /* losses computed on the side of a region */
 #define BLOCK_BYTES 32768 /* of X per block: two thirds of a 48 KB L1 */
 #define NO_UNIT     UINT32_MAX
 
@@ -108,8 +111,9 @@ static bool is_first(const nb_node *u, const nb_node *x)
 
 /*
  * A region between the first product m1 and the second m2 (their ids lo and
- * hi): in[i - lo] is set for the chain, the nodes on a path from m1 to m2's
- * vector (both ends included); dep[i - lo] for every node that depends on m1.
+ * hi): in[i - lo] is 1 for the chain, the nodes on a path from m1 to m2's
+ * vector (both ends included), 2 for a loss computed beside it; dep[i - lo]
+ * is set for every node that depends on m1.
  * False when some node of the chain is not a row-local op over z's shape, or
  * reads anything but the chain, a scalar, or a value of z's shape computed
  * before m1 may run.
@@ -152,9 +156,21 @@ static bool find_chain(nb_graph *g, const nb_node *m1, const nb_node *m2, uint8_
         }
     }
     in[0] = 1;
-    uint32_t steps = 1; /* the second product */
-    for (uint32_t id = lo; id <= dz->id; id++) {
-        steps += in[id - lo];
+    /*
+     * The loss over the chain's rows, BCE with logits read nowhere in the
+     * chain: a side output, its eight partial sums carried from block to block.
+     */
+    uint32_t steps = 1, sides = 0; /* the second product */
+    for (uint32_t id = lo + 1; id < hi; id++) {
+        const nb_node *v = g->nodes[id];
+        if (!in[id - lo] && v->op == NBI_OP_BCE_LOGITS && sides < MAX_SIDES && v->in[0]->id >= lo &&
+            in[v->in[0]->id - lo] == 1 && (v->in[1]->id < lo || !dep[v->in[1]->id - lo])) {
+            in[id - lo] = 2;
+            sides++;
+        }
+    }
+    for (uint32_t id = lo; id < hi; id++) {
+        steps += in[id - lo] != 0;
     }
     return steps <= MAX_CHAIN;
 }
@@ -227,9 +243,26 @@ void nbi_fuse_order(nb_graph *g, uint32_t *steps, uint32_t n)
                 uint32_t id = steps[j], r = id - base;
                 bool region = j == k0 || j == k1 || in[r];
                 int want = region ? 1 : dep[r] ? 2 : 0;
-                if (want == pass) {
-                    tmp[t++] = id;
+                if (want != pass || (pass == 1 && in[r] == 2)) {
+                    continue;
                 }
+                if (pass == 1) {
+                    /*
+                     * a loss goes just before the sigmoid of its logits, so
+                     * the two share e^-|z| (the loss is read by nothing here,
+                     * so it may run later); the others just before X'dz
+                     */
+                    const nb_node *v = g->nodes[id];
+                    for (uint32_t q = k0 + 1; q < k1; q++) {
+                        const nb_node *u = g->nodes[steps[q]];
+                        if (in[steps[q] - base] == 2 &&
+                            ((j == k1) || (v->op == NBI_OP_SIGMOID && v->in[0] == u->in[0]))) {
+                            in[steps[q] - base] = 3; /* placed */
+                            tmp[t++] = steps[q];
+                        }
+                    }
+                }
+                tmp[t++] = id;
             }
         }
         memcpy(steps + k0, tmp, t * sizeof *tmp);
@@ -300,7 +333,9 @@ static bool memory_safe(nb_graph *g, const uint32_t *steps, const uint32_t *offs
             return false;
         }
         size_t o = (size_t)offsets[k] * unit, b = nbi_node_bytes(v);
-        sp[ns++] = (span){ o, o + b, k < k1, k == k1 };
+        /* the second product and the losses are accumulated over the blocks */
+        bool acc = k == k1 || v->op == NBI_OP_BCE_LOGITS;
+        sp[ns++] = (span){ o, o + b, !acc, acc };
         for (int i = 0; i < v->arity; i++) {
             const nb_node *u = v->in[i];
             size_t uo = offset_of(steps, offsets, n, u, unit);
@@ -413,6 +448,58 @@ nbi_fused *nbi_fuse_plan(nb_graph *g, const uint32_t *steps, const uint32_t *off
     return f;
 }
 
+/* ---- the loss beside the chain ---- */
+
+/*
+ * BCE with logits over one block of n rows, adding to the eight partial sums
+ * acc that ops/loss.c's kernel keeps (lane j takes the rows ≡ j mod 8, the
+ * rows past the last whole eight go to lane 0): blocks start at multiples of
+ * eight, so every row lands in the lane and the order it lands in there.
+ * With s, also the sigmoid of the same logits, from the same e^-|z|: what
+ * sigmoid's kernel computes, (z >= 0 ? 1 : e) / (1 + e), also in float64.
+ */
+NBI_TYPED(bce_block, (const void *zv, const void *tv, void *accv, size_t n), {
+    const T *z = zv, *t = tv;
+    T *acc = accv;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int j = 0; j < 8; j++) {
+            T v = z[i + j], a = v < 0 ? -v : v;
+            acc[j] += (v > 0 ? v : (T)0) - v * t[i + j] + NBI_LOG1P(NBI_EXP(-a));
+        }
+    }
+    for (; i < n; i++) {
+        T v = z[i], a = v < 0 ? -v : v;
+        acc[0] += (v > 0 ? v : (T)0) - v * t[i] + NBI_LOG1P(NBI_EXP(-a));
+    }
+})
+
+NBI_TYPED(bce_sigmoid_block, (const void *zv, const void *tv, void *accv, void *sv, size_t n), {
+    const T *z = zv, *t = tv;
+    T *acc = accv, *s = sv; /* s may be z itself: sigmoid written over its input */
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int j = 0; j < 8; j++) {
+            T v = z[i + j], a = v < 0 ? -v : v, e = NBI_EXP(-a);
+            acc[j] += (v > 0 ? v : (T)0) - v * t[i + j] + NBI_LOG1P(e);
+            s[i + j] = (v >= 0 ? (T)1 : e) / ((T)1 + e);
+        }
+    }
+    for (; i < n; i++) {
+        T v = z[i], a = v < 0 ? -v : v, e = NBI_EXP(-a);
+        acc[0] += (v > 0 ? v : (T)0) - v * t[i] + NBI_LOG1P(e);
+        s[i] = (v >= 0 ? (T)1 : e) / ((T)1 + e);
+    }
+})
+
+/* The loss from its partial sums, as ops/loss.c's kernel ends. */
+NBI_TYPED(bce_finish, (const void *accv, void *yv, size_t n), {
+    const T *acc = accv;
+    double total =
+        (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+    *(T *)yv = (T)(total / (double)n);
+})
+
 /* ---- running ---- */
 
 /*
@@ -454,6 +541,8 @@ nb_status nbi_fuse_run(nb_graph *g, const nbi_fused *f, uint32_t k, uint32_t *co
     bool f32 = m1->dtype == NB_DTYPE_F32;
     size_t es = f32 ? sizeof(float) : sizeof(double);
     int64_t rows = gr->rows, cols = gr->cols, step = gr->block;
+    float accf[MAX_SIDES][8] = { { 0 } };
+    double accd[MAX_SIDES][8] = { { 0 } };
     for (int64_t r0 = 0; r0 < rows; r0 += step) {
         int64_t nb = rows - r0 < step ? rows - r0 : step;
         unsigned char *xb = (unsigned char *)x->data + (size_t)(r0 * cols) * es;
@@ -469,8 +558,23 @@ nb_status nbi_fuse_run(nb_graph *g, const nbi_fused *f, uint32_t k, uint32_t *co
             GEMV_EX(d, BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, nb, cols, &one, (double *)xb, cols, 1,
                     m1->in[1]->data, 1, &zero, (double *)zb, 1);
         }
-        for (uint32_t j = 1; j + 1 < gr->n; j++) {
+        for (uint32_t j = 1, side = 0; j + 1 < gr->n; j++) {
             nb_node *v = g->nodes[gr->ids[j]];
+            if (v->op == NBI_OP_BCE_LOGITS) {
+                void *a = f32 ? (void *)accf[side] : (void *)accd[side];
+                const unsigned char *zr = (const unsigned char *)v->in[0]->data + (size_t)r0 * es;
+                const unsigned char *tr = (const unsigned char *)v->in[1]->data + (size_t)r0 * es;
+                nb_node *s = g->nodes[gr->ids[j + 1]];
+                if (s->op == NBI_OP_SIGMOID && s->in[0] == v->in[0]) {
+                    void *sr = (unsigned char *)s->data + (size_t)r0 * es;
+                    NBI_DISPATCH(v, bce_sigmoid_block, zr, tr, a, sr, (size_t)nb);
+                    j++;
+                } else {
+                    NBI_DISPATCH(v, bce_block, zr, tr, a, (size_t)nb);
+                }
+                side++;
+                continue;
+            }
             nb_node yv, iv[2], *ins[2];
             int64_t ys[2], is[2][2];
             NBI_ASSERT(v->arity <= 2);
@@ -493,6 +597,14 @@ nb_status nbi_fuse_run(nb_graph *g, const nbi_fused *f, uint32_t k, uint32_t *co
             double one = 1, beta = r0 == 0 ? 0.0 : 1.0;
             GEMV_EX(d, BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, nb, cols, &one, (double *)xb, cols, 1,
                     (double *)dzb, 1, &beta, m2->data, 1);
+        }
+    }
+    for (uint32_t j = 1, side = 0; j + 1 < gr->n; j++) {
+        nb_node *v = g->nodes[gr->ids[j]];
+        if (v->op == NBI_OP_BCE_LOGITS) {
+            void *a = f32 ? (void *)accf[side] : (void *)accd[side];
+            NBI_DISPATCH(v, bce_finish, a, v->data, (size_t)rows);
+            side++;
         }
     }
     g->fused_runs++;
