@@ -141,9 +141,9 @@ static void compare_plans(int dtype, int64_t n, int64_t d, bool integer)
 }
 
 Test(fuse, w4_graph_is_fused_and_bit_identical_f32,
-     .description = "W4's shape (1797x64) and shapes around the block size, float32")
+     .description = "W4's shape (1797x64), one block, and 2-3 blocks of 2048 rows (512 KB)")
 {
-    int64_t ns[] = { 1797, 1, 7, 8, 119, 120, 121, 500 };
+    int64_t ns[] = { 1797, 1, 7, 8, 121, 2047, 2048, 2049, 4500 };
     for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
         compare_plans(NB_DTYPE_F32, ns[i], 64, false);
     }
@@ -153,7 +153,7 @@ Test(fuse, w4_graph_is_fused_and_bit_identical_f32,
 
 Test(fuse, w4_graph_is_fused_and_bit_identical_f64)
 {
-    int64_t ns[] = { 1797, 1, 9, 64, 65, 333 };
+    int64_t ns[] = { 1797, 1, 9, 65, 1024, 1025, 2100 }; /* blocks of 1024 rows */
     for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
         compare_plans(NB_DTYPE_F64, ns[i], 64, false);
     }
@@ -164,6 +164,7 @@ Test(fuse, integer_valued_f64_is_exact)
 {
     compare_plans(NB_DTYPE_F64, 1797, 64, true);
     compare_plans(NB_DTYPE_F64, 100, 5, true);
+    compare_plans(NB_DTYPE_F64, 20000, 5, true); /* 2 blocks of 13104 rows */
 }
 
 /* Counts the allocator's calls. */
@@ -200,10 +201,10 @@ Test(fuse, runs_make_no_allocator_call)
     nb_graph_free(g);
 }
 
-Test(fuse, sgd_training_ends_at_the_same_bits)
+static void train(int64_t n)
 {
-    model m[2] = { logistic(NB_DTYPE_F32, 1797, 64, true, false),
-                   logistic(NB_DTYPE_F32, 1797, 64, false, false) };
+    model m[2] = { logistic(NB_DTYPE_F32, n, 64, true, false),
+                   logistic(NB_DTYPE_F32, n, 64, false, false) };
     nb_optim *o[2];
     for (int i = 0; i < 2; i++) {
         nb_optim_options oo = nb_optim_defaults(NB_OPTIM_SGD);
@@ -224,6 +225,12 @@ Test(fuse, sgd_training_ends_at_the_same_bits)
         nb_optim_free(o[i]);
         nb_graph_free(m[i].g);
     }
+}
+
+Test(fuse, sgd_training_ends_at_the_same_bits, .description = "W4's shape, and three blocks")
+{
+    train(1797);
+    train(4500);
 }
 
 Test(fuse, gradcheck_passes_through_the_fused_path)
