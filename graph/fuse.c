@@ -252,7 +252,7 @@ void nbi_fuse_order(nb_graph *g, uint32_t *steps, uint32_t n)
                 uint32_t id = steps[j], r = id - base;
                 bool region = j == k0 || j == k1 || in[r];
                 int want = region ? 1 : dep[r] ? 2 : 0;
-                if (want != pass || (pass == 1 && in[r] == 2)) {
+                if (want != pass || (pass == 1 && in[r] >= 2)) { /* losses: placed below */
                     continue;
                 }
                 if (pass == 1) {

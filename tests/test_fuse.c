@@ -267,6 +267,38 @@ Test(fuse, intermediates_asked_for_are_whole)
     nb_graph_free(u.g);
 }
 
+Test(fuse, a_loss_after_the_sigmoid_it_shares_with_is_placed_once)
+{
+    /*
+     * sigmoid(z) built before the loss: the loss moves up to it (both read
+     * e^-|z|), and is not run a second time where it was
+     */
+    nb_graph *g[2];
+    double r[2][2 + 8];
+    for (int i = 0; i < 2; i++) {
+        g[i] = nb_graph_new();
+        g[i]->no_fuse = i == 1;
+        nb_node *x = nb_input(g[i], NB_DTYPE_F64, NB_SHAPE(300, 8));
+        nb_node *y = nb_input(g[i], NB_DTYPE_F64, NB_SHAPE(300, 1));
+        nb_node *w = nb_param(g[i], NB_DTYPE_F64, NB_SHAPE(8, 1), nb_init_constant(0.1));
+        write_all(g[i], x, false, 1);
+        write_all(g[i], y, false, 2);
+        nb_node *z = nb_matmul(g[i], x, w), *s = nb_sigmoid(g[i], z);
+        nb_node *loss = nb_add(g[i], nb_bce_logits(g[i], z, y), nb_sum(g[i], s)), *dw;
+        cr_assert_eq(nb_grad(g[i], loss, 1, &w, &dw), NB_OK, "%s", nb_graph_error(g[i]));
+        nb_node *outs[2] = { loss, dw };
+        run_ok(g[i], 2, outs);
+        r[i][0] = *(const double *)nb_node_data(loss);
+        memcpy(r[i] + 1, nb_node_data(dw), 8 * sizeof(double));
+        r[i][9] = (double)g[i]->fused_runs;
+    }
+    cr_assert_eq(r[0][9], 1);
+    cr_assert_eq(r[1][9], 0);
+    cr_assert_arr_eq(r[0], r[1], 9 * sizeof(double));
+    nb_graph_free(g[0]);
+    nb_graph_free(g[1]);
+}
+
 /* ---- what must not fuse ---- */
 
 /* Runs y's gradient with respect to w and says whether the run was fused. */
