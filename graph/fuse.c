@@ -274,6 +274,7 @@ void nbi_fuse_order(nb_graph *g, uint32_t *steps, uint32_t n)
                 tmp[t++] = id;
             }
         }
+        NBI_ASSERT(t == k1 - k0 + 1); /* a permutation of the steps between */
         memcpy(steps + k0, tmp, t * sizeof *tmp);
         lo = k1 + 1;
     }
