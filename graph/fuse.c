@@ -25,8 +25,8 @@
  * 8 on haswell), so BLIS visits the rows in the same chunks and adds them in
  * the same order; the elementwise kernels compute each element alone, and
  * the loss's partial sums take the same rows in the same order. Without
- * BLIS (NBI_PLAIN_GEMM) the sum over rows is regrouped by blocks: equal
- * within rounding.
+ * BLIS (NBI_PLAIN_GEMM, ops/gemm_plain.c) the products add the rows one at a
+ * time in order, so blocks give the same bits there too.
  */
 /* blis.h uses POSIX threads types, hidden by plain -std=c11 */
 #define _POSIX_C_SOURCE 200809L
