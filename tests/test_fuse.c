@@ -299,6 +299,35 @@ Test(fuse, a_loss_after_the_sigmoid_it_shares_with_is_placed_once)
     nb_graph_free(g[1]);
 }
 
+Test(fuse, a_view_as_the_target_is_read_through_its_source)
+{
+    /* the targets as a reshape of a [n] input: a view, its rows in the input's storage */
+    nb_graph *g[2];
+    double r[2][1 + 8];
+    for (int i = 0; i < 2; i++) {
+        g[i] = nb_graph_new();
+        g[i]->no_fuse = i == 1;
+        nb_node *x = nb_input(g[i], NB_DTYPE_F64, NB_SHAPE(500, 8));
+        nb_node *t = nb_input(g[i], NB_DTYPE_F64, NB_SHAPE(500));
+        nb_node *w = nb_param(g[i], NB_DTYPE_F64, NB_SHAPE(8, 1), nb_init_constant(0.1));
+        write_all(g[i], x, false, 1);
+        write_all(g[i], t, false, 2);
+        nb_node *d = nb_sub(g[i], nb_tanh(g[i], nb_matmul(g[i], x, w)),
+                            nb_reshape(g[i], nb_exp(g[i], t), 2, (int64_t[]){ 500, 1 }));
+        nb_node *loss = nb_sum(g[i], nb_mul(g[i], d, d)), *dw;
+        cr_assert_eq(nb_grad(g[i], loss, 1, &w, &dw), NB_OK, "%s", nb_graph_error(g[i]));
+        nb_node *outs[2] = { loss, dw };
+        run_ok(g[i], 2, outs);
+        r[i][0] = *(const double *)nb_node_data(loss);
+        memcpy(r[i] + 1, nb_node_data(dw), 8 * sizeof(double));
+    }
+    cr_assert_eq(g[0]->fused_runs, 1);
+    cr_assert_eq(g[1]->fused_runs, 0);
+    cr_assert_arr_eq(r[0], r[1], sizeof r[0]);
+    nb_graph_free(g[0]);
+    nb_graph_free(g[1]);
+}
+
 /* ---- what must not fuse ---- */
 
 /* Runs y's gradient with respect to w and says whether the run was fused. */
