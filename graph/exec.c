@@ -42,6 +42,7 @@ struct nbi_plan {
     uint32_t *temp_offsets;
     size_t workspace; /* bytes of workspace needed */
     size_t bytes;     /* bytes held by this plan */
+    nbi_fused *fused; /* regions run as one kernel (graph/fuse.c), NULL for none */
 };
 
 /* ---- free-list allocator over workspace offsets (plan time only) ---- */
@@ -179,6 +180,7 @@ static void plan_free(nb_graph *g, nbi_plan *p)
     nbi_mem_free(g, p->kept, p->n_kept * sizeof *p->kept);
     nbi_mem_free(g, p->temp_steps, p->n_temps * sizeof *p->temp_steps);
     nbi_mem_free(g, p->temp_offsets, p->n_temps * sizeof *p->temp_offsets);
+    nbi_fused_free(g, p->fused);
     nbi_mem_free(g, p, sizeof *p);
 }
 
@@ -353,10 +355,14 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
         if (!(s.state[id] & NEEDED) || nbi_is_leaf(v)) {
             continue;
         }
+        p->steps[k++] = id;
+    }
+    nbi_fuse_order(g, p->steps, n_steps);
+    for (k = 0; k < n_steps; k++) {
+        nb_node *v = g->nodes[p->steps[k]];
         for (int i = 0; i < v->arity; i++) {
             s.last[v->in[i]->id] = k;
         }
-        p->steps[k++] = id;
     }
 
     /* kept values are never released */
@@ -397,6 +403,7 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     if (!assign_offsets(g, p, &s)) {
         goto fail;
     }
+    p->fused = nbi_fuse_plan(g, p->steps, p->offsets, n_steps, UNIT);
 
     /* kept: outputs, and whatever a kept view keeps alive */
     n_kept = 0;
@@ -417,7 +424,8 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     p->bytes = sizeof *p + n * sizeof *p->outs +
                (size_t)n_steps * (sizeof *p->steps + sizeof *p->offsets) +
                (size_t)p->n_kept * sizeof *p->kept +
-               (size_t)p->n_temps * (sizeof *p->temp_steps + sizeof *p->temp_offsets);
+               (size_t)p->n_temps * (sizeof *p->temp_steps + sizeof *p->temp_offsets) +
+               nbi_fused_bytes(p->fused);
     scratch_free(g, &s);
     return p;
 fail:
@@ -659,6 +667,17 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
     }
     uint32_t t = 0;
     for (uint32_t k = 0; k < p->n_steps; k++) {
+        if (p->fused && !(flags & NB_RUN_CHECK_FINITE) && !g->after_step) {
+            uint32_t covered;
+            nb_status st = nbi_fuse_run(g, p->fused, k, &covered);
+            if (st != NB_OK) {
+                return st;
+            }
+            if (covered) {
+                k += covered - 1; /* none of its steps needs temporary memory */
+                continue;
+            }
+        }
         nb_node *v = g->nodes[p->steps[k]];
         v->data =
             p->offsets[k] == NO_UNIT ? v->in[0]->data : g->workspace + (size_t)p->offsets[k] * UNIT;

@@ -140,6 +140,9 @@ struct nb_graph {
      */
     nb_status (*after_step)(void *ctx, nb_node *v);
     void *after_step_ctx;
+
+    bool no_fuse;        /* plans built while set run every step alone (tests compare) */
+    uint64_t fused_runs; /* fused regions run so far (graph/fuse.c), for tests */
 };
 
 /* ---- threads (graph/parallel.c) ---- */
@@ -319,6 +322,36 @@ size_t nbi_depth_path(nb_graph *g, nb_node *out, int level, nb_node **path, size
 
 void nbi_plans_free(nb_graph *g);
 size_t nbi_plans_bytes(const nb_graph *g);
+
+/* ---- fusion (graph/fuse.c): Xᵀ-and-X products run in one pass over X ---- */
+
+/* The fused regions of one plan; owned by the plan. */
+typedef struct nbi_fused nbi_fused;
+
+/*
+ * Reorders steps[0..n) (a topological order) so that each fusable region is
+ * contiguous; still a topological order. Never fails (without memory it
+ * leaves the order alone).
+ */
+void nbi_fuse_order(nb_graph *g, uint32_t *steps, uint32_t n);
+
+/*
+ * The regions of a plan whose steps nbi_fuse_order arranged and whose
+ * workspace offsets (in units of unit bytes, UINT32_MAX for views) are
+ * assigned, keeping those that block-wise execution runs exactly as step by
+ * step; NULL when none (or without memory: running unfused is as correct).
+ */
+nbi_fused *nbi_fuse_plan(nb_graph *g, const uint32_t *steps, const uint32_t *offsets, uint32_t n,
+                         size_t unit);
+void nbi_fused_free(nb_graph *g, nbi_fused *f);
+size_t nbi_fused_bytes(const nbi_fused *f);
+
+/*
+ * Runs the region that starts at step k, if f has one there, and sets
+ * *covered to its number of steps (0 when the step is to run alone). Data
+ * pointers into g->workspace are set as the run loop sets them.
+ */
+nb_status nbi_fuse_run(nb_graph *g, const nbi_fused *f, uint32_t k, uint32_t *covered);
 
 /* True if n has a value right now (a leaf, or an op node kept by the last run). */
 static inline bool nbi_has_value(const nb_node *n)

@@ -1234,3 +1234,91 @@ Test(internal_oom, every_allocation_of_the_linear_layers_fails_cleanly,
     }
     cr_log_info("linear layers: %zu allocations, each failed once and from k on", total);
 }
+
+/* ---- the fused kernel (graph/fuse.c) under out-of-memory ---- */
+
+enum { FUSE_N = 40, FUSE_D = 6, FUSE_VALUES = 1 + FUSE_D + 1 };
+
+/*
+ * W4's graph in small, float64: z = X w + b, bce_logits, the gradients of w
+ * and b, two runs. Planning the fused region allocates; when that fails the
+ * plan runs unfused, which gives the same bits, so a session either reports
+ * NB_ERR_NOMEM or gives the failure-free values. *fused says whether the
+ * last run took the fused path.
+ */
+static bool fuse_session(faulty *f, double *vals, bool *fused)
+{
+    outcome o;
+    memset(&o, 0, sizeof o);
+    *fused = false;
+    nb_graph *g = nb_graph_new_with_allocator(faulty_alloc, f);
+    if (!g) {
+        return false;
+    }
+    nb_node *x, *y, *w, *b, *m, *z, *loss, *grads[2] = { NULL, NULL };
+    BUILD(&o, g, x, nb_input(g, NB_DTYPE_F64, NB_SHAPE(FUSE_N, FUSE_D)));
+    BUILD(&o, g, y, nb_input(g, NB_DTYPE_F64, NB_SHAPE(FUSE_N, 1)));
+    BUILD(&o, g, w, nb_param(g, NB_DTYPE_F64, NB_SHAPE(FUSE_D, 1), nb_init_constant(0.25)));
+    BUILD(&o, g, b, nb_param(g, NB_DTYPE_F64, 0, NULL, nb_init_constant(-0.5)));
+    BUILD(&o, g, m, nb_matmul(g, x, w));
+    BUILD(&o, g, z, nb_add(g, m, b));
+    BUILD(&o, g, loss, nb_bce_logits(g, z, y));
+    nb_node *wrt[2] = { w, b };
+    note(&o, g, nb_grad(g, loss, 2, wrt, grads), "grad");
+    bool ok = nb_graph_status(g) == NB_OK;
+    if (ok) {
+        double xv[FUSE_N * FUSE_D], yv[FUSE_N];
+        for (int i = 0; i < FUSE_N * FUSE_D; i++) {
+            xv[i] = sin(0.7 * i + 0.2);
+        }
+        for (int i = 0; i < FUSE_N; i++) {
+            yv[i] = i % 3 == 0;
+        }
+        ok = nb_node_write(g, x, xv, FUSE_N * FUSE_D) == NB_OK &&
+             nb_node_write(g, y, yv, FUSE_N) == NB_OK;
+    }
+    nb_node *outs[3] = { loss, grads[0], grads[1] };
+    for (int run = 0; run < 2 && ok; run++) {
+        uint64_t before = g->fused_runs;
+        nb_status s = nb_graph_run(g, 3, outs);
+        note(&o, g, s, "fused run");
+        ok = s == NB_OK;
+        *fused = ok && g->fused_runs > before;
+    }
+    if (ok) {
+        vals[0] = *(const double *)nb_node_data(loss);
+        memcpy(vals + 1, nb_node_data(grads[0]), FUSE_D * sizeof *vals);
+        vals[1 + FUSE_D] = *(const double *)nb_node_data(grads[1]);
+    }
+    nb_graph_free(g);
+    return ok;
+}
+
+Test(internal_oom, the_fused_plan_fails_cleanly,
+     .description = "W4's fused gradient run, each allocation failing once, then from k on: an "
+                    "error, or the same bits fused or not")
+{
+    double base[FUSE_VALUES], vals[FUSE_VALUES];
+    bool fused;
+    faulty f = faulty_make(0, false);
+    cr_assert(fuse_session(&f, base, &fused));
+    cr_assert(fused, "the failure-free session did not fuse");
+    size_t total = f.allocs;
+    faulty_done(&f);
+    size_t unfused = 0;
+    for (int after = 0; after <= 1; after++) {
+        for (size_t k = 1; k <= total + 1; k++) {
+            f = faulty_make(k, after);
+            if (fuse_session(&f, vals, &fused)) {
+                cr_assert_arr_eq(vals, base, sizeof vals, "k=%zu: results differ", k);
+                unfused += !fused;
+            } else {
+                cr_assert_gt(f.failures, 0, "k=%zu: an error, no failed allocation", k);
+            }
+            faulty_done(&f);
+        }
+    }
+    cr_assert_gt(unfused, 0, "no failure left the plan unfused");
+    cr_log_info("fused plan: %zu allocations; %zu sessions ran unfused after a failure", total,
+                unfused);
+}
