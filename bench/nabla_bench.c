@@ -8,7 +8,7 @@
  *     nabla-bench WORKLOAD [--threads N] [--json] [--reps N] [--nodes N]
  *                 [--pattern chain|dag] [--no-blis-ref] [--form F]
  *
- * WORKLOAD is W1 W2 W3 W4 W5 W6 W7 gemm-w1 or gemm-w3. The JSON object (one line on
+ * WORKLOAD is W1 W2 W3 W3b W4 W5 W6 W7 gemm-w1 or gemm-w3. The JSON object (one line on
  * stdout) is a stable contract: workload, threads, median_ms, min_ms, max_ms,
  * peak_rss_kb first, then workload-specific fields.
  */
@@ -359,7 +359,7 @@ typedef struct options {
     int reps;            /* 0: the workload's default */
     long nodes;          /* W5: only this size (0: all three) */
     const char *pattern; /* W5: only "chain" or "dag" (NULL: both) */
-    bool no_blis_ref;    /* W1, W3: skip the in-process BLIS reference (for profiling) */
+    bool no_blis_ref;    /* W1, W3, W3b, W7: skip the in-process BLIS reference (for profiling) */
     const char *form;    /* W7: how the LSTM is built: cells (default), fused, hoisted */
 } options;
 
@@ -491,13 +491,20 @@ typedef struct w3_gemm {
     float *a, *b, *dc, *c, *da, *db;
 } w3_gemm;
 
-static w3_gemm w3_gemm_new(void)
+enum { W3B_R_STREAM = 50 }; /* W3b's fixed weights R = sym(50, [1024,1024], 1) */
+
+/* dC is all ones for W3 (the gradient of sum(C)) and R for W3b (that of sum(C * R)). */
+static w3_gemm w3_gemm_new(bool weighted)
 {
     size_t nn = (size_t)W3_N * W3_N;
     w3_gemm s = { sym_alloc(nn, 9, 1),  sym_alloc(nn, 10, 1), aligned_floats(nn),
                   sym_alloc(nn, 40, 1), sym_alloc(nn, 41, 1), sym_alloc(nn, 42, 1) };
-    for (size_t i = 0; i < nn; i++) {
-        s.dc[i] = 1; /* the gradient of sum(C) */
+    if (weighted) {
+        gen_sym(s.dc, nn, W3B_R_STREAM, 1);
+    } else {
+        for (size_t i = 0; i < nn; i++) {
+            s.dc[i] = 1;
+        }
     }
     return s;
 }
@@ -553,7 +560,7 @@ static void bench_gemm_w1(const options *o, report *r)
 static void bench_gemm_w3(const options *o, report *r)
 {
     const int warm = 3, reps = reps_or(o, 20);
-    w3_gemm s = w3_gemm_new();
+    w3_gemm s = w3_gemm_new(false);
     double *t = xmalloc((size_t)reps * sizeof *t);
     for (int i = -warm; i < reps; i++) {
         double t0 = now_ms();
@@ -1018,10 +1025,50 @@ static void bench_w5(const options *o, report *r)
 }
 
 /* ======================================================================== */
-/* W3: gradients of sum(A @ B) at 1024                                      */
+/* W3: gradients of sum(A @ B) at 1024; W3b: of sum((A @ B) * R)           */
 /* ======================================================================== */
 
-static void bench_w3(const options *o, report *r)
+/*
+ * W3b's references in double: sum(dA) = sum_j colsum(R)_j colsum(B)_j and
+ * sum(dB) = sum_i rowsum(A)_i rowsum(R)_i exactly, and the loss as
+ * sum(A * (R Bᵀ)) with one double GEMM (BLIS's dgemm, 1e-13 relative).
+ */
+static void w3b_refs(const float *a, const float *b, const float *rw, double *loss, double *sda,
+                     double *sdb)
+{
+    const size_t n = W3_N, nn = n * n;
+    double *a64 = xmalloc(nn * sizeof *a64), *b64 = xmalloc(nn * sizeof *b64);
+    double *r64 = xmalloc(nn * sizeof *r64), *da = xmalloc(nn * sizeof *da);
+    for (size_t i = 0; i < nn; i++) {
+        a64[i] = a[i];
+        b64[i] = b[i];
+        r64[i] = rw[i];
+    }
+    double one = 1, zero = 0;
+    bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)n, (dim_t)n, (dim_t)n, &one, r64, (inc_t)n,
+              1, b64, (inc_t)n, 1, &zero, da, (inc_t)n, 1);
+    *loss = *sda = *sdb = 0;
+    for (size_t i = 0; i < nn; i++) {
+        *loss += a64[i] * da[i];
+    }
+    for (size_t j = 0; j < n; j++) {
+        double cr = 0, cb = 0, ra = 0, rr = 0;
+        for (size_t i = 0; i < n; i++) {
+            cr += r64[i * n + j];
+            cb += b64[i * n + j];
+            ra += a64[j * n + i];
+            rr += r64[j * n + i];
+        }
+        *sda += cr * cb;
+        *sdb += ra * rr;
+    }
+    free(a64);
+    free(b64);
+    free(r64);
+    free(da);
+}
+
+static void bench_w3(const options *o, report *r, bool weighted)
 {
     const int warm = 3, reps = reps_or(o, 20);
     const size_t nn = (size_t)W3_N * W3_N;
@@ -1032,29 +1079,42 @@ static void bench_w3(const options *o, report *r)
     nb_node *ab[2], *grads[2];
     ab[0] = nb_param(g, NB_DTYPE_F32, NB_SHAPE(W3_N, W3_N), nb_init_constant(0));
     ab[1] = nb_param(g, NB_DTYPE_F32, NB_SHAPE(W3_N, W3_N), nb_init_constant(0));
-    nb_node *loss = nb_sum(g, nb_matmul(g, ab[0], ab[1]));
+    nb_node *c = nb_matmul(g, ab[0], ab[1]);
+    /* W3b: R a fixed input, so dC = R is no broadcast and both backward GEMMs run */
+    nb_node *rw = weighted ? nb_input(g, NB_DTYPE_F32, NB_SHAPE(W3_N, W3_N)) : NULL;
+    nb_node *loss = nb_sum(g, weighted ? nb_mul(g, c, rw) : c);
     nb_grad(g, loss, 2, ab, grads);
     if (nb_graph_status(g) != NB_OK) {
-        die(g, "building W3");
+        die(g, weighted ? "building W3b" : "building W3");
     }
     float *a = sym_alloc(nn, 9, 1), *b = sym_alloc(nn, 10, 1);
-    if (nb_node_write(g, ab[0], a, nn) != NB_OK || nb_node_write(g, ab[1], b, nn) != NB_OK) {
+    float *rv = weighted ? sym_alloc(nn, W3B_R_STREAM, 1) : NULL;
+    if (nb_node_write(g, ab[0], a, nn) != NB_OK || nb_node_write(g, ab[1], b, nn) != NB_OK ||
+        (rw && nb_node_write(g, rw, rv, nn) != NB_OK)) {
         die(g, "writing W3's data");
     }
-    /* exact references in double: sum(AB) = Σ_k colsum(A)_k rowsum(B)_k */
-    double ref_loss = 0, sum_a = 0, sum_b = 0;
-    for (size_t k = 0; k < W3_N; k++) {
-        double ca = 0, rb = 0;
-        for (size_t i = 0; i < W3_N; i++) {
-            ca += a[i * W3_N + k];
-            rb += b[k * W3_N + i];
+    double ref_loss = 0, ref_da = 0, ref_db = 0;
+    if (weighted) {
+        w3b_refs(a, b, rv, &ref_loss, &ref_da, &ref_db);
+    } else {
+        /* exact references in double: sum(AB) = Σ_k colsum(A)_k rowsum(B)_k */
+        double sum_a = 0, sum_b = 0;
+        for (size_t k = 0; k < W3_N; k++) {
+            double ca = 0, rb = 0;
+            for (size_t i = 0; i < W3_N; i++) {
+                ca += a[i * W3_N + k];
+                rb += b[k * W3_N + i];
+            }
+            ref_loss += ca * rb;
+            sum_a += ca;
+            sum_b += rb;
         }
-        ref_loss += ca * rb;
-        sum_a += ca;
-        sum_b += rb;
+        ref_da = W3_N * sum_b;
+        ref_db = W3_N * sum_a;
     }
     free(a);
     free(b);
+    free(rv);
     nb_node *outs[3] = { loss, grads[0], grads[1] };
     /* a first run plans and sizes the workspace; the peak RSS is read before the reference
        GEMM's buffers exist */
@@ -1062,7 +1122,7 @@ static void bench_w3(const options *o, report *r)
         die(g, "W3 run");
     }
     long rss = peak_rss_kb();
-    w3_gemm s = w3_gemm_new();
+    w3_gemm s = w3_gemm_new(weighted);
     double *t = xmalloc((size_t)reps * sizeof *t), *tg = xmalloc((size_t)reps * sizeof *tg);
     for (int i = 1 - warm; i < reps; i++) {
         double t0 = now_ms();
@@ -1083,6 +1143,13 @@ static void bench_w3(const options *o, report *r)
     if (o->no_blis_ref) {
         sg = (stats){ NAN, NAN, NAN };
     }
+    /* the median of the per-pair ratios, which a slow stretch of the machine moves less */
+    double *pr = xmalloc((size_t)reps * sizeof *pr);
+    for (int i = 0; i < reps; i++) {
+        pr[i] = t[i] / tg[i];
+    }
+    double pair_ratio = o->no_blis_ref ? NAN : stats_of(pr, reps).median;
+    free(pr);
     double sda = 0, sdb = 0;
     const float *da = nb_node_data(grads[0]), *db = nb_node_data(grads[1]);
     for (size_t i = 0; i < nn; i++) {
@@ -1091,10 +1158,13 @@ static void bench_w3(const options *o, report *r)
     }
     nb_memory_stats mem;
     nb_graph_memory(g, &mem);
-    put_header(r, o, "W3");
+    put_header(r, o, weighted ? "W3b" : "W3");
     put_stats(r, st);
     put_int(r, "peak_rss_kb", rss);
-    put_str(r, "what", "one run of loss = sum(A @ B) and its gradients for A and B, 1024x1024 f32");
+    put_str(r, "what",
+            weighted ? "one run of loss = sum((A @ B) * R), R a fixed [1024,1024] input, and its "
+                       "gradients for A and B, 1024x1024 f32"
+                     : "one run of loss = sum(A @ B) and its gradients for A and B, 1024x1024 f32");
     put_int(r, "reps", reps);
     put_int(r, "warmup", warm);
     put_num(r, "gflops", w3_flops() / (st.median * 1e6));
@@ -1102,14 +1172,19 @@ static void bench_w3(const options *o, report *r)
     put_num(r, "blis_gemm_min_ms", sg.min);
     put_num(r, "blis_gflops", w3_flops() / (sg.median * 1e6));
     put_num(r, "ratio_to_blis", st.median / sg.median);
+    put_num(r, "pair_ratio_median", pair_ratio);
     /* f32 sums of a million products: a relative tolerance of 1e-3 of the reference */
     check(r, "loss", "loss_ref", "loss_match", *(const float *)nb_node_data(loss), ref_loss, 1e-3);
-    check(r, "grad_a_sum", "grad_a_sum_ref", "grad_a_sum_match", sda, W3_N * sum_b, 1e-3);
-    check(r, "grad_b_sum", "grad_b_sum_ref", "grad_b_sum_match", sdb, W3_N * sum_a, 1e-3);
+    check(r, "grad_a_sum", "grad_a_sum_ref", "grad_a_sum_match", sda, ref_da, 1e-3);
+    check(r, "grad_b_sum", "grad_b_sum_ref", "grad_b_sum_match", sdb, ref_db, 1e-3);
     put_str(r, "ref_source",
-            "exact double sums: sum(AB) = sum_k colsum(A)_k rowsum(B)_k, "
-            "sum(dA) = 1024 sum(B), sum(dB) = 1024 sum(A)");
+            weighted ? "double sums: sum(dA) = sum_j colsum(R)_j colsum(B)_j, sum(dB) = "
+                       "sum_i rowsum(A)_i rowsum(R)_i (exact), loss = sum(A * (R Bt)) with a "
+                       "double GEMM"
+                     : "exact double sums: sum(AB) = sum_k colsum(A)_k rowsum(B)_k, "
+                       "sum(dA) = 1024 sum(B), sum(dB) = 1024 sum(A)");
     put_int(r, "workspace_bytes", (long long)mem.workspace_bytes);
+    put_int(r, "graph_nodes", (long long)nb_graph_node_count(g));
     free(t);
     free(tg);
     w3_gemm_free(&s);
@@ -1723,7 +1798,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: nabla-bench WORKLOAD [--threads N] [--json] [--reps N]\n"
                "                   [--nodes N] [--pattern chain|dag] [--no-blis-ref] [--form F]\n"
-               "  WORKLOAD     W1 (MLP step), W2 (scalar graph), W3 (gemm gradient),\n"
+               "  WORKLOAD     W1 (MLP step), W2 (scalar graph), W3 (gradient of sum(A @ B)),\n"
+               "               W3b (of sum((A @ B) * R): both backward GEMMs),\n"
                "               W4 (logistic regression), W5 (scaling), W6 (LeNet-5 step),\n"
                "               W7 (names LSTM step), gemm-w1, gemm-w3,\n"
                "               W8 (W1 data-parallel, under mpirun -np P)\n"
@@ -1732,7 +1808,7 @@ static void usage(FILE *f)
                "  --reps N     timed repetitions instead of the workload's default\n"
                "  --nodes N    W5: only graphs of N op nodes (for profiling)\n"
                "  --pattern P  W5: only the chain or only the random DAG\n"
-               "  --no-blis-ref  W1, W3, W7: time nabla alone, without the alternating BLIS\n"
+               "  --no-blis-ref  W1, W3, W3b, W7: time nabla alone, without the alternating BLIS\n"
                "               reference (for profiling; the ratio fields are then null)\n"
                "  --form F     W7: the LSTM as the library's cells (the default), two\n"
                "               (x W_ih and h W_hh a step), fused ([x, h] times [W_ih, W_hh],\n"
@@ -1791,7 +1867,9 @@ int main(int argc, char **argv)
     } else if (strcmp(w, "w2") == 0) {
         bench_w2(&o, &r);
     } else if (strcmp(w, "w3") == 0) {
-        bench_w3(&o, &r);
+        bench_w3(&o, &r, false);
+    } else if (strcmp(w, "w3b") == 0) {
+        bench_w3(&o, &r, true);
     } else if (strcmp(w, "w4") == 0) {
         bench_w4(&o, &r);
     } else if (strcmp(w, "w5") == 0) {
