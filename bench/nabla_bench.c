@@ -324,10 +324,12 @@ static void *xmalloc(size_t n)
  * 64-byte aligned floats, as nabla's buffers are (and PyTorch's): BLIS runs
  * this machine's W1 GEMMs about 13% slower on malloc's 16-byte alignment.
  */
+static size_t buf_align = 64; /* W1 --form study also tries page alignment */
+
 static float *aligned_floats(size_t n)
 {
-    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes);
+    size_t bytes = (n * sizeof(float) + buf_align - 1) & ~(buf_align - 1);
+    float *p = aligned_alloc(buf_align, bytes);
     if (!p) {
         fprintf(stderr, "nabla-bench: out of memory (%zu bytes)\n", bytes);
         exit(1);
@@ -587,10 +589,14 @@ static void bench_gemm_w3(const options *o, report *r)
 /* W1: MLP 784-512-512-10, batch 128, plain SGD                             */
 /* ======================================================================== */
 
-static void bench_w1(const options *o, report *r)
+typedef struct w1_model {
+    nb_graph *g;
+    nb_optim *opt;
+} w1_model;
+
+/* W1's MLP with its data and parameters written, ready to step. */
+static w1_model w1_build(void)
 {
-    const int warm = 20, reps = reps_or(o, 200);
-    const int ab_reps = o->no_blis_ref ? 0 : o->reps > 0 ? o->reps : 100;
     nb_graph *g = nb_graph_new();
     if (!g) {
         die(NULL, "out of memory");
@@ -639,6 +645,203 @@ static void bench_w1(const options *o, report *r)
         free(v);
     }
     free(xs);
+
+    return (w1_model){ g, opt };
+}
+
+/* Minor page faults of the process so far. */
+static long minor_faults(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+}
+
+/* Writes and reads 8 MiB, four times this machine's L2, so what ran before is out of L2. */
+static float *evict_buf;
+enum { EVICT_FLOATS = 2 * 1024 * 1024 };
+
+static void evict_l2(void)
+{
+    volatile float sink = 0;
+    for (size_t i = 0; i < EVICT_FLOATS; i += 16) {
+        evict_buf[i] += 1;
+        sink += evict_buf[i];
+    }
+    (void)sink;
+}
+
+static double w1_timed_step(nb_graph *g, nb_optim *opt)
+{
+    double t0 = now_ms();
+    if (nb_optim_step(opt) != NB_OK) {
+        die(g, "W1 step");
+    }
+    return now_ms() - t0;
+}
+
+static double w1_timed_gemms(const w1_gemm *s)
+{
+    double t0 = now_ms();
+    w1_gemms(s);
+    return now_ms() - t0;
+}
+
+/*
+ * W1 --form study: why nabla's step over BLIS's eight GEMMs timed alone (in
+ * its own process, as gemm-w1) can differ from the same ratio measured
+ * interleaved. In one process, for `cycles` cycles, every variant runs as a
+ * short block of 4 units whose first is not timed (the change of variant):
+ * the step alone; the GEMMs alone on 64-byte and on page-aligned buffers;
+ * step and GEMMs interleaved (as W1's ab figures); the step and the GEMMs each
+ * after 8 MiB of other memory traffic (a cold L2, as interleaving makes
+ * them); and the step right after the GEMMs without timing them. Rotating
+ * every ~0.2 s makes all variants share the machine's noise; the figures are
+ * medians over all cycles.
+ */
+static void bench_w1_study(const options *o, report *r)
+{
+    enum { BLOCKS = 8, UNITS = 4 };
+    const int cycles = reps_or(o, 40), warm = 20, n = cycles * (UNITS - 1);
+    w1_model m = w1_build();
+    w1_gemm s64 = w1_gemm_new();
+    buf_align = 4096;
+    w1_gemm spage = w1_gemm_new();
+    buf_align = 64;
+    evict_buf = aligned_floats(EVICT_FLOATS);
+    memset(evict_buf, 0, EVICT_FLOATS * sizeof(float));
+    for (int i = 0; i < warm; i++) {
+        w1_timed_step(m.g, m.opt);
+        w1_timed_gemms(&s64);
+        w1_timed_gemms(&spage);
+    }
+    double *t[BLOCKS];
+    for (int k = 0; k < BLOCKS; k++) {
+        t[k] = xmalloc((size_t)n * sizeof *t[k]);
+    }
+    double *pair = xmalloc((size_t)n * sizeof *pair);
+    long faults = 0;
+    int at = 0;
+    for (int c = 0; c < cycles; c++) {
+        for (int u = 0; u < UNITS; u++) {
+            int i = u == 0 ? -1 : at + u - 1; /* unit 0: not recorded */
+            double v[BLOCKS];
+            long f0 = minor_faults();
+            v[0] = w1_timed_step(m.g, m.opt);
+            faults += u ? minor_faults() - f0 : 0;
+            if (i >= 0) {
+                t[0][i] = v[0];
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            double v = w1_timed_gemms(&s64);
+            if (u) {
+                t[1][at + u - 1] = v;
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            double v = w1_timed_gemms(&spage);
+            if (u) {
+                t[2][at + u - 1] = v;
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            double a = w1_timed_step(m.g, m.opt), b = w1_timed_gemms(&s64);
+            if (u) {
+                t[3][at + u - 1] = a;
+                t[4][at + u - 1] = b;
+                pair[at + u - 1] = a / b;
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            evict_l2();
+            double v = w1_timed_step(m.g, m.opt);
+            if (u) {
+                t[5][at + u - 1] = v;
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            evict_l2();
+            double v = w1_timed_gemms(&s64);
+            if (u) {
+                t[6][at + u - 1] = v;
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            w1_gemms(&s64);
+            double v = w1_timed_step(m.g, m.opt);
+            if (u) {
+                t[7][at + u - 1] = v;
+            }
+        }
+        at += UNITS - 1;
+    }
+    stats st[BLOCKS];
+    for (int k = 0; k < BLOCKS; k++) {
+        st[k] = stats_of(t[k], n);
+    }
+    put_header(r, o, "W1");
+    put_stats(r, st[0]);
+    put_int(r, "peak_rss_kb", peak_rss_kb());
+    put_str(r, "what",
+            "W1's step and BLIS's eight GEMMs, alone, interleaved and after 8 MiB of other "
+            "traffic, in rotating blocks of 4 (3 timed) in one process; medians");
+    put_int(r, "cycles", cycles);
+    put_int(r, "reps", n);
+    static const char *const keys[BLOCKS] = {
+        "step_median_ms",      "gemm_median_ms",
+        "gemm_page_median_ms", "ab_step_median_ms",
+        "ab_gemm_median_ms",   "cold_step_median_ms",
+        "cold_gemm_median_ms", "step_after_gemm_median_ms",
+    };
+    for (int k = 0; k < BLOCKS; k++) {
+        put_num(r, keys[k], st[k].median);
+    }
+    /* the 10th percentiles too: noise only adds time, so low quantiles are steadier */
+    static const char *const p10_keys[BLOCKS] = {
+        "step_p10_ms",    "gemm_p10_ms",      "gemm_page_p10_ms", "ab_step_p10_ms",
+        "ab_gemm_p10_ms", "cold_step_p10_ms", "cold_gemm_p10_ms", "step_after_gemm_p10_ms",
+    };
+    double p10[BLOCKS];
+    for (int k = 0; k < BLOCKS; k++) {
+        qsort(t[k], (size_t)n, sizeof *t[k], cmp_double);
+        p10[k] = t[k][n / 10];
+        put_num(r, p10_keys[k], p10[k]);
+    }
+    put_num(r, "alone_ratio_p10", p10[0] / p10[1]);
+    put_num(r, "ab_ratio_p10", p10[3] / p10[4]);
+    put_num(r, "alone_ratio", st[0].median / st[1].median);
+    put_num(r, "ab_ratio", st[3].median / st[4].median);
+    put_num(r, "ab_pair_ratio_median", stats_of(pair, n).median);
+    put_num(r, "cold_ratio", st[5].median / st[6].median);
+    put_num(r, "ab_step_over_alone", st[3].median / st[0].median);
+    put_num(r, "ab_gemm_over_alone", st[4].median / st[1].median);
+    put_num(r, "cold_step_over_alone", st[5].median / st[0].median);
+    put_num(r, "cold_gemm_over_alone", st[6].median / st[1].median);
+    put_num(r, "gemm_page_over_64", st[2].median / st[1].median);
+    put_num(r, "minor_faults_per_step", (double)faults / n);
+    for (int k = 0; k < BLOCKS; k++) {
+        free(t[k]);
+    }
+    free(pair);
+    free(evict_buf);
+    w1_gemm_free(&s64);
+    w1_gemm_free(&spage);
+    nb_optim_free(m.opt);
+    nb_graph_free(m.g);
+}
+
+static void bench_w1(const options *o, report *r)
+{
+    if (o->form && strcmp(o->form, "study") == 0) {
+        bench_w1_study(o, r);
+        return;
+    }
+    const int warm = 20, reps = reps_or(o, 200);
+    const int ab_reps = o->no_blis_ref ? 0 : o->reps > 0 ? o->reps : 100;
+    w1_model m = w1_build();
+    nb_graph *g = m.g;
+    nb_optim *opt = m.opt;
 
     /* phase 1: the contract's figure, 200 steps after 20 warm-up steps */
     double *t = xmalloc((size_t)(reps > ab_reps ? reps : ab_reps) * sizeof *t);
