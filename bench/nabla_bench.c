@@ -888,6 +888,37 @@ static void bench_w1(const options *o, report *r)
         ab_gemm = stats_of(tg, ab_reps);
     }
 
+    /*
+     * phase 3: each timed alone, as gemm-w1 times BLIS, but in this process and
+     * sharing the noise: blocks of 4 steps then of 4 GEMM sets (the first of
+     * each block untimed), rotating 40 times. See "W1 against BLIS alone and
+     * interleaved" in docs/performance.md.
+     */
+    const int cycles = ab_reps > 0 ? 40 : 0, units = 4;
+    double *bs = xmalloc((size_t)(cycles * (units - 1) + 1) * sizeof *bs);
+    double *bg = xmalloc((size_t)(cycles * (units - 1) + 1) * sizeof *bg);
+    for (int c = 0, at = 0; c < cycles; c++, at += units - 1) {
+        for (int u = 0; u < units; u++) {
+            double v = w1_timed_step(g, opt);
+            if (u) {
+                bs[at + u - 1] = v;
+            }
+        }
+        for (int u = 0; u < units; u++) {
+            double v = w1_timed_gemms(&s);
+            if (u) {
+                bg[at + u - 1] = v;
+            }
+        }
+    }
+    stats bl_step = { NAN, NAN, NAN }, bl_gemm = { NAN, NAN, NAN };
+    if (cycles > 0) {
+        bl_step = stats_of(bs, cycles * (units - 1));
+        bl_gemm = stats_of(bg, cycles * (units - 1));
+    }
+    free(bs);
+    free(bg);
+
     put_header(r, o, "W1");
     put_stats(r, st);
     put_int(r, "peak_rss_kb", rss);
@@ -913,6 +944,10 @@ static void bench_w1(const options *o, report *r)
     put_num(r, "blis_gemm_median_ms", ab_gemm.median);
     put_num(r, "blis_gemm_min_ms", ab_gemm.min);
     put_num(r, "ratio_to_blis", ab_step.median / ab_gemm.median);
+    put_int(r, "alone_cycles", cycles);
+    put_num(r, "alone_step_median_ms", bl_step.median);
+    put_num(r, "alone_gemm_median_ms", bl_gemm.median);
+    put_num(r, "ratio_to_blis_alone", bl_step.median / bl_gemm.median);
     put_int(r, "graph_nodes", (long long)nb_graph_node_count(g));
     put_int(r, "arena_bytes", (long long)mem.arena_bytes);
     put_int(r, "workspace_bytes", (long long)mem.workspace_bytes);
