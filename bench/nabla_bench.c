@@ -594,10 +594,29 @@ typedef struct w1_model {
     nb_optim *opt;
 } w1_model;
 
-/* W1's MLP with its data and parameters written, ready to step. */
-static w1_model w1_build(void)
+/*
+ * An nb_alloc_fn whose blocks all start on a page (the study's test of
+ * whether the alignment of nabla's arena and workspace matters to BLIS).
+ */
+static void *page_alloc(void *user, void *ptr, size_t old_size, size_t new_size)
 {
-    nb_graph *g = nb_graph_new();
+    (void)user;
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    void *q = aligned_alloc(4096, (new_size + 4095) & ~(size_t)4095);
+    if (q && ptr) {
+        memcpy(q, ptr, old_size < new_size ? old_size : new_size);
+        free(ptr);
+    }
+    return q;
+}
+
+/* W1's MLP with its data and parameters written, ready to step; alloc NULL: malloc's. */
+static w1_model w1_build_with(nb_alloc_fn alloc)
+{
+    nb_graph *g = alloc ? nb_graph_new_with_allocator(alloc, NULL) : nb_graph_new();
     if (!g) {
         die(NULL, "out of memory");
     }
@@ -649,6 +668,11 @@ static w1_model w1_build(void)
     return (w1_model){ g, opt };
 }
 
+static w1_model w1_build(void)
+{
+    return w1_build_with(NULL);
+}
+
 /* Minor page faults of the process so far. */
 static long minor_faults(void)
 {
@@ -695,15 +719,16 @@ static double w1_timed_gemms(const w1_gemm *s)
  * the step alone; the GEMMs alone on 64-byte and on page-aligned buffers;
  * step and GEMMs interleaved (as W1's ab figures); the step and the GEMMs each
  * after 8 MiB of other memory traffic (a cold L2, as interleaving makes
- * them); and the step right after the GEMMs without timing them. Rotating
+ * them); the step right after the GEMMs without timing them; and the step of
+ * a second, identical model whose graph allocates page-aligned blocks. Rotating
  * every ~0.2 s makes all variants share the machine's noise; the figures are
  * medians over all cycles.
  */
 static void bench_w1_study(const options *o, report *r)
 {
-    enum { BLOCKS = 8, UNITS = 4 };
+    enum { BLOCKS = 9, UNITS = 4 };
     const int cycles = reps_or(o, 40), warm = 20, n = cycles * (UNITS - 1);
-    w1_model m = w1_build();
+    w1_model m = w1_build(), mp = w1_build_with(page_alloc);
     w1_gemm s64 = w1_gemm_new();
     buf_align = 4096;
     w1_gemm spage = w1_gemm_new();
@@ -712,6 +737,7 @@ static void bench_w1_study(const options *o, report *r)
     memset(evict_buf, 0, EVICT_FLOATS * sizeof(float));
     for (int i = 0; i < warm; i++) {
         w1_timed_step(m.g, m.opt);
+        w1_timed_step(mp.g, mp.opt);
         w1_timed_gemms(&s64);
         w1_timed_gemms(&spage);
     }
@@ -774,6 +800,12 @@ static void bench_w1_study(const options *o, report *r)
                 t[7][at + u - 1] = v;
             }
         }
+        for (int u = 0; u < UNITS; u++) {
+            double v = w1_timed_step(mp.g, mp.opt);
+            if (u) {
+                t[8][at + u - 1] = v;
+            }
+        }
         at += UNITS - 1;
     }
     stats st[BLOCKS];
@@ -789,18 +821,30 @@ static void bench_w1_study(const options *o, report *r)
     put_int(r, "cycles", cycles);
     put_int(r, "reps", n);
     static const char *const keys[BLOCKS] = {
-        "step_median_ms",      "gemm_median_ms",
-        "gemm_page_median_ms", "ab_step_median_ms",
-        "ab_gemm_median_ms",   "cold_step_median_ms",
-        "cold_gemm_median_ms", "step_after_gemm_median_ms",
+        "step_median_ms",
+        "gemm_median_ms",
+        "gemm_page_median_ms",
+        "ab_step_median_ms",
+        "ab_gemm_median_ms",
+        "cold_step_median_ms",
+        "cold_gemm_median_ms",
+        "step_after_gemm_median_ms",
+        "step_page_alloc_median_ms",
     };
     for (int k = 0; k < BLOCKS; k++) {
         put_num(r, keys[k], st[k].median);
     }
     /* the 10th percentiles too: noise only adds time, so low quantiles are steadier */
     static const char *const p10_keys[BLOCKS] = {
-        "step_p10_ms",    "gemm_p10_ms",      "gemm_page_p10_ms", "ab_step_p10_ms",
-        "ab_gemm_p10_ms", "cold_step_p10_ms", "cold_gemm_p10_ms", "step_after_gemm_p10_ms",
+        "step_p10_ms",
+        "gemm_p10_ms",
+        "gemm_page_p10_ms",
+        "ab_step_p10_ms",
+        "ab_gemm_p10_ms",
+        "cold_step_p10_ms",
+        "cold_gemm_p10_ms",
+        "step_after_gemm_p10_ms",
+        "step_page_alloc_p10_ms",
     };
     double p10[BLOCKS];
     for (int k = 0; k < BLOCKS; k++) {
@@ -819,6 +863,9 @@ static void bench_w1_study(const options *o, report *r)
     put_num(r, "cold_step_over_alone", st[5].median / st[0].median);
     put_num(r, "cold_gemm_over_alone", st[6].median / st[1].median);
     put_num(r, "gemm_page_over_64", st[2].median / st[1].median);
+    put_num(r, "step_page_alloc_over_malloc", st[8].median / st[0].median);
+    put_num(r, "step_page_alloc_over_malloc_p10", p10[8] / p10[0]);
+    put_num(r, "gemm_page_over_64_p10", p10[2] / p10[1]);
     put_num(r, "minor_faults_per_step", (double)faults / n);
     for (int k = 0; k < BLOCKS; k++) {
         free(t[k]);
@@ -829,6 +876,8 @@ static void bench_w1_study(const options *o, report *r)
     w1_gemm_free(&spage);
     nb_optim_free(m.opt);
     nb_graph_free(m.g);
+    nb_optim_free(mp.opt);
+    nb_graph_free(mp.g);
 }
 
 static void bench_w1(const options *o, report *r)
