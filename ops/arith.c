@@ -88,29 +88,14 @@ const nbi_op nbi_op_sub = {
 
 NBI_BINARY_FORWARD(mul, x *z)
 
-/*
- * dy * other, where dy broadcast from a scalar c (the gradient of sum(a * b))
- * is multiplied as the scalar: c * other has y's shape already when other
- * does, is the same values, and is other itself when c is nb_grad's 1 (no
- * broadcast written and no pass over it).
- */
-static nb_node *mul_chain(nb_graph *g, nb_node *y, nb_node *dy, nb_node *other)
-{
-    if (dy && other && dy->op == NBI_OP_BROADCAST_TO && dy->in[0]->rank == 0 &&
-        nbi_same_shape(other, y)) {
-        return nbi_chain(g, dy->in[0], other);
-    }
-    return nbi_chain(g, dy, other);
-}
-
 static void mul_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, nb_node **dx)
 {
     nb_node *a = y->in[0], *b = y->in[1];
     if (need[0]) {
-        dx[0] = nbi_unbroadcast(g, mul_chain(g, y, dy, b), a);
+        dx[0] = nbi_unbroadcast(g, nbi_chain(g, dy, b), a);
     }
     if (need[1]) {
-        dx[1] = nbi_unbroadcast(g, mul_chain(g, y, dy, a), b);
+        dx[1] = nbi_unbroadcast(g, nbi_chain(g, dy, a), b);
     }
 }
 
