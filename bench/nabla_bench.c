@@ -362,7 +362,7 @@ typedef struct options {
     long nodes;          /* W5: only this size (0: all three) */
     const char *pattern; /* W5: only "chain" or "dag" (NULL: both) */
     bool no_blis_ref;    /* W1, W3, W3b, W7: skip the in-process BLIS reference (for profiling) */
-    const char *form;    /* W7: how the LSTM is built: cells (default), fused, hoisted */
+    const char *form;    /* W7: how the LSTM is built (cells, two, fused, hoisted, ab); W1: study */
 } options;
 
 /*
@@ -2100,7 +2100,9 @@ static void usage(FILE *f)
                "  --form F     W7: the LSTM as the library's cells (the default), two\n"
                "               (x W_ih and h W_hh a step), fused ([x, h] times [W_ih, W_hh],\n"
                "               one product a step), hoisted (x W_ih for all steps in one\n"
-               "               product), or ab: the four in turn, one step each\n");
+               "               product), or ab: the four in turn, one step each;\n"
+               "               W1: study, the step and BLIS's GEMMs alone, interleaved,\n"
+               "               cold and page-aligned, in rotating blocks (--reps: cycles)\n");
 }
 
 int main(int argc, char **argv)
