@@ -8,7 +8,7 @@
  *     nabla-bench WORKLOAD [--threads N] [--json] [--reps N] [--nodes N]
  *                 [--pattern chain|dag] [--no-blis-ref] [--form F]
  *
- * WORKLOAD is W1 W2 W3 W4 W5 W6 W7 gemm-w1 or gemm-w3. The JSON object (one line on
+ * WORKLOAD is W1 W2 W3 W3b W4 W5 W6 W7 gemm-w1 or gemm-w3. The JSON object (one line on
  * stdout) is a stable contract: workload, threads, median_ms, min_ms, max_ms,
  * peak_rss_kb first, then workload-specific fields.
  */
@@ -324,10 +324,12 @@ static void *xmalloc(size_t n)
  * 64-byte aligned floats, as nabla's buffers are (and PyTorch's): BLIS runs
  * this machine's W1 GEMMs about 13% slower on malloc's 16-byte alignment.
  */
+static size_t buf_align = 64; /* W1 --form study also tries page alignment */
+
 static float *aligned_floats(size_t n)
 {
-    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes);
+    size_t bytes = (n * sizeof(float) + buf_align - 1) & ~(buf_align - 1);
+    float *p = aligned_alloc(buf_align, bytes);
     if (!p) {
         fprintf(stderr, "nabla-bench: out of memory (%zu bytes)\n", bytes);
         exit(1);
@@ -359,8 +361,8 @@ typedef struct options {
     int reps;            /* 0: the workload's default */
     long nodes;          /* W5: only this size (0: all three) */
     const char *pattern; /* W5: only "chain" or "dag" (NULL: both) */
-    bool no_blis_ref;    /* W1, W3: skip the in-process BLIS reference (for profiling) */
-    const char *form;    /* W7: how the LSTM is built: cells (default), fused, hoisted */
+    bool no_blis_ref;    /* W1, W3, W3b, W7: skip the in-process BLIS reference (for profiling) */
+    const char *form;    /* W7: how the LSTM is built (cells, two, fused, hoisted, ab); W1: study */
 } options;
 
 /*
@@ -491,13 +493,20 @@ typedef struct w3_gemm {
     float *a, *b, *dc, *c, *da, *db;
 } w3_gemm;
 
-static w3_gemm w3_gemm_new(void)
+enum { W3B_R_STREAM = 50 }; /* W3b's fixed weights R = sym(50, [1024,1024], 1) */
+
+/* dC is all ones for W3 (the gradient of sum(C)) and R for W3b (that of sum(C * R)). */
+static w3_gemm w3_gemm_new(bool weighted)
 {
     size_t nn = (size_t)W3_N * W3_N;
     w3_gemm s = { sym_alloc(nn, 9, 1),  sym_alloc(nn, 10, 1), aligned_floats(nn),
                   sym_alloc(nn, 40, 1), sym_alloc(nn, 41, 1), sym_alloc(nn, 42, 1) };
-    for (size_t i = 0; i < nn; i++) {
-        s.dc[i] = 1; /* the gradient of sum(C) */
+    if (weighted) {
+        gen_sym(s.dc, nn, W3B_R_STREAM, 1);
+    } else {
+        for (size_t i = 0; i < nn; i++) {
+            s.dc[i] = 1;
+        }
     }
     return s;
 }
@@ -553,7 +562,7 @@ static void bench_gemm_w1(const options *o, report *r)
 static void bench_gemm_w3(const options *o, report *r)
 {
     const int warm = 3, reps = reps_or(o, 20);
-    w3_gemm s = w3_gemm_new();
+    w3_gemm s = w3_gemm_new(false);
     double *t = xmalloc((size_t)reps * sizeof *t);
     for (int i = -warm; i < reps; i++) {
         double t0 = now_ms();
@@ -580,11 +589,34 @@ static void bench_gemm_w3(const options *o, report *r)
 /* W1: MLP 784-512-512-10, batch 128, plain SGD                             */
 /* ======================================================================== */
 
-static void bench_w1(const options *o, report *r)
+typedef struct w1_model {
+    nb_graph *g;
+    nb_optim *opt;
+} w1_model;
+
+/*
+ * An nb_alloc_fn whose blocks all start on a page (the study's test of
+ * whether the alignment of nabla's arena and workspace matters to BLIS).
+ */
+static void *page_alloc(void *user, void *ptr, size_t old_size, size_t new_size)
 {
-    const int warm = 20, reps = reps_or(o, 200);
-    const int ab_reps = o->no_blis_ref ? 0 : o->reps > 0 ? o->reps : 100;
-    nb_graph *g = nb_graph_new();
+    (void)user;
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    void *q = aligned_alloc(4096, (new_size + 4095) & ~(size_t)4095);
+    if (q && ptr) {
+        memcpy(q, ptr, old_size < new_size ? old_size : new_size);
+        free(ptr);
+    }
+    return q;
+}
+
+/* W1's MLP with its data and parameters written, ready to step; alloc NULL: malloc's. */
+static w1_model w1_build_with(nb_alloc_fn alloc)
+{
+    nb_graph *g = alloc ? nb_graph_new_with_allocator(alloc, NULL) : nb_graph_new();
     if (!g) {
         die(NULL, "out of memory");
     }
@@ -633,6 +665,233 @@ static void bench_w1(const options *o, report *r)
     }
     free(xs);
 
+    return (w1_model){ g, opt };
+}
+
+static w1_model w1_build(void)
+{
+    return w1_build_with(NULL);
+}
+
+/* Minor page faults of the process so far. */
+static long minor_faults(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+}
+
+/* Writes and reads 8 MiB, four times this machine's L2, so what ran before is out of L2. */
+static float *evict_buf;
+enum { EVICT_FLOATS = 2 * 1024 * 1024 };
+
+static void evict_l2(void)
+{
+    volatile float sink = 0;
+    for (size_t i = 0; i < EVICT_FLOATS; i += 16) {
+        evict_buf[i] += 1;
+        sink += evict_buf[i];
+    }
+    (void)sink;
+}
+
+static double w1_timed_step(nb_graph *g, nb_optim *opt)
+{
+    double t0 = now_ms();
+    if (nb_optim_step(opt) != NB_OK) {
+        die(g, "W1 step");
+    }
+    return now_ms() - t0;
+}
+
+static double w1_timed_gemms(const w1_gemm *s)
+{
+    double t0 = now_ms();
+    w1_gemms(s);
+    return now_ms() - t0;
+}
+
+/*
+ * W1 --form study: why nabla's step over BLIS's eight GEMMs timed alone (in
+ * its own process, as gemm-w1) can differ from the same ratio measured
+ * interleaved. In one process, for `cycles` cycles, every variant runs as a
+ * short block of 4 units whose first is not timed (the change of variant):
+ * the step alone; the GEMMs alone on 64-byte and on page-aligned buffers;
+ * step and GEMMs interleaved (as W1's ab figures); the step and the GEMMs each
+ * after 8 MiB of other memory traffic (a cold L2, as interleaving makes
+ * them); the step right after the GEMMs without timing them; and the step of
+ * a second, identical model whose graph allocates page-aligned blocks. Rotating
+ * every ~0.2 s makes all variants share the machine's noise; the figures are
+ * medians over all cycles.
+ */
+static void bench_w1_study(const options *o, report *r)
+{
+    enum { BLOCKS = 9, UNITS = 4 };
+    const int cycles = reps_or(o, 40), warm = 20, n = cycles * (UNITS - 1);
+    w1_model m = w1_build(), mp = w1_build_with(page_alloc);
+    w1_gemm s64 = w1_gemm_new();
+    buf_align = 4096;
+    w1_gemm spage = w1_gemm_new();
+    buf_align = 64;
+    evict_buf = aligned_floats(EVICT_FLOATS);
+    memset(evict_buf, 0, EVICT_FLOATS * sizeof(float));
+    for (int i = 0; i < warm; i++) {
+        w1_timed_step(m.g, m.opt);
+        w1_timed_step(mp.g, mp.opt);
+        w1_timed_gemms(&s64);
+        w1_timed_gemms(&spage);
+    }
+    double *t[BLOCKS];
+    for (int k = 0; k < BLOCKS; k++) {
+        t[k] = xmalloc((size_t)n * sizeof *t[k]);
+    }
+    double *pair = xmalloc((size_t)n * sizeof *pair);
+    long faults = 0;
+    int at = 0;
+    for (int c = 0; c < cycles; c++) {
+        for (int u = 0; u < UNITS; u++) {
+            int i = u == 0 ? -1 : at + u - 1; /* unit 0: not recorded */
+            double v[BLOCKS];
+            long f0 = minor_faults();
+            v[0] = w1_timed_step(m.g, m.opt);
+            faults += u ? minor_faults() - f0 : 0;
+            if (i >= 0) {
+                t[0][i] = v[0];
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            double v = w1_timed_gemms(&s64);
+            if (u) {
+                t[1][at + u - 1] = v;
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            double v = w1_timed_gemms(&spage);
+            if (u) {
+                t[2][at + u - 1] = v;
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            double a = w1_timed_step(m.g, m.opt), b = w1_timed_gemms(&s64);
+            if (u) {
+                t[3][at + u - 1] = a;
+                t[4][at + u - 1] = b;
+                pair[at + u - 1] = a / b;
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            evict_l2();
+            double v = w1_timed_step(m.g, m.opt);
+            if (u) {
+                t[5][at + u - 1] = v;
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            evict_l2();
+            double v = w1_timed_gemms(&s64);
+            if (u) {
+                t[6][at + u - 1] = v;
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            w1_gemms(&s64);
+            double v = w1_timed_step(m.g, m.opt);
+            if (u) {
+                t[7][at + u - 1] = v;
+            }
+        }
+        for (int u = 0; u < UNITS; u++) {
+            double v = w1_timed_step(mp.g, mp.opt);
+            if (u) {
+                t[8][at + u - 1] = v;
+            }
+        }
+        at += UNITS - 1;
+    }
+    stats st[BLOCKS];
+    for (int k = 0; k < BLOCKS; k++) {
+        st[k] = stats_of(t[k], n);
+    }
+    put_header(r, o, "W1");
+    put_stats(r, st[0]);
+    put_int(r, "peak_rss_kb", peak_rss_kb());
+    put_str(r, "what",
+            "W1's step and BLIS's eight GEMMs, alone, interleaved and after 8 MiB of other "
+            "traffic, in rotating blocks of 4 (3 timed) in one process; medians");
+    put_int(r, "cycles", cycles);
+    put_int(r, "reps", n);
+    static const char *const keys[BLOCKS] = {
+        "step_median_ms",
+        "gemm_median_ms",
+        "gemm_page_median_ms",
+        "ab_step_median_ms",
+        "ab_gemm_median_ms",
+        "cold_step_median_ms",
+        "cold_gemm_median_ms",
+        "step_after_gemm_median_ms",
+        "step_page_alloc_median_ms",
+    };
+    for (int k = 0; k < BLOCKS; k++) {
+        put_num(r, keys[k], st[k].median);
+    }
+    /* the 10th percentiles too: noise only adds time, so low quantiles are steadier */
+    static const char *const p10_keys[BLOCKS] = {
+        "step_p10_ms",
+        "gemm_p10_ms",
+        "gemm_page_p10_ms",
+        "ab_step_p10_ms",
+        "ab_gemm_p10_ms",
+        "cold_step_p10_ms",
+        "cold_gemm_p10_ms",
+        "step_after_gemm_p10_ms",
+        "step_page_alloc_p10_ms",
+    };
+    double p10[BLOCKS];
+    for (int k = 0; k < BLOCKS; k++) {
+        qsort(t[k], (size_t)n, sizeof *t[k], cmp_double);
+        p10[k] = t[k][n / 10];
+        put_num(r, p10_keys[k], p10[k]);
+    }
+    put_num(r, "alone_ratio_p10", p10[0] / p10[1]);
+    put_num(r, "ab_ratio_p10", p10[3] / p10[4]);
+    put_num(r, "alone_ratio", st[0].median / st[1].median);
+    put_num(r, "ab_ratio", st[3].median / st[4].median);
+    put_num(r, "ab_pair_ratio_median", stats_of(pair, n).median);
+    put_num(r, "cold_ratio", st[5].median / st[6].median);
+    put_num(r, "ab_step_over_alone", st[3].median / st[0].median);
+    put_num(r, "ab_gemm_over_alone", st[4].median / st[1].median);
+    put_num(r, "cold_step_over_alone", st[5].median / st[0].median);
+    put_num(r, "cold_gemm_over_alone", st[6].median / st[1].median);
+    put_num(r, "gemm_page_over_64", st[2].median / st[1].median);
+    put_num(r, "step_page_alloc_over_malloc", st[8].median / st[0].median);
+    put_num(r, "step_page_alloc_over_malloc_p10", p10[8] / p10[0]);
+    put_num(r, "gemm_page_over_64_p10", p10[2] / p10[1]);
+    put_num(r, "minor_faults_per_step", (double)faults / n);
+    for (int k = 0; k < BLOCKS; k++) {
+        free(t[k]);
+    }
+    free(pair);
+    free(evict_buf);
+    w1_gemm_free(&s64);
+    w1_gemm_free(&spage);
+    nb_optim_free(m.opt);
+    nb_graph_free(m.g);
+    nb_optim_free(mp.opt);
+    nb_graph_free(mp.g);
+}
+
+static void bench_w1(const options *o, report *r)
+{
+    if (o->form && strcmp(o->form, "study") == 0) {
+        bench_w1_study(o, r);
+        return;
+    }
+    const int warm = 20, reps = reps_or(o, 200);
+    const int ab_reps = o->no_blis_ref ? 0 : o->reps > 0 ? o->reps : 100;
+    w1_model m = w1_build();
+    nb_graph *g = m.g;
+    nb_optim *opt = m.opt;
+
     /* phase 1: the contract's figure, 200 steps after 20 warm-up steps */
     double *t = xmalloc((size_t)(reps > ab_reps ? reps : ab_reps) * sizeof *t);
     double loss0 = NAN, loss19 = NAN, loss_last = NAN;
@@ -678,6 +937,37 @@ static void bench_w1(const options *o, report *r)
         ab_gemm = stats_of(tg, ab_reps);
     }
 
+    /*
+     * phase 3: each timed alone, as gemm-w1 times BLIS, but in this process and
+     * sharing the noise: blocks of 4 steps then of 4 GEMM sets (the first of
+     * each block untimed), rotating 40 times. See "W1 against BLIS alone and
+     * interleaved" in docs/performance.md.
+     */
+    const int cycles = ab_reps > 0 ? 40 : 0, units = 4;
+    double *bs = xmalloc((size_t)(cycles * (units - 1) + 1) * sizeof *bs);
+    double *bg = xmalloc((size_t)(cycles * (units - 1) + 1) * sizeof *bg);
+    for (int c = 0, at = 0; c < cycles; c++, at += units - 1) {
+        for (int u = 0; u < units; u++) {
+            double v = w1_timed_step(g, opt);
+            if (u) {
+                bs[at + u - 1] = v;
+            }
+        }
+        for (int u = 0; u < units; u++) {
+            double v = w1_timed_gemms(&s);
+            if (u) {
+                bg[at + u - 1] = v;
+            }
+        }
+    }
+    stats bl_step = { NAN, NAN, NAN }, bl_gemm = { NAN, NAN, NAN };
+    if (cycles > 0) {
+        bl_step = stats_of(bs, cycles * (units - 1));
+        bl_gemm = stats_of(bg, cycles * (units - 1));
+    }
+    free(bs);
+    free(bg);
+
     put_header(r, o, "W1");
     put_stats(r, st);
     put_int(r, "peak_rss_kb", rss);
@@ -703,6 +993,10 @@ static void bench_w1(const options *o, report *r)
     put_num(r, "blis_gemm_median_ms", ab_gemm.median);
     put_num(r, "blis_gemm_min_ms", ab_gemm.min);
     put_num(r, "ratio_to_blis", ab_step.median / ab_gemm.median);
+    put_int(r, "alone_cycles", cycles);
+    put_num(r, "alone_step_median_ms", bl_step.median);
+    put_num(r, "alone_gemm_median_ms", bl_gemm.median);
+    put_num(r, "ratio_to_blis_alone", bl_step.median / bl_gemm.median);
     put_int(r, "graph_nodes", (long long)nb_graph_node_count(g));
     put_int(r, "arena_bytes", (long long)mem.arena_bytes);
     put_int(r, "workspace_bytes", (long long)mem.workspace_bytes);
@@ -1018,10 +1312,50 @@ static void bench_w5(const options *o, report *r)
 }
 
 /* ======================================================================== */
-/* W3: gradients of sum(A @ B) at 1024                                      */
+/* W3: gradients of sum(A @ B) at 1024; W3b: of sum((A @ B) * R)           */
 /* ======================================================================== */
 
-static void bench_w3(const options *o, report *r)
+/*
+ * W3b's references in double: sum(dA) = sum_j colsum(R)_j colsum(B)_j and
+ * sum(dB) = sum_i rowsum(A)_i rowsum(R)_i exactly, and the loss as
+ * sum(A * (R Bᵀ)) with one double GEMM (BLIS's dgemm, 1e-13 relative).
+ */
+static void w3b_refs(const float *a, const float *b, const float *rw, double *loss, double *sda,
+                     double *sdb)
+{
+    const size_t n = W3_N, nn = n * n;
+    double *a64 = xmalloc(nn * sizeof *a64), *b64 = xmalloc(nn * sizeof *b64);
+    double *r64 = xmalloc(nn * sizeof *r64), *da = xmalloc(nn * sizeof *da);
+    for (size_t i = 0; i < nn; i++) {
+        a64[i] = a[i];
+        b64[i] = b[i];
+        r64[i] = rw[i];
+    }
+    double one = 1, zero = 0;
+    bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)n, (dim_t)n, (dim_t)n, &one, r64, (inc_t)n,
+              1, b64, (inc_t)n, 1, &zero, da, (inc_t)n, 1);
+    *loss = *sda = *sdb = 0;
+    for (size_t i = 0; i < nn; i++) {
+        *loss += a64[i] * da[i];
+    }
+    for (size_t j = 0; j < n; j++) {
+        double cr = 0, cb = 0, ra = 0, rr = 0;
+        for (size_t i = 0; i < n; i++) {
+            cr += r64[i * n + j];
+            cb += b64[i * n + j];
+            ra += a64[j * n + i];
+            rr += r64[j * n + i];
+        }
+        *sda += cr * cb;
+        *sdb += ra * rr;
+    }
+    free(a64);
+    free(b64);
+    free(r64);
+    free(da);
+}
+
+static void bench_w3(const options *o, report *r, bool weighted)
 {
     const int warm = 3, reps = reps_or(o, 20);
     const size_t nn = (size_t)W3_N * W3_N;
@@ -1032,29 +1366,42 @@ static void bench_w3(const options *o, report *r)
     nb_node *ab[2], *grads[2];
     ab[0] = nb_param(g, NB_DTYPE_F32, NB_SHAPE(W3_N, W3_N), nb_init_constant(0));
     ab[1] = nb_param(g, NB_DTYPE_F32, NB_SHAPE(W3_N, W3_N), nb_init_constant(0));
-    nb_node *loss = nb_sum(g, nb_matmul(g, ab[0], ab[1]));
+    nb_node *c = nb_matmul(g, ab[0], ab[1]);
+    /* W3b: R a fixed input, so dC = R is no broadcast and both backward GEMMs run */
+    nb_node *rw = weighted ? nb_input(g, NB_DTYPE_F32, NB_SHAPE(W3_N, W3_N)) : NULL;
+    nb_node *loss = nb_sum(g, weighted ? nb_mul(g, c, rw) : c);
     nb_grad(g, loss, 2, ab, grads);
     if (nb_graph_status(g) != NB_OK) {
-        die(g, "building W3");
+        die(g, weighted ? "building W3b" : "building W3");
     }
     float *a = sym_alloc(nn, 9, 1), *b = sym_alloc(nn, 10, 1);
-    if (nb_node_write(g, ab[0], a, nn) != NB_OK || nb_node_write(g, ab[1], b, nn) != NB_OK) {
+    float *rv = weighted ? sym_alloc(nn, W3B_R_STREAM, 1) : NULL;
+    if (nb_node_write(g, ab[0], a, nn) != NB_OK || nb_node_write(g, ab[1], b, nn) != NB_OK ||
+        (rw && nb_node_write(g, rw, rv, nn) != NB_OK)) {
         die(g, "writing W3's data");
     }
-    /* exact references in double: sum(AB) = Σ_k colsum(A)_k rowsum(B)_k */
-    double ref_loss = 0, sum_a = 0, sum_b = 0;
-    for (size_t k = 0; k < W3_N; k++) {
-        double ca = 0, rb = 0;
-        for (size_t i = 0; i < W3_N; i++) {
-            ca += a[i * W3_N + k];
-            rb += b[k * W3_N + i];
+    double ref_loss = 0, ref_da = 0, ref_db = 0;
+    if (weighted) {
+        w3b_refs(a, b, rv, &ref_loss, &ref_da, &ref_db);
+    } else {
+        /* exact references in double: sum(AB) = Σ_k colsum(A)_k rowsum(B)_k */
+        double sum_a = 0, sum_b = 0;
+        for (size_t k = 0; k < W3_N; k++) {
+            double ca = 0, rb = 0;
+            for (size_t i = 0; i < W3_N; i++) {
+                ca += a[i * W3_N + k];
+                rb += b[k * W3_N + i];
+            }
+            ref_loss += ca * rb;
+            sum_a += ca;
+            sum_b += rb;
         }
-        ref_loss += ca * rb;
-        sum_a += ca;
-        sum_b += rb;
+        ref_da = W3_N * sum_b;
+        ref_db = W3_N * sum_a;
     }
     free(a);
     free(b);
+    free(rv);
     nb_node *outs[3] = { loss, grads[0], grads[1] };
     /* a first run plans and sizes the workspace; the peak RSS is read before the reference
        GEMM's buffers exist */
@@ -1062,7 +1409,7 @@ static void bench_w3(const options *o, report *r)
         die(g, "W3 run");
     }
     long rss = peak_rss_kb();
-    w3_gemm s = w3_gemm_new();
+    w3_gemm s = w3_gemm_new(weighted);
     double *t = xmalloc((size_t)reps * sizeof *t), *tg = xmalloc((size_t)reps * sizeof *tg);
     for (int i = 1 - warm; i < reps; i++) {
         double t0 = now_ms();
@@ -1083,6 +1430,13 @@ static void bench_w3(const options *o, report *r)
     if (o->no_blis_ref) {
         sg = (stats){ NAN, NAN, NAN };
     }
+    /* the median of the per-pair ratios, which a slow stretch of the machine moves less */
+    double *pr = xmalloc((size_t)reps * sizeof *pr);
+    for (int i = 0; i < reps; i++) {
+        pr[i] = t[i] / tg[i];
+    }
+    double pair_ratio = o->no_blis_ref ? NAN : stats_of(pr, reps).median;
+    free(pr);
     double sda = 0, sdb = 0;
     const float *da = nb_node_data(grads[0]), *db = nb_node_data(grads[1]);
     for (size_t i = 0; i < nn; i++) {
@@ -1091,10 +1445,13 @@ static void bench_w3(const options *o, report *r)
     }
     nb_memory_stats mem;
     nb_graph_memory(g, &mem);
-    put_header(r, o, "W3");
+    put_header(r, o, weighted ? "W3b" : "W3");
     put_stats(r, st);
     put_int(r, "peak_rss_kb", rss);
-    put_str(r, "what", "one run of loss = sum(A @ B) and its gradients for A and B, 1024x1024 f32");
+    put_str(r, "what",
+            weighted ? "one run of loss = sum((A @ B) * R), R a fixed [1024,1024] input, and its "
+                       "gradients for A and B, 1024x1024 f32"
+                     : "one run of loss = sum(A @ B) and its gradients for A and B, 1024x1024 f32");
     put_int(r, "reps", reps);
     put_int(r, "warmup", warm);
     put_num(r, "gflops", w3_flops() / (st.median * 1e6));
@@ -1102,14 +1459,19 @@ static void bench_w3(const options *o, report *r)
     put_num(r, "blis_gemm_min_ms", sg.min);
     put_num(r, "blis_gflops", w3_flops() / (sg.median * 1e6));
     put_num(r, "ratio_to_blis", st.median / sg.median);
+    put_num(r, "pair_ratio_median", pair_ratio);
     /* f32 sums of a million products: a relative tolerance of 1e-3 of the reference */
     check(r, "loss", "loss_ref", "loss_match", *(const float *)nb_node_data(loss), ref_loss, 1e-3);
-    check(r, "grad_a_sum", "grad_a_sum_ref", "grad_a_sum_match", sda, W3_N * sum_b, 1e-3);
-    check(r, "grad_b_sum", "grad_b_sum_ref", "grad_b_sum_match", sdb, W3_N * sum_a, 1e-3);
+    check(r, "grad_a_sum", "grad_a_sum_ref", "grad_a_sum_match", sda, ref_da, 1e-3);
+    check(r, "grad_b_sum", "grad_b_sum_ref", "grad_b_sum_match", sdb, ref_db, 1e-3);
     put_str(r, "ref_source",
-            "exact double sums: sum(AB) = sum_k colsum(A)_k rowsum(B)_k, "
-            "sum(dA) = 1024 sum(B), sum(dB) = 1024 sum(A)");
+            weighted ? "double sums: sum(dA) = sum_j colsum(R)_j colsum(B)_j, sum(dB) = "
+                       "sum_i rowsum(A)_i rowsum(R)_i (exact), loss = sum(A * (R Bt)) with a "
+                       "double GEMM"
+                     : "exact double sums: sum(AB) = sum_k colsum(A)_k rowsum(B)_k, "
+                       "sum(dA) = 1024 sum(B), sum(dB) = 1024 sum(A)");
     put_int(r, "workspace_bytes", (long long)mem.workspace_bytes);
+    put_int(r, "graph_nodes", (long long)nb_graph_node_count(g));
     free(t);
     free(tg);
     w3_gemm_free(&s);
@@ -1723,7 +2085,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: nabla-bench WORKLOAD [--threads N] [--json] [--reps N]\n"
                "                   [--nodes N] [--pattern chain|dag] [--no-blis-ref] [--form F]\n"
-               "  WORKLOAD     W1 (MLP step), W2 (scalar graph), W3 (gemm gradient),\n"
+               "  WORKLOAD     W1 (MLP step), W2 (scalar graph), W3 (gradient of sum(A @ B)),\n"
+               "               W3b (of sum((A @ B) * R): both backward GEMMs),\n"
                "               W4 (logistic regression), W5 (scaling), W6 (LeNet-5 step),\n"
                "               W7 (names LSTM step), gemm-w1, gemm-w3,\n"
                "               W8 (W1 data-parallel, under mpirun -np P)\n"
@@ -1732,12 +2095,14 @@ static void usage(FILE *f)
                "  --reps N     timed repetitions instead of the workload's default\n"
                "  --nodes N    W5: only graphs of N op nodes (for profiling)\n"
                "  --pattern P  W5: only the chain or only the random DAG\n"
-               "  --no-blis-ref  W1, W3, W7: time nabla alone, without the alternating BLIS\n"
+               "  --no-blis-ref  W1, W3, W3b, W7: time nabla alone, without the alternating BLIS\n"
                "               reference (for profiling; the ratio fields are then null)\n"
                "  --form F     W7: the LSTM as the library's cells (the default), two\n"
                "               (x W_ih and h W_hh a step), fused ([x, h] times [W_ih, W_hh],\n"
                "               one product a step), hoisted (x W_ih for all steps in one\n"
-               "               product), or ab: the four in turn, one step each\n");
+               "               product), or ab: the four in turn, one step each;\n"
+               "               W1: study, the step and BLIS's GEMMs alone, interleaved,\n"
+               "               cold and page-aligned, in rotating blocks (--reps: cycles)\n");
 }
 
 int main(int argc, char **argv)
@@ -1791,7 +2156,9 @@ int main(int argc, char **argv)
     } else if (strcmp(w, "w2") == 0) {
         bench_w2(&o, &r);
     } else if (strcmp(w, "w3") == 0) {
-        bench_w3(&o, &r);
+        bench_w3(&o, &r, false);
+    } else if (strcmp(w, "w3b") == 0) {
+        bench_w3(&o, &r, true);
     } else if (strcmp(w, "w4") == 0) {
         bench_w4(&o, &r);
     } else if (strcmp(w, "w5") == 0) {

@@ -3,7 +3,7 @@
 
     /usr/bin/python3 bench/torch_bench.py WORKLOAD [--threads N] [--json] [--reps N]
 
-The twin of every nabla-bench workload (W1 to W7, gemm-w1, gemm-w3), with
+The twin of every nabla-bench workload (W1 to W7, W3b, gemm-w1, gemm-w3), with
 the same data generator (bench/datagen.h) and the same JSON fields. Run it
 with Debian's /usr/bin/python3 and its python3-torch; without torch it prints
 a clear message (and, with --json, {"skipped": true, ...}) and exits with 0.
@@ -445,6 +445,38 @@ def bench_w3(r):
 
 
 # ---------------------------------------------------------------------------
+# W3b: gradients of sum((A @ B) * R), R fixed: both backward GEMMs run
+# ---------------------------------------------------------------------------
+def bench_w3b(r):
+    a = torch.from_numpy(sym(9, (1024, 1024))).requires_grad_()
+    b = torch.from_numpy(sym(10, (1024, 1024))).requires_grad_()
+    rw = torch.from_numpy(sym(50, (1024, 1024)))
+    warm, reps = 3, reps_or(20)
+    t = []
+    for i in range(warm + reps):
+        t0 = now_ms()
+        loss = ((a @ b) * rw).sum()
+        ga, gb = torch.autograd.grad(loss, (a, b))
+        dt = now_ms() - t0
+        if i >= warm:
+            t.append(dt)
+    r.update(stats(t))
+    r["peak_rss_kb"] = peak_rss_kb()
+    r["what"] = ("loss = ((A @ B) * R).sum(), R a fixed [1024,1024] tensor, and "
+                 "torch.autograd.grad for A and B, 1024x1024 f32")
+    r["reps"], r["warmup"] = reps, warm
+    r["gflops"] = 6 * 1024 ** 3 / (r["median_ms"] * 1e6)
+    # in double: sum(dA) = sum(R B^T) and sum(dB) = sum(A^T R) by column and row sums (exact
+    # up to rounding), the loss as sum(A * (R B^T)) with a float64 GEMM
+    a64, b64, r64 = a.detach().double(), b.detach().double(), rw.double()
+    check(r, "loss", loss.item(), float((a64 * (r64 @ b64.t())).sum()), 1e-3)
+    check(r, "grad_a_sum", float(ga.double().sum()), float((r64.sum(0) * b64.sum(0)).sum()), 1e-3)
+    check(r, "grad_b_sum", float(gb.double().sum()), float((a64.sum(1) * r64.sum(1)).sum()), 1e-3)
+    r["ref_source"] = ("float64: sum(dA) = sum_j colsum(R)_j colsum(B)_j, sum(dB) = "
+                       "sum_i rowsum(A)_i rowsum(R)_i, loss = sum(A * (R Bt))")
+
+
+# ---------------------------------------------------------------------------
 # W4: logistic regression, 1000 full-batch SGD steps
 # ---------------------------------------------------------------------------
 def bench_w4(r):
@@ -598,8 +630,9 @@ def clean(v):
     return v
 
 
-WORKLOADS = {"w1": bench_w1, "w2": bench_w2, "w3": bench_w3, "w4": bench_w4, "w5": bench_w5,
-             "w6": bench_w6, "w7": bench_w7, "gemm-w1": bench_gemm_w1, "gemm-w3": bench_gemm_w3}
+WORKLOADS = {"w1": bench_w1, "w2": bench_w2, "w3": bench_w3, "w3b": bench_w3b, "w4": bench_w4,
+             "w5": bench_w5, "w6": bench_w6, "w7": bench_w7, "gemm-w1": bench_gemm_w1,
+             "gemm-w3": bench_gemm_w3}
 
 
 def main():
@@ -608,7 +641,8 @@ def main():
         sys.exit("torch_bench: unknown workload %r (one of %s)" % (ARGS.workload,
                                                                   ", ".join(WORKLOADS)))
     info = blas_info()
-    r = {"workload": name.upper() if name.startswith("w") else name, "threads": ARGS.threads}
+    r = {"workload": "W3b" if name == "w3b" else name.upper() if name.startswith("w") else name,
+         "threads": ARGS.threads}
     WORKLOADS[name](r)
     checks = r.pop("_checks", None)
     if checks is not None:
