@@ -9,6 +9,7 @@
 #include "../graph/internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 /*
  * The names gradients must not repeat: every name the graph stores (given, or
@@ -148,12 +149,24 @@ static uint32_t mirror_scope(nb_graph *g, uint32_t *mirror, uint32_t s)
     return s != 0 ? mirror[s] : 0;
 }
 
+/* One gradient contribution waiting to be summed, in a per-node list. */
+typedef struct contrib {
+    nb_node *x;
+    uint32_t next; /* index + 1 of the previous contribution to the same node, 0 at the end */
+} contrib;
+
 /* Temporary per-node arrays for one nb_grad call, indexed by id up to y's. */
 typedef struct sweep {
     uint8_t *mark; /* ON_PATH_UP: y depends on it; ON_PATH_DOWN: it depends on a wrt */
-    nb_node **adj; /* accumulated adjoint */
+    nb_node **adj; /* accumulated adjoint (the summed one once the node is reached) */
     uint32_t *mirror;
     size_t n, n_scopes;
+    /* with the simplifier: contributions kept until the adjoint is needed */
+    uint32_t *head; /* per node: index + 1 of its last contribution, 0 for none */
+    contrib *pool;
+    uint32_t n_pool, cap_pool;
+    int32_t *depth; /* depth over ops of nodes 0..n_depth-1, for the sums' shape */
+    uint32_t n_depth, cap_depth;
 } sweep;
 
 enum { DEPENDS_ON_WRT = 1, NEEDED_BY_Y = 2 };
@@ -163,6 +176,132 @@ static void sweep_free(nb_graph *g, sweep *s)
     nbi_mem_free(g, s->mark, s->n * sizeof *s->mark);
     nbi_mem_free(g, s->adj, s->n * sizeof *s->adj);
     nbi_mem_free(g, s->mirror, s->n_scopes * sizeof *s->mirror);
+    nbi_mem_free(g, s->head, s->head ? s->n * sizeof *s->head : 0);
+    nbi_mem_free(g, s->pool, (size_t)s->cap_pool * sizeof *s->pool);
+    nbi_mem_free(g, s->depth, (size_t)s->cap_depth * sizeof *s->depth);
+}
+
+/* Depth over ops of n (a leaf or fill is 0), computed for every node up to it once. */
+static int32_t depth_of(nb_graph *g, sweep *s, const nb_node *n)
+{
+    if (n->id >= s->n_depth) {
+        if (!nbi_grow(g, (void **)&s->depth, &s->cap_depth, n->id + 1, sizeof *s->depth)) {
+            return 0; /* only the sum's shape suffers */
+        }
+        for (uint32_t id = s->n_depth; id <= n->id; id++) {
+            const nb_node *v = g->nodes[id];
+            int32_t d = 0;
+            for (int i = 0; i < v->arity; i++) {
+                int32_t di = s->depth[v->in[i]->id] + 1;
+                d = di > d ? di : d;
+            }
+            s->depth[id] = d;
+        }
+        s->n_depth = n->id + 1;
+    }
+    return s->depth[n->id];
+}
+
+/* A term of a sum being built: its node, depth, and its first contribution's place. */
+typedef struct term {
+    nb_node *x;
+    int32_t depth;
+    uint32_t first;
+} term;
+
+static int term_cmp(const void *pa, const void *pb)
+{
+    const term *a = pa, *b = pb;
+    if (a->depth != b->depth) {
+        return a->depth < b->depth ? -1 : 1;
+    }
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
+/*
+ * The sum of t[0..k-1] with the least depth: the two shallowest terms are
+ * added first, again and again (Huffman's rule with max for +), so T terms
+ * of equal depth take ceil(log2 T) levels, never more than a left-deep chain.
+ * Terms already sorted come from t, sums (made in order of depth) from a
+ * second queue, so it is linear after the sort. Each add keeps the earlier
+ * contribution on the left; up to three terms of equal depth it is the
+ * chain's sum bit for bit.
+ */
+static nb_node *balanced_sum(nb_graph *g, sweep *s, term *t, uint32_t k)
+{
+    qsort(t, k, sizeof *t, term_cmp);
+    term *q = nbi_mem_alloc(g, (size_t)k * sizeof *q);
+    if (!q) {
+        nbi_fail_nomem(g, "grad");
+        return NULL;
+    }
+    uint32_t ti = 0, qi = 0, qn = 0;
+    for (uint32_t left = k; left > 1 && g->status == NB_OK; left--) {
+        term ab[2];
+        for (int j = 0; j < 2; j++) {
+            bool from_t = ti < k && (qi == qn || term_cmp(&t[ti], &q[qi]) <= 0);
+            ab[j] = from_t ? t[ti++] : q[qi++];
+        }
+        if (ab[1].first < ab[0].first) {
+            term tmp = ab[0];
+            ab[0] = ab[1];
+            ab[1] = tmp;
+        }
+        nb_node *sum = nb_add(g, ab[0].x, ab[1].x);
+        if (!sum) {
+            break;
+        }
+        q[qn++] = (term){ sum, depth_of(g, s, sum), ab[0].first };
+    }
+    nb_node *r = g->status != NB_OK ? NULL : qn ? q[qn - 1].x : t[0].x;
+    nbi_mem_free(g, q, (size_t)k * sizeof *q);
+    return r;
+}
+
+/* Adds contribution dx to u's adjoint: kept for later with the simplifier, else summed now. */
+static void contribute(nb_graph *g, sweep *s, nb_node *u, nb_node *dx)
+{
+    if (!s->head) {
+        s->adj[u->id] = s->adj[u->id] ? nb_add(g, s->adj[u->id], dx) : dx;
+        return;
+    }
+    if (!s->adj[u->id]) {
+        s->adj[u->id] = dx; /* one contribution needs no list */
+        return;
+    }
+    if (!nbi_grow(g, (void **)&s->pool, &s->cap_pool, s->n_pool + 1, sizeof *s->pool)) {
+        nbi_fail_nomem(g, "grad");
+        return;
+    }
+    s->pool[s->n_pool] = (contrib){ dx, s->head[u->id] };
+    s->head[u->id] = ++s->n_pool;
+}
+
+/* u's adjoint, its contributions summed on first use (all are in: ids go down). */
+static nb_node *adjoint(nb_graph *g, sweep *s, uint32_t id)
+{
+    if (!s->head || !s->head[id] || g->status != NB_OK) {
+        return s->adj[id];
+    }
+    uint32_t k = 1;
+    for (uint32_t c = s->head[id]; c; c = s->pool[c - 1].next) {
+        k++;
+    }
+    term *t = nbi_mem_alloc(g, (size_t)k * sizeof *t);
+    if (!t) {
+        nbi_fail_nomem(g, "grad");
+        return NULL;
+    }
+    uint32_t j = k;
+    for (uint32_t c = s->head[id]; c; c = s->pool[c - 1].next) {
+        j--;
+        t[j] = (term){ s->pool[c - 1].x, depth_of(g, s, s->pool[c - 1].x), j };
+    }
+    t[0] = (term){ s->adj[id], depth_of(g, s, s->adj[id]), 0 };
+    s->adj[id] = balanced_sum(g, s, t, k);
+    s->head[id] = 0;
+    nbi_mem_free(g, t, (size_t)k * sizeof *t);
+    return s->adj[id];
 }
 
 static bool record_pairs(nb_graph *g, size_t n, nb_node *const *wrt, nb_node **grads)
@@ -247,6 +386,16 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
     if (s.mirror) {
         memset(s.mirror, 0, s.n_scopes * sizeof *s.mirror);
     }
+    bool simplify = !g->no_simplify;
+    if (simplify) {
+        s.head = nbi_mem_alloc(g, s.n * sizeof *s.head);
+        if (!s.head) {
+            sweep_free(g, &s);
+            nbi_fail_nomem(g, "grad");
+            return g->status;
+        }
+        memset(s.head, 0, s.n * sizeof *s.head);
+    }
 
     /* On a path: y depends on it (downward sweep) and it depends on a wrt (upward). */
     for (size_t i = 0; i < n; i++) {
@@ -278,6 +427,9 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
     bool saved_in_grad = g->in_grad;
     g->in_grad = true;
     uint32_t first_new = g->n_nodes;
+    uint32_t counts[NBI_OP_COUNT];
+    memcpy(counts, g->op_count, sizeof counts);
+    nb_node *seed = NULL;
 
     if (s.mark[y->id] & DEPENDS_ON_WRT) {
         g->cur_scope = mirror_scope(g, s.mirror, y->scope);
@@ -285,8 +437,8 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
          * a seed of its own (not the cached constant 1, which rules share), so
          * that it can be drawn as ∂y/∂y = 1; recorded as y's gradient
          */
-        nb_node *seed = y->rank == 0 ? nb_scalar(g, (nb_dtype)y->dtype, 1.0)
-                                     : nb_fill(g, (nb_dtype)y->dtype, y->rank, y->shape, 1.0);
+        seed = y->rank == 0 ? nb_scalar(g, (nb_dtype)y->dtype, 1.0)
+                            : nb_fill(g, (nb_dtype)y->dtype, y->rank, y->shape, 1.0);
         s.adj[y->id] = seed;
         if (seed) {
             seed->flags |= NBI_F_SEED;
@@ -302,6 +454,10 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
         if (s.mark[id] != (DEPENDS_ON_WRT | NEEDED_BY_Y) || !s.adj[id] || !op->grad) {
             continue;
         }
+        nb_node *dy = adjoint(g, &s, id);
+        if (!dy) {
+            break;
+        }
         bool need[NB_MAX_ARITY];
         bool any = false;
         for (int i = 0; i < v->arity; i++) {
@@ -316,14 +472,14 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
         for (int i = 0; i < v->arity; i++) {
             dx[i] = NULL;
         }
-        op->grad(g, v, s.adj[id], need, dx);
+        op->grad(g, v, dy, need, dx);
         for (int i = 0; i < v->arity && g->status == NB_OK; i++) {
             if (!need[i] || !dx[i]) {
                 continue;
             }
             nb_node *u = v->in[i];
             NBI_ASSERT(nbi_same_shape(dx[i], u));
-            s.adj[u->id] = s.adj[u->id] ? nb_add(g, s.adj[u->id], dx[i]) : dx[i];
+            contribute(g, &s, u, dx[i]);
         }
     }
 
@@ -331,7 +487,7 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
     g->cur_scope = 0;
     for (size_t i = 0; i < n && g->status == NB_OK; i++) {
         nb_node *w = wrt[i];
-        nb_node *d = w->id < s.n ? s.adj[w->id] : NULL;
+        nb_node *d = w->id < s.n ? adjoint(g, &s, w->id) : NULL;
         if (!d) {
             d = nb_fill(g, (nb_dtype)w->dtype, w->rank, w->shape, 0.0);
         }
@@ -340,6 +496,17 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
     g->cur_scope = saved_scope;
     g->in_grad = saved_in_grad;
 
+    if (simplify && g->status == NB_OK) {
+        /* the seed stays: DOT draws it as y's gradient */
+        nb_node **roots = nbi_mem_alloc(g, (n + 1) * sizeof *roots);
+        if (roots) {
+            memcpy(roots, grads, n * sizeof *roots);
+            roots[n] = seed;
+            nbi_simplify_tail(g, first_new, counts, n + 1, roots);
+            memcpy(grads, roots, n * sizeof *roots);
+            nbi_mem_free(g, roots, (n + 1) * sizeof *roots);
+        }
+    }
     if (g->status == NB_OK) {
         name_results(g, n, wrt, grads, first_new);
     }

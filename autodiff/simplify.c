@@ -1,0 +1,483 @@
+/*
+ * autodiff/simplify.c: the graph simplifier. One sweep in id order (a
+ * topological order) gives every node a representative: an earlier node
+ * computing the same thing (common subexpressions, hash-consed on op, dtype,
+ * shape, inputs and attributes), an input an identity hands back (x*1, x+0,
+ * x-0, x/1, -(-x), transpose of a transpose), or the node itself with its
+ * inputs replaced by theirs (reshape of a reshape, broadcast of a broadcast
+ * skip the middle node). A node whose inputs are all nabla's own constants is
+ * computed now and becomes one (constant folding). nb_grad runs it over the
+ * nodes it just built, rewriting them in place and dropping those no gradient
+ * needs; nb_graph_simplify runs it over a program's graph, where nodes are
+ * never changed: the nodes that change are built anew.
+ */
+#include "../graph/internal.h"
+
+
+/* Folding computes values at build time: only small ones, so no memory is spent on them. */
+#define FOLD_MAX 64
+
+typedef struct simp {
+    nb_graph *g;
+    nb_node **rep;   /* representative per id below hi; NULL for nodes not visited */
+    uint32_t lo, hi; /* the nodes visited: ids lo..hi-1 */
+    uint32_t owned;  /* nodes from this id on may be rewritten in place */
+    nb_node **table; /* hash set of representatives, open addressing */
+    uint32_t cap, used;
+    const uint8_t *on; /* nodes to visit (indexed by id - lo), NULL for all */
+} simp;
+
+/* ---- what a node is known to hold ---- */
+
+/*
+ * True if n holds value v everywhere and always: a fill node, or a constant
+ * of nabla's own (NBI_F_GRAD); a program's constant can be rewritten later
+ * with nb_node_write, so its values today prove nothing.
+ */
+static bool holds(const nb_node *n, double v)
+{
+    if (n->op == NBI_OP_FILL) {
+        return n->attr[0].f == v;
+    }
+    if (n->op != NBI_OP_CONST || !(n->flags & NBI_F_GRAD)) {
+        return false;
+    }
+    size_t count = nbi_node_count(n);
+    for (size_t i = 0; i < count; i++) {
+        double x = n->dtype == NB_DTYPE_F32 ? (double)((const float *)n->data)[i]
+                                            : ((const double *)n->data)[i];
+        if (x != v) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool own_const(const nb_node *n)
+{
+    return n->op == NBI_OP_CONST && (n->flags & NBI_F_GRAD) && !(n->flags & NBI_F_SEED);
+}
+
+/* Ops whose result depends on more than their inputs and attributes: never merged or folded. */
+static bool impure(int op)
+{
+    return op == NBI_OP_DROPOUT || op == NBI_OP_BATCH_NORM || op == NBI_OP_MODE_SELECT ||
+           op == NBI_OP_INPUT || op == NBI_OP_PARAM || op == NBI_OP_STATE;
+}
+
+/* ---- hash-consing ---- */
+
+static uint64_t mix(uint64_t h, uint64_t x)
+{
+    return (h ^ x) * 1099511628211u;
+}
+
+static uint64_t node_hash(const nb_node *n)
+{
+    uint64_t h = mix(mix(mix(1469598103934665603u, n->op), n->dtype), n->rank);
+    for (int i = 0; i < n->rank; i++) {
+        h = mix(h, (uint64_t)n->shape[i]);
+    }
+    for (int i = 0; i < n->arity; i++) {
+        h = mix(h, n->in[i]->id);
+    }
+    const nbi_op *rec = nbi_ops[n->op];
+    if (n->attr) {
+        const unsigned char *a = (const unsigned char *)n->attr;
+        for (size_t i = 0; i < (size_t)rec->n_attrs * sizeof *n->attr; i++) {
+            h = mix(h, a[i]);
+        }
+    }
+    if (n->op == NBI_OP_CONST) {
+        const unsigned char *d = n->data;
+        for (size_t i = 0; i < nbi_node_bytes(n); i++) {
+            h = mix(h, d[i]);
+        }
+    }
+    return h ^ (h >> 29);
+}
+
+static bool node_same(const nb_node *a, const nb_node *b)
+{
+    if (a->op != b->op || a->dtype != b->dtype || a->arity != b->arity ||
+        !nbi_shape_eq(a->rank, a->shape, b->rank, b->shape)) {
+        return false;
+    }
+    for (int i = 0; i < a->arity; i++) {
+        if (a->in[i] != b->in[i]) {
+            return false;
+        }
+    }
+    int n_attrs = nbi_ops[a->op]->n_attrs;
+    if (n_attrs > 0 && memcmp(a->attr, b->attr, (size_t)n_attrs * sizeof *a->attr) != 0) {
+        return false;
+    }
+    if (a->op == NBI_OP_CONST) {
+        return memcmp(a->data, b->data, nbi_node_bytes(a)) == 0;
+    }
+    return true;
+}
+
+static bool table_grow(simp *s)
+{
+    uint32_t cap = s->cap ? 2 * s->cap : 256;
+    nb_node **t = nbi_mem_alloc(s->g, (size_t)cap * sizeof *t);
+    if (!t) {
+        return false;
+    }
+    memset(t, 0, (size_t)cap * sizeof *t);
+    for (uint32_t i = 0; i < s->cap; i++) {
+        nb_node *n = s->table[i];
+        if (n) {
+            uint32_t k = (uint32_t)node_hash(n) & (cap - 1);
+            while (t[k]) {
+                k = (k + 1) & (cap - 1);
+            }
+            t[k] = n;
+        }
+    }
+    nbi_mem_free(s->g, s->table, (size_t)s->cap * sizeof *s->table);
+    s->table = t;
+    s->cap = cap;
+    return true;
+}
+
+/* The node already in the table that computes what n does, else n (now in the table). */
+static nb_node *intern(simp *s, nb_node *n)
+{
+    if (2 * (s->used + 1) > s->cap && !table_grow(s)) {
+        return n; /* no memory: no merging, still correct */
+    }
+    uint32_t k = (uint32_t)node_hash(n) & (s->cap - 1);
+    for (; s->table[k]; k = (k + 1) & (s->cap - 1)) {
+        if (node_same(s->table[k], n)) {
+            return s->table[k];
+        }
+    }
+    s->table[k] = n;
+    s->used++;
+    return n;
+}
+
+/* ---- rules ---- */
+
+/*
+ * The input an identity makes v equal to, or NULL. in[] are v's inputs'
+ * representatives. x*0 is left alone: it is 0 only for finite x (inf*0 and
+ * NaN*0 are NaN), and when x is a constant known finite, folding does it.
+ */
+static nb_node *identity(const nb_node *v, nb_node *const *in)
+{
+    switch (v->op) {
+    case NBI_OP_MUL:
+        for (int i = 0; i < 2; i++) {
+            if (holds(in[1 - i], 1.0) && nbi_same_shape(in[i], v)) {
+                return in[i];
+            }
+        }
+        return NULL;
+    case NBI_OP_ADD:
+        for (int i = 0; i < 2; i++) {
+            if (holds(in[1 - i], 0.0) && nbi_same_shape(in[i], v)) {
+                return in[i];
+            }
+        }
+        return NULL;
+    case NBI_OP_SUB:
+        return holds(in[1], 0.0) && nbi_same_shape(in[0], v) ? in[0] : NULL;
+    case NBI_OP_DIV:
+        return holds(in[1], 1.0) && nbi_same_shape(in[0], v) ? in[0] : NULL;
+    case NBI_OP_NEG:
+    case NBI_OP_TRANSPOSE: /* swaps the last two axes: twice is no swap */
+        return in[0]->op == v->op ? in[0]->in[0] : NULL;
+    case NBI_OP_RESHAPE:
+    case NBI_OP_BROADCAST_TO:
+        return nbi_same_shape(in[0], v) ? in[0] : NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* reshape(reshape(x)) is reshape(x); broadcast_to(broadcast_to(x)) is broadcast_to(x). */
+static void skip_middle(const nb_node *v, nb_node **in)
+{
+    if ((v->op == NBI_OP_RESHAPE || v->op == NBI_OP_BROADCAST_TO) && in[0]->op == v->op) {
+        in[0] = in[0]->in[0];
+    }
+}
+
+static bool foldable(const nb_node *v, nb_node *const *in)
+{
+    const nbi_op *rec = nbi_ops[v->op];
+    if (v->arity == 0 || impure(v->op) || !rec->forward || (rec->scratch && rec->scratch(v)) ||
+        !((rec->flags & NBI_OP_ELEMENTWISE) || v->op == NBI_OP_BROADCAST_TO ||
+          v->op == NBI_OP_SUM_TO || v->op == NBI_OP_TRANSPOSE) ||
+        v->dtype == NB_DTYPE_I32 || nbi_node_count(v) > FOLD_MAX) {
+        return false;
+    }
+    for (int i = 0; i < v->arity; i++) {
+        if (!own_const(in[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Computes v (owned, inputs all constants) with its kernel and turns it into a constant. */
+static void fold(nb_graph *g, nb_node *v)
+{
+    void *data = nbi_arena_alloc(g, nbi_node_bytes(v));
+    if (!data) {
+        return; /* stays an op: still correct */
+    }
+    v->data = data;
+    if (nbi_ops[v->op]->forward(g, v) != NB_OK) {
+        v->data = NULL;
+        return;
+    }
+    v->op = NBI_OP_CONST;
+    v->arity = 0;
+    v->attr = NULL;
+    v->flags = NBI_F_GRAD;
+}
+
+/* A copy of v (not owned) with inputs in[]: same op, attributes, scope and flags. */
+static nb_node *rebuild(simp *s, nb_node *v, nb_node *const *in)
+{
+    nb_graph *g = s->g;
+    uint32_t scope = g->cur_scope;
+    bool in_grad = g->in_grad;
+    g->cur_scope = v->scope;
+    g->in_grad = (v->flags & NBI_F_GRAD) != 0; /* a forward node's copy is forward */
+    nb_node *c = nbi_node_newv(g, v->op, v->dtype, v->rank, v->shape, v->arity, in);
+    g->cur_scope = scope;
+    g->in_grad = in_grad;
+    if (!c) {
+        return NULL;
+    }
+    int n_attrs = nbi_ops[v->op]->n_attrs;
+    if (n_attrs > 0) {
+        memcpy(c->attr, v->attr, (size_t)n_attrs * sizeof *c->attr);
+    }
+    c->flags = (uint8_t)(v->flags & NBI_F_GRAD);
+    return c;
+}
+
+static nb_node *rep_of(const simp *s, nb_node *n)
+{
+    return n->id >= s->lo && n->id < s->hi && s->rep[n->id - s->lo] ? s->rep[n->id - s->lo] : n;
+}
+
+/* The representative of v, whose inputs already have theirs. */
+static nb_node *visit(simp *s, nb_node *v)
+{
+    if (v->op == NBI_OP_CONST) {
+        return own_const(v) ? intern(s, v) : v;
+    }
+    if (nbi_is_leaf(v) || (v->flags & NBI_F_SEED)) {
+        return v;
+    }
+    nb_node *in[NB_MAX_ARITY];
+    bool changed = false;
+    for (int i = 0; i < v->arity; i++) {
+        in[i] = rep_of(s, v->in[i]);
+    }
+    nb_node *same = identity(v, in);
+    if (same) {
+        return same;
+    }
+    skip_middle(v, in);
+    if (v->op == NBI_OP_RESHAPE && nbi_same_shape(in[0], v)) {
+        return in[0]; /* reshape(reshape(x, s), shape(x)) */
+    }
+    for (int i = 0; i < v->arity; i++) {
+        changed |= in[i] != v->in[i];
+    }
+    bool fold_it = foldable(v, in);
+    if (v->id < s->owned && (changed || fold_it)) {
+        nb_node *c = rebuild(s, v, in);
+        if (!c) {
+            return v;
+        }
+        v = c;
+    } else {
+        for (int i = 0; i < v->arity; i++) {
+            v->in[i] = in[i];
+        }
+    }
+    if (fold_it) {
+        fold(s->g, v);
+    }
+    return impure(v->op) ? v : intern(s, v);
+}
+
+static void simp_run(simp *s)
+{
+    for (uint32_t id = s->lo; id < s->hi && s->g->status == NB_OK; id++) {
+        if (s->on && !s->on[id - s->lo]) {
+            continue;
+        }
+        s->rep[id - s->lo] = visit(s, s->g->nodes[id]);
+    }
+}
+
+static void simp_free(simp *s)
+{
+    nbi_mem_free(s->g, s->table, (size_t)s->cap * sizeof *s->table);
+    nbi_mem_free(s->g, s->rep, (size_t)(s->hi - s->lo) * sizeof *s->rep);
+}
+
+/*
+ * Drops the nodes from first on that no root needs, renumbering the rest
+ * (ids stay a topological order: representatives are never later than the
+ * nodes they stand for). ords restart from counts, the op counts before them.
+ * Nothing outside points at these nodes but the roots and the constant cache,
+ * unless one was named: then nothing is dropped.
+ */
+static void compact(nb_graph *g, uint32_t first, const uint32_t *counts, size_t n_roots,
+                    nb_node *const *roots)
+{
+    for (uint32_t i = 0; i < g->cap_names; i++) {
+        if (g->names[i].name && g->names[i].id >= first) {
+            return;
+        }
+    }
+    uint32_t n = g->n_nodes - first;
+    uint8_t *keep = nbi_mem_alloc(g, n ? n : 1);
+    if (!keep) {
+        return; /* the dead nodes stay: harmless */
+    }
+    memset(keep, 0, n);
+    for (size_t i = 0; i < n_roots; i++) {
+        if (roots[i] && roots[i]->id >= first) {
+            keep[roots[i]->id - first] = 1;
+        }
+    }
+    for (uint32_t k = n; k-- > 0;) {
+        nb_node *v = g->nodes[first + k];
+        if (!keep[k]) {
+            continue;
+        }
+        for (int i = 0; i < v->arity; i++) {
+            if (v->in[i]->id >= first) {
+                keep[v->in[i]->id - first] = 1;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < NBI_CONST_CACHE; i++) {
+        nb_node *c = g->const_cache[i];
+        if (c && c->id >= first && !keep[c->id - first]) {
+            g->const_cache[i] = NULL;
+        }
+    }
+    memcpy(g->op_count, counts, sizeof g->op_count);
+    uint32_t j = first;
+    for (uint32_t k = 0; k < n; k++) {
+        nb_node *v = g->nodes[first + k];
+        if (keep[k]) {
+            v->id = j;
+            v->ord = ++g->op_count[v->op];
+            g->nodes[j++] = v;
+        }
+    }
+    g->n_nodes = j;
+    nbi_mem_free(g, keep, n ? n : 1);
+}
+
+void nbi_simplify_tail(nb_graph *g, uint32_t first, const uint32_t *counts, size_t n_roots,
+                       nb_node **roots)
+{
+    if (g->status != NB_OK || first >= g->n_nodes) {
+        return;
+    }
+    simp s = { .g = g, .lo = first, .hi = g->n_nodes, .owned = first };
+    s.rep = nbi_mem_alloc(g, (size_t)(s.hi - s.lo) * sizeof *s.rep);
+    if (!s.rep) {
+        return; /* unsimplified is still right */
+    }
+    memset(s.rep, 0, (size_t)(s.hi - s.lo) * sizeof *s.rep);
+    simp_run(&s);
+    for (size_t i = 0; i < n_roots; i++) {
+        if (roots[i]) {
+            roots[i] = rep_of(&s, roots[i]);
+        }
+    }
+    simp_free(&s);
+    if (g->status == NB_OK) {
+        compact(g, first, counts, n_roots, roots);
+    }
+}
+
+nb_status nb_graph_simplify(nb_graph *g, size_t n, nb_node *const *outs, nb_node **simplified)
+{
+    if (simplified) {
+        for (size_t i = 0; i < n; i++) {
+            simplified[i] = NULL;
+        }
+    }
+    if (!g) {
+        return NB_ERR_ARG;
+    }
+    if (g->status != NB_OK) {
+        return g->status;
+    }
+    if (n > 0 && (!outs || !simplified)) {
+        nbi_fail(g, NB_ERR_ARG, "simplify", 0, NULL, "outs or simplified is NULL");
+        return g->status;
+    }
+    uint32_t hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!nbi_check_inputs(g, "simplify", 1, &outs[i])) {
+            return g->status;
+        }
+        hi = outs[i]->id + 1 > hi ? outs[i]->id + 1 : hi;
+    }
+    simp s = { .g = g, .lo = 0, .hi = hi, .owned = g->n_nodes };
+    uint8_t *on = nbi_mem_alloc(g, hi ? hi : 1);
+    s.rep = nbi_mem_alloc(g, (size_t)(hi ? hi : 1) * sizeof *s.rep);
+    if (!on || !s.rep) {
+        nbi_mem_free(g, on, hi ? hi : 1);
+        nbi_mem_free(g, s.rep, (size_t)(hi ? hi : 1) * sizeof *s.rep);
+        nbi_fail_nomem(g, "simplify");
+        return g->status;
+    }
+    memset(on, 0, hi);
+    memset(s.rep, 0, (size_t)hi * sizeof *s.rep);
+    /* only what the outputs need */
+    for (size_t i = 0; i < n; i++) {
+        on[outs[i]->id] = 1;
+    }
+    for (uint32_t id = hi; id-- > 0;) {
+        nb_node *v = g->nodes[id];
+        if (on[id]) {
+            for (int i = 0; i < v->arity; i++) {
+                on[v->in[i]->id] = 1;
+            }
+        }
+    }
+    s.on = on;
+    simp_run(&s);
+    for (size_t i = 0; i < n && g->status == NB_OK; i++) {
+        simplified[i] = rep_of(&s, outs[i]);
+    }
+    simp_free(&s);
+    nbi_mem_free(g, on, hi ? hi : 1);
+    if (g->status != NB_OK) {
+        for (size_t i = 0; i < n; i++) {
+            simplified[i] = NULL;
+        }
+    }
+    return g->status;
+}
+
+void nb_graph_set_simplify(nb_graph *g, bool on)
+{
+    if (g) {
+        g->no_simplify = !on;
+    }
+}
+
+bool nb_graph_simplifies(const nb_graph *g)
+{
+    return g && !g->no_simplify;
+}
