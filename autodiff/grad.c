@@ -186,7 +186,8 @@ static int32_t depth_of(nb_graph *g, sweep *s, const nb_node *n)
 {
     if (n->id >= s->n_depth) {
         if (!nbi_grow(g, (void **)&s->depth, &s->cap_depth, n->id + 1, sizeof *s->depth)) {
-            return 0; /* only the sum's shape suffers */
+            nbi_fail_nomem(g, "grad"); /* a sum shaped otherwise could round otherwise */
+            return 0;
         }
         for (uint32_t id = s->n_depth; id <= n->id; id++) {
             const nb_node *v = g->nodes[id];
@@ -505,6 +506,8 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
             nbi_simplify_tail(g, first_new, counts, n + 1, roots);
             memcpy(grads, roots, n * sizeof *roots);
             nbi_mem_free(g, roots, (n + 1) * sizeof *roots);
+        } else {
+            nbi_fail_nomem(g, "grad");
         }
     }
     if (g->status == NB_OK) {

@@ -13,7 +13,6 @@
  */
 #include "../graph/internal.h"
 
-
 /* Folding computes values at build time: only small ones, so no memory is spent on them. */
 #define FOLD_MAX 64
 
@@ -146,7 +145,8 @@ static bool table_grow(simp *s)
 static nb_node *intern(simp *s, nb_node *n)
 {
     if (2 * (s->used + 1) > s->cap && !table_grow(s)) {
-        return n; /* no memory: no merging, still correct */
+        nbi_fail_nomem(s->g, "simplify"); /* not silently less simplified: results must not vary */
+        return n;
     }
     uint32_t k = (uint32_t)node_hash(n) & (s->cap - 1);
     for (; s->table[k]; k = (k + 1) & (s->cap - 1)) {
@@ -228,7 +228,8 @@ static void fold(nb_graph *g, nb_node *v)
 {
     void *data = nbi_arena_alloc(g, nbi_node_bytes(v));
     if (!data) {
-        return; /* stays an op: still correct */
+        nbi_fail_nomem(g, "simplify");
+        return;
     }
     v->data = data;
     if (nbi_ops[v->op]->forward(g, v) != NB_OK) {
@@ -345,7 +346,8 @@ static void compact(nb_graph *g, uint32_t first, const uint32_t *counts, size_t 
     uint32_t n = g->n_nodes - first;
     uint8_t *keep = nbi_mem_alloc(g, n ? n : 1);
     if (!keep) {
-        return; /* the dead nodes stay: harmless */
+        nbi_fail_nomem(g, "grad");
+        return;
     }
     memset(keep, 0, n);
     for (size_t i = 0; i < n_roots; i++) {
@@ -393,7 +395,8 @@ void nbi_simplify_tail(nb_graph *g, uint32_t first, const uint32_t *counts, size
     simp s = { .g = g, .lo = first, .hi = g->n_nodes, .owned = first };
     s.rep = nbi_mem_alloc(g, (size_t)(s.hi - s.lo) * sizeof *s.rep);
     if (!s.rep) {
-        return; /* unsimplified is still right */
+        nbi_fail_nomem(g, "grad");
+        return;
     }
     memset(s.rep, 0, (size_t)(s.hi - s.lo) * sizeof *s.rep);
     simp_run(&s);
