@@ -141,6 +141,21 @@ static bool table_grow(simp *s)
     return true;
 }
 
+/* The node in the table that computes what n does, or NULL. */
+static nb_node *lookup(const simp *s, const nb_node *n)
+{
+    if (s->cap == 0) {
+        return NULL;
+    }
+    for (uint32_t k = (uint32_t)node_hash(n) & (s->cap - 1); s->table[k];
+         k = (k + 1) & (s->cap - 1)) {
+        if (node_same(s->table[k], n)) {
+            return s->table[k];
+        }
+    }
+    return NULL;
+}
+
 /* The node already in the table that computes what n does, else n (now in the table). */
 static nb_node *intern(simp *s, nb_node *n)
 {
@@ -216,7 +231,8 @@ static bool foldable(const nb_node *v, nb_node *const *in)
         return false;
     }
     for (int i = 0; i < v->arity; i++) {
-        if (!own_const(in[i])) {
+        /* the seed too: it stays (y's gradient in DOT), but what is computed from it can fold */
+        if (in[i]->op != NBI_OP_CONST || !(in[i]->flags & NBI_F_GRAD)) {
             return false;
         }
     }
@@ -295,6 +311,15 @@ static nb_node *visit(simp *s, nb_node *v)
         changed |= in[i] != v->in[i];
     }
     bool fold_it = foldable(v, in);
+    if (v->id < s->owned && changed && !fold_it && !impure(v->op)) {
+        /* a node that is not ours: look for its new form before building it */
+        nb_node probe = *v;
+        probe.in = in;
+        nb_node *found = lookup(s, &probe);
+        if (found) {
+            return found;
+        }
+    }
     if (v->id < s->owned && (changed || fold_it)) {
         nb_node *c = rebuild(s, v, in);
         if (!c) {
