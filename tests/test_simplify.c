@@ -156,6 +156,36 @@ Test(simplify, nabla_constants_fold_and_merge)
     }
 }
 
+Test(simplify, a_used_twice, .description = "docs/autodiff.md: y = sum(a*a), grad_a = add(a, a)")
+{
+    for (int on = 0; on < 2; on++) {
+        nb_graph *g = nb_graph_new();
+        nb_graph_set_simplify(g, on);
+        nb_node *a = nb_param(g, NB_DTYPE_F64, SHAPE(3), nb_init_uniform(-1, 1));
+        nb_node *y = nb_sum(g, nb_mul(g, a, a));
+        size_t n0 = nb_graph_node_count(g);
+        nb_node *d = NULL;
+        cr_assert_eq(nb_grad(g, y, 1, &a, &d), NB_OK, "%s", nb_graph_error(g));
+        cr_assert_eq(nb_graph_node_count(g) - n0, on ? 2u : 5u);
+        cr_assert_str_eq(nb_node_op_name(d), "add");
+        cr_assert_str_eq(nb_node_name(d), "grad_param_1");
+        if (on) {
+            cr_assert_eq(nb_node_input(d, 0), a);
+            cr_assert_eq(nb_node_input(d, 1), a);
+        } else {
+            cr_assert_str_eq(nb_node_name(nb_node_input(d, 0)), "mul_2");
+            cr_assert_str_eq(nb_node_name(nb_node_input(d, 1)), "mul_3");
+        }
+        double av[3], dv[3];
+        cr_assert_eq(nb_node_read_f64(g, a, av, 3), NB_OK);
+        read_all(g, d, dv);
+        for (int i = 0; i < 3; i++) {
+            cr_assert_eq(dv[i], 2 * av[i]);
+        }
+        nb_graph_free(g);
+    }
+}
+
 Test(simplify, off_gives_the_raw_rules)
 {
     nb_graph *g = nb_graph_new();
