@@ -2,9 +2,10 @@
  * autodiff/grad.c: reverse-mode differentiation that builds graphs (symbol to
  * symbol, Deep Learning section 6.5). One reverse sweep over the nodes on a
  * path from a wrt node to y calls each op's gradient rule, which appends
- * ordinary nodes; contributions through several paths are summed with nb_add.
- * Gradient nodes go into mirror scopes, so depth and DOT can tell the backward
- * pass from the forward one.
+ * ordinary nodes; contributions through several paths are summed with nb_add,
+ * as trees shaped by depth (a chain with the simplifier off). Gradient nodes
+ * go into mirror scopes, so depth and DOT can tell the backward pass from the
+ * forward one. Last, the simplifier (simplify.c) goes over the new nodes.
  */
 #include "../graph/internal.h"
 
@@ -149,22 +150,24 @@ static uint32_t mirror_scope(nb_graph *g, uint32_t *mirror, uint32_t s)
     return s != 0 ? mirror[s] : 0;
 }
 
-/* One gradient contribution waiting to be summed, in a per-node list. */
-typedef struct contrib {
+/* A term of a gradient sum not yet added: its node, depth, arrival, and the next pending one. */
+typedef struct term {
     nb_node *x;
-    uint32_t next; /* index + 1 of the previous contribution to the same node, 0 at the end */
-} contrib;
+    int32_t depth;
+    uint32_t first; /* arrival of its first contribution: the earlier term goes on the left */
+    uint32_t next;  /* index + 1 in the pool of the node's next pending term, 0 at the end */
+} term;
 
 /* Temporary per-node arrays for one nb_grad call, indexed by id up to y's. */
 typedef struct sweep {
     uint8_t *mark; /* ON_PATH_UP: y depends on it; ON_PATH_DOWN: it depends on a wrt */
-    nb_node **adj; /* accumulated adjoint (the summed one once the node is reached) */
+    nb_node **adj; /* accumulated adjoint (with pending terms: only a mark that there is one) */
     uint32_t *mirror;
     size_t n, n_scopes;
-    /* with the simplifier: contributions kept until the adjoint is needed */
-    uint32_t *head; /* per node: index + 1 of its last contribution, 0 for none */
-    contrib *pool;
-    uint32_t n_pool, cap_pool;
+    /* with the simplifier: each node's terms not yet added, in a pool with a free list */
+    uint32_t *head; /* per node: index + 1 of its first pending term, 0 for none */
+    term *pool;
+    uint32_t n_pool, cap_pool, free_pool, arrivals;
     int32_t *depth; /* depth over ops of nodes 0..n_depth-1, for the sums' shape */
     uint32_t n_depth, cap_depth;
 } sweep;
@@ -203,12 +206,17 @@ static int32_t depth_of(nb_graph *g, sweep *s, const nb_node *n)
     return s->depth[n->id];
 }
 
-/* A term of a sum being built: its node, depth, and its first contribution's place. */
-typedef struct term {
-    nb_node *x;
-    int32_t depth;
-    uint32_t first;
-} term;
+/* a + b, the earlier term on the left; x NULL on failure (the error is recorded). */
+static term add_terms(nb_graph *g, sweep *s, term a, term b)
+{
+    if (b.first < a.first) {
+        term t = a;
+        a = b;
+        b = t;
+    }
+    nb_node *x = nb_add(g, a.x, b.x);
+    return (term){ x, x ? depth_of(g, s, x) : 0, a.first, 0 };
+}
 
 static int term_cmp(const void *pa, const void *pb)
 {
@@ -221,20 +229,17 @@ static int term_cmp(const void *pa, const void *pb)
 
 /*
  * The sum of t[0..k-1] with the least depth: the two shallowest terms are
- * added first, again and again (Huffman's rule with max for +), so T terms
- * of equal depth take ceil(log2 T) levels, never more than a left-deep chain.
- * Terms already sorted come from t, sums (made in order of depth) from a
- * second queue, so it is linear after the sort. Each add keeps the earlier
- * contribution on the left; up to three terms of equal depth it is the
- * chain's sum bit for bit.
+ * added first, again and again (Huffman's rule with max for +). Sorted terms
+ * come from t, sums (made in order of depth) from a second queue, so it is
+ * linear after the sort.
  */
-static nb_node *balanced_sum(nb_graph *g, sweep *s, term *t, uint32_t k)
+static term huffman_sum(nb_graph *g, sweep *s, term *t, uint32_t k)
 {
     qsort(t, k, sizeof *t, term_cmp);
-    term *q = nbi_mem_alloc(g, (size_t)k * sizeof *q);
-    if (!q) {
+    term *q = k > 1 ? nbi_mem_alloc(g, (size_t)k * sizeof *q) : NULL;
+    if (k > 1 && !q) {
         nbi_fail_nomem(g, "grad");
-        return NULL;
+        return (term){ 0 };
     }
     uint32_t ti = 0, qi = 0, qn = 0;
     for (uint32_t left = k; left > 1 && g->status == NB_OK; left--) {
@@ -243,64 +248,151 @@ static nb_node *balanced_sum(nb_graph *g, sweep *s, term *t, uint32_t k)
             bool from_t = ti < k && (qi == qn || term_cmp(&t[ti], &q[qi]) <= 0);
             ab[j] = from_t ? t[ti++] : q[qi++];
         }
-        if (ab[1].first < ab[0].first) {
-            term tmp = ab[0];
-            ab[0] = ab[1];
-            ab[1] = tmp;
-        }
-        nb_node *sum = nb_add(g, ab[0].x, ab[1].x);
-        if (!sum) {
-            break;
-        }
-        q[qn++] = (term){ sum, depth_of(g, s, sum), ab[0].first };
+        q[qn++] = add_terms(g, s, ab[0], ab[1]);
     }
-    nb_node *r = g->status != NB_OK ? NULL : qn ? q[qn - 1].x : t[0].x;
-    nbi_mem_free(g, q, (size_t)k * sizeof *q);
+    term r = g->status != NB_OK ? (term){ 0 } : qn ? q[qn - 1] : t[0];
+    nbi_mem_free(g, q, k > 1 ? (size_t)k * sizeof *q : 0);
     return r;
 }
 
-/* Adds contribution dx to u's adjoint: kept for later with the simplifier, else summed now. */
-static void contribute(nb_graph *g, sweep *s, nb_node *u, nb_node *dx)
+/* Unlinks node id's pending terms into an array (malloc'd through g), *k of them. */
+static term *take_pending(nb_graph *g, sweep *s, uint32_t id, uint32_t *k)
 {
-    if (!s->head) {
-        s->adj[u->id] = s->adj[u->id] ? nb_add(g, s->adj[u->id], dx) : dx;
-        return;
+    *k = 0;
+    for (uint32_t c = s->head[id]; c; c = s->pool[c - 1].next) {
+        (*k)++;
     }
-    if (!s->adj[u->id]) {
-        s->adj[u->id] = dx; /* one contribution needs no list */
-        return;
+    term *t = nbi_mem_alloc(g, (size_t)*k * sizeof *t);
+    if (!t) {
+        nbi_fail_nomem(g, "grad");
+        return NULL;
     }
-    if (!nbi_grow(g, (void **)&s->pool, &s->cap_pool, s->n_pool + 1, sizeof *s->pool)) {
+    uint32_t j = 0;
+    for (uint32_t c = s->head[id]; c;) {
+        uint32_t next = s->pool[c - 1].next;
+        t[j++] = s->pool[c - 1];
+        s->pool[c - 1].next = s->free_pool; /* the slot is free again */
+        s->free_pool = c;
+        c = next;
+    }
+    s->head[id] = 0;
+    return t;
+}
+
+/* Puts t first in node id's pending terms. */
+static void push_term(nb_graph *g, sweep *s, uint32_t id, term t)
+{
+    uint32_t slot = s->free_pool;
+    if (slot) {
+        s->free_pool = s->pool[slot - 1].next;
+    } else if (nbi_grow(g, (void **)&s->pool, &s->cap_pool, s->n_pool + 1, sizeof *s->pool)) {
+        slot = ++s->n_pool;
+    } else {
         nbi_fail_nomem(g, "grad");
         return;
     }
-    s->pool[s->n_pool] = (contrib){ dx, s->head[u->id] };
-    s->head[u->id] = ++s->n_pool;
+    t.next = s->head[id];
+    s->pool[slot - 1] = t;
+    s->head[id] = slot;
 }
 
-/* u's adjoint, its contributions summed on first use (all are in: ids go down). */
+/*
+ * Adds contribution dx to u's adjoint. Without the simplifier, to the running
+ * sum at once (a left-deep chain). With it, sums are shaped by depth as the
+ * terms arrive: two terms of equal depth are added at once (that costs the
+ * optimum nothing: 2^d + 2^d = 2^(d+1) in Kraft's sum, whose log is the least
+ * depth a sum of terms can have), so T terms of equal depth make a balanced
+ * tree of ceil(log2 T) levels; a term at least two levels deeper than all the
+ * pending ones first has those summed into one, which stays shallower than
+ * it. The rest is summed when the adjoint is needed. Few terms wait at a time,
+ * so, as with the chain, contributions do not all stay alive until the end.
+ */
+static void contribute(nb_graph *g, sweep *s, nb_node *u, nb_node *dx)
+{
+    uint32_t id = u->id;
+    if (!s->head) {
+        s->adj[id] = s->adj[id] ? nb_add(g, s->adj[id], dx) : dx;
+        return;
+    }
+    if (!s->adj[id]) {
+        s->adj[id] = dx; /* a mark: the adjoint is the sum of the pending terms */
+    }
+    if (!s->head[id]) {
+        /* a first term: its depth is needed only if a second comes (-1: not known yet) */
+        term t = { dx, -1, s->arrivals++, 0 };
+        push_term(g, s, id, t);
+        return;
+    }
+    uint32_t c = s->head[id];
+    if (s->pool[c - 1].depth < 0 && s->pool[c - 1].next == 0) {
+        s->pool[c - 1].depth = depth_of(g, s, s->pool[c - 1].x);
+    }
+    term t = { dx, depth_of(g, s, dx), s->arrivals++, 0 };
+    for (bool merged = true; merged && g->status == NB_OK;) {
+        merged = false;
+        for (uint32_t *link = &s->head[id]; *link; link = &s->pool[*link - 1].next) {
+            term *p = &s->pool[*link - 1];
+            if (p->depth == t.depth) {
+                term other = *p;
+                uint32_t slot = *link;
+                *link = p->next;
+                s->pool[slot - 1].next = s->free_pool;
+                s->free_pool = slot;
+                t = add_terms(g, s, other, t);
+                merged = true;
+                break;
+            }
+        }
+    }
+    int32_t deepest = -1;
+    uint32_t n_pending = 0;
+    for (uint32_t c = s->head[id]; c; c = s->pool[c - 1].next) {
+        deepest = s->pool[c - 1].depth > deepest ? s->pool[c - 1].depth : deepest;
+        n_pending++;
+    }
+    if (g->status == NB_OK && n_pending >= 2 && t.depth > deepest + 1) {
+        uint32_t k;
+        term *all = take_pending(g, s, id, &k);
+        if (all) {
+            term c = huffman_sum(g, s, all, k);
+            nbi_mem_free(g, all, (size_t)k * sizeof *all);
+            s->head[id] = 0;
+            if (g->status == NB_OK) {
+                push_term(g, s, id, c); /* the one pending term now; t goes in below */
+            }
+        }
+    }
+    if (g->status != NB_OK || !t.x) {
+        return;
+    }
+    push_term(g, s, id, t);
+}
+
+/* u's adjoint: its pending terms summed on first use (all are in: ids go down). */
 static nb_node *adjoint(nb_graph *g, sweep *s, uint32_t id)
 {
     if (!s->head || !s->head[id] || g->status != NB_OK) {
         return s->adj[id];
     }
-    uint32_t k = 1;
-    for (uint32_t c = s->head[id]; c; c = s->pool[c - 1].next) {
-        k++;
+    uint32_t c = s->head[id];
+    if (s->pool[c - 1].next == 0) { /* one term, the common case: no sum */
+        s->adj[id] = s->pool[c - 1].x;
+        s->pool[c - 1].next = s->free_pool;
+        s->free_pool = c;
+        s->head[id] = 0;
+        return s->adj[id];
     }
-    term *t = nbi_mem_alloc(g, (size_t)k * sizeof *t);
+    uint32_t k;
+    term *t = take_pending(g, s, id, &k);
     if (!t) {
-        nbi_fail_nomem(g, "grad");
         return NULL;
     }
-    uint32_t j = k;
-    for (uint32_t c = s->head[id]; c; c = s->pool[c - 1].next) {
-        j--;
-        t[j] = (term){ s->pool[c - 1].x, depth_of(g, s, s->pool[c - 1].x), j };
+    for (uint32_t j = 0; j < k; j++) {
+        if (t[j].depth < 0) {
+            t[j].depth = depth_of(g, s, t[j].x);
+        }
     }
-    t[0] = (term){ s->adj[id], depth_of(g, s, s->adj[id]), 0 };
-    s->adj[id] = balanced_sum(g, s, t, k);
-    s->head[id] = 0;
+    s->adj[id] = huffman_sum(g, s, t, k).x;
     nbi_mem_free(g, t, (size_t)k * sizeof *t);
     return s->adj[id];
 }

@@ -16,14 +16,23 @@
 /* Folding computes values at build time: only small ones, so no memory is spent on them. */
 #define FOLD_MAX 64
 
+/* A representative and its hash (kept, so probes compare hashes before nodes). */
+struct slot {
+    nb_node *n;
+    uint64_t h;
+};
+
 typedef struct simp {
     nb_graph *g;
-    nb_node **rep;   /* representative per id below hi; NULL for nodes not visited */
-    uint32_t lo, hi; /* the nodes visited: ids lo..hi-1 */
-    uint32_t owned;  /* nodes from this id on may be rewritten in place */
-    nb_node **table; /* hash set of representatives, open addressing */
-    uint32_t cap, used;
+    nb_node **rep;      /* representative per id below hi; NULL for nodes not visited */
+    uint32_t lo, hi;    /* the nodes visited: ids lo..hi-1 */
+    uint32_t owned;     /* nodes from this id on may be rewritten in place */
+    struct slot *table; /* hash set of representatives (see TABLE_MAX), 64-byte aligned */
+    void *table_block;  /* its allocation */
+    uint32_t cap;
+    size_t changes;    /* nodes merged, folded, rewritten or replaced: none, nothing to drop */
     const uint8_t *on; /* nodes to visit (indexed by id - lo), NULL for all */
+    uint8_t *used;     /* nb_grad's: nodes some kept node reads (indexed by id - lo) */
 } simp;
 
 /* ---- what a node is known to hold ---- */
@@ -66,34 +75,42 @@ static bool impure(int op)
 
 /* ---- hash-consing ---- */
 
+/* One step of the hash: every bit of x reaches every bit of the result (splitmix64's finalizer). */
 static uint64_t mix(uint64_t h, uint64_t x)
 {
-    return (h ^ x) * 1099511628211u;
+    h = (h ^ x) * 0x9e3779b97f4a7c15u;
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9u;
+    return h ^ (h >> 29);
+}
+
+static uint64_t bytes_hash(const void *p, size_t len)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (const unsigned char *c = p; len-- > 0; c++) {
+        h = (h ^ *c) * 1099511628211u;
+    }
+    return h;
 }
 
 static uint64_t node_hash(const nb_node *n)
 {
-    uint64_t h = mix(mix(mix(1469598103934665603u, n->op), n->dtype), n->rank);
+    uint64_t h = mix(1469598103934665603u, (uint64_t)n->op | (uint64_t)n->dtype << 8 |
+                                               (uint64_t)n->rank << 16 | (uint64_t)n->arity << 24);
     for (int i = 0; i < n->rank; i++) {
         h = mix(h, (uint64_t)n->shape[i]);
     }
     for (int i = 0; i < n->arity; i++) {
-        h = mix(h, n->in[i]->id);
+        h = mix(h, (uint64_t)(uintptr_t)n->in[i]); /* the pointer: no load of the input */
     }
     const nbi_op *rec = nbi_ops[n->op];
     if (n->attr) {
-        const unsigned char *a = (const unsigned char *)n->attr;
-        for (size_t i = 0; i < (size_t)rec->n_attrs * sizeof *n->attr; i++) {
-            h = mix(h, a[i]);
-        }
+        h = mix(h, bytes_hash(n->attr, (size_t)rec->n_attrs * sizeof *n->attr));
     }
     if (n->op == NBI_OP_CONST) {
-        const unsigned char *d = n->data;
-        for (size_t i = 0; i < nbi_node_bytes(n); i++) {
-            h = mix(h, d[i]);
-        }
+        h = mix(h, bytes_hash(n->data, nbi_node_bytes(n)));
     }
-    return h ^ (h >> 29);
+    return h;
 }
 
 static bool node_same(const nb_node *a, const nb_node *b)
@@ -117,60 +134,71 @@ static bool node_same(const nb_node *a, const nb_node *b)
     return true;
 }
 
-static bool table_grow(simp *s)
+/*
+ * The table: buckets of 4 slots, one cache line each; a node lives in its home
+ * bucket or the other one of its pair (the same 128 bytes). It has 8 slots per
+ * node up to TABLE_MAX slots (2 MB, so a lookup in a large gradient is one miss
+ * in a cache-sized table, not a miss and a TLB walk in a huge one). When a
+ * node finds its 8 slots taken it replaces one (chosen by its hash), and that
+ * one merges no more: on graphs larger than about TABLE_MAX / 8 nodes, two
+ * equal nodes far apart may both stay. Which do depends on the graph alone,
+ * and merged or not the values are the same.
+ */
+#define TABLE_MAX (1u << 17)
+#define BUCKET    4
+
+/* Sizes the table for n representatives. */
+static bool table_init(simp *s, uint32_t n)
 {
-    uint32_t cap = s->cap ? 2 * s->cap : 256;
-    nb_node **t = nbi_mem_alloc(s->g, (size_t)cap * sizeof *t);
-    if (!t) {
+    uint32_t cap = 64;
+    while (cap < 8 * (uint64_t)n && cap < TABLE_MAX) {
+        cap *= 2;
+    }
+    size_t bytes = (size_t)cap * sizeof(struct slot) + 64;
+    s->table_block = nbi_mem_alloc(s->g, bytes);
+    if (!s->table_block) {
         return false;
     }
-    memset(t, 0, (size_t)cap * sizeof *t);
-    for (uint32_t i = 0; i < s->cap; i++) {
-        nb_node *n = s->table[i];
-        if (n) {
-            uint32_t k = (uint32_t)node_hash(n) & (cap - 1);
-            while (t[k]) {
-                k = (k + 1) & (cap - 1);
-            }
-            t[k] = n;
-        }
-    }
-    nbi_mem_free(s->g, s->table, (size_t)s->cap * sizeof *s->table);
-    s->table = t;
+    memset(s->table_block, 0, bytes);
+    s->table = (struct slot *)(((uintptr_t)s->table_block + 63) & ~(uintptr_t)63);
     s->cap = cap;
     return true;
 }
 
-/* The node in the table that computes what n does, or NULL. */
-static nb_node *lookup(const simp *s, const nb_node *n)
+/* The first slot of the bucket pair of hash h. */
+static struct slot *pair_of(const simp *s, uint64_t h)
 {
-    if (s->cap == 0) {
-        return NULL;
-    }
-    for (uint32_t k = (uint32_t)node_hash(n) & (s->cap - 1); s->table[k];
-         k = (k + 1) & (s->cap - 1)) {
-        if (node_same(s->table[k], n)) {
-            return s->table[k];
+    return &s->table[((uint32_t)h & (s->cap - 1)) & ~(uint32_t)(2 * BUCKET - 1)];
+}
+
+/* The node in the table that computes what n (of hash h) does, or NULL. */
+static nb_node *lookup(const simp *s, const nb_node *n, uint64_t h)
+{
+    struct slot *p = pair_of(s, h);
+    for (int i = 0; i < 2 * BUCKET && p[i].n; i++) {
+        if (p[i].h == h && node_same(p[i].n, n)) {
+            return p[i].n;
         }
     }
     return NULL;
 }
 
-/* The node already in the table that computes what n does, else n (now in the table). */
+/* The node in the table that computes what n does, else n (now in the table). */
 static nb_node *intern(simp *s, nb_node *n)
 {
-    if (2 * (s->used + 1) > s->cap && !table_grow(s)) {
-        nbi_fail_nomem(s->g, "simplify"); /* not silently less simplified: results must not vary */
-        return n;
-    }
-    uint32_t k = (uint32_t)node_hash(n) & (s->cap - 1);
-    for (; s->table[k]; k = (k + 1) & (s->cap - 1)) {
-        if (node_same(s->table[k], n)) {
-            return s->table[k];
+    uint64_t h = node_hash(n);
+    struct slot *p = pair_of(s, h);
+    for (int i = 0; i < 2 * BUCKET; i++) {
+        if (!p[i].n) {
+            p[i] = (struct slot){ n, h };
+            return n;
+        }
+        if (p[i].h == h && node_same(p[i].n, n)) {
+            s->changes++;
+            return p[i].n;
         }
     }
-    s->table[k] = n;
-    s->used++;
+    p[(h >> 40) & (2 * BUCKET - 1)] = (struct slot){ n, h };
     return n;
 }
 
@@ -231,8 +259,12 @@ static bool foldable(const nb_node *v, nb_node *const *in)
         return false;
     }
     for (int i = 0; i < v->arity; i++) {
-        /* the seed too: it stays (y's gradient in DOT), but what is computed from it can fold */
-        if (in[i]->op != NBI_OP_CONST || !(in[i]->flags & NBI_F_GRAD)) {
+        /*
+         * not the seed: folding what is computed from it (the broadcast seed of a
+         * sum) would turn gradients into constants and program nodes (d sum(a*b) / da
+         * would be b itself), nodes nb_grad could not name or flag
+         */
+        if (!own_const(in[i])) {
             return false;
         }
     }
@@ -301,22 +333,26 @@ static nb_node *visit(simp *s, nb_node *v)
     }
     nb_node *same = identity(v, in);
     if (same) {
+        s->changes++;
         return same;
     }
     skip_middle(v, in);
     if (v->op == NBI_OP_RESHAPE && nbi_same_shape(in[0], v)) {
+        s->changes++;
         return in[0]; /* reshape(reshape(x, s), shape(x)) */
     }
     for (int i = 0; i < v->arity; i++) {
         changed |= in[i] != v->in[i];
     }
+    s->changes += changed || foldable(v, in);
     bool fold_it = foldable(v, in);
     if (v->id < s->owned && changed && !fold_it && !impure(v->op)) {
         /* a node that is not ours: look for its new form before building it */
         nb_node probe = *v;
         probe.in = in;
-        nb_node *found = lookup(s, &probe);
+        nb_node *found = lookup(s, &probe, node_hash(&probe));
         if (found) {
+            s->changes++;
             return found;
         }
     }
@@ -343,13 +379,21 @@ static void simp_run(simp *s)
         if (s->on && !s->on[id - s->lo]) {
             continue;
         }
-        s->rep[id - s->lo] = visit(s, s->g->nodes[id]);
+        nb_node *v = s->g->nodes[id];
+        nb_node *r = s->rep[id - s->lo] = visit(s, v);
+        if (s->used && r == v) {
+            for (int i = 0; i < v->arity; i++) {
+                if (v->in[i]->id >= s->lo) {
+                    s->used[v->in[i]->id - s->lo] = 1;
+                }
+            }
+        }
     }
 }
 
 static void simp_free(simp *s)
 {
-    nbi_mem_free(s->g, s->table, (size_t)s->cap * sizeof *s->table);
+    nbi_mem_free(s->g, s->table_block, s->table_block ? (size_t)s->cap * sizeof *s->table + 64 : 0);
     nbi_mem_free(s->g, s->rep, (size_t)(s->hi - s->lo) * sizeof *s->rep);
 }
 
@@ -419,19 +463,34 @@ void nbi_simplify_tail(nb_graph *g, uint32_t first, const uint32_t *counts, size
     }
     simp s = { .g = g, .lo = first, .hi = g->n_nodes, .owned = first };
     s.rep = nbi_mem_alloc(g, (size_t)(s.hi - s.lo) * sizeof *s.rep);
-    if (!s.rep) {
+    if (!s.rep || !table_init(&s, s.hi - s.lo)) {
+        simp_free(&s);
         nbi_fail_nomem(g, "grad");
         return;
     }
-    memset(s.rep, 0, (size_t)(s.hi - s.lo) * sizeof *s.rep);
+    uint32_t n = s.hi - s.lo;
+    s.used = nbi_mem_alloc(g, n);
+    if (!s.used) {
+        simp_free(&s);
+        nbi_fail_nomem(g, "grad");
+        return;
+    }
+    memset(s.rep, 0, (size_t)n * sizeof *s.rep);
+    memset(s.used, 0, n);
     simp_run(&s);
     for (size_t i = 0; i < n_roots; i++) {
         if (roots[i]) {
             roots[i] = rep_of(&s, roots[i]);
+            if (roots[i]->id >= first) {
+                s.used[roots[i]->id - first] = 1;
+            }
         }
     }
+    /* nothing changed and every node is read: nothing to drop, and no sweep to find that out */
+    bool drop = s.changes > 0 || memchr(s.used, 0, n) != NULL;
+    nbi_mem_free(g, s.used, n);
     simp_free(&s);
-    if (g->status == NB_OK) {
+    if (g->status == NB_OK && drop) {
         compact(g, first, counts, n_roots, roots);
     }
 }
@@ -463,9 +522,10 @@ nb_status nb_graph_simplify(nb_graph *g, size_t n, nb_node *const *outs, nb_node
     simp s = { .g = g, .lo = 0, .hi = hi, .owned = g->n_nodes };
     uint8_t *on = nbi_mem_alloc(g, hi ? hi : 1);
     s.rep = nbi_mem_alloc(g, (size_t)(hi ? hi : 1) * sizeof *s.rep);
-    if (!on || !s.rep) {
+    if (!on || !s.rep || !table_init(&s, hi)) {
         nbi_mem_free(g, on, hi ? hi : 1);
         nbi_mem_free(g, s.rep, (size_t)(hi ? hi : 1) * sizeof *s.rep);
+        nbi_mem_free(g, s.table_block, s.table_block ? (size_t)s.cap * sizeof *s.table + 64 : 0);
         nbi_fail_nomem(g, "simplify");
         return g->status;
     }

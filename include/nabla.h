@@ -1284,7 +1284,9 @@ NB_API nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt,
  *
  * - common subexpressions: two nodes of one op, dtype, shape, inputs and
  *   attributes are one node (not dropout, batch_norm or mode_select, whose
- *   results depend on more than that, nor inputs, parameters and state);
+ *   results depend on more than that, nor inputs, parameters and state).
+ *   The table of nodes seen is bounded (2 MB), so in a pass over more than
+ *   about 16,000 nodes two equal nodes far apart may both stay;
  * - constant folding: an elementwise op, broadcast_to, sum_to or transpose
  *   whose inputs are all nabla's own constants (those nb_grad made, never a
  *   program's nb_const, which nb_node_write may change) and whose result has
@@ -1298,17 +1300,20 @@ NB_API nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt,
  *   finite x (inf*0 and NaN*0 are NaN), so it is computed, or folded when x
  *   is a constant, whose value is known;
  * - in nb_grad, a node's gradient contributions from several paths are
- *   summed as a tree, the two shallowest terms first: T contributions of
- *   equal depth cost ceil(log2 T) levels of add instead of T-1, and the sum
- *   is never deeper than the left-deep chain built without the simplifier.
+ *   summed in a tree shaped by their depths: two of equal depth are added as
+ *   soon as both exist, so T contributions of equal depth cost ceil(log2 T)
+ *   levels of add instead of the T-1 of a chain; a contribution two or more
+ *   levels deeper than all those waiting has them summed first; the rest is
+ *   summed, two shallowest first, when the node's gradient is needed.
+ *   Few contributions wait at a time, so they do not all stay alive.
  *
  * Merging, folding and identities are exact: the same kernels on the same
  * values give the same bits (the one exception: x + 0 for x = -0 gives -0,
- * where the add would give +0; the two compare equal). A sum of four or more
- * contributions is associated differently from the chain, so in floating
- * point it may differ in the last bits (sums of up to three terms of equal
- * depth are the same). nb_grad also drops the nodes its rules built that no
- * gradient needs.
+ * where the add would give +0; the two compare equal). A sum of three or
+ * more contributions may be associated differently from the chain, so in
+ * floating point it may differ in the last bits (three of equal depth are
+ * summed as the chain does; sums of integers are exact either way). nb_grad
+ * also drops the nodes its rules built that no gradient needs.
  *
  * nb_graph_simplify writes in simplified[i] a node computing what outs[i]
  * does: outs[i] itself when nothing applies, else an earlier equal node or a
