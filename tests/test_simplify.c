@@ -401,3 +401,53 @@ Test(simplify, the_recurrent_models_get_shallower)
     free(raw.values);
     free(simple.values);
 }
+
+Test(simplify, nb_graph_simplify_on_raw_gradients_keeps_the_bits)
+{
+    /* the names model's raw gradient, simplified after the fact: no sum is reshaped */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/examples/models/names_lstm.nb", NB_SOURCE_DIR);
+    nb_graph *g = nb_graph_new();
+    nb_graph_set_simplify(g, false);
+    nb_parse_error pe;
+    cr_assert_eq(nb_model_parse_file(g, path, NULL, &pe), NB_OK, "%s", pe.message);
+    nb_node *y = nb_graph_find(g, "loss");
+    size_t n = nb_graph_params(g, NULL, 0);
+    nb_node **wrt = malloc(n * sizeof *wrt), **grads = malloc(n * sizeof *grads),
+            **simple = malloc(n * sizeof *simple);
+    nb_graph_params(g, wrt, n);
+    cr_assert_eq(nb_grad(g, y, n, wrt, grads), NB_OK, "%s", nb_graph_error(g));
+    size_t before = nb_graph_node_count(g);
+    cr_assert_eq(nb_graph_simplify(g, n, grads, simple), NB_OK, "%s", nb_graph_error(g));
+    size_t added = nb_graph_node_count(g) - before;
+    cr_assert_gt(added, 0);
+    cr_assert_eq(simple[4], simple[3], "b_hh's gradient is b_ih's");
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_leq(nb_depth(g, simple[i], 0), nb_depth(g, grads[i], 0));
+    }
+    cr_assert_eq(nb_graph_run(g, n, grads), NB_OK, "%s", nb_graph_error(g));
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += nb_node_size(grads[i]);
+    }
+    double *a = malloc(total * sizeof *a), *b = malloc(total * sizeof *b);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        nb_node_read_f64(g, grads[i], a + at, nb_node_size(grads[i]));
+        at += nb_node_size(grads[i]);
+    }
+    cr_assert_eq(nb_graph_run(g, n, simple), NB_OK, "%s", nb_graph_error(g));
+    at = 0;
+    for (size_t i = 0; i < n; i++) {
+        nb_node_read_f64(g, simple[i], b + at, nb_node_size(simple[i]));
+        at += nb_node_size(simple[i]);
+    }
+    cr_assert_arr_eq(a, b, total * sizeof *a);
+    cr_log_info("names LSTM raw gradient: nb_graph_simplify built %zu nodes", added);
+    free(a);
+    free(b);
+    free(wrt);
+    free(grads);
+    free(simple);
+    nb_graph_free(g);
+}
