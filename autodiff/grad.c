@@ -2,13 +2,15 @@
  * autodiff/grad.c: reverse-mode differentiation that builds graphs (symbol to
  * symbol, Deep Learning section 6.5). One reverse sweep over the nodes on a
  * path from a wrt node to y calls each op's gradient rule, which appends
- * ordinary nodes; contributions through several paths are summed with nb_add.
- * Gradient nodes go into mirror scopes, so depth and DOT can tell the backward
- * pass from the forward one.
+ * ordinary nodes; contributions through several paths are summed with nb_add,
+ * as trees shaped by depth (a chain with the simplifier off). Gradient nodes
+ * go into mirror scopes, so depth and DOT can tell the backward pass from the
+ * forward one. Last, the simplifier (simplify.c) goes over the new nodes.
  */
 #include "../graph/internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 /*
  * The names gradients must not repeat: every name the graph stores (given, or
@@ -148,12 +150,26 @@ static uint32_t mirror_scope(nb_graph *g, uint32_t *mirror, uint32_t s)
     return s != 0 ? mirror[s] : 0;
 }
 
+/* A term of a gradient sum not yet added: its node, depth, arrival, and the next pending one. */
+typedef struct term {
+    nb_node *x;
+    int32_t depth;
+    uint32_t first; /* arrival of its first contribution: the earlier term goes on the left */
+    uint32_t next;  /* index + 1 in the pool of the node's next pending term, 0 at the end */
+} term;
+
 /* Temporary per-node arrays for one nb_grad call, indexed by id up to y's. */
 typedef struct sweep {
     uint8_t *mark; /* ON_PATH_UP: y depends on it; ON_PATH_DOWN: it depends on a wrt */
-    nb_node **adj; /* accumulated adjoint */
+    nb_node **adj; /* accumulated adjoint (with pending terms: only a mark that there is one) */
     uint32_t *mirror;
     size_t n, n_scopes;
+    /* with the simplifier: each node's terms not yet added, in a pool with a free list */
+    uint32_t *head; /* per node: index + 1 of its first pending term, 0 for none */
+    term *pool;
+    uint32_t n_pool, cap_pool, free_pool, arrivals;
+    int32_t *depth; /* depth over ops of nodes 0..n_depth-1, for the sums' shape */
+    uint32_t n_depth, cap_depth;
 } sweep;
 
 enum { DEPENDS_ON_WRT = 1, NEEDED_BY_Y = 2 };
@@ -163,6 +179,222 @@ static void sweep_free(nb_graph *g, sweep *s)
     nbi_mem_free(g, s->mark, s->n * sizeof *s->mark);
     nbi_mem_free(g, s->adj, s->n * sizeof *s->adj);
     nbi_mem_free(g, s->mirror, s->n_scopes * sizeof *s->mirror);
+    nbi_mem_free(g, s->head, s->head ? s->n * sizeof *s->head : 0);
+    nbi_mem_free(g, s->pool, (size_t)s->cap_pool * sizeof *s->pool);
+    nbi_mem_free(g, s->depth, (size_t)s->cap_depth * sizeof *s->depth);
+}
+
+/* Depth over ops of n (a leaf or fill is 0), computed for every node up to it once. */
+static int32_t depth_of(nb_graph *g, sweep *s, const nb_node *n)
+{
+    if (n->id >= s->n_depth) {
+        if (!nbi_grow(g, (void **)&s->depth, &s->cap_depth, n->id + 1, sizeof *s->depth)) {
+            nbi_fail_nomem(g, "grad"); /* a sum shaped otherwise could round otherwise */
+            return 0;
+        }
+        for (uint32_t id = s->n_depth; id <= n->id; id++) {
+            const nb_node *v = g->nodes[id];
+            int32_t d = 0;
+            for (int i = 0; i < v->arity; i++) {
+                int32_t di = s->depth[v->in[i]->id] + 1;
+                d = di > d ? di : d;
+            }
+            s->depth[id] = d;
+        }
+        s->n_depth = n->id + 1;
+    }
+    return s->depth[n->id];
+}
+
+/* a + b, the earlier term on the left; x NULL on failure (the error is recorded). */
+static term add_terms(nb_graph *g, sweep *s, term a, term b)
+{
+    if (b.first < a.first) {
+        term t = a;
+        a = b;
+        b = t;
+    }
+    nb_node *x = nb_add(g, a.x, b.x);
+    return (term){ x, x ? depth_of(g, s, x) : 0, a.first, 0 };
+}
+
+static int term_cmp(const void *pa, const void *pb)
+{
+    const term *a = pa, *b = pb;
+    if (a->depth != b->depth) {
+        return a->depth < b->depth ? -1 : 1;
+    }
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
+/*
+ * The sum of t[0..k-1] with the least depth: the two shallowest terms are
+ * added first, again and again (Huffman's rule with max for +). Sorted terms
+ * come from t, sums (made in order of depth) from a second queue, so it is
+ * linear after the sort.
+ */
+static term huffman_sum(nb_graph *g, sweep *s, term *t, uint32_t k)
+{
+    qsort(t, k, sizeof *t, term_cmp);
+    term *q = k > 1 ? nbi_mem_alloc(g, (size_t)k * sizeof *q) : NULL;
+    if (k > 1 && !q) {
+        nbi_fail_nomem(g, "grad");
+        return (term){ 0 };
+    }
+    uint32_t ti = 0, qi = 0, qn = 0;
+    for (uint32_t left = k; left > 1 && g->status == NB_OK; left--) {
+        term ab[2];
+        for (int j = 0; j < 2; j++) {
+            bool from_t = ti < k && (qi == qn || term_cmp(&t[ti], &q[qi]) <= 0);
+            ab[j] = from_t ? t[ti++] : q[qi++];
+        }
+        q[qn++] = add_terms(g, s, ab[0], ab[1]);
+    }
+    term r = g->status != NB_OK ? (term){ 0 } : qn ? q[qn - 1] : t[0];
+    nbi_mem_free(g, q, k > 1 ? (size_t)k * sizeof *q : 0);
+    return r;
+}
+
+/* Unlinks node id's pending terms into an array (malloc'd through g), *k of them. */
+static term *take_pending(nb_graph *g, sweep *s, uint32_t id, uint32_t *k)
+{
+    *k = 0;
+    for (uint32_t c = s->head[id]; c; c = s->pool[c - 1].next) {
+        (*k)++;
+    }
+    term *t = nbi_mem_alloc(g, (size_t)*k * sizeof *t);
+    if (!t) {
+        nbi_fail_nomem(g, "grad");
+        return NULL;
+    }
+    uint32_t j = 0;
+    for (uint32_t c = s->head[id]; c;) {
+        uint32_t next = s->pool[c - 1].next;
+        t[j++] = s->pool[c - 1];
+        s->pool[c - 1].next = s->free_pool; /* the slot is free again */
+        s->free_pool = c;
+        c = next;
+    }
+    s->head[id] = 0;
+    return t;
+}
+
+/* Puts t first in node id's pending terms. */
+static void push_term(nb_graph *g, sweep *s, uint32_t id, term t)
+{
+    uint32_t slot = s->free_pool;
+    if (slot) {
+        s->free_pool = s->pool[slot - 1].next;
+    } else if (nbi_grow(g, (void **)&s->pool, &s->cap_pool, s->n_pool + 1, sizeof *s->pool)) {
+        slot = ++s->n_pool;
+    } else {
+        nbi_fail_nomem(g, "grad");
+        return;
+    }
+    t.next = s->head[id];
+    s->pool[slot - 1] = t;
+    s->head[id] = slot;
+}
+
+/*
+ * Adds contribution dx to u's adjoint. Without the simplifier, to the running
+ * sum at once (a left-deep chain). With it, sums are shaped by depth as the
+ * terms arrive: two terms of equal depth are added at once (that costs the
+ * optimum nothing: 2^d + 2^d = 2^(d+1) in Kraft's sum, whose log is the least
+ * depth a sum of terms can have), so T terms of equal depth make a balanced
+ * tree of ceil(log2 T) levels; a term at least two levels deeper than all the
+ * pending ones first has those summed into one, which stays shallower than
+ * it. The rest is summed when the adjoint is needed. Few terms wait at a time,
+ * so, as with the chain, contributions do not all stay alive until the end.
+ */
+static void contribute(nb_graph *g, sweep *s, nb_node *u, nb_node *dx)
+{
+    uint32_t id = u->id;
+    if (!s->head) {
+        s->adj[id] = s->adj[id] ? nb_add(g, s->adj[id], dx) : dx;
+        return;
+    }
+    if (!s->adj[id]) {
+        s->adj[id] = dx; /* a mark: the adjoint is the sum of the pending terms */
+    }
+    if (!s->head[id]) {
+        /* a first term: its depth is needed only if a second comes (-1: not known yet) */
+        term t = { dx, -1, s->arrivals++, 0 };
+        push_term(g, s, id, t);
+        return;
+    }
+    uint32_t c = s->head[id];
+    if (s->pool[c - 1].depth < 0 && s->pool[c - 1].next == 0) {
+        s->pool[c - 1].depth = depth_of(g, s, s->pool[c - 1].x);
+    }
+    term t = { dx, depth_of(g, s, dx), s->arrivals++, 0 };
+    for (bool merged = true; merged && g->status == NB_OK;) {
+        merged = false;
+        for (uint32_t *link = &s->head[id]; *link; link = &s->pool[*link - 1].next) {
+            term *p = &s->pool[*link - 1];
+            if (p->depth == t.depth) {
+                term other = *p;
+                uint32_t slot = *link;
+                *link = p->next;
+                s->pool[slot - 1].next = s->free_pool;
+                s->free_pool = slot;
+                t = add_terms(g, s, other, t);
+                merged = true;
+                break;
+            }
+        }
+    }
+    int32_t deepest = -1;
+    uint32_t n_pending = 0;
+    for (uint32_t c = s->head[id]; c; c = s->pool[c - 1].next) {
+        deepest = s->pool[c - 1].depth > deepest ? s->pool[c - 1].depth : deepest;
+        n_pending++;
+    }
+    if (g->status == NB_OK && n_pending >= 2 && t.depth > deepest + 1) {
+        uint32_t k;
+        term *all = take_pending(g, s, id, &k);
+        if (all) {
+            term c = huffman_sum(g, s, all, k);
+            nbi_mem_free(g, all, (size_t)k * sizeof *all);
+            s->head[id] = 0;
+            if (g->status == NB_OK) {
+                push_term(g, s, id, c); /* the one pending term now; t goes in below */
+            }
+        }
+    }
+    if (g->status != NB_OK || !t.x) {
+        return;
+    }
+    push_term(g, s, id, t);
+}
+
+/* u's adjoint: its pending terms summed on first use (all are in: ids go down). */
+static nb_node *adjoint(nb_graph *g, sweep *s, uint32_t id)
+{
+    if (!s->head || !s->head[id] || g->status != NB_OK) {
+        return s->adj[id];
+    }
+    uint32_t c = s->head[id];
+    if (s->pool[c - 1].next == 0) { /* one term, the common case: no sum */
+        s->adj[id] = s->pool[c - 1].x;
+        s->pool[c - 1].next = s->free_pool;
+        s->free_pool = c;
+        s->head[id] = 0;
+        return s->adj[id];
+    }
+    uint32_t k;
+    term *t = take_pending(g, s, id, &k);
+    if (!t) {
+        return NULL;
+    }
+    for (uint32_t j = 0; j < k; j++) {
+        if (t[j].depth < 0) {
+            t[j].depth = depth_of(g, s, t[j].x);
+        }
+    }
+    s->adj[id] = huffman_sum(g, s, t, k).x;
+    nbi_mem_free(g, t, (size_t)k * sizeof *t);
+    return s->adj[id];
 }
 
 static bool record_pairs(nb_graph *g, size_t n, nb_node *const *wrt, nb_node **grads)
@@ -247,6 +479,16 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
     if (s.mirror) {
         memset(s.mirror, 0, s.n_scopes * sizeof *s.mirror);
     }
+    bool simplify = !g->no_simplify;
+    if (simplify) {
+        s.head = nbi_mem_alloc(g, s.n * sizeof *s.head);
+        if (!s.head) {
+            sweep_free(g, &s);
+            nbi_fail_nomem(g, "grad");
+            return g->status;
+        }
+        memset(s.head, 0, s.n * sizeof *s.head);
+    }
 
     /* On a path: y depends on it (downward sweep) and it depends on a wrt (upward). */
     for (size_t i = 0; i < n; i++) {
@@ -278,6 +520,9 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
     bool saved_in_grad = g->in_grad;
     g->in_grad = true;
     uint32_t first_new = g->n_nodes;
+    uint32_t counts[NBI_OP_COUNT];
+    memcpy(counts, g->op_count, sizeof counts);
+    nb_node *seed = NULL;
 
     if (s.mark[y->id] & DEPENDS_ON_WRT) {
         g->cur_scope = mirror_scope(g, s.mirror, y->scope);
@@ -285,8 +530,8 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
          * a seed of its own (not the cached constant 1, which rules share), so
          * that it can be drawn as ∂y/∂y = 1; recorded as y's gradient
          */
-        nb_node *seed = y->rank == 0 ? nb_scalar(g, (nb_dtype)y->dtype, 1.0)
-                                     : nb_fill(g, (nb_dtype)y->dtype, y->rank, y->shape, 1.0);
+        seed = y->rank == 0 ? nb_scalar(g, (nb_dtype)y->dtype, 1.0)
+                            : nb_fill(g, (nb_dtype)y->dtype, y->rank, y->shape, 1.0);
         s.adj[y->id] = seed;
         if (seed) {
             seed->flags |= NBI_F_SEED;
@@ -302,6 +547,10 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
         if (s.mark[id] != (DEPENDS_ON_WRT | NEEDED_BY_Y) || !s.adj[id] || !op->grad) {
             continue;
         }
+        nb_node *dy = adjoint(g, &s, id);
+        if (!dy) {
+            break;
+        }
         bool need[NB_MAX_ARITY];
         bool any = false;
         for (int i = 0; i < v->arity; i++) {
@@ -316,14 +565,14 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
         for (int i = 0; i < v->arity; i++) {
             dx[i] = NULL;
         }
-        op->grad(g, v, s.adj[id], need, dx);
+        op->grad(g, v, dy, need, dx);
         for (int i = 0; i < v->arity && g->status == NB_OK; i++) {
             if (!need[i] || !dx[i]) {
                 continue;
             }
             nb_node *u = v->in[i];
             NBI_ASSERT(nbi_same_shape(dx[i], u));
-            s.adj[u->id] = s.adj[u->id] ? nb_add(g, s.adj[u->id], dx[i]) : dx[i];
+            contribute(g, &s, u, dx[i]);
         }
     }
 
@@ -331,7 +580,7 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
     g->cur_scope = 0;
     for (size_t i = 0; i < n && g->status == NB_OK; i++) {
         nb_node *w = wrt[i];
-        nb_node *d = w->id < s.n ? s.adj[w->id] : NULL;
+        nb_node *d = w->id < s.n ? adjoint(g, &s, w->id) : NULL;
         if (!d) {
             d = nb_fill(g, (nb_dtype)w->dtype, w->rank, w->shape, 0.0);
         }
@@ -340,6 +589,19 @@ nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_nod
     g->cur_scope = saved_scope;
     g->in_grad = saved_in_grad;
 
+    if (simplify && g->status == NB_OK) {
+        /* the seed stays: DOT draws it as y's gradient */
+        nb_node **roots = nbi_mem_alloc(g, (n + 1) * sizeof *roots);
+        if (roots) {
+            memcpy(roots, grads, n * sizeof *roots);
+            roots[n] = seed;
+            nbi_simplify_tail(g, first_new, counts, n + 1, roots);
+            memcpy(grads, roots, n * sizeof *roots);
+            nbi_mem_free(g, roots, (n + 1) * sizeof *roots);
+        } else {
+            nbi_fail_nomem(g, "grad");
+        }
+    }
     if (g->status == NB_OK) {
         name_results(g, n, wrt, grads, first_new);
     }

@@ -113,6 +113,7 @@ struct nb_graph {
     bool run_training; /* the mode of the run in progress, for kernels (dropout, batch_norm) */
 
     bool in_grad; /* nb_grad is building: new nodes get NBI_F_GRAD */
+    bool no_simplify; /* nb_graph_set_simplify(g, false): nb_grad keeps its rules' raw output */
     nb_node *const_cache[NBI_CONST_CACHE];
     uint32_t const_next;
 
@@ -375,5 +376,16 @@ nb_node *nbi_unbroadcast(nb_graph *g, nb_node *dx, const nb_node *like);
  * reshaped to keep the axis, then broadcast.
  */
 nb_node *nbi_expand_reduced(nb_graph *g, nb_node *dy, nb_node *x, int axis, bool keepdims);
+
+/* ---- the simplifier (autodiff/simplify.c) ---- */
+
+/*
+ * Simplifies nodes first..n_nodes-1 (all nb_grad's, nothing else points at
+ * them) in place, replaces each of roots[] by its representative, and drops
+ * the nodes no root needs; counts are the op counts before first, from which
+ * the kept nodes' ords restart.
+ */
+void nbi_simplify_tail(nb_graph *g, uint32_t first, const uint32_t *counts, size_t n_roots,
+                       nb_node **roots);
 
 #endif /* NABLA_INTERNAL_H */

@@ -1278,6 +1278,65 @@ NB_API void nb_scope_pop(nb_graph *g);
  */
 NB_API nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt, nb_node **grads);
 
+/*
+ * The graph simplifier. nb_grad applies it to the nodes it builds (unless
+ * turned off with nb_graph_set_simplify), and nb_graph_simplify applies it to
+ * any outputs. Its rules change node count, depth and speed, not results:
+ *
+ * - common subexpressions: two nodes of one op, dtype, shape, inputs and
+ *   attributes are one node (not dropout, batch_norm or mode_select, whose
+ *   results depend on more than that, nor inputs, parameters and state).
+ *   The table of nodes seen is bounded (2 MB), so in a pass over more than
+ *   about 16,000 nodes two equal nodes far apart may both stay;
+ * - constant folding: an elementwise op, broadcast_to, sum_to or transpose
+ *   whose inputs are all nabla's own constants (those nb_grad made, never a
+ *   program's nb_const, which nb_node_write may change) and whose result has
+ *   at most 64 elements is computed once, by its kernel, and becomes a
+ *   constant;
+ * - identities: x*1, x/1, x+0, x-0 are x (1 and 0 being a fill node or
+ *   nabla's own constant, and x already of the result's shape); -(-x) and
+ *   transpose(transpose(x)) are x; reshape(reshape(x)) and
+ *   broadcast_to(broadcast_to(x)) skip the middle node, and a reshape or
+ *   broadcast to x's own shape is x. x*0 is NOT rewritten: it is 0 only for
+ *   finite x (inf*0 and NaN*0 are NaN), so it is computed, or folded when x
+ *   is a constant, whose value is known;
+ * - in nb_grad, a node's gradient contributions from several paths are
+ *   summed in a tree shaped by their depths: two of equal depth are added as
+ *   soon as both exist, so T contributions of equal depth cost ceil(log2 T)
+ *   levels of add instead of the T-1 of a chain; a contribution two or more
+ *   levels deeper than all those waiting has them summed first; the rest is
+ *   summed, two shallowest first, when the node's gradient is needed.
+ *   Few contributions wait at a time, so they do not all stay alive.
+ *
+ * Merging, folding and identities are exact: the same kernels on the same
+ * values give the same bits (the one exception: x + 0 for x = -0 gives -0,
+ * where the add would give +0; the two compare equal). A sum of three or
+ * more contributions may be associated differently from the chain, so in
+ * floating point it may differ in the last bits (three of equal depth are
+ * summed as the chain does; sums of integers are exact either way). nb_grad
+ * also drops the nodes its rules built that no gradient needs.
+ *
+ * nb_graph_simplify writes in simplified[i] a node computing what outs[i]
+ * does: outs[i] itself when nothing applies, else an earlier equal node or a
+ * new node. It never changes or removes existing nodes (a program may hold
+ * them), so the old nodes stay, and a run of simplified[] skips them.
+ * Returns the graph's status; errors are sticky: NB_ERR_ARG for NULL
+ * arguments, NB_ERR_GRAPH for a foreign node, NB_ERR_NOMEM. On error
+ * simplified[] is all NULL.
+ */
+NB_API nb_status nb_graph_simplify(nb_graph *g, size_t n, nb_node *const *outs,
+                                   nb_node **simplified);
+
+/*
+ * Turns the simplifier in nb_grad on (the default) or off: off, nb_grad keeps
+ * its rules' raw output, a left-deep chain of adds for each sum (for "before"
+ * figures, or to see each rule's nodes). nb_graph_simplify is not affected.
+ */
+NB_API void nb_graph_set_simplify(nb_graph *g, bool on);
+
+/* True if nb_grad simplifies the nodes it builds (see nb_graph_set_simplify). */
+NB_API bool nb_graph_simplifies(const nb_graph *g);
+
 /* Options of nb_gradcheck. Start from nb_gradcheck_defaults(). */
 typedef struct nb_gradcheck_options {
     double eps;            /* central-difference step (default 1e-6) */

@@ -1392,6 +1392,9 @@ static nb_node *bias_grad(nb_graph *g, nb_node *dy)
 static void conv_grads4(nb_graph *g, nb_node *x, nb_node *w, nb_node *dy, nb_conv_opts o,
                         const bool *need, nb_node **dx, nb_node **dw)
 {
+    if (!x || !w || !dy) {
+        return; /* conv1d's reshapes failed (out of memory): the error is recorded */
+    }
     if (need[0]) {
         back_padding(&o, x->shape + 2, dy->shape + 2, w->shape + 2);
         *dx = nb_conv_transpose2d(g, dy, w, NULL, &o);
@@ -1413,6 +1416,9 @@ static void conv2d_grad(nb_graph *g, nb_node *y, nb_node *dy, const bool *need, 
 /* a [N, C, L] tensor as [N, C, 1, L] */
 static nb_node *as4(nb_graph *g, nb_node *t)
 {
+    if (!t) {
+        return NULL; /* an earlier reshape failed: its error is recorded */
+    }
     int64_t s[4];
     shape4(t, s);
     return nb_reshape(g, t, 4, s);

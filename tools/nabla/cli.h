@@ -58,6 +58,7 @@ typedef struct cli {
     int scopes;   /* 0: over ops; k >= 1: over scopes of level k */
     int concepts; /* depth --concepts: 0, or the level of the concept graph */
     bool grad;
+    bool no_simplify; /* grad, depth, dot: nb_grad without the simplifier */
     bool values;
     const char *out_path;
     const char *render; /* NULL, "svg" or "png" */

@@ -83,6 +83,7 @@ static const char help_grad[] =
     "                    parameter, or every float input if there is none)\n"
     "%s"
     "  --dtype f32|f64   dtype of the model's floating nodes (default f64)\n"
+    "  --no-simplify     build the gradient without the graph simplifier\n"
     "  --json            print {\"of\": NAME, \"value\": V, \"grads\": {\"w\": G, ...}}\n";
 
 static const char help_depth[] =
@@ -99,6 +100,8 @@ static const char help_depth[] =
     "  --grad            also the depth of the gradient graph: the deepest of the\n"
     "                    gradients of NAME (a scalar) w.r.t. every parameter\n"
     "  --wrt A,B,...     with --grad: the gradients to measure instead\n"
+    "  --no-simplify     with --grad: build the gradient without the graph\n"
+    "                    simplifier (its raw rule output, left-deep sums)\n"
     "  --concepts[=LEVEL]  the depth of the graph of concepts instead (Deep\n"
     "                    Learning, chapter 1): every scope name of LEVEL (default\n"
     "                    1) is one concept, however often it is instantiated;\n"
@@ -121,6 +124,7 @@ static const char help_dot[] =
     "  --of NAME         draw only what NAME needs, and highlight its longest path\n"
     "  --grad            add the gradient graph of NAME (a scalar) w.r.t. every\n"
     "                    parameter (or --wrt), and highlight the deepest gradient\n"
+    "  --no-simplify     with --grad: build the gradient without the simplifier\n"
     "  --values          run the graph and show every value (and gradient) of at\n"
     "                    most 8 elements\n"
     "  --scopes[=LEVEL]  draw each scope instance of LEVEL (default 1) as one node,\n"
@@ -249,6 +253,7 @@ typedef enum opt_id {
     O_SCOPES,
     O_CONCEPTS,
     O_GRAD,
+    O_NO_SIMPLIFY,
     O_VALUES,
     O_OUT,
     O_SVG,
@@ -300,6 +305,7 @@ static const option options[] = {
     { "--scopes", O_SCOPES, ARG_OPTIONAL, CMD_DEPTH | CMD_DOT },
     { "--concepts", O_CONCEPTS, ARG_OPTIONAL, CMD_DEPTH },
     { "--grad", O_GRAD, ARG_NONE, CMD_DEPTH | CMD_DOT },
+    { "--no-simplify", O_NO_SIMPLIFY, ARG_NONE, CMD_GRAD | CMD_DEPTH | CMD_DOT },
     { "--values", O_VALUES, ARG_NONE, CMD_DOT },
     { "-o", O_OUT, ARG_REQUIRED, CMD_DOT },
     { "--output", O_OUT, ARG_REQUIRED, CMD_DOT },
@@ -453,6 +459,9 @@ static int apply(cli *c, const option *o, const char *v)
         break;
     case O_GRAD:
         c->grad = true;
+        break;
+    case O_NO_SIMPLIFY:
+        c->no_simplify = true;
         break;
     case O_VALUES:
         c->values = true;

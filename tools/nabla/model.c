@@ -614,6 +614,7 @@ int model_load(const cli *c, model *m, nb_dtype dtype)
         return cli_fail(c, EXIT_USAGE, "out of memory");
     }
     nb_graph_seed(m->g, c->seed);
+    nb_graph_set_simplify(m->g, !c->no_simplify);
     nb_model_options mo = { .dtype = dtype };
     nb_parse_error pe;
     if (nb_model_parse(m->g, m->src, m->len, &mo, &pe) != NB_OK) {
