@@ -48,6 +48,8 @@ void nb_graph_free(nb_graph *g)
     nbi_plans_free(g);
     nbi_mem_free(g, g->workspace_block, g->workspace_block_size);
     nbi_mem_free(g, g->nodes, (size_t)g->cap_nodes * sizeof *g->nodes);
+    nbi_mem_free(g, g->meta, (size_t)g->cap_meta * sizeof *g->meta);
+    nbi_mem_free(g, g->in_ids, (size_t)g->cap_in_ids * sizeof *g->in_ids);
     nbi_mem_free(g, g->names, (size_t)g->cap_names * sizeof *g->names);
     nbi_mem_free(g, g->scopes, (size_t)g->cap_scopes * sizeof *g->scopes);
     nbi_mem_free(g, g->grad_pairs, (size_t)g->cap_grad_pairs * sizeof *g->grad_pairs);
@@ -75,9 +77,10 @@ void nb_graph_memory(const nb_graph *g, nb_memory_stats *stats)
         return;
     }
     stats->nodes = g->n_nodes;
-    stats->arena_bytes = g->arena_bytes + (size_t)g->cap_nodes * sizeof *g->nodes +
-                         (size_t)g->cap_names * sizeof *g->names +
-                         (size_t)g->cap_scopes * sizeof *g->scopes;
+    stats->arena_bytes =
+        g->arena_bytes + (size_t)g->cap_nodes * sizeof *g->nodes +
+        (size_t)g->cap_meta * sizeof *g->meta + (size_t)g->cap_in_ids * sizeof *g->in_ids +
+        (size_t)g->cap_names * sizeof *g->names + (size_t)g->cap_scopes * sizeof *g->scopes;
     stats->workspace_bytes = g->workspace_block_size;
     stats->plan_bytes = nbi_plans_bytes(g);
 }
@@ -159,7 +162,11 @@ nb_node *nbi_node_newv(nb_graph *g, int op, int dtype, int rank, const int64_t *
         nbi_fail(g, NB_ERR_NOMEM, rec->name, 0, NULL, "the graph is full (2^32 nodes)");
         return NULL;
     }
-    if (!nbi_grow(g, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes)) {
+    if (!nbi_grow(g, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes) ||
+        !nbi_grow(g, (void **)&g->meta, &g->cap_meta, g->n_nodes + 1, sizeof *g->meta) ||
+        g->n_in_ids > UINT32_MAX - (uint32_t)n ||
+        !nbi_grow(g, (void **)&g->in_ids, &g->cap_in_ids, g->n_in_ids + (uint32_t)n,
+                  sizeof *g->in_ids)) {
         nbi_fail_nomem(g, rec->name);
         return NULL;
     }
@@ -192,9 +199,24 @@ nb_node *nbi_node_newv(nb_graph *g, int op, int dtype, int rank, const int64_t *
     }
     memset(nd, 0, sizeof *nd);
     nd->in = (nb_node **)(nd + 1);
+    nbi_meta *m = &g->meta[g->n_nodes];
+    memset(m, 0, sizeof *m);
+    m->in_at = g->n_in_ids;
+    m->op = (uint8_t)op;
+    m->units = bytes <= 256 ? (uint8_t)((bytes + 15) / 16) : 0;
+    /* f32 scalars in and out: the executor runs the node through its op's scalar_f32 */
+    bool scalar = rec->scalar_f32 && dtype == NB_DTYPE_F32 && rank == 0 && n >= 1 && n <= 2 &&
+                  !rec->scratch && !(rec->flags & NBI_OP_VIEW);
     for (int i = 0; i < n; i++) {
         nd->in[i] = in[i];
+        g->in_ids[g->n_in_ids + (uint32_t)i] = in[i]->id;
+        scalar = scalar && in[i]->dtype == NB_DTYPE_F32 && in[i]->rank == 0;
+        if (i < 8 && nbi_shape_eq(rank, interned, in[i]->rank, in[i]->shape)) {
+            m->same |= (uint8_t)(1u << i);
+        }
     }
+    g->n_in_ids += (uint32_t)n;
+    m->flags = (uint8_t)((rec->flags & NBI_OP_LEAF ? NBI_M_LEAF : 0) | (scalar ? NBI_M_SCALAR : 0));
     for (int k = 0; k < rec->n_attrs; k++) {
         memset(&attr[k], 0, sizeof attr[k]);
         if (rec->attrs[k].kind == NBI_ATTR_FLOAT) {
