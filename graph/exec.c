@@ -205,7 +205,7 @@ static void plan_free(nb_graph *g, nbi_plan *p)
 enum { NEEDED = 1, OUTPUT = 2, READ = 4 };
 
 /* Step flags while planning. */
-enum { PS_VIEW = 1, PS_ELEM = 2, PS_RELEASED = 4, PS_KEPT = 8, PS_SCALAR = 16 };
+enum { PS_VIEW = 1, PS_ELEM = 2, PS_KEPT = 4, PS_SCALAR = 8 };
 
 /*
  * Plan step kinds: a kernel call, or scalar_f32; SET_DATA: the node's data
@@ -223,21 +223,33 @@ enum { KIND_GENERAL = 0, KIND_SCALAR = 1, KIND_SET_DATA = 2, KIND_OP_SHIFT = 2 }
  */
 typedef struct pstep {
     size_t size;    /* block bytes (rounded); unused for views */
-    size_t off;     /* workspace offset of the block */
     uint32_t in_at; /* first input in ins[] */
-    uint32_t last;  /* index of the last step that reads the value; UINT32_MAX: kept */
-    uint32_t root;  /* step whose block holds the value (views share), NO_STEP: a leaf's */
     uint16_t arity;
     uint8_t flags; /* PS_* */
     uint8_t same;  /* bit i: input i has this step's shape (in-place candidates, i < 8) */
     uint8_t op;
 } pstep;
 
+/*
+ * What the offset assignment reads of a step's inputs, apart from the rest,
+ * 16 bytes a step: a random DAG reads these at random, once per edge.
+ */
+typedef struct pval {
+    uint32_t last; /* the last step that reads the value; KEPT_LAST: kept; RELEASED_LAST: freed */
+    uint32_t root; /* step whose block holds the value (views share), NO_STEP: a leaf's */
+    uint32_t off;  /* workspace offset of the block, in UNITs */
+    uint32_t size; /* block size in UNITs, UINT32_MAX when larger (never written over) */
+} pval;
+
+#define KEPT_LAST     UINT32_MAX
+#define RELEASED_LAST (UINT32_MAX - 1)
+
 typedef struct planner {
     uint8_t *state; /* per id up to the highest output: NEEDED, OUTPUT, READ */
     uint32_t *sidx; /* per needed id: its step (sweep order), NO_STEP or a LEAF_SLOT for leaves */
     size_t n_ids;
     pstep *ps;     /* one per step, room for n_ids */
+    pval *pv;      /* one per step, room for n_ids */
     uint32_t *ids; /* node id of each step, room for n_ids */
     uint32_t n;
     uint32_t *ins;
@@ -260,6 +272,7 @@ static void planner_free(nb_graph *g, planner *s)
     nbi_mem_free(g, s->state, s->n_ids * sizeof *s->state);
     nbi_mem_free(g, s->sidx, s->n_ids * sizeof *s->sidx);
     nbi_mem_free(g, s->ps, s->n_ids * sizeof *s->ps);
+    nbi_mem_free(g, s->pv, s->n_ids * sizeof *s->pv);
     nbi_mem_free(g, s->ids, s->n_ids * sizeof *s->ids);
     nbi_mem_free(g, s->ins, s->cap_ins * sizeof *s->ins);
     nbi_mem_free(g, s->reads, s->cap_reads * sizeof *s->reads);
@@ -303,7 +316,6 @@ static bool sweep(nb_graph *g, planner *s, uint32_t top, uint32_t *n_temps)
         pstep *q = &s->ps[r];
         q->in_at = s->n_ins;
         q->arity = (uint16_t)arity;
-        q->last = 0;
         q->flags = (uint8_t)((op->flags & NBI_OP_VIEW ? PS_VIEW : 0) |
                              (op->flags & NBI_OP_ELEMENTWISE ? PS_ELEM : 0) |
                              (s->state[id] & OUTPUT ? PS_KEPT : 0) |
@@ -390,6 +402,7 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, planner *s)
     bool ok = true;
     uint32_t t = 0;
     pstep *ps = s->ps;
+    pval *pv = s->pv;
     for (uint32_t i = 0; i < s->n_slots; i++) {
         p->slot_offsets[i] = (uint32_t)(fl_alloc(&fl, UNIT) / UNIT);
     }
@@ -400,28 +413,29 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, planner *s)
             p->offsets[k] = NO_UNIT;
             continue;
         }
-        size_t size = q->size;
+        size_t size = q->size, off = 0;
         bool placed = false;
-        if (q->flags & PS_ELEM) {
+        if ((q->flags & PS_ELEM) && size / UNIT < UINT32_MAX) {
             /* write over an input that dies here: same bytes, same shape (not broadcast) */
             for (uint32_t i = 0; i < q->arity && i < 8 && !placed; i++) {
-                uint32_t r = IS_STEP(in[i]) ? ps[in[i]].root : NO_STEP;
-                if (r != NO_STEP && ps[r].last == k && !(ps[r].flags & PS_RELEASED) &&
-                    ps[r].size == size && (q->same >> i & 1)) {
-                    q->off = ps[r].off;
-                    ps[r].flags |= PS_RELEASED; /* handed over, not freed */
+                uint32_t r = IS_STEP(in[i]) ? pv[in[i]].root : NO_STEP;
+                if (r != NO_STEP && pv[r].last == k && pv[r].size == size / UNIT &&
+                    (q->same >> i & 1)) {
+                    off = (size_t)pv[r].off * UNIT;
+                    pv[r].last = RELEASED_LAST; /* handed over, not freed */
                     placed = true;
                 }
             }
         }
         if (!placed) {
-            q->off = fl_alloc(&fl, size);
+            off = fl_alloc(&fl, size);
         }
-        if (q->off / UNIT >= NO_UNIT) {
+        if (off / UNIT >= NO_UNIT) {
             ok = false; /* a workspace over 64 GiB: reported as out of memory */
             break;
         }
-        p->offsets[k] = (uint32_t)(q->off / UNIT);
+        pv[k].off = p->offsets[k] = (uint32_t)(off / UNIT);
+        pv[k].size = size / UNIT < UINT32_MAX ? (uint32_t)(size / UNIT) : UINT32_MAX;
         size_t temp = p->n_temps ? temp_bytes(g->nodes[p->steps[k]]) : 0, temp_off = 0;
         if (temp > (size_t)PTRDIFF_MAX) {
             ok = false; /* more than any object can be: reported as out of memory */
@@ -440,10 +454,10 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, planner *s)
             ok = fl_free(&fl, temp_off, temp);
         }
         for (uint32_t i = 0; i < q->arity; i++) {
-            uint32_t r = IS_STEP(in[i]) ? ps[in[i]].root : NO_STEP;
-            if (r != NO_STEP && ps[r].last == k && !(ps[r].flags & PS_RELEASED)) {
-                ps[r].flags |= PS_RELEASED;
-                ok = fl_free(&fl, ps[r].off, ps[r].size);
+            uint32_t r = IS_STEP(in[i]) ? pv[in[i]].root : NO_STEP;
+            if (r != NO_STEP && pv[r].last == k) {
+                pv[r].last = RELEASED_LAST;
+                ok = fl_free(&fl, (size_t)pv[r].off * UNIT, ps[r].size);
             }
         }
     }
@@ -474,10 +488,11 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     s.state = nbi_mem_alloc(g, s.n_ids * sizeof *s.state);
     s.sidx = nbi_mem_alloc(g, s.n_ids * sizeof *s.sidx);
     s.ps = nbi_mem_alloc(g, s.n_ids * sizeof *s.ps);
+    s.pv = nbi_mem_alloc(g, s.n_ids * sizeof *s.pv);
     s.ids = nbi_mem_alloc(g, s.n_ids * sizeof *s.ids);
     p->outs = nbi_mem_alloc(g, n * sizeof *p->outs);
     p->n_outs = (uint32_t)n;
-    if (!s.state || !s.sidx || !s.ps || !s.ids || !p->outs || s.n_ids >= LEAF_SLOT) {
+    if (!s.state || !s.sidx || !s.ps || !s.pv || !s.ids || !p->outs || s.n_ids >= LEAF_SLOT) {
         goto fail;
     }
     memset(s.state, 0, s.n_ids * sizeof *s.state);
@@ -490,6 +505,7 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     }
     uint32_t n_steps = s.n;
     pstep *ps = s.ps;
+    pval *pv = s.pv;
     p->n_steps = n_steps;
     p->n_reads = s.n_reads;
     p->n_slots = s.n_slots;
@@ -520,28 +536,31 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     /* last readers; kept values (outputs, or all with NB_RUN_KEEP_ALL) are never released */
     bool keep_all = flags & NB_RUN_KEEP_ALL;
     for (uint32_t k = 0; k < n_steps; k++) {
+        pv[k].last = 0;
+    }
+    for (uint32_t k = 0; k < n_steps; k++) {
         const uint32_t *in = ps[k].arity ? s.ins + ps[k].in_at : NULL;
         for (uint32_t i = 0; i < ps[k].arity; i++) {
             if (IS_STEP(in[i])) {
-                ps[in[i]].last = k;
+                pv[in[i]].last = k;
             }
         }
     }
     for (uint32_t k = 0; k < n_steps; k++) {
         if (keep_all || (ps[k].flags & PS_KEPT)) {
-            ps[k].last = UINT32_MAX;
+            pv[k].last = KEPT_LAST;
         }
     }
     /* a view's readers keep its root alive: fold last uses down the view chains */
     for (uint32_t k = n_steps; k-- > 0;) {
         uint32_t src = ps[k].arity ? s.ins[ps[k].in_at] : NO_STEP;
-        if ((ps[k].flags & PS_VIEW) && IS_STEP(src) && ps[k].last > ps[src].last) {
-            ps[src].last = ps[k].last;
+        if ((ps[k].flags & PS_VIEW) && IS_STEP(src) && pv[k].last > pv[src].last) {
+            pv[src].last = pv[k].last;
         }
     }
     for (uint32_t k = 0; k < n_steps; k++) {
         uint32_t src = ps[k].arity ? s.ins[ps[k].in_at] : NO_STEP;
-        ps[k].root = !(ps[k].flags & PS_VIEW) ? k : IS_STEP(src) ? ps[src].root : NO_STEP;
+        pv[k].root = !(ps[k].flags & PS_VIEW) ? k : IS_STEP(src) ? pv[src].root : NO_STEP;
     }
     if (p->n_temps) {
         p->temp_steps = nbi_mem_alloc(g, p->n_temps * sizeof *p->temp_steps);
@@ -566,7 +585,7 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
             p->kind[k] = (uint16_t)(KIND_SCALAR | (unsigned)ps[k].op << KIND_OP_SHIFT);
             n_scalar++;
         }
-        if (ps[k].last == UINT32_MAX) {
+        if (pv[k].last == KEPT_LAST) {
             p->kind[k] |= KIND_SET_DATA;
         }
         if (!(ps[k].flags & PS_SCALAR)) {
@@ -601,7 +620,7 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     /* kept: outputs, and whatever a kept view keeps alive */
     uint32_t n_kept = 0;
     for (uint32_t k = 0; k < n_steps; k++) {
-        n_kept += ps[k].last == UINT32_MAX;
+        n_kept += pv[k].last == KEPT_LAST;
     }
     p->kept = n_kept ? nbi_mem_alloc(g, (size_t)n_kept * sizeof *p->kept) : NULL;
     if (n_kept && !p->kept) {
@@ -610,7 +629,7 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     p->n_kept = n_kept;
     n_kept = 0;
     for (uint32_t k = 0; k < n_steps; k++) {
-        if (ps[k].last == UINT32_MAX) {
+        if (pv[k].last == KEPT_LAST) {
             p->kept[n_kept++] = p->steps[k];
         }
     }
