@@ -238,7 +238,7 @@ typedef struct pval {
     uint32_t last; /* the last step that reads the value; KEPT_LAST: kept; RELEASED_LAST: freed */
     uint32_t root; /* step whose block holds the value (views share), NO_STEP: a leaf's */
     uint32_t off;  /* workspace offset of the block, in UNITs */
-    uint32_t size; /* block size in UNITs, UINT32_MAX when larger (never written over) */
+    uint32_t size; /* block size in UNITs, UINT32_MAX when larger (pstep.size has it) */
 } pval;
 
 #define KEPT_LAST     UINT32_MAX
@@ -414,13 +414,14 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, planner *s)
             continue;
         }
         size_t size = q->size, off = 0;
+        uint32_t units = size / UNIT < UINT32_MAX ? (uint32_t)(size / UNIT) : UINT32_MAX;
         bool placed = false;
-        if ((q->flags & PS_ELEM) && size / UNIT < UINT32_MAX) {
+        if (q->flags & PS_ELEM) {
             /* write over an input that dies here: same bytes, same shape (not broadcast) */
             for (uint32_t i = 0; i < q->arity && i < 8 && !placed; i++) {
                 uint32_t r = IS_STEP(in[i]) ? pv[in[i]].root : NO_STEP;
-                if (r != NO_STEP && pv[r].last == k && pv[r].size == size / UNIT &&
-                    (q->same >> i & 1)) {
+                if (r != NO_STEP && pv[r].last == k && pv[r].size == units &&
+                    (units != UINT32_MAX || ps[r].size == size) && (q->same >> i & 1)) {
                     off = (size_t)pv[r].off * UNIT;
                     pv[r].last = RELEASED_LAST; /* handed over, not freed */
                     placed = true;
@@ -435,7 +436,7 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, planner *s)
             break;
         }
         pv[k].off = p->offsets[k] = (uint32_t)(off / UNIT);
-        pv[k].size = size / UNIT < UINT32_MAX ? (uint32_t)(size / UNIT) : UINT32_MAX;
+        pv[k].size = units;
         size_t temp = p->n_temps ? temp_bytes(g->nodes[p->steps[k]]) : 0, temp_off = 0;
         if (temp > (size_t)PTRDIFF_MAX) {
             ok = false; /* more than any object can be: reported as out of memory */
