@@ -188,10 +188,10 @@ nb_node *nbi_node_newv(nb_graph *g, int op, int dtype, int rank, const int64_t *
         }
     }
     /* the inputs live right after the node, in one arena block */
-    nb_node *nd = nbi_arena_alloc(g, sizeof *nd + (size_t)n * sizeof(nb_node *));
+    nb_node *nd = nbi_arena_alloc_aligned(g, sizeof *nd + (size_t)n * sizeof(nb_node *), 16);
     nbi_attr *attr = NULL;
     if (nd && rec->n_attrs > 0) {
-        attr = nbi_arena_alloc(g, (size_t)rec->n_attrs * sizeof *attr);
+        attr = nbi_arena_alloc_aligned(g, (size_t)rec->n_attrs * sizeof *attr, 16);
     }
     if (!nd || (rec->n_attrs > 0 && !attr)) {
         nbi_fail_nomem(g, rec->name);

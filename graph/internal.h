@@ -194,6 +194,11 @@ void nbi_mem_free(nb_graph *g, void *p, size_t size);
 
 /* Arena allocation, 16-byte aligned (64 for sizes >= 64); lives until nb_graph_free. */
 void *nbi_arena_alloc(nb_graph *g, size_t size);
+/*
+ * The same at a given alignment (a power of two up to 64): node records take
+ * 16, so a binary node's 80 bytes are not padded to 128.
+ */
+void *nbi_arena_alloc_aligned(nb_graph *g, size_t size, size_t align);
 char *nbi_arena_strdup(nb_graph *g, const char *s);
 void nbi_arena_free_all(nb_graph *g);
 
