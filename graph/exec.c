@@ -9,6 +9,14 @@
  * All plans of a graph share the workspace (only one runs at a time), so memory
  * is the largest plan's, not the sum. Plans stay valid as the graph grows,
  * because the graph is append-only.
+ *
+ * Planning reads the flat tables node construction fills (g->meta, g->in_ids:
+ * op, flags, size, input ids), not the node records, in one sweep; the
+ * passes after it work on step-indexed arrays. A plan is its list of steps
+ * (steps, offsets, kind); a step of f32 scalars whose op has a scalar_f32
+ * runs as one call on workspace offsets (src), reading leaves from slots the
+ * run fills first, and sets its node's data only where something reads it
+ * there. Every other step sets data and calls its op's forward.
  */
 #include "internal.h"
 
