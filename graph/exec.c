@@ -316,10 +316,7 @@ static bool sweep(nb_graph *g, planner *s, uint32_t top, uint32_t *n_temps)
         uint32_t end = id + 1 < g->n_nodes ? meta[id + 1].in_at : g->n_in_ids;
         uint32_t arity = end - m->in_at;
         uint32_t r = s->n;
-        if (s->n_ins > UINT32_MAX - arity ||
-            !nbi_grow(g, (void **)&s->ins, &s->cap_ins, s->n_ins + arity, sizeof *s->ins)) {
-            return false;
-        }
+        NBI_ASSERT(s->n_ins + arity <= s->cap_ins);
         const nbi_op *op = nbi_ops[m->op];
         pstep *q = &s->ps[r];
         q->in_at = s->n_ins;
@@ -502,6 +499,13 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     p->outs = nbi_mem_alloc(g, n * sizeof *p->outs);
     p->n_outs = (uint32_t)n;
     if (!s.state || !s.sidx || !s.ps || !s.pv || !s.ids || !p->outs || s.n_ids >= LEAF_SLOT) {
+        goto fail;
+    }
+    /* the inputs of nodes 0..top: room for those of every step, exactly */
+    s.cap_ins = top + 1 < g->n_nodes ? g->meta[top + 1].in_at : g->n_in_ids;
+    s.ins = s.cap_ins ? nbi_mem_alloc(g, (size_t)s.cap_ins * sizeof *s.ins) : NULL;
+    if (s.cap_ins && !s.ins) {
+        s.cap_ins = 0;
         goto fail;
     }
     memset(s.state, 0, s.n_ids * sizeof *s.state);

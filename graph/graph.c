@@ -162,11 +162,14 @@ nb_node *nbi_node_newv(nb_graph *g, int op, int dtype, int rank, const int64_t *
         nbi_fail(g, NB_ERR_NOMEM, rec->name, 0, NULL, "the graph is full (2^32 nodes)");
         return NULL;
     }
-    if (!nbi_grow(g, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes) ||
-        !nbi_grow(g, (void **)&g->meta, &g->cap_meta, g->n_nodes + 1, sizeof *g->meta) ||
-        g->n_in_ids > UINT32_MAX - (uint32_t)n ||
-        !nbi_grow(g, (void **)&g->in_ids, &g->cap_in_ids, g->n_in_ids + (uint32_t)n,
-                  sizeof *g->in_ids)) {
+    /* the three arrays grow rarely (doubling): test room inline, call only to grow */
+    if ((g->n_nodes >= g->cap_nodes || g->n_nodes >= g->cap_meta ||
+         g->cap_in_ids - g->n_in_ids < (uint32_t)n) &&
+        (!nbi_grow(g, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes) ||
+         !nbi_grow(g, (void **)&g->meta, &g->cap_meta, g->n_nodes + 1, sizeof *g->meta) ||
+         g->n_in_ids > UINT32_MAX - (uint32_t)n ||
+         !nbi_grow(g, (void **)&g->in_ids, &g->cap_in_ids, g->n_in_ids + (uint32_t)n,
+                   sizeof *g->in_ids))) {
         nbi_fail_nomem(g, rec->name);
         return NULL;
     }
