@@ -92,7 +92,7 @@ bool nbi_owns(const nb_graph *g, const nb_node *n)
     return n && n->g == g;
 }
 
-bool nbi_check_inputs(nb_graph *g, const char *op, int n, nb_node *const *in)
+bool nbi_check_inputs_slow(nb_graph *g, const char *op, int n, nb_node *const *in)
 {
     if (!g || g->status != NB_OK) {
         return false;
@@ -111,7 +111,7 @@ bool nbi_check_inputs(nb_graph *g, const char *op, int n, nb_node *const *in)
     return true;
 }
 
-bool nbi_check_float(nb_graph *g, const char *op, int n, nb_node *const *in)
+bool nbi_check_float_slow(nb_graph *g, const char *op, int n, nb_node *const *in)
 {
     for (int i = 0; i < n; i++) {
         if (in[i]->dtype == NB_DTYPE_I32) {

@@ -263,10 +263,37 @@ void nbi_fail_nomem(nb_graph *g, const char *op);
  * healthy graph) if g is in error, an input is NULL, or an input belongs to
  * another graph.
  */
-bool nbi_check_inputs(nb_graph *g, const char *op, int n, nb_node *const *in);
+bool nbi_check_inputs_slow(nb_graph *g, const char *op, int n, nb_node *const *in);
 
 /* Requires every input to be f32 or f64 and of one dtype; records NB_ERR_DTYPE. */
-bool nbi_check_float(nb_graph *g, const char *op, int n, nb_node *const *in);
+bool nbi_check_float_slow(nb_graph *g, const char *op, int n, nb_node *const *in);
+
+/*
+ * The checks above, inline: every builder calls them, and the passing case is
+ * a few loads; the _slow versions find and report what failed.
+ */
+static inline bool nbi_check_inputs(nb_graph *g, const char *op, int n, nb_node *const *in)
+{
+    if (!g || g->status != NB_OK) {
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!in[i] || in[i]->g != g) {
+            return nbi_check_inputs_slow(g, op, n, in);
+        }
+    }
+    return true;
+}
+
+static inline bool nbi_check_float(nb_graph *g, const char *op, int n, nb_node *const *in)
+{
+    for (int i = 0; i < n; i++) {
+        if (in[i]->dtype == NB_DTYPE_I32 || in[i]->dtype != in[0]->dtype) {
+            return nbi_check_float_slow(g, op, n, in);
+        }
+    }
+    return true;
+}
 
 /*
  * Normalises axis (negative counts from the end) for x; records NB_ERR_AXIS.
