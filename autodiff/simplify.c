@@ -461,6 +461,7 @@ void nbi_simplify_tail(nb_graph *g, uint32_t first, const uint32_t *counts, size
     if (g->status != NB_OK || first >= g->n_nodes) {
         return;
     }
+    uint32_t in_at = g->meta[first].in_at;
     simp s = { .g = g, .lo = first, .hi = g->n_nodes, .owned = first };
     s.rep = nbi_mem_alloc(g, (size_t)(s.hi - s.lo) * sizeof *s.rep);
     if (!s.rep || !table_init(&s, s.hi - s.lo)) {
@@ -493,6 +494,7 @@ void nbi_simplify_tail(nb_graph *g, uint32_t first, const uint32_t *counts, size
     if (g->status == NB_OK && drop) {
         compact(g, first, counts, n_roots, roots);
     }
+    nbi_meta_refresh(g, first, in_at); /* inputs rewritten in place, ids renumbered */
 }
 
 nb_status nb_graph_simplify(nb_graph *g, size_t n, nb_node *const *outs, nb_node **simplified)
@@ -519,6 +521,7 @@ nb_status nb_graph_simplify(nb_graph *g, size_t n, nb_node *const *outs, nb_node
         }
         hi = outs[i]->id + 1 > hi ? outs[i]->id + 1 : hi;
     }
+    uint32_t in_at = g->n_in_ids;
     simp s = { .g = g, .lo = 0, .hi = hi, .owned = g->n_nodes };
     uint8_t *on = nbi_mem_alloc(g, hi ? hi : 1);
     s.rep = nbi_mem_alloc(g, (size_t)(hi ? hi : 1) * sizeof *s.rep);
@@ -550,6 +553,7 @@ nb_status nb_graph_simplify(nb_graph *g, size_t n, nb_node *const *outs, nb_node
     }
     simp_free(&s);
     nbi_mem_free(g, on, hi ? hi : 1);
+    nbi_meta_refresh(g, s.owned, in_at); /* nodes built by the pass may have been rewritten */
     if (g->status != NB_OK) {
         for (size_t i = 0; i < n; i++) {
             simplified[i] = NULL;

@@ -63,7 +63,11 @@ static size_t aligned_offset(const nbi_chunk *c, size_t align)
 
 void *nbi_arena_alloc(nb_graph *g, size_t size)
 {
-    size_t align = size >= 64 ? 64 : 16;
+    return nbi_arena_alloc_aligned(g, size, size >= 64 ? 64 : 16);
+}
+
+void *nbi_arena_alloc_aligned(nb_graph *g, size_t size, size_t align)
+{
     nbi_chunk *c = g->chunks;
     if (c) {
         size_t at = aligned_offset(c, align);

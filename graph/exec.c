@@ -9,6 +9,14 @@
  * All plans of a graph share the workspace (only one runs at a time), so memory
  * is the largest plan's, not the sum. Plans stay valid as the graph grows,
  * because the graph is append-only.
+ *
+ * Planning reads the flat tables node construction fills (g->meta, g->in_ids:
+ * op, flags, size, input ids), not the node records, in one sweep; the
+ * passes after it work on step-indexed arrays. A plan is its list of steps
+ * (steps, offsets, kind); a step of f32 scalars whose op has a scalar_f32
+ * runs as one call on workspace offsets (src), reading leaves from slots the
+ * run fills first, and sets its node's data only where something reads it
+ * there. Every other step sets data and calls its op's forward.
  */
 #include "internal.h"
 
@@ -30,6 +38,20 @@ struct nbi_plan {
     uint32_t n_steps;
     uint32_t *steps;   /* op node ids in run order */
     uint32_t *offsets; /* workspace offset per step in UNITs, NO_UNIT for views */
+    /*
+     * How each step runs (KIND_*). Scalar steps run through their op's
+     * scalar_f32 and read their inputs at workspace offsets src[2k], src[2k+1]
+     * (n_src = n_steps when any step is scalar, else 0); the leaves they read
+     * are copied first from slots[i] to slot_offsets[i].
+     */
+    uint16_t *kind;
+    uint32_t n_src;
+    uint32_t *src;
+    uint32_t n_slots;
+    uint32_t *slots, *slot_offsets;
+    /* input leaves the steps read, in run order, for the never-written warning */
+    uint32_t n_reads;
+    uint32_t *reads;
     uint32_t n_kept;
     uint32_t *kept; /* op node ids whose values are readable after the run */
     /*
@@ -177,46 +199,94 @@ static void plan_free(nb_graph *g, nbi_plan *p)
     nbi_mem_free(g, p->outs, p->n_outs * sizeof *p->outs);
     nbi_mem_free(g, p->steps, p->n_steps * sizeof *p->steps);
     nbi_mem_free(g, p->offsets, p->n_steps * sizeof *p->offsets);
+    nbi_mem_free(g, p->kind, p->n_steps * sizeof *p->kind);
+    nbi_mem_free(g, p->src, (size_t)p->n_src * 2 * sizeof *p->src);
+    nbi_mem_free(g, p->slots, p->n_slots * sizeof *p->slots);
+    nbi_mem_free(g, p->slot_offsets, p->n_slots * sizeof *p->slot_offsets);
     nbi_mem_free(g, p->kept, p->n_kept * sizeof *p->kept);
     nbi_mem_free(g, p->temp_steps, p->n_temps * sizeof *p->temp_steps);
     nbi_mem_free(g, p->temp_offsets, p->n_temps * sizeof *p->temp_offsets);
     nbi_fused_free(g, p->fused);
+    nbi_mem_free(g, p->reads, p->n_reads * sizeof *p->reads);
     nbi_mem_free(g, p, sizeof *p);
 }
 
-enum { NEEDED = 1, RELEASED = 2, OUTPUT = 4 };
+/* Per-id marks of the needed sweep. */
+enum { NEEDED = 1, OUTPUT = 2, READ = 4 };
 
-/* Temporary per-node arrays, indexed by id up to the highest output. */
-typedef struct scratch {
-    uint8_t *state;
-    uint32_t *last; /* index of the last step that reads the value; UINT32_MAX: kept */
-    uint32_t *root; /* node whose storage this value lives in (views share) */
-    size_t *off;    /* workspace offset of a root, NO_OFFSET for leaves */
-    size_t n;
-} scratch;
+/* Step flags while planning. */
+enum { PS_VIEW = 1, PS_ELEM = 2, PS_KEPT = 4, PS_SCALAR = 8 };
 
-static void scratch_free(nb_graph *g, scratch *s)
+/*
+ * Plan step kinds: a kernel call, or scalar_f32; SET_DATA: the node's data
+ * must point at its value. Bits KIND_OP_SHIFT and up hold a scalar step's op.
+ */
+enum { KIND_GENERAL = 0, KIND_SCALAR = 1, KIND_SET_DATA = 2, KIND_OP_SHIFT = 2 };
+
+#define NO_STEP UINT32_MAX
+
+/*
+ * What planning needs of one step, copied from its node in the one sweep
+ * over node records, so every later pass reads these flat arrays instead of
+ * chasing nodes[id] -> in[i] through 64-byte records. Inputs are step
+ * indices (NO_STEP for a leaf) in ins[in_at .. in_at + arity).
+ */
+typedef struct pstep {
+    size_t size;    /* block bytes (rounded); unused for views */
+    uint32_t in_at; /* first input in ins[] */
+    uint16_t arity;
+    uint8_t flags; /* PS_* */
+    uint8_t same;  /* bit i: input i has this step's shape (in-place candidates, i < 8) */
+    uint8_t op;
+} pstep;
+
+/*
+ * What the offset assignment reads of a step's inputs, apart from the rest,
+ * 16 bytes a step: a random DAG reads these at random, once per edge.
+ */
+typedef struct pval {
+    uint32_t last; /* the last step that reads the value; KEPT_LAST: kept; RELEASED_LAST: freed */
+    uint32_t root; /* step whose block holds the value (views share), NO_STEP: a leaf's */
+    uint32_t off;  /* workspace offset of the block, in UNITs */
+    uint32_t size; /* block size in UNITs, UINT32_MAX when larger (pstep.size has it) */
+} pval;
+
+#define KEPT_LAST     UINT32_MAX
+#define RELEASED_LAST (UINT32_MAX - 1)
+
+typedef struct planner {
+    uint8_t *state; /* per id up to the highest output: NEEDED, OUTPUT, READ */
+    uint32_t *sidx; /* per needed id: its step (sweep order), NO_STEP or a LEAF_SLOT for leaves */
+    size_t n_ids;
+    pstep *ps;     /* one per step, room for n_ids */
+    pval *pv;      /* one per step, room for n_ids */
+    uint32_t *ids; /* node id of each step, room for n_ids */
+    uint32_t n;
+    uint32_t *ins;
+    uint32_t n_ins, cap_ins;
+    uint32_t *reads; /* input leaves the steps read, in run order */
+    uint32_t n_reads, cap_reads;
+    uint32_t *slots; /* leaves that scalar steps read, each copied to a workspace slot */
+    uint32_t n_slots, cap_slots;
+} planner;
+
+/*
+ * A leaf's sidx once scalar steps read it, and its entry in their ins[]: its
+ * slot, with the top bit set. Step indices stay below it.
+ */
+#define LEAF_SLOT  0x80000000u
+#define IS_STEP(x) ((x) < LEAF_SLOT)
+
+static void planner_free(nb_graph *g, planner *s)
 {
-    nbi_mem_free(g, s->state, s->n * sizeof *s->state);
-    nbi_mem_free(g, s->last, s->n * sizeof *s->last);
-    nbi_mem_free(g, s->root, s->n * sizeof *s->root);
-    nbi_mem_free(g, s->off, s->n * sizeof *s->off);
-}
-
-static bool scratch_new(nb_graph *g, scratch *s, size_t n)
-{
-    memset(s, 0, sizeof *s);
-    s->n = n;
-    s->state = nbi_mem_alloc(g, n * sizeof *s->state);
-    s->last = nbi_mem_alloc(g, n * sizeof *s->last);
-    s->root = nbi_mem_alloc(g, n * sizeof *s->root);
-    s->off = nbi_mem_alloc(g, n * sizeof *s->off);
-    if (!s->state || !s->last || !s->root || !s->off) {
-        scratch_free(g, s);
-        return false;
-    }
-    memset(s->state, 0, n * sizeof *s->state);
-    return true;
+    nbi_mem_free(g, s->state, s->n_ids * sizeof *s->state);
+    nbi_mem_free(g, s->sidx, s->n_ids * sizeof *s->sidx);
+    nbi_mem_free(g, s->ps, s->n_ids * sizeof *s->ps);
+    nbi_mem_free(g, s->pv, s->n_ids * sizeof *s->pv);
+    nbi_mem_free(g, s->ids, s->n_ids * sizeof *s->ids);
+    nbi_mem_free(g, s->ins, s->cap_ins * sizeof *s->ins);
+    nbi_mem_free(g, s->reads, s->cap_reads * sizeof *s->reads);
+    nbi_mem_free(g, s->slots, s->cap_slots * sizeof *s->slots);
 }
 
 /* Bytes of temporary memory step v needs while it runs (0 for most ops). */
@@ -227,49 +297,196 @@ static size_t temp_bytes(const nb_node *v)
 }
 
 /*
+ * Lets graph/fuse.c make a fusable region's steps contiguous (s->ids in run
+ * order, before inputs become step indices), and moves the steps' planning
+ * facts with them. Only plans with a matrix product can hold a region, so
+ * others do not pay for the look.
+ */
+static bool fuse_order(nb_graph *g, planner *s)
+{
+    uint32_t n = s->n;
+    bool product = false;
+    for (uint32_t k = 0; k < n && !product; k++) {
+        product = s->ps[k].op == NBI_OP_MATMUL;
+    }
+    if (!product || g->no_fuse) {
+        return true;
+    }
+    nbi_fuse_order(g, s->ids, n);
+    bool moved = false;
+    for (uint32_t k = 0; k < n && !moved; k++) {
+        moved = n - 1 - s->sidx[s->ids[k]] != k; /* sidx still holds sweep indices */
+    }
+    if (!moved) {
+        return true;
+    }
+    pstep *old = nbi_mem_alloc(g, (size_t)n * sizeof *old);
+    if (!old) {
+        return false;
+    }
+    memcpy(old, s->ps, (size_t)n * sizeof *old);
+    for (uint32_t k = 0; k < n; k++) {
+        s->ps[k] = old[n - 1 - s->sidx[s->ids[k]]];
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        s->sidx[s->ids[k]] = n - 1 - k;
+    }
+    nbi_mem_free(g, old, (size_t)n * sizeof *old);
+    return true;
+}
+
+/*
+ * The one sweep over the graph: from the highest output down (inputs
+ * have lower ids), marks what the outputs need and copies each needed op
+ * node's planning facts into s->ps, in reverse run order, from the flat
+ * g->meta and g->in_ids (records only for large values). Then
+ * reverses them into run order and turns input ids into step indices.
+ */
+static bool sweep(nb_graph *g, planner *s, uint32_t top, uint32_t *n_temps)
+{
+    const nbi_meta *meta = g->meta;
+    for (uint32_t id = top + 1; id-- > 0;) {
+        if (!(s->state[id] & NEEDED)) {
+            continue;
+        }
+        const nbi_meta *m = &meta[id];
+        if (m->flags & NBI_M_LEAF) {
+            s->sidx[id] = NO_STEP;
+            continue;
+        }
+        uint32_t end = id + 1 < g->n_nodes ? meta[id + 1].in_at : g->n_in_ids;
+        uint32_t arity = end - m->in_at;
+        uint32_t r = s->n;
+        NBI_ASSERT(s->n_ins + arity <= s->cap_ins);
+        const nbi_op *op = nbi_ops[m->op];
+        pstep *q = &s->ps[r];
+        q->in_at = s->n_ins;
+        q->arity = (uint16_t)arity;
+        q->flags = (uint8_t)((op->flags & NBI_OP_VIEW ? PS_VIEW : 0) |
+                             (op->flags & NBI_OP_ELEMENTWISE ? PS_ELEM : 0) |
+                             (s->state[id] & OUTPUT ? PS_KEPT : 0) |
+                             (m->flags & NBI_M_SCALAR ? PS_SCALAR : 0));
+        q->same = op->flags & NBI_OP_ELEMENTWISE ? m->same : 0;
+        q->op = m->op;
+        q->size = 0;
+        if (!(op->flags & NBI_OP_VIEW)) {
+            /* only large values and ops with scratch read the node's record */
+            q->size =
+                m->units ? (size_t)m->units * UNIT : round_block(nbi_node_bytes(g->nodes[id]));
+            *n_temps += op->scratch && op->scratch(g->nodes[id]) > 0;
+        }
+        const uint32_t *in = g->in_ids + m->in_at;
+        for (uint32_t i = 0; i < arity; i++) {
+            s->ins[s->n_ins++] = in[i];
+            s->state[in[i]] |= NEEDED | READ;
+        }
+        s->ids[r] = id;
+        s->sidx[id] = r;
+        s->n++;
+    }
+    /* reverse into run order; a sweep index r becomes step n - 1 - r */
+    uint32_t n = s->n;
+    for (uint32_t a = 0, b = n ? n - 1 : 0; a < b; a++, b--) {
+        pstep t = s->ps[a];
+        s->ps[a] = s->ps[b];
+        s->ps[b] = t;
+        uint32_t i = s->ids[a];
+        s->ids[a] = s->ids[b];
+        s->ids[b] = i;
+    }
+    if (!fuse_order(g, s)) {
+        return false;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        pstep *q = &s->ps[k];
+        for (uint32_t i = 0; i < q->arity; i++) {
+            uint32_t id = s->ins[q->in_at + i];
+            uint32_t r = s->sidx[id];
+            bool leaf = r == NO_STEP || (r & LEAF_SLOT);
+            s->ins[q->in_at + i] = leaf ? NO_STEP : n - 1 - r;
+            if (leaf && (s->state[id] & READ)) {
+                /* each leaf once: listed if an input, in the order the run reads them */
+                s->state[id] &= (uint8_t)~READ;
+                if (g->meta[id].op == NBI_OP_INPUT) {
+                    if (!nbi_grow(g, (void **)&s->reads, &s->cap_reads, s->n_reads + 1,
+                                  sizeof *s->reads)) {
+                        return false;
+                    }
+                    s->reads[s->n_reads++] = id;
+                }
+            }
+            if (!(q->flags & PS_SCALAR)) {
+                continue;
+            }
+            if (!leaf && (s->ps[n - 1 - r].flags & PS_VIEW)) {
+                q->flags &= (uint8_t)~PS_SCALAR; /* reading through a view: the general path */
+            } else if (r == NO_STEP) {
+                /* a leaf scalar steps read: a workspace slot the run copies it to */
+                if (s->n_slots >= LEAF_SLOT || !nbi_grow(g, (void **)&s->slots, &s->cap_slots,
+                                                         s->n_slots + 1, sizeof *s->slots)) {
+                    return false;
+                }
+                s->sidx[id] = LEAF_SLOT | s->n_slots;
+                s->slots[s->n_slots++] = id;
+            }
+            if (leaf) {
+                s->ins[q->in_at + i] = s->sidx[id]; /* LEAF_SLOT | slot */
+            }
+        }
+    }
+    return true;
+}
+
+/*
  * Offsets for every step, freeing each block after its last reader runs. A
  * step's temporary memory is taken after its output and freed with its dying
- * inputs, right after the step, so the next steps reuse it.
+ * inputs, right after the step, so the next steps reuse it. Leaf slots come
+ * first and live for the whole run.
  */
-static bool assign_offsets(nb_graph *g, nbi_plan *p, scratch *s)
+static bool assign_offsets(nb_graph *g, nbi_plan *p, planner *s)
 {
     bin bins[SMALL_BLOCK / UNIT + 1];
     memset(bins, 0, sizeof bins);
     freelist fl = { .g = g, .bins = bins };
     bool ok = true;
     uint32_t t = 0;
+    pstep *ps = s->ps;
+    pval *pv = s->pv;
+    for (uint32_t i = 0; i < s->n_slots; i++) {
+        p->slot_offsets[i] = (uint32_t)(fl_alloc(&fl, UNIT) / UNIT);
+    }
     for (uint32_t k = 0; k < p->n_steps && ok && !fl.overflow; k++) {
-        nb_node *v = g->nodes[p->steps[k]];
-        const nbi_op *op = nbi_ops[v->op];
-        int arity = v->arity;
-        if (op->flags & NBI_OP_VIEW) {
+        pstep *q = &ps[k];
+        const uint32_t *in = q->arity ? s->ins + q->in_at : NULL;
+        if (q->flags & PS_VIEW) {
             p->offsets[k] = NO_UNIT;
             continue;
         }
-        size_t size = round_block(nbi_node_bytes(v));
+        size_t size = q->size, off = 0;
+        uint32_t units = size / UNIT < UINT32_MAX ? (uint32_t)(size / UNIT) : UINT32_MAX;
         bool placed = false;
-        if (op->flags & NBI_OP_ELEMENTWISE) {
+        if (q->flags & PS_ELEM) {
             /* write over an input that dies here: same bytes, same shape (not broadcast) */
-            for (int i = 0; i < arity && !placed; i++) {
-                uint32_t r = s->root[v->in[i]->id];
-                if (s->off[r] != NO_OFFSET && s->last[r] == k && !(s->state[r] & RELEASED) &&
-                    round_block(nbi_node_bytes(g->nodes[r])) == size &&
-                    nbi_same_shape(v->in[i], v)) {
-                    s->off[v->id] = s->off[r];
-                    s->state[r] |= RELEASED; /* handed over, not freed */
+            for (uint32_t i = 0; i < q->arity && i < 8 && !placed; i++) {
+                uint32_t r = IS_STEP(in[i]) ? pv[in[i]].root : NO_STEP;
+                if (r != NO_STEP && pv[r].last == k && pv[r].size == units &&
+                    (units != UINT32_MAX || ps[r].size == size) && (q->same >> i & 1)) {
+                    off = (size_t)pv[r].off * UNIT;
+                    pv[r].last = RELEASED_LAST; /* handed over, not freed */
                     placed = true;
                 }
             }
         }
         if (!placed) {
-            s->off[v->id] = fl_alloc(&fl, size);
+            off = fl_alloc(&fl, size);
         }
-        if (s->off[v->id] / UNIT >= NO_UNIT) {
+        if (off / UNIT >= NO_UNIT) {
             ok = false; /* a workspace over 64 GiB: reported as out of memory */
             break;
         }
-        p->offsets[k] = (uint32_t)(s->off[v->id] / UNIT);
-        size_t temp = temp_bytes(v), temp_off = 0;
+        pv[k].off = p->offsets[k] = (uint32_t)(off / UNIT);
+        pv[k].size = units;
+        size_t temp = p->n_temps ? temp_bytes(g->nodes[p->steps[k]]) : 0, temp_off = 0;
         if (temp > (size_t)PTRDIFF_MAX) {
             ok = false; /* more than any object can be: reported as out of memory */
             break;
@@ -286,11 +503,11 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, scratch *s)
             p->temp_offsets[t++] = (uint32_t)(temp_off / UNIT);
             ok = fl_free(&fl, temp_off, temp);
         }
-        for (int i = 0; i < arity; i++) {
-            uint32_t r = s->root[v->in[i]->id];
-            if (s->off[r] != NO_OFFSET && s->last[r] == k && !(s->state[r] & RELEASED)) {
-                s->state[r] |= RELEASED;
-                ok = fl_free(&fl, s->off[r], round_block(nbi_node_bytes(g->nodes[r])));
+        for (uint32_t i = 0; i < q->arity; i++) {
+            uint32_t r = IS_STEP(in[i]) ? pv[in[i]].root : NO_STEP;
+            if (r != NO_STEP && pv[r].last == k) {
+                pv[r].last = RELEASED_LAST;
+                ok = fl_free(&fl, (size_t)pv[r].off * UNIT, ps[r].size);
             }
         }
     }
@@ -308,90 +525,99 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     for (size_t i = 0; i < n; i++) {
         top = outs[i]->id > top ? outs[i]->id : top;
     }
-    scratch s;
     nbi_plan *p = nbi_mem_alloc(g, sizeof *p);
     if (!p) {
         return NULL;
     }
     memset(p, 0, sizeof *p);
-    if (!scratch_new(g, &s, (size_t)top + 1)) {
-        nbi_mem_free(g, p, sizeof *p);
-        return NULL;
-    }
     p->flags = flags;
-
-    /* what the outputs need: a downward sweep, since inputs have lower ids */
-    for (size_t i = 0; i < n; i++) {
-        s.state[outs[i]->id] = NEEDED | OUTPUT;
-    }
-    uint32_t n_steps = 0;
-    for (uint32_t id = top + 1; id-- > 0;) {
-        nb_node *v = g->nodes[id];
-        if (!(s.state[id] & NEEDED) || nbi_is_leaf(v)) {
-            continue;
-        }
-        n_steps++;
-        for (int i = 0; i < v->arity; i++) {
-            s.state[v->in[i]->id] |= NEEDED;
-        }
-    }
-    p->n_outs = (uint32_t)n;
-    p->n_steps = n_steps;
+    planner s;
+    memset(&s, 0, sizeof s);
+    s.n_ids = (size_t)top + 1;
+    /* steps are at most the ids; pages of the room not used are never touched */
+    s.state = nbi_mem_alloc(g, s.n_ids * sizeof *s.state);
+    s.sidx = nbi_mem_alloc(g, s.n_ids * sizeof *s.sidx);
+    s.ps = nbi_mem_alloc(g, s.n_ids * sizeof *s.ps);
+    s.pv = nbi_mem_alloc(g, s.n_ids * sizeof *s.pv);
+    s.ids = nbi_mem_alloc(g, s.n_ids * sizeof *s.ids);
     p->outs = nbi_mem_alloc(g, n * sizeof *p->outs);
-    p->steps = nbi_mem_alloc(g, (size_t)n_steps * sizeof *p->steps);
-    p->offsets = nbi_mem_alloc(g, (size_t)n_steps * sizeof *p->offsets);
-    if (!p->outs || (n_steps && (!p->steps || !p->offsets))) {
+    p->n_outs = (uint32_t)n;
+    if (!s.state || !s.sidx || !s.ps || !s.pv || !s.ids || !p->outs || s.n_ids >= LEAF_SLOT) {
         goto fail;
     }
+    /* the inputs of nodes 0..top: room for those of every step, exactly */
+    s.cap_ins = top + 1 < g->n_nodes ? g->meta[top + 1].in_at : g->n_in_ids;
+    s.ins = s.cap_ins ? nbi_mem_alloc(g, (size_t)s.cap_ins * sizeof *s.ins) : NULL;
+    if (s.cap_ins && !s.ins) {
+        s.cap_ins = 0;
+        goto fail;
+    }
+    memset(s.state, 0, s.n_ids * sizeof *s.state);
     for (size_t i = 0; i < n; i++) {
         p->outs[i] = outs[i]->id;
+        s.state[outs[i]->id] |= NEEDED | OUTPUT;
     }
-    uint32_t k = 0;
-    for (uint32_t id = 0; id <= top; id++) {
-        nb_node *v = g->nodes[id];
-        s.last[id] = 0;
-        s.root[id] = id;
-        s.off[id] = NO_OFFSET;
-        if (!(s.state[id] & NEEDED) || nbi_is_leaf(v)) {
-            continue;
-        }
-        p->steps[k++] = id;
+    if (!sweep(g, &s, top, &p->n_temps)) {
+        goto fail;
     }
-    nbi_fuse_order(g, p->steps, n_steps);
-    for (k = 0; k < n_steps; k++) {
-        nb_node *v = g->nodes[p->steps[k]];
-        for (int i = 0; i < v->arity; i++) {
-            s.last[v->in[i]->id] = k;
+    uint32_t n_steps = s.n;
+    pstep *ps = s.ps;
+    pval *pv = s.pv;
+    p->n_steps = n_steps;
+    p->n_reads = s.n_reads;
+    p->n_slots = s.n_slots;
+    if (n_steps) {
+        p->steps = nbi_mem_alloc(g, (size_t)n_steps * sizeof *p->steps);
+        p->offsets = nbi_mem_alloc(g, (size_t)n_steps * sizeof *p->offsets);
+        p->kind = nbi_mem_alloc(g, (size_t)n_steps * sizeof *p->kind);
+        if (!p->steps || !p->offsets || !p->kind) {
+            goto fail;
         }
+        memcpy(p->steps, s.ids, (size_t)n_steps * sizeof *p->steps);
+    }
+    if (s.n_reads) {
+        if (!(p->reads = nbi_mem_alloc(g, (size_t)s.n_reads * sizeof *p->reads))) {
+            goto fail;
+        }
+        memcpy(p->reads, s.reads, (size_t)s.n_reads * sizeof *p->reads);
+    }
+    if (s.n_slots) {
+        p->slots = nbi_mem_alloc(g, (size_t)s.n_slots * sizeof *p->slots);
+        p->slot_offsets = nbi_mem_alloc(g, (size_t)s.n_slots * sizeof *p->slot_offsets);
+        if (!p->slots || !p->slot_offsets) {
+            goto fail;
+        }
+        memcpy(p->slots, s.slots, (size_t)s.n_slots * sizeof *p->slots);
     }
 
-    /* kept values are never released */
+    /* last readers; kept values (outputs, or all with NB_RUN_KEEP_ALL) are never released */
     bool keep_all = flags & NB_RUN_KEEP_ALL;
-    uint32_t n_kept;
-    for (uint32_t j = 0; j < n_steps; j++) {
-        uint32_t id = p->steps[j];
-        if (keep_all || (s.state[id] & OUTPUT)) {
-            s.last[id] = UINT32_MAX;
-        }
+    for (uint32_t k = 0; k < n_steps; k++) {
+        pv[k].last = 0;
     }
-    /* a view's readers keep its root alive: fold last uses down the view chains */
-    for (uint32_t j = n_steps; j-- > 0;) {
-        nb_node *v = g->nodes[p->steps[j]];
-        if (nbi_ops[v->op]->flags & NBI_OP_VIEW) {
-            uint32_t src = v->in[0]->id;
-            if (s.last[v->id] > s.last[src]) {
-                s.last[src] = s.last[v->id];
+    for (uint32_t k = 0; k < n_steps; k++) {
+        const uint32_t *in = ps[k].arity ? s.ins + ps[k].in_at : NULL;
+        for (uint32_t i = 0; i < ps[k].arity; i++) {
+            if (IS_STEP(in[i])) {
+                pv[in[i]].last = k;
             }
         }
     }
-    for (uint32_t j = 0; j < n_steps; j++) {
-        nb_node *v = g->nodes[p->steps[j]];
-        if (nbi_ops[v->op]->flags & NBI_OP_VIEW) {
-            s.root[v->id] = s.root[v->in[0]->id];
+    for (uint32_t k = 0; k < n_steps; k++) {
+        if (keep_all || (ps[k].flags & PS_KEPT)) {
+            pv[k].last = KEPT_LAST;
         }
     }
-    for (uint32_t j = 0; j < n_steps; j++) {
-        p->n_temps += temp_bytes(g->nodes[p->steps[j]]) > 0;
+    /* a view's readers keep its root alive: fold last uses down the view chains */
+    for (uint32_t k = n_steps; k-- > 0;) {
+        uint32_t src = ps[k].arity ? s.ins[ps[k].in_at] : NO_STEP;
+        if ((ps[k].flags & PS_VIEW) && IS_STEP(src) && pv[k].last > pv[src].last) {
+            pv[src].last = pv[k].last;
+        }
+    }
+    for (uint32_t k = 0; k < n_steps; k++) {
+        uint32_t src = ps[k].arity ? s.ins[ps[k].in_at] : NO_STEP;
+        pv[k].root = !(ps[k].flags & PS_VIEW) ? k : IS_STEP(src) ? pv[src].root : NO_STEP;
     }
     if (p->n_temps) {
         p->temp_steps = nbi_mem_alloc(g, p->n_temps * sizeof *p->temp_steps);
@@ -405,31 +631,77 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     }
     p->fused = nbi_fuse_plan(g, p->steps, p->offsets, n_steps, UNIT);
 
-    /* kept: outputs, and whatever a kept view keeps alive */
-    n_kept = 0;
-    for (uint32_t j = 0; j < n_steps; j++) {
-        n_kept += s.last[p->steps[j]] == UINT32_MAX;
+    /*
+     * How each step runs. A scalar step reads its inputs at workspace offsets
+     * (src), not through its node; its node's data is set only when something
+     * reads it there: a kernel of a general step, or the caller (a kept value).
+     */
+    uint32_t n_scalar = 0;
+    for (uint32_t k = 0; k < n_steps; k++) {
+        p->kind[k] = KIND_GENERAL;
+        if (ps[k].flags & PS_SCALAR) {
+            p->kind[k] = (uint16_t)(KIND_SCALAR | (unsigned)ps[k].op << KIND_OP_SHIFT);
+            n_scalar++;
+        }
+        if (pv[k].last == KEPT_LAST) {
+            p->kind[k] |= KIND_SET_DATA;
+        }
+        if (!(ps[k].flags & PS_SCALAR)) {
+            const uint32_t *in = ps[k].arity ? s.ins + ps[k].in_at : NULL;
+            for (uint32_t i = 0; i < ps[k].arity; i++) {
+                if (IS_STEP(in[i])) {
+                    p->kind[in[i]] |= KIND_SET_DATA;
+                }
+            }
+        }
     }
-    p->n_kept = n_kept;
+    if (n_scalar) {
+        p->src = nbi_mem_alloc(g, (size_t)n_steps * 2 * sizeof *p->src);
+        if (!p->src) {
+            goto fail;
+        }
+        for (uint32_t k = 0; k < n_steps; k++) {
+            if (!(p->kind[k] & KIND_SCALAR)) {
+                continue;
+            }
+            const uint32_t *in = s.ins + ps[k].in_at;
+            for (uint32_t i = 0; i < 2; i++) {
+                uint32_t j = in[i < ps[k].arity ? i : 0];
+                /* a leaf's slot, or the block of the step that computed it */
+                NBI_ASSERT(j != NO_STEP);
+                p->src[2 * k + i] = IS_STEP(j) ? p->offsets[j] : p->slot_offsets[j & ~LEAF_SLOT];
+            }
+        }
+    }
+    p->n_src = n_scalar ? n_steps : 0;
+
+    /* kept: outputs, and whatever a kept view keeps alive */
+    uint32_t n_kept = 0;
+    for (uint32_t k = 0; k < n_steps; k++) {
+        n_kept += pv[k].last == KEPT_LAST;
+    }
     p->kept = n_kept ? nbi_mem_alloc(g, (size_t)n_kept * sizeof *p->kept) : NULL;
     if (n_kept && !p->kept) {
         goto fail;
     }
+    p->n_kept = n_kept;
     n_kept = 0;
-    for (uint32_t j = 0; j < n_steps; j++) {
-        if (s.last[p->steps[j]] == UINT32_MAX) {
-            p->kept[n_kept++] = p->steps[j];
+    for (uint32_t k = 0; k < n_steps; k++) {
+        if (pv[k].last == KEPT_LAST) {
+            p->kept[n_kept++] = p->steps[k];
         }
     }
     p->bytes = sizeof *p + n * sizeof *p->outs +
-               (size_t)n_steps * (sizeof *p->steps + sizeof *p->offsets) +
-               (size_t)p->n_kept * sizeof *p->kept +
+               (size_t)n_steps * (sizeof *p->steps + sizeof *p->offsets + sizeof *p->kind) +
+               (size_t)p->n_src * 2 * sizeof *p->src + (size_t)p->n_kept * sizeof *p->kept +
                (size_t)p->n_temps * (sizeof *p->temp_steps + sizeof *p->temp_offsets) +
+               (size_t)p->n_reads * sizeof *p->reads +
+               (size_t)p->n_slots * (sizeof *p->slots + sizeof *p->slot_offsets) +
                nbi_fused_bytes(p->fused);
-    scratch_free(g, &s);
+    planner_free(g, &s);
     return p;
 fail:
-    scratch_free(g, &s);
+    planner_free(g, &s);
     plan_free(g, p);
     return NULL;
 }
@@ -666,8 +938,20 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
                           "out of memory for a workspace of %zu bytes", p->workspace);
     }
     uint32_t t = 0;
+    unsigned char *ws = g->workspace;
+    /*
+     * Scalar steps run through scalar_f32 on workspace offsets unless values
+     * are checked (which needs each step's node and ranges); with an
+     * after_step hook every node's data is set, since the hook may read it.
+     */
+    bool scalar_ok = !(flags & NB_RUN_CHECK_FINITE);
+    bool set_all = g->after_step != NULL;
+    for (uint32_t i = 0; i < p->n_slots; i++) {
+        *(float *)(ws + (size_t)p->slot_offsets[i] * UNIT) =
+            *(const float *)g->nodes[p->slots[i]]->data;
+    }
     for (uint32_t k = 0; k < p->n_steps; k++) {
-        if (p->fused && !(flags & NB_RUN_CHECK_FINITE) && !g->after_step) {
+        if (p->fused && scalar_ok && !set_all) {
             uint32_t covered;
             nb_status st = nbi_fuse_run(g, p->fused, k, &covered);
             if (st != NB_OK) {
@@ -678,12 +962,30 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
                 continue;
             }
         }
+        unsigned kind = p->kind[k];
+        if (scalar_ok && (kind & KIND_SCALAR)) {
+            float *y = (float *)(ws + (size_t)p->offsets[k] * UNIT);
+            float a = *(const float *)(ws + (size_t)p->src[2 * k] * UNIT);
+            float b = *(const float *)(ws + (size_t)p->src[2 * k + 1] * UNIT);
+            *y = nbi_ops[kind >> KIND_OP_SHIFT]->scalar_f32(a, b);
+            if (!(kind & KIND_SET_DATA) && !set_all) {
+                continue; /* nothing reads it through its node */
+            }
+            nb_node *v = g->nodes[p->steps[k]];
+            v->data = y;
+            if (set_all) {
+                nb_status st = g->after_step(g->after_step_ctx, v);
+                if (st != NB_OK) {
+                    return st;
+                }
+            }
+            continue;
+        }
         nb_node *v = g->nodes[p->steps[k]];
-        v->data =
-            p->offsets[k] == NO_UNIT ? v->in[0]->data : g->workspace + (size_t)p->offsets[k] * UNIT;
+        v->data = p->offsets[k] == NO_UNIT ? v->in[0]->data : ws + (size_t)p->offsets[k] * UNIT;
         g->scratch = NULL;
         if (t < p->n_temps && p->temp_steps[t] == k) {
-            g->scratch = g->workspace + (size_t)p->temp_offsets[t++] * UNIT;
+            g->scratch = ws + (size_t)p->temp_offsets[t++] * UNIT;
         }
         range before[8]; /* in-place ops are elementwise, of few inputs */
         unsigned in_place = 0;
@@ -716,18 +1018,15 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
      * an input nobody gave values reads as zeros: a warning, not an error
      * (zeros can be meant), left where nb_graph_error shows it
      */
-    for (uint32_t k = 0; k < p->n_steps; k++) {
-        nb_node *v = g->nodes[p->steps[k]];
-        for (int i = 0; i < v->arity; i++) {
-            nb_node *u = v->in[i];
-            if (u->op == NBI_OP_INPUT && !(u->flags & NBI_F_WRITTEN)) {
-                char buf[64];
-                snprintf(g->run_err, sizeof g->run_err,
-                         "warning: input %s was never written and reads as zeros (give it values "
-                         "with nb_node_write)",
-                         nbi_name_into(u, buf, sizeof buf));
-                return NB_OK;
-            }
+    for (uint32_t i = 0; i < p->n_reads; i++) {
+        nb_node *u = g->nodes[p->reads[i]];
+        if (!(u->flags & NBI_F_WRITTEN)) {
+            char buf[64];
+            snprintf(g->run_err, sizeof g->run_err,
+                     "warning: input %s was never written and reads as zeros (give it values "
+                     "with nb_node_write)",
+                     nbi_name_into(u, buf, sizeof buf));
+            return NB_OK;
         }
     }
     return NB_OK;

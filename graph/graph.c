@@ -48,6 +48,8 @@ void nb_graph_free(nb_graph *g)
     nbi_plans_free(g);
     nbi_mem_free(g, g->workspace_block, g->workspace_block_size);
     nbi_mem_free(g, g->nodes, (size_t)g->cap_nodes * sizeof *g->nodes);
+    nbi_mem_free(g, g->meta, (size_t)g->cap_meta * sizeof *g->meta);
+    nbi_mem_free(g, g->in_ids, (size_t)g->cap_in_ids * sizeof *g->in_ids);
     nbi_mem_free(g, g->names, (size_t)g->cap_names * sizeof *g->names);
     nbi_mem_free(g, g->scopes, (size_t)g->cap_scopes * sizeof *g->scopes);
     nbi_mem_free(g, g->grad_pairs, (size_t)g->cap_grad_pairs * sizeof *g->grad_pairs);
@@ -75,11 +77,50 @@ void nb_graph_memory(const nb_graph *g, nb_memory_stats *stats)
         return;
     }
     stats->nodes = g->n_nodes;
-    stats->arena_bytes = g->arena_bytes + (size_t)g->cap_nodes * sizeof *g->nodes +
-                         (size_t)g->cap_names * sizeof *g->names +
-                         (size_t)g->cap_scopes * sizeof *g->scopes;
+    stats->arena_bytes =
+        g->arena_bytes + (size_t)g->cap_nodes * sizeof *g->nodes +
+        (size_t)g->cap_meta * sizeof *g->meta + (size_t)g->cap_in_ids * sizeof *g->in_ids +
+        (size_t)g->cap_names * sizeof *g->names + (size_t)g->cap_scopes * sizeof *g->scopes;
     stats->workspace_bytes = g->workspace_block_size;
     stats->plan_bytes = nbi_plans_bytes(g);
+}
+
+/*
+ * The planner's flat facts of node nd at slot id (graph/exec.c reads these,
+ * not the records): op, leaf and scalar flags, which inputs have its shape,
+ * its size in 16-byte units, its input ids from in_ids[in_at].
+ */
+static void fill_meta(nb_graph *g, const nb_node *nd, uint32_t id, uint32_t in_at, size_t bytes)
+{
+    const nbi_op *rec = nbi_ops[nd->op];
+    nbi_meta *m = &g->meta[id];
+    memset(m, 0, sizeof *m);
+    m->in_at = in_at;
+    m->op = nd->op;
+    m->units = bytes <= 256 ? (uint8_t)((bytes + 15) / 16) : 0;
+    /* f32 scalars in and out: the executor runs the node through its op's scalar_f32 */
+    bool scalar = rec->scalar_f32 && nd->dtype == NB_DTYPE_F32 && nd->rank == 0 && nd->arity >= 1 &&
+                  nd->arity <= 2 && !rec->scratch && !(rec->flags & NBI_OP_VIEW);
+    for (int i = 0; i < nd->arity; i++) {
+        const nb_node *u = nd->in[i];
+        g->in_ids[in_at + (uint32_t)i] = u->id;
+        scalar = scalar && u->dtype == NB_DTYPE_F32 && u->rank == 0;
+        if (i < 8 && nbi_shape_eq(nd->rank, nd->shape, u->rank, u->shape)) {
+            m->same |= (uint8_t)(1u << i);
+        }
+    }
+    m->flags = (uint8_t)((rec->flags & NBI_OP_LEAF ? NBI_M_LEAF : 0) | (scalar ? NBI_M_SCALAR : 0));
+}
+
+void nbi_meta_refresh(nb_graph *g, uint32_t first, uint32_t at)
+{
+    for (uint32_t id = first; id < g->n_nodes; id++) {
+        const nb_node *nd = g->nodes[id];
+        NBI_ASSERT(g->cap_in_ids - at >= nd->arity); /* rewriting never adds inputs */
+        fill_meta(g, nd, id, at, nbi_node_bytes(nd));
+        at += nd->arity;
+    }
+    g->n_in_ids = at;
 }
 
 /* ---- construction ---- */
@@ -89,7 +130,7 @@ bool nbi_owns(const nb_graph *g, const nb_node *n)
     return n && n->g == g;
 }
 
-bool nbi_check_inputs(nb_graph *g, const char *op, int n, nb_node *const *in)
+bool nbi_check_inputs_slow(nb_graph *g, const char *op, int n, nb_node *const *in)
 {
     if (!g || g->status != NB_OK) {
         return false;
@@ -108,7 +149,7 @@ bool nbi_check_inputs(nb_graph *g, const char *op, int n, nb_node *const *in)
     return true;
 }
 
-bool nbi_check_float(nb_graph *g, const char *op, int n, nb_node *const *in)
+bool nbi_check_float_slow(nb_graph *g, const char *op, int n, nb_node *const *in)
 {
     for (int i = 0; i < n; i++) {
         if (in[i]->dtype == NB_DTYPE_I32) {
@@ -159,7 +200,14 @@ nb_node *nbi_node_newv(nb_graph *g, int op, int dtype, int rank, const int64_t *
         nbi_fail(g, NB_ERR_NOMEM, rec->name, 0, NULL, "the graph is full (2^32 nodes)");
         return NULL;
     }
-    if (!nbi_grow(g, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes)) {
+    /* the three arrays grow rarely (doubling): test room inline, call only to grow */
+    if ((g->n_nodes >= g->cap_nodes || g->n_nodes >= g->cap_meta ||
+         g->cap_in_ids - g->n_in_ids < (uint32_t)n) &&
+        (!nbi_grow(g, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes) ||
+         !nbi_grow(g, (void **)&g->meta, &g->cap_meta, g->n_nodes + 1, sizeof *g->meta) ||
+         g->n_in_ids > UINT32_MAX - (uint32_t)n ||
+         !nbi_grow(g, (void **)&g->in_ids, &g->cap_in_ids, g->n_in_ids + (uint32_t)n,
+                   sizeof *g->in_ids))) {
         nbi_fail_nomem(g, rec->name);
         return NULL;
     }
@@ -181,10 +229,10 @@ nb_node *nbi_node_newv(nb_graph *g, int op, int dtype, int rank, const int64_t *
         }
     }
     /* the inputs live right after the node, in one arena block */
-    nb_node *nd = nbi_arena_alloc(g, sizeof *nd + (size_t)n * sizeof(nb_node *));
+    nb_node *nd = nbi_arena_alloc_aligned(g, sizeof *nd + (size_t)n * sizeof(nb_node *), 16);
     nbi_attr *attr = NULL;
     if (nd && rec->n_attrs > 0) {
-        attr = nbi_arena_alloc(g, (size_t)rec->n_attrs * sizeof *attr);
+        attr = nbi_arena_alloc_aligned(g, (size_t)rec->n_attrs * sizeof *attr, 16);
     }
     if (!nd || (rec->n_attrs > 0 && !attr)) {
         nbi_fail_nomem(g, rec->name);
@@ -195,6 +243,13 @@ nb_node *nbi_node_newv(nb_graph *g, int op, int dtype, int rank, const int64_t *
     for (int i = 0; i < n; i++) {
         nd->in[i] = in[i];
     }
+    nd->arity = (uint16_t)n;
+    nd->op = (uint8_t)op;
+    nd->dtype = (uint8_t)dtype;
+    nd->rank = (uint8_t)rank;
+    nd->shape = interned;
+    fill_meta(g, nd, g->n_nodes, g->n_in_ids, bytes);
+    g->n_in_ids += (uint32_t)n;
     for (int k = 0; k < rec->n_attrs; k++) {
         memset(&attr[k], 0, sizeof attr[k]);
         if (rec->attrs[k].kind == NBI_ATTR_FLOAT) {
@@ -204,15 +259,10 @@ nb_node *nbi_node_newv(nb_graph *g, int op, int dtype, int rank, const int64_t *
         }
     }
     nd->attr = attr;
-    nd->arity = (uint16_t)n;
     nd->g = g;
-    nd->shape = interned;
     nd->id = g->n_nodes;
     nd->ord = ++g->op_count[op];
     nd->scope = g->cur_scope;
-    nd->op = (uint8_t)op;
-    nd->dtype = (uint8_t)dtype;
-    nd->rank = (uint8_t)rank;
     if (g->in_grad) {
         nd->flags = NBI_F_GRAD;
     } else {

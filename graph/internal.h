@@ -35,7 +35,8 @@ enum {
 
 /*
  * A node: 64 bytes on LP64 and 8 more per input, so a million binary nodes
- * are 80 MB of metadata. Its inputs follow it in the same arena block; its attributes (one nbi_attr
+ * are 80 MB of metadata (and 16 more bytes in the graph's flat tables, below).
+ * Its inputs follow it in the same arena block; its attributes (one nbi_attr
  * per attribute its op's record describes) are allocated only for ops that
  * have some. Shapes are interned: elementwise ops share their input's shape
  * array. Names live in a hash (g->names) holding only the nodes that were
@@ -56,6 +57,26 @@ struct nb_node {
     uint8_t dtype;        /* nb_dtype */
     uint8_t rank;
     uint8_t flags; /* NBI_F_* */
+};
+
+/*
+ * What the planner reads of node id, in g->meta: a flat array beside the
+ * records, so planning sweeps 8 bytes a node (and the input ids, 4 bytes an
+ * input, in g->in_ids) instead of chasing pointers through 64-byte records.
+ * Input ids of node id are in_ids[meta[id].in_at .. meta[id + 1].in_at), the
+ * last node's up to n_in_ids.
+ */
+typedef struct nbi_meta {
+    uint32_t in_at;
+    uint8_t op;
+    uint8_t flags; /* NBI_M_* */
+    uint8_t same;  /* bit i: input i (i < 8) has this node's shape (the in-place test) */
+    uint8_t units; /* the value's bytes rounded up to 16-byte units, when at most 256; else 0 */
+} nbi_meta;
+
+enum {
+    NBI_M_LEAF = 1u << 0,   /* input, param, const or state */
+    NBI_M_SCALAR = 1u << 1, /* f32 scalars in and out, and its op has a scalar_f32 */
 };
 
 /* A scope instance. Index 0 is the root (no scope). */
@@ -94,6 +115,10 @@ struct nb_graph {
 
     nb_node **nodes;
     uint32_t n_nodes, cap_nodes;
+    nbi_meta *meta; /* per node, for the planner (graph/exec.c) */
+    uint32_t cap_meta;
+    uint32_t *in_ids; /* every node's input ids, in id order */
+    uint32_t n_in_ids, cap_in_ids;
     struct nbi_name *names; /* hash from node id to name: given, or generated on request */
     uint32_t cap_names, n_names;
     uint32_t op_count[NBI_OP_COUNT];
@@ -112,7 +137,7 @@ struct nb_graph {
     bool eval_mode;    /* nb_graph_set_training(g, false) */
     bool run_training; /* the mode of the run in progress, for kernels (dropout, batch_norm) */
 
-    bool in_grad; /* nb_grad is building: new nodes get NBI_F_GRAD */
+    bool in_grad;     /* nb_grad is building: new nodes get NBI_F_GRAD */
     bool no_simplify; /* nb_graph_set_simplify(g, false): nb_grad keeps its rules' raw output */
     nb_node *const_cache[NBI_CONST_CACHE];
     uint32_t const_next;
@@ -173,6 +198,11 @@ void nbi_mem_free(nb_graph *g, void *p, size_t size);
 
 /* Arena allocation, 16-byte aligned (64 for sizes >= 64); lives until nb_graph_free. */
 void *nbi_arena_alloc(nb_graph *g, size_t size);
+/*
+ * The same at a given alignment (a power of two up to 64): node records take
+ * 16, so a binary node's 80 bytes are not padded to 128.
+ */
+void *nbi_arena_alloc_aligned(nb_graph *g, size_t size, size_t align);
 char *nbi_arena_strdup(nb_graph *g, const char *s);
 void nbi_arena_free_all(nb_graph *g);
 
@@ -191,6 +221,12 @@ bool nbi_shape_count(int rank, const int64_t *shape, size_t *count);
  */
 bool nbi_shape_bytes(int rank, const int64_t *shape, int dtype, size_t *count, size_t *bytes);
 size_t nbi_node_bytes(const nb_node *n);
+/*
+ * Refills the planner's flat tables (g->meta, g->in_ids) of nodes first on,
+ * whose input ids began at in_ids[at], after their inputs, ops or ids were
+ * rewritten in place (the simplifier).
+ */
+void nbi_meta_refresh(nb_graph *g, uint32_t first, uint32_t at);
 size_t nbi_dtype_size(int dtype);
 bool nbi_same_shape(const nb_node *a, const nb_node *b);
 bool nbi_shape_eq(int ra, const int64_t *a, int rb, const int64_t *b);
@@ -237,10 +273,37 @@ void nbi_fail_nomem(nb_graph *g, const char *op);
  * healthy graph) if g is in error, an input is NULL, or an input belongs to
  * another graph.
  */
-bool nbi_check_inputs(nb_graph *g, const char *op, int n, nb_node *const *in);
+bool nbi_check_inputs_slow(nb_graph *g, const char *op, int n, nb_node *const *in);
 
 /* Requires every input to be f32 or f64 and of one dtype; records NB_ERR_DTYPE. */
-bool nbi_check_float(nb_graph *g, const char *op, int n, nb_node *const *in);
+bool nbi_check_float_slow(nb_graph *g, const char *op, int n, nb_node *const *in);
+
+/*
+ * The checks above, inline: every builder calls them, and the passing case is
+ * a few loads; the _slow versions find and report what failed.
+ */
+static inline bool nbi_check_inputs(nb_graph *g, const char *op, int n, nb_node *const *in)
+{
+    if (!g || g->status != NB_OK) {
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!in[i] || in[i]->g != g) {
+            return nbi_check_inputs_slow(g, op, n, in);
+        }
+    }
+    return true;
+}
+
+static inline bool nbi_check_float(nb_graph *g, const char *op, int n, nb_node *const *in)
+{
+    for (int i = 0; i < n; i++) {
+        if (in[i]->dtype == NB_DTYPE_I32 || in[i]->dtype != in[0]->dtype) {
+            return nbi_check_float_slow(g, op, n, in);
+        }
+    }
+    return true;
+}
 
 /*
  * Normalises axis (negative counts from the end) for x; records NB_ERR_AXIS.

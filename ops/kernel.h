@@ -79,6 +79,28 @@ void nbi_binary_run(const nbi_bcast *it, nbi_binary_fn *fn, const void *a, const
                     size_t es);
 void nbi_unary_run(nbi_unary_fn *fn, size_t n, const void *x, void *y, size_t es);
 
+#if defined(__GNUC__)
+#define NBI_MAYBE_UNUSED __attribute__((unused))
+#else
+#define NBI_MAYBE_UNUSED
+#endif
+
+/*
+ * NAME_scalar_f32(x, z): the same expression as NAME's kernels for one f32
+ * element (z unused by unary ops), for the op record's scalar_f32. The
+ * executor calls it for rank-0 steps instead of the kernel, so scalar graphs
+ * skip the broadcast set-up and loop; the bits are the kernel's (no FMA, the
+ * same operations in the same order).
+ */
+#define NBI_SCALAR_F32(NAME, ...)                                                                  \
+    NBI_MAYBE_UNUSED static float NAME##_scalar_f32(float x, float z)                              \
+    {                                                                                              \
+        typedef float T;                                                                           \
+        (void)(T)0;                                                                                \
+        (void)z;                                                                                   \
+        return (__VA_ARGS__);                                                                      \
+    }
+
 /*
  * Elementwise binary forward kernel NAME_forward for y = EXPR(x, z), where x is
  * from input 0 and z from input 1, with NumPy broadcasting.
@@ -86,6 +108,7 @@ void nbi_unary_run(nbi_unary_fn *fn, size_t n, const void *x, void *y, size_t es
 #define NBI_BINARY_FORWARD(NAME, ...)                                                              \
     NBI_BINARY_TYPED(NAME##_f32, float, __VA_ARGS__)                                               \
     NBI_BINARY_TYPED(NAME##_f64, double, __VA_ARGS__)                                              \
+    NBI_SCALAR_F32(NAME, __VA_ARGS__)                                                              \
     static nb_status NAME##_forward(nb_graph *g, nb_node *y)                                       \
     {                                                                                              \
         (void)g;                                                                                   \
@@ -141,6 +164,7 @@ void nbi_unary_run(nbi_unary_fn *fn, size_t n, const void *x, void *y, size_t es
 #define NBI_UNARY_FORWARD(NAME, ...)                                                               \
     NBI_UNARY_TYPED(NAME##_f32, float, __VA_ARGS__)                                                \
     NBI_UNARY_TYPED(NAME##_f64, double, __VA_ARGS__)                                               \
+    NBI_SCALAR_F32(NAME, __VA_ARGS__)                                                              \
     static nb_status NAME##_forward(nb_graph *g, nb_node *y)                                       \
     {                                                                                              \
         (void)g;                                                                                   \

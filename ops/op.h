@@ -108,6 +108,14 @@ typedef struct nbi_op {
      * only, and hands it to forward as g->scratch, so runs allocate nothing.
      */
     size_t (*scratch)(const nb_node *y);
+    /*
+     * forward for one f32 element: y = f(x, z) with x input 0's value and z
+     * input 1's (unused by unary ops); the same bits as forward. The executor
+     * calls it for steps whose output and inputs are f32 scalars (bench W2's
+     * graphs). NULL: forward always runs. NBI_SCALAR_F32 in ops/kernel.h
+     * writes it from the kernel's own expression.
+     */
+    float (*scalar_f32)(float x, float z);
     const char *formula;      /* "y = a @ b" */
     const char *grad_formula; /* "da = dy @ bᵀ, db = aᵀ @ dy" */
 } nbi_op;
