@@ -65,6 +65,14 @@ typedef struct conv_geom {
      * hp x wp, vectorized along the output row, no im2col and no GEMM.
      */
     bool loops;
+    /*
+     * The data gradient at stride 1 along the width with rows of X at most
+     * four vectors: col2im sums each row of X in registers (fold_rows),
+     * reading col's rows shifted by each tap and masked to the columns the
+     * tap reaches; col then has fold_pre elements before it and fold_post
+     * after the scratch, read and masked away.
+     */
+    bool fold;
 } conv_geom;
 
 /* The attribute lists of an op, by role: index in the op's attrs, or -1. */
@@ -293,6 +301,7 @@ static conv_geom geom_make(const int64_t *xs, const int64_t *ws, const int64_t *
     q.loops = wide_ok && !q.direct && q.sw == 1 && q.kw <= LOOP_KW &&
               (q.c / q.groups) * q.kh * q.kw <= LOOP_TAPS;
     q.wide = wide_ok && !q.direct && !q.loops && q.sw == 1 && 4 * q.wp <= 5 * q.ow;
+    q.fold = !wide_ok && !q.direct && q.sw == 1 && q.w * (int64_t)es <= 4 * 32;
     size_t per_image = image_bytes(&q, es);
     size_t nimg = per_image ? CHUNK_BYTES / per_image : 1;
     q.nimg = nimg < 1 ? 1 : nimg > (size_t)q.n ? q.n : (int64_t)nimg;
@@ -342,6 +351,17 @@ static conv_geom geom_of(const nb_node *y)
     return geom_make(a, b, c, &cp, es, y->op != NBI_OP_CONV_TRANSPOSE2D);
 }
 
+/* The elements col2im's folded rows read before col and past the scratch (conv_geom's fold). */
+static int64_t fold_pre(const conv_geom *q)
+{
+    return (q->kw - 1) * q->dw;
+}
+
+static int64_t fold_post(const conv_geom *q)
+{
+    return q->pw + 4 * 32 / (int64_t)sizeof(float); /* four vectors of the narrower type */
+}
+
 /* Bytes of im2col buffer (c kh kw rows) and gathered Y (o rows) for nimg images. */
 static size_t conv_scratch(const nb_node *y)
 {
@@ -358,8 +378,10 @@ static size_t conv_scratch(const nb_node *y)
      * a wide im2col reads up to (kw - 1) dw elements past the last padded
      * plane, the direct loops up to a block of outputs
      */
-    size_t slack = q.wide    ? (size_t)((q.kw - 1) * q.dw) * nbi_dtype_size(y->dtype)
+    size_t es = nbi_dtype_size(y->dtype);
+    size_t slack = q.wide    ? (size_t)((q.kw - 1) * q.dw) * es
                    : q.loops ? (size_t)LOOP_NB * 32
+                   : q.fold  ? (size_t)(fold_pre(&q) + fold_post(&q)) * es
                              : 0;
     return (size_t)q.nimg * per_image + slack;
 }
@@ -445,54 +467,161 @@ NBI_TYPED(im2col,
               }
           })
 
-/* Units u0..u1 of (b, ci) = (u / c, u % c): x[n0 + b, ci] = sum of its taps in col. */
-NBI_TYPED(col2im,
+/*
+ * col2im for conv_geom's fold, units (b, ci) = (u / c, u % c): each row iy of
+ * x[n0 + b, ci] summed in up to four vector registers and stored once (no
+ * read-modify-write of x per tap), from the taps (kj outer, ki inner, as
+ * col2im) whose output row oy = (iy + ph - ki dh) / sh exists: col's row oy
+ * read shifted so that lane ix holds output column ix + pw - kj dw, masked
+ * to the columns in [0, ow). Each element gets the same sums in the same
+ * order as col2im, the masked lanes adding +0, so the bits are col2im's.
+ */
+/* One row iy of fold_rows in NC vectors (a constant, so the sums stay in registers). */
+#define FOLD_ROW(NC)                                                                               \
+    do {                                                                                           \
+        VT acc[NC];                                                                                \
+        memset(acc, 0, sizeof acc);                                                                \
+        for (int64_t kj = 0; kj < kw; kj++) {                                                      \
+            for (int64_t ki = 0; ki < q->kh; ki++) {                                               \
+                int64_t t = iy + q->ph - ki * q->dh, oy = t;                                       \
+                if (q->sh != 1) { /* a division only off stride 1 */                               \
+                    oy = t >= 0 && t % q->sh == 0 ? t / q->sh : -1;                                \
+                }                                                                                  \
+                if (oy < 0 || oy >= q->oh) {                                                       \
+                    continue;                                                                      \
+                }                                                                                  \
+                const T *s = cb + (ki * kw + kj) * ld + oy * ow + q->pw - kj * q->dw;              \
+                for (int c = 0; c < (NC); c++) {                                                   \
+                    MT mk;                                                                         \
+                    if (table) {                                                                   \
+                        mk = m[kj * nc + c];                                                       \
+                    } else {                                                                       \
+                        for (int i = 0; i < V; i++) {                                              \
+                            int64_t ox = c * V + i + q->pw - kj * q->dw;                           \
+                            mk[i] = ox >= 0 && ox < ow && c * V + i < w ? -1 : 0;                  \
+                        }                                                                          \
+                    }                                                                              \
+                    VT v;                                                                          \
+                    memcpy(&v, s + c * V, sizeof v);                                               \
+                    acc[c] += (VT)((MT)v & mk);                                                    \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        T *d = xp + iy * w;                                                                        \
+        for (int c = 0; c < (NC); c++) {                                                           \
+            if ((c + 1) * V <= w) {                                                                \
+                memcpy(d + c * V, &acc[c], sizeof acc[c]);                                         \
+            } else {                                                                               \
+                for (int64_t i = c * V; i < w; i++) {                                              \
+                    d[i] = acc[c][i - c * V];                                                      \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/*
+ * col2im for conv_geom's fold, units (b, ci) = (u / c, u % c): each row iy of
+ * x[n0 + b, ci] summed in up to four vector registers and stored once (no
+ * read-modify-write of x per tap), from the taps (kj outer, ki inner, as
+ * col2im) whose output row oy = (iy + ph - ki dh) / sh exists: col's row oy
+ * read shifted so that lane ix holds output column ix + pw - kj dw, masked
+ * to the columns in [0, ow). Each element gets the same sums in the same
+ * order as col2im, the masked lanes adding +0, so the bits are col2im's.
+ */
+NBI_TYPED(fold_rows,
           (const conv_geom *q, const void *colv, void *xv, int64_t n0, int64_t u0, int64_t u1), {
               enum { V = 32 / sizeof(T) };
+              typedef T VT __attribute__((vector_size(32)));
+              typedef __typeof__((VT){ 0 } < (VT){ 0 }) MT;
               const T *col = colv;
               T *x = xv;
-              const int64_t P = q->oh * q->ow, ld = q->nimg * P, ow = q->ow;
+              const int64_t P = q->oh * q->ow, ld = q->nimg * P, ow = q->ow, w = q->w;
+              const int64_t kw = q->kw, nc = (w + V - 1) / V; /* q->fold: w <= 4 V */
+              MT m[64]; /* the masks by (kj, vector) while they fit, else made per tap */
+              const bool table = kw * nc <= 64;
+              for (int64_t kj = 0; table && kj < kw; kj++) {
+                  for (int64_t c = 0; c < nc; c++) {
+                      for (int i = 0; i < V; i++) {
+                          int64_t ox = c * V + i + q->pw - kj * q->dw;
+                          m[kj * nc + c][i] = ox >= 0 && ox < ow && c * V + i < w ? -1 : 0;
+                      }
+                  }
+              }
               for (int64_t u = u0; u < u1; u++) {
                   int64_t b = u / q->c, ci = u % q->c;
-                  T *xp = x + ((n0 + b) * q->c + ci) * q->h * q->w;
-                  memset(xp, 0, (size_t)(q->h * q->w) * sizeof(T));
-                  /*
+                  T *xp = x + ((n0 + b) * q->c + ci) * q->h * w;
+                  const T *cb = col + ci * q->kh * kw * ld + b * P;
+                  for (int64_t iy = 0; iy < q->h; iy++) {
+                      switch (nc) {
+                      case 1:
+                          FOLD_ROW(1);
+                          break;
+                      case 2:
+                          FOLD_ROW(2);
+                          break;
+                      case 3:
+                          FOLD_ROW(3);
+                          break;
+                      default:
+                          FOLD_ROW(4);
+                          break;
+                      }
+                  }
+              }
+          })
+
+/* Units u0..u1 of (b, ci) = (u / c, u % c): x[n0 + b, ci] = sum of its taps in col. */
+NBI_TYPED(
+    col2im, (const conv_geom *q, const void *colv, void *xv, int64_t n0, int64_t u0, int64_t u1), {
+        enum { V = 32 / sizeof(T) };
+        const T *col = colv;
+        T *x = xv;
+        const int64_t P = q->oh * q->ow, ld = q->nimg * P, ow = q->ow;
+        if (q->fold) {
+            _Generic((T)0, float : fold_rows_f32, double : fold_rows_f64)(q, colv, xv, n0, u0, u1);
+            return;
+        }
+        for (int64_t u = u0; u < u1; u++) {
+            int64_t b = u / q->c, ci = u % q->c;
+            T *xp = x + ((n0 + b) * q->c + ci) * q->h * q->w;
+            memset(xp, 0, (size_t)(q->h * q->w) * sizeof(T));
+            /*
                    * kj outermost: taps kj and kj + 1 add to the same row at
                    * columns one apart, and a load that overlaps part of a
                    * store still in flight stalls (store forwarding fails);
                    * taps of one kj hit the same columns, which forwards.
                    */
-                  for (int64_t kj = 0; kj < q->kw; kj++) {
-                      for (int64_t ki = 0; ki < q->kh; ki++) {
-                          int64_t r = (ci * q->kh + ki) * q->kw + kj;
-                          int64_t offx = kj * q->dw - q->pw, offy = ki * q->dh - q->ph;
-                          int64_t lo, hi, y0, y1;
-                          valid_range(offx, q->sw, q->w, ow, &lo, &hi);
-                          valid_range(offy, q->sh, q->h, q->oh, &y0, &y1);
-                          for (int64_t oy = y0; oy < y1; oy++) {
-                              /* col and x never overlap: no alias checks in the row loops */
-                              const T *restrict s = col + r * ld + b * P + oy * ow;
-                              T *restrict d = xp + (oy * q->sh + offy) * q->w + offx;
-                              if (q->sw != 1) {
-                                  for (int64_t ox = lo; ox < hi; ox++) {
-                                      d[ox * q->sw] += s[ox];
-                                  }
-                                  continue;
-                              }
-                              int64_t ox = lo;
-                              for (; ox + V <= hi; ox += V) {
-                                  for (int k = 0; k < V; k++) {
-                                      d[ox + k] += s[ox + k];
-                                  }
-                              }
-                              for (; ox < hi; ox++) {
-                                  d[ox] += s[ox];
-                              }
-                          }
-                      }
-                  }
-              }
-          })
+            for (int64_t kj = 0; kj < q->kw; kj++) {
+                for (int64_t ki = 0; ki < q->kh; ki++) {
+                    int64_t r = (ci * q->kh + ki) * q->kw + kj;
+                    int64_t offx = kj * q->dw - q->pw, offy = ki * q->dh - q->ph;
+                    int64_t lo, hi, y0, y1;
+                    valid_range(offx, q->sw, q->w, ow, &lo, &hi);
+                    valid_range(offy, q->sh, q->h, q->oh, &y0, &y1);
+                    for (int64_t oy = y0; oy < y1; oy++) {
+                        /* col and x never overlap: no alias checks in the row loops */
+                        const T *restrict s = col + r * ld + b * P + oy * ow;
+                        T *restrict d = xp + (oy * q->sh + offy) * q->w + offx;
+                        if (q->sw != 1) {
+                            for (int64_t ox = lo; ox < hi; ox++) {
+                                d[ox * q->sw] += s[ox];
+                            }
+                            continue;
+                        }
+                        int64_t ox = lo;
+                        for (; ox + V <= hi; ox += V) {
+                            for (int k = 0; k < V; k++) {
+                                d[ox + k] += s[ox + k];
+                            }
+                        }
+                        for (; ox < hi; ox++) {
+                            d[ox] += s[ox];
+                        }
+                    }
+                }
+            }
+        }
+    })
 
 /*
  * Between an NCHW tensor t[n, ch, P] and the chunk layout m[ch, b*P + i]:
@@ -1278,7 +1407,13 @@ static void conv_data_kernel(const conv_geom *q, bool f32, const void *dy, const
             }
         }
     } else {
-        void *col = scratch, *tmp = at(scratch, q->c * q->kh * q->kw * q->nimg * P, es);
+        /* fold: col after fold_pre elements, fold_post more after tmp; zero so nothing is stale */
+        void *col = q->fold ? at(scratch, fold_pre(q), es) : scratch;
+        void *tmp = at(col, q->c * q->kh * q->kw * q->nimg * P, es);
+        if (q->fold) {
+            memset(scratch, 0, (size_t)fold_pre(q) * es);
+            memset(at(tmp, q->o * q->nimg * P, es), 0, (size_t)fold_post(q) * es);
+        }
         for (int64_t n0 = 0; n0 < q->n; n0 += q->nimg) {
             int64_t nb = q->n - n0 < q->nimg ? q->n - n0 : q->nimg, ld = q->nimg * P;
             const void *src = at((void *)dy, n0 * q->o * P, es);

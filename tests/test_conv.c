@@ -922,7 +922,10 @@ Test(conv_chunks, wide_rows_in_chunks_match_naive_loops,
  * The direct loops: conv2d and conv2d_weight_grad of c/groups kh kw <= 32
  * taps, kw <= 8 and stride 1 along the width run as loops over the padded
  * planes, in vectors of 8 floats or 4 doubles along the output row (a row's
- * last columns in a masked vector, rows shorter than a vector copied).
+ * last columns in a masked vector, rows shorter than a vector copied). And
+ * conv_transpose2d at stride 1 along the width with rows of x at most 32
+ * floats or 16 doubles sums each row in registers from masked shifted rows
+ * of its im2col buffer (every shape here with W <= 32 in f32, <= 16 in f64).
  */
 static const naive_geom loop_shapes[] = {
     /* LeNet's conv1 (28 = 3 * 8 + 4 columns), 3 images */
@@ -962,6 +965,8 @@ static const naive_geom loop_shapes[] = {
       .p = 1,
       .d = 1,
       .G = 1 },
+    /* conv_transpose2d's folded rows with more (kj, vector) masks than its table holds */
+    { .N = 1, .C = 1, .H = 3, .W = 32, .O = 2, .KH = 1, .KW = 17, .s = 1, .p = 0, .d = 1, .G = 1 },
     /* and beside them, shapes the GEMMs keep: 36 taps; a kernel row of 9; stride 2 along rows */
     { .N = 2, .C = 3, .H = 9, .W = 9, .O = 2, .KH = 3, .KW = 4, .s = 1, .p = 1, .d = 1, .G = 1 },
     { .N = 2, .C = 1, .H = 4, .W = 20, .O = 2, .KH = 1, .KW = 9, .s = 1, .p = 0, .d = 1, .G = 1 },
@@ -983,9 +988,10 @@ Test(conv_loops, direct_loops_match_naive_loops_f64_and_f32,
      .description = "conv2d, conv_transpose2d and conv2d_weight_grad against the naive loops in "
                     "f64 and f32, for shapes the direct loops take (LeNet's conv1, groups with "
                     "an odd channel count, dilation, stride 2 down the rows, rows shorter than a "
-                    "vector, exactly 32 taps, a kernel row of 8, depthwise, several chunks) and "
-                    "beside them shapes the GEMMs keep (36 taps, a kernel row of 9, stride 2 "
-                    "along the rows)")
+                    "vector, exactly 32 taps, a kernel row of 8, depthwise, several chunks; "
+                    "conv_transpose2d's folded rows, also with a kernel row of 17) and beside "
+                    "them shapes the GEMMs keep (36 taps, a kernel row of 9, stride 2 along the "
+                    "rows)")
 {
     for (size_t k = 0; k < sizeof loop_shapes / sizeof loop_shapes[0]; k++) {
         match_naive(loop_shapes[k], NB_DTYPE_F64);
