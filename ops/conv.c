@@ -7,7 +7,8 @@
  * conv2d_weight_grad makes W from X and Y. Each one's gradient is the other
  * two, so every order of derivative is a graph of these ops. The kernels run
  * on BLIS GEMMs over im2col buffers that span several images, planned in the
- * executor's workspace (the record's scratch); 1x1 convolutions copy nothing.
+ * executor's workspace (the record's scratch); 1x1 convolutions copy nothing;
+ * convolutions of few taps (as LeNet's first) run as direct loops instead.
  */
 /* blis.h uses POSIX threads types, hidden by plain -std=c11 */
 #define _POSIX_C_SOURCE 200809L
@@ -1282,7 +1283,7 @@ static void conv_forward_wide(const conv_geom *q, bool f32, const void *x, const
     }
 }
 
-/* Pads the chunk's images into xp (units (b, ci)), for the wide im2col and the direct loops. */
+/* Pads the chunk's images into xp (units (b, ci)) for the direct loops. */
 static void pad_go(const conv_geom *q, bool f32, const void *x, void *xp, int64_t n0, int64_t nb)
 {
     conv_job j = { .kind = JOB_PAD, .q = q, .f32 = f32, .src = x, .dst = xp, .n0 = n0 };
