@@ -7,7 +7,8 @@
  * conv2d_weight_grad makes W from X and Y. Each one's gradient is the other
  * two, so every order of derivative is a graph of these ops. The kernels run
  * on BLIS GEMMs over im2col buffers that span several images, planned in the
- * executor's workspace (the record's scratch); 1x1 convolutions copy nothing.
+ * executor's workspace (the record's scratch); 1x1 convolutions copy nothing;
+ * convolutions of few taps (as LeNet's first) run as direct loops instead.
  */
 /* blis.h uses POSIX threads types, hidden by plain -std=c11 */
 #define _POSIX_C_SOURCE 200809L
@@ -29,6 +30,17 @@
 #define CHUNK_BYTES ((size_t)1 << 20)
 
 /*
+ * The direct loops (conv_geom's loops) take convolutions of at most
+ * LOOP_TAPS taps per output (c/groups kh kw) and kernels at most LOOP_KW
+ * wide: below that a GEMM's depth is too short for BLIS to run near its
+ * peak and im2col's buffer is LOOP_TAPS times the input. An output block is
+ * LOOP_NB vectors of 32 bytes.
+ */
+#define LOOP_TAPS 32
+#define LOOP_KW   8
+#define LOOP_NB   4
+
+/*
  * The convolution Y = conv(X, W): X[n, c, h, w], W[o, c/groups, kh, kw],
  * Y[n, o, oh, ow], windows moved by sh, sw over X padded by ph, pw on each
  * side, kernel taps dh, dw apart. A 1-d convolution has h = kh = oh = 1.
@@ -48,6 +60,20 @@ typedef struct conv_geom {
      */
     bool wide;
     int64_t hp, wp;
+    /*
+     * Few taps (c/groups kh kw at most LOOP_TAPS) at stride 1 along the
+     * width, forward and weight gradient: direct loops over X padded to
+     * hp x wp, vectorized along the output row, no im2col and no GEMM.
+     */
+    bool loops;
+    /*
+     * The data gradient at stride 1 along the width with rows of X at most
+     * four vectors: col2im sums each row of X in registers (fold_rows),
+     * reading col's rows shifted by each tap and masked to the columns the
+     * tap reaches; col then has fold_pre elements before it and fold_post
+     * after the scratch, read and masked away.
+     */
+    bool fold;
 } conv_geom;
 
 /* The attribute lists of an op, by role: index in the op's attrs, or -1. */
@@ -228,6 +254,12 @@ static int64_t conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d)
 static size_t image_bytes(const conv_geom *q, size_t es)
 {
     size_t rows, cols, b, pad = 0;
+    if (q->loops) { /* the padded planes only */
+        return nbi_mul_overflows((size_t)q->c, (size_t)q->hp, &b) ||
+                       nbi_mul_overflows(b, (size_t)q->wp, &b) || nbi_mul_overflows(b, es, &b)
+                   ? SIZE_MAX
+                   : b;
+    }
     if (nbi_mul_overflows((size_t)q->c, (size_t)(q->kh * q->kw), &rows) ||
         rows > SIZE_MAX - (size_t)q->o ||
         nbi_mul_overflows((size_t)q->oh, (size_t)(q->wide ? q->wp : q->ow), &cols) ||
@@ -267,7 +299,10 @@ static conv_geom geom_make(const int64_t *xs, const int64_t *ws, const int64_t *
     q.hp = q.h + 2 * q.ph;
     q.wp = q.w + 2 * q.pw;
     /* worth it while the extra columns cost the GEMM at most a quarter more */
-    q.wide = wide_ok && !q.direct && q.sw == 1 && 4 * q.wp <= 5 * q.ow;
+    q.loops = wide_ok && !q.direct && q.sw == 1 && q.kw <= LOOP_KW &&
+              (q.c / q.groups) * q.kh * q.kw <= LOOP_TAPS;
+    q.wide = wide_ok && !q.direct && !q.loops && q.sw == 1 && 4 * q.wp <= 5 * q.ow;
+    q.fold = !wide_ok && !q.direct && q.sw == 1 && q.w * (int64_t)es <= 4 * 32;
     size_t per_image = image_bytes(&q, es);
     size_t nimg = per_image ? CHUNK_BYTES / per_image : 1;
     q.nimg = nimg < 1 ? 1 : nimg > (size_t)q.n ? q.n : (int64_t)nimg;
@@ -317,6 +352,17 @@ static conv_geom geom_of(const nb_node *y)
     return geom_make(a, b, c, &cp, es, y->op != NBI_OP_CONV_TRANSPOSE2D);
 }
 
+/* The elements col2im's folded rows read before col and past the scratch (conv_geom's fold). */
+static int64_t fold_pre(const conv_geom *q)
+{
+    return (q->kw - 1) * q->dw;
+}
+
+static int64_t fold_post(const conv_geom *q)
+{
+    return q->pw + 4 * 32 / (int64_t)sizeof(float); /* four vectors of the narrower type */
+}
+
 /* Bytes of im2col buffer (c kh kw rows) and gathered Y (o rows) for nimg images. */
 static size_t conv_scratch(const nb_node *y)
 {
@@ -329,8 +375,15 @@ static size_t conv_scratch(const nb_node *y)
     if (per_image == SIZE_MAX) {
         return SIZE_MAX;
     }
-    /* a wide im2col reads up to (kw - 1) dw elements past the last padded plane */
-    size_t slack = q.wide ? (size_t)((q.kw - 1) * q.dw) * nbi_dtype_size(y->dtype) : 0;
+    /*
+     * a wide im2col reads up to (kw - 1) dw elements past the last padded
+     * plane, the direct loops up to a block of outputs
+     */
+    size_t es = nbi_dtype_size(y->dtype);
+    size_t slack = q.wide    ? (size_t)((q.kw - 1) * q.dw) * es
+                   : q.loops ? (size_t)LOOP_NB * 32
+                   : q.fold  ? (size_t)(fold_pre(&q) + fold_post(&q)) * es
+                             : 0;
     return (size_t)q.nimg * per_image + slack;
 }
 
@@ -415,54 +468,161 @@ NBI_TYPED(im2col,
               }
           })
 
-/* Units u0..u1 of (b, ci) = (u / c, u % c): x[n0 + b, ci] = sum of its taps in col. */
-NBI_TYPED(col2im,
+/*
+ * col2im for conv_geom's fold, units (b, ci) = (u / c, u % c): each row iy of
+ * x[n0 + b, ci] summed in up to four vector registers and stored once (no
+ * read-modify-write of x per tap), from the taps (kj outer, ki inner, as
+ * col2im) whose output row oy = (iy + ph - ki dh) / sh exists: col's row oy
+ * read shifted so that lane ix holds output column ix + pw - kj dw, masked
+ * to the columns in [0, ow). Each element gets the same sums in the same
+ * order as col2im, the masked lanes adding +0, so the bits are col2im's.
+ */
+/* One row iy of fold_rows in NC vectors (a constant, so the sums stay in registers). */
+#define FOLD_ROW(NC)                                                                               \
+    do {                                                                                           \
+        VT acc[NC];                                                                                \
+        memset(acc, 0, sizeof acc);                                                                \
+        for (int64_t kj = 0; kj < kw; kj++) {                                                      \
+            for (int64_t ki = 0; ki < q->kh; ki++) {                                               \
+                int64_t t = iy + q->ph - ki * q->dh, oy = t;                                       \
+                if (q->sh != 1) { /* a division only off stride 1 */                               \
+                    oy = t >= 0 && t % q->sh == 0 ? t / q->sh : -1;                                \
+                }                                                                                  \
+                if (oy < 0 || oy >= q->oh) {                                                       \
+                    continue;                                                                      \
+                }                                                                                  \
+                const T *s = cb + (ki * kw + kj) * ld + oy * ow + q->pw - kj * q->dw;              \
+                for (int c = 0; c < (NC); c++) {                                                   \
+                    MT mk;                                                                         \
+                    if (table) {                                                                   \
+                        mk = m[kj * nc + c];                                                       \
+                    } else {                                                                       \
+                        for (int i = 0; i < V; i++) {                                              \
+                            int64_t ox = c * V + i + q->pw - kj * q->dw;                           \
+                            mk[i] = ox >= 0 && ox < ow && c * V + i < w ? -1 : 0;                  \
+                        }                                                                          \
+                    }                                                                              \
+                    VT v;                                                                          \
+                    memcpy(&v, s + c * V, sizeof v);                                               \
+                    acc[c] += (VT)((MT)v & mk);                                                    \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        T *d = xp + iy * w;                                                                        \
+        for (int c = 0; c < (NC); c++) {                                                           \
+            if ((c + 1) * V <= w) {                                                                \
+                memcpy(d + c * V, &acc[c], sizeof acc[c]);                                         \
+            } else {                                                                               \
+                for (int64_t i = c * V; i < w; i++) {                                              \
+                    d[i] = acc[c][i - c * V];                                                      \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/*
+ * col2im for conv_geom's fold, units (b, ci) = (u / c, u % c): each row iy of
+ * x[n0 + b, ci] summed in up to four vector registers and stored once (no
+ * read-modify-write of x per tap), from the taps (kj outer, ki inner, as
+ * col2im) whose output row oy = (iy + ph - ki dh) / sh exists: col's row oy
+ * read shifted so that lane ix holds output column ix + pw - kj dw, masked
+ * to the columns in [0, ow). Each element gets the same sums in the same
+ * order as col2im, the masked lanes adding +0, so the bits are col2im's.
+ */
+NBI_TYPED(fold_rows,
           (const conv_geom *q, const void *colv, void *xv, int64_t n0, int64_t u0, int64_t u1), {
               enum { V = 32 / sizeof(T) };
+              typedef T VT __attribute__((vector_size(32)));
+              typedef __typeof__((VT){ 0 } < (VT){ 0 }) MT;
               const T *col = colv;
               T *x = xv;
-              const int64_t P = q->oh * q->ow, ld = q->nimg * P, ow = q->ow;
+              const int64_t P = q->oh * q->ow, ld = q->nimg * P, ow = q->ow, w = q->w;
+              const int64_t kw = q->kw, nc = (w + V - 1) / V; /* q->fold: w <= 4 V */
+              MT m[64]; /* the masks by (kj, vector) while they fit, else made per tap */
+              const bool table = kw * nc <= 64;
+              for (int64_t kj = 0; table && kj < kw; kj++) {
+                  for (int64_t c = 0; c < nc; c++) {
+                      for (int i = 0; i < V; i++) {
+                          int64_t ox = c * V + i + q->pw - kj * q->dw;
+                          m[kj * nc + c][i] = ox >= 0 && ox < ow && c * V + i < w ? -1 : 0;
+                      }
+                  }
+              }
               for (int64_t u = u0; u < u1; u++) {
                   int64_t b = u / q->c, ci = u % q->c;
-                  T *xp = x + ((n0 + b) * q->c + ci) * q->h * q->w;
-                  memset(xp, 0, (size_t)(q->h * q->w) * sizeof(T));
-                  /*
+                  T *xp = x + ((n0 + b) * q->c + ci) * q->h * w;
+                  const T *cb = col + ci * q->kh * kw * ld + b * P;
+                  for (int64_t iy = 0; iy < q->h; iy++) {
+                      switch (nc) {
+                      case 1:
+                          FOLD_ROW(1);
+                          break;
+                      case 2:
+                          FOLD_ROW(2);
+                          break;
+                      case 3:
+                          FOLD_ROW(3);
+                          break;
+                      default:
+                          FOLD_ROW(4);
+                          break;
+                      }
+                  }
+              }
+          })
+
+/* Units u0..u1 of (b, ci) = (u / c, u % c): x[n0 + b, ci] = sum of its taps in col. */
+NBI_TYPED(
+    col2im, (const conv_geom *q, const void *colv, void *xv, int64_t n0, int64_t u0, int64_t u1), {
+        enum { V = 32 / sizeof(T) };
+        const T *col = colv;
+        T *x = xv;
+        const int64_t P = q->oh * q->ow, ld = q->nimg * P, ow = q->ow;
+        if (q->fold) {
+            _Generic((T)0, float : fold_rows_f32, double : fold_rows_f64)(q, colv, xv, n0, u0, u1);
+            return;
+        }
+        for (int64_t u = u0; u < u1; u++) {
+            int64_t b = u / q->c, ci = u % q->c;
+            T *xp = x + ((n0 + b) * q->c + ci) * q->h * q->w;
+            memset(xp, 0, (size_t)(q->h * q->w) * sizeof(T));
+            /*
                    * kj outermost: taps kj and kj + 1 add to the same row at
                    * columns one apart, and a load that overlaps part of a
                    * store still in flight stalls (store forwarding fails);
                    * taps of one kj hit the same columns, which forwards.
                    */
-                  for (int64_t kj = 0; kj < q->kw; kj++) {
-                      for (int64_t ki = 0; ki < q->kh; ki++) {
-                          int64_t r = (ci * q->kh + ki) * q->kw + kj;
-                          int64_t offx = kj * q->dw - q->pw, offy = ki * q->dh - q->ph;
-                          int64_t lo, hi, y0, y1;
-                          valid_range(offx, q->sw, q->w, ow, &lo, &hi);
-                          valid_range(offy, q->sh, q->h, q->oh, &y0, &y1);
-                          for (int64_t oy = y0; oy < y1; oy++) {
-                              /* col and x never overlap: no alias checks in the row loops */
-                              const T *restrict s = col + r * ld + b * P + oy * ow;
-                              T *restrict d = xp + (oy * q->sh + offy) * q->w + offx;
-                              if (q->sw != 1) {
-                                  for (int64_t ox = lo; ox < hi; ox++) {
-                                      d[ox * q->sw] += s[ox];
-                                  }
-                                  continue;
-                              }
-                              int64_t ox = lo;
-                              for (; ox + V <= hi; ox += V) {
-                                  for (int k = 0; k < V; k++) {
-                                      d[ox + k] += s[ox + k];
-                                  }
-                              }
-                              for (; ox < hi; ox++) {
-                                  d[ox] += s[ox];
-                              }
-                          }
-                      }
-                  }
-              }
-          })
+            for (int64_t kj = 0; kj < q->kw; kj++) {
+                for (int64_t ki = 0; ki < q->kh; ki++) {
+                    int64_t r = (ci * q->kh + ki) * q->kw + kj;
+                    int64_t offx = kj * q->dw - q->pw, offy = ki * q->dh - q->ph;
+                    int64_t lo, hi, y0, y1;
+                    valid_range(offx, q->sw, q->w, ow, &lo, &hi);
+                    valid_range(offy, q->sh, q->h, q->oh, &y0, &y1);
+                    for (int64_t oy = y0; oy < y1; oy++) {
+                        /* col and x never overlap: no alias checks in the row loops */
+                        const T *restrict s = col + r * ld + b * P + oy * ow;
+                        T *restrict d = xp + (oy * q->sh + offy) * q->w + offx;
+                        if (q->sw != 1) {
+                            for (int64_t ox = lo; ox < hi; ox++) {
+                                d[ox * q->sw] += s[ox];
+                            }
+                            continue;
+                        }
+                        int64_t ox = lo;
+                        for (; ox + V <= hi; ox += V) {
+                            for (int k = 0; k < V; k++) {
+                                d[ox + k] += s[ox + k];
+                            }
+                        }
+                        for (; ox < hi; ox++) {
+                            d[ox] += s[ox];
+                        }
+                    }
+                }
+            }
+        }
+    })
 
 /*
  * Between an NCHW tensor t[n, ch, P] and the chunk layout m[ch, b*P + i]:
@@ -605,6 +765,264 @@ NBI_TYPED(unwide,
               }
           })
 
+/*
+ * The direct loops are compiled, on x86-64, for the baseline and for
+ * x86-64-v3 (AVX2 with FMA), with a product and a sum contracted into one
+ * FMA: the forward then rounds exactly as BLIS's FMA micro-kernels do (one
+ * fused multiply-add per tap, in the GEMM's order, from zero), so on such a
+ * CPU it gives the im2col path's bits. (Short copies stay loops: a call to
+ * memcpy would spill the accumulators.)
+ */
+#ifdef NBI_SIMD_CLONES
+#define LOOP_SIMD                                                                                  \
+    __attribute__((target_clones("arch=x86-64-v3", "default"),                                     \
+                   optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")))
+#else
+#define LOOP_SIMD
+#endif
+#define LOOP_TYPED(NAME, PARAMS, ...)                                                              \
+    LOOP_SIMD static void NAME##_f32 PARAMS                                                        \
+    {                                                                                              \
+        typedef float T;                                                                           \
+        typedef T VT __attribute__((vector_size(32)));                                             \
+        __VA_ARGS__                                                                                \
+    }                                                                                              \
+    LOOP_SIMD static void NAME##_f64 PARAMS                                                        \
+    {                                                                                              \
+        typedef double T;                                                                          \
+        typedef T VT __attribute__((vector_size(32)));                                             \
+        __VA_ARGS__                                                                                \
+    }
+
+/*
+ * Units (b, op) = (u / np, u % np) of a chunk, np = the pairs of output
+ * channels of each group (an odd last channel computed twice, stored once):
+ * y[n0 + b, o] = bias[o] + the sum over o's taps r = (ci, ki, kj), in that
+ * order, of w[o, r] times the padded planes xp[b] shifted by the tap, for a
+ * block of LOOP_NB vectors of one output row at a time. Two channels share
+ * each load of x, and their 2 LOOP_NB accumulators, in registers, are enough
+ * independent sums to keep both FMA units busy. Lanes past the row read the
+ * next row or the slack and are not stored.
+ */
+/* One block of loop_forward for a kernel KW wide (a constant: the taps of a row unrolled). */
+#define LOOP_FORWARD_TAPS(KW)                                                                      \
+    do {                                                                                           \
+        for (int64_t ci = 0; ci < cg; ci++) {                                                      \
+            for (int64_t ki = 0; ki < q->kh; ki++, w0 += (KW), w1 += (KW)) {                       \
+                const T *row = xb + ci * plane + (oy * q->sh + ki * q->dh) * wp + ox0;             \
+                for (int kj = 0; kj < (KW); kj++) {                                                \
+                    const T *src = row + kj * q->dw, k0 = w0[kj], k1 = w1[kj];                     \
+                    for (int v = 0; v < LOOP_NB; v++) {                                            \
+                        VT xv;                                                                     \
+                        memcpy(&xv, src + v * V, sizeof xv);                                       \
+                        a0[v] += k0 * xv;                                                          \
+                        a1[v] += k1 * xv;                                                          \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+LOOP_TYPED(loop_forward,
+           (const conv_geom *q, const void *xpv, const void *wv, const void *biasv, void *yv,
+            int64_t n0, int64_t u0, int64_t u1),
+           {
+               enum { V = 32 / sizeof(T), B = LOOP_NB * V };
+               const T *xp = xpv, *w = wv, *bias = biasv;
+               T *y = yv;
+               const int64_t cg = q->c / q->groups, og = q->o / q->groups, wp = q->wp;
+               const int64_t plane = q->hp * wp, kk = cg * q->kh * q->kw, ow = q->ow;
+               const int64_t np = (og + 1) / 2, pairs = q->groups * np;
+               for (int64_t u = u0; u < u1; u++) {
+                   const int64_t b = u / pairs, gi = (u % pairs) / np;
+                   const int64_t o0 = gi * og + 2 * ((u % pairs) % np);
+                   const int64_t o1 = o0 + 1 < (gi + 1) * og ? o0 + 1 : o0;
+                   const T *xb = xp + (b * q->c + gi * cg) * plane;
+                   T *y0 = y + ((n0 + b) * q->o + o0) * q->oh * ow;
+                   T *y1 = y + ((n0 + b) * q->o + o1) * q->oh * ow;
+                   const T b0 = bias ? bias[o0] : 0, b1 = bias ? bias[o1] : 0;
+                   for (int64_t oy = 0; oy < q->oh; oy++) {
+                       for (int64_t ox0 = 0; ox0 < ow; ox0 += B) {
+                           VT a0[LOOP_NB], a1[LOOP_NB];
+                           memset(a0, 0, sizeof a0);
+                           memset(a1, 0, sizeof a1);
+                           const T *w0 = w + o0 * kk, *w1 = w + o1 * kk;
+                           switch (q->kw) {
+                           case 1:
+                               LOOP_FORWARD_TAPS(1);
+                               break;
+                           case 2:
+                               LOOP_FORWARD_TAPS(2);
+                               break;
+                           case 3:
+                               LOOP_FORWARD_TAPS(3);
+                               break;
+                           case 4:
+                               LOOP_FORWARD_TAPS(4);
+                               break;
+                           case 5:
+                               LOOP_FORWARD_TAPS(5);
+                               break;
+                           case 6:
+                               LOOP_FORWARD_TAPS(6);
+                               break;
+                           case 7:
+                               LOOP_FORWARD_TAPS(7);
+                               break;
+                           default:
+                               LOOP_FORWARD_TAPS(LOOP_KW);
+                               break;
+                           }
+                           /* whole vectors straight from the registers, the row's last lanes one by one */
+                           T *d0 = y0 + oy * ow + ox0, *d1 = y1 + oy * ow + ox0;
+                           const int64_t n = ow - ox0 < B ? ow - ox0 : B;
+                           for (int v = 0; v < LOOP_NB; v++) {
+                               if (bias) {
+                                   a0[v] += b0;
+                                   a1[v] += b1;
+                               }
+                               if ((v + 1) * V <= n) {
+                                   memcpy(d1 + v * V, &a1[v], sizeof a1[v]);
+                                   memcpy(d0 + v * V, &a0[v], sizeof a0[v]);
+                               } else {
+                                   for (int64_t i = v * V; i < n; i++) {
+                                       d1[i] = a1[v][i - v * V];
+                                       d0[i] = a0[v][i - v * V];
+                                   }
+                               }
+                           }
+                       }
+                   }
+               }
+           })
+
+#define LOOP_WEIGHT_ROW(AC, OY)                                                                    \
+    do {                                                                                           \
+        const T *d = dyo + (OY)*ow, *row = xc + (OY)*q->sh * wp;                                   \
+        for (int64_t v = 0; v < full; v++) {                                                       \
+            VT dv;                                                                                 \
+            memcpy(&dv, d + v * V, sizeof dv);                                                     \
+            for (int kj = 0; kj < KW_; kj++) {                                                     \
+                VT xv;                                                                             \
+                memcpy(&xv, row + v * V + kj * q->dw, sizeof xv);                                  \
+                AC[kj] += dv * xv;                                                                 \
+            }                                                                                      \
+        }                                                                                          \
+        if (rest && full) { /* the row's last V columns, those before full V masked */             \
+            VT dv;                                                                                 \
+            memcpy(&dv, d + ow - V, sizeof dv);                                                    \
+            dv = (VT)((MT)dv & mask);                                                              \
+            for (int kj = 0; kj < KW_; kj++) {                                                     \
+                VT xv;                                                                             \
+                memcpy(&xv, row + ow - V + kj * q->dw, sizeof xv);                                 \
+                xv = (VT)((MT)xv & mask);                                                          \
+                AC[kj] += dv * xv;                                                                 \
+            }                                                                                      \
+        } else if (rest) { /* a row shorter than a vector */                                       \
+            VT dv = { 0 };                                                                         \
+            for (int64_t i = 0; i < rest; i++) {                                                   \
+                dv[i] = d[i];                                                                      \
+            }                                                                                      \
+            for (int kj = 0; kj < KW_; kj++) {                                                     \
+                VT xv;                                                                             \
+                memcpy(&xv, row + kj * q->dw, sizeof xv);                                          \
+                xv = (VT)((MT)xv & mask);                                                          \
+                AC[kj] += dv * xv;                                                                 \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/*
+ * The rows of loop_weight for a kernel KW wide (a constant, so the
+ * accumulators stay in registers), even and odd rows of dy into sets of
+ * their own (two independent sums per tap keep the FMA units busy).
+ */
+#define LOOP_WEIGHT_ROWS(KW)                                                                       \
+    do {                                                                                           \
+        enum { KW_ = (KW) };                                                                       \
+        VT a0[KW_], a1[KW_];                                                                       \
+        memset(a0, 0, sizeof a0);                                                                  \
+        memset(a1, 0, sizeof a1);                                                                  \
+        for (int64_t b = 0; b < nb; b++) {                                                         \
+            const T *dyo = dy + ((n0 + b) * q->o + o) * P;                                         \
+            const T *xc = xp + (b * q->c + (o / og) * cg + ci) * plane + ki * q->dh * wp;          \
+            int64_t oy = 0;                                                                        \
+            for (; oy + 1 < q->oh; oy += 2) {                                                      \
+                LOOP_WEIGHT_ROW(a0, oy);                                                           \
+                LOOP_WEIGHT_ROW(a1, oy + 1);                                                       \
+            }                                                                                      \
+            if (oy < q->oh) {                                                                      \
+                LOOP_WEIGHT_ROW(a0, oy);                                                           \
+            }                                                                                      \
+        }                                                                                          \
+        for (int kj = 0; kj < KW_; kj++) {                                                         \
+            VT a = a0[kj] + a1[kj];                                                                \
+            T sum = a[0];                                                                          \
+            for (int i = 1; i < V; i++) {                                                          \
+                sum += a[i];                                                                       \
+            }                                                                                      \
+            out[kj] = first ? sum : out[kj] + sum;                                                 \
+        }                                                                                          \
+    } while (0)
+
+/*
+ * Units (o, ci, ki) = u: the weight gradient's row w[o, ci, ki, :] from a
+ * chunk of nb images, dw = the sum over images, rows and columns of dy times
+ * the padded planes shifted by the tap (added to dw unless first): each row
+ * of dy in vectors, each vector against the kw taps at once. A row's
+ * columns past its last whole vector come from a vector ending at the row's
+ * end, its lanes of columns already counted masked to zero in dy and in x
+ * (a non-finite x times a zero would be NaN); a row shorter than a vector
+ * is copied. Each lane sums its columns in order; the lanes are added in
+ * order at the end.
+ */
+LOOP_TYPED(loop_weight,
+           (const conv_geom *q, const void *xpv, const void *dyv, void *dwv, int64_t n0, int64_t nb,
+            bool first, int64_t u0, int64_t u1),
+           {
+               enum { V = 32 / sizeof(T) };
+               typedef __typeof__((VT){ 0 } < (VT){ 0 }) MT;
+               const T *xp = xpv, *dy = dyv;
+               T *dw = dwv;
+               const int64_t cg = q->c / q->groups, og = q->o / q->groups, wp = q->wp;
+               const int64_t plane = q->hp * wp, ow = q->ow, P = q->oh * ow;
+               const int64_t full = ow / V, rest = ow % V;
+               MT mask; /* the lanes of a row's last rest columns in its last vector */
+               for (int i = 0; i < V; i++) {
+                   mask[i] = (full ? i >= V - rest : i < rest) ? -1 : 0;
+               }
+               for (int64_t u = u0; u < u1; u++) {
+                   const int64_t ki = u % q->kh, ci = (u / q->kh) % cg, o = u / (q->kh * cg);
+                   T *out = dw + ((o * cg + ci) * q->kh + ki) * q->kw;
+                   switch (q->kw) {
+                   case 1:
+                       LOOP_WEIGHT_ROWS(1);
+                       break;
+                   case 2:
+                       LOOP_WEIGHT_ROWS(2);
+                       break;
+                   case 3:
+                       LOOP_WEIGHT_ROWS(3);
+                       break;
+                   case 4:
+                       LOOP_WEIGHT_ROWS(4);
+                       break;
+                   case 5:
+                       LOOP_WEIGHT_ROWS(5);
+                       break;
+                   case 6:
+                       LOOP_WEIGHT_ROWS(6);
+                       break;
+                   case 7:
+                       LOOP_WEIGHT_ROWS(7);
+                       break;
+                   default:
+                       LOOP_WEIGHT_ROWS(LOOP_KW);
+                       break;
+                   }
+               }
+           })
+
 /* One of the loops above, split over threads by units. */
 typedef enum {
     JOB_IM2COL,
@@ -614,7 +1032,9 @@ typedef enum {
     JOB_PAD,
     JOB_IM2COL_WIDE,
     JOB_UNWIDE,
-    JOB_TO_WIDE
+    JOB_TO_WIDE,
+    JOB_LOOP_FORWARD,
+    JOB_LOOP_WEIGHT
 } job_kind;
 
 typedef struct conv_job {
@@ -624,6 +1044,7 @@ typedef struct conv_job {
     const void *src;
     void *dst;
     const void *bias;
+    const void *w; /* the direct loops' weight (forward) or dy (weight gradient) */
     int64_t ch, P, n0, units;
     bool to_chunk;
 } conv_job;
@@ -683,6 +1104,20 @@ static void job_run(void *ctx, int k, int nt)
             unwide_f32(j->q, j->src, j->dst, j->bias, j->n0, u0, u1);
         } else {
             unwide_f64(j->q, j->src, j->dst, j->bias, j->n0, u0, u1);
+        }
+        break;
+    case JOB_LOOP_FORWARD:
+        if (j->f32) {
+            loop_forward_f32(j->q, j->src, j->w, j->bias, j->dst, j->n0, u0, u1);
+        } else {
+            loop_forward_f64(j->q, j->src, j->w, j->bias, j->dst, j->n0, u0, u1);
+        }
+        break;
+    case JOB_LOOP_WEIGHT: /* ch holds the chunk's images, to_chunk asks for the first chunk */
+        if (j->f32) {
+            loop_weight_f32(j->q, j->src, j->w, j->dst, j->n0, j->ch, j->to_chunk, u0, u1);
+        } else {
+            loop_weight_f64(j->q, j->src, j->w, j->dst, j->n0, j->ch, j->to_chunk, u0, u1);
         }
         break;
     case JOB_BIAS:
@@ -848,6 +1283,66 @@ static void conv_forward_wide(const conv_geom *q, bool f32, const void *x, const
     }
 }
 
+/* Pads the chunk's images into xp (units (b, ci)) for the direct loops. */
+static void pad_go(const conv_geom *q, bool f32, const void *x, void *xp, int64_t n0, int64_t nb)
+{
+    conv_job j = { .kind = JOB_PAD, .q = q, .f32 = f32, .src = x, .dst = xp, .n0 = n0 };
+    j.units = nb * q->c;
+    job_go(&j, nb * q->c * q->hp * q->wp);
+}
+
+/* The direct loops' scratch: the padded planes of a chunk, then the slack, zeroed here. */
+static void *loop_buffer(const conv_geom *q, size_t es, void *scratch)
+{
+    memset(at(scratch, q->nimg * q->c * q->hp * q->wp, es), 0, (size_t)LOOP_NB * 32);
+    return scratch;
+}
+
+/* The direct forward: per chunk, pad the images, then units (b, o) of loop_forward. */
+static void conv_forward_loops(const conv_geom *q, bool f32, const void *x, const void *w,
+                               const void *bias, void *y, void *scratch)
+{
+    void *xp = loop_buffer(q, f32 ? sizeof(float) : sizeof(double), scratch);
+    int64_t taps = q->c / q->groups * q->kh * q->kw;
+    for (int64_t n0 = 0; n0 < q->n; n0 += q->nimg) {
+        int64_t nb = q->n - n0 < q->nimg ? q->n - n0 : q->nimg;
+        pad_go(q, f32, x, xp, n0, nb);
+        conv_job j = { .kind = JOB_LOOP_FORWARD,
+                       .q = q,
+                       .f32 = f32,
+                       .src = xp,
+                       .dst = y,
+                       .bias = bias,
+                       .w = w,
+                       .n0 = n0,
+                       .units = nb * q->groups * ((q->o / q->groups + 1) / 2) };
+        job_go(&j, nb * q->o * q->oh * q->ow * taps);
+    }
+}
+
+/* The direct weight gradient: per chunk, pad the images, then units (o, ci, ki) of loop_weight. */
+static void conv_weight_loops(const conv_geom *q, bool f32, const void *x, const void *dy, void *dw,
+                              void *scratch)
+{
+    void *xp = loop_buffer(q, f32 ? sizeof(float) : sizeof(double), scratch);
+    int64_t cg = q->c / q->groups;
+    for (int64_t n0 = 0; n0 < q->n; n0 += q->nimg) {
+        int64_t nb = q->n - n0 < q->nimg ? q->n - n0 : q->nimg;
+        pad_go(q, f32, x, xp, n0, nb);
+        conv_job j = { .kind = JOB_LOOP_WEIGHT,
+                       .q = q,
+                       .f32 = f32,
+                       .src = xp,
+                       .dst = dw,
+                       .w = dy,
+                       .n0 = n0,
+                       .ch = nb,
+                       .to_chunk = n0 == 0,
+                       .units = q->o * cg * q->kh };
+        job_go(&j, nb * q->o * q->oh * q->ow * cg * q->kh * q->kw);
+    }
+}
+
 /* Y = conv(X, W) + bias (bias may be NULL). scratch: conv_scratch bytes. */
 static void conv_forward_kernel(const conv_geom *q, bool f32, const void *x, const void *w,
                                 const void *bias, void *y, void *scratch)
@@ -855,6 +1350,10 @@ static void conv_forward_kernel(const conv_geom *q, bool f32, const void *x, con
     size_t es = f32 ? sizeof(float) : sizeof(double);
     int64_t G = q->groups, cg = q->c / G, og = q->o / G, kk = cg * q->kh * q->kw;
     int64_t P = q->oh * q->ow, HW = q->h * q->w;
+    if (q->loops) {
+        conv_forward_loops(q, f32, x, w, bias, y, scratch);
+        return;
+    }
     if (q->wide) {
         conv_forward_wide(q, f32, x, w, bias, y, scratch);
         return;
@@ -909,7 +1408,13 @@ static void conv_data_kernel(const conv_geom *q, bool f32, const void *dy, const
             }
         }
     } else {
-        void *col = scratch, *tmp = at(scratch, q->c * q->kh * q->kw * q->nimg * P, es);
+        /* fold: col after fold_pre elements, fold_post more after tmp; zero so nothing is stale */
+        void *col = q->fold ? at(scratch, fold_pre(q), es) : scratch;
+        void *tmp = at(col, q->c * q->kh * q->kw * q->nimg * P, es);
+        if (q->fold) {
+            memset(scratch, 0, (size_t)fold_pre(q) * es);
+            memset(at(tmp, q->o * q->nimg * P, es), 0, (size_t)fold_post(q) * es);
+        }
         for (int64_t n0 = 0; n0 < q->n; n0 += q->nimg) {
             int64_t nb = q->n - n0 < q->nimg ? q->n - n0 : q->nimg, ld = q->nimg * P;
             const void *src = at((void *)dy, n0 * q->o * P, es);
@@ -967,6 +1472,10 @@ static void conv_weight_kernel(const conv_geom *q, bool f32, const void *x, cons
     size_t es = f32 ? sizeof(float) : sizeof(double);
     int64_t G = q->groups, cg = q->c / G, og = q->o / G, kk = cg * q->kh * q->kw;
     int64_t P = q->oh * q->ow, HW = q->h * q->w;
+    if (q->loops) {
+        conv_weight_loops(q, f32, x, dy, dw, scratch);
+        return;
+    }
     if (q->wide) {
         conv_weight_wide(q, f32, x, dy, dw, scratch);
         return;

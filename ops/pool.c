@@ -262,63 +262,108 @@ NBI_TYPED(max_kernel,
           })
 
 /*
- * The common 2x2 window moved by 2 without padding, four taps written out as
- * plain maxima so the loop over a row's outputs vectorizes; a block holding a
- * NaN is redone tap by tap with max_kernel's rule (the first NaN wins). Taps
- * in the same order as max_kernel, so ties resolve the same way.
+ * The common 2x2 window moved by 2 without padding, in two vectorized
+ * passes over a segment of outputs: first down each column of the input
+ * rows (the larger of two, the top one on a tie, and which row it came
+ * from), then across each pair of columns, where a tie goes to the earlier
+ * element in row-major window order (the top row first, then the left
+ * column). That is the element max_kernel's tap-by-tap scan keeps, the
+ * first maximum, so ties (and the sign of a zero) resolve the same way. A
+ * segment holding a NaN is redone tap by tap with max_kernel's rule (the
+ * first NaN wins). The value and the index passes are separate loops, so
+ * the forward (no index) and max_pool_index (no value) each run only what
+ * they store. When the windows tile the planes exactly (h = 2 oh, w = 2 ow,
+ * as in most networks) the planes are one long run of row pairs, and a
+ * segment is several whole output rows, across planes: rows are short
+ * (tens of elements), and the per-row overhead would dominate.
  */
-#define MAX2_TAKE(V, AT)                                                                           \
-    do {                                                                                           \
-        T v_ = (V);                                                                                \
-        a = v_ > b ? (AT) : a;                                                                     \
-        b = v_ > b ? v_ : b;                                                                       \
-        nan |= v_ != v_;                                                                           \
-    } while (0)
 NBI_TYPED(max2_kernel,
           (const pool_geom *q, int64_t p0, int64_t p1, const void *xv, void *yv, int32_t *idx), {
               const T *x = xv;
-              T *y = yv, bb[POOL_BLOCK];
-              int32_t aa[POOL_BLOCK];
-              const int64_t hw = q->h * q->w;
-              const int32_t w = (int32_t)q->w;
-              for (int64_t pl = p0; pl < p1; pl++) {
-                  for (int64_t oy = 0; oy < q->oh; oy++) {
-                      int64_t o = (pl * q->oh + oy) * q->ow;
-                      for (int64_t ob = 0; ob < q->ow; ob += POOL_BLOCK) {
-                          int32_t n = (int32_t)(q->ow - ob < POOL_BLOCK ? q->ow - ob : POOL_BLOCK);
-                          const T *r0 = x + pl * hw + 2 * oy * q->w + 2 * ob, *r1 = r0 + q->w;
-                          const int32_t at = (int32_t)(pl * hw + 2 * oy * q->w + 2 * ob);
-                          int nan = 0;
-                          for (int32_t j = 0; j < n; j++) {
-                              T b = r0[2 * j];
-                              int32_t a = at + 2 * j;
-                              nan |= b != b;
-                              MAX2_TAKE(r0[2 * j + 1], at + 2 * j + 1);
-                              MAX2_TAKE(r1[2 * j], at + w + 2 * j);
-                              MAX2_TAKE(r1[2 * j + 1], at + w + 2 * j + 1);
-                              bb[j] = b;
-                              aa[j] = a;
+              T *y = yv, cv[2 * POOL_BLOCK];
+              int32_t cr[2 * POOL_BLOCK], off[POOL_BLOCK];
+              const int64_t hw = q->h * q->w, w = q->w;
+              const bool flat = q->h == 2 * q->oh && w == 2 * q->ow && w <= 2 * POOL_BLOCK;
+              /* a segment: nr output rows of n outputs, flat; or one row's block of n */
+              const int64_t nr_max = flat ? 2 * POOL_BLOCK / w : 1;
+              const int64_t nseg = flat ? q->ow : (q->ow < POOL_BLOCK ? q->ow : POOL_BLOCK);
+              for (int64_t k = 0; k < nr_max * nseg;
+                   k++) { /* k's top-left input, from the segment's */
+                  off[k] = (int32_t)(2 * (k % nseg) + 2 * w * (k / nseg));
+              }
+              const int64_t rows = flat ? (p1 - p0) * q->oh : 0;
+              for (int64_t pl = flat ? 0 : p0; pl < (flat ? 1 : p1); pl++) {
+                  for (int64_t s0 = 0; s0 < (flat ? rows : q->oh * q->ow);) {
+                      /* the segment: first output o, first input at, rows nr of n outputs */
+                      int64_t o, at, nr, n;
+                      if (flat) {
+                          nr = rows - s0 < nr_max ? rows - s0 : nr_max;
+                          n = q->ow;
+                          o = p0 * q->oh * q->ow + s0 * n;
+                          at = p0 * hw + s0 * 2 * w;
+                          s0 += nr;
+                      } else {
+                          int64_t oy = s0 / q->ow, ob = s0 % q->ow;
+                          nr = 1;
+                          n = q->ow - ob < POOL_BLOCK ? q->ow - ob : POOL_BLOCK;
+                          o = (pl * q->oh + oy) * q->ow + ob;
+                          at = pl * hw + 2 * oy * w + 2 * ob;
+                          s0 += n;
+                      }
+                      const T *xs = x + at;
+                      int nan = 0;
+                      for (int64_t r = 0; r < nr; r++) { /* down each column */
+                          const T *restrict r0 = xs + 2 * w * r, *restrict r1 = r0 + w;
+                          T *restrict c = cv + 2 * n * r;
+                          int32_t *restrict f = cr + 2 * n * r;
+                          for (int64_t i = 0; i < 2 * n; i++) {
+                              T a = r0[i], b = r1[i];
+                              bool down = b > a;
+                              c[i] = down ? b : a;
+                              f[i] = down;
+                              nan |= (a != a) | (b != b);
                           }
-                          for (int32_t j = 0; nan && j < n; j++) { /* rare: NaN rules */
-                              const T v[4] = { r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1] };
-                              const int32_t at4[4] = { at + 2 * j, at + 2 * j + 1, at + w + 2 * j,
-                                                       at + w + 2 * j + 1 };
+                      }
+                      const int64_t m = nr * n;
+                      if (nan) { /* rare: NaN rules, tap by tap */
+                          for (int64_t k = 0; k < m; k++) {
+                              const T *t = xs + off[k];
+                              const T v[4] = { t[0], t[1], t[w], t[w + 1] };
+                              const int32_t d4[4] = { 0, 1, (int32_t)w, (int32_t)w + 1 };
                               T b = -INFINITY;
-                              int32_t a = at4[0];
-                              for (int k = 0; k < 4; k++) {
-                                  if (v[k] > b || (v[k] != v[k] && b == b)) {
-                                      b = v[k];
-                                      a = at4[k];
+                              int32_t a = 0;
+                              for (int j = 0; j < 4; j++) {
+                                  if (v[j] > b || (v[j] != v[j] && b == b)) {
+                                      b = v[j];
+                                      a = d4[j];
                                   }
                               }
-                              bb[j] = b;
-                              aa[j] = a;
+                              if (y) {
+                                  y[o + k] = b;
+                              }
+                              if (idx) {
+                                  idx[o + k] = (int32_t)at + off[k] + a;
+                              }
                           }
-                          if (y) {
-                              memcpy(y + o + ob, bb, (size_t)n * sizeof(T));
+                          continue;
+                      }
+                      /* across each pair: the right column wins if larger, or equal and higher */
+                      if (y) {
+                          T *restrict d = y + o;
+                          for (int64_t k = 0; k < m; k++) {
+                              T c0 = cv[2 * k], c1 = cv[2 * k + 1];
+                              bool right = (c1 > c0) | ((c1 == c0) & (cr[2 * k + 1] < cr[2 * k]));
+                              d[k] = right ? c1 : c0;
                           }
-                          if (idx) {
-                              memcpy(idx + o + ob, aa, (size_t)n * sizeof(int32_t));
+                      }
+                      if (idx) {
+                          int32_t *restrict d = idx + o;
+                          const int32_t base = (int32_t)at, wi = (int32_t)w;
+                          for (int64_t k = 0; k < m; k++) {
+                              T c0 = cv[2 * k], c1 = cv[2 * k + 1];
+                              int32_t a0 = cr[2 * k], a1 = cr[2 * k + 1];
+                              bool right = (c1 > c0) | ((c1 == c0) & (a1 < a0));
+                              d[k] = base + off[k] + right + wi * (right ? a1 : a0);
                           }
                       }
                   }

@@ -756,6 +756,7 @@ ParameterizedTest(size_t *i, conv_grad, gradient_graph_matches_central_differenc
  */
 typedef struct naive_geom {
     int64_t N, C, H, W, O, KH, KW, OH, OW, s, p, d, G;
+    int64_t sw; /* the stride along the width, when not s */
 } naive_geom;
 
 static void naive(const naive_geom *q, int which, double *x, double *w, double *y)
@@ -770,7 +771,7 @@ static void naive(const naive_geom *q, int which, double *x, double *w, double *
                         for (int64_t ki = 0; ki < q->KH; ki++) {
                             for (int64_t kj = 0; kj < q->KW; kj++) {
                                 int64_t iy = i * q->s - q->p + ki * q->d;
-                                int64_t ix = j * q->s - q->p + kj * q->d;
+                                int64_t ix = j * q->sw - q->p + kj * q->d;
                                 if (iy < 0 || iy >= q->H || ix < 0 || ix >= q->W) {
                                     continue;
                                 }
@@ -793,35 +794,39 @@ static void naive(const naive_geom *q, int which, double *x, double *w, double *
     }
 }
 
-static void assert_close(const double *got, const double *want, size_t n, const char *what)
+static void assert_close(const double *got, const double *want, size_t n, double tol,
+                         const char *what)
 {
     for (size_t k = 0; k < n; k++) {
-        cr_assert(fabs(got[k] - want[k]) <= 1e-12 * fmax(1, fabs(want[k])),
+        cr_assert(fabs(got[k] - want[k]) <= tol * fmax(1, fabs(want[k])),
                   "%s: element %zu is %.17g, want %.17g", what, k, got[k], want[k]);
     }
 }
 
 /*
  * Runs conv2d, conv_transpose2d (with the output_padding that gives x's size
- * back) and conv2d_weight_grad for q in f64 and compares them with the naive
- * loops.
+ * back) and conv2d_weight_grad for q in dtype and compares them with the
+ * naive loops (the closed-form inputs are multiples of 1/8, so f32 is exact
+ * too while the sums stay below 2^18).
  */
-static void chunks_match_naive(naive_geom q)
+static void match_naive(naive_geom q, nb_dtype dtype)
 {
+    q.sw = q.sw ? q.sw : q.s;
     q.OH = (q.H + 2 * q.p - q.d * (q.KH - 1) - 1) / q.s + 1;
-    q.OW = (q.W + 2 * q.p - q.d * (q.KW - 1) - 1) / q.s + 1;
+    q.OW = (q.W + 2 * q.p - q.d * (q.KW - 1) - 1) / q.sw + 1;
+    double tol = dtype == NB_DTYPE_F32 ? 1e-6 : 1e-12;
     nb_graph *g = nb_graph_new();
-    nb_node *x = closed_form(g, NB_DTYPE_F64, 0, NB_SHAPE(q.N, q.C, q.H, q.W), "x");
-    nb_node *w = closed_form(g, NB_DTYPE_F64, 1, NB_SHAPE(q.O, q.C / q.G, q.KH, q.KW), "w");
-    nb_node *dy = closed_form(g, NB_DTYPE_F64, 2, NB_SHAPE(q.N, q.O, q.OH, q.OW), "dy");
-    int s = (int)q.s, p = (int)q.p, d = (int)q.d;
+    nb_node *x = closed_form(g, dtype, 0, NB_SHAPE(q.N, q.C, q.H, q.W), "x");
+    nb_node *w = closed_form(g, dtype, 1, NB_SHAPE(q.O, q.C / q.G, q.KH, q.KW), "w");
+    nb_node *dy = closed_form(g, dtype, 2, NB_SHAPE(q.N, q.O, q.OH, q.OW), "dy");
+    int s = (int)q.s, sw = (int)q.sw, p = (int)q.p, d = (int)q.d;
     nb_conv_opts o = {
-        .stride = { s, s }, .padding = { p, p }, .dilation = { d, d }, .groups = (int)q.G
+        .stride = { s, sw }, .padding = { p, p }, .dilation = { d, d }, .groups = (int)q.G
     };
     nb_node *y = nb_conv2d(g, x, w, NULL, &o);
     nb_conv_opts t = o;
     t.output_padding[0] = (int)(q.H - ((q.OH - 1) * q.s - 2 * q.p + q.d * (q.KH - 1) + 1));
-    t.output_padding[1] = (int)(q.W - ((q.OW - 1) * q.s - 2 * q.p + q.d * (q.KW - 1) + 1));
+    t.output_padding[1] = (int)(q.W - ((q.OW - 1) * q.sw - 2 * q.p + q.d * (q.KW - 1) + 1));
     nb_node *dx = nb_conv_transpose2d(g, dy, w, NULL, &t);
     nb_node *dw = nb_conv2d_weight_grad(g, x, dy, (int)q.KH, (int)q.KW, &o);
     ASSERT_OK(g);
@@ -834,14 +839,14 @@ static void chunks_match_naive(naive_geom q)
     naive(&q, 0, xv, wv, want);
     double *got = eval(g, y);
     cr_assert_eq(nb_node_size(y), ny);
-    assert_close(got, want, ny, "conv2d");
+    assert_close(got, want, ny, tol, "conv2d");
     free(got);
     free(want);
 
     want = calloc(nw, sizeof *want);
     naive(&q, 2, xv, want, dyv);
     got = eval(g, dw);
-    assert_close(got, want, nw, "conv2d_weight_grad");
+    assert_close(got, want, nw, tol, "conv2d_weight_grad");
     free(got);
     free(want);
 
@@ -849,13 +854,18 @@ static void chunks_match_naive(naive_geom q)
     want = calloc(nx, sizeof *want);
     naive(&q, 1, want, wv, dyv);
     got = eval(g, dx);
-    assert_close(got, want, nx, "conv_transpose2d");
+    assert_close(got, want, nx, tol, "conv_transpose2d");
     free(got);
     free(want);
     free(xv);
     free(wv);
     free(dyv);
     nb_graph_free(g);
+}
+
+static void chunks_match_naive(naive_geom q)
+{
+    match_naive(q, NB_DTYPE_F64);
 }
 
 Test(conv_chunks, several_chunks_and_a_short_last_one_match_naive_loops,
@@ -878,15 +888,16 @@ Test(conv_chunks, several_chunks_and_a_short_last_one_match_naive_loops,
 }
 
 Test(conv_chunks, wide_rows_in_chunks_match_naive_loops,
-     .description = "x[5, 2, 40, 40] by w[3, 2, 3, 3], stride 1, padding 1: conv2d's forward "
-                    "copies whole padded rows (42 columns for 40 outputs) and computes the extra "
-                    "columns; an image takes ((18 + 3) * 40*42 + 2 * 42*42) * 8 = 310,464 bytes, "
-                    "so the 5 images run as 3 and 2; also with dilation 2 and groups 2")
+     .description = "x[5, 4, 24, 24] by w[3, 4, 3, 3], stride 1, padding 1 (36 taps, too many "
+                    "for the direct loops): conv2d's forward copies whole padded rows (26 "
+                    "columns for 24 outputs) and computes the extra columns; an image takes "
+                    "((36 + 3) * 24*26 + 4 * 26*26) * 8 = 216,320 bytes, so the 5 images run as "
+                    "4 and 1; also with dilation 2 and groups 2")
 {
     chunks_match_naive((naive_geom){ .N = 5,
-                                     .C = 2,
-                                     .H = 40,
-                                     .W = 40,
+                                     .C = 4,
+                                     .H = 24,
+                                     .W = 24,
                                      .O = 3,
                                      .KH = 3,
                                      .KW = 3,
@@ -895,7 +906,7 @@ Test(conv_chunks, wide_rows_in_chunks_match_naive_loops,
                                      .d = 1,
                                      .G = 1 });
     chunks_match_naive((naive_geom){ .N = 5,
-                                     .C = 4,
+                                     .C = 12,
                                      .H = 30,
                                      .W = 37,
                                      .O = 6,
@@ -905,6 +916,131 @@ Test(conv_chunks, wide_rows_in_chunks_match_naive_loops,
                                      .p = 2,
                                      .d = 2,
                                      .G = 2 });
+}
+
+/*
+ * The direct loops: conv2d and conv2d_weight_grad of c/groups kh kw <= 32
+ * taps, kw <= 8 and stride 1 along the width run as loops over the padded
+ * planes, in vectors of 8 floats or 4 doubles along the output row (a row's
+ * last columns in a masked vector, rows shorter than a vector copied). And
+ * conv_transpose2d at stride 1 along the width with rows of x at most 32
+ * floats or 16 doubles sums each row in registers from masked shifted rows
+ * of its im2col buffer (every shape here with W <= 32 in f32, <= 16 in f64).
+ */
+static const naive_geom loop_shapes[] = {
+    /* LeNet's conv1 (28 = 3 * 8 + 4 columns), 3 images */
+    { .N = 3, .C = 1, .H = 28, .W = 28, .O = 6, .KH = 5, .KW = 5, .s = 1, .p = 2, .d = 1, .G = 1 },
+    /* groups 2 of 3 output channels (an odd last one), dilation 2, padding 1 */
+    { .N = 2, .C = 4, .H = 9, .W = 11, .O = 6, .KH = 3, .KW = 3, .s = 1, .p = 1, .d = 2, .G = 2 },
+    /* stride 2 down the rows, 1 along them */
+    { .N = 2,
+      .C = 2,
+      .H = 13,
+      .W = 17,
+      .O = 3,
+      .KH = 3,
+      .KW = 4,
+      .s = 2,
+      .sw = 1,
+      .p = 1,
+      .d = 1,
+      .G = 1 },
+    /* rows of 3 outputs, shorter than a vector */
+    { .N = 2, .C = 2, .H = 6, .W = 5, .O = 2, .KH = 3, .KW = 3, .s = 1, .p = 0, .d = 1, .G = 1 },
+    /* exactly 32 taps, rows of 16 = two whole vectors of floats */
+    { .N = 2, .C = 2, .H = 8, .W = 19, .O = 5, .KH = 4, .KW = 4, .s = 1, .p = 0, .d = 1, .G = 1 },
+    /* a kernel row of 8 */
+    { .N = 1, .C = 1, .H = 3, .W = 30, .O = 2, .KH = 1, .KW = 8, .s = 1, .p = 3, .d = 1, .G = 1 },
+    /* depthwise: 9 taps of one channel each */
+    { .N = 2, .C = 3, .H = 10, .W = 10, .O = 3, .KH = 3, .KW = 3, .s = 1, .p = 1, .d = 1, .G = 3 },
+    /* a padded plane of 302 x 302 doubles, 729,632 bytes: three chunks of one image */
+    { .N = 3,
+      .C = 1,
+      .H = 300,
+      .W = 300,
+      .O = 2,
+      .KH = 3,
+      .KW = 3,
+      .s = 1,
+      .p = 1,
+      .d = 1,
+      .G = 1 },
+    /* conv_transpose2d's folded rows with more (kj, vector) masks than its table holds */
+    { .N = 1, .C = 1, .H = 3, .W = 32, .O = 2, .KH = 1, .KW = 17, .s = 1, .p = 0, .d = 1, .G = 1 },
+    /* and beside them, shapes the GEMMs keep: 36 taps; a kernel row of 9; stride 2 along rows */
+    { .N = 2, .C = 3, .H = 9, .W = 9, .O = 2, .KH = 3, .KW = 4, .s = 1, .p = 1, .d = 1, .G = 1 },
+    { .N = 2, .C = 1, .H = 4, .W = 20, .O = 2, .KH = 1, .KW = 9, .s = 1, .p = 0, .d = 1, .G = 1 },
+    { .N = 2,
+      .C = 1,
+      .H = 11,
+      .W = 11,
+      .O = 3,
+      .KH = 3,
+      .KW = 3,
+      .s = 1,
+      .sw = 2,
+      .p = 1,
+      .d = 1,
+      .G = 1 },
+};
+
+Test(conv_loops, direct_loops_match_naive_loops_f64_and_f32,
+     .description = "conv2d, conv_transpose2d and conv2d_weight_grad against the naive loops in "
+                    "f64 and f32, for shapes the direct loops take (LeNet's conv1, groups with "
+                    "an odd channel count, dilation, stride 2 down the rows, rows shorter than a "
+                    "vector, exactly 32 taps, a kernel row of 8, depthwise, several chunks; "
+                    "conv_transpose2d's folded rows, also with a kernel row of 17) and beside "
+                    "them shapes the GEMMs keep (36 taps, a kernel row of 9, stride 2 along the "
+                    "rows)")
+{
+    for (size_t k = 0; k < sizeof loop_shapes / sizeof loop_shapes[0]; k++) {
+        match_naive(loop_shapes[k], NB_DTYPE_F64);
+        match_naive(loop_shapes[k], NB_DTYPE_F32);
+    }
+}
+
+Test(conv_loops, weight_gradient_masks_the_lanes_it_does_not_sum,
+     .description = "conv2d_weight_grad of x = ones [1, 1, 4, W] with one +inf, by dy = ones, "
+                    "kernel 3x3: the taps that meet the inf are inf, not NaN (a lane masked in dy "
+                    "but not in x would add 0 * inf), the others sum 2 (W - 2) ones: W = 12 with "
+                    "the inf at (1, 6), in the overlap of a row's last vector (taps 0 to 5 inf); "
+                    "W = 6 with it at (2, 0), read past a row shorter than a vector (taps 3 and "
+                    "6); f64 and f32")
+{
+    static const struct {
+        int W, at, inf[6], n;
+    } cases[] = { { 12, 12 + 6, { 0, 1, 2, 3, 4, 5 }, 6 }, { 6, 12, { 3, 6 }, 2 } };
+    for (int f32 = 0; f32 < 2; f32++) {
+        for (int c = 0; c < 2; c++) {
+            int W = cases[c].W;
+            nb_graph *g = nb_graph_new();
+            nb_dtype dt = f32 ? NB_DTYPE_F32 : NB_DTYPE_F64;
+            nb_node *x = nb_input(g, dt, NB_SHAPE(1, 1, 4, W));
+            nb_node *dy = nb_input(g, dt, NB_SHAPE(1, 1, 2, W - 2));
+            double xv[48], dyv[20];
+            for (int i = 0; i < 4 * W; i++) {
+                xv[i] = i == cases[c].at ? INFINITY : 1;
+            }
+            for (int i = 0; i < 2 * (W - 2); i++) {
+                dyv[i] = 1;
+            }
+            cr_assert_eq(nb_node_write_f64(g, x, xv, (size_t)(4 * W)), NB_OK);
+            cr_assert_eq(nb_node_write_f64(g, dy, dyv, (size_t)(2 * (W - 2))), NB_OK);
+            nb_node *dw = nb_conv2d_weight_grad(g, x, dy, 3, 3, NULL);
+            double *got = eval(g, dw);
+            for (int t = 0; t < 9; t++) {
+                bool inf = false;
+                for (int k = 0; k < cases[c].n; k++) {
+                    inf |= cases[c].inf[k] == t;
+                }
+                double want = inf ? INFINITY : 2 * (W - 2);
+                cr_assert_eq(got[t], want, "f32 %d, W %d, tap %d: %g, want %g", f32, W, t, got[t],
+                             want);
+            }
+            free(got);
+            nb_graph_free(g);
+        }
+    }
 }
 
 /* ======================================================================== */

@@ -311,6 +311,103 @@ Test(pool, max_pool_2x2_stride_2_matches_brute_force,
     nb_graph_free(g);
 }
 
+/*
+ * max_pool2d(x, 2) and max_pool_index(x, 2) of x [n, c, h, w] filled with
+ * v(i): the values to the bit (the sign of a zero) and the indices as a
+ * tap-by-tap scan finds them (first maximum in row-major order, first NaN).
+ */
+static void check_pool2(int f32, int64_t n, int64_t c, int64_t h, int64_t w, double (*v)(int64_t))
+{
+    int64_t oh = h / 2, ow = w / 2, nx = n * c * h * w, ny = n * c * oh * ow;
+    double *xv = malloc((size_t)nx * sizeof *xv), *want = malloc((size_t)ny * sizeof *want);
+    double *wi = malloc((size_t)ny * sizeof *wi);
+    for (int64_t i = 0; i < nx; i++) {
+        xv[i] = f32 ? (double)(float)v(i) : v(i);
+    }
+    for (int64_t p = 0; p < n * c; p++) {
+        for (int64_t oy = 0; oy < oh; oy++) {
+            for (int64_t ox = 0; ox < ow; ox++) {
+                int64_t best = -1;
+                for (int ky = 0; ky < 2; ky++) {
+                    for (int kx = 0; kx < 2; kx++) {
+                        int64_t at = p * h * w + (2 * oy + ky) * w + 2 * ox + kx;
+                        double a = xv[at], b = best < 0 ? -INFINITY : xv[best];
+                        best = best < 0 || a > b || (isnan(a) && !isnan(b)) ? at : best;
+                    }
+                }
+                want[(p * oh + oy) * ow + ox] = xv[best];
+                wi[(p * oh + oy) * ow + ox] = (double)best;
+            }
+        }
+    }
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_input(g, f32 ? NB_DTYPE_F32 : NB_DTYPE_F64, NB_SHAPE(n, c, h, w));
+    cr_assert_eq(nb_node_write_f64(g, x, xv, (size_t)nx), NB_OK);
+    nb_node *y = nb_max_pool2d(g, x, 2, 2, 2, 2, 0, 0);
+    nb_node *idx = nb_max_pool_index(g, x, 2, (const int[]){ 2, 2 }, NULL, NULL);
+    double *got = eval(g, y), *gi = eval(g, idx);
+    for (int64_t k = 0; k < ny; k++) {
+        cr_assert(got[k] == want[k] || (isnan(got[k]) && isnan(want[k])),
+                  "[%lld,%lld,%lld,%lld] f32 %d, output %lld: %g, want %g", (long long)n,
+                  (long long)c, (long long)h, (long long)w, f32, (long long)k, got[k], want[k]);
+        cr_assert_eq(!!signbit(got[k]), !!signbit(want[k]), "output %lld: the sign of %g",
+                     (long long)k, want[k]);
+        cr_assert_eq(gi[k], wi[k], "[%lld,%lld,%lld,%lld] f32 %d, output %lld: index %g, want %g",
+                     (long long)n, (long long)c, (long long)h, (long long)w, f32, (long long)k,
+                     gi[k], wi[k]);
+    }
+    free(got);
+    free(gi);
+    free(xv);
+    free(want);
+    free(wi);
+    nb_graph_free(g);
+}
+
+/* Element i of x (rows of w): 2x2 window k holds pattern k % 256 of {-1, -0, 0, 1}, 2 bits a tap. */
+static double tie_pattern(int64_t i, int64_t w)
+{
+    static const double vals[4] = { -1, -0.0, 0.0, 1 };
+    int64_t row = i / w, col = i % w;
+    int64_t win = (row / 2) * (w / 2) + col / 2, tap = (row % 2) * 2 + col % 2;
+    return vals[(win % 256) >> (2 * tap) & 3];
+}
+
+static int64_t pattern_w;
+static double pattern_v(int64_t i)
+{
+    return tie_pattern(i, pattern_w);
+}
+
+/* the patterns, with one NaN at element 1000 */
+static double pattern_nan_v(int64_t i)
+{
+    return i == 1000 ? NAN : tie_pattern(i, pattern_w);
+}
+
+Test(pool, max_pool_2x2_stride_2_every_tie_pattern,
+     .description = "max_pool2d(x, 2) and max_pool_index(x, 2) over all 256 windows of "
+                    "{-1, -0, 0, 1}: the first maximum in row-major order and its bits, in the "
+                    "planes-as-rows path (h = 2 oh, w = 2 ow; several planes a segment), with "
+                    "odd sizes (a row at a time), rows longer than a block, and one NaN; f64, f32")
+{
+    static const int64_t shapes[][4] = {
+        { 2, 3, 8, 28 },   /* whole planes, 18 rows a segment across planes */
+        { 3, 16, 10, 10 }, /* LeNet's second pool */
+        { 2, 3, 9, 29 },   /* an odd row and column dropped: one row at a time */
+        { 1, 2, 4, 1100 }, /* rows longer than a segment: blocks of 256 outputs */
+        { 1, 1, 2, 2 },
+    };
+    for (int f32 = 0; f32 < 2; f32++) {
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            const int64_t *q = shapes[s];
+            pattern_w = q[3];
+            check_pool2(f32, q[0], q[1], q[2], q[3], pattern_v);
+            check_pool2(f32, q[0], q[1], q[2], q[3], pattern_nan_v);
+        }
+    }
+}
+
 Test(pool, float32_matches_float64,
      .description = "avg_pool2d(x, 3, stride 1, padding 1) of x = 0..15 in [4,4], in f32: "
                     "PyTorch's values rounded to float")
