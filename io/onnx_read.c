@@ -1082,7 +1082,14 @@ static bool op_gather(orr *r)
     int64_t len = shape_of(x)[axis];
     if (ix->v && !ix->node) {
         size_t ni = count_of(ix->rank, ix->shape);
+        if (is_float(ix->dt) || ix->boolean) {
+            /* a float index could round into range here and out of it once exported */
+            return fail(r, NB_ERR_DTYPE, "indices must be int32 or int64, got ONNX type %d", ix->dt);
+        }
         for (size_t k = 0; k < ni; k++) {
+            if (ix->v[k] != floor(ix->v[k])) {
+                return fail(r, NB_ERR_VALUE, "index %g is not an integer", ix->v[k]);
+            }
             if (ix->v[k] < -len || ix->v[k] >= len) {
                 return fail(r, NB_ERR_VALUE, "index %g is outside an axis of %lld", ix->v[k],
                             (long long)len);
