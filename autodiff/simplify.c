@@ -493,8 +493,8 @@ void nbi_simplify_tail(nb_graph *g, uint32_t first, const uint32_t *counts, size
     simp_free(&s);
     if (g->status == NB_OK && drop) {
         compact(g, first, counts, n_roots, roots);
+        nbi_meta_refresh(g, first, in_at); /* inputs rewritten in place, ids renumbered */
     }
-    nbi_meta_refresh(g, first, in_at); /* inputs rewritten in place, ids renumbered */
 }
 
 nb_status nb_graph_simplify(nb_graph *g, size_t n, nb_node *const *outs, nb_node **simplified)

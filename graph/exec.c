@@ -267,6 +267,7 @@ typedef struct planner {
     uint32_t *reads; /* input leaves the steps read, in run order */
     uint32_t n_reads, cap_reads;
     uint32_t *slots; /* leaves that scalar steps read, each copied to a workspace slot */
+    bool product;    /* a matrix product among the steps: graph/fuse.c may find a region */
     uint32_t n_slots, cap_slots;
 } planner;
 
@@ -309,7 +310,8 @@ static bool fuse_order(nb_graph *g, planner *s)
     for (uint32_t k = 0; k < n && !product; k++) {
         product = s->ps[k].op == NBI_OP_MATMUL;
     }
-    if (!product || g->no_fuse) {
+    s->product = product && !g->no_fuse;
+    if (!s->product) {
         return true;
     }
     nbi_fuse_order(g, s->ids, n);
@@ -629,7 +631,7 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     if (!assign_offsets(g, p, &s)) {
         goto fail;
     }
-    p->fused = nbi_fuse_plan(g, p->steps, p->offsets, n_steps, UNIT);
+    p->fused = s.product ? nbi_fuse_plan(g, p->steps, p->offsets, n_steps, UNIT) : NULL;
 
     /*
      * How each step runs. A scalar step reads its inputs at workspace offsets

@@ -90,7 +90,8 @@ void nb_graph_memory(const nb_graph *g, nb_memory_stats *stats)
  * not the records): op, leaf and scalar flags, which inputs have its shape,
  * its size in 16-byte units, its input ids from in_ids[in_at].
  */
-static void fill_meta(nb_graph *g, const nb_node *nd, uint32_t id, uint32_t in_at, size_t bytes)
+static inline void fill_meta(nb_graph *g, const nb_node *nd, uint32_t id, uint32_t in_at,
+                             size_t bytes)
 {
     const nbi_op *rec = nbi_ops[nd->op];
     nbi_meta *m = &g->meta[id];
