@@ -6,7 +6,7 @@
  * this program and bench/torch_bench.py alternately and prints the table.
  *
  *     nabla-bench WORKLOAD [--threads N] [--json] [--reps N] [--nodes N]
- *                 [--pattern chain|dag] [--no-blis-ref] [--form F]
+ *                 [--pattern chain|dag] [--no-blis-ref] [--no-simplify] [--form F]
  *
  * WORKLOAD is W1 W2 W3 W3b W4 W5 W6 W7 gemm-w1 or gemm-w3. The JSON object (one line on
  * stdout) is a stable contract: workload, threads, median_ms, min_ms, max_ms,
@@ -1036,6 +1036,9 @@ enum { N_SCALAR_PARAMS = 100 };
  *   (< .75) or prev + v_j. loss = the last node; gradients for every p.
  * With mem, the graph allocates through a counting allocator.
  */
+/* --no-simplify: nb_grad without the graph simplifier, to measure what it costs */
+static bool no_simplify;
+
 static scalar_run scalar_graph(pattern pat, size_t n_ops, counter *mem)
 {
     scalar_run res = { 0 };
@@ -1044,6 +1047,7 @@ static scalar_run scalar_graph(pattern pat, size_t n_ops, counter *mem)
     if (!g) {
         die(NULL, "out of memory");
     }
+    nb_graph_set_simplify(g, !no_simplify);
     nb_node *wrt[N_SCALAR_PARAMS + 1], *grads[N_SCALAR_PARAMS + 1];
     nb_node *loss;
     size_t n_wrt;
@@ -2084,7 +2088,8 @@ static void bench_w8(const options *o, report *r)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: nabla-bench WORKLOAD [--threads N] [--json] [--reps N]\n"
-               "                   [--nodes N] [--pattern chain|dag] [--no-blis-ref] [--form F]\n"
+               "                   [--nodes N] [--pattern chain|dag] [--no-blis-ref] "
+               "[--no-simplify] [--form F]\n"
                "  WORKLOAD     W1 (MLP step), W2 (scalar graph), W3 (gradient of sum(A @ B)),\n"
                "               W3b (of sum((A @ B) * R): both backward GEMMs),\n"
                "               W4 (logistic regression), W5 (scaling), W6 (LeNet-5 step),\n"
@@ -2097,6 +2102,7 @@ static void usage(FILE *f)
                "  --pattern P  W5: only the chain or only the random DAG\n"
                "  --no-blis-ref  W1, W3, W3b, W7: time nabla alone, without the alternating BLIS\n"
                "               reference (for profiling; the ratio fields are then null)\n"
+               "  --no-simplify  W2, W5: nb_grad without the graph simplifier (what it costs)\n"
                "  --form F     W7: the LSTM as the library's cells (the default), two\n"
                "               (x W_ih and h W_hh a step), fused ([x, h] times [W_ih, W_hh],\n"
                "               one product a step), hoisted (x W_ih for all steps in one\n"
@@ -2130,6 +2136,8 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--no-blis-ref") == 0) {
             o.no_blis_ref = true;
+        } else if (strcmp(a, "--no-simplify") == 0) {
+            no_simplify = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
