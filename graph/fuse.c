@@ -33,6 +33,7 @@
 
 #include "internal.h"
 
+#include "../ops/bce.h"    /* the loss's lanes, as its kernel sums them */
 #include "../ops/kernel.h" /* NBI_TYPED, the fast exp and log1p */
 
 #ifdef NBI_PLAIN_GEMM
@@ -461,31 +462,13 @@ nbi_fused *nbi_fuse_plan(nb_graph *g, const uint32_t *steps, const uint32_t *off
 /* ---- the loss beside the chain ---- */
 
 /*
- * BCE with logits over one block of n rows, adding to the eight partial sums
- * acc that ops/loss.c's kernel keeps (lane j takes the rows ≡ j mod 8, the
- * rows past the last whole eight go to lane 0): blocks start at multiples of
- * eight, so every row lands in the lane and the order it lands in there.
- * With s, also the sigmoid of the same logits, from the same e^-|z|: what
- * sigmoid's kernel computes, (z >= 0 ? 1 : e) / (1 + e), also in float64.
+ * The loss over one block of rows is ops/bce.h's nbi_bce_block, in the
+ * lanes the loss's kernel sums: blocks start at multiples of eight, so every
+ * row lands in the lane and the order it lands in there. When the chain
+ * takes the sigmoid of the same logits, this block computes both from one
+ * e^-|z|: the loss's term and what sigmoid's kernel computes,
+ * (z >= 0 ? 1 : e) / (1 + e), also in float64.
  */
-NBI_TYPED(bce_block, (const void *zv, const void *tv, void *accv, size_t n), {
-    const T *z = zv, *t = tv;
-    T acc[8]; /* a local copy: through accv it could alias the rows for all the compiler knows */
-    memcpy(acc, accv, sizeof acc);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        for (int j = 0; j < 8; j++) {
-            T v = z[i + j], a = v < 0 ? -v : v;
-            acc[j] += (v > 0 ? v : (T)0) - v * t[i + j] + NBI_LOG1P(NBI_EXP(-a));
-        }
-    }
-    for (; i < n; i++) {
-        T v = z[i], a = v < 0 ? -v : v;
-        acc[0] += (v > 0 ? v : (T)0) - v * t[i] + NBI_LOG1P(NBI_EXP(-a));
-    }
-    memcpy(accv, acc, sizeof acc);
-})
-
 NBI_TYPED(bce_sigmoid_block, (const void *zv, const void *tv, void *accv, void *sv, size_t n), {
     const T *z = zv, *t = tv;
     T acc[8], *s = sv; /* s may be z itself: sigmoid written over its input */
@@ -494,24 +477,16 @@ NBI_TYPED(bce_sigmoid_block, (const void *zv, const void *tv, void *accv, void *
     for (; i + 8 <= n; i += 8) {
         for (int j = 0; j < 8; j++) {
             T v = z[i + j], a = v < 0 ? -v : v, e = NBI_EXP(-a);
-            acc[j] += (v > 0 ? v : (T)0) - v * t[i + j] + NBI_LOG1P(e);
+            acc[j] += NBI_BCE_TERM(T, v, t[i + j], e);
             s[i + j] = (v >= 0 ? (T)1 : e) / ((T)1 + e);
         }
     }
     for (; i < n; i++) {
         T v = z[i], a = v < 0 ? -v : v, e = NBI_EXP(-a);
-        acc[0] += (v > 0 ? v : (T)0) - v * t[i] + NBI_LOG1P(e);
+        acc[0] += NBI_BCE_TERM(T, v, t[i], e);
         s[i] = (v >= 0 ? (T)1 : e) / ((T)1 + e);
     }
     memcpy(accv, acc, sizeof acc);
-})
-
-/* The loss from its partial sums, as ops/loss.c's kernel ends. */
-NBI_TYPED(bce_finish, (const void *accv, void *yv, size_t n), {
-    const T *acc = accv;
-    double total =
-        (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
-    *(T *)yv = (T)(total / (double)n);
 })
 
 /* ---- running ---- */
@@ -584,7 +559,7 @@ nb_status nbi_fuse_run(nb_graph *g, const nbi_fused *f, uint32_t k, uint32_t *co
                     NBI_DISPATCH(v, bce_sigmoid_block, zr, tr, a, sr, (size_t)nb);
                     j++;
                 } else {
-                    NBI_DISPATCH(v, bce_block, zr, tr, a, (size_t)nb);
+                    NBI_DISPATCH(v, nbi_bce_block, zr, tr, a, (size_t)nb);
                 }
                 side++;
                 continue;
@@ -617,7 +592,7 @@ nb_status nbi_fuse_run(nb_graph *g, const nbi_fused *f, uint32_t k, uint32_t *co
         nb_node *v = g->nodes[gr->ids[j]];
         if (v->op == NBI_OP_BCE_LOGITS) {
             void *a = f32 ? (void *)accf[side] : (void *)accd[side];
-            NBI_DISPATCH(v, bce_finish, a, v->data, (size_t)rows);
+            NBI_DISPATCH(v, nbi_bce_finish, a, v->data, (size_t)rows);
             side++;
         }
     }

@@ -4,6 +4,7 @@
  * label value (with one_hot, which its gradient uses), binary cross-entropy
  * with logits, and mean squared error. Each returns a scalar mean.
  */
+#include "bce.h"
 #include "kernel.h"
 
 #include <stdio.h>
@@ -264,31 +265,14 @@ const nbi_op nbi_op_cross_entropy = {
 
 /* ---- bce_logits ---- */
 
-/* Eight independent partial sums let the loop vectorize (one sum would chain every add). */
-NBI_TYPED(bce_kernel, (const void *zv, const void *tv, void *yv, size_t n), {
-    const T *z = zv, *t = tv;
-    T acc[8] = { 0 };
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        for (int j = 0; j < 8; j++) {
-            T v = z[i + j], a = v < 0 ? -v : v;
-            acc[j] += (v > 0 ? v : (T)0) - v * t[i + j] + NBI_LOG1P(NBI_EXP(-a));
-        }
-    }
-    for (; i < n; i++) {
-        T v = z[i], a = v < 0 ? -v : v;
-        acc[0] += (v > 0 ? v : (T)0) - v * t[i] + NBI_LOG1P(NBI_EXP(-a));
-    }
-    double total =
-        (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
-    *(T *)yv = (T)(total / (double)n);
-})
-
 static nb_status bce_logits_forward(nb_graph *g, nb_node *y)
 {
     (void)g;
     nb_node *z = y->in[0];
-    NBI_DISPATCH(y, bce_kernel, z->data, y->in[1]->data, y->data, nbi_node_count(z));
+    /* eight independent partial sums let the loop vectorize (one sum would chain every add) */
+    double acc[8] = { 0 }; /* room for eight of either type */
+    NBI_DISPATCH(y, nbi_bce_block, z->data, y->in[1]->data, acc, nbi_node_count(z));
+    NBI_DISPATCH(y, nbi_bce_finish, acc, y->data, nbi_node_count(z));
     return NB_OK;
 }
 
