@@ -93,6 +93,58 @@ static uint64_t bytes_hash(const void *p, size_t len)
     return h;
 }
 
+/*
+ * Attributes by their kinds' fields: an nbi_attr has padding after its count
+ * and list entries past it, which a struct copy may leave undefined, so
+ * hashing or comparing its bytes would read them.
+ */
+static uint64_t attr_bits(const nbi_attr *a, nbi_attr_kind kind, int j)
+{
+    if (kind == NBI_ATTR_FLOAT) {
+        uint64_t b;
+        memcpy(&b, &a->f, sizeof b);
+        return b;
+    }
+    return kind == NBI_ATTR_INTS ? (uint64_t)(uint32_t)a->list[j] : (uint64_t)a->i;
+}
+
+static int attr_len(const nbi_attr *a, nbi_attr_kind kind)
+{
+    return kind == NBI_ATTR_INTS ? (a->n > 0 && a->n <= NBI_ATTR_LIST ? a->n : 0) : 1;
+}
+
+static uint64_t attrs_hash(uint64_t h, const nb_node *n)
+{
+    const nbi_op *rec = nbi_ops[n->op];
+    for (int k = 0; k < rec->n_attrs; k++) {
+        nbi_attr_kind kind = rec->attrs[k].kind;
+        int len = attr_len(&n->attr[k], kind);
+        h = mix(h, (uint64_t)len);
+        for (int j = 0; j < len; j++) {
+            h = mix(h, attr_bits(&n->attr[k], kind, j));
+        }
+    }
+    return h;
+}
+
+static bool attrs_same(const nb_node *a, const nb_node *b)
+{
+    const nbi_op *rec = nbi_ops[a->op];
+    for (int k = 0; k < rec->n_attrs; k++) {
+        nbi_attr_kind kind = rec->attrs[k].kind;
+        int len = attr_len(&a->attr[k], kind);
+        if (len != attr_len(&b->attr[k], kind)) {
+            return false;
+        }
+        for (int j = 0; j < len; j++) {
+            if (attr_bits(&a->attr[k], kind, j) != attr_bits(&b->attr[k], kind, j)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 static uint64_t node_hash(const nb_node *n)
 {
     uint64_t h = mix(1469598103934665603u, (uint64_t)n->op | (uint64_t)n->dtype << 8 |
@@ -103,9 +155,8 @@ static uint64_t node_hash(const nb_node *n)
     for (int i = 0; i < n->arity; i++) {
         h = mix(h, (uint64_t)(uintptr_t)n->in[i]); /* the pointer: no load of the input */
     }
-    const nbi_op *rec = nbi_ops[n->op];
     if (n->attr) {
-        h = mix(h, bytes_hash(n->attr, (size_t)rec->n_attrs * sizeof *n->attr));
+        h = attrs_hash(h, n);
     }
     if (n->op == NBI_OP_CONST) {
         h = mix(h, bytes_hash(n->data, nbi_node_bytes(n)));
@@ -124,8 +175,7 @@ static bool node_same(const nb_node *a, const nb_node *b)
             return false;
         }
     }
-    int n_attrs = nbi_ops[a->op]->n_attrs;
-    if (n_attrs > 0 && memcmp(a->attr, b->attr, (size_t)n_attrs * sizeof *a->attr) != 0) {
+    if (a->attr && b->attr && !attrs_same(a, b)) {
         return false;
     }
     if (a->op == NBI_OP_CONST) {
