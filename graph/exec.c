@@ -377,7 +377,7 @@ static bool sweep(nb_graph *g, planner *s, uint32_t top, uint32_t *n_temps)
                 m->units ? (size_t)m->units * UNIT : round_block(nbi_node_bytes(g->nodes[id]));
             *n_temps += op->scratch && op->scratch(g->nodes[id]) > 0;
         }
-        const uint32_t *in = g->in_ids + m->in_at;
+        const uint32_t *in = arity ? g->in_ids + m->in_at : NULL; /* NULL before any edge */
         for (uint32_t i = 0; i < arity; i++) {
             s->ins[s->n_ins++] = in[i];
             s->state[in[i]] |= NEEDED | READ;
