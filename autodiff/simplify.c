@@ -394,8 +394,8 @@ static nb_node *visit(simp *s, nb_node *v)
     for (int i = 0; i < v->arity; i++) {
         changed |= in[i] != v->in[i];
     }
-    s->changes += changed || foldable(v, in);
     bool fold_it = foldable(v, in);
+    s->changes += changed || fold_it;
     if (v->id < s->owned && changed && !fold_it && !impure(v->op)) {
         /* a node that is not ours: look for its new form before building it */
         nb_node probe = *v;
