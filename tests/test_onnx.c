@@ -144,7 +144,7 @@ static const exported models[] = {
     { MODELS "mlp.nb", "loss,probs", true },
     { MODELS "iris_train.nb", "loss", true },
     { MODELS "bn_mlp.nb", "loss", true },
-    { MODELS "lenet.nb", "loss", false },        /* no float64 Conv in ONNX Runtime */
+    { MODELS "lenet.nb", "loss", false }, /* no float64 Conv in ONNX Runtime */
     { MODELS "conv_lesson.nb", "y", false },
     { MODELS "rnn_unrolled.nb", "loss", true },
     { MODELS "names_lstm.nb", "loss", true },
@@ -432,6 +432,9 @@ Test(onnx_import, unsupported_files_get_clear_errors)
         { "dynamic.onnx", "input 'x' has a dynamic or empty dimension 0 (batch)", NB_ERR_SHAPE },
         { "cnn.nb", "not an ONNX model", NB_ERR_FORMAT },
         { "missing.onnx", "cannot open", NB_ERR_IO },
+        /* fuzz_onnx's bug 12 (docs/reliability.md): a float tensor as Gather's indices */
+        { "../fuzz_regressions/onnx/float_gather_indices_round_into_range.onnx",
+          "node 'mm' (Gather): indices must be int32 or int64, got ONNX type 1", NB_ERR_DTYPE },
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         nb_graph *g = nb_graph_new();
