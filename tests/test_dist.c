@@ -294,17 +294,21 @@ static int json_array(const char *text, const char *key, double *v, int cap)
     return n;
 }
 
-Test(dist, nabla_train_on_two_processes,
-     .description = "each process fills the model's x[10, 4] with its part of a global batch of "
-                    "20: the same losses (1e-12 relative) and accuracies as x[20, 4] on one")
+/*
+ * nabla train on iris_train.nb's x[20, 4] alone and its x[10, 4] on two
+ * processes, on data: the same losses (1e-12 relative) and accuracies, and
+ * the steps a global batch of 20 gives.
+ */
+static void train_one_two(const char *data, const char *steps)
 {
     char model20[512], cmd[4096];
     temp_path(model20, sizeof model20, "iris20.nb");
     snprintf(cmd, sizeof cmd, "sed 's/x\\[10, 4\\]/x[20, 4]/; s/y\\[10\\]/y[20]/' '%s' > '%s'",
              NB_SOURCE_DIR "/examples/models/iris_train.nb", model20);
     free(run_ok(cmd).out);
-    const char *args = "--loss loss --data '" NB_SOURCE_DIR "/data/iris-train.csv' --standardize "
-                       "--epochs 4 --json --quiet";
+    char args[1024];
+    snprintf(args, sizeof args, "--loss loss --data '%s' --standardize --epochs 4 --json --quiet",
+             data);
     snprintf(cmd, sizeof cmd, "'%s/tools/nabla' train '%s' %s", NB_BUILD_DIR, model20, args);
     run_result one = run_ok(cmd);
     snprintf(cmd, sizeof cmd, MPIRUN "'%s/tools/nabla' train '%s' %s", NB_BUILD_DIR,
@@ -317,11 +321,32 @@ Test(dist, nabla_train_on_two_processes,
     cr_assert_eq(json_array(two.out, "\"accuracy\"", a2, 8), 4, "%s", two.out);
     for (int e = 0; e < 4; e++) {
         assert_close(l2[e], l1[e], 1e-12, "loss");
-        cr_assert_eq(a2[e], a1[e], "epoch %d accuracy %g on two processes, %g on one", e + 1, a2[e],
-                     a1[e]);
+        cr_assert_eq(a2[e], a1[e], "epoch %d accuracy %.17g on two processes, %.17g on one", e + 1,
+                     a2[e], a1[e]);
     }
-    cr_assert(strstr(two.out, "\"steps\": 24"), "%s", two.out);
+    cr_assert(strstr(two.out, steps), "%s", two.out);
     remove(model20);
     free(one.out);
     free(two.out);
+}
+
+Test(dist, nabla_train_on_two_processes,
+     .description = "each process fills the model's x[10, 4] with its part of a global batch of "
+                    "20: the same losses (1e-12 relative) and accuracies as x[20, 4] on one")
+{
+    train_one_two(NB_SOURCE_DIR "/data/iris-train.csv", "\"steps\": 24");
+}
+
+Test(dist, nabla_train_accuracy_covers_the_rows_one_process_does,
+     .description = "135 rows: a global batch of 20 covers 120 of them; the accuracy on two "
+                    "processes of 10 counts those 120 too (not 130, as 13 batches of 10 would), "
+                    "each process its part")
+{
+    char data[512], cmd[2048];
+    temp_path(data, sizeof data, "iris135.csv");
+    snprintf(cmd, sizeof cmd, "{ cat '%s'; sed -n 2,16p '%s'; } > '%s'",
+             NB_SOURCE_DIR "/data/iris-train.csv", NB_SOURCE_DIR "/data/iris-train.csv", data);
+    free(run_ok(cmd).out);
+    train_one_two(data, "\"steps\": 24");
+    remove(data);
 }

@@ -206,24 +206,32 @@ nb_node *data_scored(nb_node *loss, nb_node *y, bool *binary)
     return NULL;
 }
 
+/*
+ * Under mpirun each process takes its part of every global batch (the model's
+ * batch times the processes, as training does) and the counts are summed, so
+ * the figures cover the rows one process with the global batch would, with no
+ * process doing the whole set.
+ */
 int data_heldout(nb_graph *g, const nb_dataset *ds, nb_node *x, nb_node *y, nb_node *loss,
                  bool want_loss, heldout *h)
 {
     size_t batch = (size_t)nb_node_shape(x)[0];
+    int rank = nb_dist_rank(), procs = nb_dist_size();
+    size_t global = batch * (size_t)procs;
     bool binary = false;
     nb_node *logits = data_scored(loss, y, &binary);
     memset(h, 0, sizeof *h);
     h->accuracy = -1;
     h->loss = NAN;
     nb_batches b;
-    if (nb_batches_init(&b, ds->rows, batch, 0) != NB_OK) {
+    if (nb_batches_init(&b, ds->rows, global, 0) != NB_OK) {
         return -1;
     }
-    size_t full = ds->rows / batch, hits = 0, total = 0;
+    size_t full = ds->rows / global, hits = 0, total = 0;
     size_t size = logits ? nb_node_size(logits) : 0, per = logits ? size / batch : 0;
     double *z = malloc((size ? size : 1) * sizeof *z), *t = malloc(batch * sizeof *t);
     double sum = 0;
-    int rc = z && t ? 0 : -1;
+    int rc = z && t && nb_batches_shard(&b, rank, procs) == NB_OK ? 0 : -1;
     nb_node *outs[2];
     size_t n_outs = 0;
     if (want_loss) {
@@ -262,11 +270,18 @@ int data_heldout(nb_graph *g, const nb_dataset *ds, nb_node *x, nb_node *y, nb_n
     free(z);
     free(t);
     nb_batches_free(&b);
+    /* every process sums, a failed one too, so none waits for another that left */
+    double counts[4] = { (double)hits, (double)total, sum, rc != 0 };
+    if (procs > 1 && nb_dist_sum(counts, 4) != NB_OK) {
+        counts[3] = 1;
+    }
+    rc = counts[3] != 0 ? -1 : 0;
     if (rc == 0) {
-        h->examples = full * batch;
+        h->examples = full * global;
         h->skipped = ds->rows - h->examples;
-        h->loss = want_loss && full ? sum / (double)full : NAN;
-        h->accuracy = total ? (double)hits / (double)total : -1;
+        /* each process's batch loss is a mean over its part: their mean is the global batch's */
+        h->loss = want_loss && full ? counts[2] / (double)(full * (size_t)procs) : NAN;
+        h->accuracy = counts[1] > 0 ? counts[0] / counts[1] : -1;
     }
     return rc;
 }
