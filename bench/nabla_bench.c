@@ -7,6 +7,7 @@
  *
  *     nabla-bench WORKLOAD [--threads N] [--json] [--reps N] [--nodes N]
  *                 [--pattern chain|dag] [--no-blis-ref] [--no-simplify] [--form F]
+ *                 [--shard-of P]
  *
  * WORKLOAD is W1 W2 W3 W3b W4 W5 W6 W7 gemm-w1 or gemm-w3. The JSON object (one line on
  * stdout) is a stable contract: workload, threads, median_ms, min_ms, max_ms,
@@ -363,6 +364,7 @@ typedef struct options {
     const char *pattern; /* W5: only "chain" or "dag" (NULL: both) */
     bool no_blis_ref;    /* W1, W3, W3b, W7: skip the in-process BLIS reference (for profiling) */
     const char *form;    /* W7: how the LSTM is built (cells, two, fused, hoisted, ab); W1: study */
+    int shard_of;        /* W8 in one process: only the rows of rank 0 of this many (0: all) */
 } options;
 
 /*
@@ -1987,8 +1989,15 @@ static void bench_w8(const options *o, report *r)
     if (rank != 0 && !freopen("/dev/null", "w", stdout)) {
         exit(2);
     }
+    if (o->shard_of > 0 && size > 1) {
+        fprintf(stderr,
+                "nabla-bench: W8 --shard-of runs one process's shard alone, not under mpirun\n");
+        exit(2);
+    }
     const int warm = 10, reps = reps_or(o, 100);
-    int lo = W8_B * rank / size, rows = W8_B * (rank + 1) / size - lo;
+    /* --shard-of P: rank 0's rows of P processes, alone: a shard's step without the all-reduce */
+    int parts = o->shard_of > 0 ? o->shard_of : size;
+    int lo = W8_B * rank / parts, rows = W8_B * (rank + 1) / parts - lo;
     nb_graph *g = nb_graph_new();
     if (!g) {
         die(NULL, "out of memory");
@@ -2062,15 +2071,16 @@ static void bench_w8(const options *o, report *r)
     put_stats(r, sb);
     put_int(r, "peak_rss_kb", peak_rss_kb());
     put_int(r, "processes", size);
+    put_int(r, "rows_per_process", rows);
     put_str(r, "what",
             "one data-parallel SGD step of W1's MLP 784-512-512-10 on a global batch of 256 "
             "(256 / processes rows each), gradients all-reduced in 1 MiB buckets during the "
             "gradient run");
     put_int(r, "reps", reps);
-    put_num(r, "examples_per_s", W8_B / (sb.median * 1e-3));
+    put_num(r, "examples_per_s", (double)rows * size / (sb.median * 1e-3));
     put_num(r, "one_allreduce_median_ms", ss.median);
     put_num(r, "overlap_saves_ms", ss.median - sb.median);
-    put_num(r, "loss_step0", l / size);
+    put_num(r, "loss_step0", o->shard_of > 0 ? l : l / size);
     put_num(r, "allreduce_bytes_per_step",
             (double)(W1_H * W1_IN + W1_H + W1_H * W1_H + W1_H + W1_OUT * W1_H + W1_OUT) * 4);
     free(tb);
@@ -2089,7 +2099,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: nabla-bench WORKLOAD [--threads N] [--json] [--reps N]\n"
                "                   [--nodes N] [--pattern chain|dag] [--no-blis-ref] "
-               "[--no-simplify] [--form F]\n"
+               "[--no-simplify] [--form F] [--shard-of P]\n"
                "  WORKLOAD     W1 (MLP step), W2 (scalar graph), W3 (gradient of sum(A @ B)),\n"
                "               W3b (of sum((A @ B) * R): both backward GEMMs),\n"
                "               W4 (logistic regression), W5 (scaling), W6 (LeNet-5 step),\n"
@@ -2102,13 +2112,16 @@ static void usage(FILE *f)
                "  --pattern P  W5: only the chain or only the random DAG\n"
                "  --no-blis-ref  W1, W3, W3b, W7: time nabla alone, without the alternating BLIS\n"
                "               reference (for profiling; the ratio fields are then null)\n"
-               "  --no-simplify  W2, W5: nb_grad without the graph simplifier (what it costs)\n"
-               "  --form F     W7: the LSTM as the library's cells (the default), two\n"
-               "               (x W_ih and h W_hh a step), fused ([x, h] times [W_ih, W_hh],\n"
-               "               one product a step), hoisted (x W_ih for all steps in one\n"
-               "               product), or ab: the four in turn, one step each;\n"
-               "               W1: study, the step and BLIS's GEMMs alone, interleaved,\n"
-               "               cold and page-aligned, in rotating blocks (--reps: cycles)\n");
+               "  --no-simplify  W2, W5: nb_grad without the graph simplifier (what it costs)\n");
+    fprintf(f,
+            "  --form F     W7: the LSTM as the library's cells (the default), two\n"
+            "               (x W_ih and h W_hh a step), fused ([x, h] times [W_ih, W_hh],\n"
+            "               one product a step), hoisted (x W_ih for all steps in one\n"
+            "               product), or ab: the four in turn, one step each;\n"
+            "               W1: study, the step and BLIS's GEMMs alone, interleaved,\n"
+            "               cold and page-aligned, in rotating blocks (--reps: cycles)\n"
+            "  --shard-of P W8 in one process: only the first of P processes' rows (a\n"
+            "               shard's step with nothing to all-reduce: the ideal P-process step)\n");
 }
 
 int main(int argc, char **argv)
@@ -2133,6 +2146,9 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--form") == 0 && v) {
             o.form = v;
+            i++;
+        } else if (strcmp(a, "--shard-of") == 0 && v && atoi(v) > 0 && atoi(v) <= 256) {
+            o.shard_of = atoi(v);
             i++;
         } else if (strcmp(a, "--no-blis-ref") == 0) {
             o.no_blis_ref = true;
