@@ -505,8 +505,152 @@ static void compact(nb_graph *g, uint32_t first, const uint32_t *counts, size_t 
     nbi_mem_free(g, keep, n ? n : 1);
 }
 
+/* ---- the quick test: would the sweep change anything? ---- */
+
+/* Node id's inputs in the flat tables: their ids at g->in_ids[*at], *n of them. */
+static void flat_inputs(const nb_graph *g, uint32_t id, uint32_t *at, uint32_t *n)
+{
+    *at = g->meta[id].in_at;
+    *n = (id + 1 < g->n_nodes ? g->meta[id + 1].in_at : g->n_in_ids) - *at;
+}
+
+/* A hash of node id's op and input ids, read from the flat tables alone (0 is kept for empty). */
+static uint32_t flat_key(const nb_graph *g, uint32_t id)
+{
+    uint32_t at, n;
+    flat_inputs(g, id, &at, &n);
+    uint64_t h = mix(0x9e3779b97f4a7c15u, (uint64_t)g->meta[id].op | (uint64_t)n << 8);
+    for (uint32_t i = 0; i < n; i++) {
+        h = mix(h, g->in_ids[at + i]);
+    }
+    return (uint32_t)(h >> 32) | 1u;
+}
+
+/*
+ * Whether the sweep could change a node from id on: a rule that applies to it
+ * as it is (every node before it is then unchanged, so its inputs are their
+ * own representatives). Inputs are read from the flat tables; a record is
+ * read only where a rule might apply (an input that is a fill or a constant,
+ * an op under an input of the same op, a shape rule).
+ */
+static bool rule_applies(const nb_graph *g, const nb_node *v, uint32_t at, uint32_t n)
+{
+    int op = g->meta[v->id].op;
+    uint8_t in_op0 = n > 0 ? g->meta[g->in_ids[at]].op : 0;
+    switch (op) {
+    case NBI_OP_MUL:
+    case NBI_OP_ADD:
+    case NBI_OP_SUB:
+    case NBI_OP_DIV:
+        for (uint32_t i = 0; i < n; i++) {
+            uint8_t o = g->meta[g->in_ids[at + i]].op;
+            if (o == NBI_OP_FILL || o == NBI_OP_CONST) {
+                return identity(v, v->in) || foldable(v, v->in);
+            }
+        }
+        return false;
+    case NBI_OP_NEG:
+    case NBI_OP_TRANSPOSE:
+        return in_op0 == op || (in_op0 == NBI_OP_CONST && foldable(v, v->in));
+    case NBI_OP_RESHAPE:
+    case NBI_OP_BROADCAST_TO:
+        return in_op0 == op || identity(v, v->in) || foldable(v, v->in);
+    default:
+        return n > 0 && in_op0 == NBI_OP_CONST && foldable(v, v->in);
+    }
+}
+
+/*
+ * True unless the sweep over ids first.. would leave every node as it is and
+ * find every one read (by a later node or as a root): then nb_grad can skip
+ * it. It answers true as soon as one node might change, so graphs with
+ * something to simplify pay little for asking; graphs without (the scalar
+ * chains of W2) skip the sweep's pointer chasing, reading the flat tables and
+ * a table of ids keyed by (op, input ids) that nothing is ever evicted from.
+ * A key shared by two nodes only counts when node_same says they are equal.
+ */
+bool nbi_simplify_needed(nb_graph *g, uint32_t first, size_t n_roots, nb_node *const *roots)
+{
+    uint32_t n = g->n_nodes - first, cap = 64;
+    while (cap < 2 * (uint64_t)n) {
+        cap *= 2;
+    }
+    uint32_t *slot = nbi_mem_alloc(g, (size_t)cap * 2 * sizeof *slot); /* (key, id) pairs */
+    uint8_t *read = nbi_mem_alloc(g, n);
+    bool needed = true;
+    if (!slot || !read) {
+        goto done; /* the sweep reports the lack of memory */
+    }
+    memset(slot, 0, (size_t)cap * 2 * sizeof *slot);
+    memset(read, 0, n);
+    for (size_t i = 0; i < n_roots; i++) {
+        if (roots[i] && roots[i]->id >= first) {
+            read[roots[i]->id - first] = 1;
+        }
+    }
+    enum { AHEAD = 8 }; /* keys of later nodes are hashed early: their slots are on the way */
+    uint32_t keys[AHEAD];
+    for (uint32_t k = 0; k < AHEAD && k < n; k++) {
+        keys[k] = flat_key(g, first + k);
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t id = first + k, at, arity;
+        uint32_t key = keys[k % AHEAD];
+        if (k + AHEAD < n) {
+            keys[k % AHEAD] = flat_key(g, id + AHEAD);
+            __builtin_prefetch(&slot[2 * (keys[k % AHEAD] & (cap - 1))]);
+        }
+        flat_inputs(g, id, &at, &arity);
+        for (uint32_t i = 0; i < arity; i++) {
+            if (g->in_ids[at + i] >= first) {
+                read[g->in_ids[at + i] - first] = 1;
+            }
+        }
+        int op = g->meta[id].op;
+        bool leaf = g->meta[id].flags & NBI_M_LEAF;
+        if ((leaf && op != NBI_OP_CONST) || impure(op)) {
+            continue;
+        }
+        nb_node *v = g->nodes[id];
+        if (v->flags & NBI_F_SEED || (op == NBI_OP_CONST && !own_const(v))) {
+            continue;
+        }
+        if (arity == 0 && op != NBI_OP_CONST) {
+            /* fills: their value is an attribute; merge candidates go by the whole node */
+            key = (uint32_t)(node_hash(v) >> 32) | 1u;
+        } else if (op == NBI_OP_CONST) {
+            key = (uint32_t)(node_hash(v) >> 32) | 1u;
+        } else if (rule_applies(g, v, at, arity)) {
+            goto done;
+        }
+        for (uint32_t h = key & (cap - 1);; h = (h + 1) & (cap - 1)) {
+            if (slot[2 * h] == 0) {
+                slot[2 * h] = key;
+                slot[2 * h + 1] = id;
+                break;
+            }
+            if (slot[2 * h] == key && node_same(g->nodes[slot[2 * h + 1]], v)) {
+                goto done; /* a common subexpression */
+            }
+        }
+    }
+    needed = memchr(read, 0, n) != NULL; /* a node nothing reads is dropped */
+done:
+    nbi_mem_free(g, slot, slot ? (size_t)cap * 2 * sizeof *slot : 0);
+    nbi_mem_free(g, read, n);
+    return needed;
+}
+
 void nbi_simplify_tail(nb_graph *g, uint32_t first, const uint32_t *counts, size_t n_roots,
                        nb_node **roots)
+{
+    if (g->status == NB_OK && first < g->n_nodes && nbi_simplify_needed(g, first, n_roots, roots)) {
+        nbi_simplify_sweep(g, first, counts, n_roots, roots);
+    }
+}
+
+void nbi_simplify_sweep(nb_graph *g, uint32_t first, const uint32_t *counts, size_t n_roots,
+                        nb_node **roots)
 {
     if (g->status != NB_OK || first >= g->n_nodes) {
         return;

@@ -451,4 +451,14 @@ nb_node *nbi_expand_reduced(nb_graph *g, nb_node *dy, nb_node *x, int axis, bool
 void nbi_simplify_tail(nb_graph *g, uint32_t first, const uint32_t *counts, size_t n_roots,
                        nb_node **roots);
 
+/*
+ * nbi_simplify_tail's two halves. nbi_simplify_needed is false only when the
+ * sweep would change no node from first on and find each one read (by a later
+ * node or as one of roots[]); it reads the flat tables, and a node's record
+ * only where a rule might apply. nbi_simplify_sweep is the sweep itself.
+ */
+bool nbi_simplify_needed(nb_graph *g, uint32_t first, size_t n_roots, nb_node *const *roots);
+void nbi_simplify_sweep(nb_graph *g, uint32_t first, const uint32_t *counts, size_t n_roots,
+                        nb_node **roots);
+
 #endif /* NABLA_INTERNAL_H */
