@@ -615,10 +615,8 @@ bool nbi_simplify_needed(nb_graph *g, uint32_t first, size_t n_roots, nb_node *c
         if (v->flags & NBI_F_SEED || (op == NBI_OP_CONST && !own_const(v))) {
             continue;
         }
-        if (arity == 0 && op != NBI_OP_CONST) {
-            /* fills: their value is an attribute; merge candidates go by the whole node */
-            key = (uint32_t)(node_hash(v) >> 32) | 1u;
-        } else if (op == NBI_OP_CONST) {
+        if (arity == 0) {
+            /* constants and fills: their value is data or an attribute, so the key is the whole node */
             key = (uint32_t)(node_hash(v) >> 32) | 1u;
         } else if (rule_applies(g, v, at, arity)) {
             goto done;

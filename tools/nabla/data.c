@@ -224,14 +224,12 @@ int data_heldout(nb_graph *g, const nb_dataset *ds, nb_node *x, nb_node *y, nb_n
     h->accuracy = -1;
     h->loss = NAN;
     nb_batches b;
-    if (nb_batches_init(&b, ds->rows, global, 0) != NB_OK) {
-        return -1;
-    }
+    bool batches = nb_batches_init(&b, ds->rows, global, 0) == NB_OK;
     size_t full = ds->rows / global, hits = 0, total = 0;
     size_t size = logits ? nb_node_size(logits) : 0, per = logits ? size / batch : 0;
     double *z = malloc((size ? size : 1) * sizeof *z), *t = malloc(batch * sizeof *t);
     double sum = 0;
-    int rc = z && t && nb_batches_shard(&b, rank, procs) == NB_OK ? 0 : -1;
+    int rc = batches && z && t && nb_batches_shard(&b, rank, procs) == NB_OK ? 0 : -1;
     nb_node *outs[2];
     size_t n_outs = 0;
     if (want_loss) {
@@ -269,7 +267,9 @@ int data_heldout(nb_graph *g, const nb_dataset *ds, nb_node *x, nb_node *y, nb_n
     }
     free(z);
     free(t);
-    nb_batches_free(&b);
+    if (batches) {
+        nb_batches_free(&b);
+    }
     /* every process sums, a failed one too, so none waits for another that left */
     double counts[4] = { (double)hits, (double)total, sum, rc != 0 };
     if (procs > 1 && nb_dist_sum(counts, 4) != NB_OK) {
