@@ -31,4 +31,11 @@ nb_status nbi_onnx_read_buffer(nb_graph *g, const uint8_t *buf, size_t len,
                                const nb_onnx_read_options *opts, nb_node **outputs, size_t cap,
                                size_t *n_outputs);
 
+/*
+ * The importer's k-th operator with attributes: its name in *op and the
+ * attributes it accepts as ",a,b,"; NULL past the end. For fuzz/onnx_mutator.c,
+ * which adds the attributes an operator can carry.
+ */
+const char *nbi_onnx_op_attrs(size_t k, const char **op);
+
 #endif /* NABLA_IO_H */

@@ -1870,6 +1870,15 @@ static const struct {
     { "GRU", ",hidden_size,direction,layout,linear_before_reset," },
 };
 
+const char *nbi_onnx_op_attrs(size_t k, const char **op)
+{
+    if (k >= sizeof op_attrs / sizeof *op_attrs) {
+        return NULL;
+    }
+    *op = op_attrs[k].op;
+    return op_attrs[k].attrs;
+}
+
 static bool attrs_known(orr *r, const char *op)
 {
     const char *allowed = ",";

@@ -37,3 +37,9 @@ nb_status nb_onnx_read(nb_graph *g, const char *path, const nb_onnx_read_options
     (void)path;
     return g ? nbi_onnx_read_buffer(g, NULL, 0, opts, outputs, cap, n_outputs) : NB_ERR_ARG;
 }
+
+const char *nbi_onnx_op_attrs(size_t k, const char **op)
+{
+    (void)k, (void)op;
+    return NULL;
+}
