@@ -111,6 +111,11 @@ static oval *add_val(orr *r, const char *name)
         fail(r, NB_ERR_FORMAT, "an output without a name");
         return NULL;
     }
+    if (find(r, name)) { /* a node reading it would see the wrong one */
+        fail(r, NB_ERR_FORMAT, "'%s' is defined twice (an ONNX graph assigns every name once)",
+             name);
+        return NULL;
+    }
     if (r->n_vals == r->cap_vals) {
         size_t cap = r->cap_vals ? 2 * r->cap_vals : 64;
         oval **v = realloc(r->vals, cap * sizeof *v);
@@ -1084,7 +1089,8 @@ static bool op_gather(orr *r)
         size_t ni = count_of(ix->rank, ix->shape);
         if (is_float(ix->dt) || ix->boolean) {
             /* a float index could round into range here and out of it once exported */
-            return fail(r, NB_ERR_DTYPE, "indices must be int32 or int64, got ONNX type %d", ix->dt);
+            return fail(r, NB_ERR_DTYPE, "indices must be int32 or int64, got ONNX type %d",
+                        ix->dt);
         }
         for (size_t k = 0; k < ni; k++) {
             if (ix->v[k] != floor(ix->v[k])) {
@@ -1218,9 +1224,14 @@ static bool op_slice(orr *r)
             return false;
         }
         double len = (double)shape[a], s = st[k], e = en[k], step = stp[k];
-        if (step != 1 && !(step > 1 && step <= INT32_MAX)) {
+        if (step != 1 && !(step > 1 && step <= INT32_MAX && step == floor(step))) {
             free(fv);
-            return fail(r, NB_ERR_ARG, "step %g is not supported (steps >= 1 only)", step);
+            return fail(r, NB_ERR_ARG, "step %g is not supported (integer steps >= 1 only)", step);
+        }
+        if (s != floor(s) || e != floor(e)) { /* NaN or a fraction, from a float tensor */
+            free(fv);
+            return fail(r, NB_ERR_ARG, "the start %g and end %g of axis %d are not integers", s, e,
+                        a);
         }
         s = s < 0 ? s + len : s;
         e = e < 0 ? e + len : e;
@@ -2199,14 +2210,24 @@ static nb_status import_model(orr *r, const Onnx__ModelProto *m, nb_node **outs,
         }
     }
     r->where[0] = '\0';
+    size_t n_inits = r->n_vals; /* the values so far are initializers */
     for (size_t k = 0; k < gp->n_input && r->st == NB_OK; k++) {
         const Onnx__ValueInfoProto *vi = gp->input[k];
         if (!vi || !vi->name || !*vi->name) {
             fail(r, NB_ERR_FORMAT, "graph input %zu has no name", k);
             break;
         }
-        if (find(r, vi->name)) {
-            continue; /* an initializer listed as an input too (IR < 4): a parameter */
+        const oval *seen = find(r, vi->name);
+        bool is_init = false;
+        for (size_t j = 0; seen && j < n_inits; j++) {
+            is_init = is_init || r->vals[j] == seen;
+        }
+        if (is_init) {
+            continue; /* an initializer listed as an input too (IR < 4) */
+        }
+        if (seen) {
+            fail(r, NB_ERR_FORMAT, "graph input '%s' is listed twice", vi->name);
+            break;
         }
         nb_dtype d = NB_DTYPE_F32;
         int rank = 0;

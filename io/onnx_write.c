@@ -1267,21 +1267,25 @@ static nb_status export(ow *w, size_t n_out, nb_node *const *outs, const char *p
     /* outputs, under the names asked for (an Identity gives a node a second name) */
     for (size_t k = 0; k < n_out && !w->failed && !w->a.oom; k++) {
         const char *name = w->names[outs[k]->id];
-        bool leaf = outs[k]->op == NBI_OP_INPUT;
-        const char *want = opts && opts->names && opts->names[k] ? opts->names[k] : name;
-        for (size_t j = 0; j < k; j++) {
+        const char *base = opts && opts->names && opts->names[k] ? opts->names[k] : name;
+        const char *want = base;
+        if (outs[k]->op == NBI_OP_INPUT && strcmp(want, name) == 0) {
+            snprintf(buf, sizeof buf, "%s.out",
+                     name); /* an input is an output under another name */
+            want = nbi_ostrdup(&w->a, buf);
+        }
+        for (size_t j = 0; j < k && want; j++) {
             if (strcmp(outputs[j]->name, want) == 0) {
-                leaf = true; /* a second output of the same value needs its own name */
-                snprintf(buf, sizeof buf, "%s.out%zu", want, k);
+                /* a second output of the same value, or of the same name, needs its own name */
+                snprintf(buf, sizeof buf, "%s.out%zu", base, k);
                 want = nbi_ostrdup(&w->a, buf);
             }
         }
-        if (strcmp(want, name) != 0 || leaf) {
+        if (!want) {
+            break; /* out of memory: reported below */
+        }
+        if (strcmp(want, name) != 0) {
             w->cur = outs[k];
-            if (strcmp(want, name) == 0) {
-                snprintf(buf, sizeof buf, "%s.out", name);
-                want = nbi_ostrdup(&w->a, buf);
-            }
             op1(w, "Identity", name, want);
         }
         outputs[k] = value_info(w, want, outs[k]);

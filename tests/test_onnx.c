@@ -435,6 +435,12 @@ Test(onnx_import, unsupported_files_get_clear_errors)
         /* fuzz_onnx's bug 12 (docs/reliability.md): a float tensor as Gather's indices */
         { "../fuzz_regressions/onnx/float_gather_indices_round_into_range.onnx",
           "node 'mm' (Gather): indices must be int32 or int64, got ONNX type 1", NB_ERR_DTYPE },
+        /* bugs 13 and 14: a NaN start of a Slice; an output named as its own input */
+        { "../fuzz_regressions/onnx/nan_slice_start_cast_to_integer.onnx",
+          "node 'y' (Slice): the start nan and end nan of axis 0 are not integers", NB_ERR_ARG },
+        { "../fuzz_regressions/onnx/concat_output_shadows_its_input.onnx",
+          "node 'n1' (Concat): 'n1' is defined twice (an ONNX graph assigns every name once)",
+          NB_ERR_FORMAT },
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         nb_graph *g = nb_graph_new();
@@ -765,6 +771,37 @@ Test(onnx, a_concat_of_many_inputs_exports, .init = make_dir, .fini = remove_dir
     nb_node_read_f64(h, y2, v, 12);
     for (int k = 0; k < 12; k++) {
         cr_expect_eq(v[k], k);
+    }
+    nb_graph_free(h);
+    nb_graph_free(g);
+}
+
+/* fuzz_onnx's bug 15: an input asked for twice was exported as two values named "x.out". */
+Test(onnx, the_same_output_twice_exports, .init = make_dir, .fini = remove_dir)
+{
+    NEED_ONNX();
+    nb_graph *g = nb_graph_new();
+    nb_node *x = nb_input(g, NB_DTYPE_F64, 1, (int64_t[]){ 3 });
+    nb_node_set_name(g, x, "x");
+    nb_node *y = nb_exp(g, x);
+    nb_node *outs[4] = { x, x, y, y };
+    char path[128];
+    snprintf(path, sizeof path, "%s/twice.onnx", dir);
+    cr_assert_eq(nb_onnx_write(g, 4, outs, path, NULL), NB_OK, "%s", nb_graph_error(g));
+    nb_graph *h = nb_graph_new();
+    nb_node *back[4];
+    size_t n = 0;
+    nb_onnx_read_options o = { .dtype = NB_DTYPE_F64 };
+    cr_assert_eq(nb_onnx_read(h, path, &o, back, 4, &n), NB_OK, "%s", nb_graph_error(h));
+    cr_assert_eq(n, 4); /* the importer refuses a name defined twice */
+    nb_node *in = nb_graph_find(h, "x");
+    cr_assert_not_null(in);
+    cr_assert_eq(nb_node_write(h, in, (double[]){ 0, 1, 2 }, 3), NB_OK);
+    cr_assert_eq(nb_graph_run(h, 4, back), NB_OK, "%s", nb_graph_error(h));
+    for (int k = 0; k < 4; k++) {
+        double v[3];
+        nb_node_read_f64(h, back[k], v, 3);
+        cr_expect_eq(v[2], k < 2 ? 2 : exp(2.0), "output %d", k);
     }
     nb_graph_free(h);
     nb_graph_free(g);
