@@ -291,9 +291,8 @@ struct nbi_dist_step {
     size_t next;           /* buckets started: 0..next-1, always in this order */
     nb_node *const *grads; /* the gradients of the step in progress */
     int status[2], status_sum[2];
-    bool bad_local;   /* a weighted gradient here was not finite */
-    size_t bad_param; /* the first such */
-    double share;
+    bool bad_local;                   /* a weighted gradient here was not finite */
+    size_t bad_param;                 /* the first such */
     double run_seconds, wait_seconds; /* of the last step, for bench/ */
 };
 
@@ -323,29 +322,15 @@ static void start_ready(nb_optim *opt)
     }
 }
 
-/* Gradient i times the share, into the slab; notes a value that is not finite. */
+/*
+ * Gradient i times the share, into the slab, or added to the micro-batches
+ * already there (nb_optim_accumulate); notes a value that is not finite.
+ */
 static void take(nb_optim *opt, size_t i, const void *src)
 {
     nbi_dist_step *d = opt->dist;
-    size_t c = nbi_node_count(opt->params[i]);
-    bool finite = true;
-    if (opt->params[0]->dtype == NB_DTYPE_F32) {
-        const float *x = src;
-        float *y = slab_at(opt, i), w = (float)d->share, z = 0;
-        for (size_t k = 0; k < c; k++) {
-            y[k] = x ? x[k] * w : 0;
-            z += y[k] * 0; /* NaN once any value is NaN or infinite */
-        }
-        finite = z == 0;
-    } else {
-        const double *x = src;
-        double *y = slab_at(opt, i), w = d->share, z = 0;
-        for (size_t k = 0; k < c; k++) {
-            y[k] = x ? x[k] * w : 0;
-            z += y[k] * 0;
-        }
-        finite = z == 0;
-    }
+    bool finite = nbi_optim_weigh(opt->params[0]->dtype, slab_at(opt, i), src,
+                                  nbi_node_count(opt->params[i]), opt->share, opt->acc_n > 0);
     if (!finite && (!d->bad_local || i < d->bad_param)) { /* the first parameter, in any order */
         d->bad_local = true;
         d->bad_param = i;
@@ -388,7 +373,6 @@ nb_status nbi_dist_step_new(nb_optim *opt)
         return NB_ERR_NOMEM;
     }
     opt->dist = d;
-    d->share = 1.0 / job.size;
     d->slab = malloc(opt->total * es);
     d->lo = calloc(n, sizeof *d->lo);
     d->hi = calloc(n, sizeof *d->hi);
@@ -438,14 +422,6 @@ void nbi_dist_step_free(nb_optim *opt)
     opt->dist = NULL;
 }
 
-nb_status nbi_dist_set_share(nb_optim *opt, double share)
-{
-    if (opt->dist) {
-        opt->dist->share = share;
-    }
-    return NB_OK;
-}
-
 void *nbi_dist_grad(const nb_optim *opt, size_t i)
 {
     return slab_at(opt, i);
@@ -469,8 +445,11 @@ nb_status nbi_dist_run(nb_optim *opt, nb_node *const *outs, size_t n_outs, nb_no
     d->grads = grads;
     d->bad_local = false;
     double t0 = wall();
-    nb_status s = NB_OK;
-    if (d->share > 0) {
+    /* a micro-batch that failed here before (nb_optim_accumulate) fails the step everywhere */
+    nb_status s = opt->acc_status;
+    if (s != NB_OK) {
+        nbi_report(g, s, "optim_accumulate", 0, NULL, "%s", opt->acc_msg);
+    } else if (opt->share > 0) {
         g->after_step = after_step;
         g->after_step_ctx = opt;
         s = nb_graph_run(g, n_outs, outs);
@@ -480,7 +459,7 @@ nb_status nbi_dist_run(nb_optim *opt, nb_node *const *outs, size_t n_outs, nb_no
     /* gradients no step produced (leaves), or all of them when this process has no examples */
     for (size_t i = 0; i < opt->n; i++) {
         if (!d->copied[i]) {
-            take(opt, i, s == NB_OK && d->share > 0 ? grads[i]->data : NULL);
+            take(opt, i, s == NB_OK && opt->share > 0 ? grads[i]->data : NULL);
         }
     }
     start_ready(opt);
@@ -517,11 +496,6 @@ nb_status nbi_dist_run(nb_optim *opt, nb_node *const *outs, size_t n_outs, nb_no
     return NB_OK;
 }
 
-bool nbi_dist_ran(const nb_optim *opt)
-{
-    return opt->dist->share > 0;
-}
-
 void nbi_dist_times(const nb_optim *opt, double *run, double *wait)
 {
     *run = opt->dist ? opt->dist->run_seconds : 0;
@@ -541,24 +515,11 @@ void nbi_dist_step_free(nb_optim *opt)
     (void)opt;
 }
 
-nb_status nbi_dist_set_share(nb_optim *opt, double share)
-{
-    (void)opt;
-    (void)share;
-    return NB_OK;
-}
-
 void *nbi_dist_grad(const nb_optim *opt, size_t i)
 {
     (void)opt;
     (void)i;
     return NULL;
-}
-
-bool nbi_dist_ran(const nb_optim *opt)
-{
-    (void)opt;
-    return true;
 }
 
 nb_status nbi_dist_run(nb_optim *opt, nb_node *const *outs, size_t n_outs, nb_node *const *grads)
@@ -584,5 +545,6 @@ nb_status nb_optim_set_share(nb_optim *opt, double share)
         return nbi_report(opt->g, NB_ERR_ARG, "optim_set_share", 0, NULL,
                           "the share %g is outside [0, 1]", share);
     }
-    return nbi_dist_set_share(opt, share);
+    opt->share = share;
+    return NB_OK;
 }

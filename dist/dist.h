@@ -15,17 +15,12 @@ nb_status nbi_dist_step_new(nb_optim *opt);
 /* Releases opt->dist (NULL allowed). */
 void nbi_dist_step_free(nb_optim *opt);
 
-nb_status nbi_dist_set_share(nb_optim *opt, double share);
-
 /*
  * Runs outs (the loss and grads of one step) and sums the weighted gradients
  * over the processes, overlapping the run; every process returns the same
  * status, and on NB_OK nbi_dist_grad(opt, i) holds the sum for parameter i.
  */
 nb_status nbi_dist_run(nb_optim *opt, nb_node *const *outs, size_t n_outs, nb_node *const *grads);
-
-/* False when this process had no examples in the last step (share 0): no loss. */
-bool nbi_dist_ran(const nb_optim *opt);
 
 /* The summed gradient of parameter i after nbi_dist_run. */
 void *nbi_dist_grad(const nb_optim *opt, size_t i);

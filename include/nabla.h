@@ -1619,7 +1619,26 @@ NB_API nb_status nb_optim_step(nb_optim *opt);
  */
 NB_API nb_status nb_optim_step_with(nb_optim *opt, nb_node *loss, nb_node *const *grads);
 
-/* The loss computed by the last step (NaN before the first, or without a loss node). */
+/*
+ * Gradient accumulation: one micro-batch of a global batch. Runs loss and
+ * grads[0..n-1] (both NULL: the optimizer's own, as nb_optim_step) and adds
+ * the gradients times the share (nb_optim_set_share) to a sum the optimizer
+ * keeps, without updating; the next nb_optim_step or nb_optim_step_with adds
+ * its own run the same way and updates from the sum. With each micro-batch's
+ * share its examples over the global batch's and a loss that is a mean over
+ * its examples, the sum is the gradient of the mean over the global batch.
+ * Micro-batches computed on one process and the same micro-batches spread
+ * over two (`distributed`, one each) give the same sums, bit for bit
+ * (docs/distributed.md). The first call allocates the sum, one copy of the
+ * parameters, once (without MPI; under it the all-reduce's buffer holds it).
+ * nb_optim_loss then returns this run's loss. Not collective. Returns the
+ * run's status; after a failure the sum is lost, and the next step fails
+ * with this message without updating (under MPI on every process, naming
+ * this rank).
+ */
+NB_API nb_status nb_optim_accumulate(nb_optim *opt, nb_node *loss, nb_node *const *grads);
+
+/* The loss computed by the last step or accumulation (NaN before the first, or without a loss node). */
 NB_API double nb_optim_loss(const nb_optim *opt);
 
 /*
@@ -1885,13 +1904,14 @@ NB_API nb_status nb_dist_sum(double *x, size_t n);
 NB_API nb_status nb_dist_broadcast(nb_graph *g, size_t n, nb_node *const *nodes);
 
 /*
- * Sets this process's share of the next steps' global batch, for an
- * optimizer made with `distributed`: its gradients are multiplied by share
- * before the sum over processes. With a loss that is a mean over this
- * process's examples, share = local examples / global examples gives the
- * gradient of the mean over the global batch; 0 means this process has no
- * examples in the step and takes part with zeros, without running the
- * graph. Returns NB_ERR_ARG for a share outside [0, 1].
+ * Sets the share of the global batch that the next runs (steps and
+ * nb_optim_accumulate) compute: their gradients are multiplied by share
+ * before they are summed, over micro-batches and, with `distributed`, over
+ * processes. With a loss that is a mean over the run's examples, share =
+ * its examples / the global batch's gives the gradient of the mean over
+ * the global batch; 0 means the run has no examples and adds zeros,
+ * without running the graph. The default is 1 / processes with
+ * `distributed`, else 1. Returns NB_ERR_ARG for a share outside [0, 1].
  */
 NB_API nb_status nb_optim_set_share(nb_optim *opt, double share);
 
@@ -2126,8 +2146,8 @@ typedef struct nb_conv1d_layer {
  * (fan_in = in/groups * k). Errors: as nb_conv2d_layer_new ("conv1d_layer: ...").
  */
 NB_API nb_conv1d_layer nb_conv1d_layer_new(nb_graph *g, const char *name, nb_dtype dtype,
-                                           int64_t in, int64_t out, int k,
-                                           const nb_conv_opts *opts, bool bias);
+                                           int64_t in, int64_t out, int k, const nb_conv_opts *opts,
+                                           bool bias);
 
 /* Applies nb_conv1d to x[N, in, L] in scope layer->name. Errors: as nb_conv1d. */
 NB_API nb_node *nb_conv1d_layer_apply(nb_graph *g, const nb_conv1d_layer *layer, nb_node *x);

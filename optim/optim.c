@@ -216,6 +216,7 @@ nb_optim *nb_optim_new(nb_graph *g, nb_node *loss, size_t n, nb_node *const *par
         nb_optim_free(opt);
         return NULL;
     }
+    opt->share = opt->dist ? 1.0 / nb_dist_size() : 1;
     return opt;
 }
 
@@ -225,6 +226,9 @@ void nb_optim_free(nb_optim *opt)
         return;
     }
     nb_graph *g = opt->g;
+    if (opt->acc) { /* sized by the parameters' dtype, before they go */
+        nbi_mem_free(g, opt->acc, opt->total * nbi_dtype_size(opt->params[0]->dtype));
+    }
     nbi_mem_free(g, opt->params, opt->n * sizeof *opt->params);
     nbi_mem_free(g, opt->outs, opt->n_outs * sizeof *opt->outs);
     nbi_mem_free(g, opt->other, (opt->n + 1) * sizeof *opt->other);
@@ -382,26 +386,97 @@ static bool finite_max(const nb_node *n, const void *data, double *m)
     return true;
 }
 
-/* Runs outs[0..n_outs-1] (the loss first when has_loss), then updates every parameter. */
+bool nbi_optim_weigh(nb_dtype t, void *dst, const void *src, size_t n, double w, bool add)
+{
+    if (t == NB_DTYPE_F32) {
+        const float *x = src;
+        float *y = dst, fw = (float)w, z = 0;
+        for (size_t k = 0; k < n; k++) {
+            y[k] = (add ? y[k] : 0) + (x ? x[k] * fw : 0);
+            z += y[k] * 0; /* NaN once any value is NaN or infinite */
+        }
+        return z == 0;
+    }
+    const double *x = src;
+    double *y = dst, z = 0;
+    for (size_t k = 0; k < n; k++) {
+        y[k] = (add ? y[k] : 0) + (x ? x[k] * w : 0);
+        z += y[k] * 0;
+    }
+    return z == 0;
+}
+
+/* Where parameter i's weighted sum is kept: dist's slab, or the optimizer's own (made here). */
+static void *sum_at(nb_optim *opt, size_t i)
+{
+    if (opt->dist) {
+        return nbi_dist_grad(opt, i);
+    }
+    size_t es = nbi_dtype_size(opt->params[0]->dtype);
+    if (!opt->acc) {
+        opt->acc = nbi_mem_alloc(opt->g, opt->total * es);
+        if (!opt->acc) {
+            return NULL;
+        }
+    }
+    return (unsigned char *)opt->acc + opt->offset[i] * es;
+}
+
+/* Adds this run's gradients (NULL: zeros) times the share to the sum; false when out of memory. */
+static bool add_to_sum(nb_optim *opt, nb_node *const *grads)
+{
+    for (size_t i = 0; i < opt->n; i++) {
+        void *dst = sum_at(opt, i);
+        if (!dst) {
+            return false;
+        }
+        nbi_optim_weigh(opt->params[0]->dtype, dst, grads ? grads[i]->data : NULL,
+                        nbi_node_count(opt->params[i]), opt->share, opt->acc_n > 0);
+    }
+    return true;
+}
+
+static void read_loss(nb_optim *opt, const nb_node *loss)
+{
+    opt->last_loss = loss->dtype == NB_DTYPE_F32 ? (double)*(const float *)loss->data
+                                                 : *(const double *)loss->data;
+}
+
+/*
+ * Runs outs[0..n_outs-1] (the loss first when has_loss), then updates every
+ * parameter: from the run's gradients, or from the weighted sum of the
+ * micro-batches accumulated since the last step and this run's.
+ */
 static nb_status step(nb_optim *opt, nb_node *const *outs, size_t n_outs, bool has_loss)
 {
     nb_graph *g = opt->g;
     nb_node *const *grads = outs + (has_loss ? 1 : 0);
-    /* distributed: the run, then the gradients summed over the processes */
-    nb_status s =
-        opt->dist ? nbi_dist_run(opt, outs, n_outs, grads) : nb_graph_run(g, n_outs, outs);
+    bool summed = opt->dist || opt->acc_n > 0 || opt->share != 1, ran = opt->share > 0;
+    nb_status s = opt->acc_status;
+    if (opt->dist) {
+        /* the run, then the gradients summed over the processes (and a failure agreed on) */
+        s = nbi_dist_run(opt, outs, n_outs, grads);
+    } else if (s != NB_OK) {
+        s = nbi_report(g, s, "optim_step", 0, NULL, "a micro-batch failed: %s", opt->acc_msg);
+    } else {
+        s = ran ? nb_graph_run(g, n_outs, outs) : NB_OK;
+        if (s == NB_OK && summed && !add_to_sum(opt, ran ? grads : NULL)) {
+            s = nbi_report(g, NB_ERR_NOMEM, "optim_step", 0, NULL,
+                           "out of memory for the sum of the micro-batches' gradients");
+        }
+    }
+    opt->acc_n = 0;
+    opt->acc_status = NB_OK;
     if (s != NB_OK) {
         return s;
     }
     for (size_t i = 0; i < opt->n; i++) {
-        opt->gdata[i] = opt->dist ? nbi_dist_grad(opt, i) : grads[i]->data;
+        opt->gdata[i] = summed ? sum_at(opt, i) : grads[i]->data;
     }
     int nt = nbi_threads();
     opt->last_norm = sqrt(sum_squares(opt, grads, 1, nt));
-    if (has_loss && (!opt->dist || nbi_dist_ran(opt))) {
-        nb_node *loss = outs[0];
-        opt->last_loss =
-            loss->dtype == NB_DTYPE_F32 ? (double)*(float *)loss->data : *(double *)loss->data;
+    if (has_loss && ran) {
+        read_loss(opt, outs[0]);
         if (isnan(opt->first_loss)) {
             opt->first_loss = opt->last_loss;
         }
@@ -438,34 +513,80 @@ nb_status nb_optim_step(nb_optim *opt)
     return step(opt, opt->outs, opt->n_outs, opt->loss != NULL);
 }
 
-nb_status nb_optim_step_with(nb_optim *opt, nb_node *loss, nb_node *const *grads)
+/* Checks loss and grads (given by the caller for op) into opt->other[0..*k-1]. */
+static nb_status other_outs(nb_optim *opt, const char *op, nb_node *loss, nb_node *const *grads,
+                            size_t *k)
 {
-    if (!opt) {
-        return NB_ERR_ARG;
-    }
     nb_graph *g = opt->g;
     if (!grads) {
-        return nbi_report(g, NB_ERR_ARG, "optim_step_with", 0, NULL, "grads is NULL");
+        return nbi_report(g, NB_ERR_ARG, op, 0, NULL, "grads is NULL");
     }
-    size_t k = 0;
+    *k = 0;
     if (loss) {
         if (loss->g != g) {
-            return nbi_report(g, NB_ERR_GRAPH, "optim_step_with", 1, &loss,
-                              "the loss belongs to another graph");
+            return nbi_report(g, NB_ERR_GRAPH, op, 1, &loss, "the loss belongs to another graph");
         }
-        opt->other[k++] = loss;
+        opt->other[(*k)++] = loss;
     }
     for (size_t i = 0; i < opt->n; i++) {
         nb_node *in[2] = { opt->params[i], grads[i] };
         if (!grads[i] || grads[i]->g != g || !nbi_same_shape(grads[i], opt->params[i]) ||
             grads[i]->dtype != opt->params[i]->dtype) {
-            return nbi_report(g, NB_ERR_ARG, "optim_step_with", grads[i] ? 2 : 1, in,
+            return nbi_report(g, NB_ERR_ARG, op, grads[i] ? 2 : 1, in,
                               "grads[%zu] must be a node of this graph shaped like params[%zu]", i,
                               i);
         }
-        opt->other[k++] = grads[i];
+        opt->other[(*k)++] = grads[i];
     }
-    return step(opt, opt->other, k, loss != NULL);
+    return NB_OK;
+}
+
+nb_status nb_optim_step_with(nb_optim *opt, nb_node *loss, nb_node *const *grads)
+{
+    if (!opt) {
+        return NB_ERR_ARG;
+    }
+    size_t k = 0;
+    nb_status s = other_outs(opt, "optim_step_with", loss, grads, &k);
+    return s == NB_OK ? step(opt, opt->other, k, loss != NULL) : s;
+}
+
+nb_status nb_optim_accumulate(nb_optim *opt, nb_node *loss, nb_node *const *grads)
+{
+    if (!opt) {
+        return NB_ERR_ARG;
+    }
+    nb_graph *g = opt->g;
+    if (opt->acc_status != NB_OK) { /* the sum is already lost; the step reports it */
+        return nbi_report(g, opt->acc_status, "optim_accumulate", 0, NULL, "%s", opt->acc_msg);
+    }
+    nb_node *const *outs = opt->outs;
+    size_t n_outs = opt->n_outs;
+    bool has_loss = opt->loss != NULL;
+    if (grads) {
+        nb_status s = other_outs(opt, "optim_accumulate", loss, grads, &n_outs);
+        if (s != NB_OK) {
+            return s;
+        }
+        outs = opt->other;
+        has_loss = loss != NULL;
+    }
+    bool ran = opt->share > 0;
+    nb_status s = ran ? nb_graph_run(g, n_outs, outs) : NB_OK;
+    if (s == NB_OK && !add_to_sum(opt, ran ? outs + (has_loss ? 1 : 0) : NULL)) {
+        s = nbi_report(g, NB_ERR_NOMEM, "optim_accumulate", 0, NULL,
+                       "out of memory for the sum of the micro-batches' gradients");
+    }
+    if (s != NB_OK) {
+        opt->acc_status = s;
+        snprintf(opt->acc_msg, sizeof opt->acc_msg, "%s", nb_graph_error(g));
+        return s;
+    }
+    if (has_loss && ran) {
+        read_loss(opt, outs[0]);
+    }
+    opt->acc_n++;
+    return NB_OK;
 }
 
 bool nb_optim_diverged(const nb_optim *opt, double loss)

@@ -49,7 +49,20 @@ struct nb_optim {
     double first_loss; /* of the first step with a loss: the yardstick of nb_optim_diverged */
     struct nbi_dist_step *dist; /* the distributed step (dist/dist.c), or NULL */
     const void **gdata;         /* the step's gradient values, one per parameter */
+    double share;               /* weight of the next runs' gradients (nb_optim_set_share) */
+    /* micro-batches (nb_optim_accumulate): their weighted sum, in dist's slab when distributed */
+    void *acc;            /* total elements, allocated by the first call that needs it */
+    int64_t acc_n;        /* runs summed since the last step */
+    nb_status acc_status; /* of a failed accumulation, which the next step reports */
+    char acc_msg[NBI_MSG_MAX];
 };
+
+/*
+ * dst = src * w (add: dst += src * w) over n elements of dtype t, src NULL
+ * counting as zeros; false when a result is NaN or infinite. The one place
+ * gradients are weighted, on one process and on several, so both round alike.
+ */
+bool nbi_optim_weigh(nb_dtype t, void *dst, const void *src, size_t n, double w, bool add);
 
 /* State slot k of parameter i. */
 static inline void *nbi_optim_slot(const nb_optim *opt, size_t i, int k)

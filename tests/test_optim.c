@@ -991,6 +991,178 @@ Test(optim_step_with, alternating_instances_share_the_state,
     nb_graph_free(g1);
 }
 
+/* ======================================================================== */
+/* nb_optim_accumulate: a global batch as micro-batches                     */
+/* ======================================================================== */
+
+/* The 6 rows of A then B in one instance. */
+static instance instance_ab(nb_graph *g, nb_node *w)
+{
+    instance c = instance_build(g, w, 6, "C");
+    double x[18], t[6];
+    memcpy(x, XA, sizeof XA);
+    memcpy(x + 12, XB, sizeof XB);
+    memcpy(t, TA, sizeof TA);
+    memcpy(t + 4, TB, sizeof TB);
+    write_or_die(g, c.x, x, 18);
+    write_or_die(g, c.t, t, 6);
+    return c;
+}
+
+Test(optim_accumulate, two_micro_batches_step_as_their_union,
+     .description = "Adam: accumulate A, step B, three times, follows one instance of A and B's 6 "
+                    "rows (the losses are sums, shares 1)")
+{
+    nb_optim_options o = nb_optim_defaults(NB_OPTIM_ADAM);
+    o.lr = 0.1;
+    nb_graph *g = nb_graph_new();
+    nb_node *w = shared_w(g);
+    instance a = instance_build(g, w, 4, "A");
+    instance b = instance_build(g, w, 2, "B");
+    write_or_die(g, a.x, &XA[0][0], 12);
+    write_or_die(g, a.t, TA, 4);
+    write_or_die(g, b.x, &XB[0][0], 6);
+    write_or_die(g, b.t, TB, 2);
+    ASSERT_HEALTHY(g);
+    nb_optim *opt = nb_optim_new(g, a.loss, 1, &w, &a.grad, &o);
+    cr_assert_not_null(opt, "%s", nb_graph_error(g));
+
+    nb_graph *h = nb_graph_new();
+    nb_node *hw = shared_w(h);
+    instance c = instance_ab(h, hw);
+    ASSERT_HEALTHY(h);
+    nb_optim *whole = nb_optim_new(h, c.loss, 1, &hw, &c.grad, &o);
+    cr_assert_not_null(whole, "%s", nb_graph_error(h));
+
+    for (int t = 0; t < 3; t++) {
+        cr_assert_eq(nb_optim_accumulate(opt, NULL, NULL), NB_OK, "%s", nb_graph_error(g));
+        cr_assert_eq(nb_optim_steps(opt), t, "an accumulation is not a step");
+        double la = nb_optim_loss(opt); /* A's loss: the last run's */
+        cr_assert_eq(nb_optim_step_with(opt, b.loss, &b.grad), NB_OK, "%s", nb_graph_error(g));
+        double lb = nb_optim_loss(opt);
+        step_ok(whole, h);
+        cr_assert_eq(nb_optim_steps(opt), t + 1);
+        cr_assert(fabs(la + lb - nb_optim_loss(whole)) <= 1e-12 * nb_optim_loss(whole),
+                  "step %d: A's loss %.17g + B's %.17g, the union's %.17g", t + 1, la, lb,
+                  nb_optim_loss(whole));
+        double v[3];
+        cr_assert_eq(nb_node_read_f64(h, hw, v, 3), NB_OK);
+        expect_w(g, w, v, 1e-14, t + 1);
+    }
+    cr_assert_eq(nb_optim_steps(whole), 3);
+    nb_optim_free(opt);
+    nb_optim_free(whole);
+    nb_graph_free(g);
+    nb_graph_free(h);
+}
+
+Test(optim_accumulate, shares_weigh_the_micro_batches,
+     .description = "SGD lr 0.5: shares 0.25 and 0.75 give w - 0.5 (0.25 g_A + 0.75 g_B); the next "
+                    "step at share 1 starts a new sum")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *w = shared_w(g);
+    instance a = instance_build(g, w, 4, "A");
+    instance b = instance_build(g, w, 2, "B");
+    write_or_die(g, a.x, &XA[0][0], 12);
+    write_or_die(g, a.t, TA, 4);
+    write_or_die(g, b.x, &XB[0][0], 6);
+    write_or_die(g, b.t, TB, 2);
+    nb_optim_options o = nb_optim_defaults(NB_OPTIM_SGD);
+    o.lr = 0.5;
+    nb_optim *opt = nb_optim_new(g, a.loss, 1, &w, &a.grad, &o);
+    cr_assert_not_null(opt, "%s", nb_graph_error(g));
+    nb_node *both[2] = { a.grad, b.grad };
+    cr_assert_eq(nb_graph_run(g, 2, both), NB_OK);
+    double ga[3], gb[3], w0[3], want[3];
+    nb_node_read_f64(g, a.grad, ga, 3);
+    nb_node_read_f64(g, b.grad, gb, 3);
+    nb_node_read_f64(g, w, w0, 3);
+
+    cr_assert_eq(nb_optim_set_share(opt, 0.25), NB_OK);
+    cr_assert_eq(nb_optim_accumulate(opt, a.loss, &a.grad), NB_OK, "%s", nb_graph_error(g));
+    cr_assert_eq(nb_optim_set_share(opt, 0.75), NB_OK);
+    cr_assert_eq(nb_optim_step_with(opt, b.loss, &b.grad), NB_OK, "%s", nb_graph_error(g));
+    for (int i = 0; i < 3; i++) {
+        want[i] = w0[i] - 0.5 * (0.25 * ga[i] + 0.75 * gb[i]);
+    }
+    expect_w(g, w, want, 1e-15, 1);
+
+    /* a share of 0 adds zeros without running: the sum is B's alone */
+    cr_assert_eq(nb_graph_run(g, 1, &b.grad), NB_OK);
+    nb_node_read_f64(g, b.grad, gb, 3);
+    nb_node_read_f64(g, w, w0, 3);
+    double before = nb_optim_loss(opt);
+    cr_assert_eq(nb_optim_set_share(opt, 0), NB_OK);
+    cr_assert_eq(nb_optim_accumulate(opt, a.loss, &a.grad), NB_OK, "%s", nb_graph_error(g));
+    cr_assert_eq(nb_optim_loss(opt), before, "a micro-batch without examples has no loss");
+    cr_assert_eq(nb_optim_set_share(opt, 1), NB_OK);
+    cr_assert_eq(nb_optim_step_with(opt, b.loss, &b.grad), NB_OK, "%s", nb_graph_error(g));
+    for (int i = 0; i < 3; i++) {
+        want[i] = w0[i] - 0.5 * gb[i];
+    }
+    expect_w(g, w, want, 1e-15, 2);
+    nb_optim_free(opt);
+    nb_graph_free(g);
+}
+
+Test(optim_accumulate, a_failed_micro_batch_fails_the_step,
+     .description = "an index out of range in the accumulated run: the step fails with its "
+                    "message and updates nothing; the next step is whole again")
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *w =
+        nb_node_set_name(g, nb_param(g, NB_DTYPE_F64, NB_SHAPE(3), nb_init_constant(1)), "w");
+    nb_node *i = nb_node_set_name(g, nb_input(g, NB_DTYPE_I32, NB_SHAPE(1)), "i");
+    nb_node *loss = nb_sum(g, nb_gather(g, w, i, 0));
+    nb_node *dw;
+    nb_grad(g, loss, 1, &w, &dw);
+    ASSERT_HEALTHY(g);
+    nb_optim_options o = nb_optim_defaults(NB_OPTIM_SGD);
+    o.lr = 1;
+    nb_optim *opt = nb_optim_new(g, loss, 1, &w, &dw, &o);
+    cr_assert_not_null(opt, "%s", nb_graph_error(g));
+    cr_assert_eq(nb_node_write_f64(g, i, (double[]){ 7 }, 1), NB_OK);
+    nb_status st = nb_optim_accumulate(opt, NULL, NULL);
+    cr_assert_neq(st, NB_OK);
+    char first[512];
+    snprintf(first, sizeof first, "%s", nb_graph_error(g));
+    cr_assert(strstr(first, "7"), "the run's message names the index: %s", first);
+    /* accumulating again reports the same failure without running */
+    cr_assert_eq(nb_optim_accumulate(opt, NULL, NULL), st);
+    cr_assert_eq(nb_node_write_f64(g, i, (double[]){ 1 }, 1), NB_OK);
+    cr_assert_eq(nb_optim_step(opt), st);
+    char want[600];
+    snprintf(want, sizeof want, "optim_step: a micro-batch failed: %s", first);
+    cr_assert_str_eq(nb_graph_error(g), want);
+    cr_assert_eq(nb_optim_steps(opt), 0);
+    double v[3];
+    nb_node_read_f64(g, w, v, 3);
+    cr_assert(v[0] == 1 && v[1] == 1 && v[2] == 1, "no parameter was updated");
+    cr_assert_eq(nb_optim_step(opt), NB_OK, "%s", nb_graph_error(g));
+    nb_node_read_f64(g, w, v, 3);
+    cr_assert(v[0] == 1 && v[1] == 0 && v[2] == 1, "w = (%g, %g, %g)", v[0], v[1], v[2]);
+    nb_optim_free(opt);
+    nb_graph_free(g);
+}
+
+Test(optim_accumulate, refuses_what_step_with_refuses)
+{
+    cr_assert_eq(nb_optim_accumulate(NULL, NULL, NULL), NB_ERR_ARG);
+    nb_graph *g = nb_graph_new();
+    nb_node *w = shared_w(g);
+    instance a = instance_build(g, w, 4, "A");
+    nb_node *v = nb_node_set_name(g, nb_input(g, NB_DTYPE_F64, NB_SHAPE(3)), "v");
+    nb_optim_options o = nb_optim_defaults(NB_OPTIM_SGD);
+    nb_optim *opt = nb_optim_new(g, a.loss, 1, &w, &a.grad, &o);
+    cr_assert_not_null(opt, "%s", nb_graph_error(g));
+    cr_assert_eq(nb_optim_accumulate(opt, a.loss, &v), NB_ERR_ARG);
+    cr_assert_str_eq(nb_graph_error(g), "optim_accumulate(w[3,1], v[3]): grads[0] must be a node "
+                                        "of this graph shaped like params[0]");
+    nb_optim_free(opt);
+    nb_graph_free(g);
+}
+
 Test(optim_step_with, alternating_allocates_nothing,
      .description = "after one step of each instance, 50 alternations make no allocator call")
 {
