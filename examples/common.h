@@ -262,7 +262,16 @@ typedef struct fit_config {
     size_t batch;
     int epochs;
     nb_optim_options optim;
+    /*
+     * Micro-batches per global batch (0 or 1: one per process): each global
+     * batch is computed as this many parts, on one process or spread over
+     * several, and their gradients summed, so the run is the same bit for
+     * bit on one process and on two (docs/distributed.md).
+     */
+    size_t micro;
 } fit_config;
+
+#define FIT_MAX_MICRO 64
 
 /*
  * The classifier both MLP examples train: x -> relu(x w1 + b1) -> w2 + b2,
@@ -331,37 +340,70 @@ static inline double evaluate_shards(nb_graph *g, const model *m, const nb_datas
     return hits / (double)ds->rows;
 }
 
+/* The instance of the model for rows examples among those built, or NULL. */
+static inline const model *instance_for(const model *ms, const size_t *rows, size_t n, size_t want)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i] == want) {
+            return &ms[i];
+        }
+    }
+    return NULL;
+}
+
 /*
- * Trains with mini-batches in a seeded order per epoch (a smaller last batch
- * runs through its own instance, sharing the optimizer's state), reports
+ * Trains with mini-batches in a seeded order per epoch (smaller batches run
+ * through their own instances, sharing the optimizer's state), reports
  * loss, accuracy, speed and time after each epoch, saves and resumes
  * checkpoints when asked, and returns the final test accuracy.
  *
- * Under mpirun every process takes its shard of each batch of c->batch
- * examples (the same global batches as one process), the optimizer sums the
- * gradients, rank 0's parameters are the start, losses and accuracies are
- * summed over processes and checkpoints written by rank 0.
+ * Each global batch of c->batch examples is split into micro-batches
+ * (c->micro, at least one per process): a process accumulates the
+ * gradients of its micro-batches (nb_optim_accumulate) and steps on the
+ * last. Under mpirun the optimizer also sums the processes' gradients,
+ * rank 0's parameters are the start, losses and accuracies are summed
+ * over processes and checkpoints written by rank 0.
  */
 static inline double fit(nb_graph *g, const options *o, const fit_config *c,
                          const nb_dataset *train, const nb_dataset *test)
 {
-    nb_batches b;
-    if (nb_batches_init(&b, train->rows, c->batch, o->seed) != NB_OK ||
-        nb_batches_shard(&b, nb_dist_rank(), nb_dist_size()) != NB_OK) {
-        die(g, "batches");
+    size_t procs = (size_t)nb_dist_size(), micro = c->micro > procs ? c->micro : procs;
+    size_t per = micro / procs; /* micro-batches of each global batch on this process */
+    if (micro % procs != 0 || per > FIT_MAX_MICRO) {
+        fprintf(stderr, "%zu micro-batches do not split over %zu processes (at most %d each)\n",
+                micro, procs, FIT_MAX_MICRO);
+        exit(2);
     }
-    size_t n_batches = nb_batches_count(&b), rows = nb_batches_size(&b, 0),
-           last = nb_batches_size(&b, n_batches - 1);
-    if (rows == 0) {
-        die(NULL, "batches: fewer examples in a batch than processes");
+    nb_batches parts[FIT_MAX_MICRO];
+    for (size_t j = 0; j < per; j++) {
+        if (nb_batches_init(&parts[j], train->rows, c->batch, o->seed) != NB_OK ||
+            nb_batches_shard(&parts[j], nb_dist_rank() * (int)per + (int)j, (int)micro) != NB_OK) {
+            die(g, "batches");
+        }
     }
-    model full = c->build(g, c->params, rows, true);
-    model tail = last > 0 && last < rows ? c->build(g, c->params, last, true) : full;
+    size_t n_batches = nb_batches_count(&parts[0]);
+    if (nb_batches_size(&parts[0], 0) == 0) {
+        die(NULL, "batches: fewer examples in a batch than micro-batches");
+    }
+    /* an instance per size of micro-batch: the first and the last batch's, of each part */
+    model ms[2 * FIT_MAX_MICRO];
+    size_t sizes[2 * FIT_MAX_MICRO], n_ms = 0;
+    for (size_t j = 0; j < per; j++) {
+        size_t want[2] = { nb_batches_size(&parts[j], 0),
+                           nb_batches_size(&parts[j], n_batches - 1) };
+        for (int w = 0; w < 2; w++) {
+            if (want[w] > 0 && !instance_for(ms, sizes, n_ms, want[w])) {
+                sizes[n_ms] = want[w];
+                ms[n_ms++] = c->build(g, c->params, want[w], true);
+            }
+        }
+    }
+    const model *full = &ms[0];
     model on_train = c->build(g, c->params, shard_rows(train->rows), false);
     model on_test = c->build(g, c->params, shard_rows(test->rows), false);
     nb_optim_options oo = c->optim;
     oo.distributed = true; /* nothing changes in a run of one process */
-    nb_optim *opt = nb_optim_new(g, full.loss, c->n_params, c->params, full.grads, &oo);
+    nb_optim *opt = nb_optim_new(g, full->loss, c->n_params, c->params, full->grads, &oo);
     if (nb_graph_status(g) != NB_OK) {
         die(g, "building the model");
     }
@@ -381,20 +423,28 @@ static inline double fit(nb_graph *g, const options *o, const fit_config *c,
     double t0 = now_seconds();
     for (int epoch = start; epoch < epochs; epoch++) {
         double te = now_seconds(), loss_sum = 0;
-        b.rng = o->seed * 1000003u + (uint64_t)epoch; /* an epoch's order depends only on it */
-        nb_batches_shuffle(&b);
+        for (size_t j = 0; j < per; j++) { /* an epoch's order depends only on it */
+            parts[j].rng = o->seed * 1000003u + (uint64_t)epoch;
+            nb_batches_shuffle(&parts[j]);
+        }
         for (size_t k = 0; k < n_batches; k++) {
-            size_t m_rows = nb_batches_size(&b, k);
-            const model *m = m_rows == rows ? &full : &tail;
-            /* this process's part of the global batch weighs its gradient */
-            nb_optim_set_share(opt, (double)m_rows / (double)nb_batches_global_size(&b, k));
-            if (m_rows > 0 && nb_dataset_load_batch(g, train, &b, k, m->x, m->y) != NB_OK) {
-                die(g, "loading a batch");
+            for (size_t j = 0; j < per; j++) {
+                size_t m_rows = nb_batches_size(&parts[j], k);
+                const model *m = m_rows ? instance_for(ms, sizes, n_ms, m_rows) : full;
+                /* each micro-batch's part of the global batch weighs its gradient */
+                nb_optim_set_share(opt,
+                                   (double)m_rows / (double)nb_batches_global_size(&parts[j], k));
+                if (m_rows > 0 &&
+                    nb_dataset_load_batch(g, train, &parts[j], k, m->x, m->y) != NB_OK) {
+                    die(g, "loading a batch");
+                }
+                nb_status st = j + 1 < per ? nb_optim_accumulate(opt, m->loss, m->grads)
+                                           : nb_optim_step_with(opt, m->loss, m->grads);
+                if (st != NB_OK) {
+                    die(g, "training step");
+                }
+                loss_sum += m_rows > 0 ? nb_optim_loss(opt) * (double)m_rows : 0;
             }
-            if (nb_optim_step_with(opt, m->loss, m->grads) != NB_OK) {
-                die(g, "training step");
-            }
-            loss_sum += m_rows > 0 ? nb_optim_loss(opt) * (double)m_rows : 0;
         }
         if (nb_dist_sum(&loss_sum, 1) != NB_OK) {
             die(NULL, "summing the loss over processes");
@@ -416,7 +466,9 @@ static inline double fit(nb_graph *g, const options *o, const fit_config *c,
     }
     double acc = evaluate_shards(g, &on_test, test);
     nb_optim_free(opt);
-    nb_batches_free(&b);
+    for (size_t j = 0; j < per; j++) {
+        nb_batches_free(&parts[j]);
+    }
     return acc;
 }
 

@@ -4,7 +4,9 @@
  * sharded batches and the distributed optimizer, and prints what the tests
  * compare: per-epoch losses, the parameters, and a hash of them per rank.
  *
- *   dist_worker train ROWS BATCH EPOCHS [--save F] [--resume F] [--nan-at STEP]
+ *   dist_worker train ROWS BATCH EPOCHS [--save F] [--resume F] [--nan-at STEP] [--micro M]
+ *       --micro M: each global batch as M micro-batches, M / processes on each
+ *       (nb_optim_accumulate), so one process and M print the same bits
  *   dist_worker shards ROWS BATCH EPOCHS   every example once per epoch?
  *   dist_worker badfile                    rank 1 reads a file that does not exist
  */
@@ -83,6 +85,7 @@ static int train(int argc, char **argv)
     int epochs = atoi(argv[4]);
     const char *save = NULL, *resume = NULL;
     long nan_at = -1;
+    int procs = nb_dist_size(), micro = procs;
     for (int i = 5; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--save") == 0) {
             save = argv[i + 1];
@@ -90,7 +93,14 @@ static int train(int argc, char **argv)
             resume = argv[i + 1];
         } else if (strcmp(argv[i], "--nan-at") == 0) {
             nan_at = atol(argv[i + 1]);
+        } else if (strcmp(argv[i], "--micro") == 0) {
+            micro = atoi(argv[i + 1]);
         }
+    }
+    int per = micro / procs; /* micro-batches per global batch on this process */
+    if (micro < procs || micro % procs != 0 || per > 8) {
+        fprintf(stderr, "--micro %d does not split over %d processes\n", micro, procs);
+        return 2;
     }
     nb_dataset ds = make_data(rows);
     nb_graph *g = nb_graph_new();
@@ -106,15 +116,31 @@ static int train(int argc, char **argv)
     for (int i = 0; i < 4; i++) {
         nb_node_set_name(g, p[i], names[i]);
     }
-    nb_batches b;
-    if (nb_batches_init(&b, rows, batch, 5) != NB_OK ||
-        nb_batches_shard(&b, nb_dist_rank(), nb_dist_size()) != NB_OK) {
-        return 2;
+    nb_batches b[8];
+    for (int j = 0; j < per; j++) {
+        if (nb_batches_init(&b[j], rows, batch, 5) != NB_OK ||
+            nb_batches_shard(&b[j], nb_dist_rank() * per + j, micro) != NB_OK) {
+            return 2;
+        }
     }
-    size_t nb = nb_batches_count(&b), full_rows = nb_batches_size(&b, 0),
-           last = nb_batches_size(&b, nb - 1);
-    net full = build(g, p, full_rows);
-    net tail = last > 0 && last != full_rows ? build(g, p, last) : full;
+    size_t nb = nb_batches_count(&b[0]);
+    /* a model per size of micro-batch: each part's first and last */
+    net nets[16];
+    size_t sizes[16], n_nets = 0;
+    for (int j = 0; j < per; j++) {
+        size_t want[2] = { nb_batches_size(&b[j], 0), nb_batches_size(&b[j], nb - 1) };
+        for (int w = 0; w < 2; w++) {
+            bool have = want[w] == 0;
+            for (size_t i = 0; i < n_nets; i++) {
+                have = have || sizes[i] == want[w];
+            }
+            if (!have) {
+                sizes[n_nets] = want[w];
+                nets[n_nets++] = build(g, p, want[w]);
+            }
+        }
+    }
+    const net full = nets[0];
     nb_optim_options oo = nb_optim_defaults(NB_OPTIM_ADAM);
     oo.lr = 0.05;
     oo.clip_norm = 1.0;
@@ -136,14 +162,22 @@ static int train(int argc, char **argv)
         start = (int)(nb_optim_steps(opt) / (int64_t)nb);
     }
     for (int e = start; e < epochs; e++) {
-        b.rng = 11 + (uint64_t)e;
-        nb_batches_shuffle(&b);
+        for (int j = 0; j < per; j++) {
+            b[j].rng = 11 + (uint64_t)e;
+            nb_batches_shuffle(&b[j]);
+        }
         double loss = 0;
-        for (size_t k = 0; k < nb; k++) {
-            size_t m = nb_batches_size(&b, k);
-            const net *t = m == full_rows ? &full : &tail;
-            nb_optim_set_share(opt, (double)m / (double)nb_batches_global_size(&b, k));
-            if (m > 0 && nb_dataset_load_batch(g, &ds, &b, k, t->x, t->y) != NB_OK) {
+        for (size_t k = 0; k < nb * (size_t)per; k++) {
+            nb_batches *part = &b[k % (size_t)per];
+            size_t m = nb_batches_size(part, k / (size_t)per);
+            const net *t = &nets[0];
+            for (size_t i = 0; i < n_nets; i++) {
+                t = sizes[i] == m ? &nets[i] : t;
+            }
+            nb_optim_set_share(opt,
+                               (double)m / (double)nb_batches_global_size(part, k / (size_t)per));
+            if (m > 0 &&
+                nb_dataset_load_batch(g, &ds, part, k / (size_t)per, t->x, t->y) != NB_OK) {
                 fail(g, "load");
             }
             if (nan_at == nb_optim_steps(opt) && nb_dist_rank() == nb_dist_size() - 1 && m > 0) {
@@ -153,7 +187,9 @@ static int train(int argc, char **argv)
                 nb_node_write_f64(g, t->x, x, m * COLS);
                 free(x);
             }
-            if (nb_optim_step_with(opt, t->loss, t->grads) != NB_OK) {
+            bool last_part = k % (size_t)per == (size_t)per - 1;
+            if ((last_part ? nb_optim_step_with(opt, t->loss, t->grads)
+                           : nb_optim_accumulate(opt, t->loss, t->grads)) != NB_OK) {
                 fail(g, "step");
             }
             loss += m > 0 ? nb_optim_loss(opt) * (double)m : 0;
@@ -181,7 +217,9 @@ static int train(int argc, char **argv)
         }
     }
     nb_optim_free(opt);
-    nb_batches_free(&b);
+    for (int j = 0; j < per; j++) {
+        nb_batches_free(&b[j]);
+    }
     nb_graph_free(g);
     free(ds.x);
     free(ds.y);
