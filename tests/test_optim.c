@@ -995,6 +995,18 @@ Test(optim_step_with, alternating_instances_share_the_state,
 /* nb_optim_accumulate: a global batch as micro-batches                     */
 /* ======================================================================== */
 
+/* Instances A and B over w, with their rows written. */
+static void instances_ab(nb_graph *g, nb_node *w, instance *a, instance *b)
+{
+    *a = instance_build(g, w, 4, "A");
+    *b = instance_build(g, w, 2, "B");
+    ASSERT_HEALTHY(g);
+    write_or_die(g, a->x, &XA[0][0], 12);
+    write_or_die(g, a->t, TA, 4);
+    write_or_die(g, b->x, &XB[0][0], 6);
+    write_or_die(g, b->t, TB, 2);
+}
+
 /* The 6 rows of A then B in one instance. */
 static instance instance_ab(nb_graph *g, nb_node *w)
 {
@@ -1017,13 +1029,8 @@ Test(optim_accumulate, two_micro_batches_step_as_their_union,
     o.lr = 0.1;
     nb_graph *g = nb_graph_new();
     nb_node *w = shared_w(g);
-    instance a = instance_build(g, w, 4, "A");
-    instance b = instance_build(g, w, 2, "B");
-    write_or_die(g, a.x, &XA[0][0], 12);
-    write_or_die(g, a.t, TA, 4);
-    write_or_die(g, b.x, &XB[0][0], 6);
-    write_or_die(g, b.t, TB, 2);
-    ASSERT_HEALTHY(g);
+    instance a, b;
+    instances_ab(g, w, &a, &b);
     nb_optim *opt = nb_optim_new(g, a.loss, 1, &w, &a.grad, &o);
     cr_assert_not_null(opt, "%s", nb_graph_error(g));
 
@@ -1062,12 +1069,8 @@ Test(optim_accumulate, shares_weigh_the_micro_batches,
 {
     nb_graph *g = nb_graph_new();
     nb_node *w = shared_w(g);
-    instance a = instance_build(g, w, 4, "A");
-    instance b = instance_build(g, w, 2, "B");
-    write_or_die(g, a.x, &XA[0][0], 12);
-    write_or_die(g, a.t, TA, 4);
-    write_or_die(g, b.x, &XB[0][0], 6);
-    write_or_die(g, b.t, TB, 2);
+    instance a, b;
+    instances_ab(g, w, &a, &b);
     nb_optim_options o = nb_optim_defaults(NB_OPTIM_SGD);
     o.lr = 0.5;
     nb_optim *opt = nb_optim_new(g, a.loss, 1, &w, &a.grad, &o);
