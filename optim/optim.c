@@ -563,6 +563,10 @@ nb_status nb_optim_accumulate(nb_optim *opt, nb_node *loss, nb_node *const *grad
     nb_node *const *outs = opt->outs;
     size_t n_outs = opt->n_outs;
     bool has_loss = opt->loss != NULL;
+    if (loss && !grads) {
+        return nbi_report(g, NB_ERR_ARG, "optim_accumulate", 1, &loss,
+                          "a loss without grads; pass both, or neither for the optimizer's own");
+    }
     if (grads) {
         nb_status s = other_outs(opt, "optim_accumulate", loss, grads, &n_outs);
         if (s != NB_OK) {

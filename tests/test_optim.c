@@ -1162,6 +1162,10 @@ Test(optim_accumulate, refuses_what_step_with_refuses)
     cr_assert_eq(nb_optim_accumulate(opt, a.loss, &v), NB_ERR_ARG);
     cr_assert_str_eq(nb_graph_error(g), "optim_accumulate(w[3,1], v[3]): grads[0] must be a node "
                                         "of this graph shaped like params[0]");
+    cr_assert_eq(nb_optim_accumulate(opt, a.loss, NULL), NB_ERR_ARG);
+    cr_assert_str_eq(nb_graph_error(g), "optim_accumulate(lossA[]): a loss without grads; pass "
+                                        "both, or neither for the optimizer's own");
+    cr_assert_eq(nb_optim_steps(opt), 0);
     nb_optim_free(opt);
     nb_graph_free(g);
 }
