@@ -1391,6 +1391,8 @@ Test(cli, bad_arguments)
           "nabla depth: --set is an option of eval, grad, dot, trace, check and train, not of "
           "depth\n" },
         { "check fig.nb --of y --eps 0", "nabla check: --eps takes a number > 0, not '0'\n" },
+        { "train fig.nb --loss y --micro-batches 0",
+          "nabla train: --micro-batches takes a whole number from 1 to 4096, not '0'\n" },
         { "depth fig.nb --of y --train",
           "nabla depth: --train is an option of eval, grad, dot, trace and check, not of depth\n" },
         { "train fig.nb --loss y --train",

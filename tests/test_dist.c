@@ -348,6 +348,26 @@ Test(dist, nabla_train_on_two_processes,
     train_one_two(NB_SOURCE_DIR "/data/iris-train.csv", "\"steps\": 24");
 }
 
+Test(dist, nabla_train_micro_batches_on_one_process_are_two_processes,
+     .description = "--micro-batches 2 on one process of x[10, 4] prints what two processes "
+                    "print, bit for bit: losses, accuracies, the test figures")
+{
+    char cmd[4096], args[1024];
+    snprintf(args, sizeof args,
+             "'%s' --loss loss --data '%s' --test '%s' --standardize --epochs 4 --json --quiet "
+             "--dtype f32",
+             NB_SOURCE_DIR "/examples/models/iris_train.nb", NB_SOURCE_DIR "/data/iris-train.csv",
+             NB_SOURCE_DIR "/data/iris-test.csv");
+    snprintf(cmd, sizeof cmd, "'%s/tools/nabla' train %s --micro-batches 2", NB_BUILD_DIR, args);
+    run_result one = run_ok(cmd);
+    snprintf(cmd, sizeof cmd, MPIRUN "'%s/tools/nabla' train %s", NB_BUILD_DIR, args);
+    run_result two = run_ok(cmd);
+    cr_assert(strstr(one.out, "\"steps\": 24") && strcmp(one.out, two.out) == 0,
+              "one process:\n%s\ntwo:\n%s", one.out, two.out);
+    free(one.out);
+    free(two.out);
+}
+
 Test(dist, nabla_train_accuracy_covers_the_rows_one_process_does,
      .description = "135 rows: a global batch of 20 covers 120 of them; the accuracy on two "
                     "processes of 10 counts those 120 too (not 130, as 13 batches of 10 would), "

@@ -75,6 +75,7 @@ typedef struct cli {
     bool lr_given;
     int epochs;
     long batch; /* 0: from the model */
+    int micro;  /* batches of B each step accumulates (0: 1) */
     const char *save;
     bool quiet;
     double scale;
@@ -234,8 +235,9 @@ typedef struct heldout {
     size_t examples; /* in full batches */
     size_t skipped;  /* the last partial batch */
 } heldout;
+/* Global batches of B x processes x micro (micro 0 or 1: none), as `nabla train --micro-batches`. */
 int data_heldout(nb_graph *g, const nb_dataset *ds, nb_node *x, nb_node *y, nb_node *loss,
-                 bool want_loss, heldout *h);
+                 bool want_loss, int micro, heldout *h);
 
 /* ---- did you mean ...? (suggest.c) ---- */
 

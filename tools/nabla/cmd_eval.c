@@ -86,7 +86,7 @@ static int eval_data(const cli *c)
                       c->load ? " (this one has none)" : "");
         goto done;
     }
-    if (data_heldout(m.g, &ds, x, y, loss, true, &h) != 0) {
+    if (data_heldout(m.g, &ds, x, y, loss, true, 1, &h) != 0) {
         rc = cli_fail(c, EXIT_USAGE, "running the model failed: %s", nb_graph_error(m.g));
         goto done;
     }

@@ -7,7 +7,9 @@
  *
  * Under mpirun (docs/distributed.md) every process trains the model on its
  * own B examples of each global batch of B x processes, the gradients are
- * summed, rank 0 prints and saves.
+ * summed, rank 0 prints and saves. With --micro-batches M each process
+ * accumulates M batches of B a step (nb_optim_accumulate): one process with
+ * M = 2 trains as two processes do, bit for bit.
  */
 #include "cli.h"
 
@@ -70,7 +72,8 @@ int cmd_train(const cli *c)
     }
     model m;
     nb_dataset ds = { 0 }, test = { 0 };
-    nb_batches b = { 0 };
+    int micro = c->micro > 0 ? c->micro : 1;
+    nb_batches *parts = NULL; /* this process's micro-batches of every global batch */
     heldout ho = { 0 };
     nb_optim *opt = NULL;
     nb_node *loss = NULL, *x = NULL, *y = NULL, **params = NULL, **grads = NULL;
@@ -147,9 +150,20 @@ int cmd_train(const cli *c)
         rc = cli_fail(c, EXIT_USAGE, "%s", nb_graph_error(m.g));
         goto done;
     }
-    size_t global = batch * (size_t)size;
-    if (nb_batches_init(&b, ds.rows, global, c->seed) != NB_OK ||
-        nb_batches_shard(&b, rank, size) != NB_OK) {
+    size_t global = batch * (size_t)size * (size_t)micro;
+    parts = calloc((size_t)micro, sizeof *parts);
+    for (int j = 0; parts && j < micro; j++) {
+        if (nb_batches_init(&parts[j], ds.rows, global, c->seed) != NB_OK ||
+            nb_batches_shard(&parts[j], rank * micro + j, size * micro) != NB_OK) {
+            nb_batches_free(&parts[j]);
+            for (int i = 0; i < j; i++) {
+                nb_batches_free(&parts[i]);
+            }
+            free(parts);
+            parts = NULL;
+        }
+    }
+    if (!parts) {
         rc = cli_fail(c, EXIT_USAGE, "out of memory");
         goto done;
     }
@@ -158,9 +172,11 @@ int cmd_train(const cli *c)
     size_t steps = ds.rows / global, skipped = ds.rows % global;
     if (!quiet) {
         fprintf(stderr,
-                "training %s: %zu examples, %zu batches of %zu per epoch%s%s, %s, lr %g, %zu "
+                "training %s: %zu examples, %zu batches of %zu per epoch%s%s%s, %s, lr %g, %zu "
                 "parameter tensor%s\n",
                 c->loss, ds.rows, steps, global, size > 1 ? " (one part on each process)" : "",
+                micro > 1 ? (size > 1 ? " as micro-batches of B on each" : " as micro-batches of B")
+                          : "",
                 skipped ? " (the last partial batch is skipped)" : "", on->name, oo.lr, n_params,
                 n_params == 1 ? "" : "s");
     }
@@ -172,18 +188,23 @@ int cmd_train(const cli *c)
     nb_graph_set_training(m.g, true);
     double first = 0; /* the first step's loss, the yardstick of divergence */
     for (int e = 0; e < c->epochs; e++) {
-        b.rng = c->seed * 1000003u + (uint64_t)e; /* each epoch's order depends only on it */
-        nb_batches_shuffle(&b);
+        for (int j = 0; j < micro; j++) { /* each epoch's order depends only on it */
+            parts[j].rng = c->seed * 1000003u + (uint64_t)e;
+            nb_batches_shuffle(&parts[j]);
+        }
         double sum = 0;
-        for (size_t k = 0; k < steps; k++) {
-            if (nb_dataset_load_batch(m.g, &ds, &b, k, x, y) != NB_OK) {
+        for (size_t k = 0; k < steps * (size_t)micro; k++) {
+            int j = (int)(k % (size_t)micro);
+            if (nb_dataset_load_batch(m.g, &ds, &parts[j], k / (size_t)micro, x, y) != NB_OK) {
                 rc = cli_fail(c, EXIT_USAGE, "loading a batch failed: %s", nb_graph_error(m.g));
                 goto done;
             }
-            nb_status s = nb_optim_step(opt);
+            nb_optim_set_share(opt, 1.0 / (double)(size * micro));
+            nb_status s = j + 1 < micro ? nb_optim_accumulate(opt, NULL, NULL) : nb_optim_step(opt);
             if (s != NB_OK) {
                 rc = cli_fail(c, s == NB_ERR_VALUE ? EXIT_FAILED : EXIT_USAGE,
-                              "epoch %d, step %zu: %s%s", e + 1, k + 1, nb_graph_error(m.g),
+                              "epoch %d, step %zu: %s%s", e + 1, k / (size_t)micro + 1,
+                              nb_graph_error(m.g),
                               s == NB_ERR_VALUE ? " (training diverged? try a smaller --lr)" : "");
                 goto done;
             }
@@ -193,7 +214,7 @@ int cmd_train(const cli *c)
             }
         }
         nb_dist_sum(&sum, 1);
-        losses[e] = sum / (double)steps / (double)size;
+        losses[e] = sum / (double)steps / (double)(size * micro);
         /*
          * a loss that is no longer finite, or has grown a thousandfold over the
          * first step's (nb_optim_diverged), will not come back: stop and say so
@@ -206,12 +227,12 @@ int cmd_train(const cli *c)
             goto done;
         }
         heldout tr;
-        accs[e] =
-            logits && (!c->quiet || c->json) && data_heldout(m.g, &ds, x, y, loss, false, &tr) == 0
-                ? tr.accuracy
-                : -1;
+        accs[e] = logits && (!c->quiet || c->json) &&
+                          data_heldout(m.g, &ds, x, y, loss, false, micro, &tr) == 0
+                      ? tr.accuracy
+                      : -1;
         bool test_now = c->test && (c->verbose || e + 1 == c->epochs);
-        if (test_now && data_heldout(m.g, &test, x, y, loss, true, &ho) != 0) {
+        if (test_now && data_heldout(m.g, &test, x, y, loss, true, micro, &ho) != 0) {
             rc = cli_fail(c, EXIT_USAGE, "evaluating --test %s failed: %s", c->test,
                           nb_graph_error(m.g));
             goto done;
@@ -296,7 +317,10 @@ int cmd_train(const cli *c)
     }
 done:
     nb_optim_free(opt);
-    nb_batches_free(&b);
+    for (int j = 0; parts && j < micro; j++) {
+        nb_batches_free(&parts[j]);
+    }
+    free(parts);
     nb_dataset_free(&ds);
     nb_dataset_free(&test);
     free(params);

@@ -208,28 +208,29 @@ nb_node *data_scored(nb_node *loss, nb_node *y, bool *binary)
 
 /*
  * Under mpirun each process takes its part of every global batch (the model's
- * batch times the processes, as training does) and the counts are summed, so
- * the figures cover the rows one process with the global batch would, with no
- * process doing the whole set.
+ * batch times the processes and the micro-batches, as training does) and the
+ * counts are summed, so the figures cover the rows one process with the
+ * global batch would, with no process doing the whole set.
  */
 int data_heldout(nb_graph *g, const nb_dataset *ds, nb_node *x, nb_node *y, nb_node *loss,
-                 bool want_loss, heldout *h)
+                 bool want_loss, int micro, heldout *h)
 {
     size_t batch = (size_t)nb_node_shape(x)[0];
     int rank = nb_dist_rank(), procs = nb_dist_size();
-    size_t global = batch * (size_t)procs;
+    micro = micro > 0 ? micro : 1;
+    int parts =
+        procs * micro; /* this process takes parts rank * micro to rank * micro + micro - 1 */
+    size_t global = batch * (size_t)parts;
     bool binary = false;
     nb_node *logits = data_scored(loss, y, &binary);
     memset(h, 0, sizeof *h);
     h->accuracy = -1;
     h->loss = NAN;
-    nb_batches b;
-    bool batches = nb_batches_init(&b, ds->rows, global, 0) == NB_OK;
     size_t full = ds->rows / global, hits = 0, total = 0;
     size_t size = logits ? nb_node_size(logits) : 0, per = logits ? size / batch : 0;
     double *z = malloc((size ? size : 1) * sizeof *z), *t = malloc(batch * sizeof *t);
     double sum = 0;
-    int rc = batches && z && t && nb_batches_shard(&b, rank, procs) == NB_OK ? 0 : -1;
+    int rc = z && t ? 0 : -1;
     nb_node *outs[2];
     size_t n_outs = 0;
     if (want_loss) {
@@ -238,38 +239,44 @@ int data_heldout(nb_graph *g, const nb_dataset *ds, nb_node *x, nb_node *y, nb_n
     if (logits) {
         outs[n_outs++] = logits;
     }
-    for (size_t k = 0; rc == 0 && k < full && n_outs; k++) {
-        double lv = 0;
-        if (nb_dataset_load_batch(g, ds, &b, k, x, y) != NB_OK ||
-            nb_graph_run_ex(g, n_outs, outs, NB_RUN_EVAL) != NB_OK ||
-            (want_loss && nb_node_read_f64(g, loss, &lv, 1) != NB_OK) ||
-            (logits && (nb_node_read_f64(g, logits, z, size) != NB_OK ||
-                        nb_node_read_f64(g, y, t, batch) != NB_OK))) {
+    for (int part = rank * micro; rc == 0 && part < rank * micro + micro && n_outs; part++) {
+        nb_batches b;
+        if (nb_batches_init(&b, ds->rows, global, 0) != NB_OK) {
             rc = -1;
             break;
         }
-        sum += lv;
-        for (size_t i = 0; logits && i < batch; i++) {
-            if (binary) {
-                for (size_t j = 0; j < per; j++) {
-                    hits += (z[i * per + j] > 0) == (t[i] > 0.5);
-                    total++;
+        rc = nb_batches_shard(&b, part, parts) == NB_OK ? 0 : -1;
+        for (size_t k = 0; rc == 0 && k < full; k++) {
+            double lv = 0;
+            if (nb_dataset_load_batch(g, ds, &b, k, x, y) != NB_OK ||
+                nb_graph_run_ex(g, n_outs, outs, NB_RUN_EVAL) != NB_OK ||
+                (want_loss && nb_node_read_f64(g, loss, &lv, 1) != NB_OK) ||
+                (logits && (nb_node_read_f64(g, logits, z, size) != NB_OK ||
+                            nb_node_read_f64(g, y, t, batch) != NB_OK))) {
+                rc = -1;
+                break;
+            }
+            sum += lv;
+            for (size_t i = 0; logits && i < batch; i++) {
+                if (binary) {
+                    for (size_t j = 0; j < per; j++) {
+                        hits += (z[i * per + j] > 0) == (t[i] > 0.5);
+                        total++;
+                    }
+                    continue;
                 }
-                continue;
+                size_t best = 0;
+                for (size_t j = 1; j < per; j++) {
+                    best = z[i * per + j] > z[i * per + best] ? j : best;
+                }
+                hits += (double)best == t[i];
+                total++;
             }
-            size_t best = 0;
-            for (size_t j = 1; j < per; j++) {
-                best = z[i * per + j] > z[i * per + best] ? j : best;
-            }
-            hits += (double)best == t[i];
-            total++;
         }
+        nb_batches_free(&b);
     }
     free(z);
     free(t);
-    if (batches) {
-        nb_batches_free(&b);
-    }
     /* every process sums, a failed one too, so none waits for another that left */
     double counts[4] = { (double)hits, (double)total, sum, rc != 0 };
     if (procs > 1 && nb_dist_sum(counts, 4) != NB_OK) {
@@ -280,7 +287,7 @@ int data_heldout(nb_graph *g, const nb_dataset *ds, nb_node *x, nb_node *y, nb_n
         h->examples = full * global;
         h->skipped = ds->rows - h->examples;
         /* each process's batch loss is a mean over its part: their mean is the global batch's */
-        h->loss = want_loss && full ? counts[2] / (double)(full * (size_t)procs) : NAN;
+        h->loss = want_loss && full ? counts[2] / (double)(full * (size_t)parts) : NAN;
         h->accuracy = counts[1] > 0 ? counts[0] / counts[1] : -1;
     }
     return rc;

@@ -205,6 +205,9 @@ static const char help_train[] =
     "  --clip X          clip gradients to global norm X\n"
     "  --epochs N        passes over the data (default 10)\n"
     "  --batch N         must equal the model's batch size B (the model fixes it)\n"
+    "  --micro-batches M  each step accumulates M batches of B (a global batch of\n"
+    "                    B x M x processes): alone with M = 2, the same bits as\n"
+    "                    two processes under mpirun (default 1)\n"
     "  --seed N          seed of the initializers and of the batch order (default 0)\n"
     "  --load FILE       start from the parameters and state nodes in a checkpoint\n"
     "  --save FILE       write a checkpoint after every epoch\n"
@@ -276,6 +279,7 @@ typedef enum opt_id {
     O_CLIP,
     O_EPOCHS,
     O_BATCH,
+    O_MICRO,
     O_SAVE,
     O_QUIET,
     O_SCALE,
@@ -329,6 +333,7 @@ static const option options[] = {
     { "--clip", O_CLIP, ARG_REQUIRED, CMD_TRAIN },
     { "--epochs", O_EPOCHS, ARG_REQUIRED, CMD_TRAIN },
     { "--batch", O_BATCH, ARG_REQUIRED, CMD_TRAIN },
+    { "--micro-batches", O_MICRO, ARG_REQUIRED, CMD_TRAIN },
     { "--save", O_SAVE, ARG_REQUIRED, CMD_TRAIN },
     { "--quiet", O_QUIET, ARG_NONE, CMD_TRAIN },
     { "--scale", O_SCALE, ARG_REQUIRED, CMD_TRAIN | CMD_EVAL },
@@ -546,6 +551,13 @@ static int apply(cli *c, const option *o, const char *v)
             return cli_fail(c, EXIT_USAGE, "--batch takes a whole number >= 1, not '%s'", v);
         }
         c->batch = k;
+        break;
+    case O_MICRO:
+        if (!parse_long(v, 1, 4096, &k)) {
+            return cli_fail(c, EXIT_USAGE,
+                            "--micro-batches takes a whole number from 1 to 4096, not '%s'", v);
+        }
+        c->micro = (int)k;
         break;
     case O_SAVE:
         c->save = v;
