@@ -386,24 +386,39 @@ static bool finite_max(const nb_node *n, const void *data, double *m)
     return true;
 }
 
+/* The body of nbi_optim_weigh for element type T; the branches are outside the loops. */
+#define WEIGH(T, y, x, n, w, add)                                                                  \
+    do {                                                                                           \
+        T z_ = 0;                                                                                  \
+        if (!(x)) {                                                                                \
+            for (size_t k = 0; k < (n); k++) {                                                     \
+                (y)[k] = (add) ? (y)[k] : 0;                                                       \
+                z_ += (y)[k] * 0;                                                                  \
+            }                                                                                      \
+        } else if (add) {                                                                          \
+            for (size_t k = 0; k < (n); k++) {                                                     \
+                (y)[k] += (x)[k] * (w);                                                            \
+                z_ += (y)[k] * 0;                                                                  \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (size_t k = 0; k < (n); k++) {                                                     \
+                (y)[k] = (x)[k] * (w);                                                             \
+                z_ += (y)[k] * 0; /* NaN once any value is NaN or infinite */                      \
+            }                                                                                      \
+        }                                                                                          \
+        return z_ == 0;                                                                            \
+    } while (0)
+
 bool nbi_optim_weigh(nb_dtype t, void *dst, const void *src, size_t n, double w, bool add)
 {
     if (t == NB_DTYPE_F32) {
         const float *x = src;
-        float *y = dst, fw = (float)w, z = 0;
-        for (size_t k = 0; k < n; k++) {
-            y[k] = (add ? y[k] : 0) + (x ? x[k] * fw : 0);
-            z += y[k] * 0; /* NaN once any value is NaN or infinite */
-        }
-        return z == 0;
+        float *y = dst;
+        WEIGH(float, y, x, n, (float)w, add);
     }
     const double *x = src;
-    double *y = dst, z = 0;
-    for (size_t k = 0; k < n; k++) {
-        y[k] = (add ? y[k] : 0) + (x ? x[k] * w : 0);
-        z += y[k] * 0;
-    }
-    return z == 0;
+    double *y = dst;
+    WEIGH(double, y, x, n, w, add);
 }
 
 /* Where parameter i's weighted sum is kept: dist's slab, or the optimizer's own (made here). */
