@@ -125,6 +125,17 @@ NB_API const char *nb_status_string(nb_status status);
 /* Returns the library version as "major.minor.patch". */
 NB_API const char *nb_version(void);
 
+/*
+ * Returns the name of the configuration the matrix products run on: BLIS's
+ * configuration for this CPU ("haswell", "zen3", "skx", ...), or "plain" in a
+ * build without BLIS (-Dgemm=plain). Products whose inner dimension spans
+ * more than one of the configuration's blocks are summed in its order, so
+ * two CPUs with different configurations can differ in the last bits of a
+ * product, and a long float32 training run can end a digit apart; on one
+ * configuration every run gives the same bits (docs/reliability.md).
+ */
+NB_API const char *nb_blas_config(void);
+
 /* ======================================================================== */
 /* Types, dtypes and shapes                                                 */
 /* ======================================================================== */

@@ -86,6 +86,16 @@ nb_node *nb_matmul_ex(nb_graph *g, nb_node *a, nb_node *b, int flags)
     return y;
 }
 
+/* BLIS picks its configuration (kernels, block sizes) for the CPU once, on first use */
+const char *nb_blas_config(void)
+{
+#ifdef NBI_PLAIN_GEMM
+    return "plain";
+#else
+    return bli_arch_string(bli_arch_query_id());
+#endif
+}
+
 nb_node *nb_matmul(nb_graph *g, nb_node *a, nb_node *b)
 {
     return nb_matmul_ex(g, a, b, 0);

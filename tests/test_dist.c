@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <criterion/criterion.h>
+#include <nabla.h>
 
 #include <math.h>
 #include <stdbool.h>
@@ -278,7 +279,9 @@ Test(dist, mnist_mlp_on_two_processes)
  */
 Test(dist, mnist_cnn_on_two_processes)
 {
-    example_one_two("mnist_cnn", 12, "test accuracy: 0.9770");
+    /* BLIS's zen3 configuration sums its products in other blocks (nb_blas_config) */
+    bool zen3 = strcmp(nb_blas_config(), "zen3") == 0;
+    example_one_two("mnist_cnn", 12, zen3 ? "test accuracy: 0.9765" : "test accuracy: 0.9770");
 }
 
 Test(dist, digits_mlp_on_two_processes)

@@ -32,6 +32,14 @@ Test(library, version_matches_the_header)
     cr_assert_eq(NB_VERSION_PATCH, 0);
 }
 
+Test(library, blas_config_names_a_configuration)
+{
+    const char *c = nb_blas_config();
+    cr_assert(c && c[0], "an empty configuration name");
+    cr_assert_eq(strspn(c, "abcdefghijklmnopqrstuvwxyz0123456789_"), strlen(c), "'%s'", c);
+    cr_assert_eq(nb_blas_config(), c, "the name is a constant");
+}
+
 Test(library, dtype_sizes_and_names)
 {
     cr_assert_eq(nb_dtype_size(NB_DTYPE_F32), 4);

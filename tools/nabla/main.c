@@ -705,7 +705,11 @@ int main(int argc, char **argv)
         return cmd_import_main(argc, argv);
     }
     if (strcmp(name, "--version") == 0) {
-        printf("nabla %s\n", nb_version());
+        /* the second line says what rounds the products (nb_blas_config) */
+        const char *blas = nb_blas_config();
+        printf("nabla %s\nmatrix products: %s%s\n", nb_version(),
+               strcmp(blas, "plain") == 0 ? "plain loops" : "BLIS, configuration ",
+               strcmp(blas, "plain") == 0 ? "" : blas);
         return EXIT_OK;
     }
     const command *cmd = NULL;
