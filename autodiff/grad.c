@@ -170,6 +170,9 @@ typedef struct sweep {
     uint32_t n_pool, cap_pool, free_pool, arrivals;
     int32_t *depth; /* depth over ops of nodes 0..n_depth-1, for the sums' shape */
     uint32_t n_depth, cap_depth;
+    /* a sum's terms and huffman_sum's queue, reused: no allocation per node with two consumers */
+    term *terms;
+    uint32_t cap_terms;
 } sweep;
 
 enum { DEPENDS_ON_WRT = 1, NEEDED_BY_Y = 2 };
@@ -182,6 +185,7 @@ static void sweep_free(nb_graph *g, sweep *s)
     nbi_mem_free(g, s->head, s->head ? s->n * sizeof *s->head : 0);
     nbi_mem_free(g, s->pool, (size_t)s->cap_pool * sizeof *s->pool);
     nbi_mem_free(g, s->depth, (size_t)s->cap_depth * sizeof *s->depth);
+    nbi_mem_free(g, s->terms, (size_t)s->cap_terms * sizeof *s->terms);
 }
 
 /* Depth over ops of n (a leaf or fill is 0), computed for every node up to it once. */
@@ -236,11 +240,7 @@ static int term_cmp(const void *pa, const void *pb)
 static term huffman_sum(nb_graph *g, sweep *s, term *t, uint32_t k)
 {
     qsort(t, k, sizeof *t, term_cmp);
-    term *q = k > 1 ? nbi_mem_alloc(g, (size_t)k * sizeof *q) : NULL;
-    if (k > 1 && !q) {
-        nbi_fail_nomem(g, "grad");
-        return (term){ 0 };
-    }
+    term *q = t + k; /* take_pending left room for k sums behind the terms */
     uint32_t ti = 0, qi = 0, qn = 0;
     for (uint32_t left = k; left > 1 && g->status == NB_OK; left--) {
         term ab[2];
@@ -250,23 +250,25 @@ static term huffman_sum(nb_graph *g, sweep *s, term *t, uint32_t k)
         }
         q[qn++] = add_terms(g, s, ab[0], ab[1]);
     }
-    term r = g->status != NB_OK ? (term){ 0 } : qn ? q[qn - 1] : t[0];
-    nbi_mem_free(g, q, k > 1 ? (size_t)k * sizeof *q : 0);
-    return r;
+    return g->status != NB_OK ? (term){ 0 } : qn ? q[qn - 1] : t[0];
 }
 
-/* Unlinks node id's pending terms into an array (malloc'd through g), *k of them. */
+/*
+ * Unlinks node id's pending terms into s->terms, *k of them, with room for
+ * k more behind them (huffman_sum's queue); valid until the next call.
+ */
 static term *take_pending(nb_graph *g, sweep *s, uint32_t id, uint32_t *k)
 {
     *k = 0;
     for (uint32_t c = s->head[id]; c; c = s->pool[c - 1].next) {
         (*k)++;
     }
-    term *t = nbi_mem_alloc(g, (size_t)*k * sizeof *t);
-    if (!t) {
+    if (*k > UINT32_MAX / 2 ||
+        !nbi_grow(g, (void **)&s->terms, &s->cap_terms, 2 * *k, sizeof *s->terms)) {
         nbi_fail_nomem(g, "grad");
         return NULL;
     }
+    term *t = s->terms;
     uint32_t j = 0;
     for (uint32_t c = s->head[id]; c;) {
         uint32_t next = s->pool[c - 1].next;
@@ -355,7 +357,6 @@ static void contribute(nb_graph *g, sweep *s, nb_node *u, nb_node *dx)
         term *all = take_pending(g, s, id, &k);
         if (all) {
             term c = huffman_sum(g, s, all, k);
-            nbi_mem_free(g, all, (size_t)k * sizeof *all);
             s->head[id] = 0;
             if (g->status == NB_OK) {
                 push_term(g, s, id, c); /* the one pending term now; t goes in below */
@@ -393,7 +394,6 @@ static nb_node *adjoint(nb_graph *g, sweep *s, uint32_t id)
         }
     }
     s->adj[id] = huffman_sum(g, s, t, k).x;
-    nbi_mem_free(g, t, (size_t)k * sizeof *t);
     return s->adj[id];
 }
 
