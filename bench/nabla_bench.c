@@ -1040,12 +1040,17 @@ enum { N_SCALAR_PARAMS = 100 };
  */
 /* --no-simplify: nb_grad without the graph simplifier, to measure what it costs */
 static bool no_simplify;
+/* --reuse: each timed pass builds on the last pass's graph after nb_graph_reset */
+static bool reuse_graph;
 
-static scalar_run scalar_graph(pattern pat, size_t n_ops, counter *mem)
+static scalar_run scalar_graph(pattern pat, size_t n_ops, counter *mem, nb_graph **reuse)
 {
     scalar_run res = { 0 };
     double t0 = now_ms();
-    nb_graph *g = mem ? nb_graph_new_with_allocator(counting_alloc, mem) : nb_graph_new();
+    nb_graph *g = reuse && *reuse ? *reuse
+                  : mem           ? nb_graph_new_with_allocator(counting_alloc, mem)
+                                  : nb_graph_new();
+    nb_graph_reset(reuse ? *reuse : NULL);
     if (!g) {
         die(NULL, "out of memory");
     }
@@ -1116,7 +1121,11 @@ static scalar_run scalar_graph(pattern pat, size_t n_ops, counter *mem)
     res.live_bytes = mem ? mem->live : 0;
     nb_graph_memory(g, &res.mem);
     double t5 = now_ms();
-    nb_graph_free(g);
+    if (reuse) {
+        *reuse = g; /* the next pass resets it */
+    } else {
+        nb_graph_free(g);
+    }
     double t6 = now_ms();
     res.build_ms = t1 - t0;
     res.fwd_ms = t2 - t1;
@@ -1152,7 +1161,7 @@ static scalar_summary scalar_bench(pattern pat, size_t n_ops, int reps)
 #endif
     bool hwm = reset_peak_rss();
     long rss0 = proc_status_kb("VmRSS:");
-    s.first = scalar_graph(pat, n_ops, &s.mem);
+    s.first = scalar_graph(pat, n_ops, &s.mem, NULL);
     s.rss_delta_kb = hwm && rss0 >= 0 ? proc_status_kb("VmHWM:") - rss0 : -1;
     if (s.first.total_ms > SLOW_MS) {
         s.total = (stats){ s.first.total_ms, s.first.total_ms, s.first.total_ms };
@@ -1169,8 +1178,9 @@ static scalar_summary scalar_bench(pattern pat, size_t n_ops, int reps)
     for (int k = 0; k < 6; k++) {
         v[k] = xmalloc((size_t)reps * sizeof *v[k]);
     }
+    nb_graph *kept = NULL;
     for (int i = 0; i < reps; i++) {
-        scalar_run r = scalar_graph(pat, n_ops, NULL);
+        scalar_run r = scalar_graph(pat, n_ops, NULL, reuse_graph ? &kept : NULL);
         v[0][i] = r.total_ms;
         v[1][i] = r.build_ms;
         v[2][i] = r.fwd_ms;
@@ -1178,6 +1188,7 @@ static scalar_summary scalar_bench(pattern pat, size_t n_ops, int reps)
         v[4][i] = r.grun_ms;
         v[5][i] = r.free_ms;
     }
+    nb_graph_free(kept);
     s.total = stats_of(v[0], reps);
     s.build_ms = stats_of(v[1], reps).median;
     s.fwd_ms = stats_of(v[2], reps).median;
@@ -2154,6 +2165,8 @@ int main(int argc, char **argv)
             o.no_blis_ref = true;
         } else if (strcmp(a, "--no-simplify") == 0) {
             no_simplify = true;
+        } else if (strcmp(a, "--reuse") == 0) {
+            reuse_graph = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;

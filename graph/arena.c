@@ -87,13 +87,24 @@ void *nbi_arena_alloc_aligned(nb_graph *g, size_t size, size_t align)
     if (want < size || total < want) {
         return NULL;
     }
-    nbi_chunk *n = nbi_mem_alloc(g, total);
-    if (!n) {
-        return NULL;
+    /* a chunk kept by nb_graph_reset, when one holds the value: its pages are touched */
+    nbi_chunk *n = NULL;
+    for (nbi_chunk **at = &g->spare; *at; at = &(*at)->next) {
+        if ((*at)->size >= size + align) {
+            n = *at;
+            *at = n->next;
+            break;
+        }
     }
-    n->size = want;
+    if (!n) {
+        if (!(n = nbi_mem_alloc(g, total))) {
+            return NULL;
+        }
+        n->size = want;
+        n->alloc_size = total;
+        g->arena_bytes += total;
+    }
     n->used = 0;
-    n->alloc_size = total;
     size_t at = aligned_offset(n, align);
     n->used = at + size;
     if (c && want == size + align && c->size - c->used > 256) {
@@ -104,7 +115,6 @@ void *nbi_arena_alloc_aligned(nb_graph *g, size_t size, size_t align)
         n->next = c;
         g->chunks = n;
     }
-    g->arena_bytes += total;
     return n->data + at;
 }
 
@@ -120,12 +130,23 @@ char *nbi_arena_strdup(nb_graph *g, const char *s)
 
 void nbi_arena_free_all(nb_graph *g)
 {
-    nbi_chunk *c = g->chunks;
+    nbi_arena_recycle(g);
+    nbi_chunk *c = g->spare;
     while (c) {
         nbi_chunk *next = c->next;
         nbi_mem_free(g, c, c->alloc_size);
         c = next;
     }
-    g->chunks = NULL;
+    g->spare = NULL;
     g->arena_bytes = 0;
+}
+
+void nbi_arena_recycle(nb_graph *g)
+{
+    while (g->chunks) {
+        nbi_chunk *c = g->chunks;
+        g->chunks = c->next;
+        c->next = g->spare;
+        g->spare = c;
+    }
 }

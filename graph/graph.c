@@ -57,6 +57,42 @@ void nb_graph_free(nb_graph *g)
     g->alloc(g->user, g, sizeof *g, 0);
 }
 
+void nb_graph_reset(nb_graph *g)
+{
+    if (!g) {
+        return;
+    }
+    nbi_plans_free(g); /* plans and kept values name nodes by id */
+    nbi_arena_recycle(g);
+    /* keep the memory: the allocator, the arena's chunks, the arrays and the workspace */
+    nb_graph keep = *g;
+    memset(g, 0, sizeof *g);
+    g->alloc = keep.alloc;
+    g->user = keep.user;
+    g->spare = keep.spare;
+    g->arena_bytes = keep.arena_bytes;
+    g->nodes = keep.nodes;
+    g->cap_nodes = keep.cap_nodes;
+    g->meta = keep.meta;
+    g->cap_meta = keep.cap_meta;
+    g->in_ids = keep.in_ids;
+    g->cap_in_ids = keep.cap_in_ids;
+    g->names = keep.names;
+    g->cap_names = keep.cap_names;
+    if (g->names) {
+        memset(g->names, 0, (size_t)g->cap_names * sizeof *g->names);
+    }
+    g->scopes = keep.scopes;
+    g->cap_scopes = keep.cap_scopes;
+    g->grad_pairs = keep.grad_pairs;
+    g->cap_grad_pairs = keep.cap_grad_pairs;
+    g->workspace = keep.workspace;
+    g->workspace_size = keep.workspace_size;
+    g->workspace_block = keep.workspace_block;
+    g->workspace_block_size = keep.workspace_block_size;
+    nb_graph_seed(g, 0);
+}
+
 size_t nb_graph_node_count(const nb_graph *g)
 {
     return g ? g->n_nodes : 0;

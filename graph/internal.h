@@ -111,6 +111,7 @@ struct nb_graph {
     void *user;
 
     nbi_chunk *chunks;
+    nbi_chunk *spare; /* chunks of the nodes before nb_graph_reset, for the nodes to come */
     size_t arena_bytes;
 
     nb_node **nodes;
@@ -205,6 +206,8 @@ void *nbi_arena_alloc(nb_graph *g, size_t size);
 void *nbi_arena_alloc_aligned(nb_graph *g, size_t size, size_t align);
 char *nbi_arena_strdup(nb_graph *g, const char *s);
 void nbi_arena_free_all(nb_graph *g);
+/* Empties the arena but keeps its chunks as g->spare, which later chunks come from first. */
+void nbi_arena_recycle(nb_graph *g);
 
 /* Grows an array of elem-sized items to hold at least need; false on OOM or overflow. */
 bool nbi_grow(nb_graph *g, void **array, uint32_t *cap, uint32_t need, size_t elem);

@@ -198,6 +198,17 @@ NB_API nb_graph *nb_graph_new_with_allocator(nb_alloc_fn alloc, void *user);
 NB_API void nb_graph_free(nb_graph *g);
 
 /*
+ * Empties g as nb_graph_new leaves a graph (no nodes, names, scopes or
+ * plans; status NB_OK; training mode, the simplifier on, seed 0) but keeps
+ * its memory for the nodes to come: a program that builds a graph, runs it
+ * and starts over (a scalar graph per example, as in teaching backprop)
+ * reuses the pages instead of faulting fresh ones in each time. Every node
+ * of g, and everything made from them (optimizers, nb_grad's results), is
+ * invalid afterwards; nb_graph_free releases the kept memory. NULL is allowed.
+ */
+NB_API void nb_graph_reset(nb_graph *g);
+
+/*
  * Returns the graph's sticky status: NB_OK, or the code of the first builder error.
  * A NULL graph reports NB_ERR_ARG.
  */

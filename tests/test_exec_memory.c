@@ -1192,3 +1192,122 @@ Test(exec_memory, leaf_outputs_need_no_steps)
     cr_assert_null(nb_node_data(f));
     nb_graph_free(g);
 }
+
+/* ---- nb_graph_reset ---- */
+
+/* What build_scalar computed: the loss, the gradients and the graph's size. */
+typedef struct scalar_result {
+    double loss, grads[9];
+    size_t nodes;
+    size_t build_calls; /* allocator calls while building the forward graph (with c) */
+} scalar_result;
+
+/*
+ * A scalar chain in a scope (x = tanh(x * p_i + b), loss = sum of sigmoid(x)),
+ * 2,000 ops, named parameters from the graph's generator, its gradient built
+ * and run together with the loss.
+ */
+static scalar_result build_scalar(nb_graph *g, const counter *c)
+{
+    scalar_result r = { 0 };
+    size_t calls0 = c ? c->calls : 0;
+    nb_node *p[9];
+    nb_scope_push(g, "chain");
+    for (int i = 0; i < 9; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "p%d", i);
+        p[i] =
+            nb_node_set_name(g, nb_param(g, NB_DTYPE_F64, 0, NULL, nb_init_uniform(-1, 1)), name);
+    }
+    nb_node *x = nb_scalar(g, NB_DTYPE_F64, 0.25), *loss = nb_scalar(g, NB_DTYPE_F64, 0);
+    for (int k = 0; k < 500; k++) {
+        x = nb_tanh(g, nb_add(g, nb_mul(g, x, p[k % 8]), p[8]));
+        loss = nb_add(g, loss, nb_sigmoid(g, x));
+    }
+    nb_scope_pop(g);
+    r.build_calls = c ? c->calls - calls0 : 0;
+    nb_node *grads[9], *outs[10] = { loss };
+    cr_assert_eq(nb_grad(g, loss, 9, p, grads), NB_OK, "%s", nb_graph_error(g));
+    memcpy(outs + 1, grads, sizeof grads);
+    run_ok(g, 10, outs);
+    r.loss = *(const double *)nb_node_data(loss);
+    for (int i = 0; i < 9; i++) {
+        r.grads[i] = *(const double *)nb_node_data(grads[i]);
+    }
+    r.nodes = nb_graph_node_count(g);
+    return r;
+}
+
+Test(exec_memory, a_reset_graph_builds_as_a_new_one_in_the_same_memory,
+     .description = "after nb_graph_reset the same program gives the same bits, the same "
+                    "nodes and names, and holds exactly the memory it held, allocating less")
+{
+    counter c = { 0 };
+    nb_graph *g = nb_graph_new_with_allocator(counting_alloc, &c);
+    nb_graph *fresh = nb_graph_new();
+    scalar_result want = build_scalar(fresh, NULL);
+    scalar_result first = build_scalar(g, &c);
+    size_t held = c.live;
+    nb_memory_stats m1;
+    nb_graph_memory(g, &m1);
+    cr_assert_gt(first.build_calls, 10, "the first build allocated its arena and arrays");
+    first.build_calls = 0;
+    cr_assert_eq(memcmp(&first, &want, sizeof want), 0, "the counting allocator changed a result");
+    for (int round = 0; round < 3; round++) {
+        nb_graph_reset(g);
+        cr_assert_eq(nb_graph_node_count(g), 0);
+        cr_assert_null(nb_graph_find(g, "p0"), "a name outlived the reset");
+        scalar_result again = build_scalar(g, &c);
+        /* the arena's chunks and the arrays come back: the forward build allocates nothing */
+        cr_assert_eq(again.build_calls, 0, "round %d: %zu allocator calls building", round,
+                     again.build_calls);
+        cr_assert_eq(memcmp(&again, &want, sizeof want), 0,
+                     "round %d: loss %.17g against %.17g, %zu nodes against %zu", round, again.loss,
+                     want.loss, again.nodes, want.nodes);
+        cr_assert_not_null(nb_graph_find(g, "p3"));
+        cr_assert_str_eq(nb_node_scope(nb_graph_find(g, "p3")), "chain");
+        nb_memory_stats m;
+        nb_graph_memory(g, &m);
+        cr_assert_eq(m.arena_bytes, m1.arena_bytes, "round %d: the arena grew", round);
+        cr_assert_eq(c.live, held, "round %d: %zu bytes held, %zu after the first build", round,
+                     c.live, held);
+    }
+    nb_graph_free(g);
+    nb_graph_free(fresh);
+    cr_assert_eq(c.live, 0, "nb_graph_free released everything, spare chunks included");
+}
+
+Test(exec_memory, reset_clears_errors_settings_and_the_seed)
+{
+    nb_graph *g = nb_graph_new();
+    nb_node *a = nb_input(g, NB_DTYPE_F32, NB_SHAPE(2)),
+            *b = nb_input(g, NB_DTYPE_F32, NB_SHAPE(3));
+    cr_assert_null(nb_add(g, a, b));
+    cr_assert_eq(nb_graph_status(g), NB_ERR_SHAPE);
+    nb_graph_seed(g, 7);
+    nb_graph_set_training(g, false);
+    nb_scope_push(g, "open");
+    nb_graph_reset(g);
+    cr_assert_eq(nb_graph_status(g), NB_OK);
+    cr_assert_str_eq(nb_graph_error(g), "");
+    /* seed 0, as a new graph: the same first draw */
+    nb_graph *fresh = nb_graph_new();
+    nb_node *w = nb_param(g, NB_DTYPE_F64, NB_SHAPE(4), nb_init_normal(0, 1));
+    nb_node *wf = nb_param(fresh, NB_DTYPE_F64, NB_SHAPE(4), nb_init_normal(0, 1));
+    cr_assert_eq(memcmp(nb_node_data(w), nb_node_data(wf), 4 * sizeof(double)), 0);
+    /* no scope left open: the name has no prefix; training mode again (dropout drops) */
+    nb_node *x = nb_node_set_name(g, nb_fill(g, NB_DTYPE_F64, NB_SHAPE(64), 1), "x");
+    cr_assert_null(nb_node_scope(x));
+    nb_node *d = nb_dropout(g, x, 0.5);
+    run_ok(g, 1, &d);
+    double *v = values(g, d);
+    int zeros = 0;
+    for (int i = 0; i < 64; i++) {
+        zeros += v[i] == 0;
+    }
+    cr_assert_gt(zeros, 0, "dropout kept every value: the graph stayed in eval mode");
+    free(v);
+    nb_graph_reset(NULL);
+    nb_graph_free(g);
+    nb_graph_free(fresh);
+}
