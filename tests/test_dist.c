@@ -31,11 +31,13 @@
 #define WORKER NB_BUILD_DIR "/tests/dist_worker"
 /*
  * Two processes on a machine that may have fewer cores, as root in CI; a
- * timeout turns a hang into a failure. Open MPI's own allocations are not
- * freed at exit: LeakSanitizer (in the ASan build) would fail every run.
+ * timeout turns a hang into a failure. It is generous: under ASan on a
+ * loaded 2-core machine, mnist_cnn's two processes took over two minutes.
+ * Open MPI's own allocations are not freed at exit: LeakSanitizer (in the
+ * ASan build) would fail every run.
  */
 #define MPIRUN                                                                                     \
-    "ASAN_OPTIONS=detect_leaks=0 OMPI_MCA_rmaps_base_oversubscribe=1 timeout 120 " NB_MPIRUN       \
+    "ASAN_OPTIONS=detect_leaks=0 OMPI_MCA_rmaps_base_oversubscribe=1 timeout 420 " NB_MPIRUN       \
     " --oversubscribe --allow-run-as-root -np 2 "
 
 typedef struct run_result {
