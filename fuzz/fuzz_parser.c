@@ -5,7 +5,8 @@
  * declared shape too large for memory must end in a clean NB_ERR_NOMEM. An
  * error must be reported with a status and a message. A model that parses
  * must survive the rest of the pipeline:
- *   - nb_model_write, then parsing the text back, gives the same nodes (op,
+ *   - nb_model_write, then parsing the text back (into a new graph, and
+ *     into it again after nb_graph_reset), gives the same nodes (op,
  *     name, dtype, shape, scope, inputs, attributes, leaf values to the bit),
  *     and writing that graph gives the same text again;
  *   - nb_depth and nb_depth_path of the last node, over ops and over scopes;
@@ -189,6 +190,17 @@ static void parser_round_trip(nb_graph *g)
         NBF_CHECK(len == len2 && memcmp(text, text2, len) == 0,
                   "the round trip changed the text:\n%s\n----\n%s", text, text2);
         free(text2);
+        /* a reset graph, in the memory of the last one, parses the text into the same nodes */
+        nb_graph_reset(h);
+        st = nb_model_parse(h, text, len, &opts, &err);
+        NBF_CHECK(st == NB_OK || st == NB_ERR_NOMEM, "the text does not parse after a reset: %s",
+                  err.message);
+        NBF_CHECK(st != NB_OK || nb_graph_node_count(h) == nb_graph_node_count(g),
+                  "%zu nodes after a reset, %zu before", nb_graph_node_count(h),
+                  nb_graph_node_count(g));
+        for (size_t i = 0; st == NB_OK && i < nb_graph_node_count(g); i++) {
+            parser_same_node(nb_graph_node(g, i), nb_graph_node(h, i), text);
+        }
     }
     nb_graph_free(h);
     NBF_CHECK(budget.used == 0, "%zu bytes not freed", budget.used);
