@@ -387,6 +387,13 @@ Test(onnx_import, pytorch_batch_norm_and_dropout_in_eval_mode)
     check_pytorch("bn_dropout", NB_DTYPE_F64);
 }
 
+/* x[:, 1], x[-1] (a Gather of one index: a slice without its axis), x[:, ::2] (a Slice with a step) */
+Test(onnx_import, pytorch_indexing)
+{
+    check_pytorch("indexing", NB_DTYPE_F32);
+    check_pytorch("indexing", NB_DTYPE_F64);
+}
+
 Test(onnx_import, pytorch_lstm)
 {
     check_pytorch("lstm", NB_DTYPE_F32);

@@ -3,7 +3,7 @@
 tests/test_onnx.c imports (nb_onnx_read) and checks against PyTorch's outputs.
 
 Run with Debian's Python (torch 1.13): /usr/bin/python3 tests/reference/onnx_export.py
-It writes tests/onnx/{mlp,lenet,bn_dropout,lstm,gru}.onnx and, for each, a .ref
+It writes tests/onnx/{mlp,lenet,bn_dropout,lstm,gru,indexing}.onnx and, for each, a .ref
 file with the fixed input(s) and PyTorch's output(s) in float32 and float64
 (the model run in float64 on the same float32 weights), one tensor a line.
 Models are in eval mode (dropout off, batch norm on its running statistics)
@@ -85,6 +85,21 @@ class GRUModel(nn.Module):
         return self.head(y), h
 
 
+class Indexing(nn.Module):
+    """Indexing as PyTorch exports it: x[:, 1] and x[-1] (Gather of one
+    index), x[:, ::2] (Slice with a step), and a sequence model's last step."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        col = x[:, 1]
+        last = x[-1]
+        even = x[:, ::2]
+        return self.fc(x[-1, :, :3]) * col[-1, :2] + last.sum(), even.tanh()
+
+
 def bn_stats(model):
     """Running statistics that are not the defaults, as after some training."""
     g = torch.Generator().manual_seed(3)
@@ -139,8 +154,19 @@ def main():
     export("gru", GRUModel(),
            [torch.randn(5, 2, 3, generator=g), torch.randn(1, 2, 4, generator=g) * 0.5],
            ["x", "h0"], ["y", "h"])
+    indexing()
     bad_files()
     fuzz_seeds()
+
+
+def indexing():
+    """The indexing model; its export is also a seed of fuzz/fuzz_onnx.c."""
+    g = torch.Generator().manual_seed(2)
+    export("indexing", Indexing(), [torch.randn(4, 5, 6, generator=g)], ["x"], ["y", "even"])
+    with open(os.path.join(OUT, "indexing.onnx"), "rb") as src, \
+            open(os.path.join(OUT, "..", "..", "fuzz", "corpus", "onnx", "pytorch_indexing.onnx"),
+                 "wb") as dst:
+        dst.write(src.read())
 
 
 def fuzz_seeds():
@@ -244,6 +270,36 @@ def fuzz_seeds():
     ], [vi("x", [4, 6])], [vi("out", [3])],
         [ints("st", 1), ints("en", 100), ints("axs", 1), ints("steps", 2), t("w", 4, 3)])
     print("wrote the fuzz seeds")
+    fold_seeds()
+
+
+def fold_seeds():
+    """Seeds for the importer's folding of constant chains: a Slice of a Shape
+    (with a step), and the attribute form of Slice of opset 9."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper, save
+    corpus = os.path.join(OUT, "..", "..", "fuzz", "corpus", "onnx")
+
+    def ints(name, *v):
+        return numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+
+    N = helper.make_node
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 12])
+    g = helper.make_graph([
+        N("Shape", ["x"], ["s"]),
+        N("Slice", ["s", "st", "en", "ax", "step"], ["n"]),
+        N("Concat", ["n", "minus1"], ["shape"], axis=0),
+        N("Reshape", ["x", "shape"], ["y"]),
+    ], "shape_slice", [x], [y],
+        [ints("st", 0), ints("en", 3), ints("ax", 0), ints("step", 3), ints("minus1", -1)])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+         os.path.join(corpus, "op_shape_slice.onnx"))
+    y9 = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2, 4])
+    g = helper.make_graph([N("Slice", ["x"], ["y"], starts=[1], ends=[3], axes=[1])],
+                          "slice_opset9", [x], [y9])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)]),
+         os.path.join(corpus, "op_slice_opset9.onnx"))
 
 
 def bad_files():
