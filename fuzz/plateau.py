@@ -3,22 +3,78 @@
 
     fuzz/plateau.py RUN.log TITLE > docs/img/fuzz_<target>_plateau.svg
 
+    fuzz/plateau.py --replay COVERAGE.tsv TITLE > docs/img/fuzz_onnx_replay.svg
+
 RUN.log is libFuzzer's output with each line prefixed by the Unix time at
 which it was printed (`... 2>&1 | while IFS= read -r l; do echo "$(date +%s) $l"; done`,
 as docs/reliability.md shows). The figure plots `cov` (covered edges) and
 `ft` (features, on its own scale at the right) against minutes since the
-first line. Standard library only.
+first line. With --replay, COVERAGE.tsv is fuzz/replay_coverage.sh's output
+and the figure plots the share of the importer's (io/onnx_read.c) lines and
+branches, and of the exporter's lines, that each snapshot of the corpus
+covers, against the snapshot's minute. Standard library only.
 """
 import re
 import sys
 
 
+def replay(path, title):
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        head = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            v = dict(zip(head, (int(c) for c in line.split("\t"))))
+            rows.append(v)
+    if not rows:
+        sys.exit("no snapshots in " + path)
+    series = [("read_lines", "#1f5fa8", "importer lines"),
+              ("read_branches", "#b0521c", "importer branches"),
+              ("write_lines", "#3a8a3a", "exporter lines")]
+    w, h, left, right, top, bottom = 640, 300, 60, 30, 30, 40
+    tmax = max(r["minute"] for r in rows) or 1
+    pts = {k: [(r["minute"], 100.0 * r[k] / r[k + "_total"]) for r in rows] for k, _, _ in series}
+    lo = min(p[1] for k in pts for p in pts[k])
+    lo = max(0, 10 * int(lo // 10) - 10)
+
+    def x(t):
+        return left + (w - left - right) * t / tmax
+
+    def y(v):
+        return top + (h - top - bottom) * (1 - (v - lo) / (100 - lo))
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+           f'font-family="sans-serif" font-size="11">',
+           f'<rect width="{w}" height="{h}" fill="white"/>',
+           f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="13">{title}</text>',
+           f'<line x1="{left}" y1="{h - bottom}" x2="{w - right}" y2="{h - bottom}" stroke="black"/>',
+           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="black"/>']
+    for r in rows:
+        t = r["minute"]
+        out.append(f'<line x1="{x(t):.1f}" y1="{h - bottom}" x2="{x(t):.1f}" y2="{h - bottom + 4}" stroke="black"/>')
+        out.append(f'<text x="{x(t):.1f}" y="{h - bottom + 16}" text-anchor="middle">{t}</text>')
+    out.append(f'<text x="{w / 2}" y="{h - 6}" text-anchor="middle">minutes</text>')
+    for v in range(int(lo), 101, 10):
+        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v}%</text>')
+        out.append(f'<line x1="{left}" y1="{y(v):.1f}" x2="{w - right}" y2="{y(v):.1f}" stroke="#ddd"/>')
+    for i, (k, colour, label) in enumerate(series):
+        line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts[k])
+        out.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        last = pts[k][-1][1]
+        out.append(f'<text x="{left + 8}" y="{top + 12 + 14 * i}" fill="{colour}">{label} ({last:.1f}% at the end)</text>')
+    out.append("</svg>")
+    print("\n".join(out))
+
+
 def main():
+    if sys.argv[1] == "--replay":
+        replay(sys.argv[2], sys.argv[3])
+        return
     path, title = sys.argv[1], sys.argv[2]
     pts = []
     t0 = None
     for line in open(path, encoding="utf-8", errors="replace"):
-        m = re.match(r"(\d+) #(\d+)\s+\w+\s+cov: (\d+) ft: (\d+)", line)
+        # "#N  NEW  cov: ..." alone, "#N: cov: ..." from -fork's parent
+        m = re.match(r"(\d+) #(\d+)(?::|\s+\w+)\s+cov: (\d+) ft: (\d+)", line)
         stamp = re.match(r"(\d+) ", line)
         if stamp and t0 is None:
             t0 = int(stamp.group(1))
