@@ -45,10 +45,19 @@ typedef struct run_result {
     int status; /* exit code, -1 if killed */
 } run_result;
 
-/* Runs a shell command line (standard error joined to the output) and collects what it printed. */
+/*
+ * Runs a shell command line (standard error joined to the output) and collects what it printed.
+ * Open MPI keeps its session directory under a folder of this run's own: two mpiruns starting
+ * at once (Criterion runs tests in parallel) raced to create /tmp/ompi.<host>.<uid>, and one
+ * failed with "mkdir ... File exists" in orte_init.
+ */
 static run_result run(const char *cmd)
 {
-    char full[4096];
+    char full[4096], dir[] = "/tmp/nabla-ompi-XXXXXX";
+    bool own = mkdtemp(dir) != NULL;
+    if (own) {
+        setenv("OMPI_MCA_orte_tmpdir_base", dir, 1);
+    }
     snprintf(full, sizeof full, "%s 2>&1", cmd);
     FILE *p = popen(full, "r");
     cr_assert_not_null(p, "popen(%s) failed", cmd);
@@ -65,6 +74,12 @@ static run_result run(const char *cmd)
     }
     out[n] = '\0';
     int st = pclose(p);
+    if (own) {
+        char rm[64];
+        snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+        cr_expect_eq(system(rm), 0, "%s failed", rm);
+        unsetenv("OMPI_MCA_orte_tmpdir_base");
+    }
     return (run_result){ out, st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1 };
 }
 
