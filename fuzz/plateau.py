@@ -60,7 +60,9 @@ def replay(path, title):
         line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts[k])
         out.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>')
         last = pts[k][-1][1]
-        out.append(f'<text x="{left + 8}" y="{top + 12 + 14 * i}" fill="{colour}">{label} ({last:.1f}% at the end)</text>')
+        # below the curves, which start high: bottom right
+        out.append(f'<text x="{w - right - 8}" y="{h - bottom - 40 + 14 * i}" text-anchor="end" '
+                   f'fill="{colour}">{label} ({last:.1f}% at the end)</text>')
     out.append("</svg>")
     print("\n".join(out))
 
