@@ -106,6 +106,10 @@ typedef struct nbi_name {
 #define NBI_MSG_MAX     512
 #define NBI_CONST_CACHE 32
 
+/*
+ * nb_graph_reset (graph/graph.c) zeroes every field but the memory it lists
+ * to keep: a new field that owns memory must be kept or freed there.
+ */
 struct nb_graph {
     nb_alloc_fn alloc;
     void *user;
