@@ -2110,25 +2110,23 @@ static void bench_w8(const options *o, report *r)
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: nabla-bench WORKLOAD [--threads N] [--json] [--reps N]\n"
-        "                   [--nodes N] [--pattern chain|dag] [--no-blis-ref] "
-        "[--no-simplify] [--reuse] [--form F] [--shard-of P]\n"
-        "  WORKLOAD     W1 (MLP step), W2 (scalar graph), W3 (gradient of sum(A @ B)),\n"
-        "               W3b (of sum((A @ B) * R): both backward GEMMs),\n"
-        "               W4 (logistic regression), W5 (scaling), W6 (LeNet-5 step),\n"
-        "               W7 (names LSTM step), gemm-w1, gemm-w3,\n"
-        "               W8 (W1 data-parallel, under mpirun -np P)\n"
-        "  --threads N  BLIS threads (default 1)\n"
-        "  --json       print one JSON object instead of text\n"
-        "  --reps N     timed repetitions instead of the workload's default\n"
-        "  --nodes N    W5: only graphs of N op nodes (for profiling)\n"
-        "  --pattern P  W5: only the chain or only the random DAG\n"
-        "  --no-blis-ref  W1, W3, W3b, W7: time nabla alone, without the alternating BLIS\n"
-        "               reference (for profiling; the ratio fields are then null)\n"
-        "  --no-simplify  W2, W5: nb_grad without the graph simplifier (what it costs)\n"
-        "  --reuse      W2, W5: each timed pass on the last pass's graph after nb_graph_reset\n");
+    fprintf(f, "usage: nabla-bench WORKLOAD [--threads N] [--json] [--reps N]\n"
+               "                   [--nodes N] [--pattern chain|dag] [--no-blis-ref] "
+               "[--no-simplify] [--reuse] [--form F] [--shard-of P]\n"
+               "  WORKLOAD     W1 (MLP step), W2 (scalar graph), W3 (gradient of sum(A @ B)),\n"
+               "               W3b (of sum((A @ B) * R): both backward GEMMs),\n"
+               "               W4 (logistic regression), W5 (scaling), W6 (LeNet-5 step),\n"
+               "               W7 (names LSTM step), gemm-w1, gemm-w3,\n"
+               "               W8 (W1 data-parallel, under mpirun -np P)\n"
+               "  --threads N  BLIS threads (default 1)\n"
+               "  --json       print one JSON object instead of text\n"
+               "  --reps N     timed repetitions instead of the workload's default\n"
+               "  --nodes N    W5: only graphs of N op nodes (for profiling)\n"
+               "  --pattern P  W5: only the chain or only the random DAG\n"
+               "  --no-blis-ref  W1, W3, W3b, W7: time nabla alone, without the alternating BLIS\n"
+               "               reference (for profiling; the ratio fields are then null)\n"
+               "  --no-simplify  W2, W5: nb_grad without the graph simplifier (what it costs)\n"
+               "  --reuse      W2, W5: time the passes on one graph, reset between them\n");
     fprintf(f,
             "  --form F     W7: the LSTM as the library's cells (the default), two\n"
             "               (x W_ih and h W_hh a step), fused ([x, h] times [W_ih, W_hh],\n"
