@@ -65,6 +65,19 @@ struct nbi_plan {
     size_t workspace; /* bytes of workspace needed */
     size_t bytes;     /* bytes held by this plan */
     nbi_fused *fused; /* regions run as one kernel (graph/fuse.c), NULL for none */
+    /*
+     * Resuming (see resume_base): a saving plan frees no value, so after its
+     * run every value it computed is still in the workspace. A plan built on
+     * a base (the serial of a saving plan, 0 for none) reads the base's
+     * values where the base computed them, at offsets below the base's
+     * workspace, and computes only the rest, above it; resumed[] are the
+     * base's nodes whose data it must set (read by a kernel, or kept).
+     */
+    uint32_t serial;
+    uint32_t base;
+    bool saves;
+    uint32_t n_resumed;
+    uint32_t *resumed, *resumed_offsets;
 };
 
 /* ---- free-list allocator over workspace offsets (plan time only) ---- */
@@ -208,8 +221,16 @@ static void plan_free(nb_graph *g, nbi_plan *p)
     nbi_mem_free(g, p->temp_offsets, p->n_temps * sizeof *p->temp_offsets);
     nbi_fused_free(g, p->fused);
     nbi_mem_free(g, p->reads, p->n_reads * sizeof *p->reads);
+    nbi_mem_free(g, p->resumed, p->n_resumed * sizeof *p->resumed);
+    nbi_mem_free(g, p->resumed_offsets, p->n_resumed * sizeof *p->resumed_offsets);
     nbi_mem_free(g, p, sizeof *p);
 }
+
+/* A node a resumed plan reads from its base: id, base offset in UNITs, RM_* marks. */
+typedef struct rnode {
+    uint32_t id, off;
+    uint32_t mark;
+} rnode;
 
 /* Per-id marks of the needed sweep. */
 enum { NEEDED = 1, OUTPUT = 2, READ = 4 };
@@ -253,6 +274,7 @@ typedef struct pval {
 
 #define KEPT_LAST     UINT32_MAX
 #define RELEASED_LAST (UINT32_MAX - 1)
+#define SAVED_LAST    (UINT32_MAX - 2) /* a saving plan's value: never freed, not kept */
 
 typedef struct planner {
     uint8_t *state; /* per id up to the highest output: NEEDED, OUTPUT, READ */
@@ -269,14 +291,22 @@ typedef struct planner {
     uint32_t *slots; /* leaves that scalar steps read, each copied to a workspace slot */
     bool product;    /* a matrix product among the steps: graph/fuse.c may find a region */
     uint32_t n_slots, cap_slots;
+    const nbi_plan *base; /* the saving plan this one resumes from, or NULL */
+    rnode *r;             /* nodes the base computed that steps read or that are outputs */
+    uint32_t n_r, cap_r;
 } planner;
 
 /*
  * A leaf's sidx once scalar steps read it, and its entry in their ins[]: its
- * slot, with the top bit set. Step indices stay below it.
+ * slot, with the top bit set; a node the base computed has RESUMED set too,
+ * and its index in rids[]. Step indices stay below LEAF_SLOT.
  */
 #define LEAF_SLOT  0x80000000u
+#define RESUMED    0x40000000u
 #define IS_STEP(x) ((x) < LEAF_SLOT)
+
+/* Marks of a resumed node: something needs its data pointer set. */
+enum { RM_OUTPUT = 1, RM_READ_BY_KERNEL = 2 };
 
 static void planner_free(nb_graph *g, planner *s)
 {
@@ -288,6 +318,28 @@ static void planner_free(nb_graph *g, planner *s)
     nbi_mem_free(g, s->ins, s->cap_ins * sizeof *s->ins);
     nbi_mem_free(g, s->reads, s->cap_reads * sizeof *s->reads);
     nbi_mem_free(g, s->slots, s->cap_slots * sizeof *s->slots);
+    nbi_mem_free(g, s->r, s->cap_r * sizeof *s->r);
+}
+
+/*
+ * The base's workspace offset of node id's value, or NO_UNIT if it did not
+ * compute it. The sweep asks for ids in decreasing order and a saving plan's
+ * steps are in id order, so *at walks down the base's steps once per plan.
+ */
+static uint32_t base_offset(const nbi_plan *b, uint32_t id, uint32_t *at)
+{
+    while (*at > 0 && b->steps[*at - 1] > id) {
+        --*at;
+    }
+    return *at > 0 && b->steps[*at - 1] == id ? b->offsets[*at - 1] : NO_UNIT;
+}
+
+/* Records node id as read from the base at offset off. */
+static void add_resumed(planner *s, uint32_t id, uint32_t off)
+{
+    NBI_ASSERT(s->n_r < s->cap_r); /* room for every step of the base */
+    s->r[s->n_r] = (rnode){ id, off, s->state[id] & OUTPUT ? RM_OUTPUT : 0 };
+    s->sidx[id] = LEAF_SLOT | RESUMED | s->n_r++;
 }
 
 /* Bytes of temporary memory step v needs while it runs (0 for most ops). */
@@ -347,6 +399,7 @@ static bool fuse_order(nb_graph *g, planner *s)
 static bool sweep(nb_graph *g, planner *s, uint32_t top, uint32_t *n_temps)
 {
     const nbi_meta *meta = g->meta;
+    uint32_t base_at = s->base ? s->base->n_steps : 0;
     for (uint32_t id = top + 1; id-- > 0;) {
         if (!(s->state[id] & NEEDED)) {
             continue;
@@ -355,6 +408,11 @@ static bool sweep(nb_graph *g, planner *s, uint32_t top, uint32_t *n_temps)
         if (m->flags & NBI_M_LEAF) {
             s->sidx[id] = NO_STEP;
             continue;
+        }
+        uint32_t from_base = s->base ? base_offset(s->base, id, &base_at) : NO_UNIT;
+        if (from_base != NO_UNIT) {
+            add_resumed(s, id, from_base);
+            continue; /* computed by the base: nothing below it is needed for it */
         }
         uint32_t end = id + 1 < g->n_nodes ? meta[id + 1].in_at : g->n_in_ids;
         uint32_t arity = end - m->in_at;
@@ -418,14 +476,17 @@ static bool sweep(nb_graph *g, planner *s, uint32_t top, uint32_t *n_temps)
                 }
             }
             if (!(q->flags & PS_SCALAR)) {
+                if (leaf && r != NO_STEP && (r & RESUMED)) {
+                    s->r[r & ~(LEAF_SLOT | RESUMED)].mark |= RM_READ_BY_KERNEL;
+                }
                 continue;
             }
             if (!leaf && (s->ps[n - 1 - r].flags & PS_VIEW)) {
                 q->flags &= (uint8_t)~PS_SCALAR; /* reading through a view: the general path */
             } else if (r == NO_STEP) {
                 /* a leaf scalar steps read: a workspace slot the run copies it to */
-                if (s->n_slots >= LEAF_SLOT || !nbi_grow(g, (void **)&s->slots, &s->cap_slots,
-                                                         s->n_slots + 1, sizeof *s->slots)) {
+                if (s->n_slots >= RESUMED || !nbi_grow(g, (void **)&s->slots, &s->cap_slots,
+                                                       s->n_slots + 1, sizeof *s->slots)) {
                     return false;
                 }
                 s->sidx[id] = LEAF_SLOT | s->n_slots;
@@ -449,7 +510,10 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, planner *s)
 {
     bin bins[SMALL_BLOCK / UNIT + 1];
     memset(bins, 0, sizeof bins);
-    freelist fl = { .g = g, .bins = bins };
+    /* a resumed plan's blocks lie above its base's, whose values it reads */
+    size_t start =
+        s->base ? (s->base->workspace + BLOCK_ALIGN - 1) & ~(size_t)(BLOCK_ALIGN - 1) : 0;
+    freelist fl = { .g = g, .bins = bins, .top = start };
     bool ok = true;
     uint32_t t = 0;
     pstep *ps = s->ps;
@@ -521,7 +585,8 @@ static bool assign_offsets(nb_graph *g, nbi_plan *p, planner *s)
     return ok && !fl.overflow;
 }
 
-static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int flags)
+static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int flags,
+                            const nbi_plan *base)
 {
     uint32_t top = 0;
     for (size_t i = 0; i < n; i++) {
@@ -533,8 +598,11 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     }
     memset(p, 0, sizeof *p);
     p->flags = flags;
+    p->serial = ++g->plan_serial;
+    p->base = base ? base->serial : 0;
     planner s;
     memset(&s, 0, sizeof s);
+    s.base = base;
     s.n_ids = (size_t)top + 1;
     /* steps are at most the ids; pages of the room not used are never touched */
     s.state = nbi_mem_alloc(g, s.n_ids * sizeof *s.state);
@@ -546,6 +614,13 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     p->n_outs = (uint32_t)n;
     if (!s.state || !s.sidx || !s.ps || !s.pv || !s.ids || !p->outs || s.n_ids >= LEAF_SLOT) {
         goto fail;
+    }
+    if (base) { /* room for every value of the base; pages not used are never touched */
+        s.cap_r = base->n_steps;
+        if (s.cap_r >= RESUMED || !(s.r = nbi_mem_alloc(g, (size_t)s.cap_r * sizeof *s.r))) {
+            s.cap_r = 0;
+            goto fail;
+        }
     }
     /* the inputs of nodes 0..top: room for those of every step, exactly */
     s.cap_ins = top + 1 < g->n_nodes ? g->meta[top + 1].in_at : g->n_in_ids;
@@ -592,6 +667,19 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
         memcpy(p->slots, s.slots, (size_t)s.n_slots * sizeof *p->slots);
     }
 
+    /*
+     * A plan of f32 scalar steps alone whose outputs are not gradients (a
+     * forward pass, as a rule) saves its values, freeing none (16 bytes a
+     * step), so that a later run, typically of the gradient, can resume from
+     * them (resume_base) instead of computing them again.
+     */
+    p->saves = !base && n_steps > 0 && !s.product && !p->n_temps;
+    for (size_t i = 0; i < n && p->saves; i++) {
+        p->saves = !(outs[i]->flags & NBI_F_GRAD);
+    }
+    for (uint32_t k = 0; k < n_steps && p->saves; k++) {
+        p->saves = (ps[k].flags & PS_SCALAR) && !(ps[k].flags & PS_VIEW);
+    }
     /* last readers; kept values (outputs, or all with NB_RUN_KEEP_ALL) are never released */
     bool keep_all = flags & NB_RUN_KEEP_ALL;
     for (uint32_t k = 0; k < n_steps; k++) {
@@ -608,6 +696,8 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
     for (uint32_t k = 0; k < n_steps; k++) {
         if (keep_all || (ps[k].flags & PS_KEPT)) {
             pv[k].last = KEPT_LAST;
+        } else if (p->saves) {
+            pv[k].last = SAVED_LAST;
         }
     }
     /* a view's readers keep its root alive: fold last uses down the view chains */
@@ -671,14 +761,39 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
                 uint32_t j = in[i < ps[k].arity ? i : 0];
                 /* a leaf's slot, or the block of the step that computed it */
                 NBI_ASSERT(j != NO_STEP);
-                p->src[2 * k + i] = IS_STEP(j) ? p->offsets[j] : p->slot_offsets[j & ~LEAF_SLOT];
+                p->src[2 * k + i] = IS_STEP(j)    ? p->offsets[j]
+                                    : j & RESUMED ? s.r[j & ~(LEAF_SLOT | RESUMED)].off
+                                                  : p->slot_offsets[j & ~LEAF_SLOT];
             }
         }
     }
     p->n_src = n_scalar ? n_steps : 0;
 
-    /* kept: outputs, and whatever a kept view keeps alive */
-    uint32_t n_kept = 0;
+    /* the base's nodes whose data the run sets: read by a kernel, or outputs */
+    uint32_t n_resumed = 0, n_resumed_out = 0;
+    for (uint32_t i = 0; i < s.n_r; i++) {
+        n_resumed += s.r[i].mark != 0;
+        n_resumed_out += (s.r[i].mark & RM_OUTPUT) != 0;
+    }
+    if (n_resumed) {
+        p->resumed = nbi_mem_alloc(g, n_resumed * sizeof *p->resumed);
+        p->resumed_offsets = nbi_mem_alloc(g, n_resumed * sizeof *p->resumed_offsets);
+        if (!p->resumed || !p->resumed_offsets) {
+            nbi_mem_free(g, p->resumed, n_resumed * sizeof *p->resumed);
+            nbi_mem_free(g, p->resumed_offsets, n_resumed * sizeof *p->resumed_offsets);
+            p->resumed = p->resumed_offsets = NULL;
+            goto fail;
+        }
+        for (uint32_t i = 0; i < s.n_r; i++) {
+            if (s.r[i].mark) {
+                p->resumed[p->n_resumed] = s.r[i].id;
+                p->resumed_offsets[p->n_resumed++] = s.r[i].off;
+            }
+        }
+    }
+
+    /* kept: outputs (the base's among them), and whatever a kept view keeps alive */
+    uint32_t n_kept = n_resumed_out;
     for (uint32_t k = 0; k < n_steps; k++) {
         n_kept += pv[k].last == KEPT_LAST;
     }
@@ -693,12 +808,18 @@ static nbi_plan *plan_build(nb_graph *g, size_t n, nb_node *const *outs, int fla
             p->kept[n_kept++] = p->steps[k];
         }
     }
+    for (uint32_t i = 0; i < s.n_r; i++) {
+        if (s.r[i].mark & RM_OUTPUT) {
+            p->kept[n_kept++] = s.r[i].id;
+        }
+    }
     p->bytes = sizeof *p + n * sizeof *p->outs +
                (size_t)n_steps * (sizeof *p->steps + sizeof *p->offsets + sizeof *p->kind) +
                (size_t)p->n_src * 2 * sizeof *p->src + (size_t)p->n_kept * sizeof *p->kept +
                (size_t)p->n_temps * (sizeof *p->temp_steps + sizeof *p->temp_offsets) +
                (size_t)p->n_reads * sizeof *p->reads +
                (size_t)p->n_slots * (sizeof *p->slots + sizeof *p->slot_offsets) +
+               (size_t)p->n_resumed * (sizeof *p->resumed + sizeof *p->resumed_offsets) +
                nbi_fused_bytes(p->fused);
     planner_free(g, &s);
     return p;
@@ -722,11 +843,11 @@ static void invalidate_values(nb_graph *g)
     g->last_plan = NULL;
 }
 
-static nbi_plan *plan_find(nb_graph *g, size_t n, nb_node *const *outs, int flags)
+static nbi_plan *plan_find(nb_graph *g, size_t n, nb_node *const *outs, int flags, uint32_t base)
 {
     nbi_plan *prev = NULL;
     for (nbi_plan *p = g->plans; p; prev = p, p = p->next) {
-        if (p->flags != flags || p->n_outs != n) {
+        if (p->flags != flags || p->n_outs != n || p->base != base) {
             continue;
         }
         size_t i = 0;
@@ -786,28 +907,64 @@ size_t nbi_plans_bytes(const nb_graph *g)
     return b;
 }
 
-static bool ensure_workspace(nb_graph *g, size_t size)
+/*
+ * Grows the workspace to size bytes. Its first keep bytes survive (a resumed
+ * run reads its base's values there); the rest need not: every run rewrites
+ * what it reads.
+ */
+static bool ensure_workspace(nb_graph *g, size_t size, size_t keep)
 {
     if (size <= g->workspace_size) {
         return true;
     }
-    /* contents need not survive: every run rewrites what it reads */
-    nbi_mem_free(g, g->workspace_block, g->workspace_block_size);
-    g->workspace_block = NULL;
-    g->workspace_block_size = 0;
-    g->workspace = NULL;
-    g->workspace_size = 0;
+    if (!keep) { /* freed first, so the allocator may hand the same memory back */
+        nbi_mem_free(g, g->workspace_block, g->workspace_block_size);
+        g->workspace_block = NULL;
+        g->workspace_block_size = 0;
+        g->workspace = NULL;
+        g->workspace_size = 0;
+    }
     size_t alloc = size + BLOCK_ALIGN;
     unsigned char *b = nbi_mem_alloc(g, alloc);
     if (!b) {
         return false;
     }
-    uintptr_t a = ((uintptr_t)b + BLOCK_ALIGN - 1) & ~(uintptr_t)(BLOCK_ALIGN - 1);
+    unsigned char *ws = b + ((BLOCK_ALIGN - (uintptr_t)b % BLOCK_ALIGN) % BLOCK_ALIGN);
+    if (keep) {
+        memcpy(ws, g->workspace, keep);
+        nbi_mem_free(g, g->workspace_block, g->workspace_block_size);
+    }
     g->workspace_block = b;
     g->workspace_block_size = alloc;
-    g->workspace = b + (a - (uintptr_t)b);
+    g->workspace = ws;
     g->workspace_size = size;
     return true;
+}
+
+/*
+ * The plan a run may resume from: the last run's, if it saved its values
+ * (plan_build) and the leaves it read still hold what it read. That plan's
+ * steps are f32 scalar steps, pure functions of their inputs, and read
+ * leaves only through its slots, which still hold their copies; so when
+ * every leaf equals its copy bit for bit, every saved value is what the
+ * run would compute again. Leaves are written in place (nb_node_data,
+ * optimizers, checkpoints) with no call the executor sees, so the copies
+ * are the only sure test. Checked runs, runs with an after_step hook and
+ * NB_RUN_KEEP_ALL runs compute every step themselves.
+ */
+static const nbi_plan *resume_base(const nb_graph *g, int flags)
+{
+    const nbi_plan *b = g->last_plan;
+    if (!b || !b->saves || g->after_step || (flags & (NB_RUN_CHECK_FINITE | NB_RUN_KEEP_ALL))) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < b->n_slots; i++) {
+        if (memcmp(g->workspace + (size_t)b->slot_offsets[i] * UNIT, g->nodes[b->slots[i]]->data,
+                   sizeof(float)) != 0) {
+            return NULL;
+        }
+    }
+    return b;
 }
 
 /* ---- running ---- */
@@ -926,16 +1083,17 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
         return NB_OK;
     }
     int plan_flags = flags & NB_RUN_KEEP_ALL; /* checking does not change the plan */
-    nbi_plan *p = plan_find(g, n, outs, plan_flags);
+    const nbi_plan *base = resume_base(g, flags);
+    nbi_plan *p = plan_find(g, n, outs, plan_flags, base ? base->serial : 0);
     if (!p) {
-        p = plan_build(g, n, outs, plan_flags);
+        p = plan_build(g, n, outs, plan_flags, base);
         if (!p) {
             return nbi_report(g, NB_ERR_NOMEM, "run", 0, NULL, "out of memory while planning");
         }
-        plan_insert(g, p);
+        plan_insert(g, p); /* never evicts base: it ran last, so it is not the oldest */
     }
     invalidate_values(g);
-    if (!ensure_workspace(g, p->workspace)) {
+    if (!ensure_workspace(g, p->workspace, base ? base->workspace : 0)) {
         return nbi_report(g, NB_ERR_NOMEM, "run", 0, NULL,
                           "out of memory for a workspace of %zu bytes", p->workspace);
     }
@@ -952,6 +1110,10 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
         *(float *)(ws + (size_t)p->slot_offsets[i] * UNIT) =
             *(const float *)g->nodes[p->slots[i]]->data;
     }
+    for (uint32_t i = 0; i < p->n_resumed; i++) {
+        g->nodes[p->resumed[i]]->data = ws + (size_t)p->resumed_offsets[i] * UNIT;
+    }
+    g->resumed_runs += base != NULL;
     for (uint32_t k = 0; k < p->n_steps; k++) {
         if (p->fused && scalar_ok && !set_all) {
             uint32_t covered;
@@ -1020,8 +1182,8 @@ nb_status nb_graph_run_ex(nb_graph *g, size_t n, nb_node *const *outs, int flags
      * an input nobody gave values reads as zeros: a warning, not an error
      * (zeros can be meant), left where nb_graph_error shows it
      */
-    for (uint32_t i = 0; i < p->n_reads; i++) {
-        nb_node *u = g->nodes[p->reads[i]];
+    for (uint32_t i = 0; i < p->n_reads + (base ? base->n_reads : 0); i++) {
+        nb_node *u = g->nodes[i < p->n_reads ? p->reads[i] : base->reads[i - p->n_reads]];
         if (!(u->flags & NBI_F_WRITTEN)) {
             char buf[64];
             snprintf(g->run_err, sizeof g->run_err,

@@ -153,7 +153,8 @@ struct nb_graph {
 
     nbi_plan *plans; /* most recently used first */
     uint32_t n_plans;
-    nbi_plan *last_plan; /* plan of the last successful run: its kept values are valid */
+    nbi_plan *last_plan;  /* plan of the last successful run: its kept values are valid */
+    uint32_t plan_serial; /* serials of plans built so far (a resumed plan names its base's) */
     unsigned char *workspace;
     size_t workspace_size;
     void *workspace_block; /* unaligned allocation behind workspace */
@@ -172,8 +173,9 @@ struct nb_graph {
     nb_status (*after_step)(void *ctx, nb_node *v);
     void *after_step_ctx;
 
-    bool no_fuse;        /* plans built while set run every step alone (tests compare) */
-    uint64_t fused_runs; /* fused regions run so far (graph/fuse.c), for tests */
+    bool no_fuse;          /* plans built while set run every step alone (tests compare) */
+    uint64_t fused_runs;   /* fused regions run so far (graph/fuse.c), for tests */
+    uint64_t resumed_runs; /* runs that resumed from the last run's saved values, for tests */
 };
 
 /* ---- threads (graph/parallel.c) ---- */

@@ -1435,6 +1435,9 @@ NB_API bool nb_graph_training(const nb_graph *g);
  * reads an input never given values (nb_node_write, nb_node_write_f64, a
  * pointer from nb_node_data, a loaded batch or checkpoint) succeeds with
  * zeros and leaves "warning: input x was never written ..." in nb_graph_error.
+ * A run of f32 scalar ops alone whose outputs are not gradients keeps all its
+ * values (16 bytes a step), and the next run reuses those it needs while every
+ * leaf holds the bits that run read: the same results, computed once.
  */
 NB_API nb_status nb_graph_run(nb_graph *g, size_t n, nb_node *const *outs);
 

@@ -113,7 +113,9 @@ typedef struct nbi_op {
      * input 1's (unused by unary ops); the same bits as forward. The executor
      * calls it for steps whose output and inputs are f32 scalars (bench W2's
      * graphs). NULL: forward always runs. NBI_SCALAR_F32 in ops/kernel.h
-     * writes it from the kernel's own expression.
+     * writes it from the kernel's own expression. It must be a pure function
+     * of x and z (no mode, no randomness, no state): a run resumes from the
+     * values of the last scalar run when its leaves are unchanged.
      */
     float (*scalar_f32)(float x, float z);
     const char *formula;      /* "y = a @ b" */

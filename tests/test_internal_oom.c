@@ -1322,3 +1322,93 @@ Test(internal_oom, the_fused_plan_fails_cleanly,
     cr_log_info("fused plan: %zu allocations; %zu sessions ran unfused after a failure", total,
                 unfused);
 }
+
+/*
+ * A scalar chain's forward run, then its gradient run resuming from the
+ * forward's saved values (graph/exec.c), twice, with the workspace growing
+ * under the saved values; resumed tells whether the last gradient run
+ * resumed.
+ */
+enum { RESUME_OPS = 24 };
+
+static bool resume_session(faulty *f, float *vals, bool *resumed)
+{
+    outcome o;
+    memset(&o, 0, sizeof o);
+    *resumed = false;
+    nb_graph *g = nb_graph_new_with_allocator(faulty_alloc, f);
+    if (!g) {
+        return false;
+    }
+    nb_node *p, *x, *s, *loss, *wrt[2], *grads[2] = { NULL, NULL };
+    BUILD(&o, g, p, nb_param(g, NB_DTYPE_F32, 0, NULL, nb_init_constant(0.9)));
+    BUILD(&o, g, x, nb_param(g, NB_DTYPE_F32, 0, NULL, nb_init_constant(0.5)));
+    BUILD(&o, g, s, nb_scalar(g, NB_DTYPE_F32, 0));
+    nb_node *v = x, *m, *q;
+    for (int i = 0; i < RESUME_OPS && v && s; i++) {
+        BUILD(&o, g, m, nb_mul(g, v, p));
+        BUILD(&o, g, v, nb_tanh(g, m));
+        BUILD(&o, g, q, nb_sigmoid(g, v));
+        BUILD(&o, g, s, nb_add(g, s, q));
+    }
+    loss = s;
+    bool ok = nb_graph_status(g) == NB_OK;
+    nb_status st = ok ? nb_graph_run(g, 1, &loss) : NB_ERR_NOMEM;
+    note(&o, g, st, "forward run");
+    ok = st == NB_OK;
+    wrt[0] = p;
+    wrt[1] = x;
+    if (ok) {
+        st = nb_grad(g, loss, 2, wrt, grads);
+        note(&o, g, st, "grad");
+        ok = st == NB_OK;
+    }
+    nb_node *outs[3] = { loss, grads[0], grads[1] };
+    for (int run = 0; run < 2 && ok; run++) {
+        uint64_t before = g->resumed_runs;
+        st = nb_graph_run(g, 3, outs);
+        note(&o, g, st, "gradient run");
+        ok = st == NB_OK;
+        *resumed = ok && g->resumed_runs > before;
+        if (ok && run == 0) {
+            vals[0] = *(const float *)nb_node_data(loss);
+            st = nb_graph_run(g, 1, &loss); /* forward again, for the second resume */
+            note(&o, g, st, "forward run");
+            ok = st == NB_OK;
+        }
+    }
+    if (ok) {
+        vals[1] = *(const float *)nb_node_data(grads[0]);
+        vals[2] = *(const float *)nb_node_data(grads[1]);
+    }
+    nb_graph_free(g);
+    return ok;
+}
+
+Test(internal_oom, a_resumed_gradient_run_fails_cleanly,
+     .description = "a scalar gradient run resuming from the forward's values, each allocation "
+                    "failing once, then from k on: an error, or the same bits resumed or not")
+{
+    float base[3], vals[3];
+    bool resumed;
+    faulty f = faulty_make(0, false);
+    cr_assert(resume_session(&f, base, &resumed));
+    cr_assert(resumed, "the failure-free session did not resume");
+    size_t total = f.allocs;
+    faulty_done(&f);
+    size_t ran = 0;
+    for (int after = 0; after <= 1; after++) {
+        for (size_t k = 1; k <= total + 1; k++) {
+            f = faulty_make(k, after);
+            if (resume_session(&f, vals, &resumed)) {
+                cr_assert_arr_eq(vals, base, sizeof vals, "k=%zu: results differ", k);
+                ran++;
+            } else {
+                cr_assert_gt(f.failures, 0, "k=%zu: an error, no failed allocation", k);
+            }
+            faulty_done(&f);
+        }
+    }
+    cr_assert_gt(ran, 0);
+    cr_log_info("resumed run: %zu allocations", total);
+}
