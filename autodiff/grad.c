@@ -196,11 +196,12 @@ static int32_t depth_of(nb_graph *g, sweep *s, const nb_node *n)
             nbi_fail_nomem(g, "grad"); /* a sum shaped otherwise could round otherwise */
             return 0;
         }
+        /* from the flat tables: no node record is read */
         for (uint32_t id = s->n_depth; id <= n->id; id++) {
-            const nb_node *v = g->nodes[id];
+            uint32_t end = id + 1 < g->n_nodes ? g->meta[id + 1].in_at : g->n_in_ids;
             int32_t d = 0;
-            for (int i = 0; i < v->arity; i++) {
-                int32_t di = s->depth[v->in[i]->id] + 1;
+            for (uint32_t e = g->meta[id].in_at; e < end; e++) {
+                int32_t di = s->depth[g->in_ids[e]] + 1;
                 d = di > d ? di : d;
             }
             s->depth[id] = d;
