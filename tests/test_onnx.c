@@ -401,6 +401,51 @@ Test(onnx_import, pytorch_lstm)
     check_pytorch("lstm", NB_DTYPE_F64);
 }
 
+/*
+ * An LSTM and a GRU over 300 steps, more than one concat takes (Y is joined in
+ * groups): every step against the recurrence in double, every weight 0.5, no
+ * bias, x = 0.5 (tests/reference/onnx_export.py, long_sequences).
+ */
+Test(onnx_import, recurrences_longer_than_one_concat_import)
+{
+    NEED_ONNX();
+    enum { T = 300 };
+    for (int gru = 0; gru <= 1; gru++) {
+        nb_graph *g = nb_graph_new();
+        nb_node *outs[3];
+        size_t n_out = 0;
+        nb_onnx_read_options o = { .dtype = NB_DTYPE_F64 };
+        const char *file = gru ? TMODELS "gru_300.onnx" : TMODELS "lstm_300.onnx";
+        cr_assert_eq(nb_onnx_read(g, file, &o, outs, 3, &n_out), NB_OK, "%s: %s", file,
+                     nb_graph_error(g));
+        cr_assert_eq(n_out, 2, "%s", file);
+        cr_assert_eq(nb_node_size(outs[0]), T);
+        double x[T], y[T], y_h;
+        for (int t = 0; t < T; t++) {
+            x[t] = 0.5;
+        }
+        cr_assert_eq(nb_node_write_f64(g, nb_graph_find(g, "x"), x, T), NB_OK);
+        cr_assert_eq(nb_graph_run(g, 2, outs), NB_OK, "%s", nb_graph_error(g));
+        nb_node_read_f64(g, outs[0], y, T);
+        nb_node_read_f64(g, outs[1], &y_h, 1);
+        double h = 0, c = 0;
+        for (int t = 0; t < T; t++) {
+            double a = 0.5 * x[t] + 0.5 * h, s = 1 / (1 + exp(-a));
+            if (gru) { /* ONNX's default: the reset gate scales h before R's product */
+                double n = tanh(0.5 * x[t] + 0.5 * (s * h));
+                h = (1 - s) * n + s * h;
+            } else {
+                c = s * c + s * tanh(a);
+                h = s * tanh(c);
+            }
+            cr_expect(fabs(y[t] - h) <= 1e-12 * fabs(h), "%s step %d: %.17g, want %.17g", file, t,
+                      y[t], h);
+        }
+        cr_expect_eq(y_h, y[T - 1], "%s: Y_h is Y's last step", file);
+        nb_graph_free(g);
+    }
+}
+
 /* An imported PyTorch model is a nabla graph: its parameters get gradients that pass the check. */
 Test(onnx_import, imported_parameters_are_trainable)
 {

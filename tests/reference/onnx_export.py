@@ -271,6 +271,8 @@ def fuzz_seeds():
         [ints("st", 1), ints("en", 100), ints("axs", 1), ints("steps", 2), t("w", 4, 3)])
     print("wrote the fuzz seeds")
     fold_seeds()
+    refusal_seeds()
+    long_sequences()
 
 
 def fold_seeds():
@@ -300,6 +302,93 @@ def fold_seeds():
                           "slice_opset9", [x], [y9])
     save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)]),
          os.path.join(corpus, "op_slice_opset9.onnx"))
+
+
+def refusal_seeds(corpus=None):
+    """One small model per refusal of the importer that no seed reached and
+    fuzz_onnx found rarely or never (docs/reliability.md, the twelfth
+    session): seeds named refuse_*.onnx, which test_onnx also reads for
+    their messages, and two op_*.onnx for paths that import (an
+    initializer listed as an input, IR 3; Slice of opset 9 without axes)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper, save
+    corpus = corpus or os.path.join(OUT, "..", "..", "fuzz", "corpus", "onnx")
+    F = TensorProto.FLOAT
+    N = helper.make_node
+    V = helper.make_tensor_value_info
+
+    def ints(name, *v):
+        return numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+
+    def floats(name, shape):
+        return numpy_helper.from_array(np.ones(shape, dtype=np.float32), name)
+
+    def model(name, nodes, ins, outs, inits=(), opset=17, ir=None):  # name: the file's, no .onnx
+        m = helper.make_model(helper.make_graph(nodes, name, ins, outs, list(inits)),
+                              opset_imports=[helper.make_opsetid("", opset)])
+        if ir is not None:
+            m.ir_version = ir
+        save(m, os.path.join(corpus, name + ".onnx"))
+
+    x23 = V("x", F, [2, 3])
+    x1234 = V("x", F, [1, 2, 3, 4])
+    model("refuse_squeeze_axes", [N("Squeeze", ["x"], ["y"], name="sq", axes=list(range(9)))],
+          [x23], [V("y", F, [2, 3])], opset=11)
+    model("refuse_conv_output_padding",
+          [N("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[1, 1], output_padding=[1, 1])],
+          [x1234], [V("y", F, [1, 2, 3, 4])], [floats("w", [2, 2, 1, 1])])
+    model("refuse_bn_training_outputs",
+          [N("BatchNormalization", ["x", "s", "b", "m", "v"], ["y", "rm", "rv"], name="bn")],
+          [x1234], [V("y", F, [1, 2, 3, 4])],
+          [floats("s", [2]), floats("b", [2]), floats("m", [2]), floats("v", [2])])
+    model("refuse_layer_norm_mean",
+          [N("LayerNormalization", ["x", "s"], ["y", "mean"], name="ln")],
+          [x23], [V("y", F, [2, 3])], [floats("s", [3])])
+    model("refuse_constant_of_shape_value",
+          [N("ConstantOfShape", ["shape"], ["y"], name="cos",
+             value=helper.make_tensor("value", F, [2], [1.0, 2.0]))],
+          [], [V("y", F, [2, 3])], [ints("shape", 2, 3)])
+    model("refuse_input_rank_9", [N("Relu", ["x"], ["y"], name="relu")],
+          [V("x", F, [1] * 9)], [V("y", F, [1] * 9)])
+    model("refuse_split_many_outputs",
+          [N("Split", ["x"], ["y%d" % k for k in range(65)], name="split", axis=1)],
+          [V("x", F, [1, 65])], [V("y0", F, [1, 1])])
+    model("refuse_gather_indices_rank_2",
+          [N("Gather", ["x", "i"], ["y"], name="gather", axis=1)],
+          [x23, V("i", TensorProto.INT64, [2, 2])], [V("y", F, [2, 2, 2])])
+    model("refuse_lstm_too_long",
+          [N("LSTM", ["x", "w", "r"], ["y"], name="lstm", hidden_size=1)],
+          [V("x", F, [100001, 1, 1])], [V("y", F, [100001, 1, 1, 1])],
+          [floats("w", [1, 4, 1]), floats("r", [1, 4, 1])])
+    model("refuse_gru_too_long",
+          [N("GRU", ["x", "w", "r"], ["y"], name="gru", hidden_size=1)],
+          [V("x", F, [100001, 1, 1])], [V("y", F, [100001, 1, 1, 1])],
+          [floats("w", [1, 3, 1]), floats("r", [1, 3, 1])])
+    model("op_initializer_as_input", [N("Relu", ["w"], ["y"], name="relu")],
+          [V("w", F, [2])], [V("y", F, [2])], [floats("w", [2])], ir=3)
+    model("op_slice_opset9_no_axes", [N("Slice", ["x"], ["y"], name="sl", starts=[0], ends=[1])],
+          [x23], [V("y", F, [1, 3])], opset=9)
+    model("refuse_dropout_mask", [N("Dropout", ["x"], ["y", "mask"], name="drop")],
+          [x23], [V("y", F, [2, 3])])
+
+
+def long_sequences():
+    """An LSTM and a GRU over 300 steps (B = I = H = 1, every weight 0.5):
+    more steps than one concat takes, so the importer joins Y in groups."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper, save
+    F = TensorProto.FLOAT
+    V = helper.make_tensor_value_info
+    T = 300
+    for op, gates in (("LSTM", 4), ("GRU", 3)):
+        w = [numpy_helper.from_array(np.full((1, gates, 1), 0.5, dtype=np.float32), n)
+             for n in ("w", "r")]
+        node = helper.make_node(op, ["x", "w", "r"], ["y", "y_h"], name=op.lower(),
+                                hidden_size=1)
+        g = helper.make_graph([node], op.lower() + "_300", [V("x", F, [T, 1, 1])],
+                              [V("y", F, [T, 1, 1, 1]), V("y_h", F, [1, 1, 1])], w)
+        save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+             os.path.join(OUT, op.lower() + "_300.onnx"))
 
 
 def bad_files():
