@@ -15,10 +15,13 @@
 # one tab-separated line per snapshot: minute, inputs, then covered and total
 # lines and branches of each file. A file that is unchanged over the last
 # snapshots is the importer's plateau; fuzz/plateau.py --replay draws it.
+# SEEDS=DIR replays DIR instead of fuzz/corpus/onnx with each snapshot: the
+# seeds the session ran with, when seeds were added since.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$1
 shift
+seeds=${SEEDS:-$root/fuzz/corpus/onnx}
 exe=$build/fuzz/fuzz_onnx
 [ -x "$exe" ] || {
     echo "replay_coverage: no $exe (a coverage fuzz build, fuzz/README.md)" >&2
@@ -38,7 +41,7 @@ for snap in "$@"; do
     minute=$(basename "$snap" | sed 's/^t0*//; s/^$/0/')
     LLVM_PROFILE_FILE="$work/run.profraw" OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1 \
         "$exe" -runs=0 -max_len=16384 -timeout=30 -rss_limit_mb=2048 \
-        "$snap" "$root/fuzz/corpus/onnx" "$root/tests/fuzz_regressions/onnx" >"$work/run.log" 2>&1 || {
+        "$snap" "$seeds" "$root/tests/fuzz_regressions/onnx" >"$work/run.log" 2>&1 || {
         echo "replay_coverage: $snap failed to replay; the end of its log:" >&2
         tail -n 20 "$work/run.log" >&2
         exit 1
