@@ -25,6 +25,7 @@
 #define PYTHON  "/usr/bin/python3"
 #define MODELS  NB_SOURCE_DIR "/examples/models/"
 #define TMODELS NB_TEST_DIR "/onnx/"
+#define SEEDS   "../../fuzz/corpus/onnx/" /* fuzz_onnx's seeds, from TMODELS */
 
 static char dir[64];
 
@@ -494,6 +495,36 @@ Test(onnx_import, unsupported_files_get_clear_errors)
         { "../fuzz_regressions/onnx/concat_output_shadows_its_input.onnx",
           "node 'n1' (Concat): 'n1' is defined twice (an ONNX graph assigns every name once)",
           NB_ERR_FORMAT },
+        /* refusals fuzz_onnx reached rarely or never, kept as its seeds (reliability.md) */
+        { SEEDS "refuse_bn_training_outputs.onnx",
+          "node 'bn' (BatchNormalization): the running statistics outputs are not supported",
+          NB_ERR_ARG },
+        { SEEDS "refuse_constant_of_shape_value.onnx",
+          "node 'cos' (ConstantOfShape): value must hold one element", NB_ERR_ARG },
+        { SEEDS "refuse_constant_no_output.onnx", "node 'c' (Constant): the node has no output",
+          NB_ERR_FORMAT },
+        { SEEDS "refuse_conv_output_padding.onnx",
+          "node 'conv' (Conv): attribute 'output_padding' is not supported", NB_ERR_ARG },
+        { SEEDS "refuse_dropout_mask.onnx",
+          "node 'drop' (Dropout): the mask output is not supported", NB_ERR_ARG },
+        { SEEDS "refuse_gather_indices_rank_2.onnx",
+          "node 'gather' (Gather): indices of rank 2 on axis 1 are not supported", NB_ERR_RANK },
+        { SEEDS "refuse_gather_constant_indices_rank_2.onnx",
+          "node 'gather' (Gather): indices of rank 2 on axis 1 are not supported", NB_ERR_RANK },
+        { SEEDS "refuse_gru_too_long.onnx",
+          "node 'gru' (GRU): a sequence of 100001 steps is too long to unroll", NB_ERR_SHAPE },
+        { SEEDS "refuse_lstm_too_long.onnx",
+          "node 'lstm' (LSTM): a sequence of 100001 steps is too long to unroll", NB_ERR_SHAPE },
+        { SEEDS "refuse_lstm_clip.onnx", "node 'lstm' (LSTM): attribute 'clip' is not supported",
+          NB_ERR_ARG },
+        { SEEDS "refuse_input_rank_9.onnx", "input 'x' has rank 9; nabla takes at most 4",
+          NB_ERR_RANK },
+        { SEEDS "refuse_layer_norm_mean.onnx",
+          "node 'ln' (LayerNormalization): the Mean and InvStdDev outputs are not supported",
+          NB_ERR_ARG },
+        { SEEDS "refuse_split_many_outputs.onnx", "node 'split' (Split): more than 64 outputs",
+          NB_ERR_ARG },
+        { SEEDS "refuse_squeeze_axes.onnx", "node 'sq' (Squeeze): more than 4 axes", NB_ERR_AXIS },
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         nb_graph *g = nb_graph_new();

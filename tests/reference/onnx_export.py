@@ -370,6 +370,20 @@ def refusal_seeds(corpus=None):
           [x23], [V("y", F, [1, 3])], opset=9)
     model("refuse_dropout_mask", [N("Dropout", ["x"], ["y", "mask"], name="drop")],
           [x23], [V("y", F, [2, 3])])
+    model("refuse_lstm_clip",
+          [N("LSTM", ["x", "w", "r"], ["y"], name="lstm", hidden_size=1, clip=1.0)],
+          [V("x", F, [2, 1, 1])], [V("y", F, [2, 1, 1, 1])],
+          [floats("w", [1, 4, 1]), floats("r", [1, 4, 1])])
+    model("refuse_gather_constant_indices_rank_2",
+          [N("Gather", ["x", "i"], ["y"], name="gather", axis=1)],
+          [x23], [V("y", F, [2, 2, 2])],
+          [numpy_helper.from_array(np.array([[0, 1], [1, 0]], dtype=np.int64), "i")])
+    model("refuse_constant_no_output",
+          [N("Constant", [], [], name="c", value=helper.make_tensor("v", F, [1], [1.0])),
+           N("Relu", ["x"], ["y"], name="relu")], [x23], [V("y", F, [2, 3])])
+    # indices in int64_data, not raw_data (numpy_helper writes raw_data)
+    model("op_int64_data", [N("Gather", ["x", "i"], ["y"], name="gather", axis=1)],
+          [x23], [V("y", F, [2, 2])], [helper.make_tensor("i", TensorProto.INT64, [2], [2, 0])])
 
 
 def long_sequences():
