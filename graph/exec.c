@@ -299,7 +299,7 @@ typedef struct planner {
 /*
  * A leaf's sidx once scalar steps read it, and its entry in their ins[]: its
  * slot, with the top bit set; a node the base computed has RESUMED set too,
- * and its index in rids[]. Step indices stay below LEAF_SLOT.
+ * and its index in r[]. Step indices stay below LEAF_SLOT.
  */
 #define LEAF_SLOT  0x80000000u
 #define RESUMED    0x40000000u
