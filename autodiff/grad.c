@@ -3,12 +3,14 @@
  * symbol, Deep Learning section 6.5). One reverse sweep over the nodes on a
  * path from a wrt node to y calls each op's gradient rule, which appends
  * ordinary nodes; contributions through several paths are summed with nb_add,
- * as trees shaped by depth (a chain with the simplifier off). Gradient nodes
+ * as trees shaped by depth (a chain with the simplifier off), or joined by a
+ * concat when they are slices' gradients that do not overlap. Gradient nodes
  * go into mirror scopes, so depth and DOT can tell the backward pass from the
  * forward one. Last, the simplifier (simplify.c) goes over the new nodes.
  */
 #include "../graph/internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -211,6 +213,120 @@ static int32_t depth_of(nb_graph *g, sweep *s, const nb_node *n)
     return s->depth[n->id];
 }
 
+/* ---- slices' gradients that tile an axis: joined, not added ---- */
+
+/* A piece of a placement: node x at offset off along the axis. */
+typedef struct piece {
+    nb_node *x;
+    int64_t off;
+} piece;
+
+static bool zero_fill(const nb_node *n)
+{
+    return n->op == NBI_OP_FILL && n->attr[0].f == 0 && !signbit(n->attr[0].f);
+}
+
+/*
+ * The pieces n places in zeros along one axis, in order, into p (room for
+ * NB_MAX_ARITY); 0 if n is no placement. A placement is a step-1 slice_grad,
+ * of a concat along its axis or not, or a concat along an axis with a +0
+ * fill among its inputs (what join_placements builds); the fills are left
+ * out: they are the gaps.
+ */
+static int placement(const nb_node *n, int *axis, piece *p)
+{
+    int64_t base = 0;
+    const nb_node *inner = n;
+    if (n->op == NBI_OP_SLICE_GRAD) {
+        if (n->attr[3].i != 1) {
+            return 0;
+        }
+        *axis = (int)n->attr[1].i;
+        base = n->attr[2].i;
+        inner = n->in[0];
+    } else if (n->op == NBI_OP_CONCAT) {
+        *axis = (int)n->attr[0].i;
+        bool gap = false;
+        for (int i = 0; i < n->arity && !gap; i++) {
+            gap = zero_fill(n->in[i]);
+        }
+        if (!gap) {
+            return 0;
+        }
+    } else {
+        return 0;
+    }
+    if (inner->op != NBI_OP_CONCAT || inner->attr[0].i != *axis) {
+        p[0] = (piece){ (nb_node *)inner, base };
+        return 1;
+    }
+    int k = 0;
+    for (int i = 0; i < inner->arity; i++) {
+        if (!zero_fill(inner->in[i])) {
+            p[k++] = (piece){ inner->in[i], base };
+        }
+        base += inner->in[i]->shape[*axis];
+    }
+    return k;
+}
+
+static int piece_cmp(const void *pa, const void *pb)
+{
+    const piece *a = pa, *b = pb;
+    return a->off < b->off ? -1 : a->off > b->off;
+}
+
+/*
+ * a + b when both place pieces in zeros along the same axis and no two
+ * pieces overlap: the pieces joined by one concat (with +0 fills in the
+ * gaps, and in a slice_grad if they do not reach both ends). The four
+ * slices of an LSTM's gates then give their gradients to the gates as one
+ * [B, 4H] concat, not four zero-padded [B, 4H] tensors and three adds. The
+ * values are a + b's except that a -0 stays -0 (a sum gives +0), as with
+ * x + 0 -> x. NULL, with no error, when the rule does not apply.
+ */
+static nb_node *join_placements(nb_graph *g, nb_node *a, nb_node *b)
+{
+    piece p[2 * NB_MAX_ARITY];
+    int axis_a, axis_b;
+    int na = placement(a, &axis_a, p);
+    int nb = na ? placement(b, &axis_b, p + na) : 0;
+    if (!nb || axis_a != axis_b || a->dtype != b->dtype) {
+        return NULL;
+    }
+    int n = na + nb;
+    qsort(p, (size_t)n, sizeof *p, piece_cmp);
+    int parts = 1;
+    for (int i = 0; i + 1 < n; i++) {
+        int64_t end = p[i].off + p[i].x->shape[axis_a];
+        if (end > p[i + 1].off) {
+            return NULL; /* they overlap: a real sum */
+        }
+        parts += 1 + (end < p[i + 1].off);
+    }
+    if (parts > NB_MAX_ARITY) {
+        return NULL;
+    }
+    nb_node *xs[NB_MAX_ARITY];
+    int64_t shape[NB_MAX_RANK];
+    memcpy(shape, a->shape, (size_t)a->rank * sizeof *shape);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        xs[k++] = p[i].x;
+        int64_t end = p[i].off + p[i].x->shape[axis_a];
+        if (i + 1 < n && end < p[i + 1].off) {
+            shape[axis_a] = p[i + 1].off - end;
+            xs[k++] = nb_fill(g, (nb_dtype)a->dtype, a->rank, shape, 0.0);
+        }
+    }
+    nb_node *joined = nb_concat(g, k, xs, axis_a);
+    int64_t start = p[0].off, stop = p[n - 1].off + p[n - 1].x->shape[axis_a];
+    if (!joined || (start == 0 && stop == a->shape[axis_a])) {
+        return joined;
+    }
+    return nb_slice_grad(g, joined, a->rank, a->shape, axis_a, start, 1);
+}
+
 /* a + b, the earlier term on the left; x NULL on failure (the error is recorded). */
 static term add_terms(nb_graph *g, sweep *s, term a, term b)
 {
@@ -219,7 +335,10 @@ static term add_terms(nb_graph *g, sweep *s, term a, term b)
         a = b;
         b = t;
     }
-    nb_node *x = nb_add(g, a.x, b.x);
+    nb_node *x = join_placements(g, a.x, b.x);
+    if (!x && g->status == NB_OK) {
+        x = nb_add(g, a.x, b.x);
+    }
     return (term){ x, x ? depth_of(g, s, x) : 0, a.first, 0 };
 }
 

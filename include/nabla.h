@@ -1328,11 +1328,19 @@ NB_API nb_status nb_grad(nb_graph *g, nb_node *y, size_t n, nb_node *const *wrt,
  *   levels of add instead of the T-1 of a chain; a contribution two or more
  *   levels deeper than all those waiting has them summed first; the rest is
  *   summed, two shallowest first, when the node's gradient is needed.
- *   Few contributions wait at a time, so they do not all stay alive.
+ *   Few contributions wait at a time, so they do not all stay alive;
+ * - in nb_grad, two contributions that place their values in zeros along
+ *   one axis (the gradients of step-1 slices: slice_grad nodes) are joined,
+ *   not added, when no two of their pieces overlap: one concat of the pieces
+ *   (+0 fill nodes in the gaps, and a slice_grad around it if they do not
+ *   reach both ends), so the four gate slices of an LSTM give their gates
+ *   one [B, 4H] concat instead of four zero-padded [B, 4H] tensors and three
+ *   adds. Up to NB_MAX_ARITY pieces; then they are added.
  *
  * Merging, folding and identities are exact: the same kernels on the same
  * values give the same bits (the one exception: x + 0 for x = -0 gives -0,
- * where the add would give +0; the two compare equal). A sum of three or
+ * where the add would give +0; the two compare equal; so do joined slices'
+ * gradients, whose -0 stays -0). A sum of three or
  * more contributions may be associated differently from the chain, so in
  * floating point it may differ in the last bits (three of equal depth are
  * summed as the chain does; sums of integers are exact either way). nb_grad

@@ -3,7 +3,8 @@
  * sums in autodiff/grad.c). Each rule on a small graph through
  * nb_graph_simplify; nb_grad with and without it on every example model
  * (same values, no more nodes, no deeper); the balanced sums' depth, exact
- * on integer-valued float64 and within rounding elsewhere.
+ * on integer-valued float64 and within rounding elsewhere; slices' gradients
+ * joined by a concat where their pieces do not overlap, and added where they do.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -293,6 +294,189 @@ Test(simplify, reassociated_sums_agree_within_rounding)
                   raw[i], bal[i]);
     }
     cr_assert_lt(dbal, draw);
+}
+
+/* ---- slices' gradients joined ---- */
+
+/*
+ * y = Σ_k sum(f_k(x[:, start_k:stop_k])) over x [2, 8] in float64, each
+ * slice through its own op (exp, tanh, square, sigmoid by k % 4), used in
+ * the order given; writes dy/dx in grad and returns the gradient node.
+ */
+static nb_node *sliced(nb_graph *g, bool on, int n, const int64_t (*range)[3], double *grad)
+{
+    nb_graph_set_simplify(g, on);
+    nb_node *x = nb_param(g, NB_DTYPE_F64, SHAPE(2, 8), nb_init_constant(0));
+    double xv[16];
+    for (int i = 0; i < 16; i++) {
+        xv[i] = 0.3 * sin(1.0 + i) + 0.05 * i;
+    }
+    cr_assert_eq(nb_node_write_f64(g, x, xv, 16), NB_OK);
+    nb_node *y = NULL;
+    for (int k = 0; k < n; k++) {
+        nb_node *s = nb_slice(g, x, 1, range[k][0], range[k][1], range[k][2]);
+        nb_node *f = k % 4 == 0   ? nb_exp(g, s)
+                     : k % 4 == 1 ? nb_tanh(g, s)
+                     : k % 4 == 2 ? nb_mul(g, s, s)
+                                  : nb_sigmoid(g, s);
+        nb_node *t = nb_sum(g, f);
+        y = y ? nb_add(g, y, t) : t;
+    }
+    nb_node *d = NULL;
+    cr_assert_eq(nb_grad(g, y, 1, &x, &d), NB_OK, "%s", nb_graph_error(g));
+    read_all(g, d, grad);
+    return d;
+}
+
+/* The gradient with the simplifier on and off: the same bits (no zero is signed here). */
+static nb_node *sliced_both(nb_graph *g, int n, const int64_t (*range)[3], double *grad)
+{
+    double raw[16];
+    nb_graph *r = nb_graph_new();
+    nb_node *draw = sliced(r, false, n, range, raw);
+    cr_assert_str_eq(nb_node_op_name(draw), n > 1 ? "add" : "slice_grad");
+    nb_graph_free(r);
+    nb_node *d = sliced(g, true, n, range, grad);
+    cr_assert_arr_eq(raw, grad, sizeof raw);
+    return d;
+}
+
+Test(simplify, slice_gradients_that_tile_an_axis_are_one_concat)
+{
+    /* the LSTM's gates: four slices tiling the axis, used out of order */
+    const int64_t gates[4][3] = { { 4, 6, 1 }, { 0, 2, 1 }, { 6, 8, 1 }, { 2, 4, 1 } };
+    double grad[16];
+    nb_graph *g = nb_graph_new();
+    nb_node *d = sliced_both(g, 4, gates, grad);
+    cr_assert_str_eq(nb_node_op_name(d), "concat");
+    cr_assert_eq(nb_node_arity(d), 4);
+    for (int i = 0; i < 4; i++) {
+        /* each input is its slice's own gradient, in order along the axis */
+        cr_assert_str_neq(nb_node_op_name(nb_node_input(d, i)), "slice_grad");
+        cr_assert_eq(nb_node_shape(nb_node_input(d, i))[1], 2);
+    }
+    /* x[:, 0:2] went through tanh (the second use), x[:, 4:6] through exp (the first) */
+    cr_assert_str_eq(nb_node_op_name(nb_node_input(d, 0)), "tanh_grad");
+    cr_assert_str_eq(nb_node_op_name(nb_node_input(d, 2)), "mul");
+    /* one level over the slices' own gradients, where the sum took two adds over slice_grads */
+    cr_assert_eq(nb_depth(g, d, 0), nb_depth(g, nb_node_input(d, 0), 0) + 1);
+    nb_graph_free(g);
+}
+
+Test(simplify, slice_gradients_with_gaps_are_joined_around_zeros)
+{
+    double grad[16];
+    /* [0, 2) and [5, 8): a +0 fill of [2, 3] between them */
+    const int64_t ends[2][3] = { { 5, 8, 1 }, { 0, 2, 1 } };
+    nb_graph *g = nb_graph_new();
+    nb_node *d = sliced_both(g, 2, ends, grad);
+    cr_assert_str_eq(nb_node_op_name(d), "concat");
+    cr_assert_eq(nb_node_arity(d), 3);
+    nb_node *gap = nb_node_input(d, 1);
+    cr_assert_str_eq(nb_node_op_name(gap), "fill");
+    cr_assert_eq(nb_node_shape(gap)[1], 3);
+    for (int r = 0; r < 2; r++) {
+        for (int c = 2; c < 5; c++) {
+            cr_assert(grad[r * 8 + c] == 0 && !signbit(grad[r * 8 + c]));
+        }
+    }
+    nb_graph_free(g);
+    /* [1, 3) and [3, 5) reach neither end: their concat, placed by one slice_grad */
+    const int64_t inner[2][3] = { { 3, 5, 1 }, { 1, 3, 1 } };
+    g = nb_graph_new();
+    d = sliced_both(g, 2, inner, grad);
+    cr_assert_str_eq(nb_node_op_name(d), "slice_grad");
+    cr_assert_str_eq(nb_node_op_name(nb_node_input(d, 0)), "concat");
+    cr_assert_eq(nb_node_arity(nb_node_input(d, 0)), 2);
+    nb_graph_free(g);
+    /* three pieces, the middle one last: the gap's fill is split around it, then gone */
+    const int64_t split[3][3] = { { 0, 2, 1 }, { 6, 8, 1 }, { 2, 6, 1 } };
+    g = nb_graph_new();
+    d = sliced_both(g, 3, split, grad);
+    cr_assert_str_eq(nb_node_op_name(d), "concat");
+    cr_assert_eq(nb_node_arity(d), 3);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_str_neq(nb_node_op_name(nb_node_input(d, i)), "fill");
+    }
+    nb_graph_free(g);
+}
+
+Test(simplify, overlapping_or_strided_slice_gradients_are_added)
+{
+    double grad[16];
+    const int64_t overlap[2][3] = { { 0, 5, 1 }, { 3, 8, 1 } };
+    nb_graph *g = nb_graph_new();
+    cr_assert_str_eq(nb_node_op_name(sliced_both(g, 2, overlap, grad)), "add");
+    nb_graph_free(g);
+    /* steps of 2 interleave: a slice_grad of step 2 is not a placement of one block */
+    const int64_t strided[2][3] = { { 0, 8, 2 }, { 1, 8, 2 } };
+    g = nb_graph_new();
+    cr_assert_str_eq(nb_node_op_name(sliced_both(g, 2, strided, grad)), "add");
+    nb_graph_free(g);
+}
+
+Test(simplify, joined_slice_gradients_keep_a_negative_zero)
+{
+    /* d/dx of sum(x[0:1] * -0) + sum(x[1:2] * 2) is [-0, 2] joined; a sum gives [+0, 2] */
+    for (int on = 0; on < 2; on++) {
+        nb_graph *g = nb_graph_new();
+        nb_graph_set_simplify(g, on);
+        nb_node *x = nb_param(g, NB_DTYPE_F64, SHAPE(2), nb_init_constant(1));
+        nb_node *a = nb_mul(g, nb_slice(g, x, 0, 0, 1, 1),
+                            nb_const(g, NB_DTYPE_F64, SHAPE(1), (double[]){ -0.0 }));
+        nb_node *b = nb_mul(g, nb_slice(g, x, 0, 1, 2, 1),
+                            nb_const(g, NB_DTYPE_F64, SHAPE(1), (double[]){ 2.0 }));
+        nb_node *y = nb_add(g, nb_sum(g, a), nb_sum(g, b)), *d = NULL;
+        cr_assert_eq(nb_grad(g, y, 1, &x, &d), NB_OK, "%s", nb_graph_error(g));
+        double v[2];
+        read_all(g, d, v);
+        cr_assert(v[0] == 0 && v[1] == 2);
+        cr_assert_eq(signbit(v[0]) != 0, on != 0, "simplify %d: %g", on, v[0]);
+        nb_graph_free(g);
+    }
+}
+
+Test(simplify, more_pieces_than_a_concat_takes_are_added)
+{
+    /* 300 one-column slices: joined while a concat can hold them, then added */
+    enum { N = 300 };
+    double raw[N], joined[N];
+    for (int on = 0; on < 2; on++) {
+        nb_graph *g = nb_graph_new();
+        nb_graph_set_simplify(g, on);
+        nb_node *x = nb_param(g, NB_DTYPE_F64, SHAPE(N), nb_init_constant(0.5));
+        nb_node *y = NULL;
+        for (int k = 0; k < N; k++) {
+            int64_t at = (k * 7) % N; /* every column once, out of order */
+            nb_node *t = nb_sum(g, nb_exp(g, nb_slice(g, x, 0, at, at + 1, 1)));
+            y = y ? nb_add(g, y, t) : t;
+        }
+        nb_node *d = NULL;
+        cr_assert_eq(nb_grad(g, y, 1, &x, &d), NB_OK, "%s", nb_graph_error(g));
+        read_all(g, d, on ? joined : raw);
+        nb_graph_free(g);
+    }
+    cr_assert_arr_eq(raw, joined, sizeof raw);
+    for (int i = 0; i < N; i++) {
+        cr_assert_float_eq(joined[i], exp(0.5), 1e-15);
+    }
+}
+
+Test(simplify, joined_slice_gradients_differentiate_again)
+{
+    /* z = Σ (dy/dx)², its gradient through the concat (whose gradient is slices) */
+    nb_graph *g = nb_graph_new();
+    const int64_t gates[4][3] = { { 4, 6, 1 }, { 0, 2, 1 }, { 6, 8, 1 }, { 2, 4, 1 } };
+    double grad[16];
+    nb_node *d = sliced(g, true, 4, gates, grad);
+    cr_assert_str_eq(nb_node_op_name(d), "concat");
+    nb_node *z = nb_sum(g, nb_mul(g, d, d)), *x = NULL;
+    cr_assert_eq(nb_graph_params(g, &x, 1), 1);
+    nb_gradcheck_result res;
+    cr_assert_eq(nb_gradcheck(g, z, 1, &x, NULL, &res), NB_OK, "%s", nb_graph_error(g));
+    cr_assert(res.passed, "max rel err %g at %zu: %g vs %g", res.max_rel_err, res.worst_index,
+              res.analytic, res.numeric);
+    nb_graph_free(g);
 }
 
 /* ---- every example model ---- */
