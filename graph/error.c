@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const char *const status_strings[] = {
     [NB_OK] = "success",
@@ -53,10 +54,17 @@ static void format_message(char *out, size_t cap, const char *op, int n, nb_node
     int w = snprintf(out, cap, "%s", op);
     at = w > 0 ? (size_t)w : 0;
     if (n > 0 && at < cap) {
+        /* the inputs take at most half the message, so the reason always fits after them */
+        size_t budget = cap / 2;
         out[at++] = '(';
         for (int i = 0; i < n && at < cap; i++) {
             char d[160];
             nbi_describe(in[i], d, sizeof d);
+            if (i > 0 && at + strlen(d) + 2 > budget) {
+                w = snprintf(out + at, cap - at, ", and %d more", n - i);
+                at += w > 0 ? (size_t)w : 0;
+                break;
+            }
             w = snprintf(out + at, cap - at, "%s%s", i ? ", " : "", d);
             at += w > 0 ? (size_t)w : 0;
         }

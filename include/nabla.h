@@ -791,13 +791,17 @@ NB_API nb_node *nb_equal(nb_graph *g, nb_node *a, nb_node *b);
 /*
  * Joins xs[0..n-1] along axis, as torch.cat(xs, axis): every input has one
  * rank (>= 1) and one size on every other axis; y's size on axis is the sum
- * of theirs. axis counts from the end when negative. 1 <= n <= NB_MAX_ARITY;
- * one input gives a copy. Each input's gradient is its own slab of dy, a
- * slice. In the model language: concat(a, b, c, axis=1) (every positional
- * argument is an input; axis defaults to 0, as torch.cat's dim).
- * Errors: NB_ERR_ARG (n outside 1..NB_MAX_ARITY, xs NULL), NB_ERR_RANK (a
- * scalar, ranks differ), NB_ERR_AXIS, NB_ERR_SHAPE (another axis differs),
- * NB_ERR_DTYPE.
+ * of theirs. axis counts from the end when negative. n >= 1; one input gives
+ * a copy. A node takes at most NB_MAX_ARITY inputs, so more are joined in
+ * groups of NB_MAX_ARITY and the groups joined again (a tree of concat
+ * nodes, one level deeper for each factor of NB_MAX_ARITY: 300 steps of an
+ * unrolled sequence are a concat of a concat of 256 and 44 inputs). Each
+ * input's gradient is its own slab of dy, a slice. In the model language:
+ * concat(a, b, c, axis=1) (every positional argument is an input; axis
+ * defaults to 0, as torch.cat's dim).
+ * Errors: NB_ERR_ARG (n < 1, xs NULL), NB_ERR_RANK (a scalar, ranks
+ * differ), NB_ERR_AXIS, NB_ERR_SHAPE (another axis differs), NB_ERR_DTYPE,
+ * NB_ERR_NOMEM.
  */
 NB_API nb_node *nb_concat(nb_graph *g, int n, nb_node *const *xs, int axis);
 

@@ -1766,24 +1766,6 @@ static bool op_dropout(orr *r)
 }
 
 /* LSTM (one direction, layout 0): unrolled into matmuls, sigmoids and tanhs, gates i, o, f, c. */
-/*
- * Joins the [1, 1, B, H] outputs of T steps along axis 0 into Y, in groups of
- * at most NB_MAX_ARITY inputs per concat (a PyTorch export of a 300-step
- * sequence has more steps than one concat takes). Overwrites ys[].
- */
-static nb_node *join_steps(nb_graph *g, nb_node **ys, int64_t T)
-{
-    while (T > 1) {
-        int64_t m = 0;
-        for (int64_t i = 0; i < T; i += NB_MAX_ARITY) {
-            int64_t k = T - i < NB_MAX_ARITY ? T - i : NB_MAX_ARITY;
-            ys[m++] = k == 1 ? ys[i] : nb_concat(g, (int)k, ys + i, 0);
-        }
-        T = m;
-    }
-    return ys[0];
-}
-
 static bool op_lstm(orr *r)
 {
     const Onnx__NodeProto *nd = r->node;
@@ -1848,7 +1830,7 @@ static bool op_lstm(orr *r)
         ys[t] = nb_reshape(g, h, 4, (int64_t[]){ 1, 1, B, H });
     }
     bool ok = graph_ok(r);
-    nb_node *y = ok ? join_steps(g, ys, T) : NULL;
+    nb_node *y = ok ? (T == 1 ? ys[0] : nb_concat(g, (int)T, ys, 0)) : NULL;
     free(ys);
     if (!ok) {
         return false;
@@ -2009,7 +1991,7 @@ static bool op_gru(orr *r)
         ys[t] = nb_reshape(g, h, 4, (int64_t[]){ 1, 1, B, H });
     }
     bool ok = graph_ok(r);
-    nb_node *y = ok ? join_steps(g, ys, T) : NULL;
+    nb_node *y = ok ? (T == 1 ? ys[0] : nb_concat(g, (int)T, ys, 0)) : NULL;
     free(ys);
     if (!ok) {
         return false;

@@ -238,23 +238,6 @@ typedef enum cell_kind { KIND_RNN, KIND_LSTM, KIND_GRU } cell_kind;
 static const char *const unroll_names[] = { "rnn_unroll", "lstm_unroll", "gru_unroll" };
 
 /*
- * Joins the [B, 1, H] outputs of T steps along axis 1, in groups of at most
- * NB_MAX_ARITY inputs per concat, so any T fits. Overwrites outs[].
- */
-static nb_node *join_steps(nb_graph *g, nb_node **outs, int64_t T)
-{
-    while (T > 1) {
-        int64_t m = 0;
-        for (int64_t i = 0; i < T; i += NB_MAX_ARITY) {
-            int64_t k = T - i < NB_MAX_ARITY ? T - i : NB_MAX_ARITY;
-            outs[m++] = k == 1 ? outs[i] : nb_concat(g, (int)k, outs + i, 1);
-        }
-        T = m;
-    }
-    return outs[0];
-}
-
-/*
  * Runs cell (of kind) over x [B, T, I] from h0 (and c0 for an LSTM), NULL
  * states meaning zeros; with a mask [B, T], a step whose mask is 0 keeps the
  * state it was given. Returns [B, T, H] and the last state(s).
@@ -348,7 +331,8 @@ static nb_node *unroll(nb_graph *g, cell_kind kind, const void *cell, const char
         outs[t] = nb_reshape(g, h, NB_SHAPE(B, 1, H));
         nb_scope_pop(g);
     }
-    nb_node *y = nb_graph_status(g) == NB_OK ? join_steps(g, outs, T) : NULL;
+    nb_node *y =
+        nb_graph_status(g) == NB_OK ? (T == 1 ? outs[0] : nb_concat(g, (int)T, outs, 1)) : NULL;
     free(outs);
     if (nb_graph_status(g) != NB_OK) {
         return NULL;

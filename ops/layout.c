@@ -230,17 +230,46 @@ static nb_status concat_forward(nb_graph *g, nb_node *y)
     return NB_OK;
 }
 
+/*
+ * More inputs than a node takes: concats of NB_MAX_ARITY inputs at a time,
+ * joined again until one is left (a lone input at the end of a level passes
+ * up as it is). The inputs were checked, so only memory can fail.
+ */
+static nb_node *concat_groups(nb_graph *g, int n, nb_node *const *xs, int axis)
+{
+    int m = (n + NB_MAX_ARITY - 1) / NB_MAX_ARITY;
+    nb_node **level = nbi_mem_alloc(g, (size_t)m * sizeof *level);
+    if (!level) {
+        nbi_fail_nomem(g, "concat");
+        return NULL;
+    }
+    for (int i = 0, j = 0; i < n; i += NB_MAX_ARITY) {
+        int k = n - i < NB_MAX_ARITY ? n - i : NB_MAX_ARITY;
+        level[j++] = k == 1 ? xs[i] : nb_concat(g, k, xs + i, axis);
+    }
+    for (int t = m; t > 1;) {
+        int j = 0;
+        for (int i = 0; i < t; i += NB_MAX_ARITY) {
+            int k = t - i < NB_MAX_ARITY ? t - i : NB_MAX_ARITY;
+            level[j++] = k == 1 ? level[i] : nb_concat(g, k, level + i, axis);
+        }
+        t = j;
+    }
+    nb_node *y = g->status == NB_OK ? level[0] : NULL;
+    nbi_mem_free(g, level, (size_t)m * sizeof *level);
+    return y;
+}
+
 nb_node *nb_concat(nb_graph *g, int n, nb_node *const *xs, int axis)
 {
     if (!g || g->status != NB_OK) {
         return NULL;
     }
-    if (n < 1 || n > NB_MAX_ARITY || !xs) {
-        if (n >= 1 && n <= NB_MAX_ARITY) {
+    if (n < 1 || !xs) {
+        if (n >= 1) {
             nbi_fail(g, NB_ERR_ARG, "concat", 0, NULL, "xs is NULL for %d inputs", n);
         } else {
-            nbi_fail(g, NB_ERR_ARG, "concat", 0, NULL, "%d inputs; concat takes 1 to %d", n,
-                     NB_MAX_ARITY);
+            nbi_fail(g, NB_ERR_ARG, "concat", 0, NULL, "%d inputs; concat takes 1 or more", n);
         }
         return NULL;
     }
@@ -274,7 +303,10 @@ nb_node *nb_concat(nb_graph *g, int n, nb_node *const *xs, int axis)
                 return NULL;
             }
         }
-        shape[a] += x->shape[a]; /* at most 256 * (2^31 - 1): no overflow */
+        shape[a] += x->shape[a]; /* at most (2^31 - 1) * (2^31 - 1): no overflow */
+    }
+    if (n > NB_MAX_ARITY) {
+        return concat_groups(g, n, xs, a);
     }
     nb_node *y = nbi_node_newv(g, NBI_OP_CONCAT, x0->dtype, x0->rank, shape, n, xs);
     if (y) {

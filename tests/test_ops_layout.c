@@ -104,16 +104,20 @@ Test(layout_errors, concat_input_count)
     nb_graph *g = nb_graph_new();
     nb_node *a = in64(g, "a", NB_SHAPE(2, 3));
     cr_assert_null(nb_concat(g, 0, &a, 0));
-    ASSERT_ERROR(g, NB_ERR_ARG, "concat: 0 inputs; concat takes 1 to 256");
+    ASSERT_ERROR(g, NB_ERR_ARG, "concat: 0 inputs; concat takes 1 or more");
     nb_graph_free(g);
 
+    /* more than a node takes: checked as one call, the error names the input's place */
     g = nb_graph_new();
-    nb_node *many[NB_MAX_ARITY + 1];
-    for (int i = 0; i <= NB_MAX_ARITY; i++) {
-        many[i] = nb_input(g, NB_DTYPE_F64, NB_SHAPE(1));
+    nb_node *many[NB_MAX_ARITY + 2];
+    for (int i = 0; i < NB_MAX_ARITY + 2; i++) {
+        const int64_t shape[2] = { 1, i == NB_MAX_ARITY + 1 ? 2 : 3 };
+        many[i] = nb_input(g, NB_DTYPE_F64, 2, shape);
     }
-    cr_assert_null(nb_concat(g, NB_MAX_ARITY + 1, many, 0));
-    ASSERT_ERROR(g, NB_ERR_ARG, "concat: 257 inputs; concat takes 1 to 256");
+    cr_assert_null(nb_concat(g, NB_MAX_ARITY + 2, many, 0));
+    cr_assert_eq(nb_graph_status(g), NB_ERR_SHAPE);
+    cr_assert(strstr(nb_graph_error(g), "input 258 has size 2 on axis 1 where input 1 has 3"), "%s",
+              nb_graph_error(g));
     nb_graph_free(g);
 
     g = nb_graph_new();
@@ -440,6 +444,50 @@ Test(layout, concat_of_many_inputs,
         cr_assert(d[0] == 2 * i && d[1] == 2 * i + 1, "dx[%d] = (%g, %g)", i, d[0], d[1]);
     }
     nb_graph_free(g);
+}
+
+Test(layout, concat_of_more_inputs_than_a_node_takes,
+     .description = "more than NB_MAX_ARITY inputs are joined in groups of NB_MAX_ARITY, then "
+                    "the groups: the same rows in order and the same gradients")
+{
+    /* 257: a group of 256 and a lone input; 515: 256, 256 and 3, joined by a concat of 3 */
+    const int counts[] = { NB_MAX_ARITY + 1, 2 * NB_MAX_ARITY + 3 };
+    const int top_arity[] = { 2, 3 };
+    for (int c = 0; c < 2; c++) {
+        int n = counts[c];
+        nb_graph *g = nb_graph_new();
+        nb_node **xs = malloc((size_t)n * sizeof *xs), **dx = malloc((size_t)n * sizeof *dx);
+        for (int i = 0; i < n; i++) {
+            xs[i] = nb_input(g, NB_DTYPE_F64, NB_SHAPE(1, 2));
+            cr_assert_eq(nb_node_write_f64(g, xs[i], (const double[]){ i, -i }, 2), NB_OK);
+        }
+        nb_node *y = nb_concat(g, n, xs, -2);
+        ASSERT_OK(g);
+        ASSERT_SHAPE(y, n, 2);
+        cr_assert_str_eq(nb_node_op_name(y), "concat");
+        cr_assert_eq(nb_node_arity(y), top_arity[c]);
+        cr_assert_eq(nb_node_arity(nb_node_input(y, 0)), NB_MAX_ARITY);
+        cr_assert_eq(nb_depth(g, y, 0), 2, "n=%d", n);
+        double *v = eval(g, y);
+        for (int i = 0; i < n; i++) {
+            cr_assert(v[2 * i] == i && v[2 * i + 1] == -i, "n=%d: row %d is (%g, %g)", n, i,
+                      v[2 * i], v[2 * i + 1]);
+        }
+        free(v);
+        nb_node *k = iota(g, NB_DTYPE_F64, "k", NB_SHAPE(n, 2));
+        cr_assert_eq(nb_grad(g, nb_sum(g, nb_mul(g, y, k)), (size_t)n, xs, dx), NB_OK, "%s",
+                     nb_graph_error(g));
+        cr_assert_eq(nb_graph_run(g, (size_t)n, dx), NB_OK, "%s", nb_graph_error(g));
+        for (int i = 0; i < n; i++) {
+            double d[2];
+            cr_assert_eq(nb_node_read_f64(g, dx[i], d, 2), NB_OK);
+            cr_assert(d[0] == 2 * i && d[1] == 2 * i + 1, "n=%d: dx[%d] = (%g, %g)", n, i, d[0],
+                      d[1]);
+        }
+        free(xs);
+        free(dx);
+        nb_graph_free(g);
+    }
 }
 
 Test(layout, pad_value_and_negative_zero,
