@@ -795,7 +795,7 @@ NB_API nb_node *nb_equal(nb_graph *g, nb_node *a, nb_node *b);
  * a copy. A node takes at most NB_MAX_ARITY inputs, so more are joined in
  * groups of NB_MAX_ARITY and the groups joined again (a tree of concat
  * nodes, one level deeper for each factor of NB_MAX_ARITY: 300 steps of an
- * unrolled sequence are a concat of a concat of 256 and 44 inputs). Each
+ * unrolled sequence are a concat of two concats, of 256 and 44 inputs). Each
  * input's gradient is its own slab of dy, a slice. In the model language:
  * concat(a, b, c, axis=1) (every positional argument is an input; axis
  * defaults to 0, as torch.cat's dim).
